@@ -1,0 +1,128 @@
+"""Alignment: validated public wrappers around the Numba kernels, and backtraces into note spans."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import MelodyError
+from ..represent import Features
+from . import kernels as K
+
+# Scores of the local alignment (see kernels module docstring). A random pair of folk melodies scores
+# negative on average, so alignments stay local; an exact step scores MATCH times its information weight.
+DEFAULT_PARAMS = np.zeros(K.N_PARAMS)
+DEFAULT_PARAMS[K.MATCH] = 1.0       # same interval (times the steps' mean information weight)
+DEFAULT_PARAMS[K.NEAR] = -0.4       # off by a semitone (major/minor variant, a sung note a bit off)
+DEFAULT_PARAMS[K.OCTAVE] = -0.2     # off by an octave
+DEFAULT_PARAMS[K.MISMATCH] = -1.0
+DEFAULT_PARAMS[K.GAP] = -1.0        # a step of one melody left unmatched
+DEFAULT_PARAMS[K.FRAG] = -0.35      # cost of a passing note / split / merge on top of the step score
+DEFAULT_PARAMS[K.WRONG] = -0.9      # cost of one wrong note (two steps with equal sums)
+DEFAULT_PARAMS[K.DUR_WEIGHT] = 0.5  # how much a rhythm difference costs (ratio 1:2 costs 0.5 * 0.4)
+DEFAULT_PARAMS[K.DUR_FREE] = 0.1    # length ratios within 10% are free (expressive timing)
+
+
+@dataclass
+class Alignment:
+    """The best local alignment of two feature sequences.
+
+    ``query_steps`` / ``reference_steps`` are half-open ranges of steps; the aligned notes are
+    ``[start, end]`` inclusive of both ends (step e joins notes e and e + 1). ``pairs`` lists aligned
+    note indices (query_note, reference_note) at the ends of every move.
+    """
+
+    score: float
+    query_steps: tuple[int, int]
+    reference_steps: tuple[int, int]
+    pairs: list[tuple[int, int]]
+    moves: list[tuple[int, int]]
+
+    @property
+    def query_notes(self) -> tuple[int, int]:
+        return self.query_steps[0], self.query_steps[1]
+
+    @property
+    def reference_notes(self) -> tuple[int, int]:
+        return self.reference_steps[0], self.reference_steps[1]
+
+
+def _check(params):
+    params = DEFAULT_PARAMS if params is None else np.asarray(params, dtype="f8")
+    if params.shape != (K.N_PARAMS,):
+        raise MelodyError(f"alignment params must have {K.N_PARAMS} values, got shape {params.shape}")
+    return params
+
+
+def local_align(query: Features, reference: Features, params=None, mask: np.ndarray | None = None) -> Alignment:
+    """Best local alignment of two melodies' features, with its backtrace.
+
+    ``mask`` (bool, (m+1, n+1)) forbids cells already used by earlier alignments (to list every shared
+    passage, Waterman-Eggert style): a masked cell scores 0.
+    """
+    p = _check(params)
+    if mask is None:
+        mask = K._NO_MASK
+    elif mask.shape != (len(query) + 1, len(reference) + 1):
+        raise MelodyError(f"mask must have shape {(len(query) + 1, len(reference) + 1)}, got {mask.shape}")
+    H, moves = K.local_matrix(query.interval, query.length, query.weight,
+                              reference.interval, reference.length, reference.weight, p, mask)
+    return backtrace(H, moves)
+
+
+def backtrace(H: np.ndarray, moves: np.ndarray) -> Alignment:
+    """Follow the moves back from the best cell until the score drops to zero."""
+    i, j = np.unravel_index(int(np.argmax(H)), H.shape)
+    score = float(H[i, j])
+    if score <= 0:
+        return Alignment(0.0, (0, 0), (0, 0), [], [])
+    end = (int(i), int(j))
+    pairs = [end]
+    path = []
+    while i > 0 and j > 0 and H[i, j] > 0 and moves[i, j] != K.STOP:
+        di, dj = K.MOVES[int(moves[i, j])]
+        path.append((di, dj))
+        i, j = i - di, j - dj
+        if di and dj:
+            pairs.append((int(i), int(j)))
+    # DP cell (i, j) means "steps up to i / j", i.e. up to notes i / j: the path starts at notes (i, j).
+    pairs.reverse()
+    path.reverse()
+    return Alignment(score, (int(i), end[0]), (int(j), end[1]), pairs, path)
+
+
+def search(query: Features, steps: tuple[np.ndarray, np.ndarray, np.ndarray], offsets: np.ndarray,
+           params=None) -> np.ndarray:
+    """Local-alignment score of the query against every packed reference (see kernels.search_scores)."""
+    p = _check(params)
+    out = np.zeros(len(offsets) - 1)
+    if len(query) == 0 or len(out) == 0:
+        return out
+    K.search_scores(query.interval, query.length, query.weight, steps[0], steps[1], steps[2],
+                    offsets.astype(np.int64), p, out)
+    return out
+
+
+def dtw(query: Features, reference: Features, subsequence: bool = False, params=None):
+    """DTW of two melodies' steps: returns (accumulated cost matrix, total cost, path as (i, j) pairs)."""
+    p = _check(params)
+    if len(query) == 0 or len(reference) == 0:
+        raise MelodyError("DTW needs at least two notes in each melody")
+    C = K.step_cost_matrix(query.interval, query.length, reference.interval, reference.length, p)
+    D = K.dtw_accumulate(C, subsequence)
+    i = D.shape[0] - 1
+    j = int(np.argmin(D[-1])) if subsequence else D.shape[1] - 1
+    total = float(D[i, j])
+    path = [(i, j)]
+    while i > 0 or j > 0:
+        if i == 0:
+            if subsequence:
+                break
+            j -= 1
+        elif j == 0:
+            i -= 1
+        else:
+            steps = ((D[i - 1, j - 1], i - 1, j - 1), (D[i - 1, j], i - 1, j), (D[i, j - 1], i, j - 1))
+            _, i, j = min(steps, key=lambda s: s[0])
+        path.append((i, j))
+    return D, total, path[::-1]

@@ -1,0 +1,76 @@
+"""One library call per user-level job; the CLI and the app only parse arguments, call these and present."""
+from __future__ import annotations
+
+import os
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from . import align
+from .catalog import Catalog, expand_paths
+from .catalog.store import Entry
+from .errors import MelodyError
+from .io import load
+from .notes import Melody
+from .represent import features
+from .score import significance
+from .score.match import build_match
+
+
+def query_file(path: str, catalog: Catalog, top: int = 10,
+               max_evalue: float = significance.DEFAULT_MAX_EVALUE) -> dict:
+    """Search every melody of one file against a catalog; never raises for a bad file.
+
+    Returns the output contract: ``{"query", "status", "error", "flagged", "matches": [...]}`` with
+    matches best first (all tunes of a multi-tune file merged, each tagged with ``query_tune``).
+    """
+    result = {"query": os.fspath(path), "status": "ok", "error": None, "flagged": False, "matches": []}
+    try:
+        melodies = load(path)
+        matches = []
+        for melody in melodies:
+            if len(melody.notes) < 3:
+                continue
+            for m in catalog.search(melody, top=top, max_evalue=max_evalue):
+                d = m.to_dict()
+                d["query_tune"] = melody.index
+                d["query_title"] = melody.title
+                matches.append(d)
+        if not matches and not any(len(m.notes) >= 3 for m in melodies):
+            raise MelodyError(f"{path}: no melody with at least 3 notes")
+    except MelodyError as exc:
+        return {**result, "status": "error", "error": str(exc)}
+    except Exception as exc:   # a bug in a parser must not end a batch: report it as this file's error
+        return {**result, "status": "error", "error": f"{path}: unexpected {type(exc).__name__}: {exc}"}
+    matches.sort(key=lambda d: (d["evalue"], -d["alignment_score"]))
+    result["matches"] = matches[:top]
+    result["flagged"] = any(d["flagged"] for d in result["matches"])
+    return result
+
+
+def scan(paths: Iterable[str], catalog: Catalog, top: int = 10,
+         max_evalue: float = significance.DEFAULT_MAX_EVALUE) -> Iterator[dict]:
+    """query_file for every supported file under `paths` (folders recursively), one result at a time."""
+    for path in expand_paths(paths, supported=lambda name: True):
+        yield query_file(path, catalog, top=top, max_evalue=max_evalue)
+
+
+def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = significance.DEFAULT_MAX_EVALUE,
+            min_notes: int = 5) -> list[dict]:
+    """Every shared passage of two melodies, best first.
+
+    Waterman-Eggert: after each passage its cells are masked and the alignment is recomputed, so a chorus
+    that borrows one phrase and a verse that borrows another both appear. E-values are for this pair.
+    """
+    fa, fb = features(a.require()), features(b.require())
+    mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
+    entry = Entry(-1, b.meta.get("id", os.path.basename(b.source)), b.title, b.composer, b.source)
+    passages = []
+    for _ in range(max_passages):
+        aln = align.local_align(fa, fb, mask=mask)
+        if aln.score <= 0 or len(aln.pairs) < min_notes:
+            break
+        mask[aln.query_steps[0] + 1:aln.query_steps[1] + 1, aln.reference_steps[0] + 1:aln.reference_steps[1] + 1] = True
+        ev, _ = significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))
+        passages.append(build_match(a, b, aln, entry, float(ev[0]), max_evalue, 0.0).to_dict(evidence=True))
+    return passages

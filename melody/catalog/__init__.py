@@ -1,0 +1,226 @@
+"""The public catalog: index files, search a melody against every reference, explain each match."""
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import align
+from ..errors import CatalogError, MelodyError
+from ..io import is_supported, load
+from ..notes import MIN_NOTES, Melody
+from ..represent import Features
+from ..score import significance
+from ..score.match import Match, build_match
+from .packed import Packed, pack
+from .store import Store
+
+__all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
+
+
+def default_catalog_path() -> str:
+    """Where `melody catalog build-default` puts the default catalog ($MELODY_CATALOG overrides)."""
+    if os.environ.get("MELODY_CATALOG"):
+        return os.environ["MELODY_CATALOG"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "melody", "default-catalog")
+
+
+@dataclass
+class IndexReport:
+    added_files: int = 0
+    added_melodies: int = 0
+    skipped: list[str] = field(default_factory=list)            # unchanged (same content already indexed)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
+
+
+def file_hash(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def expand_paths(paths, supported=is_supported) -> list[str]:
+    """Files under the given files/folders (recursive, sorted, symlink loops ignored)."""
+    out = []
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            for root, dirs, names in os.walk(p, followlinks=False):
+                dirs.sort()
+                out.extend(os.path.join(root, x) for x in sorted(names) if supported(x))
+        else:
+            out.append(p)
+    return out
+
+
+def _load_one(path: str):
+    """Worker: (path, sha, size, melodies, error) for one file; never raises."""
+    try:
+        sha = file_hash(path)
+        melodies = [m for m in load(path) if len(m.notes) >= MIN_NOTES]
+        if not melodies:
+            return path, sha, 0, [], f"{path}: no melody with at least {MIN_NOTES} notes"
+        return path, sha, os.path.getsize(path), melodies, None
+    except MelodyError as exc:
+        return path, "", 0, [], str(exc)
+    except OSError as exc:
+        return path, "", 0, [], f"{path}: cannot read ({exc.strerror or exc})"
+    except Exception as exc:   # a parser bug must not stop a batch; report it on one line
+        return path, "", 0, [], f"{path}: unexpected {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
+class Catalog:
+    """A folder of reference melodies that queries are searched against.
+
+    Examples
+    --------
+    >>> cat = Catalog.open("refs", create=True)        # doctest: +SKIP
+    >>> cat.index(["reference_tracks/"])               # doctest: +SKIP
+    >>> cat.search(melody.load("song.mid")[0], top=5)  # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._packed: Packed | None = None
+
+    @classmethod
+    def open(cls, path: str | None = None, create: bool = False) -> "Catalog":
+        return cls(Store(path or default_catalog_path(), create=create))
+
+    @classmethod
+    def create(cls, path: str) -> "Catalog":
+        return cls.open(path, create=True)
+
+    @property
+    def path(self) -> str:
+        return self.store.path
+
+    def __len__(self) -> int:
+        return len(self.packed.entries)
+
+    def close(self):
+        self.store.close()
+
+    # ---- writing -------------------------------------------------------------------------------
+    def add(self, melodies: list[Melody]) -> list[str]:
+        """Add in-memory melodies (one 'file' per distinct source); returns their ids."""
+        groups: dict[str, list[Melody]] = {}
+        for m in melodies:
+            m.require()
+            groups.setdefault(m.source or "(memory)", []).append(m)
+        batch = []
+        for source, ms in groups.items():
+            h = hashlib.sha256(source.encode())
+            for m in ms:
+                h.update(m.notes.tobytes())
+            batch.append((source, h.hexdigest(), 0, ms))
+        self.store.lock()
+        try:
+            uids = self.store.add_files(batch)
+        finally:
+            self.store.unlock()
+        self._packed = None
+        return uids
+
+    def index(self, paths, workers: int | None = None, progress=None, batch_files: int = 200) -> IndexReport:
+        """Add every supported file under `paths`; files whose content is already indexed are skipped.
+
+        Parsing runs in `workers` processes (default: all cores). Each batch of files is committed
+        atomically, so an interrupted run keeps what it finished and the next run continues.
+        ``progress`` is called with the number of files done after each file.
+        """
+        report = IndexReport()
+        files = expand_paths(paths)
+        self.store.lock()
+        try:
+            known = self.store.known_hashes()
+            pending = []
+            for path in files:
+                try:
+                    sha = file_hash(path)
+                except OSError as exc:
+                    report.failed.append((path, f"{path}: cannot read ({exc.strerror or exc})"))
+                    continue
+                if sha in known:
+                    report.skipped.append(path)
+                else:
+                    known[sha] = path
+                    pending.append(path)
+            if progress:
+                progress(len(report.skipped) + len(report.failed))
+            workers = workers or os.cpu_count() or 1
+            batch = []
+            results = (map(_load_one, pending) if workers == 1 or len(pending) < 4 else
+                       ProcessPoolExecutor(workers).map(_load_one, pending, chunksize=8))
+            for path, sha, size, melodies, error in results:
+                if error:
+                    report.failed.append((path, error))
+                else:
+                    batch.append((os.path.abspath(path), sha, size, melodies))
+                    report.added_files += 1
+                    report.added_melodies += len(melodies)
+                if len(batch) >= batch_files:
+                    self.store.add_files(batch)
+                    batch = []
+                if progress:
+                    progress(1)
+            self.store.add_files(batch)
+        finally:
+            self.store.unlock()
+        self._packed = None
+        return report
+
+    # ---- reading -------------------------------------------------------------------------------
+    @property
+    def packed(self) -> Packed:
+        if self._packed is None:
+            self._packed = pack(*self.store.entries())
+        return self._packed
+
+    def info(self) -> dict:
+        return self.store.info()
+
+    def melody(self, row: int) -> Melody:
+        """The catalog melody at a row (as stored: notes, title, composer, source)."""
+        p = self.packed
+        e = p.entries[row]
+        return Melody(np.asarray(p.notes[p.offsets[row]:p.offsets[row + 1]]), title=e.title,
+                      composer=e.composer, source=e.source, meta={"id": e.uid})
+
+    def features(self, row: int) -> Features:
+        p = self.packed
+        a, b = p.step_offsets[row], p.step_offsets[row + 1]
+        return Features(p.interval[a:b], p.length[a:b], p.weight[a:b], float(p.tempo_unit[row]))
+
+    def search(self, query: Melody, top: int = 10, max_evalue: float = significance.DEFAULT_MAX_EVALUE,
+               params=None) -> list[Match]:
+        """Rank the catalog's melodies by how significantly they share a passage with `query`.
+
+        Returns up to `top` matches, best (smallest E-value) first, each with the matched passage in both
+        melodies (seconds, notes, bars), transposition, tempo ratio and significance.
+        """
+        if top < 1:
+            raise MelodyError(f"top must be at least 1, got {top}")
+        query.require()
+        p = self.packed
+        if not p.entries:
+            raise CatalogError(f"{self.path}: the catalog is empty; add references with `melody index`")
+        qf = p.query_features(query)
+        scores = align.search(qf, (p.interval, p.length, p.weight), p.step_offsets, params)
+        n_steps = np.diff(p.step_offsets)
+        evalues, k = significance.evalues(scores, len(qf), n_steps)
+        order = np.lexsort((-scores, evalues))[:top]
+        matches = []
+        for row in order:
+            if scores[row] <= 0:
+                break
+            alignment = align.local_align(qf, self.features(row), params)
+            matches.append(build_match(query, self.melody(row), alignment, p.entries[row],
+                                       float(evalues[row]), max_evalue, k))
+        return matches

@@ -1,0 +1,58 @@
+"""All catalog melodies packed into flat arrays for the search kernels, computed vectorised."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..notes import Melody
+from ..represent import Features, features
+
+
+@dataclass
+class Packed:
+    entries: list           # store.Entry per row
+    notes: np.ndarray       # NOTE_DTYPE, all melodies concatenated
+    offsets: np.ndarray     # notes of row r: offsets[r]:offsets[r+1]
+    interval: np.ndarray    # float32 steps, all melodies concatenated
+    length: np.ndarray
+    weight: np.ndarray
+    step_offsets: np.ndarray
+    tempo_unit: np.ndarray  # seconds per length unit, per row
+
+    def query_features(self, query: Melody) -> Features:
+        return features(query)
+
+
+def pack(entries, notes: np.ndarray, offsets: np.ndarray) -> Packed:
+    """Steps of every melody, identical to represent.features() melody by melody."""
+    n_rows = len(offsets) - 1
+    counts = np.diff(offsets)
+    pitch = notes["pitch"].astype("f8")
+    onset = notes["onset"]
+    last = np.zeros(len(notes), dtype=bool)
+    last[offsets[1:][counts > 0] - 1] = True
+    ioi = np.empty(len(notes))
+    ioi[:-1] = np.diff(onset)
+    ioi[last] = notes["duration"][last]
+    ioi = np.maximum(ioi, 1e-3)
+    step = ~last
+    d_pitch = np.zeros(len(notes))
+    d_pitch[:-1] = np.diff(pitch)
+    interval = d_pitch[step].astype("f4")
+    ioi_steps = ioi[step]
+    step_counts = np.maximum(counts - 1, 0)
+    step_offsets = np.zeros(n_rows + 1, dtype=np.int64)
+    step_offsets[1:] = np.cumsum(step_counts)
+    group = np.repeat(np.arange(n_rows), step_counts)
+    # per-melody median of the step IOIs: sort within groups, average the two middle values
+    order = np.lexsort((ioi_steps, group))
+    sorted_ioi = ioi_steps[order]
+    has = step_counts > 0
+    lo = step_offsets[:-1] + (step_counts - 1) // 2
+    hi = step_offsets[:-1] + step_counts // 2
+    unit = np.ones(n_rows)
+    unit[has] = 0.5 * (sorted_ioi[lo[has]] + sorted_ioi[hi[has]])
+    length = (ioi_steps / unit[group]).astype("f4")
+    weight = np.ones(len(interval), dtype="f4")
+    return Packed(entries, notes, offsets, interval, length, weight, step_offsets, unit)

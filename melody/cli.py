@@ -1,0 +1,233 @@
+"""`melody` command line: argument parsing and presentation only; the work is in melody.api.
+
+Heavy libraries are imported inside the commands so that `melody --help` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+EXIT_OK, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
+
+
+def _catalog_arg(p):
+    p.add_argument("--catalog", metavar="DIR", default=None,
+                   help="catalog folder (default: the built default catalog, $MELODY_CATALOG or "
+                        "~/.cache/melody/default-catalog)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="melody", description="Find borrowed melodies: which reference melodies does a song reuse, "
+        "how significantly, and where.",
+        epilog="examples:\n  melody catalog build-default\n  melody query song.mid\n"
+               "  melody scan songs/ --jsonl results.jsonl --fail-on-match\n  melody compare a.mid b.musicxml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="add files and folders (recursively) to a catalog; unchanged files are skipped")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    _catalog_arg(p)
+    p.add_argument("--workers", type=int, default=None, help="parsing processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    for name, helptext in (("query", "search one file's melody against the catalog"),
+                           ("scan", "search many files (folders recursively); one result per file")):
+        p = sub.add_parser(name, help=helptext)
+        if name == "query":
+            p.add_argument("file", metavar="FILE")
+            p.add_argument("--format", choices=("table", "json"), default="table")
+        else:
+            p.add_argument("paths", nargs="+", metavar="PATH")
+            p.add_argument("--jsonl", metavar="OUT", help="write one JSON line per input file, as each finishes")
+            p.add_argument("--format", choices=("table", "json"), default="table",
+                           help="stdout format when no --jsonl is given")
+            p.add_argument("--quiet", action="store_true", help="no progress bar")
+        _catalog_arg(p)
+        p.add_argument("--top", type=int, default=10, metavar="K", help="matches per file (default 10)")
+        p.add_argument("--max-evalue", type=float, default=None, metavar="E",
+                       help="flag matches whose E-value is at most E (default 0.01)")
+        p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any match is flagged")
+
+    p = sub.add_parser("compare", help="every shared passage of two files' melodies")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--max-evalue", type=float, default=None, metavar="E")
+
+    p = sub.add_parser("catalog", help="catalog information and the default catalog")
+    csub = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    c = csub.add_parser("info", help="number of melodies, sources and size")
+    _catalog_arg(c)
+    c.add_argument("--format", choices=("table", "json"), default="table")
+    c = csub.add_parser("build-default", help="build the default catalog: reference_tracks/ + music21's "
+                        "public-domain corpus (once; later runs reuse it)")
+    _catalog_arg(c)
+    c.add_argument("--workers", type=int, default=None)
+    c.add_argument("--quiet", action="store_true")
+
+    sub.add_parser("app", help="start the Streamlit dashboard")
+    return ap
+
+
+def _fmt_span(span):
+    return f"{span[0]:6.1f}-{span[1]:6.1f}s"
+
+
+def _fmt_bars(bars):
+    return f"bars {bars[0]}-{bars[1]}" if bars else ""
+
+
+def print_result_table(result: dict, out=sys.stdout):
+    name = result["query"]
+    if result["status"] != "ok":
+        print(f"{name}: ERROR {result['error']}", file=out)
+        return
+    verdict = "FLAGGED" if result["flagged"] else "nothing flagged"
+    print(f"{name}: {verdict}", file=out)
+    if not result["matches"]:
+        print("  (no matches)", file=out)
+    for k, m in enumerate(result["matches"], 1):
+        flag = "!" if m["flagged"] else " "
+        print(f" {flag}{k:2d}. {m['title'][:40]:40s} score {m['score']:.3f}  E={m['evalue']:.2g}  "
+              f"{m['matched_notes']:3d} notes  query {_fmt_span(m['query_span'])} {_fmt_bars(m['query_bars'])}"
+              f"  ref {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}  "
+              f"transp {m['transposition']:+d}  tempo x{m['tempo_ratio']:.2f}", file=out)
+
+
+def _open_catalog(path):
+    from .catalog import Catalog
+    return Catalog.open(path)
+
+
+def _max_evalue(args):
+    from .score.significance import DEFAULT_MAX_EVALUE
+    return DEFAULT_MAX_EVALUE if args.max_evalue is None else args.max_evalue
+
+
+def cmd_index(args):
+    from tqdm import tqdm
+
+    from .catalog import Catalog, expand_paths
+    cat = Catalog.open(args.catalog, create=True)
+    total = len(expand_paths(args.paths))
+    with tqdm(total=total, unit="file", disable=args.quiet, file=sys.stderr, desc="indexing") as bar:
+        report = cat.index(args.paths, workers=args.workers, progress=bar.update)
+    for path, error in report.failed:
+        print(f"error: {error}", file=sys.stderr)
+    print(f"added {report.added_files} files ({report.added_melodies} melodies), "
+          f"skipped {len(report.skipped)} unchanged, {len(report.failed)} failed; catalog: {cat.path}")
+    return EXIT_OK
+
+
+def cmd_query(args):
+    from .api import query_file
+    result = query_file(args.file, _open_catalog(args.catalog), top=args.top, max_evalue=_max_evalue(args))
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        print_result_table(result)
+    if result["status"] != "ok":
+        if args.format == "table":
+            pass
+        return EXIT_USAGE
+    return EXIT_FLAGGED if args.fail_on_match and result["flagged"] else EXIT_OK
+
+
+def cmd_scan(args):
+    from tqdm import tqdm
+
+    from .api import query_file
+    from .catalog import expand_paths
+    cat = _open_catalog(args.catalog)
+    files = expand_paths(args.paths, supported=lambda name: True)
+    out = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
+    flagged = errors = 0
+    results = []
+    try:
+        for path in tqdm(files, unit="file", disable=args.quiet, file=sys.stderr, desc="scanning"):
+            result = query_file(path, cat, top=args.top, max_evalue=_max_evalue(args))
+            flagged += result["flagged"]
+            errors += result["status"] != "ok"
+            if out:
+                out.write(json.dumps(result) + "\n")
+                out.flush()
+            elif args.format == "table":
+                print_result_table(result)
+            else:
+                results.append(result)
+    finally:
+        if out:
+            out.close()
+    if not out and args.format == "json":
+        print(json.dumps(results, indent=2))
+    print(f"scanned {len(files)} files: {flagged} flagged, {errors} errors", file=sys.stderr)
+    return EXIT_FLAGGED if args.fail_on_match and flagged else EXIT_OK
+
+
+def cmd_compare(args):
+    from .api import compare
+    from .io import load
+    a, b = load(args.a)[0], load(args.b)[0]
+    passages = compare(a, b, max_evalue=_max_evalue(args))
+    if args.format == "json":
+        print(json.dumps({"a": args.a, "b": args.b, "flagged": any(p["flagged"] for p in passages),
+                          "passages": passages}, indent=2))
+        return EXIT_OK
+    print(f"{args.a} vs {args.b}: {len(passages)} shared passage(s)")
+    for k, m in enumerate(passages, 1):
+        flag = "!" if m["flagged"] else " "
+        print(f" {flag}{k:2d}. E={m['evalue']:.2g} {m['matched_notes']:3d} notes  A {_fmt_span(m['query_span'])} "
+              f"{_fmt_bars(m['query_bars'])}  B {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}"
+              f"  transp {m['transposition']:+d}  tempo x{m['tempo_ratio']:.2f}")
+    return EXIT_OK
+
+
+def cmd_catalog(args):
+    if args.catalog_command == "info":
+        info = _open_catalog(args.catalog).info()
+        if args.format == "json":
+            print(json.dumps(info, indent=2))
+        else:
+            print(f"catalog {info['catalog']}: {info['melodies']} melodies from {info['files']} files, "
+                  f"{info['notes']} notes, {info['bytes'] / 1e6:.1f} MB")
+            for s in info["sources"][:20]:
+                print(f"  {s['files']:6d} files  {s['folder']}")
+        return EXIT_OK
+    from tqdm import tqdm
+
+    from .catalog.build import build_default
+    bar = tqdm(unit="file", disable=args.quiet, file=sys.stderr, desc="default catalog")
+    report, path = build_default(args.catalog, workers=args.workers, progress=bar.update,
+                                 set_total=lambda n: setattr(bar, "total", n))
+    bar.close()
+    print(f"default catalog at {path}: added {report.added_files} files ({report.added_melodies} melodies), "
+          f"{len(report.skipped)} already there, {len(report.failed)} failed")
+    return EXIT_OK
+
+
+def cmd_app(args):
+    import subprocess
+    app = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", app])
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    from .errors import MelodyError
+    handler = {"index": cmd_index, "query": cmd_query, "scan": cmd_scan, "compare": cmd_compare,
+               "catalog": cmd_catalog, "app": cmd_app}[args.command]
+    try:
+        return handler(args)
+    except MelodyError as exc:
+        print(f"melody: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("melody: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Fast MIDI path: read note events with mido, pick the lead voice, reduce it to one line.
+
+music21 is too slow for bulk MIDI; mido gives the raw events and we do the rest with numpy.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from ..errors import CorruptFile, NoMelody
+from ..notes import Melody, make_notes, monophonic
+
+MAX_EVENTS = 2_000_000          # a file with more events than this is treated as corrupt
+MAX_TRACKS = 1_000
+DRUM_CHANNEL = 9
+
+# Track names that announce the melody, and names/programs that rule a track out as the lead.
+_LEAD_NAMES = re.compile(r"lead|melod|vocal|voice|vox|sing|solo|tune|theme|soprano|right|\brh\b|top", re.I)
+_BACKING_NAMES = re.compile(r"bass|chord|pad|comp|accomp|harmon|rhythm|strum|left|\blh\b|string|arp", re.I)
+_DRUM_NAMES = re.compile(r"drum|perc|kit|beat|hat|snare|kick|cymbal", re.I)
+
+
+def _read(path: str):
+    import mido
+
+    try:
+        mid = mido.MidiFile(path, clip=True)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise CorruptFile(f"{path}: not a readable MIDI file ({exc or type(exc).__name__})") from None
+    if len(mid.tracks) > MAX_TRACKS:
+        raise CorruptFile(f"{path}: {len(mid.tracks)} tracks, more than {MAX_TRACKS}: the file is likely corrupt")
+    if mid.type == 2:
+        raise CorruptFile(f"{path}: MIDI type 2 (independent sequences) is not supported")
+    if not mid.ticks_per_beat or mid.ticks_per_beat < 0:
+        raise CorruptFile(f"{path}: SMPTE or zero time division is not supported")
+    return mid
+
+
+def _tempo_map(mid, ppq):
+    """Tempo changes as (tick, seconds at tick, seconds per tick) arrays, from every track."""
+    changes = {}
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo" and msg.tempo > 0:
+                changes[tick] = msg.tempo
+    ticks = sorted(changes) if changes else [0]
+    if ticks[0] != 0:
+        ticks = [0] + ticks
+    tempos = [changes.get(t, 500_000) for t in ticks]
+    # clamp absurd tempi (1 bpm .. 1000 bpm) instead of producing absurd times
+    sec_per_tick = np.clip(np.array(tempos, dtype="f8"), 60_000, 60_000_000) / 1e6 / ppq
+    ticks = np.array(ticks, dtype="f8")
+    start_sec = np.concatenate([[0.0], np.cumsum(np.diff(ticks) * sec_per_tick[:-1])])
+    return ticks, start_sec, sec_per_tick
+
+
+def _ticks_to_seconds(t, tempo_map):
+    ticks, start_sec, sec_per_tick = tempo_map
+    k = np.searchsorted(ticks, t, side="right") - 1
+    return start_sec[k] + (t - ticks[k]) * sec_per_tick[k]
+
+
+def _bars(mid, ppq, onset_ticks):
+    """Bar numbers (1-based) and beats (quarter notes into the bar) from time-signature events."""
+    sigs = {}
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "time_signature" and msg.numerator > 0 and msg.denominator > 0:
+                sigs[tick] = msg.numerator * 4.0 / msg.denominator
+    if not sigs:
+        sigs = {0: 4.0}
+    if 0 not in sigs:
+        sigs[0] = 4.0
+    starts = np.array(sorted(sigs), dtype="f8")
+    bar_q = np.array([sigs[s] for s in sorted(sigs)], dtype="f8")
+    # bar number at each signature change
+    first_bar = [0.0]
+    for k in range(1, len(starts)):
+        first_bar.append(first_bar[-1] + np.ceil((starts[k] - starts[k - 1]) / ppq / bar_q[k - 1] - 1e-9))
+    first_bar = np.array(first_bar)
+    k = np.searchsorted(starts, onset_ticks, side="right") - 1
+    q = (onset_ticks - starts[k]) / ppq
+    bars_in = np.floor(q / bar_q[k] + 1e-9)
+    bar = (first_bar[k] + bars_in + 1).astype("i4")
+    beat = (q - bars_in * bar_q[k]).astype("f4")
+    return bar, beat
+
+
+def _voices(mid):
+    """Notes per (track, channel) with the track name and program: {key: dict}."""
+    voices = {}
+    n_events = 0
+    for ti, track in enumerate(mid.tracks):
+        name = ""
+        tick = 0
+        programs = {}
+        active = {}
+        for msg in track:
+            n_events += 1
+            if n_events > MAX_EVENTS:
+                raise CorruptFile(f"more than {MAX_EVENTS} MIDI events: the file is likely corrupt")
+            tick += msg.time
+            kind = msg.type
+            if kind == "track_name" and not name:
+                name = msg.name or ""
+            elif kind == "program_change":
+                programs[msg.channel] = msg.program
+            elif kind == "note_on" and msg.velocity > 0:
+                active.setdefault((msg.channel, msg.note), []).append(tick)
+            elif kind == "note_off" or (kind == "note_on" and msg.velocity == 0):
+                starts = active.get((msg.channel, msg.note))
+                if starts:
+                    start = starts.pop(0)
+                    if tick > start:  # zero-length and reversed notes are dropped
+                        v = voices.setdefault((ti, msg.channel), {"name": name, "notes": []})
+                        v["notes"].append((start, tick, msg.note))
+        for v_key, v in voices.items():
+            if v_key[0] == ti:
+                v["name"] = name
+                v["program"] = programs.get(v_key[1], 0)
+    return voices
+
+
+def _lead_score(voice, channel) -> float:
+    """How much a voice looks like the lead: name, register, monophony, not bass/pad/drums."""
+    notes = np.array(voice["notes"], dtype="f8")
+    name = voice["name"]
+    program = voice.get("program", 0)
+    if channel == DRUM_CHANNEL or _DRUM_NAMES.search(name):
+        return -np.inf
+    pitch = notes[:, 2]
+    onsets = np.sort(notes[:, 0])
+    # share of notes that start together with another (chords) -> accompaniment
+    chordal = float(np.mean(np.diff(onsets) == 0)) if len(onsets) > 1 else 0.0
+    score = (np.median(pitch) - 60.0) / 12.0 + 2.0 * (1.0 - chordal)
+    if _LEAD_NAMES.search(name):
+        score += 3.0
+    if _BACKING_NAMES.search(name):
+        score -= 3.0
+    if 32 <= program <= 39 or 88 <= program <= 103 or 112 <= program <= 127:   # basses, pads, fx, percussive
+        score -= 3.0
+    score += 0.5 * min(len(notes), 64) / 64.0   # a handful of notes is rarely the song's melody
+    return score
+
+
+def load_midi(path: str) -> list[Melody]:
+    """Read a MIDI file and return its lead melody as a one-element list."""
+    mid = _read(path)
+    ppq = mid.ticks_per_beat
+    try:
+        voices = _voices(mid)
+    except CorruptFile as exc:
+        raise CorruptFile(f"{path}: {exc}") from None
+    scored = [(_lead_score(v, ch), key) for key, v in voices.items() for ch in [key[1]] if v["notes"]]
+    scored = [s for s in scored if np.isfinite(s[0])]
+    if not scored:
+        raise NoMelody(f"{path}: no pitched notes (empty or drums only)")
+    best = max(scored)[1]
+    raw = np.array(voices[best]["notes"], dtype="f8")
+    tmap = _tempo_map(mid, ppq)
+    on = _ticks_to_seconds(raw[:, 0], tmap)
+    off = _ticks_to_seconds(raw[:, 1], tmap)
+    bar, beat = _bars(mid, ppq, raw[:, 0])
+    notes = monophonic(make_notes(on, off - on, raw[:, 2], bar, beat))
+    title = _title(mid) or os.path.splitext(os.path.basename(path))[0]
+    return [Melody(notes, title=title, source=path,
+                   meta={"track": voices[best]["name"], "track_index": best[0], "channel": best[1]})]
+
+
+def _title(mid) -> str:
+    """The conductor track's name in a multi-track file (a lone track's name is its instrument)."""
+    if mid.type != 1 or len(mid.tracks) < 2:
+        return ""
+    conductor = mid.tracks[0]
+    if any(msg.type == "note_on" for msg in conductor):
+        return ""
+    return next((msg.name.strip() for msg in conductor if msg.type == "track_name" and msg.name.strip()), "")

@@ -1,0 +1,93 @@
+"""The note-sequence type every loader produces and everything downstream consumes.
+
+A melody is a structured numpy array of notes (``NOTE_DTYPE``), sorted by onset and monophonic, plus
+metadata. Times are in seconds; ``bar`` (1-based) and ``beat`` (0-based position in quarter notes inside
+the bar) are known for scores and ``-1`` / NaN when not (audio, unquantised MIDI).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import NoMelody
+
+NOTE_DTYPE = np.dtype([
+    ("onset", "f8"),      # seconds
+    ("duration", "f8"),   # seconds
+    ("pitch", "f4"),      # MIDI pitch (fractional for audio)
+    ("bar", "i4"),        # 1-based bar number, -1 when unknown
+    ("beat", "f4"),       # quarter notes since the start of the bar, NaN when unknown
+])
+
+MIN_NOTES = 3
+
+
+def make_notes(onset, duration, pitch, bar=None, beat=None) -> np.ndarray:
+    """Build a NOTE_DTYPE array from columns, sorted by onset (validates lengths and values)."""
+    onset = np.asarray(onset, dtype="f8")
+    n = len(onset)
+    out = np.zeros(n, dtype=NOTE_DTYPE)
+    out["onset"] = onset
+    out["duration"] = np.asarray(duration, dtype="f8")
+    out["pitch"] = np.asarray(pitch, dtype="f4")
+    out["bar"] = -1 if bar is None else np.asarray(bar, dtype="i4")
+    out["beat"] = np.nan if beat is None else np.asarray(beat, dtype="f4")
+    if n and not (np.all(np.isfinite(out["onset"])) and np.all(np.isfinite(out["duration"]))
+                  and np.all(np.isfinite(out["pitch"]))):
+        raise ValueError("notes contain non-finite onsets, durations or pitches")
+    return out[np.argsort(out["onset"], kind="stable")]
+
+
+@dataclass
+class Melody:
+    """One monophonic melody with where it came from."""
+
+    notes: np.ndarray
+    title: str = ""
+    composer: str = ""
+    source: str = ""          # path of the file it came from
+    index: int = 0            # tune number inside the file (ABC files hold many)
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.notes.dtype != NOTE_DTYPE:
+            raise TypeError("Melody.notes must be a NOTE_DTYPE array")
+
+    def __len__(self) -> int:
+        return len(self.notes)
+
+    @property
+    def duration(self) -> float:
+        if not len(self.notes):
+            return 0.0
+        return float((self.notes["onset"] + self.notes["duration"]).max() - self.notes["onset"][0])
+
+    def require(self, minimum: int = MIN_NOTES) -> "Melody":
+        """Raise NoMelody unless the melody has at least `minimum` notes."""
+        if len(self.notes) < minimum:
+            raise NoMelody(f"{self.source or 'melody'}: only {len(self.notes)} notes, need at least {minimum}")
+        return self
+
+
+def monophonic(notes: np.ndarray) -> np.ndarray:
+    """Skyline reduction: at every onset keep the highest note, and cut notes that overlap the next one.
+
+    Notes that start within 30 ms of each other count as one chord (the highest wins).
+    """
+    if len(notes) == 0:
+        return notes
+    notes = notes[np.lexsort((-notes["pitch"], notes["onset"]))]
+    keep = []
+    last_onset = -np.inf
+    for k in range(len(notes)):
+        if notes["onset"][k] - last_onset < 0.03:
+            continue  # same chord; the highest note (first in this order) was kept
+        keep.append(k)
+        last_onset = notes["onset"][k]
+    out = notes[np.array(keep, dtype=np.int64)].copy()
+    if len(out) > 1:
+        ends = out["onset"] + out["duration"]
+        ends[:-1] = np.minimum(ends[:-1], out["onset"][1:])
+        out["duration"] = np.maximum(ends - out["onset"], 1e-3)
+    return out
