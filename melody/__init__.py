@@ -5,10 +5,20 @@
     >>> song = melody.load("song.mid")[0]                                         # doctest: +SKIP
     >>> for m in cat.search(song, top=5): print(m.title, m.evalue, m.query_span)  # doctest: +SKIP
 """
-from .catalog import Catalog, IndexReport, Match
 from .errors import CatalogError, CatalogLocked, CorruptFile, MelodyError, NoMelody, UnsupportedFile
-from .io import load
-from .notes import NOTE_DTYPE, Melody, make_notes
+
+# The rest is imported on first use (PEP 562), so that `melody --help` does not load numpy and Numba.
+_LAZY = {"Catalog": "catalog", "IndexReport": "catalog", "Match": "catalog", "load": "io",
+         "NOTE_DTYPE": "notes", "Melody": "notes", "make_notes": "notes"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["Catalog", "IndexReport", "Match", "Melody", "NOTE_DTYPE", "make_notes", "load", "MelodyError",
            "CatalogError", "CatalogLocked", "CorruptFile", "NoMelody", "UnsupportedFile"]

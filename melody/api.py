@@ -72,5 +72,5 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
             break
         mask[aln.query_steps[0] + 1:aln.query_steps[1] + 1, aln.reference_steps[0] + 1:aln.reference_steps[1] + 1] = True
         ev, _ = significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))
-        passages.append(build_match(a, b, aln, entry, float(ev[0]), max_evalue, 0.0).to_dict(evidence=True))
+        passages.append(build_match(a, b, aln, entry, float(ev[0]), max_evalue).to_dict(evidence=True))
     return passages

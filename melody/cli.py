@@ -80,7 +80,8 @@ def _fmt_bars(bars):
     return f"bars {bars[0]}-{bars[1]}" if bars else ""
 
 
-def print_result_table(result: dict, out=sys.stdout):
+def print_result_table(result: dict, out=None):
+    out = out or sys.stdout   # looked up per call: a default of sys.stdout would pin the stream at import
     name = result["query"]
     if result["status"] != "ok":
         print(f"{name}: ERROR {result['error']}", file=out)

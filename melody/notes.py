@@ -73,18 +73,26 @@ class Melody:
 def monophonic(notes: np.ndarray) -> np.ndarray:
     """Skyline reduction: at every onset keep the highest note, and cut notes that overlap the next one.
 
-    Notes that start within 30 ms of each other count as one chord (the highest wins).
+    Notes that start within 30 ms of each other count as one chord (the highest wins). A note that starts
+    while a higher kept note still sounds for at least half of its length (and 50 ms) is hidden under it
+    (accompaniment under a held melody note) and dropped; short legato overlaps keep both notes.
     """
     if len(notes) == 0:
         return notes
     notes = notes[np.lexsort((-notes["pitch"], notes["onset"]))]
     keep = []
     last_onset = -np.inf
+    sounding = []   # (end, pitch) of kept notes
     for k in range(len(notes)):
-        if notes["onset"][k] - last_onset < 0.03:
+        onset = notes["onset"][k]
+        if onset - last_onset < 0.03:
             continue  # same chord; the highest note (first in this order) was kept
+        sounding = [(e, p) for e, p in sounding if e > onset]
+        if any(p > notes["pitch"][k] and e - onset >= max(0.5 * notes["duration"][k], 0.05) for e, p in sounding):
+            continue  # under a held higher note
         keep.append(k)
-        last_onset = notes["onset"][k]
+        sounding.append((onset + notes["duration"][k], notes["pitch"][k]))
+        last_onset = onset
     out = notes[np.array(keep, dtype=np.int64)].copy()
     if len(out) > 1:
         ends = out["onset"] + out["duration"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .commonness import step_weights
 from .notes import Melody
 
 
@@ -45,5 +46,5 @@ def features(melody: Melody | np.ndarray, weight: np.ndarray | None = None) -> F
     interval = np.diff(pitch).astype("f4")
     length = (ioi[:-1] / unit).astype("f4")
     if weight is None:
-        weight = np.ones(len(interval), dtype="f4")
+        weight = step_weights(interval)
     return Features(interval, length, np.asarray(weight, dtype="f4"), unit)

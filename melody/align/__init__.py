@@ -5,22 +5,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..commonness import WEIGHT_TABLE
 from ..errors import MelodyError
 from ..represent import Features
 from . import kernels as K
 
-# Scores of the local alignment (see kernels module docstring). A random pair of folk melodies scores
-# negative on average, so alignments stay local; an exact step scores MATCH times its information weight.
+# Scores of the local alignment, roughly log-odds in bits of "related" vs "chance" (see kernels). Random
+# pairs of folk melodies score clearly negative per step, so chance alignments stay short and the
+# E-values of the significance model separate a borrowed phrase from shared clichés.
 DEFAULT_PARAMS = np.zeros(K.N_PARAMS)
-DEFAULT_PARAMS[K.MATCH] = 1.0       # same interval (times the steps' mean information weight)
-DEFAULT_PARAMS[K.NEAR] = -0.4       # off by a semitone (major/minor variant, a sung note a bit off)
-DEFAULT_PARAMS[K.OCTAVE] = -0.2     # off by an octave
-DEFAULT_PARAMS[K.MISMATCH] = -1.0
-DEFAULT_PARAMS[K.GAP] = -1.0        # a step of one melody left unmatched
-DEFAULT_PARAMS[K.FRAG] = -0.35      # cost of a passing note / split / merge on top of the step score
-DEFAULT_PARAMS[K.WRONG] = -0.9      # cost of one wrong note (two steps with equal sums)
-DEFAULT_PARAMS[K.DUR_WEIGHT] = 0.5  # how much a rhythm difference costs (ratio 1:2 costs 0.5 * 0.4)
-DEFAULT_PARAMS[K.DUR_FREE] = 0.1    # length ratios within 10% are free (expressive timing)
+DEFAULT_PARAMS[K.MATCH] = 1.0       # per bit of information of the matched interval (weights: commonness)
+DEFAULT_PARAMS[K.NEAR] = -1.0       # off by a semitone (major/minor variant, a sung note a bit off)
+DEFAULT_PARAMS[K.OCTAVE] = -1.0     # off by an octave
+DEFAULT_PARAMS[K.MISMATCH] = -2.0
+DEFAULT_PARAMS[K.GAP] = -3.5        # a step of one melody left unmatched
+DEFAULT_PARAMS[K.FRAG] = -3.0       # cost of a passing note / split / merge on top of the summed step's score
+DEFAULT_PARAMS[K.WRONG] = -3.0      # cost of one wrong note (two steps with equal sums)
+DEFAULT_PARAMS[K.RHY_MATCH] = 0.8   # same note length (after tempo normalisation)
+DEFAULT_PARAMS[K.RHY_PEN] = 2.0     # times (1 - length ratio): 1:2 costs 1.0
+DEFAULT_PARAMS[K.DUR_FREE] = 0.15   # length ratios within 15% count as the same (expressive timing)
 
 
 @dataclass
@@ -66,7 +69,7 @@ def local_align(query: Features, reference: Features, params=None, mask: np.ndar
     elif mask.shape != (len(query) + 1, len(reference) + 1):
         raise MelodyError(f"mask must have shape {(len(query) + 1, len(reference) + 1)}, got {mask.shape}")
     H, moves = K.local_matrix(query.interval, query.length, query.weight,
-                              reference.interval, reference.length, reference.weight, p, mask)
+                              reference.interval, reference.length, reference.weight, p, WEIGHT_TABLE, mask)
     return backtrace(H, moves)
 
 
@@ -99,7 +102,7 @@ def search(query: Features, steps: tuple[np.ndarray, np.ndarray, np.ndarray], of
     if len(query) == 0 or len(out) == 0:
         return out
     K.search_scores(query.interval, query.length, query.weight, steps[0], steps[1], steps[2],
-                    offsets.astype(np.int64), p, out)
+                    offsets.astype(np.int64), p, WEIGHT_TABLE, out)
     return out
 
 

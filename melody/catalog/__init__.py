@@ -214,7 +214,7 @@ class Catalog:
         qf = p.query_features(query)
         scores = align.search(qf, (p.interval, p.length, p.weight), p.step_offsets, params)
         n_steps = np.diff(p.step_offsets)
-        evalues, k = significance.evalues(scores, len(qf), n_steps)
+        evalues, model = significance.evalues(scores, len(qf), n_steps)
         order = np.lexsort((-scores, evalues))[:top]
         matches = []
         for row in order:
@@ -222,5 +222,5 @@ class Catalog:
                 break
             alignment = align.local_align(qf, self.features(row), params)
             matches.append(build_match(query, self.melody(row), alignment, p.entries[row],
-                                       float(evalues[row]), max_evalue, k))
+                                       float(evalues[row]), max_evalue, model))
         return matches

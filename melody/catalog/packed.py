@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+
 from ..notes import Melody
 from ..represent import Features, features
 
@@ -54,5 +55,19 @@ def pack(entries, notes: np.ndarray, offsets: np.ndarray) -> Packed:
     unit = np.ones(n_rows)
     unit[has] = 0.5 * (sorted_ioi[lo[has]] + sorted_ioi[hi[has]])
     length = (ioi_steps / unit[group]).astype("f4")
-    weight = np.ones(len(interval), dtype="f4")
+    weight = step_weights_packed(interval, step_offsets)
     return Packed(entries, notes, offsets, interval, length, weight, step_offsets, unit)
+
+
+def step_weights_packed(interval: np.ndarray, step_offsets: np.ndarray) -> np.ndarray:
+    """commonness.step_weights for every melody of a packed array, without a Python loop per melody."""
+    from ..commonness import P_TRIGRAM, START, _symbols, _to_weight
+    s = _symbols(interval)
+    prev1 = np.empty_like(s)
+    prev2 = np.empty_like(s)
+    prev1[1:], prev2[2:] = s[:-1], s[:-2]
+    prev1[:1], prev2[:2] = START, START
+    pos = np.arange(len(s)) - np.repeat(step_offsets[:-1], np.diff(step_offsets))   # index inside its melody
+    prev1[pos < 1] = START
+    prev2[pos < 2] = START
+    return _to_weight(-np.log2(P_TRIGRAM[prev2, prev1, s]))

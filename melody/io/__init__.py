@@ -55,5 +55,13 @@ def load(path: str | os.PathLike) -> list[Melody]:
             raise
         except Exception:   # an ABC dialect our fast parser does not know: music21 is slower but broader
             pass
+    if ext in (".musicxml", ".xml", ".mxl"):
+        from .musicxml import load_musicxml
+        try:
+            return load_musicxml(path)
+        except MelodyError:   # unreadable file, broken zip, malformed XML, no notes: music21 would fail too
+            raise
+        except Exception:     # musicxml._Unsupported (not a partwise/timewise score) or a construct the
+            pass              # fast reader trips on: music21 is slower but reads more
     from .notation import load_notation
     return load_notation(path)

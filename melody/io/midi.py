@@ -15,6 +15,7 @@ from ..notes import Melody, make_notes, monophonic
 MAX_EVENTS = 2_000_000          # a file with more events than this is treated as corrupt
 MAX_TRACKS = 1_000
 DRUM_CHANNEL = 9
+MIN_TEMPO, MAX_TEMPO = 60_000, 60_000_000   # microseconds per beat: 1000 bpm .. 1 bpm; outside is corrupt
 
 # Track names that announce the melody, and names/programs that rule a track out as the lead.
 _LEAD_NAMES = re.compile(r"lead|melod|vocal|voice|vox|sing|solo|tune|theme|soprano|right|\brh\b|top", re.I)
@@ -28,7 +29,7 @@ def _read(path: str):
     try:
         mid = mido.MidiFile(path, clip=True)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise CorruptFile(f"{path}: not a readable MIDI file ({exc or type(exc).__name__})") from None
+        raise CorruptFile(f"{path}: not a readable MIDI file ({str(exc) or type(exc).__name__})") from None
     if len(mid.tracks) > MAX_TRACKS:
         raise CorruptFile(f"{path}: {len(mid.tracks)} tracks, more than {MAX_TRACKS}: the file is likely corrupt")
     if mid.type == 2:
@@ -45,14 +46,16 @@ def _tempo_map(mid, ppq):
         tick = 0
         for msg in track:
             tick += msg.time
-            if msg.type == "set_tempo" and msg.tempo > 0:
+            if msg.type == "set_tempo":
+                if not MIN_TEMPO <= msg.tempo <= MAX_TEMPO:
+                    raise CorruptFile(f"absurd tempo {msg.tempo} microseconds per beat at tick {tick} "
+                                      f"(outside 1..1000 bpm): the file is likely corrupt")
                 changes[tick] = msg.tempo
     ticks = sorted(changes) if changes else [0]
     if ticks[0] != 0:
         ticks = [0] + ticks
     tempos = [changes.get(t, 500_000) for t in ticks]
-    # clamp absurd tempi (1 bpm .. 1000 bpm) instead of producing absurd times
-    sec_per_tick = np.clip(np.array(tempos, dtype="f8"), 60_000, 60_000_000) / 1e6 / ppq
+    sec_per_tick = np.array(tempos, dtype="f8") / 1e6 / ppq
     ticks = np.array(ticks, dtype="f8")
     start_sec = np.concatenate([[0.0], np.cumsum(np.diff(ticks) * sec_per_tick[:-1])])
     return ticks, start_sec, sec_per_tick
@@ -100,7 +103,9 @@ def _voices(mid):
         name = ""
         tick = 0
         programs = {}
-        active = {}
+        active = {}       # (channel, pitch) -> (start tick, whether a stray note-off came just before it)
+        stray = set()     # keys whose last event was a note-off with nothing sounding
+        owed_offs = {}    # note-offs still to come for notes ended early by a re-struck key
         for msg in track:
             n_events += 1
             if n_events > MAX_EVENTS:
@@ -112,14 +117,29 @@ def _voices(mid):
             elif kind == "program_change":
                 programs[msg.channel] = msg.program
             elif kind == "note_on" and msg.velocity > 0:
-                active.setdefault((msg.channel, msg.note), []).append(tick)
+                key = (msg.channel, msg.note)
+                if key in active:
+                    # The key is struck again while sounding: the old note ends here (so one stuck note
+                    # cannot shift the pairing of every later note of this pitch). A note that started right
+                    # after a stray note-off and never got its own off is a reversed note: dropped.
+                    start, after_stray = active.pop(key)
+                    if not after_stray and tick > start:
+                        voices.setdefault((ti, msg.channel), {"name": name, "notes": []})["notes"].append(
+                            (start, tick, msg.note))
+                        owed_offs[key] = owed_offs.get(key, 0) + 1
+                active[key] = (tick, key in stray)
+                stray.discard(key)
             elif kind == "note_off" or (kind == "note_on" and msg.velocity == 0):
-                starts = active.get((msg.channel, msg.note))
-                if starts:
-                    start = starts.pop(0)
-                    if tick > start:  # zero-length and reversed notes are dropped
+                key = (msg.channel, msg.note)
+                if key in active:
+                    start, _ = active.pop(key)
+                    if tick > start:  # zero-length notes are dropped
                         v = voices.setdefault((ti, msg.channel), {"name": name, "notes": []})
                         v["notes"].append((start, tick, msg.note))
+                elif owed_offs.get(key):
+                    owed_offs[key] -= 1
+                else:
+                    stray.add(key)
         for v_key, v in voices.items():
             if v_key[0] == ti:
                 v["name"] = name
@@ -163,7 +183,10 @@ def load_midi(path: str) -> list[Melody]:
         raise NoMelody(f"{path}: no pitched notes (empty or drums only)")
     best = max(scored)[1]
     raw = np.array(voices[best]["notes"], dtype="f8")
-    tmap = _tempo_map(mid, ppq)
+    try:
+        tmap = _tempo_map(mid, ppq)
+    except CorruptFile as exc:
+        raise CorruptFile(f"{path}: {exc}") from None
     on = _ticks_to_seconds(raw[:, 0], tmap)
     off = _ticks_to_seconds(raw[:, 1], tmap)
     bar, beat = _bars(mid, ppq, raw[:, 0])

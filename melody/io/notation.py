@@ -106,4 +106,4 @@ def _score_melody(score, path: str, index: int):
     composer = (md.composer or "") if md else ""
     title = title or os.path.splitext(os.path.basename(path))[0]
     return Melody(best[1], title=str(title), composer=str(composer), source=path, index=index,
-                  meta={"part": best[2]})
+                  meta={"part": best[2], "qpm": bpm})

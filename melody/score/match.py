@@ -47,7 +47,7 @@ def _bars(notes: np.ndarray, first: int, last: int):
 
 
 def build_match(query: Melody, reference: Melody, alignment: Alignment, entry, evalue: float,
-                max_evalue: float, k: float) -> Match:
+                max_evalue: float, null_model: dict | None = None) -> Match:
     qn, rn = query.notes, reference.notes
     q0, q1 = alignment.query_notes
     r0, r1 = alignment.reference_notes

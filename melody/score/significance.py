@@ -1,49 +1,66 @@
 """How surprising is a local-alignment score? A Karlin-Altschul / Gumbel null model, as in BLAST.
 
 For unrelated melodies of m and n steps, the best local score S follows
-``P(S >= x) = 1 - exp(-K m n exp(-lambda x))``. LAMBDA and K were fitted on scores of unrelated corpus
-melodies (scripts/calibrate.py). When the catalog is large enough, K is re-estimated per query from the
-query's own scores against the catalog (their median; most references are unrelated), so a query made of
-clichés (scale runs, repeated notes) that resembles everything gets a larger K and weaker significance.
+``P(S >= x) = 1 - exp(-K m n exp(-lambda x))``. LAMBDA and K were fitted on scores of unrelated real corpus
+melodies (`scripts/calibrate.py`). With them every score becomes a length-corrected *reduced score*
+``z = lambda S - ln(K m n)``, standard Gumbel under the null, whose tail is ``P(z' >= z) ~ exp(-z)``.
 
-The E-value of a match is the number of references expected to score at least this well by chance:
-``E = N * p``. `score` = exp(-E) is the probability that no chance match in the catalog is this good.
+Real melodies are not random: a query made of common idioms (scale runs, repeated notes, a standard
+cadence) resembles many references more than the global model expects. When the catalog is large enough,
+the query's own scores against it are the null sample (nearly all references are unrelated): the upper tail
+of its reduced scores is fitted by an exponential, ``P(z' >= z) = q exp(-beta (z - t))`` above the
+(1 - q) quantile t, leaving out the very best few (candidate true matches). beta < 1 means the query is
+cliché-prone and its matches count less.
+
+The E-value of a match is the number of references expected to score at least this well by chance,
+``E = N p``; `confidence` = exp(-E) is the probability that no chance match in the catalog is this good.
 """
 from __future__ import annotations
 
 import numpy as np
 
-LAMBDA = 1.0
-K_GLOBAL = 0.1
-MIN_FOR_LOCAL_FIT = 200
+LAMBDA = 0.3043
+K_GLOBAL = 0.00707
+MIN_FOR_LOCAL_FIT = 200     # catalogs at least this large fit the tail per query
+TAIL_SHARE = 0.05           # the share of references in the fitted tail
+TAIL_SKIP = 3               # best scores left out of the fit (they may be real matches)
 DEFAULT_MAX_EVALUE = 0.01   # a match is flagged when its E-value is at most this
 
 
-def search_space(m: int, n: np.ndarray) -> np.ndarray:
-    return np.maximum(float(m), 1.0) * np.maximum(n.astype("f8"), 1.0)
+def reduced_scores(scores: np.ndarray, m: int, n: np.ndarray) -> np.ndarray:
+    """lambda S - ln(K m n): standard Gumbel for unrelated melodies under the global model."""
+    space = max(float(m), 1.0) * np.maximum(np.asarray(n, dtype="f8"), 1.0)
+    return LAMBDA * np.asarray(scores, dtype="f8") - np.log(K_GLOBAL * space)
 
 
-def fit_k(scores: np.ndarray, m: int, n: np.ndarray, lam: float = LAMBDA) -> float:
-    """K for this query: the median of Y = K m n exp(-lambda S) must equal ln 2 (Y ~ Exp(1) under the null)."""
-    y = search_space(m, n) * np.exp(-lam * scores)
-    return float(np.log(2.0) / np.median(y))
+def tail_fit(z: np.ndarray) -> tuple[float, float]:
+    """(threshold t, rate beta) of the exponential upper tail of reduced scores z (see module docstring)."""
+    t = float(np.quantile(z, 1.0 - TAIL_SHARE))
+    tail = np.sort(z[z > t])[:-TAIL_SKIP] if np.sum(z > t) > 2 * TAIL_SKIP else z[z > t]
+    if len(tail) < 5:
+        return t, 1.0
+    return t, float(1.0 / max(np.mean(tail - t), 1e-3))
 
 
-def evalues(scores: np.ndarray, m: int, n: np.ndarray, lam: float = LAMBDA, k: float | None = None):
-    """E-values of every reference's score against a catalog of len(scores) references.
+def evalues(scores: np.ndarray, m: int, n: np.ndarray) -> tuple[np.ndarray, dict]:
+    """E-value of every reference's score against a catalog of len(scores) references.
 
-    Returns (evalue array, K used).
+    Returns (evalues, model): model says which null model was used and its parameters.
     """
-    scores = np.asarray(scores, dtype="f8")
-    if k is None:
-        k = K_GLOBAL
-        if len(scores) >= MIN_FOR_LOCAL_FIT:
-            k = max(k, fit_k(scores, m, n, lam))
-    y = k * search_space(m, n) * np.exp(-lam * scores)
-    p = -np.expm1(-y)
-    return len(scores) * p, k
+    z = reduced_scores(scores, m, n)
+    count = len(z)
+    p = -np.expm1(-np.exp(-z))                      # global Gumbel p-value
+    model = {"model": "global", "lambda": LAMBDA, "K": K_GLOBAL}
+    if count >= MIN_FOR_LOCAL_FIT:
+        t, beta = tail_fit(z)
+        p_tail = TAIL_SHARE * np.exp(-beta * (z - t))
+        above = z > t
+        # the query's own tail, but never more significant than the global model allows
+        p = np.where(above, np.maximum(p, p_tail), np.maximum(p, TAIL_SHARE))
+        model = {"model": "query tail", "lambda": LAMBDA, "K": K_GLOBAL, "threshold": t, "beta": beta}
+    return count * np.clip(p, 0.0, 1.0), model
 
 
-def confidence(evalue: np.ndarray | float):
+def confidence(evalue):
     """exp(-E): the probability that no chance match this good exists in the catalog."""
     return np.exp(-np.asarray(evalue, dtype="f8"))

@@ -1,0 +1,731 @@
+"""Query generator for the accuracy benchmark (scripts/bench_accuracy.py).
+
+Everything here is seeded and deterministic. The data comes from real folk-tune collections bundled with
+music21 (Essen folksongs, O'Neill's 1850, Ryan's Mammoth):
+
+* the corpus is split into a CATALOG (what gets indexed) and a disjoint HELD-OUT set (never indexed) that
+  supplies foreign context and negatives. Held-out tunes that share a long run of identical pitch
+  intervals with any catalog tune, or its title, are dropped so that negatives really borrow nothing.
+* POSITIVE queries embed a 10-20 note phrase of one catalog tune, transposed (-6..+6 semitones), at another
+  tempo (0.6-1.6x), with a variation of some strength (ornaments, rhythm changes, wrong pitches, octave
+  displacement, mixtures), between phrases of held-out tunes (transposed to the phrase's key and register).
+* NEGATIVE queries borrow nothing: an excerpt of a held-out tune, a medley of held-out phrases, or a freshly
+  generated melody.
+* every query is arranged (chords + bass + drums via ``melody.testing.accompany``, or a one-track piano
+  arrangement via ``melody.testing.piano_arrangement``) and written as a MIDI file; the truth (reference,
+  spans in seconds) is kept alongside.
+
+Musical time inside this module is in quarter notes ("q"); seconds only appear in the truth spans.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from melody.errors import MelodyError
+from melody.notes import Melody
+
+CORPUS_SOURCES = ("essenFolksong", "oneills1850", "ryansMammoth")
+MIN_TUNE_NOTES = 24          # catalog and held-out tunes must be long enough to cut phrases from
+SHARED_RUN = 7              # a held-out tune sharing this many consecutive intervals with the catalog is dropped
+PHRASE_NOTES = (10, 20)      # positive phrase length, inclusive
+CONTEXT_NOTES = (4, 24)      # foreign context length on each side, inclusive (or none, see P_NO_CONTEXT)
+P_NO_CONTEXT = 0.2           # chance that one side has no context at all
+TRANSPOSE = (-6, 6)
+TEMPO_FACTOR = (0.6, 1.6)
+P_PIANO = 0.3                # share of queries arranged for solo piano instead of a band
+BPM_RANGE = (40.0, 240.0)
+LEAD_REGISTER = (62, 84)     # the lead's median pitch is moved by octaves into this range
+
+# positive categories: name -> how many operations of each kind (the strength is the suffix)
+POSITIVE_CATEGORIES = {
+    "exact/s0": {},
+    "ornament/s1": {"ornament": 1},
+    "ornament/s2": {"ornament": 3},
+    "rhythm/s1": {"rhythm": 1},
+    "rhythm/s2": {"rhythm": 3},
+    "pitch/s1": {"pitch": 1},
+    "pitch/s2": {"pitch": 2},
+    "pitch/s3": {"pitch": 3},
+    "octave/s1": {"octave": 1},
+    "mixed/s2": {"ornament": 1, "rhythm": 1, "pitch": 1},
+    "mixed/s3": {"ornament": 2, "rhythm": 2, "pitch": 2, "octave": 1},
+}
+NEGATIVE_CATEGORIES = ("neg/heldout", "neg/medley", "neg/generated")
+
+_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
+
+
+# ----------------------------------------------------------------------------------------------- corpus
+
+@dataclass
+class Tune:
+    """A corpus melody in quarter-note time, with what the generator needs to know about it."""
+
+    melody: Melody
+    collection: str          # which corpus collection it came from
+    pitch: np.ndarray        # int MIDI pitches
+    start: np.ndarray        # quarters since the first note
+    dur: np.ndarray          # quarters
+    spq: float               # seconds per quarter in melody.notes
+    bar_q: float             # quarters per bar
+    bar_pos: np.ndarray      # position of each note in its bar (quarters; 0 where unknown)
+    key_pc: int
+    minor: bool
+
+    @property
+    def intervals(self) -> bytes:
+        return interval_bytes(self.pitch)
+
+
+def corpus_dir() -> str:
+    import music21
+    return os.path.join(os.path.dirname(music21.__file__), "corpus")
+
+
+def _abc_loader():
+    """The fast ABC parser when it exists, else music21 (much slower)."""
+    try:
+        from melody.io.abc import load_abc
+        return load_abc, "fast"
+    except ImportError:
+        from melody.io.notation import load_notation
+        return load_notation, "music21"
+
+
+def _corpus_files(collection: str) -> list[str]:
+    root = os.path.join(corpus_dir(), collection)
+    return sorted(os.path.join(root, f) for f in os.listdir(root) if f.lower().endswith(".abc"))
+
+
+def load_corpus(cache_dir: str | None = None, files_per_collection: int | None = None,
+                log=print) -> dict[str, list[Melody]]:
+    """All melodies of the bundled collections, {collection: [Melody]} (cached as a pickle in cache_dir).
+
+    With the music21 fallback only `files_per_collection` files (spread over the collection) are read,
+    because music21 needs ~0.3 s per tune.
+    """
+    load, kind = _abc_loader()
+    if kind == "music21" and files_per_collection is None:
+        files_per_collection = 4
+    cache = None
+    if cache_dir:
+        tag = hashlib.sha1(f"{kind}-{files_per_collection}-{corpus_dir()}".encode()).hexdigest()[:10]
+        cache = os.path.join(cache_dir, f"corpus-{tag}.pkl")
+        if os.path.exists(cache):
+            with open(cache, "rb") as fh:
+                return pickle.load(fh)
+    t0 = time.perf_counter()
+    corpus: dict[str, list[Melody]] = {}
+    for collection in CORPUS_SOURCES:
+        files = _corpus_files(collection)
+        if files_per_collection is not None and len(files) > files_per_collection:
+            picks = np.linspace(0, len(files) - 1, files_per_collection).round().astype(int)
+            files = [files[k] for k in sorted(set(picks))]
+        melodies = []
+        for path in files:
+            try:
+                melodies.extend(load(path))
+            except MelodyError:
+                continue
+        corpus[collection] = melodies
+    if log:
+        log(f"corpus: {sum(map(len, corpus.values()))} tunes read with the {kind} ABC loader "
+            f"in {time.perf_counter() - t0:.1f} s")
+    if cache:
+        os.makedirs(cache_dir, exist_ok=True)
+        with open(cache, "wb") as fh:
+            pickle.dump(corpus, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return corpus
+
+
+def _profiles() -> np.ndarray:
+    """The 24 key profiles (12 major then 12 minor), each standardised to mean 0 and unit norm."""
+    rows = [np.roll(prof, tonic) for prof in (_MAJOR_PROFILE, _MINOR_PROFILE) for tonic in range(12)]
+    p = np.array(rows)
+    p -= p.mean(axis=1, keepdims=True)
+    return p / np.linalg.norm(p, axis=1, keepdims=True)
+
+
+_KEY_PROFILES = _profiles()
+
+
+def estimate_key(pitch: np.ndarray, dur: np.ndarray) -> tuple[int, bool]:
+    """Krumhansl-Kessler key estimate from a duration-weighted pitch-class histogram: (tonic pc, minor)."""
+    hist = np.bincount(np.asarray(pitch, dtype=int) % 12, weights=dur, minlength=12)
+    hist = hist - hist.mean()
+    if not np.any(hist):
+        return 0, False
+    best = int(np.argmax(_KEY_PROFILES @ hist))   # correlation up to a positive factor
+    return best % 12, best >= 12
+
+
+def _seconds_per_quarter(notes: np.ndarray) -> float:
+    """From the bar/beat columns (beats are quarters): the median seconds per quarter, 0.5 when unknown."""
+    bar, beat, onset = notes["bar"], notes["beat"].astype("f8"), notes["onset"]
+    same = (bar[1:] == bar[:-1]) & (bar[1:] >= 0) & np.isfinite(beat[1:]) & np.isfinite(beat[:-1])
+    d_beat = np.diff(beat)[same]
+    d_on = np.diff(onset)[same]
+    ok = d_beat > 1e-6
+    if ok.sum() < 3:
+        return 0.5
+    return float(np.median(d_on[ok] / d_beat[ok]))
+
+
+def _bar_quarters(notes: np.ndarray, spq: float) -> float:
+    """Most common distance between consecutive bar starts, in quarters (4 when unknown)."""
+    bar, beat, onset = notes["bar"], notes["beat"].astype("f8"), notes["onset"]
+    ok = (bar >= 0) & np.isfinite(beat)
+    if ok.sum() < 4:
+        return 4.0
+    starts = {}
+    for b, t in zip(bar[ok], onset[ok] - beat[ok] * spq):
+        starts.setdefault(int(b), t)
+    nums = sorted(starts)
+    lengths = [round((starts[b2] - starts[b1]) / spq * 4) / 4 for b1, b2 in zip(nums, nums[1:]) if b2 == b1 + 1]
+    lengths = [x for x in lengths if 1.0 <= x <= 12.0]
+    if not lengths:
+        return 4.0
+    values, counts = np.unique(lengths, return_counts=True)
+    return float(values[np.argmax(counts)])
+
+
+def to_tune(melody: Melody, collection: str) -> Tune | None:
+    notes = melody.notes
+    if len(notes) < MIN_TUNE_NOTES:
+        return None
+    pitch = np.round(notes["pitch"]).astype(int)
+    spq = _seconds_per_quarter(notes)
+    if not (0.02 < spq < 5.0):
+        return None
+    start = (notes["onset"] - notes["onset"][0]) / spq
+    dur = notes["duration"] / spq
+    bar_pos = notes["beat"].astype("f8")
+    bar_pos = np.where(np.isfinite(bar_pos), bar_pos, 0.0)
+    key_pc, minor = estimate_key(pitch, dur)
+    return Tune(melody, collection, pitch, start, dur, spq, _bar_quarters(notes, spq), bar_pos, key_pc, minor)
+
+
+def interval_bytes(pitch) -> bytes:
+    """Pitch intervals as bytes, so that 'phrase in tune' is a substring test."""
+    iv = np.clip(np.diff(np.asarray(pitch, dtype=int)), -127, 127) + 128
+    return iv.astype(np.uint8).tobytes()
+
+
+def _norm_title(title: str) -> str:
+    return re.sub(r"[^a-z]", "", title.lower().split("--")[0])
+
+
+@dataclass
+class Split:
+    catalog: list[Tune]
+    heldout: list[Tune]
+    stats: dict
+
+
+def split_corpus(corpus: dict[str, list[Melody]], n_catalog: int, n_heldout: int, seed: int) -> Split:
+    """Catalog and held-out tunes, evenly from each collection where possible, disjoint and deduplicated."""
+    rng = np.random.default_rng([seed, 1])
+    pools = {}
+    seen = set()
+    n_dupes = 0
+    for collection in CORPUS_SOURCES:
+        melodies = []
+        for m in corpus.get(collection, []):
+            if len(m.notes) < MIN_TUNE_NOTES:
+                continue
+            key = interval_bytes(np.round(m.notes["pitch"]))
+            if key in seen:          # the same tune twice (common across collections)
+                n_dupes += 1
+                continue
+            seen.add(key)
+            melodies.append(m)
+        pools[collection] = [melodies[k] for k in rng.permutation(len(melodies))]
+
+    def round_robin():
+        """Tunes taking turns over the collections, so each contributes equally until one runs dry."""
+        iters = {c: iter(p) for c, p in pools.items()}
+        while iters:
+            for c in list(iters):
+                m = next(iters[c], None)
+                if m is None:
+                    del iters[c]
+                    continue
+                t = to_tune(m, c)
+                if t is not None:
+                    yield t
+
+    order = round_robin()
+    catalog = [t for _, t in zip(range(n_catalog), order)]
+    if len(catalog) < n_catalog:
+        raise SystemExit(f"only {len(catalog)} usable corpus tunes; need {n_catalog} + a held-out set")
+    grams = set()
+    titles = {_norm_title(t.melody.title) for t in catalog} - {""}
+    for t in catalog:
+        b = t.intervals
+        grams.update(b[k:k + SHARED_RUN] for k in range(len(b) - SHARED_RUN + 1))
+    heldout, dropped = [], 0
+    for t in order:
+        b = t.intervals
+        if (_norm_title(t.melody.title) in titles
+                or any(b[k:k + SHARED_RUN] in grams for k in range(len(b) - SHARED_RUN + 1))):
+            dropped += 1
+            continue
+        heldout.append(t)
+        if len(heldout) >= n_heldout:
+            break
+    if len(heldout) < 20:
+        raise SystemExit(f"only {len(heldout)} held-out tunes survive the overlap filter")
+    stats = {"duplicates_removed": n_dupes, "heldout_dropped_for_overlap": dropped,
+             "catalog_by_collection": {c: sum(t.collection == c for t in catalog) for c in CORPUS_SOURCES},
+             "heldout_by_collection": {c: sum(t.collection == c for t in heldout) for c in CORPUS_SOURCES}}
+    return Split(catalog, heldout, stats)
+
+
+# ------------------------------------------------------------------------------------------- sequences
+# A sequence is a list of [pitch, start_q, dur_q, origin]; origin is the note's index in the source phrase
+# (-1 for an inserted note, -2 for a changed pitch) so the tests can check what the generator did.
+
+def _excerpt(tune: Tune, i: int, n: int) -> list[list]:
+    s0 = tune.start[i]
+    return [[int(tune.pitch[k]), float(tune.start[k] - s0), float(tune.dur[k]), k - i] for k in range(i, i + n)]
+
+
+def _scale_pitch(p: int, steps: int, key_pc: int, minor: bool) -> int:
+    """The pitch `steps` scale degrees from p (p itself is snapped into the scale first)."""
+    scale = _MINOR_SCALE if minor else _MAJOR_SCALE
+    members = [q for q in range(p - 24, p + 25) if (q - key_pc) % 12 in scale]
+    k = int(np.argmin([abs(q - p) for q in members]))
+    return members[min(max(k + steps, 0), len(members) - 1)]
+
+
+def _free_time(seq, k) -> float:
+    """How long note k sounds before the next one starts (its inter-onset interval)."""
+    return (seq[k + 1][1] - seq[k][1]) if k + 1 < len(seq) else seq[k][2]
+
+
+def op_ornament(seq, rng, key_pc, minor) -> bool:
+    """Insert one note: a passing or neighbour note in the second half of a note, or a grace note before it."""
+    cands = [k for k in range(len(seq)) if min(seq[k][2], _free_time(seq, k)) >= 0.5 - 1e-9]
+    if not cands:
+        cands = [k for k in range(len(seq)) if seq[k][2] >= 0.25 - 1e-9]
+    if not cands:
+        return False
+    k = int(rng.choice(cands))
+    p, s, d, _ = seq[k]
+    if rng.random() < 0.25:                     # grace note: a short upper/lower neighbour before note k
+        g = min(0.25, d / 4)
+        seq[k] = [p, s + g, d - g, seq[k][3]]
+        seq.insert(k, [_scale_pitch(p, int(rng.choice([-1, 1])), key_pc, minor), s, g, -1])
+        return True
+    half = d / 2 if d <= 1.0 else d - 0.5
+    if k + 1 < len(seq) and abs(seq[k + 1][0] - p) >= 3:      # passing note towards the next note
+        new = _scale_pitch(p, 1 if seq[k + 1][0] > p else -1, key_pc, minor)
+    else:                                                      # neighbour note
+        new = _scale_pitch(p, int(rng.choice([-1, 1])), key_pc, minor)
+    seq[k] = [p, s, half, seq[k][3]]
+    seq.insert(k + 1, [new, s + half, d - half, -1])
+    return True
+
+
+def op_rhythm(seq, rng, key_pc, minor) -> bool:
+    """One rhythm change: dotted <-> even pair, split a note into two repeated notes, or merge two notes."""
+    kinds = ["dot", "split", "merge"]
+    rng.shuffle(kinds)
+    for kind in kinds:
+        if kind == "dot":
+            pairs = [k for k in range(len(seq) - 1)
+                     if abs(seq[k + 1][1] - seq[k][1] - seq[k][2]) < 1e-6          # legato pair
+                     and (abs(seq[k][2] - seq[k + 1][2]) < 1e-6                      # even -> dotted
+                          or abs(seq[k][2] - 3 * seq[k + 1][2]) < 1e-6)]             # dotted -> even
+            if not pairs:
+                continue
+            k = int(rng.choice(pairs))
+            total = seq[k][2] + seq[k + 1][2]
+            first = total / 2 if abs(seq[k][2] - 3 * seq[k + 1][2]) < 1e-6 else total * 0.75
+            seq[k][2] = first
+            seq[k + 1][1] = seq[k][1] + first
+            seq[k + 1][2] = total - first
+            return True
+        if kind == "split":
+            cands = [k for k in range(len(seq)) if seq[k][2] >= 0.5 - 1e-9]
+            if not cands:
+                continue
+            k = int(rng.choice(cands))
+            p, s, d, o = seq[k]
+            seq[k] = [p, s, d / 2, o]
+            seq.insert(k + 1, [p, s + d / 2, d / 2, -1])
+            return True
+        if kind == "merge" and len(seq) > 3:
+            repeats = [k for k in range(len(seq) - 1) if seq[k][0] == seq[k + 1][0]]
+            k = int(rng.choice(repeats)) if repeats else int(rng.integers(0, len(seq) - 1))
+            seq[k][2] = seq[k + 1][1] + seq[k + 1][2] - seq[k][1]
+            del seq[k + 1]
+            return True
+    return False
+
+
+def op_pitch(seq, rng, key_pc, minor) -> bool:
+    """One wrong pitch (1-4 semitones off) on a note not changed before."""
+    cands = [k for k in range(len(seq)) if seq[k][3] >= 0]
+    if not cands:
+        return False
+    k = int(rng.choice(cands))
+    seq[k][0] += int(rng.choice([-4, -3, -2, -1, 1, 2, 3, 4]))
+    seq[k][3] = -2
+    return True
+
+
+def op_octave(seq, rng, key_pc, minor) -> bool:
+    """Move one note up or down an octave (away from the phrase's middle)."""
+    cands = [k for k in range(len(seq)) if seq[k][3] >= 0]
+    if not cands:
+        return False
+    k = int(rng.choice(cands))
+    mid = np.median([n[0] for n in seq])
+    seq[k][0] += 12 if seq[k][0] < mid or (seq[k][0] == mid and rng.random() < 0.5) else -12
+    seq[k][3] = -2
+    return True
+
+
+OPERATIONS = {"ornament": op_ornament, "rhythm": op_rhythm, "pitch": op_pitch, "octave": op_octave}
+
+
+def vary(seq, plan: dict, rng, key_pc: int, minor: bool) -> list[list]:
+    """Apply a category's operations in a random order; the phrase keeps its first onset and last end."""
+    ops = [name for name, count in plan.items() for _ in range(count)]
+    rng.shuffle(ops)
+    for name in ops:
+        OPERATIONS[name](seq, rng, key_pc, minor)
+    return seq
+
+
+# ------------------------------------------------------------------------------------ generated melodies
+
+_RHYTHMS = {   # one bar each, in quarters
+    4.0: [(1, 1, 1, 1), (0.5, 0.5, 1, 1, 1), (1.5, 0.5, 1, 1), (2, 1, 1), (1, 0.5, 0.5, 2),
+          (0.5, 0.5, 0.5, 0.5, 1, 1), (1, 1, 2), (0.75, 0.25, 0.75, 0.25, 1, 1)],
+    3.0: [(1, 1, 1), (2, 1), (0.5, 0.5, 1, 1), (1.5, 0.5, 1), (1, 0.5, 0.5, 1), (1.5, 1.5),
+          (0.5, 0.5, 0.5, 0.5, 0.5, 0.5)],
+    2.0: [(1, 1), (0.5, 0.5, 1), (0.5, 0.5, 0.5, 0.5), (1.5, 0.5), (0.25, 0.25, 0.5, 1)],
+}
+
+
+def generate_melody(rng, n_bars: int) -> tuple[list[list], int, bool, float]:
+    """A fresh tonal melody built from two motifs (A A' B A''), ending on the tonic.
+
+    Returns (sequence, key_pc, minor, quarters per bar).
+    """
+    bar_q = float(rng.choice(list(_RHYTHMS)))
+    key_pc, minor = int(rng.integers(12)), bool(rng.random() < 0.35)
+    tonic = 60 + key_pc if key_pc < 7 else 48 + key_pc
+    tonic = _scale_pitch(tonic, 0, key_pc, minor)
+
+    def motif(start_deg):
+        notes, deg, t = [], start_deg, 0.0
+        for _ in range(2):
+            for d in _RHYTHMS[bar_q][rng.integers(len(_RHYTHMS[bar_q]))]:
+                notes.append([deg, t, float(d)])
+                t += d
+                step = rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3, 4, -4],
+                                  p=[.08, .2, .12, .08, .2, .12, .08, .04, .04, .02, .02])
+                deg = int(np.clip(deg + step, -5, 9))
+        return notes
+
+    a = motif(int(rng.choice([0, 2, 4])))
+    b = motif(int(rng.choice([2, 4, 5])))
+    shift = int(rng.choice([-1, 1, 2]))
+    a2 = [[d + shift, t, du] for d, t, du in a]
+    a3 = [n[:] for n in a]
+    a3[-1][0] = 0                              # cadence on the tonic
+    if len(a3) > 1:
+        a3[-2][0] = int(rng.choice([1, 2, -1]))
+    sections = [a, a2, b, a3]
+    while len(sections) * 2 < n_bars:          # longer tunes: vary the motifs again
+        sections.append([[d + int(rng.choice([-1, 0, 1])), t, du] for d, t, du in (a if rng.random() < .5 else b)])
+    seq, offset = [], 0.0
+    for sec in sections:
+        for d, t, du in sec:
+            seq.append([_scale_pitch(tonic, d, key_pc, minor), offset + t, du, -1])
+        offset += 2 * bar_q
+    return seq, key_pc, minor, bar_q
+
+
+# ----------------------------------------------------------------------------------------------- queries
+
+@dataclass
+class Query:
+    qid: str
+    positive: bool
+    category: str
+    arrangement: str                    # "band" (lead, chords, bass, drums) or "piano" (one track)
+    path: str = ""
+    ref_index: int = -1                 # index of the true reference in the catalog list (positives)
+    ref_title: str = ""
+    ref_source: str = ""
+    alt_ref_indices: list = field(default_factory=list)   # other catalog tunes that contain the phrase exactly
+    query_span: tuple = (0.0, 0.0)      # seconds in the query file
+    ref_span: tuple = (0.0, 0.0)        # seconds in the reference melody's own time
+    transpose: int = 0
+    tempo_factor: float = 1.0
+    bpm: float = 120.0
+    time_signature: tuple = (4, 4)
+    key_pc: int = 0
+    minor: bool = False
+    context_notes: tuple = (0, 0)       # foreign notes before and after the phrase
+    phrase_notes: int = 0               # notes of the (varied) embedded phrase
+    duration: float = 0.0               # seconds, end of the last lead note
+    lead: list = field(default_factory=list)   # [(pitch, start_s, dur_s, origin)] as written
+
+    def truth(self) -> dict:
+        d = asdict(self)
+        d.pop("lead")
+        return d
+
+
+def _time_signature(bar_q: float) -> tuple[int, int]:
+    if abs(bar_q - round(bar_q)) < 1e-6:
+        return int(round(bar_q)), 4
+    if abs(bar_q * 2 - round(bar_q * 2)) < 1e-6:
+        return int(round(bar_q * 2)), 8
+    return 4, 4
+
+
+def _fit(seq, key_from: int, key_to: int, register: float) -> list[list]:
+    """Transpose a sequence to another key, choosing the octave nearest to `register` (a median pitch)."""
+    shift = (key_to - key_from + 6) % 12 - 6
+    med = np.median([n[0] for n in seq]) + shift
+    shift += int(12 * round((register - med) / 12))
+    return [[n[0] + shift, n[1], n[2], n[3]] for n in seq]
+
+
+def _shift(seq, dt: float) -> list[list]:
+    return [[n[0], n[1] + dt, n[2], n[3]] for n in seq]
+
+
+def _end(seq) -> float:
+    return max(n[1] + n[2] for n in seq) if seq else 0.0
+
+
+def _make_monophonic(seq) -> list[list]:
+    seq = sorted(seq, key=lambda n: n[1])
+    for a, b in zip(seq, seq[1:]):
+        a[2] = max(min(a[2], b[1] - a[1]), 1e-3)
+    for n in seq:
+        n[0] = int(np.clip(n[0], 24, 108))
+    return seq
+
+
+class Generator:
+    """Builds the query set for one split and seed."""
+
+    def __init__(self, split: Split, seed: int):
+        self.split = split
+        self.seed = seed
+        self.catalog_bytes = [t.intervals for t in split.catalog]
+
+    # -- pieces
+    def _context(self, rng, key_pc, minor, bar_q, register, avoid=()) -> tuple[list[list], int]:
+        """A phrase of a held-out tune, moved to the given key and register (prefers same mode and meter)."""
+        if rng.random() < P_NO_CONTEXT:
+            return [], -1
+        held = self.split.heldout
+        pick = None
+        for _ in range(30):
+            j = int(rng.integers(len(held)))
+            t = held[j]
+            if j in avoid:
+                continue
+            pick = j
+            if t.minor == minor and abs(t.bar_q - bar_q) < 1e-6:
+                break
+        t = held[pick]
+        n = int(rng.integers(CONTEXT_NOTES[0], CONTEXT_NOTES[1] + 1))
+        n = min(n, len(t.pitch))
+        i = int(rng.integers(0, len(t.pitch) - n + 1))
+        seq = [[p, s, d, -1] for p, s, d, _ in _excerpt(t, i, n)]
+        return _fit(seq, t.key_pc, key_pc, register), pick
+
+    def _phrase(self, rng, tune: Tune) -> tuple[int, int]:
+        """(start index, length) of a phrase with some melodic content."""
+        for _ in range(50):
+            n = int(rng.integers(PHRASE_NOTES[0], PHRASE_NOTES[1] + 1))
+            i = int(rng.integers(0, len(tune.pitch) - n + 1))
+            seg = tune.pitch[i:i + n]
+            gaps = tune.start[i + 1:i + n] - (tune.start[i:i + n - 1] + tune.dur[i:i + n - 1])
+            if len(set(seg.tolist())) >= 4 and (gaps.max(initial=0) <= tune.bar_q):
+                return i, n
+        return i, n
+
+    def _assemble(self, rng, before, middle, after, bar_q, middle_pos) -> tuple[list[list], float, float]:
+        """Concatenate before + middle + after in quarter time; returns (lead, middle start, middle end)."""
+        lead = list(before)
+        if before:
+            start = _end(before)
+            # keep the middle phrase's metric position: start it where its bar position falls
+            start += (middle_pos - start) % bar_q
+            if start - _end(before) <= 1.0:      # close a small gap by holding the last context note
+                lead[-1] = [lead[-1][0], lead[-1][1], start - lead[-1][1], lead[-1][3]]
+        else:
+            start = 0.0
+        mid = _shift(middle, start - middle[0][1])
+        m_start, m_end = start, _end(mid)
+        lead += mid
+        if after:
+            lead += _shift(after, np.ceil(m_end * 2 - 1e-9) / 2 - after[0][1])
+        return _make_monophonic(lead), m_start, m_end
+
+    def _tempo(self, rng, spq: float) -> tuple[float, float]:
+        factor = float(rng.uniform(*TEMPO_FACTOR))
+        bpm = float(np.clip(60.0 / spq * factor, *BPM_RANGE))
+        return bpm, bpm * spq / 60.0
+
+    # -- queries
+    def positive(self, rng, qid: str, category: str, ref_index: int) -> Query:
+        tune = self.split.catalog[ref_index]
+        i, n = self._phrase(rng, tune)
+        T = int(rng.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
+        key_pc, minor = (tune.key_pc + T) % 12, tune.minor
+        phrase = [[p + T, s, d, o] for p, s, d, o in _excerpt(tune, i, n)]
+        phrase = vary(phrase, POSITIVE_CATEGORIES[category], rng, key_pc, minor)
+        register = float(np.median([x[0] for x in phrase]))
+        before, b_pick = self._context(rng, key_pc, minor, tune.bar_q, register)
+        after, _ = self._context(rng, key_pc, minor, tune.bar_q, register, avoid=(b_pick,))
+        lead, q0, q1 = self._assemble(rng, before, phrase, after, tune.bar_q, float(tune.bar_pos[i]))
+        bpm, factor = self._tempo(rng, tune.spq)
+        notes = tune.melody.notes
+        phrase_iv = interval_bytes(tune.pitch[i:i + n])
+        alts = [k for k, b in enumerate(self.catalog_bytes) if k != ref_index and phrase_iv in b]
+        return self._finish(rng, Query(
+            qid, True, category, "", ref_index=ref_index, ref_title=tune.melody.title,
+            ref_source=f"{tune.melody.source}#{tune.melody.index}", alt_ref_indices=alts,
+            query_span=(q0 * 60 / bpm, q1 * 60 / bpm),
+            ref_span=(float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1])),
+            transpose=T, tempo_factor=factor, bpm=bpm, time_signature=_time_signature(tune.bar_q),
+            key_pc=key_pc, minor=minor, context_notes=(len(before), len(after)),
+            phrase_notes=len(phrase)), lead)
+
+    def negative(self, rng, qid: str, category: str) -> Query:
+        held = self.split.heldout
+        if category == "neg/generated":
+            seq, key_pc, minor, bar_q = generate_melody(rng, int(rng.integers(4, 13)))
+            spq = 60.0 / rng.uniform(80, 160)
+            lead = _make_monophonic(seq)
+            ctx = (0, 0)
+        else:
+            t = held[int(rng.integers(len(held)))]
+            T = int(rng.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
+            key_pc, minor, bar_q, spq = (t.key_pc + T) % 12, t.minor, t.bar_q, t.spq
+            if category == "neg/heldout":
+                n = min(int(rng.integers(16, 49)), len(t.pitch))
+                i = int(rng.integers(0, len(t.pitch) - n + 1))
+                lead = _make_monophonic([[p + T, s, d, -1] for p, s, d, _ in _excerpt(t, i, n)])
+                ctx = (0, 0)
+            else:   # medley: a held-out phrase between other held-out phrases, built like a positive
+                i, n = self._phrase(rng, t)
+                middle = [[p + T, s, d, -1] for p, s, d, _ in _excerpt(t, i, n)]
+                register = float(np.median([x[0] for x in middle]))
+                before, b_pick = self._context(rng, key_pc, minor, bar_q, register)
+                after, _ = self._context(rng, key_pc, minor, bar_q, register, avoid=(b_pick,))
+                lead, _, _ = self._assemble(rng, before, middle, after, bar_q, float(t.bar_pos[i]))
+                ctx = (len(before), len(after))
+        bpm, factor = self._tempo(rng, spq)
+        return self._finish(rng, Query(qid, False, category, "", tempo_factor=factor, bpm=bpm,
+                                       time_signature=_time_signature(bar_q), key_pc=key_pc, minor=minor,
+                                       context_notes=ctx), lead)
+
+    def _finish(self, rng, q: Query, lead: list[list]) -> Query:
+        q.arrangement = "piano" if rng.random() < P_PIANO else "band"
+        # keep the lead above the accompaniment, as in most songs: whole octaves, recorded in `transpose`
+        med = float(np.median([n[0] for n in lead]))
+        octaves = int(np.ceil((LEAD_REGISTER[0] - med) / 12)) if med < LEAD_REGISTER[0] else \
+            -int(np.ceil((med - LEAD_REGISTER[1]) / 12)) if med > LEAD_REGISTER[1] else 0
+        if octaves:
+            lead = [[n[0] + 12 * octaves, n[1], n[2], n[3]] for n in lead]
+            q.transpose += 12 * octaves
+        sec = 60.0 / q.bpm
+        q.lead = [(int(p), s * sec, d * sec, int(o)) for p, s, d, o in lead]
+        q.duration = max(s + d for _, s, d, _ in q.lead)
+        return q
+
+    def queries(self, n_queries: int) -> list[Query]:
+        """n_queries queries, half positive (spread evenly over the categories), half negative."""
+        rng = np.random.default_rng([self.seed, 2])
+        n_pos = (n_queries + 1) // 2
+        n_neg = n_queries - n_pos
+        pos_cats = [list(POSITIVE_CATEGORIES)[k % len(POSITIVE_CATEGORIES)] for k in range(n_pos)]
+        neg_cats = [NEGATIVE_CATEGORIES[k % len(NEGATIVE_CATEGORIES)] for k in range(n_neg)]
+        refs = rng.choice(len(self.split.catalog), size=n_pos, replace=n_pos > len(self.split.catalog))
+        out = []
+        for k, (cat, ref) in enumerate(zip(pos_cats, refs)):
+            out.append(self.positive(np.random.default_rng([self.seed, 3, k]), f"p{k:04d}", cat, int(ref)))
+        for k, cat in enumerate(neg_cats):
+            out.append(self.negative(np.random.default_rng([self.seed, 4, k]), f"n{k:04d}", cat))
+        return out
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+# (track name, General MIDI program) of the lead in band arrangements; several say nothing about the role
+_LEAD_TRACKS = [("Melody", 73), ("Vocals", 54), ("Lead", 80), ("Flute", 73), ("Violin", 40), ("Track 2", 0),
+                ("Sax", 65), ("Trumpet", 56), ("", 71), ("Guitar", 25)]
+
+
+def render(query: Query, path: str, seed: int) -> None:
+    """Arrange the query's lead and write it as a MIDI file."""
+    from melody.testing import Track, accompany, piano_arrangement, write_midi
+
+    rng = np.random.default_rng([seed, 5])
+    spb = 60.0 / query.bpm
+    lead = [(p, s / spb, d / spb, int(rng.integers(80, 111))) for p, s, d, _ in query.lead]
+    beats_per_bar = query.time_signature[0] * 4.0 / query.time_signature[1]
+    if query.arrangement == "piano":
+        tracks = [piano_arrangement(lead, query.key_pc, query.minor, beats_per_bar, seed)]
+    else:
+        name, program = _LEAD_TRACKS[int(rng.integers(len(_LEAD_TRACKS)))]
+        tracks = accompany(lead, query.key_pc, query.minor, beats_per_bar, seed)
+        tracks.insert(int(rng.integers(len(tracks) + 1)), Track(name, program=program, notes=lead))
+    write_midi(path, tracks, query.bpm, query.time_signature)
+    query.path = path
+
+
+def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: str = "bench-work",
+          n_heldout: int = 400, log=print) -> tuple[Split, list[Query]]:
+    """Load and split the corpus, generate the queries and write them as MIDI files under workdir/queries."""
+    t0 = time.perf_counter()
+    corpus = load_corpus(os.path.join(workdir, "cache"), log=log)
+    split = split_corpus(corpus, n_catalog, n_heldout, seed)
+    queries = Generator(split, seed).queries(n_queries)
+    qdir = os.path.join(workdir, "queries")
+    os.makedirs(qdir, exist_ok=True)
+    for k, q in enumerate(queries):
+        render(q, os.path.join(qdir, f"{q.qid}.mid"), seed * 100_003 + k)
+    if log:
+        log(f"data: {len(split.catalog)} catalog tunes, {len(split.heldout)} held-out, {len(queries)} queries "
+            f"in {time.perf_counter() - t0:.1f} s ({split.stats})")
+    return split, queries
+
+
+def dump(split: Split, queries: list[Query], out_dir: str) -> str:
+    """Write out_dir/truth.json: the catalog list and one record per query (MIDI path relative to out_dir,
+    the lead as written: [pitch, start_s, dur_s, origin])."""
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "truth.json")
+    with open(path, "w") as fh:
+        json.dump({"catalog": [{"index": k, "title": t.melody.title,
+                                "source": f"{t.melody.source}#{t.melody.index}"}
+                               for k, t in enumerate(split.catalog)],
+                   "split": split.stats,
+                   "queries": [dict(q.truth(), path=os.path.relpath(q.path, out_dir), lead=q.lead)
+                               for q in queries]}, fh, indent=1)
+    return path

@@ -1,0 +1,94 @@
+"""Smoke test of the benchmark's query generator (scripts/benchdata.py)."""
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+benchdata = pytest.importorskip("benchdata")
+pytest.importorskip("music21")   # the corpus lives in music21's package data
+
+
+@pytest.fixture(scope="module")
+def split():
+    try:
+        from melody.io.abc import load_abc  # noqa: F401
+    except ImportError:
+        pytest.skip("needs the fast ABC loader")
+    corpus = benchdata.load_corpus(files_per_collection=2, log=None)
+    return benchdata.split_corpus(corpus, n_catalog=40, n_heldout=40, seed=7)
+
+
+@pytest.fixture(scope="module")
+def queries(split):
+    # 25 queries cycle through the categories; keep ~7: two exact, two strongest mixes, one per negative kind
+    generated = benchdata.Generator(split, seed=7).queries(25)
+    return [q for q in generated if q.category in ("exact/s0", "mixed/s3") or not q.positive][:7]
+
+
+def test_split_is_disjoint(split):
+    cat = {(t.melody.source, t.melody.index) for t in split.catalog}
+    held = {(t.melody.source, t.melody.index) for t in split.heldout}
+    assert len(split.catalog) == 40 and held and not cat & held
+
+
+def test_generation_is_deterministic(split):
+    a = benchdata.Generator(split, seed=3).queries(6)
+    b = benchdata.Generator(split, seed=3).queries(6)
+    assert [q.truth() for q in a] == [q.truth() for q in b]
+    assert [q.lead for q in a] == [q.lead for q in b]
+
+
+def test_spans_inside_the_query(split, queries):
+    for q in queries:
+        assert q.lead and q.duration > 0
+        if q.positive:
+            s0, s1 = q.query_span
+            assert 0 <= s0 < s1 <= q.duration + 1e-9
+            ref = split.catalog[q.ref_index].melody
+            r0, r1 = q.ref_span
+            ref_end = ref.notes["onset"][-1] + ref.notes["duration"][-1]
+            assert ref.notes["onset"][0] - 1e-9 <= r0 < r1 <= ref_end + 1e-9
+            assert 10 <= sum(s0 - 1e-6 <= s < s1 for _, s, _, _ in q.lead) <= 30
+
+
+def _span_pitches(lead, span):
+    return [p for p, s, _, _ in lead if span[0] - 1e-3 <= s < span[1] - 1e-3]
+
+
+def _reference_pitches(split, q):
+    notes = split.catalog[q.ref_index].melody.notes
+    inside = (notes["onset"] >= q.ref_span[0] - 1e-6) & (notes["onset"] < q.ref_span[1] - 1e-6)
+    return np.round(notes["pitch"][inside]).astype(int).tolist()
+
+
+def test_exact_positive_reproduces_the_reference_phrase(split, queries):
+    exact = [q for q in queries if q.category == "exact/s0"]
+    assert exact
+    for q in exact:
+        got = [p - q.transpose for p in _span_pitches(q.lead, q.query_span)]
+        assert got == _reference_pitches(split, q)
+        # the tempo change is a uniform stretch of the reference phrase
+        ref_len = q.ref_span[1] - q.ref_span[0]
+        assert (q.query_span[1] - q.query_span[0]) == pytest.approx(ref_len / q.tempo_factor, rel=1e-6)
+
+
+def test_written_midi_loads_back(split, queries, tmp_path):
+    pytest.importorskip("melody.testing")
+    import melody
+    for k, q in enumerate(queries):
+        benchdata.render(q, str(tmp_path / f"{q.qid}.mid"), seed=k)
+        loaded = max(melody.load(q.path), key=len)
+        assert loaded.duration > 0
+        if q.category == "exact/s0":
+            notes = loaded.notes
+            inside = (notes["onset"] >= q.query_span[0] - 0.03) & (notes["onset"] < q.query_span[1] - 0.03)
+            got = np.round(notes["pitch"][inside]).astype(int) - q.transpose
+            ref = _reference_pitches(split, q)
+            # the piano's accompaniment may poke through the lead's long notes: compare as sequences
+            agree = difflib.SequenceMatcher(None, got.tolist(), ref, autojunk=False).ratio()
+            assert agree >= 0.8, (got.tolist(), ref)

@@ -1,0 +1,269 @@
+"""MIDI loading: lead-voice choice, skyline, tempo/time-signature maps, malformed notes and broken files."""
+from __future__ import annotations
+
+import random
+
+import mido
+import numpy as np
+import pytest
+
+from melody.errors import CorruptFile, MelodyError, NoMelody, UnsupportedFile
+from melody.io import load
+from melody.testing import Track, accompany, piano_arrangement, write_midi
+
+PPQ = 480
+
+
+def raw_midi(path, tracks, ppq=PPQ, midi_type=1):
+    """Write tracks given as lists of (absolute tick, mido message); events are stably sorted by tick."""
+    mid = mido.MidiFile(type=midi_type, ticks_per_beat=ppq)
+    for events in tracks:
+        track = mido.MidiTrack()
+        now = 0
+        for tick, msg in sorted(events, key=lambda e: e[0]):
+            track.append(msg.copy(time=tick - now))
+            now = tick
+        mid.tracks.append(track)
+    mid.save(path)
+    return str(path)
+
+
+def on(pitch, channel=0, velocity=80):
+    return mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)
+
+
+def off(pitch, channel=0):
+    return mido.Message("note_off", channel=channel, note=pitch, velocity=0)
+
+
+def tempo(bpm):
+    return mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))
+
+
+def time_sig(num, den):
+    return mido.MetaMessage("time_signature", numerator=num, denominator=den)
+
+
+def random_lead(seed, n=40, low=64, high=79):
+    """A stepwise random lead (C major) on a half-beat grid, with no rests."""
+    rng = random.Random(seed)
+    scale = [p for p in range(low, high + 1) if p % 12 in (0, 2, 4, 5, 7, 9, 11)]
+    k = len(scale) // 2
+    lead, t = [], 0.0
+    for _ in range(n):
+        k = min(max(k + rng.choice([-2, -1, -1, 1, 1, 2, 0]), 0), len(scale) - 1)
+        d = rng.choice([0.5, 0.5, 1.0, 1.0, 1.5, 2.0])
+        lead.append((scale[k], t, d))
+        t += d
+    p, s, d = lead[-1]
+    lead[-1] = (p, s, d + (-t) % 4)   # end on a barline: the accompaniment stops with the tune
+    return lead
+
+
+def pitches(melody):
+    return [int(p) for p in melody.notes["pitch"]]
+
+
+# ---- lead choice ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lead_name,backing_names", [
+    ("Melody", ("Chords", "Bass", "Drums")),
+    ("Track 1", ("Track 2", "Track 3", "Track 4")),   # no helpful names: register and monophony decide
+])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lead_chosen_among_chords_bass_drums(tmp_path, seed, lead_name, backing_names):
+    # a low lead (C4-C5) so that the chord voicings (up to C5) sometimes rise above it
+    lead = random_lead(seed, low=60, high=72)
+    chords, bass, drums = accompany(lead, key_pc=0, minor=False, beats_per_bar=4, seed=seed)
+    above = [n for n in chords.notes if any(s <= n[1] < s + d and n[0] > p for p, s, d in lead)]
+    assert above, "the fixture should have chord notes above the sounding lead note"
+    for track, name in zip((chords, bass, drums), backing_names):
+        track.name = name
+    tracks = [Track(lead_name, 0, [(p, s, d, 90) for p, s, d in lead]), chords, bass, drums]
+    path = write_midi(tmp_path / "song.mid", tracks, bpm=100)
+    (melody,) = load(path)
+    assert melody.meta["track_index"] == 1 and melody.meta["track"] == lead_name
+    assert pitches(melody) == [p for p, _, _ in lead]
+    assert np.allclose(melody.notes["onset"], [s * 0.6 for _, s, _ in lead])
+
+
+def test_piano_skyline_gives_the_top_line(tmp_path):
+    for seed in range(3):
+        lead = random_lead(seed)
+        path = write_midi(tmp_path / f"piano{seed}.mid", [piano_arrangement(lead, seed=seed)], bpm=90)
+        (melody,) = load(path)
+        assert melody.meta["track"] == "Piano"
+        assert pitches(melody) == [p for p, _, _ in lead], f"seed {seed}"
+        assert np.allclose(melody.notes["onset"], [s * 60 / 90 for _, s, _ in lead])
+
+
+def test_legato_overlap_keeps_both_notes(tmp_path):
+    # a descending legato line: each note overlaps the next by 60 ms (below half its length)
+    events = []
+    for k, p in enumerate([72, 71, 69, 67, 65, 64]):
+        events += [(k * PPQ, on(p)), ((k + 1) * PPQ + 58, off(p))]  # 58 ticks at 120 bpm ~ 60 ms
+    (melody,) = load(raw_midi(tmp_path / "legato.mid", [events]))
+    assert pitches(melody) == [72, 71, 69, 67, 65, 64]
+
+
+def test_drums_never_chosen(tmp_path):
+    lead = [(60 + (k % 3), k * 1.0, 1.0) for k in range(8)]   # a dull, low lead
+    busy = [(81 - (k % 5), k * 0.5, 0.25, 100) for k in range(64)]   # high, monophonic, many notes
+    tracks = [Track("Lead Vocal", 0, busy, is_drum=True),        # channel 10 even with a lead-ish name
+              Track("Drum kit", 0, busy),                        # a drum name on a pitched channel
+              Track("Instrument", 0, [(p, s, d, 80) for p, s, d in lead])]
+    (melody,) = load(write_midi(tmp_path / "drums.mid", tracks))
+    assert melody.meta["track"] == "Instrument"
+    assert pitches(melody) == [p for p, _, _ in lead]
+
+
+# ---- timing ------------------------------------------------------------------------------------
+
+def test_tempo_changes_and_time_signatures(tmp_path):
+    # 4/4 at 120 bpm; 60 bpm from beat 4; 3/4 from beat 8; 240 bpm from beat 11; 6/8 from beat 14
+    conductor = [(0, time_sig(4, 4)), (0, tempo(120)), (4 * PPQ, tempo(60)), (8 * PPQ, time_sig(3, 4)),
+                 (11 * PPQ, tempo(240)), (14 * PPQ, time_sig(6, 8))]
+    beats = [0, 1, 2, 3, 3.5, 5, 6, 7, 8, 9, 10, 11, 12, 13.5, 14, 15, 16, 17, 18.5, 19]
+    notes = []
+    for k, b in enumerate(beats):
+        end = beats[k + 1] if k + 1 < len(beats) else b + 1
+        notes += [(round(b * PPQ), on(60 + k)), (round(end * PPQ), off(60 + k))]
+    (melody,) = load(raw_midi(tmp_path / "tempo.mid", [conductor, notes]))
+
+    def seconds(b):
+        segments = [(0, 0.5), (4, 1.0), (11, 0.25)]   # (from beat, seconds per beat)
+        t = 0.0
+        for (b0, spb), nxt in zip(segments, segments[1:] + [(np.inf, None)]):
+            t += (min(b, nxt[0]) - b0) * spb if b > b0 else 0.0
+        return t
+
+    def bar_beat(b):
+        bars = [(0, 4.0), (4, 4.0), (8, 3.0), (11, 3.0), (14, 3.0), (17, 3.0)]   # (bar start, quarters)
+        for number, (start, length) in reversed(list(enumerate(bars, 1))):
+            if b >= start:
+                return number, b - start
+
+    assert pitches(melody) == [60 + k for k in range(len(beats))]
+    assert np.allclose(melody.notes["onset"], [seconds(b) for b in beats])
+    assert np.allclose(melody.notes["duration"][:-1], np.diff([seconds(b) for b in beats]))
+    assert melody.notes["duration"][3] == pytest.approx(0.5 * 0.5)   # beat 3 .. 3.5 at 120 bpm
+    assert melody.notes["duration"][4] == pytest.approx(0.25 + 1.0)  # beat 3.5 .. 5 across the change
+    assert list(melody.notes["bar"]) == [bar_beat(b)[0] for b in beats]
+    assert np.allclose(melody.notes["beat"], [bar_beat(b)[1] for b in beats])
+
+
+def test_tempo_in_a_later_track_applies_to_all(tmp_path):
+    notes = []
+    for k in range(8):
+        notes += [(k * PPQ, on(60 + k)), ((k + 1) * PPQ, off(60 + k))]
+    other = [(0, tempo(60)), (4 * PPQ, tempo(150))]
+    (melody,) = load(raw_midi(tmp_path / "t.mid", [notes, other]))
+    assert np.allclose(melody.notes["onset"], [0, 1, 2, 3, 4, 4.4, 4.8, 5.2])
+
+
+def test_zero_length_reversed_and_stray_events_are_dropped(tmp_path):
+    line = [60, 62, 64, 65, 64, 62, 60, 64]
+    events = []
+    for k, p in enumerate(line):
+        events += [(k * PPQ, on(p)), ((k + 1) * PPQ, off(p))]
+    events += [(2 * PPQ + 240, on(84)), (2 * PPQ + 240, off(84))]      # zero length, above the line
+    events += [(PPQ + 240, off(64)), (PPQ + 300, on(64))]             # reversed: off before on (64 recurs)
+    events += [(5 * PPQ + 100, off(86)), (5 * PPQ + 200, on(86))]      # reversed, never closed
+    events += [(6 * PPQ + 10, off(90))]                                # stray note-off
+    (melody,) = load(raw_midi(tmp_path / "bad_notes.mid", [events]))
+    assert pitches(melody) == line
+    assert np.allclose(melody.notes["onset"], np.arange(len(line)) * 0.5)
+    assert np.all(melody.notes["duration"] > 0)
+
+
+def test_restruck_key_does_not_shift_later_notes(tmp_path):
+    # a stuck note (no note-off) must not pair every later note of that pitch with the previous one's start
+    line = [67, 65, 64, 67, 65, 64, 67, 65]
+    events = [(0, on(67))]                    # stuck: struck again at beat 0 below, never released
+    for k, p in enumerate(line):
+        events += [(k * PPQ, on(p)), ((k + 1) * PPQ, off(p))]
+    (melody,) = load(raw_midi(tmp_path / "stuck.mid", [events]))
+    assert pitches(melody) == line
+    assert np.allclose(melody.notes["onset"], np.arange(len(line)) * 0.5)
+
+
+def test_overlapping_repeated_notes_kept(tmp_path):
+    events = []
+    for k in range(6):   # the same pitch re-struck before its note-off (sloppy legato repeats)
+        events += [(k * PPQ, on(64)), ((k + 1) * PPQ + 30, off(64))]
+    (melody,) = load(raw_midi(tmp_path / "repeats.mid", [events]))
+    assert np.allclose(melody.notes["onset"], np.arange(6) * 0.5)
+
+
+def test_title_from_conductor_track(tmp_path):
+    lead = random_lead(3, n=10)
+    path = write_midi(tmp_path / "x.mid", [Track("Lead", 0, [(p, s, d) for p, s, d in lead])], title="My Song")
+    (melody,) = load(path)
+    assert melody.title == "My Song" and melody.source == str(path)
+
+
+# ---- broken inputs -------------------------------------------------------------------------------
+
+def _good_bytes(tmp_path):
+    lead = random_lead(5, n=24)
+    tracks = [Track("Lead", 0, [(p, s, d) for p, s, d in lead])] + accompany(lead, seed=5)
+    write_midi(tmp_path / "good.mid", tracks)
+    return (tmp_path / "good.mid").read_bytes()
+
+
+def _broken_cases(tmp_path):
+    good = _good_bytes(tmp_path)
+    cases = {}
+    (tmp_path / "empty.mid").write_bytes(b"")
+    cases["empty.mid"] = CorruptFile
+    for n in (4, 14, 30, len(good) // 2, len(good) - 3):
+        (tmp_path / f"trunc{n}.mid").write_bytes(good[:n])
+        cases[f"trunc{n}.mid"] = CorruptFile
+    (tmp_path / "text.mid").write_text("MThd? no: this is a shopping list\neggs\nmilk\n" * 5)
+    cases["text.mid"] = CorruptFile
+    drums = [(36 + (k % 3) * 2, k * 0.5, 0.25, 100) for k in range(32)]
+    write_midi(tmp_path / "drums_only.mid", [Track("Drums", 0, drums, is_drum=True)])
+    cases["drums_only.mid"] = NoMelody
+    for name, us in (("tempo_fast.mid", 1), ("tempo_zero.mid", 0)):
+        notes = [(0, mido.MetaMessage("set_tempo", tempo=us))]
+        for k in range(8):
+            notes += [(k * PPQ, on(60 + k)), ((k + 1) * PPQ, off(60 + k))]
+        raw_midi(tmp_path / name, [notes])
+        cases[name] = CorruptFile
+    write_midi(tmp_path / "meta_only.mid", [Track("Lead", 0, [])])
+    cases["meta_only.mid"] = NoMelody
+    return cases
+
+
+def test_broken_inputs_raise_named_errors(tmp_path):
+    for name, error in _broken_cases(tmp_path).items():
+        path = tmp_path / name
+        with pytest.raises(MelodyError) as info:
+            load(path)
+        assert isinstance(info.value, error), f"{name}: {type(info.value).__name__}: {info.value}"
+        message = str(info.value)
+        assert str(path) in message, message
+        assert "\n" not in message and "()" not in message, message
+
+
+def test_slow_but_legal_tempo_loads(tmp_path):
+    notes = [(0, mido.MetaMessage("set_tempo", tempo=16_000_000))]   # 3.75 bpm: odd but representable
+    for k in range(4):
+        notes += [(k * PPQ, on(60 + k)), ((k + 1) * PPQ, off(60 + k))]
+    (melody,) = load(raw_midi(tmp_path / "slow.mid", [notes]))
+    assert np.allclose(melody.notes["onset"], np.arange(4) * 16.0)
+
+
+def test_missing_file_raises_named_error(tmp_path):
+    path = tmp_path / "nope.mid"
+    with pytest.raises(MelodyError, match="nope.mid"):
+        load(path)
+
+
+@pytest.mark.parametrize("name", ["song.wav", "song.txt", "song", "song.mid.bak"])
+def test_unsupported_extension(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"MThd whatever")
+    with pytest.raises(UnsupportedFile) as info:
+        load(path)
+    assert str(path) in str(info.value)
