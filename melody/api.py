@@ -51,7 +51,7 @@ def query_file(path: str, catalog: Catalog, top: int = 10,
 def scan(paths: Iterable[str], catalog: Catalog, top: int = 10,
          max_evalue: float = significance.DEFAULT_MAX_EVALUE) -> Iterator[dict]:
     """query_file for every supported file under `paths` (folders recursively), one result at a time."""
-    for path in expand_paths(paths, supported=lambda name: True):
+    for path in expand_paths(paths):
         yield query_file(path, catalog, top=top, max_evalue=max_evalue)
 
 

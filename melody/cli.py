@@ -143,7 +143,7 @@ def cmd_scan(args):
     from .api import query_file
     from .catalog import expand_paths
     cat = _open_catalog(args.catalog)
-    files = expand_paths(args.paths, supported=lambda name: True)
+    files = expand_paths(args.paths)
     out = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
     flagged = errors = 0
     results = []
