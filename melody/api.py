@@ -18,11 +18,12 @@ from .score.match import build_match
 
 
 def query_file(path: str, catalog: Catalog, top: int = 10,
-               max_evalue: float = significance.DEFAULT_MAX_EVALUE) -> dict:
+               max_evalue: float = significance.DEFAULT_MAX_EVALUE, evidence: bool = False) -> dict:
     """Search every melody of one file against a catalog; never raises for a bad file.
 
     Returns the output contract: ``{"query", "status", "error", "flagged", "matches": [...]}`` with
     matches best first (all tunes of a multi-tune file merged, each tagged with ``query_tune``).
+    evidence=True adds each match's explanation (aligned notes, differences, shared rare/common shapes).
     """
     result = {"query": os.fspath(path), "status": "ok", "error": None, "flagged": False, "matches": []}
     try:
@@ -32,7 +33,7 @@ def query_file(path: str, catalog: Catalog, top: int = 10,
             if len(melody.notes) < 3:
                 continue
             for m in catalog.search(melody, top=top, max_evalue=max_evalue):
-                d = m.to_dict()
+                d = m.to_dict(evidence=evidence)
                 d["query_tune"] = melody.index
                 d["query_title"] = melody.title
                 matches.append(d)
@@ -49,10 +50,10 @@ def query_file(path: str, catalog: Catalog, top: int = 10,
 
 
 def scan(paths: Iterable[str], catalog: Catalog, top: int = 10,
-         max_evalue: float = significance.DEFAULT_MAX_EVALUE) -> Iterator[dict]:
+         max_evalue: float = significance.DEFAULT_MAX_EVALUE, evidence: bool = False) -> Iterator[dict]:
     """query_file for every supported file under `paths` (folders recursively), one result at a time."""
     for path in expand_paths(paths):
-        yield query_file(path, catalog, top=top, max_evalue=max_evalue)
+        yield query_file(path, catalog, top=top, max_evalue=max_evalue, evidence=evidence)
 
 
 def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = significance.DEFAULT_MAX_EVALUE,

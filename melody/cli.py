@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--max-evalue", type=float, default=None, metavar="E",
                        help="flag matches whose E-value is at most E (default 0.01)")
         p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any match is flagged")
+        p.add_argument("--explain", action="store_true",
+                       help="JSON: add each match's evidence (aligned notes, differences, rare/common shapes)")
 
     p = sub.add_parser("compare", help="every shared passage of two files' melodies")
     p.add_argument("a", metavar="A")
@@ -125,7 +127,8 @@ def cmd_index(args):
 
 def cmd_query(args):
     from .api import query_file
-    result = query_file(args.file, _open_catalog(args.catalog), top=args.top, max_evalue=_max_evalue(args))
+    result = query_file(args.file, _open_catalog(args.catalog), top=args.top, max_evalue=_max_evalue(args),
+                        evidence=args.explain)
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
@@ -149,7 +152,7 @@ def cmd_scan(args):
     results = []
     try:
         for path in tqdm(files, unit="file", disable=args.quiet, file=sys.stderr, desc="scanning"):
-            result = query_file(path, cat, top=args.top, max_evalue=_max_evalue(args))
+            result = query_file(path, cat, top=args.top, max_evalue=_max_evalue(args), evidence=args.explain)
             flagged += result["flagged"]
             errors += result["status"] != "ok"
             if out:

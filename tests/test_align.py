@@ -13,7 +13,10 @@ The references below are written from the kernels' documented semantics (module 
   (2,1)/(1,2) FRAG + score of the summed steps against the single one; (2,2) WRONG + score of the two
   sums. A summed step has the summed interval and length, and the information weight of its interval
   (``table``, commonness.WEIGHT_TABLE, interval clipped to +-13), at most the two steps' weights together
-  (a sum carries no more information than the two steps that make it);
+  (a sum carries no more information than the two steps that make it); its "step before" is the step
+  before the pair;
+- runs: a (1,1) move with equal intervals that directly continues a run of such moves earns RUN_BONUS
+  on top (a second DP state X, the best alignment ending in an exact run, as in Gotoh's affine gaps);
 - DTW with steps (1,1), (1,0), (0,1) over cost min(|interval difference|, 4) / 4 + 0.5 * (1 - ratio).
 """
 from __future__ import annotations
@@ -80,7 +83,7 @@ def _step(steps, k, summed, table):
 
 
 def move_score(q, r, i, j, di, dj, p, table=WEIGHT_TABLE):
-    """Score of the move (di, dj) into DP cell (i, j) (steps q[i-di:i] against r[j-dj:j])."""
+    """Score of the move (di, dj) into DP cell (i, j) (steps q[i-di:i] against r[j-dj:j]), no run bonus."""
     if (di, dj) in ((1, 0), (0, 1)):
         return p[K.GAP]
     s = ref_step(_step(q, i - 1, di == 2, table), _step(r, j - 1, dj == 2, table), p)
@@ -89,19 +92,52 @@ def move_score(q, r, i, j, di, dj, p, table=WEIGHT_TABLE):
     return s + (p[K.WRONG] if (di, dj) == (2, 2) else p[K.FRAG])
 
 
+def _exact(q, r, i, j):
+    return abs(q[i - 1][0] - r[j - 1][0]) < 0.5
+
+
 def ref_local(qf, rf, p, table=WEIGHT_TABLE, mask=None):
-    """Full Smith-Waterman matrix H (m+1, n+1) with all six moves; masked cells are 0."""
+    """Full Smith-Waterman matrix H (m+1, n+1) with all six moves and exact-run bonuses; masked cells 0.
+
+    X[i, j] is the best alignment that ends at (i, j) with an exact (1,1) move: either a fresh run from
+    H[i-1, j-1] or the continuation of the run ending at (i-1, j-1), which earns RUN_BONUS.
+    """
     q, r = _steps(qf), _steps(rf)
     m, n = len(q), len(r)
     H = np.zeros((m + 1, n + 1))
+    X = np.full((m + 1, n + 1), -np.inf)
     for i in range(1, m + 1):
         for j in range(1, n + 1):
             best = 0.0
             for di, dj in ((1, 1), (1, 0), (0, 1), (2, 1), (1, 2), (2, 2)):
                 if i >= di and j >= dj:
                     best = max(best, H[i - di, j - dj] + move_score(q, r, i, j, di, dj, p, table))
-            H[i, j] = 0.0 if mask is not None and mask[i, j] else best
+            if _exact(q, r, i, j):
+                s = move_score(q, r, i, j, 1, 1, p, table)
+                X[i, j] = max(H[i - 1, j - 1] + s, X[i - 1, j - 1] + s + p[K.RUN_BONUS])
+                best = max(best, X[i, j])
+            if mask is not None and mask[i, j]:
+                H[i, j], X[i, j] = 0.0, -np.inf
+            else:
+                H[i, j] = best
     return H
+
+
+def path_score(qf, rf, start, moves, p, table=WEIGHT_TABLE):
+    """Re-score an alignment path: its moves' scores, plus RUN_BONUS for each exact (1,1) move that
+    directly follows another. Returns, per move, the running total, the cell reached and whether the
+    move was an exact (1,1) one."""
+    q, r = _steps(qf), _steps(rf)
+    (i, j), total, out, prev_exact = start, 0.0, [], False
+    for di, dj in moves:
+        i, j = i + di, j + dj
+        total += move_score(q, r, i, j, di, dj, p, table)
+        exact = (di, dj) == (1, 1) and _exact(q, r, i, j)
+        if exact and prev_exact:
+            total += p[K.RUN_BONUS]
+        prev_exact = exact
+        out.append((total, (i, j), exact))
+    return out
 
 
 def ref_cost(qf, rf):
@@ -146,18 +182,19 @@ def feats(draw, min_size=1, max_size=25, weighted=True):
     return feat(iv, ln, w)
 
 
-def _params(match, near, octave, mismatch, gap, frag, wrong, rhy_match, rhy_pen, dur_free):
+def _params(match, near, octave, mismatch, gap, frag, wrong, rhy_match, rhy_pen, dur_free, run_bonus):
     p = np.zeros(K.N_PARAMS)
     p[K.MATCH], p[K.NEAR], p[K.OCTAVE], p[K.MISMATCH] = match, near, octave, mismatch
     p[K.GAP], p[K.FRAG], p[K.WRONG] = gap, frag, wrong
     p[K.RHY_MATCH], p[K.RHY_PEN], p[K.DUR_FREE] = rhy_match, rhy_pen, dur_free
+    p[K.RUN_BONUS] = run_bonus
     return p
 
 
 _random_params = st.builds(
     _params, st.floats(0.5, 2.0), st.floats(-2.0, 0.0), st.floats(-2.0, 0.0), st.floats(-3.0, -0.1),
-    st.floats(-4.0, -0.1), st.floats(-4.0, 0.0), st.floats(-4.0, 0.0), st.floats(0.0, 1.0),
-    st.floats(0.0, 3.0), st.sampled_from([0.0, 0.05, 0.15, 0.27, 0.33]))
+    st.floats(-4.0, -0.1), st.floats(-4.0, 0.0), st.floats(-4.0, 0.0), st.floats(0.0, 1.5),
+    st.floats(0.0, 3.0), st.sampled_from([0.0, 0.05, 0.15, 0.27, 0.33]), st.floats(0.0, 2.0))
 params = st.one_of(st.just(P), _random_params)
 tables = st.one_of(st.just(WEIGHT_TABLE), st.lists(st.floats(0.5, 8.0, width=32), min_size=27, max_size=27)
                    .map(lambda v: np.array(v, dtype="f4")))
@@ -169,7 +206,7 @@ def kernel_H(qf, rf, p=P, mask=None, table=WEIGHT_TABLE):
 
 
 def kernel_score(qf, rf, p=P, table=WEIGHT_TABLE):
-    buf = np.empty((3, len(rf) + 1))
+    buf = np.empty((6, len(rf) + 1))
     return K.local_score(qf.interval, qf.length, qf.weight, rf.interval, rf.length, rf.weight, p, table, buf)
 
 
@@ -184,7 +221,8 @@ def test_local_matrix_matches_reference(qf, rf, p, table):
     R = ref_local(qf, rf, p, table)
     assert H.shape == (len(qf) + 1, len(rf) + 1)
     np.testing.assert_allclose(H, R, atol=1e-4)
-    assert ((moves == K.STOP) == (H == 0)).all()          # only empty cells stop the backtrace
+    # only empty cells stop the backtrace (the low four bits hold H's move)
+    assert (((moves & 15) == K.STOP) == (H == 0)).all()
     assert kernel_score(qf, rf, p, table) == pytest.approx(R.max(), abs=1e-4)
 
 
@@ -193,7 +231,7 @@ def test_local_matrix_matches_reference(qf, rf, p, table):
 def test_mask_zeroes_masked_cells(qf, rf, p, seed, density):
     mask = np.random.default_rng(seed).random((len(qf) + 1, len(rf) + 1)) < density
     H, moves = kernel_H(qf, rf, p, mask)
-    assert (H[mask] == 0).all() and (moves[mask] == K.STOP).all()
+    assert (H[mask] == 0).all() and (moves[mask] == K.STOP).all()   # no move, no run through it
     np.testing.assert_allclose(H, ref_local(qf, rf, p, mask=mask), atol=1e-4)
     # the public wrapper: the alignment never passes through a masked cell (it may start on one)
     a = align.local_align(qf, rf, p, mask)
@@ -203,15 +241,18 @@ def test_mask_zeroes_masked_cells(qf, rf, p, seed, density):
         assert not mask[i, j]
 
 
+def _pack(refs):
+    steps = tuple(np.concatenate([getattr(r, k) for r in refs]).astype("f4")
+                  for k in ("interval", "length", "weight"))
+    return steps, np.concatenate([[0], np.cumsum([len(r) for r in refs])]).astype(np.int64)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(feats(max_size=15), st.lists(feats(min_size=0, max_size=25), min_size=1, max_size=8), params)
 def test_search_equals_per_reference_score(qf, refs, p):
-    steps = tuple(np.concatenate([getattr(r, k) for r in refs]).astype("f4")
-                  for k in ("interval", "length", "weight"))
-    offsets = np.concatenate([[0], np.cumsum([len(r) for r in refs])]).astype(np.int64)
+    steps, offsets = _pack(refs)
     out = align.search(qf, steps, offsets, p)
-    expected = [kernel_score(qf, r, p) for r in refs]
-    np.testing.assert_allclose(out, expected, atol=1e-9)
+    np.testing.assert_allclose(out, [kernel_score(qf, r, p) for r in refs], rtol=1e-5, atol=1e-4)
 
 
 def test_search_empty_query_and_catalog():
@@ -222,11 +263,12 @@ def test_search_empty_query_and_catalog():
 
 
 def test_local_buffer_wider_than_reference(rng):
-    """local_score documents buf as (3, >= n+1): a wider, dirty buffer must not change the score."""
+    """local_score documents buf as (6, >= n+1): a wider, dirty buffer must not change the score."""
     qf = feat(rng.integers(-5, 6, 12), rng.choice(LENGTHS, 12))
     rf = feat(rng.integers(-5, 6, 9), rng.choice(LENGTHS, 9))
-    buf = np.full((3, 40), 99.0)
-    s = K.local_score(qf.interval, qf.length, qf.weight, rf.interval, rf.length, rf.weight, P, WEIGHT_TABLE, buf)
+    buf = np.full((6, 40), 99.0)
+    s = K.local_score(qf.interval, qf.length, qf.weight, rf.interval, rf.length, rf.weight, P,
+                      WEIGHT_TABLE, buf)
     assert s == pytest.approx(ref_local(qf, rf, P).max(), abs=1e-6)
 
 
@@ -248,18 +290,20 @@ def test_backtrace_is_consistent(qf, rf, p):
     assert a.pairs[0] == (qs, rs) and a.pairs[-1] == (qe, re)
     assert all(q2 > q1 and r2 > r1 for (q1, r1), (q2, r2) in zip(a.pairs, a.pairs[1:]))
     # re-score the path with the reference move scores: it must add up to the alignment's score
-    q, r = _steps(qf), _steps(rf)
-    i, j, total = qs, rs, 0.0
-    for di, dj in a.moves:
-        i, j = i + di, j + dj
-        total += move_score(q, r, i, j, di, dj, p)
-        assert total > 0                  # a local alignment never runs through a non-positive prefix
-    assert (i, j) == (qe, re)
-    assert total == pytest.approx(a.score, abs=1e-5)
+    steps = path_score(qf, rf, (qs, rs), a.moves, p)
+    assert steps[-1][1] == (qe, re)
+    assert steps[-1][0] == pytest.approx(a.score, abs=1e-5)
+    for k, (total, (i, j), exact) in enumerate(steps):
+        assert total <= H[i, j] + 1e-5           # no prefix beats the best alignment ending there
+        if not (exact and k + 1 < len(steps) and steps[k + 1][2]):
+            # outside an exact run the prefix is the best alignment ending there, and positive (a run
+            # may start with a step scoring <= 0 that the following run bonuses make worth taking)
+            assert total == pytest.approx(H[i, j], abs=1e-5) and total > 0
 
 
 def _self_score(f, p=P):
-    return float((p[K.MATCH] * f.weight.astype("f8") + p[K.RHY_MATCH]).sum())
+    steps = float((p[K.MATCH] * f.weight.astype("f8") + p[K.RHY_MATCH]).sum())
+    return steps + p[K.RUN_BONUS] * (len(f) - 1)
 
 
 def _assert_self_alignment(f):
@@ -275,7 +319,7 @@ def _assert_self_alignment(f):
 @FAST
 @given(feats())
 def test_self_alignment_covers_everything(f):
-    """An exact copy scores the sum of its step matches, every step matched one to one."""
+    """An exact copy scores the sum of its step matches (one run), every step matched one to one."""
     _assert_self_alignment(f)
 
 
@@ -291,9 +335,11 @@ def test_exact_copy_is_not_scored_as_a_wrong_note():
     matches, so an exact copy scored above its own match sum and was reported with a wrong note."""
     f = feat([-3, -3], weight=[1.0, 0.6])
     rare = np.full(27, 8.0, dtype="f4")            # every summed interval is as rare as can be
-    H, moves = kernel_H(f, f, P, table=rare)
-    assert H.max() == pytest.approx(_self_score(f), rel=1e-6)
-    assert moves[2, 2] == K.DIAG and moves[1, 1] == K.DIAG
+    p = P.copy()
+    p[K.RUN_BONUS] = 0.0                            # (a run bonus would hide the bug here)
+    H, moves = kernel_H(f, f, p, table=rare)
+    assert H.max() == pytest.approx(_self_score(f, p), rel=1e-6)
+    assert moves[2, 2] & 15 == K.DIAG and moves[1, 1] & 15 == K.DIAG
 
 
 FAR = [8, 9, 10, 11]     # context steps: never equal to a phrase step, and no two sum to one
@@ -329,7 +375,7 @@ def _embedded(data):
 def _assert_found(qf, rf, m, before):
     assert len(rf) >= before + m
     expected = sum(P[K.MATCH] * (float(qf.weight[t]) + float(rf.weight[before + t])) / 2 + P[K.RHY_MATCH]
-                   for t in range(m))
+                   for t in range(m)) + P[K.RUN_BONUS] * (m - 1)
     a = align.local_align(qf, rf)
     assert a.score == pytest.approx(expected, rel=1e-5)
     assert a.query_notes == (0, m)
@@ -439,7 +485,8 @@ def test_local_alignment_hand_computed_3x3():
     """Query steps [+2, +2, +1] (C D E F) against reference [+4, +1, +2] (C E F G), all lengths and
     weights 1, a weight table of ones (so a summed step weighs 1), and explicit parameters MATCH 1,
     NEAR -0.4, OCTAVE -0.2, MISMATCH -1, GAP -1, FRAG -0.35, WRONG -0.9, RHY_MATCH 0, RHY_PEN 0.5,
-    DUR_FREE 0.1 (a summed step of length 2 against a step of length 1: share 0.5, costs 0.25).
+    DUR_FREE 0.1, RUN_BONUS 0 (a summed step of length 2 against a step of length 1: agreement 0.5,
+    costs RHY_PEN * (1 - 0.5) = 0.25; equal lengths agree fully and earn RHY_MATCH = 0).
 
     H[1,3] = 0 + s(2|2) = 1                                                 (DIAG)
     H[2,1] = 0 + FRAG + s(2+2, len 2 | 4, len 1) = -0.35 + 1 - 0.25 = 0.4   (Q2R1: D passed over)
@@ -452,7 +499,7 @@ def test_local_alignment_hand_computed_3x3():
     every other cell stays 0 (e.g. H[2,2]: best candidate H[2,1] + GAP = -0.6).
     """
     qf, rf = feat([2, 2, 1]), feat([4, 1, 2])
-    p = _params(1.0, -0.4, -0.2, -1.0, -1.0, -0.35, -0.9, 0.0, 0.5, 0.1)
+    p = _params(1.0, -0.4, -0.2, -1.0, -1.0, -0.35, -0.9, 0.0, 0.5, 0.1, 0.0)
     table = np.ones(27, dtype="f4")
     H, moves = kernel_H(qf, rf, p, table=table)
     expected = np.array([[0, 0, 0, 0],
@@ -461,9 +508,10 @@ def test_local_alignment_hand_computed_3x3():
                          [0, 0, 1.4, 0.4]])
     np.testing.assert_allclose(H, expected, atol=1e-12)
     np.testing.assert_allclose(ref_local(qf, rf, p, table), expected, atol=1e-12)
-    assert moves[2, 1] == K.Q2R1 and moves[3, 2] == K.DIAG and moves[1, 3] == K.DIAG
-    assert moves[3, 3] == K.LEFT
-    assert (moves[H == 0] == K.STOP).all()
+    mv = moves & 15
+    assert mv[2, 1] == K.Q2R1 and mv[3, 2] == K.DIAG and mv[1, 3] == K.DIAG and mv[2, 3] == K.DIAG
+    assert mv[3, 3] == K.LEFT
+    assert (mv[H == 0] == K.STOP).all()
     a = align.backtrace(H, moves)
     assert a.score == pytest.approx(1.4)
     assert a.query_notes == (0, 3) and a.reference_notes == (0, 2)
@@ -471,12 +519,52 @@ def test_local_alignment_hand_computed_3x3():
     assert a.pairs == [(0, 0), (2, 1), (3, 2)]
 
 
-def test_search_many_references(rng):
-    """More references than parallel chunks (256): every one is scored, none twice or skipped."""
-    lens = rng.integers(0, 6, 300)
-    refs = [feat(rng.integers(-3, 4, k), rng.choice(LENGTHS, k)) for k in lens]
-    qf = feat([1, -1, 2, 0, -2], [1, 1, 0.5, 0.5, 2])
-    steps = tuple(np.concatenate([getattr(r, k) for r in refs]).astype("f4")
-                  for k in ("interval", "length", "weight"))
-    offsets = np.concatenate([[0], np.cumsum(lens)])
-    np.testing.assert_allclose(align.search(qf, steps, offsets), [kernel_score(qf, r) for r in refs])
+def test_local_alignment_hand_computed_run():
+    """Query [+1, +2, +3] against reference [+1, +2, +5], as above but RUN_BONUS 0.5.
+
+    H[1,1] = 1 (DIAG), X[1,1] = 1 (a run starts)
+    H[2,2] = X[2,2] = max(H[1,1] + 1, X[1,1] + 1 + 0.5) = 2.5          (RUN, continued)
+    H[2,3] = H[2,2] + GAP = 1.5 (LEFT);  H[3,2] = H[2,2] + GAP = 1.5 (UP)
+    H[3,3] = max(H[2,2] + s(3|5) = 1.5, H[2,3] + GAP = 0.5, H[3,2] + GAP = 0.5,
+                 H[1,2] + FRAG + s(2+3, len 2 | 5) = -0.35 + 1 - 0.25 = 0.4, ...) = 1.5   (DIAG)
+    and H[3,2]'s (1,2) candidate H[2,0] + FRAG + s(3 | 1+2, len 2) = 0.4 loses to the gap.
+    """
+    qf, rf = feat([1, 2, 3]), feat([1, 2, 5])
+    p = _params(1.0, -0.4, -0.2, -1.0, -1.0, -0.35, -0.9, 0.0, 0.5, 0.1, 0.5)
+    table = np.ones(27, dtype="f4")
+    H, moves = kernel_H(qf, rf, p, table=table)
+    expected = np.array([[0, 0, 0, 0],
+                         [0, 1.0, 0, 0],
+                         [0, 0, 2.5, 1.5],
+                         [0, 0, 1.5, 1.5]])
+    np.testing.assert_allclose(H, expected, atol=1e-12)
+    np.testing.assert_allclose(ref_local(qf, rf, p, table), expected, atol=1e-12)
+    mv = moves & 15
+    assert mv[1, 1] == K.DIAG and moves[1, 1] >> 4 == K.RUN_START
+    assert mv[2, 2] == K.RUN and moves[2, 2] >> 4 == K.RUN_CONTINUE
+    assert mv[2, 3] == K.LEFT and mv[3, 2] == K.UP and mv[3, 3] == K.DIAG
+    a = align.backtrace(H, moves)
+    assert a.score == pytest.approx(2.5)
+    assert a.query_notes == (0, 2) and a.reference_notes == (0, 2)
+    assert a.moves == [(1, 1), (1, 1)]
+    assert a.pairs == [(0, 0), (1, 1), (2, 2)]
+
+
+def test_search_split_over_threads(rng):
+    """A catalog big enough to be cut into ranges for a thread pool scores as one call does."""
+    n_ref = 25_000
+    lens = rng.integers(0, 19, n_ref)
+    n = int(lens.sum())
+    assert n >= 200_000
+    steps = (rng.integers(-5, 6, n).astype("f4"), rng.choice(LENGTHS, n).astype("f4"),
+             rng.uniform(0.5, 4.0, n).astype("f4"))
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    qf = feat([2, 2, 1, -1, -2, 0, 3], [1, 1, 0.5, 0.5, 2, 1, 1], [1, 2, 0.5, 3, 1, 1, 2])
+    out = align.search(qf, steps, offsets, workers=3)
+    one = np.zeros(n_ref)
+    K.search_scores(qf.interval, qf.length, qf.weight, *steps, offsets, 0, n_ref, P, WEIGHT_TABLE, one)
+    np.testing.assert_array_equal(out, one)
+    for r in rng.choice(n_ref, 30, replace=False):
+        a, b = offsets[r], offsets[r + 1]
+        rf = Features(steps[0][a:b], steps[1][a:b], steps[2][a:b], 1.0)
+        assert out[r] == pytest.approx(kernel_score(qf, rf), rel=1e-5, abs=1e-4)

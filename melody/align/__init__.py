@@ -1,6 +1,8 @@
 """Alignment: validated public wrappers around the Numba kernels, and backtraces into note spans."""
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,13 +19,14 @@ DEFAULT_PARAMS = np.zeros(K.N_PARAMS)
 DEFAULT_PARAMS[K.MATCH] = 1.0       # per bit of information of the matched interval (weights: commonness)
 DEFAULT_PARAMS[K.NEAR] = -1.0       # off by a semitone (major/minor variant, a sung note a bit off)
 DEFAULT_PARAMS[K.OCTAVE] = -1.0     # off by an octave
-DEFAULT_PARAMS[K.MISMATCH] = -2.0
-DEFAULT_PARAMS[K.GAP] = -3.5        # a step of one melody left unmatched
-DEFAULT_PARAMS[K.FRAG] = -3.0       # cost of a passing note / split / merge on top of the summed step's score
-DEFAULT_PARAMS[K.WRONG] = -3.0      # cost of one wrong note (two steps with equal sums)
-DEFAULT_PARAMS[K.RHY_MATCH] = 0.8   # same note length (after tempo normalisation)
+DEFAULT_PARAMS[K.MISMATCH] = -3.0
+DEFAULT_PARAMS[K.GAP] = -4.5        # a step of one melody left unmatched
+DEFAULT_PARAMS[K.FRAG] = -3.5       # cost of a passing note / split / merge on top of the summed step's score
+DEFAULT_PARAMS[K.WRONG] = -2.5      # cost of one wrong note (two steps with equal sums)
+DEFAULT_PARAMS[K.RHY_MATCH] = 1.2   # same note length (after tempo normalisation)
 DEFAULT_PARAMS[K.RHY_PEN] = 2.0     # times (1 - length ratio): 1:2 costs 1.0
 DEFAULT_PARAMS[K.DUR_FREE] = 0.15   # length ratios within 15% count as the same (expressive timing)
+DEFAULT_PARAMS[K.RUN_BONUS] = 1.5   # each exact interval that continues a run of exact intervals
 
 
 @dataclass
@@ -74,7 +77,11 @@ def local_align(query: Features, reference: Features, params=None, mask: np.ndar
 
 
 def backtrace(H: np.ndarray, moves: np.ndarray) -> Alignment:
-    """Follow the moves back from the best cell until the score drops to zero."""
+    """Follow the moves back from the best cell until the score drops to zero.
+
+    Two states (see kernels._local): in H, follow H's move (RUN switches to the exact-run state at the
+    same cell); in the run state, step diagonally and return to H where the run started.
+    """
     i, j = np.unravel_index(int(np.argmax(H)), H.shape)
     score = float(H[i, j])
     if score <= 0:
@@ -82,8 +89,20 @@ def backtrace(H: np.ndarray, moves: np.ndarray) -> Alignment:
     end = (int(i), int(j))
     pairs = [end]
     path = []
-    while i > 0 and j > 0 and H[i, j] > 0 and moves[i, j] != K.STOP:
-        di, dj = K.MOVES[int(moves[i, j])]
+    in_run = False
+    while i > 0 and j > 0:
+        code = int(moves[i, j])
+        if in_run:
+            di, dj = 1, 1
+            in_run = (code >> 4) == K.RUN_CONTINUE
+        else:
+            move = code & 15
+            if move == K.STOP or H[i, j] <= 0:
+                break
+            if move == K.RUN:
+                in_run = True
+                continue
+            di, dj = K.MOVES[move]
         path.append((di, dj))
         i, j = i - di, j - dj
         if di and dj:
@@ -95,14 +114,34 @@ def backtrace(H: np.ndarray, moves: np.ndarray) -> Alignment:
 
 
 def search(query: Features, steps: tuple[np.ndarray, np.ndarray, np.ndarray], offsets: np.ndarray,
-           params=None) -> np.ndarray:
-    """Local-alignment score of the query against every packed reference (see kernels.search_scores)."""
+           params=None, workers: int | None = None) -> np.ndarray:
+    """Local-alignment score of the query against every packed reference, on all cores.
+
+    steps: the references' (interval, length, weight) arrays concatenated; reference r's steps are
+    offsets[r]:offsets[r+1]. The references are cut into ranges of about equal work, one kernel call per
+    range on a thread pool (the kernel releases the GIL).
+    """
     p = _check(params)
     out = np.zeros(len(offsets) - 1)
     if len(query) == 0 or len(out) == 0:
         return out
-    K.search_scores(query.interval, query.length, query.weight, steps[0], steps[1], steps[2],
-                    offsets.astype(np.int64), p, WEIGHT_TABLE, out)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    workers = workers or os.cpu_count() or 1
+    n_parts = 1 if offsets[-1] < 200_000 else 4 * workers
+    # cut where the cumulative step count crosses equal shares
+    bounds = np.searchsorted(offsets, np.linspace(0, offsets[-1], n_parts + 1)).clip(0, len(out))
+    bounds[0], bounds[-1] = 0, len(out)
+    ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+    def run(rng):
+        K.search_scores(query.interval, query.length, query.weight, steps[0], steps[1], steps[2],
+                        offsets, rng[0], rng[1], p, WEIGHT_TABLE, out)
+
+    if len(ranges) == 1:
+        run(ranges[0])
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, ranges))
     return out
 
 

@@ -15,123 +15,183 @@ Local alignment (Smith-Waterman) with moves that model how people vary a melody:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-MATCH, NEAR, OCTAVE, MISMATCH, GAP, FRAG, WRONG, RHY_MATCH, RHY_PEN, DUR_FREE = range(10)
-N_PARAMS = 10
+MATCH, NEAR, OCTAVE, MISMATCH, GAP, FRAG, WRONG, RHY_MATCH, RHY_PEN, DUR_FREE, RUN_BONUS = range(11)
+N_PARAMS = 11
 
 # Backtrace codes for the full-matrix local alignment.
-STOP, DIAG, UP, LEFT, Q2R1, Q1R2, Q2R2 = range(7)
+STOP, DIAG, UP, LEFT, Q2R1, Q1R2, Q2R2, RUN = range(8)
+RUN_START, RUN_CONTINUE = 0, 1   # how a cell of the exact-run state X was entered (moves >> 4)
+NEG = -1e30
 _NO_MASK = np.zeros((1, 1), dtype=np.bool_)
 MOVES = {DIAG: (1, 1), UP: (1, 0), LEFT: (0, 1), Q2R1: (2, 1), Q1R2: (1, 2), Q2R2: (2, 2)}
 
 
-@njit(cache=True, error_model="numpy")
-def _step_score(qa, ql, qlp, qw, ra, rl, rlp, rw, match, near, octave, mismatch, rhy_match, rhy_pen, dur_free):
-    """Log-odds-like score of aligning a query step with a reference step.
+# Rows of a prepared step table (see `prepare`): one column per step of a melody.
+IV, LOGLEN, W, LOGPREV, IV2, LOGLEN2, W2, LOGPREV2 = range(8)
+N_ROWS = 8
+NONE = -1e9   # "no previous step" in the LOGPREV rows
 
-    A step is (interval a, length l, length of the step before lp (0: none), information weight w).
-    Pitch: equal intervals earn `match` times the steps' mean weight (rare intervals earn more); near
-    misses, octave slips and mismatches cost fixed amounts. Rhythm: the lengths agree when their ratio is
-    within `dur_free` of 1, either as normalised lengths or relative to each melody's previous step (so a
-    different tempo normalisation of the surrounding music does not hide a shared rhythm); agreeing
-    lengths earn `rhy_match`, others cost `rhy_pen` times how far apart they are.
-    Scalars only: passing arrays into a non-inlined Numba function costs reference counting per call.
+
+@njit(cache=True, error_model="numpy")
+def prepare(interval, length, weight, table, out):
+    """Fill out[:, :n] with everything the DP needs per step, so the inner loop does no division or log.
+
+    Rows: interval, log2 length, weight, log2 length of the step before (NONE for the first), then the
+    same for the step summed with the one before it (used by the (2,x) moves; the weight of a sum is the
+    table weight of the summed interval, but never more than its two steps carry).
     """
+    n = interval.shape[0]
+    for k in range(n):
+        out[IV, k] = interval[k]
+        out[LOGLEN, k] = np.log2(length[k])
+        out[W, k] = weight[k]
+        out[LOGPREV, k] = np.log2(length[k - 1]) if k >= 1 else NONE
+        if k >= 1:
+            s = interval[k - 1] + interval[k]
+            out[IV2, k] = s
+            out[LOGLEN2, k] = np.log2(length[k - 1] + length[k])
+            out[W2, k] = min(table[min(max(int(np.rint(s)), -13), 13) + 13], weight[k - 1] + weight[k])
+            out[LOGPREV2, k] = np.log2(length[k - 2]) if k >= 2 else NONE
+        else:
+            out[IV2, k] = 0.0
+            out[LOGLEN2, k] = 0.0
+            out[W2, k] = 0.0
+            out[LOGPREV2, k] = NONE
+
+
+@njit(cache=True, error_model="numpy")
+def _pitch_score(qa, qw, ra, rw, match, near, octave, mismatch):
+    """Pitch part of a step score: equal intervals earn `match` times the steps' mean information weight
+    (rare intervals earn more); near misses, octave slips and mismatches cost fixed amounts."""
     d = abs(qa - ra)
     if d < 0.5:
-        s = match * 0.5 * (qw + rw)
-    elif d < 1.5:
-        s = near
-    elif abs(d - 12.0) < 0.5:
-        s = octave
-    else:
-        s = mismatch
-    agree = min(ql, rl) / max(ql, rl)
-    if qlp > 0.0 and rlp > 0.0:
-        lq = ql * rlp
-        lr = rl * qlp
-        agree = max(agree, min(lq, lr) / max(lq, lr))
-    if agree >= 1.0 - dur_free:
-        s += rhy_match
-    else:
-        s -= rhy_pen * (1.0 - agree)
-    return s
+        return match * 0.5 * (qw + rw)
+    if d < 1.5:
+        return near
+    if abs(d - 12.0) < 0.5:
+        return octave
+    return mismatch
 
 
 @njit(cache=True, error_model="numpy")
-def _local(qi, ql, qw, ri, rl, rw, p, table, H, moves, full, mask):
-    """Fill the local-alignment DP and return the best score.
+def _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free):
+    """Rhythm part of a step score, from log2 lengths l and log2 lengths of the step before lp (NONE: none).
 
-    full=True: H and moves are (m+1, n+1) and keep every cell (for backtracing); cells where the
-    (m+1, n+1) bool `mask` is set score 0 (pass a (1, 1) mask for none).
-    table: information weight per interval -13..13 (commonness.WEIGHT_TABLE), for summed steps.
-    full=False: H is (3, n+1), rows are reused modulo 3 (score only); moves and mask are not touched.
+    The lengths agree when they differ by at most `rhy_free` (log2 units), either as normalised lengths or
+    relative to each melody's previous step (so a different tempo normalisation of the surrounding music
+    does not hide a shared rhythm); agreeing lengths earn `rhy_match`, others cost `rhy_pen` * (1 - ratio).
     """
-    masked = full and mask.shape[0] == H.shape[0]
-    m = qi.shape[0]
-    n = ri.shape[0]
+    dl = abs(lq - lr)
+    if lqp > NONE and lrp > NONE:
+        dl = min(dl, abs((lq - lqp) - (lr - lrp)))
+    if dl <= rhy_free:
+        return rhy_match
+    return -rhy_pen * (1.0 - np.exp2(-dl))
+
+
+@njit(cache=True, error_model="numpy")
+def _step_score(qa, lq, lqp, qw, ra, lr, lrp, rw, match, near, octave, mismatch, rhy_match, rhy_pen, rhy_free):
+    """Score of aligning a query step with a reference step: pitch part + rhythm part.
+
+    Scalars only: passing arrays into a non-inlined Numba function costs reference counting per call.
+    """
+    return (_pitch_score(qa, qw, ra, rw, match, near, octave, mismatch)
+            + _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free))
+
+
+@njit(cache=True, error_model="numpy")
+def _local(Q, R, m, n, p, H, X, moves, full, mask):
+    """Fill the local-alignment DP of prepared steps Q (query, m steps) and R (reference, n steps).
+
+    Two states, as in Gotoh's affine gaps: H is the best alignment ending at a cell, X the best ending in a
+    run of exact pitch matches. Each exact match that continues a run earns RUN_BONUS on top: under
+    copying, an exact step is likely to follow an exact step; by chance it is not, so long exact runs are
+    stronger evidence than the same number of scattered matches. moves[i, j] holds H's move in its low
+    four bits and how X was entered (RUN_START / RUN_CONTINUE) in the high bits.
+
+    full=True: H, X and moves are (m+1, n+1) and keep every cell (for backtracing); cells where the
+    (m+1, n+1) bool `mask` is set score 0 (pass a (1, 1) mask for none).
+    full=False: H and X are (3, >= n+1), rows are reused modulo 3 (score only); moves and mask unused.
+    Returns the best score.
+    """
+    masked = full and mask.shape[0] == m + 1
     match, near, octave, mismatch = p[MATCH], p[NEAR], p[OCTAVE], p[MISMATCH]
     gap, frag, wrong = p[GAP], p[FRAG], p[WRONG]
-    rhy_match, rhy_pen, dur_free = p[RHY_MATCH], p[RHY_PEN], p[DUR_FREE]
-    rows = H.shape[0]
-    for r in range(rows if not full else 1):
+    rhy_match, rhy_pen = p[RHY_MATCH], p[RHY_PEN]
+    rhy_free = -np.log2(1.0 - p[DUR_FREE])
+    run_bonus = p[RUN_BONUS]
+    for r in range(1 if full else 3):
         for j in range(n + 1):
             H[r, j] = 0.0
+            X[r, j] = NEG
+    r_iv, r_len, r_w, r_prev = R[IV], R[LOGLEN], R[W], R[LOGPREV]
+    r_iv2, r_len2, r_w2, r_prev2 = R[IV2], R[LOGLEN2], R[W2], R[LOGPREV2]
     best = 0.0
     for i in range(1, m + 1):
         c = i if full else i % 3
         b = i - 1 if full else (i - 1) % 3
         a = i - 2 if full else (i - 2) % 3
-        H[c, 0] = 0.0
-        qa, qlen, qwt = qi[i - 1], ql[i - 1], qw[i - 1]
-        qprev = ql[i - 2] if i >= 2 else 0.0
-        if i >= 2:
-            qa2, qlen2 = qi[i - 2] + qa, ql[i - 2] + qlen
-            # a sum carries no more information than its two steps (else an exact copy would score more
-            # as a (2,2) "wrong note" against itself than as two matches)
-            qwt2 = min(table[min(max(int(round(qa2)), -13), 13) + 13], qw[i - 2] + qwt)
-        else:
-            qa2, qlen2, qwt2 = 0.0, 1.0, 0.0
-        qprev2 = ql[i - 3] if i >= 3 else 0.0
+        Hc, Hb, Ha, Xc, Xb = H[c], H[b], H[a], X[c], X[b]   # row views: cheaper indexing in the inner loop
+        Hc[0] = 0.0
+        Xc[0] = NEG
+        k = i - 1
+        qa, lq, qw, lqp = Q[IV, k], Q[LOGLEN, k], Q[W, k], Q[LOGPREV, k]
+        qa2, lq2, qw2, lqp2 = Q[IV2, k], Q[LOGLEN2, k], Q[W2, k], Q[LOGPREV2, k]
         for j in range(1, n + 1):
-            ra, rlen, rwt = ri[j - 1], rl[j - 1], rw[j - 1]
-            rprev = rl[j - 2] if j >= 2 else 0.0
-            rprev2 = rl[j - 3] if j >= 3 else 0.0
+            t = j - 1
+            ra, lr, rw, lrp = r_iv[t], r_len[t], r_w[t], r_prev[t]
             h = 0.0
             mv = STOP
-            s = H[b, j - 1] + _step_score(qa, qlen, qprev, qwt, ra, rlen, rprev, rwt,
-                                          match, near, octave, mismatch, rhy_match, rhy_pen, dur_free)
-            if s > h:
-                h, mv = s, DIAG
-            s = H[b, j] + gap
+            s = Hb[j] + gap
             if s > h:
                 h, mv = s, UP
-            s = H[c, j - 1] + gap
+            s = Hc[j - 1] + gap
             if s > h:
                 h, mv = s, LEFT
+            x = NEG
+            xm = RUN_START
+            exact = abs(qa - ra) < 0.5
+            diag = Hb[j - 1] + _pitch_score(qa, qw, ra, rw, match, near, octave, mismatch)
+            if exact or diag + rhy_match > h:      # else the diagonal cannot win (rhythm adds <= rhy_match)
+                diag += _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free)
+                if diag > h:
+                    h, mv = diag, DIAG
+                if exact:
+                    x = diag
+                    s = Xb[j - 1] + (diag - Hb[j - 1]) + run_bonus
+                    if s > x:
+                        x, xm = s, RUN_CONTINUE
+                    if x > h:
+                        h, mv = x, RUN
+            # The summed moves: the rhythm part (the costly one) only when the move could still win,
+            # since it adds at most rhy_match.
             if j >= 2:
-                ra2, rlen2 = ri[j - 2] + ra, rl[j - 2] + rlen
-                rwt2 = min(table[min(max(int(round(ra2)), -13), 13) + 13], rw[j - 2] + rwt)
-                s = H[b, j - 2] + frag + _step_score(qa, qlen, qprev, qwt, ra2, rlen2, rprev2, rwt2,
-                                                     match, near, octave, mismatch, rhy_match, rhy_pen, dur_free)
-                if s > h:
-                    h, mv = s, Q1R2
-                if i >= 2:
-                    s = H[a, j - 2] + wrong + _step_score(qa2, qlen2, qprev2, qwt2, ra2, rlen2, rprev2, rwt2,
-                                                          match, near, octave, mismatch, rhy_match, rhy_pen, dur_free)
+                ra2, lr2, rw2, lrp2 = r_iv2[t], r_len2[t], r_w2[t], r_prev2[t]
+                s = Hb[j - 2] + frag + _pitch_score(qa, qw, ra2, rw2, match, near, octave, mismatch)
+                if s + rhy_match > h:
+                    s += _rhythm_score(lq, lqp, lr2, lrp2, rhy_match, rhy_pen, rhy_free)
                     if s > h:
-                        h, mv = s, Q2R2
+                        h, mv = s, Q1R2
+                if i >= 2:
+                    s = Ha[j - 2] + wrong + _pitch_score(qa2, qw2, ra2, rw2, match, near, octave, mismatch)
+                    if s + rhy_match > h:
+                        s += _rhythm_score(lq2, lqp2, lr2, lrp2, rhy_match, rhy_pen, rhy_free)
+                        if s > h:
+                            h, mv = s, Q2R2
             if i >= 2:
-                s = H[a, j - 1] + frag + _step_score(qa2, qlen2, qprev2, qwt2, ra, rlen, rprev, rwt,
-                                                     match, near, octave, mismatch, rhy_match, rhy_pen, dur_free)
-                if s > h:
-                    h, mv = s, Q2R1
+                s = Ha[j - 1] + frag + _pitch_score(qa2, qw2, ra, rw, match, near, octave, mismatch)
+                if s + rhy_match > h:
+                    s += _rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free)
+                    if s > h:
+                        h, mv = s, Q2R1
             if masked and mask[i, j]:
-                h, mv = 0.0, STOP
-            H[c, j] = h
+                h, mv, x, xm = 0.0, STOP, NEG, RUN_START
+            Hc[j] = h
+            Xc[j] = x
             if full:
-                moves[i, j] = mv
+                moves[i, j] = mv | (xm << 4)
             if h > best:
                 best = h
     return best
@@ -139,8 +199,13 @@ def _local(qi, ql, qw, ri, rl, rw, p, table, H, moves, full, mask):
 
 @njit(cache=True, error_model="numpy")
 def local_score(qi, ql, qw, ri, rl, rw, p, table, buf):
-    """Best local-alignment score of query vs reference in O(n) memory (buf: float64 (3, >= n+1))."""
-    return _local(qi, ql, qw, ri, rl, rw, p, table, buf, buf, False, _NO_MASK)
+    """Best local-alignment score of query vs reference in O(n) memory (buf: float64 (6, >= n+1))."""
+    m, n = qi.shape[0], ri.shape[0]
+    Q = np.empty((N_ROWS, max(m, 1)))
+    R = np.empty((N_ROWS, max(n, 1)))
+    prepare(qi, ql, qw, table, Q)
+    prepare(ri, rl, rw, table, R)
+    return _local(Q, R, m, n, p, buf[0:3], buf[3:6], buf, False, _NO_MASK)
 
 
 @njit(cache=True, error_model="numpy")
@@ -149,29 +214,39 @@ def local_matrix(qi, ql, qw, ri, rl, rw, p, table, mask):
 
     mask: bool (m+1, n+1), cells forced to 0 (already used by earlier passages), or (1, 1) for none.
     """
-    H = np.zeros((qi.shape[0] + 1, ri.shape[0] + 1))
-    moves = np.zeros((qi.shape[0] + 1, ri.shape[0] + 1), dtype=np.int8)
-    _local(qi, ql, qw, ri, rl, rw, p, table, H, moves, True, mask)
+    m, n = qi.shape[0], ri.shape[0]
+    Q = np.empty((N_ROWS, max(m, 1)))
+    R = np.empty((N_ROWS, max(n, 1)))
+    prepare(qi, ql, qw, table, Q)
+    prepare(ri, rl, rw, table, R)
+    H = np.zeros((m + 1, n + 1))
+    X = np.full((m + 1, n + 1), NEG)
+    moves = np.zeros((m + 1, n + 1), dtype=np.int8)
+    _local(Q, R, m, n, p, H, X, moves, True, mask)
     return H, moves
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def search_scores(qi, ql, qw, ri, rl, rw, offsets, p, table, out):
-    """Local-alignment score of the query against every reference in a packed catalog (in parallel).
+@njit(cache=True, error_model="numpy", nogil=True)
+def search_scores(qi, ql, qw, ri, rl, rw, offsets, first, last, p, table, out):
+    """Local-alignment score of the query against references first..last-1 of a packed catalog.
 
     Reference r's steps are ri[offsets[r]:offsets[r+1]] (likewise rl, rw); its score goes to out[r].
+    Releases the GIL: melody.align.search runs one call per core on disjoint ranges. (A plain nogil
+    kernel on threads instead of prange: Numba loads it from its cache in milliseconds, not ~0.7 s.)
     """
-    n_ref = offsets.shape[0] - 1
-    longest = 0
-    for r in range(n_ref):
+    m = qi.shape[0]
+    Q = np.empty((N_ROWS, max(m, 1)))
+    prepare(qi, ql, qw, table, Q)
+    longest = 1
+    for r in range(first, last):
         longest = max(longest, offsets[r + 1] - offsets[r])
-    n_chunks = min(n_ref, 256)
-    for c in prange(n_chunks):
-        buf = np.empty((3, longest + 1))     # one buffer per chunk, reused for all its references
-        for r in range(c, n_ref, n_chunks):
-            a = offsets[r]
-            b = offsets[r + 1]
-            out[r] = local_score(qi, ql, qw, ri[a:b], rl[a:b], rw[a:b], p, table, buf)
+    buf = np.empty((6, longest + 1))     # allocated once per call, reused for every reference
+    R = np.empty((N_ROWS, longest))
+    for r in range(first, last):
+        a = offsets[r]
+        b = offsets[r + 1]
+        prepare(ri[a:b], rl[a:b], rw[a:b], table, R)
+        out[r] = _local(Q, R, m, b - a, p, buf[0:3], buf[3:6], buf, False, _NO_MASK)
 
 
 @njit(cache=True, error_model="numpy")

@@ -15,7 +15,7 @@ from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
-from .packed import Packed, pack
+from .packed import FEATURES_VERSION, Packed, load_packed, pack, save_packed
 from .store import Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
@@ -179,8 +179,14 @@ class Catalog:
     # ---- reading -------------------------------------------------------------------------------
     @property
     def packed(self) -> Packed:
+        """Every melody's notes and alignment features in flat arrays (cached in the catalog folder)."""
         if self._packed is None:
-            self._packed = pack(*self.store.entries())
+            entries, notes, offsets = self.store.entries()
+            cache = os.path.join(self.path, "cache", f"steps-{FEATURES_VERSION}-{self.store.generation()}.npz")
+            self._packed = load_packed(cache, entries, notes, offsets)
+            if self._packed is None:
+                self._packed = pack(entries, notes, offsets)
+                save_packed(cache, self._packed)
         return self._packed
 
     def info(self) -> dict:
@@ -222,5 +228,5 @@ class Catalog:
                 break
             alignment = align.local_align(qf, self.features(row), params)
             matches.append(build_match(query, self.melody(row), alignment, p.entries[row],
-                                       float(evalues[row]), max_evalue, model))
+                                       float(evalues[row]), max_evalue, len(p.entries)))
         return matches

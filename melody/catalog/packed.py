@@ -1,6 +1,7 @@
 """All catalog melodies packed into flat arrays for the search kernels, computed vectorised."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,6 +9,10 @@ import numpy as np
 
 from ..notes import Melody
 from ..represent import Features, features
+
+
+FEATURES_VERSION = 2   # bump when features or weights change: cached step arrays are then rebuilt
+_CACHED = ("interval", "length", "weight", "step_offsets", "tempo_unit")
 
 
 @dataclass
@@ -71,3 +76,31 @@ def step_weights_packed(interval: np.ndarray, step_offsets: np.ndarray) -> np.nd
     prev1[pos < 1] = START
     prev2[pos < 2] = START
     return _to_weight(-np.log2(P_TRIGRAM[prev2, prev1, s]))
+
+
+def save_packed(path: str, packed: Packed) -> None:
+    """Write the step arrays next to the catalog (atomically; a read-only catalog just goes uncached)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{k: getattr(packed, k) for k in _CACHED})
+        os.replace(tmp, path)
+        for name in os.listdir(os.path.dirname(path)):   # older generations
+            if name != os.path.basename(path) and name.startswith("steps-"):
+                os.remove(os.path.join(os.path.dirname(path), name))
+    except OSError:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_packed(path: str, entries, notes: np.ndarray, offsets: np.ndarray) -> Packed | None:
+    """The cached step arrays for this catalog generation, or None when missing or not matching."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in _CACHED}
+    except (OSError, ValueError, KeyError):
+        return None
+    if len(arrays["step_offsets"]) != len(offsets) or arrays["step_offsets"][-1] != len(arrays["interval"]):
+        return None
+    return Packed(entries, notes, offsets, **arrays)

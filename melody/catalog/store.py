@@ -141,22 +141,32 @@ class Store:
         return uids
 
     # ---- reading -------------------------------------------------------------------------------
-    def entries(self) -> tuple[list[Entry], np.ndarray]:
-        """All melodies' metadata in row order, and their notes packed into one array + offsets."""
+    def entries(self) -> tuple[list[Entry], np.ndarray, np.ndarray]:
+        """All melodies' metadata in row order, their notes packed into one array, and note offsets.
+
+        A segment holds exactly the melodies of one batch, in id order, so whole segments are concatenated.
+        """
         rows = self.db.execute("SELECT uid, title, composer, source, n_notes, segment, start FROM melodies "
                                "ORDER BY id").fetchall()
-        segments = {}
-        parts = []
-        entries = []
+        entries = [Entry(k, uid, title or "", composer or "", source or "")
+                   for k, (uid, title, composer, source, *_rest) in enumerate(rows)]
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        for k, (uid, title, composer, source, n, seg, start) in enumerate(rows):
-            if seg not in segments:
-                segments[seg] = self._segment(seg)
-            parts.append(segments[seg][start:start + n])
-            offsets[k + 1] = offsets[k] + n
-            entries.append(Entry(k, uid, title or "", composer or "", source or ""))
+        offsets[1:] = np.cumsum([r[4] for r in rows])
+        per_segment: dict[str, int] = {}
+        for r in rows:
+            per_segment[r[5]] = per_segment.get(r[5], 0) + r[4]
+        parts = [self._segment(name) for name in per_segment]
+        for (name, n), part in zip(per_segment.items(), parts):
+            if len(part) != n:
+                raise CatalogError(f"{self.path}: segment {name} holds {len(part)} notes, expected {n}; "
+                                   "the catalog is damaged: rebuild it")
         notes = np.concatenate(parts) if parts else np.zeros(0, NOTE_DTYPE)
         return entries, notes, offsets
+
+    def generation(self) -> str:
+        """Changes whenever melodies are added: the key of caches derived from the catalog."""
+        n, last = self.db.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM melodies").fetchone()
+        return f"{n}-{last}"
 
     def _segment(self, name: str) -> np.ndarray:
         path = os.path.join(self.path, "segments", name)

@@ -31,13 +31,53 @@ class Match:
     alignment_score: float             # raw local-alignment score
     composer: str = ""
     pairs: list[tuple[int, int]] = field(default_factory=list, repr=False)   # aligned (query, ref) notes
+    evidence: dict = field(default_factory=dict, repr=False)                 # see explain()
 
     def to_dict(self, evidence: bool = False) -> dict:
+        """The output contract's match object; with evidence=True also the aligned notes and n-grams."""
         d = asdict(self)
-        d["pairs"] = [list(p) for p in self.pairs] if evidence else None
-        if not evidence:
-            d.pop("pairs")
+        d.pop("pairs")
+        d.pop("evidence")
+        if evidence:
+            d["evidence"] = self.evidence
         return d
+
+
+def explain(query: Melody, reference: Melody, pairs, transposition: int, evalue: float,
+            n_catalog: int) -> dict:
+    """Why this is a match: every aligned note pair (same pitch after transposition or off by how much),
+    the notes of either melody left out of the alignment (ornaments, passing notes), and which shared
+    3-note shapes are rare or common in the repertoire (information in bits, see melody.commonness)."""
+    from ..commonness import step_weights
+
+    qn, rn = query.notes, reference.notes
+    notes = []
+    for i, j in pairs:
+        diff = float(qn["pitch"][i] - rn["pitch"][j] - transposition)
+        notes.append({"query_note": i, "reference_note": j,
+                      "query_time": round(float(qn["onset"][i]), 3), "reference_time": round(float(rn["onset"][j]), 3),
+                      "query_pitch": float(qn["pitch"][i]), "reference_pitch": float(rn["pitch"][j]),
+                      "difference": "same" if abs(diff) < 0.5 else f"{diff:+.0f} semitones"})
+    matched_q = {i for i, _ in pairs}
+    matched_r = {j for _, j in pairs}
+    q0, q1 = (pairs[0][0], pairs[-1][0]) if pairs else (0, -1)
+    r0, r1 = (pairs[0][1], pairs[-1][1]) if pairs else (0, -1)
+    q_weights = step_weights(np.diff(qn["pitch"].astype("f8")))
+    shared = []
+    for (i, j), (i2, j2), (i3, j3) in zip(pairs, pairs[1:], pairs[2:]):
+        if i2 - i == 1 and i3 - i2 == 1 and j2 - j == 1 and j3 - j2 == 1:
+            iq = [float(qn["pitch"][i2] - qn["pitch"][i]), float(qn["pitch"][i3] - qn["pitch"][i2])]
+            ir = [float(rn["pitch"][j2] - rn["pitch"][j]), float(rn["pitch"][j3] - rn["pitch"][j2])]
+            if iq == ir:
+                bits = float(q_weights[i] + q_weights[i2])
+                shared.append({"query_notes": [i, i3], "intervals": iq, "bits": round(bits, 2),
+                               "rarity": "rare" if bits >= 7 else "common" if bits < 4 else "typical"})
+    return {"aligned": notes,
+            "query_only_notes": [k for k in range(q0, q1 + 1) if k not in matched_q],
+            "reference_only_notes": [k for k in range(r0, r1 + 1) if k not in matched_r],
+            "shared_shapes": shared,
+            "significance": (f"a {len(pairs)}-note passage this close is expected by chance {evalue:.2g} times "
+                             f"in a catalog of {n_catalog} melodies")}
 
 
 def _bars(notes: np.ndarray, first: int, last: int):
@@ -47,7 +87,7 @@ def _bars(notes: np.ndarray, first: int, last: int):
 
 
 def build_match(query: Melody, reference: Melody, alignment: Alignment, entry, evalue: float,
-                max_evalue: float, null_model: dict | None = None) -> Match:
+                max_evalue: float, n_catalog: int = 1) -> Match:
     qn, rn = query.notes, reference.notes
     q0, q1 = alignment.query_notes
     r0, r1 = alignment.reference_notes
@@ -66,4 +106,5 @@ def build_match(query: Melody, reference: Melody, alignment: Alignment, entry, e
                  query_notes=[int(q0), int(q1)], reference_notes=[int(r0), int(r1)],
                  query_bars=_bars(qn, q0, q1), reference_bars=_bars(rn, r0, r1),
                  matched_notes=len(pairs), exact_notes=exact, transposition=transposition,
-                 tempo_ratio=round(tempo_ratio, 4), alignment_score=round(alignment.score, 3), pairs=pairs)
+                 tempo_ratio=round(tempo_ratio, 4), alignment_score=round(alignment.score, 3), pairs=pairs,
+                 evidence=explain(query, reference, pairs, transposition, evalue, n_catalog))

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-LAMBDA = 0.3043
-K_GLOBAL = 0.00707
+LAMBDA = 0.2069
+K_GLOBAL = 0.00548
 MIN_FOR_LOCAL_FIT = 200     # catalogs at least this large fit the tail per query
 TAIL_SHARE = 0.05           # the share of references in the fitted tail
 TAIL_SKIP = 3               # best scores left out of the fit (they may be real matches)
