@@ -12,6 +12,7 @@ import streamlit as st
 from melody.api import query_file
 from melody.catalog import Catalog, default_catalog_path
 from melody.io import SYMBOLIC_EXTENSIONS
+from melody.score.significance import DEFAULT_MAX_EVALUE
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 MAX_UPLOAD_MB = 20
@@ -50,7 +51,7 @@ def main():
     st.title("melody — does this song reuse an existing melody?")
     catalog_path = st.sidebar.text_input("Catalog folder", value=default_catalog_path())
     top = st.sidebar.slider("Matches to show", 1, 50, 10)
-    max_evalue = st.sidebar.number_input("Flag when E-value at most", value=0.01, format="%.4f")
+    max_evalue = st.sidebar.number_input("Flag when E-value at most", value=DEFAULT_MAX_EVALUE, format="%.4f")
     try:
         catalog = open_catalog(catalog_path)
     except Exception as exc:   # shown to the user, never a traceback
@@ -85,7 +86,7 @@ def main():
     matches = result["matches"]
     flagged = sum(m["flagged"] for m in matches)
     if flagged:
-        st.error(f"{label}: {flagged} flagged match(es) — likely borrowed material")
+        st.warning(f"{label}: {flagged} flagged match(es) — likely borrowed material")
     else:
         st.success(f"{label}: nothing flagged")
     rows = [{"title": m["title"], "score": round(m["score"], 4), "E-value": float(f"{m['evalue']:.3g}"),
@@ -94,7 +95,7 @@ def main():
              "reference s": f"{m['reference_span'][0]:.1f}-{m['reference_span'][1]:.1f}",
              "query bars": m["query_bars"], "reference bars": m["reference_bars"],
              "transposition": m["transposition"], "tempo ratio": m["tempo_ratio"]} for m in matches]
-    st.dataframe(rows, use_container_width=True)
+    st.dataframe(rows, width="stretch")
     if matches:
         from melody.io import load
         k = st.selectbox("Show the evidence for match", range(len(matches)),
