@@ -87,9 +87,11 @@ def test_reindex_skips_unchanged_and_adds_changed(tmp_path, refs):
     changed = cat.index([folder], workers=1)
     assert changed.added_files == 1 and changed.added_melodies == 1
     assert len(changed.skipped) == 4
-    assert cat.info()["melodies"] == 6
+    assert cat.info()["melodies"] == 5          # the new version of b.mid replaced the old one
+    assert cat.info()["files"] == 4
     hit = cat.search(to_melody(new_lead), top=1)[0]
     assert hit.source == str(folder / "b.mid") and hit.matched_notes >= 20
+    assert len(cat) == 5 and len(cat.packed.notes) == cat.info()["notes"]   # replaced notes are not read
 
 
 def test_second_writer_is_locked_out_in_process(tmp_path, refs):

@@ -80,6 +80,7 @@ class Store:
             raise CatalogLocked(f"{self.path}: catalog is locked by another writer; try again when it finishes")
         self._lock_fd = fd
         used = {row[0] for row in self.db.execute("SELECT DISTINCT segment FROM melodies")}
+        # segments no longer referenced (never committed, or all their melodies replaced) are removed
         seg_dir = os.path.join(self.path, "segments")
         for name in os.listdir(seg_dir):
             if name not in used:
@@ -122,6 +123,11 @@ class Store:
         try:
             cur.execute("BEGIN IMMEDIATE")
             for path, sha, size, melodies in batch:
+                # a file whose content changed replaces its previous version (same transaction)
+                for (old_id,) in cur.execute("SELECT id FROM files WHERE path = ? AND sha256 != ?",
+                                             (path, sha)).fetchall():
+                    cur.execute("DELETE FROM melodies WHERE file_id = ?", (old_id,))
+                    cur.execute("DELETE FROM files WHERE id = ?", (old_id,))
                 cur.execute("INSERT INTO files (path, sha256, size, added) VALUES (?, ?, ?, ?)",
                             (path, sha, size, time.time()))
                 file_id = cur.lastrowid
@@ -155,10 +161,15 @@ class Store:
         per_segment: dict[str, int] = {}
         for r in rows:
             per_segment[r[5]] = per_segment.get(r[5], 0) + r[4]
-        parts = [self._segment(name) for name in per_segment]
-        for (name, n), part in zip(per_segment.items(), parts):
-            if len(part) != n:
-                raise CatalogError(f"{self.path}: segment {name} holds {len(part)} notes, expected {n}; "
+        segments = {name: self._segment(name) for name in per_segment}
+        parts = []
+        for name, n in per_segment.items():
+            if len(segments[name]) == n:
+                parts.append(segments[name])          # the whole batch is live: no slicing needed
+        if len(parts) != len(segments):               # some melodies were replaced: slice row by row
+            parts = [segments[r[5]][r[6]:r[6] + r[4]] for r in rows]
+            if any(len(part) != r[4] for part, r in zip(parts, rows)):
+                raise CatalogError(f"{self.path}: a catalog segment is shorter than its index says; "
                                    "the catalog is damaged: rebuild it")
         notes = np.concatenate(parts) if parts else np.zeros(0, NOTE_DTYPE)
         return entries, notes, offsets
