@@ -122,6 +122,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
     rhy_match, rhy_pen = p[RHY_MATCH], p[RHY_PEN]
     rhy_free = -np.log2(1.0 - p[DUR_FREE])
     run_bonus = p[RUN_BONUS]
+    miss = max(near, octave, mismatch)      # the best a step can score for pitch without equal intervals
     for r in range(1 if full else 3):
         for j in range(n + 1):
             H[r, j] = 0.0
@@ -165,27 +166,34 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
                         x, xm = s, RUN_CONTINUE
                     if x > h:
                         h, mv = x, RUN
-            # The summed moves: the rhythm part (the costly one) only when the move could still win,
-            # since it adds at most rhy_match.
+            # The summed moves are rarely the best: skip each one as soon as a bound shows it cannot win.
+            # Unless the summed intervals are equal, its pitch part is at most `miss`; the rhythm part adds
+            # at most rhy_match. Only then pay for the exact pitch and rhythm parts.
             if j >= 2:
                 ra2, lr2, rw2, lrp2 = r_iv2[t], r_len2[t], r_w2[t], r_prev2[t]
-                s = Hb[j - 2] + frag + _pitch_score(qa, qw, ra2, rw2, match, near, octave, mismatch)
-                if s + rhy_match > h:
-                    s += _rhythm_score(lq, lqp, lr2, lrp2, rhy_match, rhy_pen, rhy_free)
-                    if s > h:
-                        h, mv = s, Q1R2
-                if i >= 2:
-                    s = Ha[j - 2] + wrong + _pitch_score(qa2, qw2, ra2, rw2, match, near, octave, mismatch)
+                base = Hb[j - 2] + frag
+                if base + miss + rhy_match > h or abs(qa - ra2) < 0.5:
+                    s = base + _pitch_score(qa, qw, ra2, rw2, match, near, octave, mismatch)
                     if s + rhy_match > h:
-                        s += _rhythm_score(lq2, lqp2, lr2, lrp2, rhy_match, rhy_pen, rhy_free)
+                        s += _rhythm_score(lq, lqp, lr2, lrp2, rhy_match, rhy_pen, rhy_free)
                         if s > h:
-                            h, mv = s, Q2R2
+                            h, mv = s, Q1R2
+                if i >= 2:
+                    base = Ha[j - 2] + wrong
+                    if base + miss + rhy_match > h or abs(qa2 - ra2) < 0.5:
+                        s = base + _pitch_score(qa2, qw2, ra2, rw2, match, near, octave, mismatch)
+                        if s + rhy_match > h:
+                            s += _rhythm_score(lq2, lqp2, lr2, lrp2, rhy_match, rhy_pen, rhy_free)
+                            if s > h:
+                                h, mv = s, Q2R2
             if i >= 2:
-                s = Ha[j - 1] + frag + _pitch_score(qa2, qw2, ra, rw, match, near, octave, mismatch)
-                if s + rhy_match > h:
-                    s += _rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free)
-                    if s > h:
-                        h, mv = s, Q2R1
+                base = Ha[j - 1] + frag
+                if base + miss + rhy_match > h or abs(qa2 - ra) < 0.5:
+                    s = base + _pitch_score(qa2, qw2, ra, rw, match, near, octave, mismatch)
+                    if s + rhy_match > h:
+                        s += _rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free)
+                        if s > h:
+                            h, mv = s, Q2R1
             if masked and mask[i, j]:
                 h, mv, x, xm = 0.0, STOP, NEG, RUN_START
             Hc[j] = h
