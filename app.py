@@ -1,21 +1,28 @@
-"""Streamlit dashboard (presentation only): upload a song or pick an example, see its ranked matches.
+"""Streamlit dashboard (presentation only): one song's matches with the evidence, or a batch of songs.
 
     melody app            # or: streamlit run app.py
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 
 import streamlit as st
 
-from melody.api import query_file
+from melody.api import match_melodies, query_file
 from melody.catalog import Catalog, default_catalog_path
+from melody.errors import MelodyError
 from melody.io import SYMBOLIC_EXTENSIONS
+from melody.report import csv_text, html_report, interval_table, passage_audio, piano_roll
+from melody.report.html import summary_rows
 from melody.score.significance import DEFAULT_MAX_EVALUE
+from melody.uploads import MAX_FILE_BYTES, UploadError, extract_zip, save_upload
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
-MAX_UPLOAD_MB = 20
+UPLOADS = os.path.join(tempfile.gettempdir(), "melody-uploads")
+SONG_TYPES = [e.lstrip(".") for e in SYMBOLIC_EXTENSIONS]
+MAX_BATCH_FILES = 100
 
 
 @st.cache_resource(show_spinner="Opening the catalog...")
@@ -25,88 +32,179 @@ def open_catalog(path: str) -> Catalog:
     return catalog
 
 
-def piano_roll(query, reference, match):
-    """Query and reference passages on one piano roll, the reference transposed onto the query."""
-    import matplotlib.pyplot as plt
+@st.cache_data(show_spinner=False, max_entries=256)
+def search(path: str, modified: float, catalog_path: str, top: int, max_evalue: float) -> dict:
+    """query_file with evidence, cached per file version and settings (`modified` is part of the key)."""
+    return query_file(path, open_catalog(catalog_path), top=top, max_evalue=max_evalue, evidence=True)
 
-    fig, ax = plt.subplots(figsize=(10, 3))
-    q0, q1 = match["query_notes"]
-    r0, r1 = match["reference_notes"]
-    qn, rn = query.notes[q0:q1 + 1], reference.notes[r0:r1 + 1]
-    t0q, t0r = qn["onset"][0], rn["onset"][0]
-    scale = 1.0 / match["tempo_ratio"] if match["tempo_ratio"] else 1.0
-    for n in rn:
-        ax.broken_barh([((n["onset"] - t0r) * scale, n["duration"] * scale)],
-                       (n["pitch"] + match["transposition"] - 0.4, 0.8), color="tab:orange", alpha=0.5)
-    for n in qn:
-        ax.broken_barh([(n["onset"] - t0q, n["duration"])], (n["pitch"] - 0.25, 0.5), color="tab:blue")
-    ax.set_xlabel("seconds into the matched passage (query time)")
-    ax.set_ylabel("MIDI pitch")
-    ax.set_title("query (blue) over reference (orange, transposed and time-scaled)")
-    return fig
+
+def run_search(path: str, label: str, catalog_path: str, top: int, max_evalue: float) -> dict:
+    """The result as the user should see it: named by the label, never by a temporary path."""
+    result = search(path, os.path.getmtime(path), catalog_path, top, max_evalue)
+    error = result["error"].replace(path, label) if result["error"] else None
+    return {**result, "query": label, "error": error}
+
+
+def verdict(label: str, result: dict):
+    flagged = sum(m["flagged"] for m in result["matches"])
+    if flagged:
+        st.warning(f"{label}: {flagged} flagged match(es) — likely borrowed material")
+    else:
+        st.success(f"{label}: nothing flagged")
+
+
+def match_table(matches: list[dict]):
+    st.dataframe(summary_rows(matches), width="stretch", hide_index=True,
+                 column_config={"E-value": st.column_config.NumberColumn(format="scientific")})
+
+
+def evidence(path: str, result: dict, catalog: Catalog):
+    """The chosen match: piano roll, intervals, significance, shared shapes, audio, downloads."""
+    matches = result["matches"]
+    k = st.selectbox("Show the evidence for match", range(len(matches)),
+                     format_func=lambda i: f"{i + 1}. {matches[i]['title']}")
+    m = matches[k]
+    try:
+        query, reference = match_melodies(path, catalog, m)
+        figure = piano_roll(query, reference, m)
+    except (MelodyError, ValueError) as exc:
+        st.error(f"Cannot show the evidence: {exc}")
+        return
+    ev = m["evidence"]
+    st.pyplot(figure)
+    st.caption(ev["significance"][0].upper() + ev["significance"][1:] + ".")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Intervals side by side")
+        st.table(interval_table(query, reference, m))
+    with right:
+        st.subheader("Shared 3-note shapes")
+        for rarity in ("rare", "typical", "common"):
+            shapes = [s for s in ev["shared_shapes"] if s["rarity"] == rarity]
+            if shapes:
+                st.markdown(f"**{rarity}** ({len(shapes)}): " + ", ".join(
+                    f"{'/'.join(f'{x:+.0f}' for x in s['intervals'])} ({s['bits']:.1f} bits)" for s in shapes))
+        if ev["query_only_notes"] or ev["reference_only_notes"]:
+            st.markdown(f"Notes only in the query (ornaments): {len(ev['query_only_notes'])}; "
+                        f"only in the reference: {len(ev['reference_only_notes'])}")
+    st.subheader("Listen")
+    st.caption("The query passage, half a second of silence, then the reference passage in the query's key.")
+    st.audio(passage_audio(query, reference, m), format="audio/wav")
+
+    def full_report() -> str:     # built only when the button is pressed: a piano roll per match
+        figures, intervals = {}, {}
+        for i, match in enumerate(matches):
+            try:
+                q, r = match_melodies(path, catalog, match)
+                figures[i], intervals[i] = piano_roll(q, r, match), interval_table(q, r, match)
+            except (MelodyError, ValueError):
+                continue
+        return html_report(result, figures, intervals)
+
+    name = os.path.splitext(result["query"])[0]
+    a, b = st.columns(2)
+    a.download_button("Download report (HTML)", full_report, file_name=f"{name}-melody-report.html",
+                      mime="text/html", key="download_html")
+    b.download_button("Download JSON", json.dumps(result, indent=1), file_name=f"{name}-melody.json",
+                      mime="application/json", key="download_json")
+
+
+def song_page(catalog: Catalog, catalog_path: str, top: int, max_evalue: float):
+    upload = st.file_uploader("Upload a song", type=SONG_TYPES, key="song_upload")
+    examples = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(SYMBOLIC_EXTENSIONS)) if os.path.isdir(EXAMPLES) else []
+    example = st.selectbox("...or pick an example", ["(none)"] + examples)
+    if upload is not None:
+        label = os.path.basename(upload.name)
+        try:
+            path = save_upload(label, upload.getvalue(), UPLOADS)
+        except UploadError as exc:
+            st.error(str(exc))
+            return
+    elif example != "(none)":
+        path, label = os.path.join(EXAMPLES, example), example
+    else:
+        st.info("Upload a MIDI, MusicXML, ABC or kern file, or pick an example.")
+        return
+
+    with st.spinner("Searching the catalog..."):
+        result = run_search(path, label, catalog_path, top, max_evalue)
+    if result["status"] != "ok":
+        st.error(f"Cannot analyse this file: {result['error']}")
+        return
+    verdict(label, result)
+    match_table(result["matches"])
+    if result["matches"]:
+        evidence(path, result, catalog)
+
+
+def batch_songs(uploads) -> tuple[list[tuple[str, str]], list[dict]]:
+    """(label, path) of every song in the uploads (zips unpacked) and error results for what failed."""
+    songs, failed = [], []
+    for upload in uploads:
+        name = os.path.basename(upload.name)
+        try:
+            if name.lower().endswith(".zip"):
+                songs += [(f"{name}/{inner}", p) for inner, p in extract_zip(upload.getvalue(), UPLOADS)]
+            else:
+                songs.append((name, save_upload(name, upload.getvalue(), UPLOADS)))
+        except UploadError as exc:
+            failed.append({"query": name, "status": "error", "error": str(exc), "flagged": False, "matches": []})
+    return songs, failed
+
+
+def batch_page(catalog_path: str, top: int, max_evalue: float):
+    uploads = st.file_uploader("Upload songs, or a zip of songs", type=SONG_TYPES + ["zip"],
+                               accept_multiple_files=True, key="batch_upload")
+    if not uploads:
+        st.info(f"Upload up to {MAX_BATCH_FILES} songs (MIDI, MusicXML, ABC, kern) or zip archives of them.")
+        return
+    songs, results = batch_songs(uploads)
+    if len(songs) > MAX_BATCH_FILES:
+        st.error(f"{len(songs)} songs: at most {MAX_BATCH_FILES} per batch")
+        return
+    progress = st.progress(0.0, text="Searching the catalog...")
+    for k, (label, path) in enumerate(songs):
+        results.append(run_search(path, label, catalog_path, top, max_evalue))
+        progress.progress((k + 1) / len(songs), text=f"{k + 1} of {len(songs)} songs")
+    progress.empty()
+    results.sort(key=lambda r: (not r["flagged"], r["status"] != "ok",
+                                min((m["evalue"] for m in r["matches"]), default=float("inf"))))
+    flagged = sum(r["flagged"] for r in results)
+    errors = sum(r["status"] != "ok" for r in results)
+    message = f"{len(results)} files: {flagged} flagged, {errors} could not be read"
+    (st.warning if flagged else st.success)(message)
+    rows = [{"file": r["query"], "flagged": r["flagged"], "status": r["status"],
+             "best match": r["matches"][0]["title"] if r["matches"] else "",
+             "E-value": r["matches"][0]["evalue"] if r["matches"] else None,
+             "flagged matches": sum(m["flagged"] for m in r["matches"]), "error": r["error"] or ""}
+            for r in results]
+    st.dataframe(rows, width="stretch", hide_index=True,
+                 column_config={"E-value": st.column_config.NumberColumn(format="scientific")})
+    a, b = st.columns(2)
+    a.download_button("Download JSON", json.dumps(results, indent=1), file_name="melody-batch.json",
+                      mime="application/json", key="batch_json")
+    b.download_button("Download CSV", csv_text(results), file_name="melody-batch.csv", mime="text/csv",
+                      key="batch_csv")
 
 
 def main():
     st.set_page_config(page_title="melody: find borrowed melodies", layout="wide")
     st.title("melody — does this song reuse an existing melody?")
+    page = st.sidebar.radio("Page", ["One song", "Batch"], key="page")
     catalog_path = st.sidebar.text_input("Catalog folder", value=default_catalog_path())
     top = st.sidebar.slider("Matches to show", 1, 50, 10)
     max_evalue = st.sidebar.number_input("Flag when E-value at most", value=DEFAULT_MAX_EVALUE, format="%.4f")
+    st.sidebar.caption(f"Uploads: at most {MAX_FILE_BYTES // 2**20} MB per file.")
     try:
         catalog = open_catalog(catalog_path)
     except Exception as exc:   # shown to the user, never a traceback
         st.error(f"Cannot open the catalog: {exc}")
         st.stop()
     st.sidebar.caption(f"{len(catalog)} reference melodies")
-
-    upload = st.file_uploader("Upload a song", type=[e.lstrip(".") for e in SYMBOLIC_EXTENSIONS])
-    examples = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(SYMBOLIC_EXTENSIONS)) if os.path.isdir(EXAMPLES) else []
-    example = st.selectbox("...or pick an example", ["(none)"] + examples)
-    path = None
-    if upload is not None:
-        if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
-            st.error(f"{upload.name}: larger than {MAX_UPLOAD_MB} MB")
-            st.stop()
-        suffix = os.path.splitext(os.path.basename(upload.name))[1].lower()
-        with tempfile.NamedTemporaryFile(delete=False, suffix=suffix) as fh:
-            fh.write(upload.getbuffer())
-            path = fh.name
-        label = os.path.basename(upload.name)
-    elif example != "(none)":
-        path, label = os.path.join(EXAMPLES, example), example
-    if not path:
-        st.info("Upload a MIDI, MusicXML, ABC or kern file, or pick an example.")
-        return
-
-    with st.spinner("Searching the catalog..."):
-        result = query_file(path, catalog, top=top, max_evalue=max_evalue)
-    if result["status"] != "ok":
-        st.error(result["error"].replace(path, label))
-        return
-    matches = result["matches"]
-    flagged = sum(m["flagged"] for m in matches)
-    if flagged:
-        st.warning(f"{label}: {flagged} flagged match(es) — likely borrowed material")
+    if page == "Batch":
+        batch_page(catalog_path, top, max_evalue)
     else:
-        st.success(f"{label}: nothing flagged")
-    rows = [{"title": m["title"], "score": round(m["score"], 4), "E-value": float(f"{m['evalue']:.3g}"),
-             "flagged": m["flagged"], "notes": m["matched_notes"],
-             "query s": f"{m['query_span'][0]:.1f}-{m['query_span'][1]:.1f}",
-             "reference s": f"{m['reference_span'][0]:.1f}-{m['reference_span'][1]:.1f}",
-             "query bars": m["query_bars"], "reference bars": m["reference_bars"],
-             "transposition": m["transposition"], "tempo ratio": m["tempo_ratio"]} for m in matches]
-    st.dataframe(rows, width="stretch")
-    if matches:
-        from melody.io import load
-        k = st.selectbox("Show the evidence for match", range(len(matches)),
-                         format_func=lambda i: f"{i + 1}. {matches[i]['title']}")
-        m = matches[k]
-        melodies = load(path)
-        query = next((x for x in melodies if x.index == m.get("query_tune")), melodies[0])
-        row = next(e.row for e in catalog.packed.entries if e.uid == m["id"])
-        st.pyplot(piano_roll(query, catalog.melody(row), m))
-        st.caption(f"A {m['matched_notes']}-note passage this close is expected by chance "
-                   f"{m['evalue']:.2g} times in a catalog of {len(catalog)} melodies.")
+        song_page(catalog, catalog_path, top, max_evalue)
 
 
 main()

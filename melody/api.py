@@ -75,3 +75,16 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
         ev, _ = significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))
         passages.append(build_match(a, b, aln, entry, float(ev[0]), max_evalue).to_dict(evidence=True))
     return passages
+
+
+def match_melodies(path: str, catalog: Catalog, match: dict) -> tuple[Melody, Melody]:
+    """The query and reference melodies a match of `query_file(path, catalog)` was found between.
+
+    Raises MelodyError when the file no longer loads or the reference is no longer in the catalog.
+    """
+    melodies = load(path)
+    query = next((m for m in melodies if m.index == match.get("query_tune")), None)
+    row = next((e.row for e in catalog.packed.entries if e.uid == match["id"]), None)
+    if query is None or row is None:
+        raise MelodyError(f"{path}: match {match['id']} no longer fits the file or the catalog")
+    return query, catalog.melody(row)

@@ -215,7 +215,7 @@ def cmd_catalog(args):
 def cmd_app(args):
     import subprocess
     app = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", app])
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", app, "--server.maxUploadSize", "100"])
 
 
 def main(argv=None) -> int:

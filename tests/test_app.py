@@ -42,3 +42,65 @@ def test_missing_catalog_is_a_message_not_a_traceback(tmp_path, monkeypatch):
     at.run()
     assert not at.exception
     assert at.error and "Cannot open the catalog" in at.error[0].value
+
+
+def _app(catalog_dir, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MELODY_CATALOG", catalog_dir)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_match_detail_shows_piano_roll_intervals_audio_and_exports(catalog_dir, monkeypatch):
+    at = _app(catalog_dir, monkeypatch)
+    at.selectbox[0].select("morning_commute.mid").run()
+    assert not at.exception and not at.error
+    assert at.selectbox[1].label == "Show the evidence for match"
+    assert len(at.get("image")) == 1                         # the piano roll (st.pyplot)
+    intervals = at.table[0].value
+    assert {"query interval", "reference interval", "same"} <= set(intervals.columns)
+    assert intervals["same"].all()                            # a straight copy of Ode to Joy
+    assert any("rare" in md.value for md in at.markdown)      # shared rare shapes are named
+    assert len(at.get("audio")) == 1
+    assert [b.label for b in at.get("download_button")] == ["Download report (HTML)", "Download JSON"]
+    at.selectbox[1].select(1).run()                           # another match's evidence
+    assert not at.exception and len(at.get("image")) == 1
+
+
+def test_broken_upload_is_a_message_not_a_traceback(catalog_dir, monkeypatch):
+    at = _app(catalog_dir, monkeypatch)
+    at.file_uploader(key="song_upload").set_value(("broken.mid", b"MThd\0\0\0\6 this is not midi", "audio/midi")).run()
+    assert not at.exception
+    assert at.error and at.error[0].value.startswith("Cannot analyse this file: broken.mid")
+    assert "melody-uploads" not in at.error[0].value          # the user's name, not a temporary path
+    assert not at.dataframe
+
+
+def test_batch_page_lists_flagged_files_first_and_reports_broken_ones(catalog_dir, monkeypatch):
+    import io
+    import zipfile
+
+    at = _app(catalog_dir, monkeypatch)
+    at.sidebar.radio(key="page").set_value("Batch").run()
+    assert not at.exception and at.info
+    with open(os.path.join(ROOT, "examples", "morning_commute.mid"), "rb") as fh:
+        song = fh.read()
+    with open(os.path.join(ROOT, "examples", "original_tune.mid"), "rb") as fh:
+        original = fh.read()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("../../outside/original_tune.mid", original)
+    at.file_uploader(key="batch_upload").set_value([
+        ("broken.mid", b"not a midi file at all", "audio/midi"),
+        ("songs.zip", buf.getvalue(), "application/zip"),
+        ("morning_commute.mid", song, "audio/midi")]).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["file"]) == ["morning_commute.mid", "songs.zip/../../outside/original_tune.mid", "broken.mid"]
+    assert list(table["flagged"]) == [True, False, False]
+    assert list(table["status"]) == ["ok", "ok", "error"] and table["error"].iloc[2].startswith("broken.mid")
+    assert at.warning and "3 files: 1 flagged, 1 could not be read" in at.warning[0].value
+    assert [b.label for b in at.get("download_button")] == ["Download JSON", "Download CSV"]

@@ -76,19 +76,25 @@ def local_align(query: Features, reference: Features, params=None, mask: np.ndar
     return backtrace(H, moves)
 
 
-def backtrace(H: np.ndarray, moves: np.ndarray) -> Alignment:
-    """Follow the moves back from the best cell until the score drops to zero.
+X_DROP = 12.0   # a stretch of the path that loses more than this much score splits it into two passages
+
+
+def backtrace(H: np.ndarray, moves: np.ndarray, x_drop: float = X_DROP) -> Alignment:
+    """Follow the moves back from the best cell until the score drops to zero; keep the best passage.
 
     Two states (see kernels._local): in H, follow H's move (RUN switches to the exact-run state at the
     same cell); in the run state, step diagonally and return to H where the run started.
+
+    Smith-Waterman happily bridges two borrowed phrases through unrelated notes when each phrase scores
+    more than the bridge costs. As BLAST's X-drop does for extensions, the path is cut wherever its
+    running score falls more than `x_drop` below its best so far, and the best-scoring piece is returned
+    (its score is the piece's own). The other pieces are found again by `melody.api.compare`.
     """
     i, j = np.unravel_index(int(np.argmax(H)), H.shape)
-    score = float(H[i, j])
-    if score <= 0:
+    if H[i, j] <= 0:
         return Alignment(0.0, (0, 0), (0, 0), [], [])
-    end = (int(i), int(j))
-    pairs = [end]
-    path = []
+    cells = [(int(i), int(j))]          # visited cells, end first
+    steps = []                          # the move that entered cells[k] from cells[k+1]
     in_run = False
     while i > 0 and j > 0:
         code = int(moves[i, j])
@@ -103,14 +109,32 @@ def backtrace(H: np.ndarray, moves: np.ndarray) -> Alignment:
                 in_run = True
                 continue
             di, dj = K.MOVES[move]
-        path.append((di, dj))
+        steps.append((di, dj))
         i, j = i - di, j - dj
-        if di and dj:
-            pairs.append((int(i), int(j)))
-    # DP cell (i, j) means "steps up to i / j", i.e. up to notes i / j: the path starts at notes (i, j).
-    pairs.reverse()
-    path.reverse()
-    return Alignment(score, (int(i), end[0]), (int(j), end[1]), pairs, path)
+        cells.append((int(i), int(j)))
+    cells.reverse()
+    steps.reverse()
+    first, last, score = _best_piece([max(float(H[c]), 0.0) for c in cells], x_drop)
+    cells, steps = cells[first:last + 1], steps[first:last]
+    # DP cell (i, j) means "steps up to i / j", i.e. up to notes i / j: the path starts at notes cells[0].
+    pairs = [cells[0]] + [c for c, (di, dj) in zip(cells[1:], steps) if di and dj]
+    return Alignment(score, (cells[0][0], cells[-1][0]), (cells[0][1], cells[-1][1]), pairs, steps)
+
+
+def _best_piece(values: list[float], x_drop: float) -> tuple[int, int, float]:
+    """Cut a path's running scores where they fall more than x_drop below the piece's best so far;
+    return (first, last, score) of the best piece (last = where that piece peaks)."""
+    pieces = []
+    start = top = 0
+    for k in range(1, len(values)):
+        if values[k] > values[top]:
+            top = k
+        elif values[top] - values[k] > x_drop:
+            pieces.append((start, top))
+            start = top = k
+    pieces.append((start, top))
+    first, last = max(pieces, key=lambda piece: values[piece[1]] - values[piece[0]])
+    return first, last, values[last] - values[first]
 
 
 def search(query: Features, steps: tuple[np.ndarray, np.ndarray, np.ndarray], offsets: np.ndarray,

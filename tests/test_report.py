@@ -1,0 +1,131 @@
+"""melody.report: piano roll, interval table, synthesiser, HTML and CSV reports of a match."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import numpy as np
+import pytest
+import soundfile
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+
+from melody.api import compare
+from melody.notes import Melody, make_notes
+from melody.report import csv_rows, csv_text, html_report, interval_table, passage, passage_audio, piano_roll, render
+from melody.report.plots import DIFFERENT_COLOUR
+
+TUNE = [60, 62, 64, 60, 60, 62, 64, 60, 64, 65, 67, 64, 65, 67, 67, 69, 67, 65, 64, 60]   # Frere Jacques
+
+
+def tune(pitches, beat_s=0.5, title="tune"):
+    onsets = np.arange(len(pitches)) * beat_s
+    return Melody(make_notes(onsets, np.full(len(pitches), beat_s * 0.9), pitches), title=title, source=f"{title}.mid")
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """A reference, and a query: transposed up 3, 1.5x slower, one passing note added and one note changed
+    (the aligner leaves the changed note out on both sides)."""
+    reference = tune(TUNE, 0.5, "reference")
+    pitches = [p + 3 for p in TUNE]
+    pitches[12] += 2                        # a wrong note
+    notes = list(zip(np.arange(len(pitches)) * 0.75, pitches))
+    notes.insert(9, (6.375, pitches[8] + 2))  # a passing note between two notes of the tune
+    onsets, ps = zip(*notes)
+    query = Melody(make_notes(onsets, np.full(len(ps), 0.3), ps), title="query", source="query.mid")
+    match = compare(query, reference, max_passages=1)[0]
+    return query, reference, match
+
+
+def _notes(fig, gid):
+    return [p for p in fig.axes[0].patches if p.get_gid() == gid]
+
+
+def test_piano_roll_draws_every_note_of_both_passages(pair):
+    query, reference, m = pair
+    fig = piano_roll(query, reference, m)
+    assert isinstance(fig, Figure)
+    q0, q1 = m["query_notes"]
+    r0, r1 = m["reference_notes"]
+    assert len(_notes(fig, "query-note")) == q1 - q0 + 1
+    assert len(_notes(fig, "reference-note")) == r1 - r0 + 1
+    assert m["transposition"] == 3 and m["tempo_ratio"] == pytest.approx(1 / 1.5, rel=0.05)
+    # the reference is moved onto the query: same pitches and (nearly) the same times for aligned notes
+    qn = passage(query, m["query_notes"])
+    rn = passage(reference, m["reference_notes"], m["transposition"], 1 / m["tempo_ratio"])
+    first = m["evidence"]["aligned"][1]
+    assert rn["pitch"][first["reference_note"] - r0] == qn["pitch"][first["query_note"] - q0]
+    # notes only one melody has are hatched; a pair the evidence calls different gets a red edge
+    assert len([p for p in _notes(fig, "query-note") if p.get_hatch()]) == len(m["evidence"]["query_only_notes"]) == 2
+    assert len([p for p in _notes(fig, "reference-note") if p.get_hatch()]) == len(m["evidence"]["reference_only_notes"]) == 1
+    assert not [p for p in _notes(fig, "query-note") if p.get_edgecolor() == to_rgba(DIFFERENT_COLOUR)]
+    aligned = [dict(a) for a in m["evidence"]["aligned"]]
+    aligned[3]["difference"] = "+2 semitones"
+    fig = piano_roll(query, reference, {**m, "evidence": {**m["evidence"], "aligned": aligned}})
+    red = [p for p in _notes(fig, "query-note") if p.get_edgecolor() == to_rgba(DIFFERENT_COLOUR)]
+    assert len(red) == 1
+
+
+def test_piano_roll_needs_evidence(pair):
+    query, reference, m = pair
+    with pytest.raises(ValueError, match="evidence"):
+        piano_roll(query, reference, {k: v for k, v in m.items() if k != "evidence"})
+
+
+def test_interval_table_sets_the_two_interval_sequences_side_by_side(pair):
+    query, reference, m = pair
+    rows = interval_table(query, reference, m)
+    assert len(rows) == m["matched_notes"] - 1
+    assert rows[0]["query interval"] == rows[0]["reference interval"] and rows[0]["same"]
+    assert all(r["same"] for r in rows)          # measured between aligned notes: the ornament is absorbed
+    assert sum(r["query notes skipped"] for r in rows) == len(m["evidence"]["query_only_notes"]) == 2
+    assert sum(r["reference notes skipped"] for r in rows) == 1
+    assert rows[0]["query notes"] == "Eb4 -> F4" and rows[0]["reference notes"] == "C4 -> D4"
+
+
+def test_render_gives_finite_audio_of_the_expected_length():
+    sr = 8000
+    notes = make_notes([0.0, 0.5, 1.0], [0.5, 0.5, 1.25], [60, 64, 67])
+    audio = render(notes, sr=sr)
+    assert audio.dtype == np.float32
+    assert len(audio) == int(np.ceil((2.25 + 0.08) * sr))
+    assert np.all(np.isfinite(audio)) and 0.5 < np.abs(audio).max() <= 0.8
+    assert np.abs(audio[int(0.2 * sr):int(0.3 * sr)]).max() > 0.1   # the first note sounds
+    assert len(render(notes[:0], sr=sr)) == 0
+    with pytest.raises(ValueError):
+        render(notes, sr=0)
+
+
+def test_passage_audio_is_query_gap_reference_as_wav(pair):
+    query, reference, m = pair
+    data, sr = soundfile.read(io.BytesIO(passage_audio(query, reference, m, sr=8000)))
+    q, r = passage(query, m["query_notes"]), passage(reference, m["reference_notes"])
+    expected = sum(float((x["onset"] + x["duration"]).max()) + 0.08 for x in (q, r)) + 0.5
+    assert sr == 8000 and abs(len(data) / sr - expected) < 0.01
+    assert np.all(np.isfinite(data))
+
+
+def test_html_report_is_self_contained(pair):
+    query, reference, m = pair
+    result = {"query": "song <1>.mid", "status": "ok", "error": None, "flagged": m["flagged"], "matches": [m]}
+    page = html_report(result, {0: piano_roll(query, reference, m)}, {0: interval_table(query, reference, m)})
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert '<img alt=\'piano roll of match 1\' src=\'data:image/png;base64,' in page
+    assert "song &lt;1&gt;.mid" in page                              # escaped
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", page) and "http://" not in page and "https://" not in page
+    assert "expected by chance" in page
+    error_page = html_report({"query": "x.mid", "status": "error", "error": "x.mid: corrupt", "matches": []})
+    assert "x.mid: corrupt" in error_page
+
+
+def test_csv_rows_one_per_match_and_one_per_failed_file(pair):
+    _, _, m = pair
+    results = [{"query": "a.mid", "status": "ok", "error": None, "flagged": True, "matches": [m, m]},
+               {"query": "b.mid", "status": "error", "error": "b.mid: corrupt", "flagged": False, "matches": []}]
+    rows = csv_rows(results)
+    assert [r["query"] for r in rows] == ["a.mid", "a.mid", "b.mid"]
+    assert rows[1]["rank"] == 2 and rows[2]["error"] == "b.mid: corrupt"
+    parsed = list(csv.DictReader(io.StringIO(csv_text(results))))
+    assert len(parsed) == 3 and parsed[0]["title"] == "reference"
