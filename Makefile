@@ -19,7 +19,11 @@ catalog: $(BIN)/melody
 demo: catalog
 	$(BIN)/melody scan examples/ --top 3
 
+# The browser test uses the system Chromium (never a downloaded one); install it where we can, else it skips.
 test: $(BIN)/melody
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "could not install chromium: tests/test_browser.py will be skipped"; fi
 	$(BIN)/pytest -q
 
 examples: $(BIN)/melody

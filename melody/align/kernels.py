@@ -86,7 +86,7 @@ def _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free):
     dl = abs(lq - lr)
     if lqp > NONE and lrp > NONE:
         dl = min(dl, abs((lq - lqp) - (lr - lrp)))
-    if dl <= rhy_free:
+    if dl <= rhy_free + 1e-9:    # tolerance: equal relative rhythms can differ by rounding in log2
         return rhy_match
     return -rhy_pen * (1.0 - np.exp2(-dl))
 

@@ -33,6 +33,10 @@ def _fmt(value) -> str:
     return "" if value is None else str(value)
 
 
+def _fmt_span(span, fmt="{}") -> str:
+    return f"{fmt.format(span[0])}-{fmt.format(span[1])}" if span else ""
+
+
 def _png(figure) -> str:
     """A matplotlib Figure (or PNG bytes) as a data: URI."""
     if not isinstance(figure, (bytes, bytearray)):
@@ -46,9 +50,8 @@ def summary_rows(matches: list[dict]) -> list[dict]:
     """One row per match with the columns people sort by (the app's table and the report's)."""
     return [{"rank": k + 1, "title": m["title"], "score": round(m["score"], 4), "E-value": m["evalue"],
              "flagged": m["flagged"], "matched notes": m["matched_notes"],
-             "query s": [round(x, 1) for x in m["query_span"]],
-             "reference s": [round(x, 1) for x in m["reference_span"]],
-             "query bars": m["query_bars"], "reference bars": m["reference_bars"],
+             "query s": _fmt_span(m["query_span"], "{:.1f}"), "reference s": _fmt_span(m["reference_span"], "{:.1f}"),
+             "query bars": _fmt_span(m["query_bars"]), "reference bars": _fmt_span(m["reference_bars"]),
              "transposition": m["transposition"], "tempo ratio": m["tempo_ratio"]}
             for k, m in enumerate(matches)]
 

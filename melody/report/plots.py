@@ -109,8 +109,13 @@ def interval_table(query: Melody, reference: Melody, match: dict) -> list[dict]:
         i, j, i2, j2 = a["query_note"], a["reference_note"], b["query_note"], b["reference_note"]
         dq, dr = float(qp[i2] - qp[i]), float(rp[j2] - rp[j])
         rows.append({"step": k, "query notes": f"{pitch_name(qp[i])} -> {pitch_name(qp[i2])}",
-                     "query interval": round(dq, 2),
+                     "query interval": _semitones(dq),
                      "reference notes": f"{pitch_name(rp[j])} -> {pitch_name(rp[j2])}",
-                     "reference interval": round(dr, 2), "same": abs(dq - dr) < 0.5,
+                     "reference interval": _semitones(dr), "same": abs(dq - dr) < 0.5,
                      "query notes skipped": i2 - i - 1, "reference notes skipped": j2 - j - 1})
     return rows
+
+
+def _semitones(value: float):
+    """Whole semitones as int (MIDI), fractional ones (audio transcriptions) to two decimals."""
+    return int(value) if float(value).is_integer() else round(float(value), 2)
