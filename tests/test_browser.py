@@ -89,5 +89,9 @@ def test_example_shows_match_table_and_piano_roll(server):
                 page.screenshot(path=os.path.join(ARTIFACTS, "app-example.png"), full_page=True)
             assert page.get_by_text("1 flagged match(es)").count() == 1
             assert page.locator('[data-testid="stException"]').count() == 0
+            with page.expect_download(timeout=60_000) as download:     # the report is built on click
+                page.get_by_text("Download report (HTML)").click()
+            report = open(download.value.path(), encoding="utf-8").read()
+            assert "data:image/png;base64," in report and "Ode to Joy" in report
         finally:
             browser.close()
