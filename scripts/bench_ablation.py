@@ -1,0 +1,123 @@
+"""Ablation: what each component adds, on the same generated queries and the same real tune families.
+
+Every variant scores the bench_accuracy data (seed 0: 1,000 catalog melodies, 330 queries) and the MTC-ANN
+families with one component changed: information (commonness) weights, the exact-run bonus, the summed
+moves (ornaments / split notes / wrong notes), rhythm, the per-query null model.
+
+    .venv/bin/python scripts/bench_ablation.py [--n-queries 330] [--families ../shared/data/mtc-ann-dev.jsonl.gz]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from dataclasses import replace
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import bench_families  # noqa: E402
+import benchdata  # noqa: E402
+from bench_accuracy import add_in_order, load_query  # noqa: E402
+
+import melody  # noqa: E402
+from melody import align  # noqa: E402
+from melody.align import kernels as K  # noqa: E402
+from melody.represent import features  # noqa: E402
+from melody.score import significance  # noqa: E402
+
+VARIANTS = {
+    "current defaults": {},
+    "no commonness weights (every step weighs the mean, 2.5 bits)": {"flat": True},
+    "no exact-run bonus": {"RUN_BONUS": 0.0},
+    "no summed moves (ornament / split / wrong note)": {"FRAG": -1e3, "WRONG": -1e3},
+    "no rhythm": {"RHY_MATCH": 0.0, "RHY_PEN": 0.0},
+    "global null model only (no per-query tail fit)": {"global_null": True},
+}
+
+
+def _params(change):
+    p = align.DEFAULT_PARAMS.copy()
+    for k, v in change.items():
+        if hasattr(K, k):
+            p[getattr(K, k)] = v
+    return p
+
+
+def _scores(qf, packed, change):
+    weight = packed.weight
+    if change.get("flat"):
+        qf = replace(qf, weight=np.full(len(qf), 2.5, "f4"))
+        weight = np.full(len(packed.weight), 2.5, "f4")
+    scores = align.search(qf, (packed.interval, packed.length, weight), packed.step_offsets, _params(change))
+    saved = significance.MIN_FOR_LOCAL_FIT
+    if change.get("global_null"):
+        significance.MIN_FOR_LOCAL_FIT = 10 ** 12
+    try:
+        ev, _ = significance.evalues(scores, len(qf), np.diff(packed.step_offsets))
+    finally:
+        significance.MIN_FOR_LOCAL_FIT = saved
+    return scores, ev
+
+
+def generated(queries, packed, ids, change):
+    uid_row = {e.uid: e.row for e in packed.entries}
+    true_e, neg_e, top1 = [], [], []
+    for q, loaded in queries:
+        scores, ev = _scores(features(loaded), packed, change)
+        if q.positive:
+            rows = [uid_row[ids[q.ref_index]]] + [uid_row[ids[k]] for k in q.alt_ref_indices]
+            best_true = min(ev[r] for r in rows)
+            true_e.append(best_true)
+            top1.append(best_true <= ev.min())
+        else:
+            neg_e.append(ev.min())
+    true_e, neg_e = np.array(true_e), np.array(neg_e)
+    thr = significance.DEFAULT_MAX_EVALUE
+    cut = np.quantile(neg_e, 0.01)
+    return {"R@1": np.mean(top1), "TPR": np.mean(true_e <= thr), "FPR": np.mean(neg_e <= thr),
+            "TPR@FPR1%": np.mean(true_e < cut)}
+
+
+def families(melodies, change):
+    with tempfile.TemporaryDirectory() as d:
+        cat = melody.Catalog.create(os.path.join(d, "f"))
+        ids = cat.add(melodies)
+        fam = {u: m.meta["family"] for u, m in zip(ids, melodies)}
+        packed = cat.packed
+        aps, top1 = [], []
+        for uid, m in zip(ids, melodies):
+            scores, ev = _scores(features(m), packed, change)
+            order = [packed.entries[k].uid for k in np.lexsort((-scores, ev)) if packed.entries[k].uid != uid]
+            rel = np.array([fam[x] == m.meta["family"] for x in order], dtype=float)
+            aps.append(bench_families.average_precision(rel))
+            top1.append(rel[0])
+    return {"MAP": np.mean(aps), "top1": np.mean(top1)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-catalog", type=int, default=1000)
+    ap.add_argument("--n-queries", type=int, default=330)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--families", default=bench_families.DEFAULT_DATA)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, work)
+        cat = melody.Catalog.create(os.path.join(work, "catalog"))
+        ids = add_in_order(cat, [t.melody for t in split.catalog])
+        loaded = [(q, load_query(q.path)) for q in queries]
+        fam = bench_families.load_mtc(args.families) if os.path.exists(args.families) else None
+        print(f"{'variant':62s} {'R@1':>6s} {'TPR':>6s} {'FPR':>6s} {'TPR@1%':>7s} {'MAP':>6s} {'top1':>6s}")
+        for name, change in VARIANTS.items():
+            g = generated(loaded, cat.packed, ids, change)
+            f = families(fam, change) if fam else {"MAP": float("nan"), "top1": float("nan")}
+            print(f"{name:62s} {g['R@1']:6.3f} {g['TPR']:6.3f} {g['FPR']:6.3f} {g['TPR@FPR1%']:7.3f} "
+                  f"{f['MAP']:6.3f} {f['top1']:6.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
