@@ -2,7 +2,7 @@
 
 Every variant scores the bench_accuracy data (seed 0: 1,000 catalog melodies, 330 queries) and the MTC-ANN
 families with one component changed: information (commonness) weights, the exact-run bonus, the summed
-moves (ornaments / split notes / wrong notes), rhythm, the per-query null model.
+moves (ornaments / split notes / wrong notes), rhythm, metric position, the per-query null model.
 
     .venv/bin/python scripts/bench_ablation.py [--n-queries 330] [--families ../shared/data/mtc-ann-dev.jsonl.gz]
 """
@@ -33,6 +33,7 @@ VARIANTS = {
     "current defaults": {},
     "no commonness weights (every step weighs the mean, 2.5 bits)": {"flat": True},
     "no exact-run bonus": {"RUN_BONUS": 0.0},
+    "no metric-position bonus": {"METRIC_MATCH": 0.0},
     "no summed moves (ornament / split / wrong note)": {"FRAG": -1e3, "WRONG": -1e3},
     "no rhythm": {"RHY_MATCH": 0.0, "RHY_PEN": 0.0},
     "global null model only (no per-query tail fit)": {"global_null": True},
@@ -52,7 +53,8 @@ def _scores(qf, packed, change):
     if change.get("flat"):
         qf = replace(qf, weight=np.full(len(qf), 2.5, "f4"))
         weight = np.full(len(packed.weight), 2.5, "f4")
-    scores = align.search(qf, (packed.interval, packed.length, weight), packed.step_offsets, _params(change))
+    scores = align.search(qf, (packed.interval, packed.length, weight, packed.metric), packed.step_offsets,
+                          _params(change))
     saved = significance.MIN_FOR_LOCAL_FIT
     if change.get("global_null"):
         significance.MIN_FOR_LOCAL_FIT = 10 ** 12

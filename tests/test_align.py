@@ -102,20 +102,25 @@ def ref_local(qf, rf, p, table=WEIGHT_TABLE, mask=None):
     """Full Smith-Waterman matrix H (m+1, n+1) with all six moves and exact-run bonuses; masked cells 0.
 
     X[i, j] is the best alignment that ends at (i, j) with an exact (1,1) move: either a fresh run from
-    H[i-1, j-1] or the continuation of the run ending at (i-1, j-1), which earns RUN_BONUS.
+    H[i-1, j-1] or the continuation of the run ending at (i-1, j-1), which earns RUN_BONUS. An exact
+    (1,1) move whose arrival notes have the same known metric class earns METRIC_MATCH.
     """
     q, r = _steps(qf), _steps(rf)
+    qm, rm = qf.metric_or_unknown(), rf.metric_or_unknown()
     m, n = len(q), len(r)
     H = np.zeros((m + 1, n + 1))
     X = np.full((m + 1, n + 1), -np.inf)
     for i in range(1, m + 1):
         for j in range(1, n + 1):
+            exact = _exact(q, r, i, j)
+            metric = p[K.METRIC_MATCH] if exact and qm[i - 1] >= 0 and qm[i - 1] == rm[j - 1] else 0.0
             best = 0.0
             for di, dj in ((1, 1), (1, 0), (0, 1), (2, 1), (1, 2), (2, 2)):
                 if i >= di and j >= dj:
-                    best = max(best, H[i - di, j - dj] + move_score(q, r, i, j, di, dj, p, table))
-            if _exact(q, r, i, j):
-                s = move_score(q, r, i, j, 1, 1, p, table)
+                    bonus = metric if (di, dj) == (1, 1) else 0.0
+                    best = max(best, H[i - di, j - dj] + move_score(q, r, i, j, di, dj, p, table) + bonus)
+            if exact:
+                s = move_score(q, r, i, j, 1, 1, p, table) + metric
                 X[i, j] = max(H[i - 1, j - 1] + s, X[i - 1, j - 1] + s + p[K.RUN_BONUS])
                 best = max(best, X[i, j])
             if mask is not None and mask[i, j]:
@@ -127,14 +132,18 @@ def ref_local(qf, rf, p, table=WEIGHT_TABLE, mask=None):
 
 def path_score(qf, rf, start, moves, p, table=WEIGHT_TABLE):
     """Re-score an alignment path: its moves' scores, plus RUN_BONUS for each exact (1,1) move that
-    directly follows another. Returns, per move, the running total, the cell reached and whether the
-    move was an exact (1,1) one."""
+    directly follows another and METRIC_MATCH for each exact (1,1) move between notes of the same known
+    metric class. Returns, per move, the running total, the cell reached and whether the move was an
+    exact (1,1) one."""
     q, r = _steps(qf), _steps(rf)
+    qm, rm = qf.metric_or_unknown(), rf.metric_or_unknown()
     (i, j), total, out, prev_exact = start, 0.0, [], False
     for di, dj in moves:
         i, j = i + di, j + dj
         total += move_score(q, r, i, j, di, dj, p, table)
         exact = (di, dj) == (1, 1) and _exact(q, r, i, j)
+        if exact and qm[i - 1] >= 0 and qm[i - 1] == rm[j - 1]:
+            total += p[K.METRIC_MATCH]
         if exact and prev_exact:
             total += p[K.RUN_BONUS]
         prev_exact = exact
@@ -168,11 +177,12 @@ def ref_dtw(C, subsequence):
 # strategies
 
 
-def feat(interval, length=None, weight=None):
+def feat(interval, length=None, weight=None, metric=None):
     n = len(interval)
     return Features(np.asarray(interval, "f4"),
                     np.asarray(np.ones(n) if length is None else length, "f4"),
-                    np.asarray(np.ones(n) if weight is None else weight, "f4"), 1.0)
+                    np.asarray(np.ones(n) if weight is None else weight, "f4"), 1.0,
+                    None if metric is None else np.asarray(metric, "f4"))
 
 
 @st.composite
@@ -181,35 +191,40 @@ def feats(draw, min_size=1, max_size=25, weighted=True):
     iv = draw(st.lists(st.sampled_from(INTERVALS), min_size=n, max_size=n))
     ln = draw(st.lists(st.sampled_from(LENGTHS), min_size=n, max_size=n))
     w = draw(st.lists(st.floats(0.5, 2.0, width=32), min_size=n, max_size=n)) if weighted else None
-    return feat(iv, ln, w)
+    met = draw(st.one_of(st.none(), st.lists(st.sampled_from([-1, 0, 1, 2]), min_size=n, max_size=n)))
+    return feat(iv, ln, w, met)
 
 
-def _params(match, near, octave, mismatch, gap, frag, wrong, rhy_match, rhy_pen, dur_free, run_bonus):
+def _params(match, near, octave, mismatch, gap, frag, wrong, rhy_match, rhy_pen, dur_free, run_bonus,
+            metric_match=0.0):
     p = np.zeros(K.N_PARAMS)
     p[K.MATCH], p[K.NEAR], p[K.OCTAVE], p[K.MISMATCH] = match, near, octave, mismatch
     p[K.GAP], p[K.FRAG], p[K.WRONG] = gap, frag, wrong
     p[K.RHY_MATCH], p[K.RHY_PEN], p[K.DUR_FREE] = rhy_match, rhy_pen, dur_free
     p[K.RUN_BONUS] = run_bonus
+    p[K.METRIC_MATCH] = metric_match
     return p
 
 
 _random_params = st.builds(
     _params, st.floats(0.5, 2.0), st.floats(-2.0, 0.0), st.floats(-2.0, 0.0), st.floats(-3.0, -0.1),
     st.floats(-4.0, -0.1), st.floats(-4.0, 0.0), st.floats(-4.0, 0.0), st.floats(0.0, 1.5),
-    st.floats(0.0, 3.0), st.sampled_from([0.0123, 0.05, 0.15, 0.27, 0.33]), st.floats(0.0, 2.0))
+    st.floats(0.0, 3.0), st.sampled_from([0.0123, 0.05, 0.15, 0.27, 0.33]), st.floats(0.0, 2.0),
+    st.floats(0.0, 2.0))
 params = st.one_of(st.just(P), _random_params)
 tables = st.one_of(st.just(WEIGHT_TABLE), st.lists(st.floats(0.5, 8.0, width=32), min_size=27, max_size=27)
                    .map(lambda v: np.array(v, dtype="f4")))
 
 
 def kernel_H(qf, rf, p=P, mask=None, table=WEIGHT_TABLE):
-    return K.local_matrix(qf.interval, qf.length, qf.weight, rf.interval, rf.length, rf.weight, p, table,
-                          K._NO_MASK if mask is None else mask)
+    return K.local_matrix(qf.interval, qf.length, qf.weight, qf.metric_or_unknown(), rf.interval, rf.length,
+                          rf.weight, rf.metric_or_unknown(), p, table, K._NO_MASK if mask is None else mask)
 
 
 def kernel_score(qf, rf, p=P, table=WEIGHT_TABLE):
     buf = np.empty((6, len(rf) + 1))
-    return K.local_score(qf.interval, qf.length, qf.weight, rf.interval, rf.length, rf.weight, p, table, buf)
+    return K.local_score(qf.interval, qf.length, qf.weight, qf.metric_or_unknown(), rf.interval, rf.length,
+                         rf.weight, rf.metric_or_unknown(), p, table, buf)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -246,7 +261,8 @@ def test_mask_zeroes_masked_cells(qf, rf, p, seed, density):
 def _pack(refs):
     steps = tuple(np.concatenate([getattr(r, k) for r in refs]).astype("f4")
                   for k in ("interval", "length", "weight"))
-    return steps, np.concatenate([[0], np.cumsum([len(r) for r in refs])]).astype(np.int64)
+    metric = np.concatenate([r.metric_or_unknown() for r in refs]).astype("f4")
+    return steps + (metric,), np.concatenate([[0], np.cumsum([len(r) for r in refs])]).astype(np.int64)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -269,8 +285,8 @@ def test_local_buffer_wider_than_reference(rng):
     qf = feat(rng.integers(-5, 6, 12), rng.choice(LENGTHS, 12))
     rf = feat(rng.integers(-5, 6, 9), rng.choice(LENGTHS, 9))
     buf = np.full((6, 40), 99.0)
-    s = K.local_score(qf.interval, qf.length, qf.weight, rf.interval, rf.length, rf.weight, P,
-                      WEIGHT_TABLE, buf)
+    s = K.local_score(qf.interval, qf.length, qf.weight, qf.metric_or_unknown(), rf.interval, rf.length,
+                      rf.weight, rf.metric_or_unknown(), P, WEIGHT_TABLE, buf)
     assert s == pytest.approx(ref_local(qf, rf, P).max(), abs=1e-6)
 
 
@@ -281,7 +297,7 @@ def test_local_buffer_wider_than_reference(rng):
 @FAST
 @given(feats(), feats(), params)
 def test_backtrace_is_consistent(qf, rf, p):
-    a = align.local_align(qf, rf, p)
+    a = align.local_align(qf, rf, p, x_drop=np.inf)      # the whole path (X-drop is tested separately)
     H, _ = kernel_H(qf, rf, p)
     assert a.score == pytest.approx(H.max(), abs=1e-9)
     if a.score <= 0:
@@ -305,6 +321,7 @@ def test_backtrace_is_consistent(qf, rf, p):
 
 def _self_score(f, p=P):
     steps = float((p[K.MATCH] * f.weight.astype("f8") + p[K.RHY_MATCH]).sum())
+    steps += p[K.METRIC_MATCH] * float((f.metric_or_unknown() >= 0).sum())
     return steps + p[K.RUN_BONUS] * (len(f) - 1)
 
 
@@ -564,9 +581,26 @@ def test_search_split_over_threads(rng):
     qf = feat([2, 2, 1, -1, -2, 0, 3], [1, 1, 0.5, 0.5, 2, 1, 1], [1, 2, 0.5, 3, 1, 1, 2])
     out = align.search(qf, steps, offsets, workers=3)
     one = np.zeros(n_ref)
-    K.search_scores(qf.interval, qf.length, qf.weight, *steps, offsets, 0, n_ref, P, WEIGHT_TABLE, one)
+    unknown = np.full(n, -1.0, dtype="f4")
+    K.search_scores(qf.interval, qf.length, qf.weight, qf.metric_or_unknown(), *steps, unknown, offsets, 0, n_ref,
+                    P, WEIGHT_TABLE, one)
     np.testing.assert_array_equal(out, one)
     for r in rng.choice(n_ref, 30, replace=False):
         a, b = offsets[r], offsets[r + 1]
         rf = Features(steps[0][a:b], steps[1][a:b], steps[2][a:b], 1.0)
         assert out[r] == pytest.approx(kernel_score(qf, rf), rel=1e-5, abs=1e-4)
+
+
+def test_x_drop_splits_a_bridged_path():
+    """Two exact phrases joined by unrelated steps: with X-drop the best phrase alone is reported."""
+    phrase_a = [2, 2, 1, -3, 5, -2, -2, 4, -7, 3, 2, 2]
+    phrase_b = [-4, 7, -2, -1, 3, 5, -5, 2, -3, 1, 2, -2, 4]
+    bridge_q, bridge_r = [1, 1, 1, 1, 1, 1], [-6, 6, -6, 6, -6, 6]
+    qf = feat(phrase_a + bridge_q + phrase_b)
+    rf = feat(phrase_a + bridge_r + phrase_b)
+    whole = align.local_align(qf, rf, x_drop=np.inf)
+    assert whole.query_steps == (0, len(qf))                  # Smith-Waterman bridges the two phrases
+    split = align.local_align(qf, rf)
+    first_b = len(phrase_a) + len(bridge_q)
+    assert split.query_steps == (first_b, len(qf)) and split.reference_steps == (first_b, len(rf))
+    assert split.score < whole.score

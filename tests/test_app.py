@@ -62,7 +62,10 @@ def test_match_detail_shows_piano_roll_intervals_audio_and_exports(catalog_dir, 
     assert len(at.get("image")) == 1                         # the piano roll (st.pyplot)
     intervals = at.table[0].value
     assert {"query interval", "reference interval", "same"} <= set(intervals.columns)
-    assert intervals["same"].all()                            # a straight copy of Ode to Joy
+    # a straight 15-note copy of Ode to Joy (14 equal intervals in a row); the match may run on into the
+    # song's own, Ode-like continuation, which agrees less
+    same = intervals["same"].astype(bool).tolist()
+    assert max(len(run) for run in "".join("x" if v else " " for v in same).split(" ")) >= 14
     assert any("rare" in md.value for md in at.markdown)      # shared rare shapes are named
     assert len(at.get("audio")) == 1
     assert [b.label for b in at.get("download_button")] == ["Download report (HTML)", "Download JSON"]

@@ -17,7 +17,7 @@ from . import kernels as K
 # E-values of the significance model separate a borrowed phrase from shared clichés.
 DEFAULT_PARAMS = np.zeros(K.N_PARAMS)
 DEFAULT_PARAMS[K.MATCH] = 1.0       # per bit of information of the matched interval (weights: commonness)
-DEFAULT_PARAMS[K.NEAR] = -1.0       # off by a semitone (major/minor variant, a sung note a bit off)
+DEFAULT_PARAMS[K.NEAR] = -2.0       # off by a semitone (major/minor variant); it also shifts the key of the rest
 DEFAULT_PARAMS[K.OCTAVE] = -1.0     # off by an octave
 DEFAULT_PARAMS[K.MISMATCH] = -3.0
 DEFAULT_PARAMS[K.GAP] = -4.5        # a step of one melody left unmatched
@@ -27,6 +27,7 @@ DEFAULT_PARAMS[K.RHY_MATCH] = 1.2   # same note length (after tempo normalisatio
 DEFAULT_PARAMS[K.RHY_PEN] = 2.0     # times (1 - length ratio): 1:2 costs 1.0
 DEFAULT_PARAMS[K.DUR_FREE] = 0.15   # length ratios within 15% count as the same (expressive timing)
 DEFAULT_PARAMS[K.RUN_BONUS] = 1.5   # each exact interval that continues a run of exact intervals
+DEFAULT_PARAMS[K.METRIC_MATCH] = 1.5  # a (1,1) step whose notes sit at the same metric position
 
 
 @dataclass
@@ -60,7 +61,8 @@ def _check(params):
     return params
 
 
-def local_align(query: Features, reference: Features, params=None, mask: np.ndarray | None = None) -> Alignment:
+def local_align(query: Features, reference: Features, params=None, mask: np.ndarray | None = None,
+                x_drop: float | None = None) -> Alignment:
     """Best local alignment of two melodies' features, with its backtrace.
 
     ``mask`` (bool, (m+1, n+1)) forbids cells already used by earlier alignments (to list every shared
@@ -71,12 +73,13 @@ def local_align(query: Features, reference: Features, params=None, mask: np.ndar
         mask = K._NO_MASK
     elif mask.shape != (len(query) + 1, len(reference) + 1):
         raise MelodyError(f"mask must have shape {(len(query) + 1, len(reference) + 1)}, got {mask.shape}")
-    H, moves = K.local_matrix(query.interval, query.length, query.weight,
-                              reference.interval, reference.length, reference.weight, p, WEIGHT_TABLE, mask)
-    return backtrace(H, moves)
+    H, moves = K.local_matrix(query.interval, query.length, query.weight, query.metric_or_unknown(),
+                              reference.interval, reference.length, reference.weight,
+                              reference.metric_or_unknown(), p, WEIGHT_TABLE, mask)
+    return backtrace(H, moves, X_DROP if x_drop is None else x_drop)
 
 
-X_DROP = 12.0   # a stretch of the path that loses more than this much score splits it into two passages
+X_DROP = 6.0   # a stretch of the path that loses more than this much score splits it into two passages
 
 
 def backtrace(H: np.ndarray, moves: np.ndarray, x_drop: float = X_DROP) -> Alignment:
@@ -123,25 +126,27 @@ def backtrace(H: np.ndarray, moves: np.ndarray, x_drop: float = X_DROP) -> Align
 
 def _best_piece(values: list[float], x_drop: float) -> tuple[int, int, float]:
     """Cut a path's running scores where they fall more than x_drop below the piece's best so far;
-    return (first, last, score) of the best piece (last = where that piece peaks)."""
-    pieces = []
-    start = top = 0
+    return (first, last, score) of the best rise inside any piece (from its lowest point to its peak)."""
+    best = (0, 0, 0.0)
+    low = top = 0                       # lowest point of the current piece, its best point after `low`
     for k in range(1, len(values)):
-        if values[k] > values[top]:
+        if values[k] - values[top] < -x_drop:      # fell too far: a new piece starts here
+            low = top = k
+            continue
+        if values[k] < values[low]:
+            low = top = k
+        elif values[k] > values[top]:
             top = k
-        elif values[top] - values[k] > x_drop:
-            pieces.append((start, top))
-            start = top = k
-    pieces.append((start, top))
-    first, last = max(pieces, key=lambda piece: values[piece[1]] - values[piece[0]])
-    return first, last, values[last] - values[first]
+        if values[top] - values[low] > best[2]:
+            best = (low, top, values[top] - values[low])
+    return best
 
 
-def search(query: Features, steps: tuple[np.ndarray, np.ndarray, np.ndarray], offsets: np.ndarray,
+def search(query: Features, steps: tuple[np.ndarray, ...], offsets: np.ndarray,
            params=None, workers: int | None = None) -> np.ndarray:
     """Local-alignment score of the query against every packed reference, on all cores.
 
-    steps: the references' (interval, length, weight) arrays concatenated; reference r's steps are
+    steps: the references' (interval, length, weight[, metric]) arrays concatenated; reference r's steps are
     offsets[r]:offsets[r+1]. The references are cut into ranges of about equal work, one kernel call per
     range on a thread pool (the kernel releases the GIL).
     """
@@ -150,6 +155,8 @@ def search(query: Features, steps: tuple[np.ndarray, np.ndarray, np.ndarray], of
     if len(query) == 0 or len(out) == 0:
         return out
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    query_metric = query.metric_or_unknown()
+    ref_metric = steps[3] if len(steps) > 3 else np.full(len(steps[0]), -1.0, dtype="f4")
     workers = workers or os.cpu_count() or 1
     n_parts = 1 if offsets[-1] < 200_000 else 4 * workers
     # cut where the cumulative step count crosses equal shares
@@ -158,8 +165,8 @@ def search(query: Features, steps: tuple[np.ndarray, np.ndarray, np.ndarray], of
     ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
     def run(rng):
-        K.search_scores(query.interval, query.length, query.weight, steps[0], steps[1], steps[2],
-                        offsets, rng[0], rng[1], p, WEIGHT_TABLE, out)
+        K.search_scores(query.interval, query.length, query.weight, query_metric, steps[0], steps[1], steps[2],
+                        ref_metric, offsets, rng[0], rng[1], p, WEIGHT_TABLE, out)
 
     if len(ranges) == 1:
         run(ranges[0])

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-MATCH, NEAR, OCTAVE, MISMATCH, GAP, FRAG, WRONG, RHY_MATCH, RHY_PEN, DUR_FREE, RUN_BONUS = range(11)
-N_PARAMS = 11
+MATCH, NEAR, OCTAVE, MISMATCH, GAP, FRAG, WRONG, RHY_MATCH, RHY_PEN, DUR_FREE, RUN_BONUS, METRIC_MATCH = range(12)
+N_PARAMS = 12
 
 # Backtrace codes for the full-matrix local alignment.
 STOP, DIAG, UP, LEFT, Q2R1, Q1R2, Q2R2, RUN = range(8)
@@ -29,17 +29,18 @@ MOVES = {DIAG: (1, 1), UP: (1, 0), LEFT: (0, 1), Q2R1: (2, 1), Q1R2: (1, 2), Q2R
 
 
 # Rows of a prepared step table (see `prepare`): one column per step of a melody.
-IV, LOGLEN, W, LOGPREV, IV2, LOGLEN2, W2, LOGPREV2 = range(8)
-N_ROWS = 8
+IV, LOGLEN, W, LOGPREV, IV2, LOGLEN2, W2, LOGPREV2, MET = range(9)
+N_ROWS = 9
 NONE = -1e9   # "no previous step" in the LOGPREV rows
 
 
 @njit(cache=True, error_model="numpy")
-def prepare(interval, length, weight, table, out):
+def prepare(interval, length, weight, metric, table, out):
     """Fill out[:, :n] with everything the DP needs per step, so the inner loop does no division or log.
 
     Rows: interval, log2 length, weight, log2 length of the step before (NONE for the first), then the
-    same for the step summed with the one before it (used by the (2,x) moves; the weight of a sum is the
+    same for the step summed with the one before it, then the metric class of the step's arrival note
+    (-1: unknown) (used by the (2,x) moves; the weight of a sum is the
     table weight of the summed interval, but never more than its two steps carry).
     """
     n = interval.shape[0]
@@ -47,6 +48,7 @@ def prepare(interval, length, weight, table, out):
         out[IV, k] = interval[k]
         out[LOGLEN, k] = np.log2(length[k])
         out[W, k] = weight[k]
+        out[MET, k] = metric[k]
         out[LOGPREV, k] = np.log2(length[k - 1]) if k >= 1 else NONE
         if k >= 1:
             s = interval[k - 1] + interval[k]
@@ -108,7 +110,10 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
     Two states, as in Gotoh's affine gaps: H is the best alignment ending at a cell, X the best ending in a
     run of exact pitch matches. Each exact match that continues a run earns RUN_BONUS on top: under
     copying, an exact step is likely to follow an exact step; by chance it is not, so long exact runs are
-    stronger evidence than the same number of scattered matches. moves[i, j] holds H's move in its low
+    stronger evidence than the same number of scattered matches. A (1,1) step whose arrival notes sit at
+    the same metric position (downbeat / beat / off-beat, when both scores have bars) earns METRIC_MATCH:
+    borrowed phrases usually keep their place in the bar; a shifted one just misses the bonus. Only exact
+    intervals earn it, so it strengthens real matches without lengthening chance alignments. moves[i, j] holds H's move in its low
     four bits and how X was entered (RUN_START / RUN_CONTINUE) in the high bits.
 
     full=True: H, X and moves are (m+1, n+1) and keep every cell (for backtracing); cells where the
@@ -122,12 +127,13 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
     rhy_match, rhy_pen = p[RHY_MATCH], p[RHY_PEN]
     rhy_free = -np.log2(1.0 - p[DUR_FREE])
     run_bonus = p[RUN_BONUS]
+    metric_match = p[METRIC_MATCH]
     miss = max(near, octave, mismatch)      # the best a step can score for pitch without equal intervals
     for r in range(1 if full else 3):
         for j in range(n + 1):
             H[r, j] = 0.0
             X[r, j] = NEG
-    r_iv, r_len, r_w, r_prev = R[IV], R[LOGLEN], R[W], R[LOGPREV]
+    r_iv, r_len, r_w, r_prev, r_met = R[IV], R[LOGLEN], R[W], R[LOGPREV], R[MET]
     r_iv2, r_len2, r_w2, r_prev2 = R[IV2], R[LOGLEN2], R[W2], R[LOGPREV2]
     best = 0.0
     for i in range(1, m + 1):
@@ -138,7 +144,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
         Hc[0] = 0.0
         Xc[0] = NEG
         k = i - 1
-        qa, lq, qw, lqp = Q[IV, k], Q[LOGLEN, k], Q[W, k], Q[LOGPREV, k]
+        qa, lq, qw, lqp, qmet = Q[IV, k], Q[LOGLEN, k], Q[W, k], Q[LOGPREV, k], Q[MET, k]
         qa2, lq2, qw2, lqp2 = Q[IV2, k], Q[LOGLEN2, k], Q[W2, k], Q[LOGPREV2, k]
         for j in range(1, n + 1):
             t = j - 1
@@ -155,6 +161,8 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
             xm = RUN_START
             exact = abs(qa - ra) < 0.5
             diag = Hb[j - 1] + _pitch_score(qa, qw, ra, rw, match, near, octave, mismatch)
+            if exact and qmet >= 0.0 and qmet == r_met[t]:   # same interval, same place in the bar
+                diag += metric_match
             if exact or diag + rhy_match > h:      # else the diagonal cannot win (rhythm adds <= rhy_match)
                 diag += _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free)
                 if diag > h:
@@ -206,18 +214,18 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
 
 
 @njit(cache=True, error_model="numpy")
-def local_score(qi, ql, qw, ri, rl, rw, p, table, buf):
+def local_score(qi, ql, qw, qm, ri, rl, rw, rm, p, table, buf):
     """Best local-alignment score of query vs reference in O(n) memory (buf: float64 (6, >= n+1))."""
     m, n = qi.shape[0], ri.shape[0]
     Q = np.empty((N_ROWS, max(m, 1)))
     R = np.empty((N_ROWS, max(n, 1)))
-    prepare(qi, ql, qw, table, Q)
-    prepare(ri, rl, rw, table, R)
+    prepare(qi, ql, qw, qm, table, Q)
+    prepare(ri, rl, rw, rm, table, R)
     return _local(Q, R, m, n, p, buf[0:3], buf[3:6], buf, False, _NO_MASK)
 
 
 @njit(cache=True, error_model="numpy")
-def local_matrix(qi, ql, qw, ri, rl, rw, p, table, mask):
+def local_matrix(qi, ql, qw, qm, ri, rl, rw, rm, p, table, mask):
     """Full local-alignment matrix H (m+1, n+1) and the move into every cell, for backtracing.
 
     mask: bool (m+1, n+1), cells forced to 0 (already used by earlier passages), or (1, 1) for none.
@@ -225,8 +233,8 @@ def local_matrix(qi, ql, qw, ri, rl, rw, p, table, mask):
     m, n = qi.shape[0], ri.shape[0]
     Q = np.empty((N_ROWS, max(m, 1)))
     R = np.empty((N_ROWS, max(n, 1)))
-    prepare(qi, ql, qw, table, Q)
-    prepare(ri, rl, rw, table, R)
+    prepare(qi, ql, qw, qm, table, Q)
+    prepare(ri, rl, rw, rm, table, R)
     H = np.zeros((m + 1, n + 1))
     X = np.full((m + 1, n + 1), NEG)
     moves = np.zeros((m + 1, n + 1), dtype=np.int8)
@@ -235,16 +243,16 @@ def local_matrix(qi, ql, qw, ri, rl, rw, p, table, mask):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def search_scores(qi, ql, qw, ri, rl, rw, offsets, first, last, p, table, out):
+def search_scores(qi, ql, qw, qm, ri, rl, rw, rm, offsets, first, last, p, table, out):
     """Local-alignment score of the query against references first..last-1 of a packed catalog.
 
-    Reference r's steps are ri[offsets[r]:offsets[r+1]] (likewise rl, rw); its score goes to out[r].
+    Reference r's steps are ri[offsets[r]:offsets[r+1]] (likewise rl, rw, rm); its score goes to out[r].
     Releases the GIL: melody.align.search runs one call per core on disjoint ranges. (A plain nogil
     kernel on threads instead of prange: Numba loads it from its cache in milliseconds, not ~0.7 s.)
     """
     m = qi.shape[0]
     Q = np.empty((N_ROWS, max(m, 1)))
-    prepare(qi, ql, qw, table, Q)
+    prepare(qi, ql, qw, qm, table, Q)
     longest = 1
     for r in range(first, last):
         longest = max(longest, offsets[r + 1] - offsets[r])
@@ -253,7 +261,7 @@ def search_scores(qi, ql, qw, ri, rl, rw, offsets, first, last, p, table, out):
     for r in range(first, last):
         a = offsets[r]
         b = offsets[r + 1]
-        prepare(ri[a:b], rl[a:b], rw[a:b], table, R)
+        prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
         out[r] = _local(Q, R, m, b - a, p, buf[0:3], buf[3:6], buf, False, _NO_MASK)
 
 

@@ -202,7 +202,7 @@ class Catalog:
     def features(self, row: int) -> Features:
         p = self.packed
         a, b = p.step_offsets[row], p.step_offsets[row + 1]
-        return Features(p.interval[a:b], p.length[a:b], p.weight[a:b], float(p.tempo_unit[row]))
+        return Features(p.interval[a:b], p.length[a:b], p.weight[a:b], float(p.tempo_unit[row]), p.metric[a:b])
 
     def search(self, query: Melody, top: int = 10, max_evalue: float = significance.DEFAULT_MAX_EVALUE,
                params=None) -> list[Match]:
@@ -218,7 +218,7 @@ class Catalog:
         if not p.entries:
             raise CatalogError(f"{self.path}: the catalog is empty; add references with `melody index`")
         qf = p.query_features(query)
-        scores = align.search(qf, (p.interval, p.length, p.weight), p.step_offsets, params)
+        scores = align.search(qf, (p.interval, p.length, p.weight, p.metric), p.step_offsets, params)
         n_steps = np.diff(p.step_offsets)
         evalues, model = significance.evalues(scores, len(qf), n_steps)
         order = np.lexsort((-scores, evalues))[:top]

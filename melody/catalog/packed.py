@@ -8,11 +8,11 @@ import numpy as np
 
 
 from ..notes import Melody
-from ..represent import Features, features
+from ..represent import Features, features, metric_classes
 
 
-FEATURES_VERSION = 2   # bump when features or weights change: cached step arrays are then rebuilt
-_CACHED = ("interval", "length", "weight", "step_offsets", "tempo_unit")
+FEATURES_VERSION = 3   # bump when features or weights change: cached step arrays are then rebuilt
+_CACHED = ("interval", "length", "weight", "metric", "step_offsets", "tempo_unit")
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Packed:
     interval: np.ndarray    # float32 steps, all melodies concatenated
     length: np.ndarray
     weight: np.ndarray
+    metric: np.ndarray      # float32 metric class of each step's arrival note (represent.metric_classes)
     step_offsets: np.ndarray
     tempo_unit: np.ndarray  # seconds per length unit, per row
 
@@ -61,7 +62,10 @@ def pack(entries, notes: np.ndarray, offsets: np.ndarray) -> Packed:
     unit[has] = 0.5 * (sorted_ioi[lo[has]] + sorted_ioi[hi[has]])
     length = (ioi_steps / unit[group]).astype("f4")
     weight = step_weights_packed(interval, step_offsets)
-    return Packed(entries, notes, offsets, interval, length, weight, step_offsets, unit)
+    first = np.zeros(len(notes), dtype=bool)
+    first[offsets[:-1][counts > 0]] = True
+    metric = metric_classes(notes)[~first]          # a step's class is its arrival note's
+    return Packed(entries, notes, offsets, interval, length, weight, metric, step_offsets, unit)
 
 
 def step_weights_packed(interval: np.ndarray, step_offsets: np.ndarray) -> np.ndarray:
