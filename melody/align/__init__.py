@@ -26,7 +26,7 @@ DEFAULT_PARAMS[K.WRONG] = -2.5      # cost of one wrong note (two steps with equ
 DEFAULT_PARAMS[K.RHY_MATCH] = 1.2   # same note length (after tempo normalisation)
 DEFAULT_PARAMS[K.RHY_PEN] = 2.0     # times (1 - length ratio): 1:2 costs 1.0
 DEFAULT_PARAMS[K.DUR_FREE] = 0.15   # length ratios within 15% count as the same (expressive timing)
-DEFAULT_PARAMS[K.RUN_BONUS] = 1.5   # each exact interval that continues a run of exact intervals
+DEFAULT_PARAMS[K.RUN_BONUS] = 0.0   # exact-run bonus: off (with the metric bonus it lowered separation, BENCHMARKS.md)
 DEFAULT_PARAMS[K.METRIC_MATCH] = 1.5  # a (1,1) step whose notes sit at the same metric position
 
 

@@ -20,6 +20,8 @@ from .store import Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
 
+NULL_SAMPLE = 400   # shuffled references scored per query when the catalog is too small for its own null
+
 
 def default_catalog_path() -> str:
     """Where `melody catalog build-default` puts the default catalog ($MELODY_CATALOG overrides)."""
@@ -218,9 +220,16 @@ class Catalog:
         if not p.entries:
             raise CatalogError(f"{self.path}: the catalog is empty; add references with `melody index`")
         qf = p.query_features(query)
-        scores = align.search(qf, (p.interval, p.length, p.weight, p.metric), p.step_offsets, params)
+        steps = (p.interval, p.length, p.weight, p.metric)
+        scores = align.search(qf, steps, p.step_offsets, params)
         n_steps = np.diff(p.step_offsets)
-        evalues, model = significance.evalues(scores, len(qf), n_steps)
+        null_scores = null_n = None
+        if len(scores) < significance.MIN_FOR_LOCAL_FIT:     # too few scores to fit a tail: shuffle
+            copies = -(-NULL_SAMPLE // len(scores))
+            null_steps, null_offsets = significance.shuffled(steps, p.step_offsets, copies)
+            null_scores = align.search(qf, null_steps, null_offsets, params)
+            null_n = np.diff(null_offsets)
+        evalues, model = significance.evalues(scores, len(qf), n_steps, null_scores, null_n)
         order = np.lexsort((-scores, evalues))[:top]
         matches = []
         for row in order:
