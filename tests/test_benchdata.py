@@ -9,16 +9,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-benchdata = pytest.importorskip("benchdata")
-pytest.importorskip("music21")   # the corpus lives in music21's package data
+import benchdata  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def split():
-    try:
-        from melody.io.abc import load_abc  # noqa: F401
-    except ImportError:
-        pytest.skip("needs the fast ABC loader")
     corpus = benchdata.load_corpus(files_per_collection=2, log=None)
     return benchdata.split_corpus(corpus, n_catalog=40, n_heldout=40, seed=7)
 
