@@ -158,20 +158,24 @@ class Catalog:
                 progress(len(report.skipped) + len(report.failed))
             workers = workers or os.cpu_count() or 1
             batch = []
-            results = (map(_load_one, pending) if workers == 1 or len(pending) < 4 else
-                       ProcessPoolExecutor(workers).map(_load_one, pending, chunksize=8))
-            for path, sha, size, melodies, error in results:
-                if error:
-                    report.failed.append((path, error))
-                else:
-                    batch.append((os.path.abspath(path), sha, size, melodies))
-                    report.added_files += 1
-                    report.added_melodies += len(melodies)
-                if len(batch) >= batch_files:
-                    self.store.add_files(batch)
-                    batch = []
-                if progress:
-                    progress(1)
+            pool = ProcessPoolExecutor(workers) if workers > 1 and len(pending) >= 4 else None
+            try:
+                results = pool.map(_load_one, pending, chunksize=8) if pool else map(_load_one, pending)
+                for path, sha, size, melodies, error in results:
+                    if error:
+                        report.failed.append((path, error))
+                    else:
+                        batch.append((os.path.abspath(path), sha, size, melodies))
+                        report.added_files += 1
+                        report.added_melodies += len(melodies)
+                    if len(batch) >= batch_files:
+                        self.store.add_files(batch)
+                        batch = []
+                    if progress:
+                        progress(1)
+            finally:
+                if pool:
+                    pool.shutdown(cancel_futures=True)
             self.store.add_files(batch)
         finally:
             self.store.unlock()
