@@ -134,8 +134,6 @@ def cmd_query(args):
     else:
         print_result_table(result)
     if result["status"] != "ok":
-        if args.format == "table":
-            pass
         return EXIT_USAGE
     return EXIT_FLAGGED if args.fail_on_match and result["flagged"] else EXIT_OK
 

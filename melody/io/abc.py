@@ -70,6 +70,24 @@ _key_cache: dict[str, dict | None] = {}
 # --------------------------------------------------------------------------------------------------
 # Field helpers
 
+def _natural(letter: str, octs: str) -> int:
+    """MIDI pitch of a note letter with its octave marks, before accidentals and key."""
+    nat = _NAT[letter]
+    if octs:
+        nat += 12 * (octs.count("'") - octs.count(","))
+    return nat
+
+
+def _alteration(acc: str, nat: int, letter: str, key: dict, bar_acc: dict) -> int:
+    """Semitones added to a natural note: its own accidental (which then holds to the bar's end), an
+    earlier accidental in the bar, else the key signature."""
+    if acc:
+        bar_acc[nat] = _ACC[acc]
+        return bar_acc[nat]
+    alt = bar_acc.get(nat)
+    return key.get(letter.upper(), 0) if alt is None else alt
+
+
 def _length(s: str) -> float:
     """Length multiplier of an ABC length suffix ('', '2', '/', '//', '3/2', '/4')."""
     v = _len_cache.get(s)
@@ -363,35 +381,19 @@ def _parse_tune(lines: list[str], defaults: dict):
         if kind == "note" or kind == "chord":
             if kind == "note":
                 acc, letter, octs, ln = m.group("acc", "letter", "oct", "len")
-                nat = _NAT[letter]
-                if octs:
-                    nat += 12 * (octs.count("'") - octs.count(","))
-                if acc:
-                    alt = _ACC[acc]
-                    bar_acc[nat] = alt
-                elif tie and nat == tie_nat:
-                    alt = last_p - nat      # a tied note keeps its accidental
+                nat = _natural(letter, octs)
+                if not acc and tie and nat == tie_nat:
+                    p = last_p              # a tied note keeps its accidental
                 else:
-                    alt = bar_acc.get(nat)
-                    if alt is None:
-                        alt = key.get(letter.upper(), 0)
-                p = nat + alt
+                    p = nat + _alteration(acc, nat, letter, key, bar_acc)
                 length = _length(ln) * unit
             else:
                 p = -1
                 nat = -1
                 length = -1.0
                 for acc, letter, octs, ln in _CHORD_NOTE_RE.findall(m.group("cbody")):
-                    cn = _NAT[letter]
-                    if octs:
-                        cn += 12 * (octs.count("'") - octs.count(","))
-                    if acc:
-                        alt = _ACC[acc]
-                        bar_acc[cn] = alt
-                    else:
-                        alt = bar_acc.get(cn)
-                        if alt is None:
-                            alt = key.get(letter.upper(), 0)
+                    cn = _natural(letter, octs)
+                    alt = _alteration(acc, cn, letter, key, bar_acc)
                     if cn + alt > p:
                         p, nat = cn + alt, cn
                     if length < 0:
