@@ -45,6 +45,21 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--format", choices=("table", "json"), default="table",
                            help="stdout format when no --jsonl is given")
             p.add_argument("--quiet", action="store_true", help="no progress bar")
+            b = p.add_argument_group("journaled batch runs (thousands of files; see melody.batch)")
+            b.add_argument("--out", metavar="RUN_DIR",
+                           help="journaled run: results.jsonl, summary.json/.csv/.html (with the memorisation "
+                                "audit) in RUN_DIR; a killed run continues with --resume")
+            b.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR where it stopped")
+            b.add_argument("--workers", type=int, default=None, metavar="N",
+                           help="parallel worker processes (default: all cores); with --dask and no address, "
+                                "the size of a local Dask cluster")
+            b.add_argument("--dask", nargs="?", const="local", default=None, metavar="ADDRESS",
+                           help="run on a Dask cluster (tcp://SCHEDULER:8786); without an address, a local "
+                                "cluster of --workers processes")
+            b.add_argument("--timeout", type=float, default=None, metavar="S",
+                           help="time limit per file in seconds (default 120); an overrunning worker is stopped")
+            b.add_argument("--max-memory", type=int, default=None, metavar="MB",
+                           help="address-space limit per worker in MB (default 4096; 0: none)")
         _catalog_arg(p)
         p.add_argument("--top", type=int, default=10, metavar="K", help="matches per file (default 10)")
         p.add_argument("--max-evalue", type=float, default=None, metavar="E",
@@ -139,6 +154,13 @@ def cmd_query(args):
 
 
 def cmd_scan(args):
+    if args.out:
+        return cmd_batch(args)
+    batch_only = [f"--{name.replace('_', '-')}" for name in ("resume", "workers", "dask", "timeout", "max_memory")
+                  if getattr(args, name) not in (None, False)]
+    if batch_only:
+        from .errors import MelodyError
+        raise MelodyError(f"{', '.join(batch_only)} need a run folder: add --out RUN_DIR")
     from tqdm import tqdm
 
     from .api import query_file
@@ -167,6 +189,56 @@ def cmd_scan(args):
         print(json.dumps(results, indent=2))
     print(f"scanned {len(files)} files: {flagged} flagged, {errors} errors", file=sys.stderr)
     return EXIT_FLAGGED if args.fail_on_match and flagged else EXIT_OK
+
+
+def cmd_batch(args):
+    """`scan --out RUN_DIR`: the journaled, parallel, resumable batch of melody.batch."""
+    import shutil
+
+    from tqdm import tqdm
+
+    from . import batch
+    settings = batch.Settings(
+        catalog=args.catalog, top=args.top, max_evalue=args.max_evalue, evidence=args.explain,
+        timeout_s=batch.DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout,
+        memory_mb=batch.DEFAULT_MEMORY_MB if args.max_memory is None else (args.max_memory or None))
+    bar = None
+
+    def progress(done, total, initial):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, initial=initial, unit="file", disable=args.quiet, file=sys.stderr,
+                       desc="scanning", smoothing=0.05)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()      # before the reports are written, so the rate and ETA shown are the scan's
+
+    try:
+        report = batch.run(args.paths, settings, args.out, resume=args.resume,
+                           workers=args.workers or os.cpu_count() or 1, dask=args.dask, progress=progress)
+    except KeyboardInterrupt:
+        print(f"melody: interrupted; finished files are journaled in {args.out}: continue with --resume",
+              file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.jsonl:
+        shutil.copyfile(os.path.join(report.run_dir, "results.jsonl"), args.jsonl)
+    summary = report.summary
+    if args.format == "json" and not args.jsonl:
+        print(json.dumps(summary, indent=2))
+    else:
+        audit = summary["audit"]
+        for item in summary["failed"]:
+            print(f"error: {item['error']}", file=sys.stderr)
+        print(f"{report.inputs} inputs: {report.scanned} scanned, {report.failed} failed, {report.skipped} skipped"
+              f"{f', {report.pending} pending' if report.pending else ''}; {report.flagged} flagged "
+              f"({100 * audit['flagged_share']:.1f}% of scanned); "
+              f"{report.resumed} from an earlier run; {report.seconds:.1f} s")
+        print(f"reports: {os.path.join(report.run_dir, 'summary.html')} (also summary.json, summary.csv, "
+              "results.jsonl, matches.csv)")
+    return EXIT_FLAGGED if args.fail_on_match and report.flagged else EXIT_OK
 
 
 def cmd_compare(args):

@@ -92,8 +92,9 @@ class Catalog:
         self._packed: Packed | None = None
 
     @classmethod
-    def open(cls, path: str | None = None, create: bool = False) -> "Catalog":
-        return cls(Store(path or default_catalog_path(), create=create))
+    def open(cls, path: str | None = None, create: bool = False, read_only: bool = False) -> "Catalog":
+        """Open a catalog folder; read_only=True never writes to it (shared storage, batch workers)."""
+        return cls(Store(path or default_catalog_path(), create=create, read_only=read_only))
 
     @classmethod
     def create(cls, path: str) -> "Catalog":
@@ -187,12 +188,15 @@ class Catalog:
     def packed(self) -> Packed:
         """Every melody's notes and alignment features in flat arrays (cached in the catalog folder)."""
         if self._packed is None:
-            entries, notes, offsets = self.store.entries()
-            cache = os.path.join(self.path, "cache", f"steps-{FEATURES_VERSION}-{self.store.generation()}.npz")
+            with self.store.snapshot():      # entries and generation of one state, while a writer may commit
+                entries, notes, offsets = self.store.entries()
+                generation = self.store.generation()
+            cache = os.path.join(self.path, "cache", f"steps-{FEATURES_VERSION}-{generation}.npz")
             self._packed = load_packed(cache, entries, notes, offsets)
             if self._packed is None:
                 self._packed = pack(entries, notes, offsets)
-                save_packed(cache, self._packed)
+                if not self.store.read_only:
+                    save_packed(cache, self._packed)
         return self._packed
 
     def info(self) -> dict:

@@ -16,7 +16,9 @@ import fcntl
 import os
 import sqlite3
 import time
+import urllib.parse
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,29 +52,69 @@ class Entry:
 class Store:
     """Low-level access to a catalog folder (see module docstring). Use melody.Catalog instead."""
 
-    def __init__(self, path: str, create: bool = False):
+    def __init__(self, path: str, create: bool = False, read_only: bool = False):
         self.path = os.path.abspath(os.fspath(path))
+        self.read_only = read_only
         db = os.path.join(self.path, DB_NAME)
         if not os.path.exists(db):
-            if not create:
+            if not create or read_only:
                 raise CatalogError(f"{self.path}: no catalog here (create one with `melody index FILES "
                                    f"--catalog {path}` or `melody catalog build-default`)")
             try:
                 os.makedirs(os.path.join(self.path, "segments"), exist_ok=True)
             except OSError as exc:
                 raise CatalogError(f"{self.path}: cannot create catalog folder ({exc.strerror})") from None
+        self._lock_fd = None
+        if read_only:
+            self.db = self._connect_read_only(db)
+            return
         try:
             self.db = sqlite3.connect(db, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
+        except sqlite3.OperationalError as exc:
+            if create or not os.path.exists(db):
+                raise CatalogError(f"{db}: cannot write the catalog database ({exc}); check free disk space "
+                                   "and permissions") from None
+            self.db = self._connect_read_only(db)     # a catalog on read-only storage can still be searched
+            self.read_only = True
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{db}: unreadable catalog database ({exc})") from None
-        self._lock_fd = None
+
+    @staticmethod
+    def _connect_read_only(db: str) -> sqlite3.Connection:
+        """A connection that never writes (mode=ro; immutable when even SQLite's shared-memory file cannot be made)."""
+        base = "file:" + urllib.parse.quote(db) + "?mode=ro"
+        last = None
+        for uri in (base, base + "&immutable=1"):
+            try:
+                conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+                conn.execute("SELECT COUNT(*) FROM melodies").fetchone()
+                return conn
+            except sqlite3.DatabaseError as exc:
+                last = exc
+        raise CatalogError(f"{db}: unreadable catalog database ({last})") from None
+
+    @contextmanager
+    def snapshot(self):
+        """Reads inside see one committed state of the catalog, even while a writer commits."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
 
     # ---- writing -------------------------------------------------------------------------------
     def lock(self):
         """Take the writer lock or raise CatalogLocked; removes segments left over by a crashed writer."""
-        fd = os.open(os.path.join(self.path, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        if self.read_only:
+            raise CatalogError(f"{self.path}: the catalog was opened read-only (or its storage is read-only); "
+                               "it cannot be changed")
+        try:
+            fd = os.open(os.path.join(self.path, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise CatalogError(f"{self.path}: cannot write to the catalog ({exc.strerror or exc}); "
+                               "check permissions and free disk space") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -82,9 +124,14 @@ class Store:
         used = {row[0] for row in self.db.execute("SELECT DISTINCT segment FROM melodies")}
         # segments no longer referenced (never committed, or all their melodies replaced) are removed
         seg_dir = os.path.join(self.path, "segments")
-        for name in os.listdir(seg_dir):
-            if name not in used:
-                os.remove(os.path.join(seg_dir, name))
+        try:
+            for name in os.listdir(seg_dir):
+                if name not in used:
+                    os.remove(os.path.join(seg_dir, name))
+        except OSError as exc:
+            self.unlock()
+            raise CatalogError(f"{self.path}: cannot write to the catalog ({exc.strerror or exc}); "
+                               "check permissions and free disk space") from None
 
     def unlock(self):
         if self._lock_fd is not None:
@@ -141,9 +188,16 @@ class Store:
                     start += len(m.notes)
             cur.execute("COMMIT")
         except sqlite3.Error as exc:
-            cur.execute("ROLLBACK")
-            os.remove(final)
-            raise CatalogError(f"{self.path}: catalog update failed and was rolled back ({exc})") from None
+            try:
+                cur.execute("ROLLBACK")
+            except sqlite3.Error:       # SQLite already rolled back (disk full, I/O error)
+                pass
+            try:
+                os.remove(final)
+            except OSError:
+                pass
+            raise CatalogError(f"{self.path}: catalog update failed and was rolled back ({exc}); "
+                               "check free disk space and permissions") from None
         return uids
 
     # ---- reading -------------------------------------------------------------------------------
