@@ -267,14 +267,15 @@ class Sandbox:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log if self.log is not None else subprocess.DEVNULL,
                                      start_new_session=False)
-        self.lines = _Lines(self.proc.stdout.fileno())
+        self._fd = self.proc.stdout.fileno()
+        self.lines = _Lines(self._fd)
         self.ready, self.current = False, None
         self.started = time.monotonic()
         self.deadline = self.started + STARTUP_TIMEOUT_S
 
     @property
     def fd(self) -> int:
-        return self.proc.stdout.fileno()
+        return self._fd
 
     def send(self, path: str) -> None:
         self.current = path
@@ -661,11 +662,11 @@ def _run_local(items: list[Input], settings: Settings, workers: int, record, log
                 if box.current is None and not box.ready:
                     reason = box._gone_reason()
                     raise BatchError(f"a scan worker did not start ({reason}); see {getattr(log, 'name', 'the log')}")
+                sel.unregister(box.fd)
                 if box.current is not None:
                     item = by_path.pop(box.current)
                     record(item, _outcome(box, None))
                     busy -= 1
-                sel.unregister(box.fd)
                 box.kill()
                 if queue or busy:
                     box.start()
