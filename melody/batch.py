@@ -391,14 +391,14 @@ def dask_query(path: str, settings: Settings) -> dict:
 
 
 def _fault(path: str) -> None:
-    """Faults injected by the test suite only (MELODY_BATCH_FAULTS="hang:NAME,crash:NAME,oom:NAME")."""
+    """Faults injected by the tests and benchmarks only: MELODY_BATCH_FAULTS="hang:NAME,crash:NAME,oom:NAME,slow:*"."""
     spec = os.environ.get("MELODY_BATCH_FAULTS")
     if not spec:
         return
     name = os.path.basename(path)
     for item in spec.split(","):
         kind, _, target = item.partition(":")
-        if target != name:
+        if target not in (name, "*"):
             continue
         if kind == "hang":
             while True:
