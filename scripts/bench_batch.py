@@ -1,0 +1,109 @@
+"""Batch-scan throughput: files per minute with 1 and 2 local worker processes and a local Dask cluster.
+
+Generates N songs of about 3 minutes (MIDI: a 360-note lead at 120 bpm with chords, bass and drums; every
+10th song borrows a 24-note phrase of a reference) and a catalog of R generated reference melodies, then
+times `melody scan FILES --catalog C --out RUN` end to end (process start, worker start, reports) in each
+mode and checks that every mode gives identical results.
+
+    .venv/bin/python scripts/bench_batch.py [--files 1000] [--refs 300] [--workdir DIR] [--json OUT]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+MELODY = os.path.join(os.path.dirname(sys.executable), "melody")
+
+
+def make_data(workdir: str, n_files: int, n_refs: int) -> tuple[str, str]:
+    from _songs import random_lead, shift
+    from melody.catalog import Catalog
+    from melody.testing import Track, accompany, write_midi
+    songs, refs, catalog = (os.path.join(workdir, x) for x in ("songs", "refs", "catalog"))
+    if os.path.exists(os.path.join(workdir, f"done-{n_files}-{n_refs}")):
+        return songs, catalog
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(songs)
+    os.makedirs(refs)
+    rng = np.random.default_rng(2026)
+    leads = [random_lead(rng, 48) for _ in range(n_refs)]
+    for k, lead in enumerate(leads):
+        write_midi(os.path.join(refs, f"ref{k:04d}.mid"), [Track("Lead", 0, lead)])
+    for k in range(n_files):
+        lead = random_lead(rng, 360, start_pitch=int(rng.integers(60, 72)))
+        if k % 10 == 0:                   # a borrowed 24-note phrase in the middle
+            ref = leads[int(rng.integers(0, n_refs))]
+            mid = len(lead) // 2
+            t0 = lead[mid][1]
+            phrase = shift(ref[10:34], semitones=int(rng.integers(-5, 6)), t0=t0)
+            gap = phrase[-1][1] + phrase[-1][2] - t0
+            lead = lead[:mid] + phrase + [(p, s + gap, d) for p, s, d in lead[mid:]]
+        sub = os.path.join(songs, f"batch{k // 100:02d}")
+        os.makedirs(sub, exist_ok=True)
+        write_midi(os.path.join(sub, f"song{k:05d}.mid"), [Track("Lead", 0, lead)] + accompany(lead, seed=k),
+                   bpm=120)
+    Catalog.open(catalog, create=True).index([refs], workers=2)
+    open(os.path.join(workdir, f"done-{n_files}-{n_refs}"), "w").close()
+    return songs, catalog
+
+
+def timed_scan(songs, catalog, run_dir, extra):
+    shutil.rmtree(run_dir, ignore_errors=True)
+    t = time.perf_counter()
+    proc = subprocess.run([MELODY, "scan", songs, "--catalog", catalog, "--out", run_dir, "--quiet", *extra],
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    if proc.returncode not in (0, 1):
+        raise SystemExit(proc.stderr)
+    with open(os.path.join(run_dir, "summary.json")) as fh:
+        summary = json.load(fh)
+    with open(os.path.join(run_dir, "results.jsonl")) as fh:
+        results = fh.read()
+    return seconds, summary, results
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=1000)
+    ap.add_argument("--refs", type=int, default=300)
+    ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "melody-bench-batch"))
+    ap.add_argument("--modes", default="local1,local2,dask2")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    t = time.perf_counter()
+    songs, catalog = make_data(args.workdir, args.files, args.refs)
+    print(f"data: {args.files} songs, {args.refs} references ({time.perf_counter() - t:.0f} s to make)")
+    modes = {"local1": ["--workers", "1"], "local2": ["--workers", "2"], "dask2": ["--dask", "--workers", "2"]}
+    out, reference = {}, None
+    for name in args.modes.split(","):
+        load = open("/proc/loadavg").read().split()[0]
+        seconds, summary, results = timed_scan(songs, catalog, os.path.join(args.workdir, f"run-{name}"), modes[name])
+        c = summary["counts"]
+        same = reference is None or results == reference
+        reference = reference or results
+        out[name] = {"seconds": round(seconds, 1), "files_per_minute": round(60 * c["inputs"] / seconds, 1),
+                     "counts": c, "flagged_share": summary["audit"]["flagged_share"], "identical": same,
+                     "loadavg_before": float(load)}
+        print(f"{name}: {seconds:.1f} s, {out[name]['files_per_minute']} files/min, counts {c}, "
+              f"identical to the first mode: {same}, load before {load}", flush=True)
+    if "local1" in out:
+        for name in out:
+            out[name]["speedup_vs_1_worker"] = round(out["local1"]["seconds"] / out[name]["seconds"], 2)
+        print({k: v["speedup_vs_1_worker"] for k, v in out.items()})
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
