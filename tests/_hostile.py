@@ -62,10 +62,11 @@ def build(folder: str) -> dict[str, str]:
     put("zero bytes", "zero.mid", b"")
     put("truncated MIDI", "truncated.mid", good[: len(good) // 2])
     put("text named .mid", "text.mid", b"This is not a MIDI file, it is a shopping list.\n" * 20)
-    fast = vlq(0) + b"\xff\x51\x03" + (1).to_bytes(3, "big")                  # 1 microsecond per beat
-    slow = vlq(0) + b"\xff\x51\x03" + b"\xff\xff\xff"                          # 16.7 s per beat
+    fast = b"\xff\x51\x03" + (1).to_bytes(3, "big")            # 1 microsecond per beat
+    slow = b"\xff\x51\x03" + b"\xff\xff\xff"                    # 16.7 s per beat
+    zero = b"\xff\x51\x03" + b"\x00\x00\x00"                    # no time at all
     put("absurd tempo", "absurd_tempo.mid",
-        smf([track(fast + vlq(0x0FFFFFFF) + slow + vlq(0) + b"\xff\x51\x03" + b"\x00\x00\x00"),
+        smf([track(vlq(0) + fast + vlq(0x0FFFFFFF) + slow + vlq(0x0FFFFFFF) + zero),
              track(notes([60, 64, 67, 72] * 4, ticks=0x0FFFFFF))]))
     put("10,000 tracks", "tracks_10000.mid", smf([track(notes([60 + k % 12]))for k in range(10_000)]))
     backwards = b""
