@@ -79,6 +79,7 @@ def build(folder: str) -> dict[str, str]:
     put("non-UTF-8 name", "bad-\udcff\udcfe-name.mid", b"\x00\x01\x02 not midi")
     put("very long name", "long-" + "x" * 235 + ".mid", good[:30])
     put("one byte", "one_byte.mid", b"M")
+    put("markup in the name", "<img src=x onerror=alert(1)>.mid", b"MThd")
     nan = struct.pack("<4f", float("nan"), 0.5, float("nan"), float("inf")) * 5000
     put("wav with NaNs", "nans.wav", wav(nan, fmt=3, bits=32), "audio")
     put("one-sample wav", "one_sample.wav", wav(b"\x10\x00"), "audio")

@@ -210,3 +210,13 @@ def test_kill_9_while_scanning_then_resume_loses_and_repeats_nothing(tmp_path):
         paths = [r["path"] for r in records]
         assert len(paths) == len(set(paths)) == len(expected), (trial, done_before)      # none twice, none lost
         assert results_by_path(run_dir) == expected
+
+
+def test_a_pickled_segment_is_refused_not_unpickled(refs, tmp_path):
+    catalog = str(tmp_path / "cat")
+    Catalog.open(catalog, create=True).index([os.path.join(refs["folder"], "s001.mid")], workers=1)
+    (segment,) = os.listdir(os.path.join(catalog, "segments"))
+    np.save(os.path.join(catalog, "segments", segment), np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    shutil.rmtree(os.path.join(catalog, "cache"), ignore_errors=True)
+    with pytest.raises(CatalogError, match="unreadable catalog segment"):
+        len(Catalog.open(catalog))

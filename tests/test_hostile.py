@@ -58,6 +58,8 @@ def test_hostile_corpus_one_line_each_and_the_batch_goes_on(catalog, tmp_path):
     assert rows[str(folder / "loop")] == ("skipped", "symlinked folder (not followed)")
     assert rows[str(folder / "fifo.mid")] == ("skipped", "not a regular file")
     assert "symbolic links" in rows[corpus["symlink loop (file)"]][1]
+    html = open(os.path.join(report.run_dir, "summary.html"), encoding="utf-8", errors="replace").read()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;.mid" in html
     assert report.scanned >= len(good_files)            # the good file after all the bad ones was scanned
     assert elapsed < 120
 
