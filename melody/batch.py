@@ -634,13 +634,12 @@ def _run_local(items: list[Input], settings: Settings, workers: int, record, log
                     by_path[item.path] = item
                     box.send(item.path)
                     busy += 1
-            now = time.monotonic()
-            timeout = max(0.0, min(b.deadline for b in boxes) - now)
-            events = sel.select(timeout)
+            wake = min((b.deadline for b in boxes), default=float("inf"))
+            events = sel.select(None if wake == float("inf") else max(0.0, wake - time.monotonic()))
             for key, _ in events:
                 key.data.lines.feed()
             now = time.monotonic()
-            for box in boxes:
+            for box in list(boxes):
                 while True:
                     msg = box.message()
                     if msg is None:
@@ -668,13 +667,11 @@ def _run_local(items: list[Input], settings: Settings, workers: int, record, log
                     record(item, _outcome(box, None))
                     busy -= 1
                 box.kill()
-                if queue or busy:
+                if queue or busy:           # a fresh worker takes its place
                     box.start()
                     sel.register(box.fd, selectors.EVENT_READ, box)
                 else:
-                    box.deadline = float("inf")
-                    box.lines.eof = False
-                    box.ready = False
+                    boxes.remove(box)
     finally:
         sel.close()
         for box in boxes:
