@@ -379,15 +379,19 @@ def _outcome(box: Sandbox, event: dict | None) -> dict:
 _local = threading.local()
 
 
-def dask_query(path: str, settings: Settings) -> dict:
-    """Dask task: search one file in this worker thread's sandbox (started on first use, kept for the next)."""
+def dask_query(path: str, settings: Settings) -> tuple[dict, float]:
+    """Dask task: search one file in this worker thread's sandbox (started on first use, kept for the next).
+
+    Returns the result and the seconds it took."""
     boxes = getattr(_local, "boxes", None)
     if boxes is None:
         boxes = _local.boxes = {}
     box = boxes.get(settings)
     if box is None:
         box = boxes[settings] = Sandbox(settings)
-    return box.query(path)
+    t0 = time.perf_counter()
+    result = box.query(path)
+    return result, round(time.perf_counter() - t0, 4)
 
 
 def _fault(path: str) -> None:
@@ -703,8 +707,9 @@ def _run_dask(items: list[Input], settings: Settings, address: str, workers: int
             futures.append(fut)
         for fut in as_completed(futures):
             item = by_key[fut.key]
+            seconds = None
             try:
-                result = fut.result()
+                result, seconds = fut.result()
             except BatchError:
                 for f in futures:
                     f.cancel()
@@ -712,7 +717,7 @@ def _run_dask(items: list[Input], settings: Settings, address: str, workers: int
             except Exception as exc:      # the Dask worker itself died twice on this file
                 first = str(exc).splitlines()[0] if str(exc) else ""
                 result = error_result(item.path, f"{item.path}: the Dask task failed ({type(exc).__name__}: {first})")
-            record(item, result)
+            record(item, result, seconds)
     finally:
         client.close()
         if cluster is not None:
