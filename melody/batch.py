@@ -839,6 +839,7 @@ def _plots(audit_: dict) -> list[tuple[str, object]]:
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
     figs = []
     notes = [p["notes"] for p in audit_["longest_passages"]]
     secs = [p["seconds"] for p in audit_["longest_passages"]]
@@ -850,6 +851,8 @@ def _plots(audit_: dict) -> list[tuple[str, object]]:
         a.set_ylabel("tracks")
         b.hist(secs, bins=min(30, max(5, len(set(secs)))), color="#36b")
         b.set_xlabel("longest flagged passage (seconds)")
+        for ax in (a, b):
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.tight_layout()
         figs.append(("Longest copied passage per flagged track", fig))
     top = audit_["top_references"][:15]
@@ -860,6 +863,7 @@ def _plots(audit_: dict) -> list[tuple[str, object]]:
         ax.barh(range(len(top)), [t["tracks"] for t in top][::-1], color="#b33")
         ax.set_yticks(range(len(top)), labels)
         ax.set_xlabel("tracks copying it")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.tight_layout()
         figs.append(("References copied most often", fig))
     return figs
