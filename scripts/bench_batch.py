@@ -5,7 +5,10 @@ Generates N songs of about 3 minutes (MIDI: a 360-note lead at 120 bpm with chor
 times `melody scan FILES --catalog C --out RUN` end to end (process start, worker start, reports) in each
 mode and checks that every mode gives identical results.
 
-    .venv/bin/python scripts/bench_batch.py [--files 1000] [--refs 300] [--workdir DIR] [--json OUT]
+    .venv/bin/python scripts/bench_batch.py [--files 1000] [--refs 300] [--audio 0] [--workdir DIR] [--json OUT]
+
+With --audio N, the first N songs' lead lines are also rendered to WAV and scanned with 2 workers (when this
+build reads audio).
 """
 from __future__ import annotations
 
@@ -57,6 +60,24 @@ def make_data(workdir: str, n_files: int, n_refs: int) -> tuple[str, str]:
     return songs, catalog
 
 
+def make_audio(workdir: str, songs: str, n: int) -> str:
+    """The first n songs' lead lines rendered to 22.05 kHz WAV (the project's additive synthesiser)."""
+    import soundfile
+
+    from melody.io import load
+    from melody.report import render
+    folder = os.path.join(workdir, f"audio-{n}")
+    if os.path.isdir(folder) and len(os.listdir(folder)) == n:
+        return folder
+    os.makedirs(folder, exist_ok=True)
+    files = sorted(os.path.join(r, x) for r, _, xs in os.walk(songs) for x in xs)[:n]
+    for path in files:
+        melody = load(path)[0]
+        out = os.path.join(folder, os.path.basename(path).replace(".mid", ".wav"))
+        soundfile.write(out, render(melody.notes, 22050), 22050, subtype="PCM_16")
+    return folder
+
+
 def timed_scan(songs, catalog, run_dir, extra):
     shutil.rmtree(run_dir, ignore_errors=True)
     t = time.perf_counter()
@@ -78,6 +99,7 @@ def main():
     ap.add_argument("--refs", type=int, default=300)
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "melody-bench-batch"))
     ap.add_argument("--modes", default="local1,local2,dask2")
+    ap.add_argument("--audio", type=int, default=0, help="also scan this many songs rendered as WAV (2 workers)")
     ap.add_argument("--json")
     args = ap.parse_args()
     t = time.perf_counter()
@@ -96,6 +118,18 @@ def main():
                      "loadavg_before": float(load)}
         print(f"{name}: {seconds:.1f} s, {out[name]['files_per_minute']} files/min, counts {c}, "
               f"identical to the first mode: {same}, load before {load}", flush=True)
+    if args.audio:
+        from melody.io import is_supported
+        if not is_supported("x.wav"):
+            print("audio: this build does not read .wav; skipped")
+        else:
+            folder = make_audio(args.workdir, songs, args.audio)
+            seconds, summary, _ = timed_scan(folder, catalog, os.path.join(args.workdir, "run-audio2"),
+                                             ["--workers", "2", "--timeout", "600"])
+            c = summary["counts"]
+            out["audio2"] = {"seconds": round(seconds, 1), "files_per_minute": round(60 * c["inputs"] / seconds, 2),
+                             "counts": c, "flagged_share": summary["audit"]["flagged_share"]}
+            print(f"audio2: {seconds:.1f} s, {out['audio2']['files_per_minute']} files/min, counts {c}")
     if "local1" in out:
         for name in out:
             out[name]["speedup_vs_1_worker"] = round(out["local1"]["seconds"] / out[name]["seconds"], 2)
