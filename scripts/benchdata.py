@@ -59,6 +59,11 @@ POSITIVE_CATEGORIES = {
     "mixed/s3": {"ornament": 2, "rhythm": 2, "pitch": 2, "octave": 1},
 }
 NEGATIVE_CATEGORIES = ("neg/heldout", "neg/medley", "neg/generated")
+# Short exact copies (issue 3: transposed copies of >= 8 notes must rank first): generated after the others
+# with their own seeds, so adding them leaves every other query as it was.
+SHORT_CATEGORY = "exact8/s0"
+SHORT_NOTES = 8
+N_SHORT = 15
 
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -556,10 +561,10 @@ class Generator:
         seq = [[p, s, d, -1] for p, s, d, _ in _excerpt(t, i, n)]
         return _fit(seq, t.key_pc, key_pc, register), pick
 
-    def _phrase(self, rng, tune: Tune) -> tuple[int, int]:
+    def _phrase(self, rng, tune: Tune, notes: tuple[int, int] = PHRASE_NOTES) -> tuple[int, int]:
         """(start index, length) of a phrase with some melodic content."""
         for _ in range(50):
-            n = int(rng.integers(PHRASE_NOTES[0], PHRASE_NOTES[1] + 1))
+            n = int(rng.integers(notes[0], notes[1] + 1))
             i = int(rng.integers(0, len(tune.pitch) - n + 1))
             seg = tune.pitch[i:i + n]
             gaps = tune.start[i + 1:i + n] - (tune.start[i:i + n - 1] + tune.dur[i:i + n - 1])
@@ -591,13 +596,13 @@ class Generator:
         return bpm, bpm * spq / 60.0
 
     # -- queries
-    def positive(self, rng, qid: str, category: str, ref_index: int) -> Query:
+    def positive(self, rng, qid: str, category: str, ref_index: int, notes=PHRASE_NOTES) -> Query:
         tune = self.split.catalog[ref_index]
-        i, n = self._phrase(rng, tune)
+        i, n = self._phrase(rng, tune, notes)
         T = int(rng.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
         key_pc, minor = (tune.key_pc + T) % 12, tune.minor
         phrase = [[p + T, s, d, o] for p, s, d, o in _excerpt(tune, i, n)]
-        phrase = vary(phrase, POSITIVE_CATEGORIES[category], rng, key_pc, minor)
+        phrase = vary(phrase, POSITIVE_CATEGORIES.get(category, {}), rng, key_pc, minor)
         register = float(np.median([x[0] for x in phrase]))
         before, b_pick = self._context(rng, key_pc, minor, tune.bar_q, register)
         after, _ = self._context(rng, key_pc, minor, tune.bar_q, register, avoid=(b_pick,))
@@ -658,8 +663,9 @@ class Generator:
         q.duration = max(s + d for _, s, d, _ in q.lead)
         return q
 
-    def queries(self, n_queries: int) -> list[Query]:
-        """n_queries queries, half positive (spread evenly over the categories), half negative."""
+    def queries(self, n_queries: int, n_short: int = 0) -> list[Query]:
+        """n_queries queries, half positive (spread evenly over the categories), half negative; then
+        n_short transposed exact copies of SHORT_NOTES notes (category SHORT_CATEGORY)."""
         rng = np.random.default_rng([self.seed, 2])
         n_pos = (n_queries + 1) // 2
         n_neg = n_queries - n_pos
@@ -671,6 +677,10 @@ class Generator:
             out.append(self.positive(np.random.default_rng([self.seed, 3, k]), f"p{k:04d}", cat, int(ref)))
         for k, cat in enumerate(neg_cats):
             out.append(self.negative(np.random.default_rng([self.seed, 4, k]), f"n{k:04d}", cat))
+        short_refs = np.random.default_rng([self.seed, 7]).choice(len(self.split.catalog), size=n_short)
+        for k, ref in enumerate(short_refs):
+            out.append(self.positive(np.random.default_rng([self.seed, 6, k]), f"s{k:04d}", SHORT_CATEGORY,
+                                     int(ref), notes=(SHORT_NOTES, SHORT_NOTES)))
         return out
 
 
@@ -700,12 +710,12 @@ def render(query: Query, path: str, seed: int) -> None:
 
 
 def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: str = "bench-work",
-          n_heldout: int = 400, log=print) -> tuple[Split, list[Query]]:
+          n_heldout: int = 400, log=print, n_short: int = N_SHORT) -> tuple[Split, list[Query]]:
     """Load and split the corpus, generate the queries and write them as MIDI files under workdir/queries."""
     t0 = time.perf_counter()
     corpus = load_corpus(os.path.join(workdir, "cache"), log=log)
     split = split_corpus(corpus, n_catalog, n_heldout, seed)
-    queries = Generator(split, seed).queries(n_queries)
+    queries = Generator(split, seed).queries(n_queries, n_short)
     qdir = os.path.join(workdir, "queries")
     os.makedirs(qdir, exist_ok=True)
     for k, q in enumerate(queries):

@@ -11,6 +11,7 @@ from ..commonness import WEIGHT_TABLE
 from ..errors import MelodyError
 from ..represent import Features
 from . import kernels as K
+from . import pitch as P
 
 # Scores of the local alignment, roughly log-odds in bits of "related" vs "chance" (see kernels). Random
 # pairs of folk melodies score clearly negative per step, so chance alignments stay short and the
@@ -199,3 +200,54 @@ def dtw(query: Features, reference: Features, subsequence: bool = False, params=
             _, i, j = min(steps, key=lambda s: s[0])
         path.append((i, j))
     return D, total, path[::-1]
+
+
+# Absolute-pitch alignment under one transposition (melody.align.pitch), for re-scoring candidates.
+DEFAULT_PITCH_PARAMS = np.zeros(P.N_PITCH_PARAMS)
+DEFAULT_PITCH_PARAMS[P.P_MATCH] = 2.0      # same pitch after the transposition
+DEFAULT_PITCH_PARAMS[P.P_OCTAVE] = 1.0     # same pitch class, another octave
+DEFAULT_PITCH_PARAMS[P.P_NEAR] = -1.5      # one or two semitones off (a changed note)
+DEFAULT_PITCH_PARAMS[P.P_MISMATCH] = -2.5
+DEFAULT_PITCH_PARAMS[P.P_GAP] = -3.0       # a note of one melody left unmatched
+DEFAULT_PITCH_PARAMS[P.P_SKIP] = -2.0      # a note skipped inside a move (ornament, passing or split note)
+DEFAULT_PITCH_PARAMS[P.P_RHY_MATCH] = 1.2  # rhythm as in the interval alignment
+DEFAULT_PITCH_PARAMS[P.P_RHY_PEN] = 2.0
+DEFAULT_PITCH_PARAMS[P.P_DUR_FREE] = 0.15
+DEFAULT_PITCH_PARAMS[P.P_METRIC] = 1.0     # a pitch match at the same metric position
+
+
+def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],
+                 note_offsets: np.ndarray, step_offsets: np.ndarray, rows, params=None,
+                 workers: int | None = None) -> np.ndarray:
+    """Pitch-alignment score (melody.align.pitch) of the query against the packed references `rows`.
+
+    query_pitch: the query's note pitches (integers); notes_and_steps: (pitches, interval, length, weight,
+    metric) of the packed references, notes of row r at note_offsets[r]:note_offsets[r+1], steps at
+    step_offsets[r]:step_offsets[r+1]. Returns one score per entry of `rows`.
+    """
+    p = DEFAULT_PITCH_PARAMS if params is None else np.asarray(params, dtype="f8")
+    if p.shape != (P.N_PITCH_PARAMS,):
+        raise MelodyError(f"pitch params must have {P.N_PITCH_PARAMS} values, got shape {p.shape}")
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    out = np.zeros(len(rows))
+    if len(query) == 0 or len(rows) == 0:
+        return out
+    qp = np.ascontiguousarray(query_pitch, dtype=np.int64)
+    rp, ri, rl, rw, rm = notes_and_steps
+    note_offsets = np.ascontiguousarray(note_offsets, dtype=np.int64)
+    step_offsets = np.ascontiguousarray(step_offsets, dtype=np.int64)
+    workers = min(workers or os.cpu_count() or 1, max(1, len(rows) // 50))
+    parts = [np.arange(k, len(rows), workers) for k in range(workers)]   # interleaved: equal work
+
+    def run(idx):
+        part = np.zeros(len(idx))
+        P.pitch_scores(qp, query.interval, query.length, query.weight, query.metric_or_unknown(), rp, ri, rl, rw,
+                       rm, note_offsets, step_offsets, rows[idx], p, WEIGHT_TABLE, part)
+        out[idx] = part
+
+    if workers == 1:
+        run(parts[0])
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, parts))
+    return out

@@ -15,13 +15,11 @@ from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
+from ..score.rescore import rescore
 from .packed import FEATURES_VERSION, Packed, load_packed, pack, save_packed
 from .store import Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
-
-NULL_SAMPLE = 400   # shuffled references scored per query when the catalog is too small for its own null
-
 
 def default_catalog_path() -> str:
     """Where `melody catalog build-default` puts the default catalog ($MELODY_CATALOG overrides)."""
@@ -215,11 +213,14 @@ class Catalog:
         return Features(p.interval[a:b], p.length[a:b], p.weight[a:b], float(p.tempo_unit[row]), p.metric[a:b])
 
     def search(self, query: Melody, top: int = 10, max_evalue: float = significance.DEFAULT_MAX_EVALUE,
-               params=None) -> list[Match]:
+               params=None, pitch_params=None) -> list[Match]:
         """Rank the catalog's melodies by how significantly they share a passage with `query`.
 
-        Returns up to `top` matches, best (smallest E-value) first, each with the matched passage in both
-        melodies (seconds, notes, bars), transposition, tempo ratio and significance.
+        Two stages: every reference is scored by interval alignment (`melody.align.search`); the best
+        candidates are re-scored with transposed absolute pitch and their E-values come from that combined
+        score's null (`melody.score.rescore`). Returns up to `top` matches, best (smallest E-value) first,
+        each with the matched passage in both melodies (seconds, notes, bars), transposition, tempo ratio
+        and significance.
         """
         if top < 1:
             raise MelodyError(f"top must be at least 1, got {top}")
@@ -231,18 +232,16 @@ class Catalog:
         steps = (p.interval, p.length, p.weight, p.metric)
         scores = align.search(qf, steps, p.step_offsets, params)
         n_steps = np.diff(p.step_offsets)
-        null_scores = null_n = None
-        if len(scores) < significance.MIN_FOR_LOCAL_FIT:     # too few scores to fit a tail: shuffle
-            copies = -(-NULL_SAMPLE // len(scores))
-            null_steps, null_offsets = significance.shuffled(steps, p.step_offsets, copies)
-            null_scores = align.search(qf, null_steps, null_offsets, params)
-            null_n = np.diff(null_offsets)
-        evalues, model = significance.evalues(scores, len(qf), n_steps, null_scores, null_n)
-        order = np.lexsort((-scores, evalues))[:top]
+        if len(scores) >= significance.MIN_FOR_LOCAL_FIT:
+            evalues, _ = significance.evalues(scores, len(qf), n_steps)
+        else:       # stage 2 re-scores every reference of a small catalog: no stage-1 null needed
+            evalues = np.full(len(scores), float(len(scores)))
+        order, evalues, _ = rescore(query, qf, p, scores, evalues, params, pitch_params)
+        order = order[:top]
         matches = []
         for row in order:
-            if scores[row] <= 0:
-                break
+            if scores[row] <= 0:         # no shared passage at all: not a match, however it ranks
+                continue
             alignment = align.local_align(qf, self.features(row), params)
             matches.append(build_match(query, self.melody(row), alignment, p.entries[row],
                                        float(evalues[row]), max_evalue, len(p.entries)))

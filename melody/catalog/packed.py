@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class Packed:
     metric: np.ndarray      # float32 metric class of each step's arrival note (represent.metric_classes)
     step_offsets: np.ndarray
     tempo_unit: np.ndarray  # seconds per length unit, per row
+    derived: dict = field(default_factory=dict, repr=False, compare=False)   # per-catalog caches of search stages
 
     def query_features(self, query: Melody) -> Features:
         return features(query)

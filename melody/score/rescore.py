@@ -1,0 +1,109 @@
+"""Second stage of a search: re-score the best candidates with transposed absolute pitch, and say how
+significant the combined score is.
+
+The interval alignment (stage 1, `melody.align.search`) is transposition-invariant, but a wrong note spoils
+two intervals and a chance match can drift in key. Stage 2 aligns the notes themselves under one
+transposition (`melody.align.pitch`): a wrong note costs one note. A candidate's combined score is
+``S = S_interval + S_pitch``; it is computed for the RESCORE_TOP best references of stage 1 and, as the null
+sample, for NULL_SAMPLE references of the catalog drawn at random (a fixed draw per catalog size, so
+results are reproducible); a catalog of at most NULL_SAMPLE melodies is re-scored whole and is its own
+null sample.
+
+The null is a Gumbel law with length correction, ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))``, fitted
+per query on its null sample (`fit_null`): lambda is the query's own estimate shrunk halfway towards
+LAMBDA_RESCORE (the median of per-query fits over unrelated corpus melodies, `scripts/calibrate.py
+--rescore`), K its maximum-likelihood value at that lambda: a query made of clichés gets a larger K or a
+smaller lambda, so its matches count less. On scripts/bench_accuracy.py a free per-query lambda was too
+noisy (it lost separation), a fixed one too rigid (unrelated random-walk tunes got tiny E-values), and
+shuffled references made too easy a null for the pitch score (shuffled notes lose the stepwise motion of
+real melodies); see BENCHMARKS.md. E = N p as in stage 1.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import align
+
+RESCORE_TOP = 100          # stage-1 candidates re-scored per query
+NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
+LAMBDA_RESCORE = 0.1275   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
+K_RESCORE = 0.02626      # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
+PRIOR_WEIGHT = 50.0        # pseudo-observations of the global K in the per-query fit
+
+
+def pitches(packed) -> np.ndarray:
+    """The packed catalog's note pitches as integers (rounded; cached per catalog)."""
+    got = packed.derived.get("pitch")
+    if got is None:
+        got = packed.derived["pitch"] = np.rint(packed.notes["pitch"]).astype(np.int64)
+    return got
+
+
+def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.ndarray, params=None) -> np.ndarray:
+    """Pitch-alignment scores of the query against the packed catalog's `rows` (rp: its integer pitches)."""
+    return align.pitch_search(query_pitch, qf, (rp, packed.interval, packed.length, packed.weight, packed.metric),
+                              packed.offsets, packed.step_offsets, rows, params)
+
+
+def fit_null(null_scores: np.ndarray, null_space: np.ndarray) -> tuple[float, float]:
+    """(lambda, log K) of the Gumbel null ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))`` for one query.
+
+    lambda: the query's own maximum-likelihood lambda, shrunk halfway towards LAMBDA_RESCORE (a few hundred
+    scores fix it only roughly; a query whose chance scores spread wide still gets a heavier tail), and
+    further the smaller the sample (weight n / (n + PRIOR_WEIGHT) on the query's own part). K: the
+    maximum-likelihood K at that lambda, 1 / mean(mn exp(-lambda S)), with PRIOR_WEIGHT pseudo-observations
+    at K_RESCORE; dominated by the low and middle scores, so the sample's few true relatives hardly move it.
+    """
+    x = np.asarray(null_scores, dtype="f8")
+    log_space = np.log(np.asarray(null_space, dtype="f8"))
+
+    def log_k(lam):
+        total = float(np.sum(np.exp(log_space - lam * x)))
+        return float(np.log(len(x) + PRIOR_WEIGHT) - np.log(total + PRIOR_WEIGHT / K_RESCORE))
+
+    def nll(lam):              # profile negative log-likelihood (K at its maximum-likelihood value)
+        z = lam * x - float(-np.log(np.mean(np.exp(log_space - lam * x)))) - log_space
+        return -float(np.sum(np.log(lam) - z - np.exp(-z)))
+
+    lo, hi = np.log(0.02), np.log(2.0)        # golden-section search over log lambda
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    for _ in range(32):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        if nll(np.exp(a)) < nll(np.exp(b)):
+            hi = b
+        else:
+            lo = a
+    own = len(x) / (len(x) + PRIOR_WEIGHT)    # how far a sample of this size is trusted
+    lam = LAMBDA_RESCORE + 0.5 * own * (float(np.exp(0.5 * (lo + hi))) - LAMBDA_RESCORE)
+    return lam, log_k(lam)
+
+
+def rescore(query, qf, packed, s1: np.ndarray, evalues1: np.ndarray, params=None, pitch_params=None,
+            top: int = RESCORE_TOP, sample: int = NULL_SAMPLE):
+    """Re-score stage 1's best candidates (every reference of a catalog of at most `sample` melodies).
+
+    Returns (order of rows best first, E-value per row, combined score per row (NaN where not
+    re-scored)). The re-scored candidates come first, by their new E-value; the others follow in stage-1
+    order with their stage-1 E-values.
+    """
+    n_refs = len(s1)
+    m = len(qf)
+    qp = np.rint(query.notes["pitch"]).astype(np.int64)
+    n_steps = np.diff(packed.step_offsets)
+    stage1 = np.lexsort((-s1, evalues1))
+    if n_refs <= sample:
+        cand = null_rows = rows = np.arange(n_refs)
+    else:
+        cand = stage1[:top]
+        null_rows = np.sort(np.random.default_rng(n_refs).choice(n_refs, size=sample, replace=False))
+        rows = np.union1d(cand, null_rows)
+    combined = np.full(n_refs, np.nan)
+    combined[rows] = s1[rows] + pitch_scores(qp, qf, packed, pitches(packed), rows, pitch_params)
+    space = max(float(m), 1.0) * np.maximum(n_steps.astype("f8"), 1.0)
+    lam, log_k = fit_null(combined[null_rows], space[null_rows])
+    z = lam * combined[cand] - log_k - np.log(space[cand])
+    ev = np.array(evalues1, dtype="f8", copy=True)
+    ev[cand] = n_refs * -np.expm1(-np.exp(-z))
+    first = cand[np.lexsort((-combined[cand], ev[cand]))]
+    rest = stage1[~np.isin(stage1, cand)]
+    return np.concatenate([first, rest]).astype(np.int64), ev, combined

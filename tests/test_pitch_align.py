@@ -1,0 +1,156 @@
+"""Stage 2 of a search: the absolute-pitch alignment kernel against a plain-Python reference, and the
+re-scoring's significance (melody.score.rescore).
+
+The reference is written from the documented semantics (melody.align.pitch module docstring):
+for every transposition T in base-6 .. base+5 (base = round(median query pitch - median reference pitch)),
+a Smith-Waterman over steps where cell (i, j) aligns query note i with reference note j:
+- pitch part: e = q_i - r_j - T; PITCH_MATCH when e = 0, PITCH_OCTAVE when e is another multiple of 12,
+  PITCH_NEAR when |e| <= 2, PITCH_MISMATCH otherwise; + PITCH_METRIC when e is a multiple of 12 and both
+  notes have the same known metric class;
+- moves: (1,1) pitch part + rhythm of step i-1 vs step j-1; (2,1) / (1,2) pitch part + SKIP + rhythm of
+  the two summed steps against the single one; (1,0) / (0,1) GAP; floor 0;
+- rhythm as in the interval alignment: agree = shorter/longer of the lengths, or of the lengths relative
+  to each one's step before (the step before a summed pair is the one before the pair); RHY_MATCH when
+  agree >= 1 - DUR_FREE, else -RHY_PEN * (1 - agree).
+The score is the best cell over all transpositions.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from melody import Catalog, align
+from melody.align import pitch as PK
+from melody.notes import Melody, make_notes
+from melody.represent import features
+from melody.score import rescore
+
+PP = align.DEFAULT_PITCH_PARAMS
+LENGTHS = [0.25, 0.5, 1.0, 1.5, 2.0]
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def mel(pitches, iois, beats=None):
+    onset = np.concatenate([[0.0], np.cumsum(iois[:-1])])
+    bar = None if beats is None else np.ones(len(pitches), dtype=int)
+    return Melody(make_notes(onset, iois, pitches, bar, beats))
+
+
+def ref_rhythm(l, lp, r, rp, p):
+    agree = min(l, r) / max(l, r)
+    if lp is not None and rp is not None:
+        agree = max(agree, min(l / lp, r / rp) / max(l / lp, r / rp))
+    return p[PK.P_RHY_MATCH] if agree >= 1 - p[PK.P_DUR_FREE] else -p[PK.P_RHY_PEN] * (1 - agree)
+
+
+def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
+    qp, rp = np.rint(qm.notes["pitch"]).astype(int), np.rint(rm.notes["pitch"]).astype(int)
+    qf, rf = features(qm), features(rm)
+    ql, rl = [float(x) for x in qf.length], [float(x) for x in rf.length]
+    qmet, rmet = qf.metric_or_unknown(), rf.metric_or_unknown()
+    m, n = len(ql), len(rl)
+    base = int(np.rint(np.median(qp) - np.median(rp)))
+
+    def step(lengths, k, summed):     # (length, length of the step before or None) of step k or k-1+k
+        if summed:
+            return lengths[k - 1] + lengths[k], (lengths[k - 2] if k >= 2 else None)
+        return lengths[k], (lengths[k - 1] if k >= 1 else None)
+
+    best = 0.0
+    for T in range(base - 6, base + 6):
+        H = np.zeros((m + 1, n + 1))
+        for i in range(1, m + 1):
+            for j in range(1, n + 1):
+                e = qp[i] - rp[j] - T
+                v = (p[PK.P_MATCH] if e == 0 else p[PK.P_OCTAVE] if e % 12 == 0
+                     else p[PK.P_NEAR] if abs(e) <= 2 else p[PK.P_MISMATCH])
+                if e % 12 == 0 and qmet[i - 1] >= 0 and qmet[i - 1] == rmet[j - 1]:
+                    v += p[PK.P_METRIC]
+                h = max(0.0, H[i - 1, j - 1] + v + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, False), p),
+                        H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
+                if i >= 2:
+                    h = max(h, H[i - 2, j - 1] + v + p[PK.P_SKIP]
+                            + ref_rhythm(*step(ql, i - 1, True), *step(rl, j - 1, False), p))
+                if j >= 2:
+                    h = max(h, H[i - 1, j - 2] + v + p[PK.P_SKIP]
+                            + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, True), p))
+                H[i, j] = h
+        best = max(best, float(H.max()))
+    return best
+
+
+def kernel_pitch_score(qm: Melody, refs: list[Melody], p=PP) -> np.ndarray:
+    qf = features(qm)
+    fs = [features(r) for r in refs]
+    rp = np.concatenate([np.rint(r.notes["pitch"]).astype(np.int64) for r in refs])
+    cat = tuple(np.concatenate([getattr(f, a) for f in fs]) for a in ("interval", "length", "weight"))
+    metric = np.concatenate([f.metric_or_unknown() for f in fs])
+    note_off = np.concatenate([[0], np.cumsum([len(r.notes) for r in refs])])
+    step_off = np.concatenate([[0], np.cumsum([len(f) for f in fs])])
+    return align.pitch_search(np.rint(qm.notes["pitch"]), qf, (rp,) + cat + (metric,), note_off, step_off,
+                              np.arange(len(refs)), p)
+
+
+@st.composite
+def melodies(draw, min_size=3, max_size=12):
+    n = draw(st.integers(min_size, max_size))
+    pitches = draw(st.lists(st.integers(55, 79), min_size=n, max_size=n))
+    iois = draw(st.lists(st.sampled_from(LENGTHS), min_size=n, max_size=n))
+    metric = draw(st.booleans())
+    beats = draw(st.lists(st.sampled_from([0.0, 1.0, 0.5]), min_size=n, max_size=n)) if metric else None
+    return mel(pitches, iois, beats)
+
+
+@FAST
+@given(melodies(), st.lists(melodies(), min_size=1, max_size=3))
+def test_pitch_kernel_matches_reference(qm, refs):
+    got = kernel_pitch_score(qm, refs)
+    want = [ref_pitch_score(qm, r) for r in refs]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)   # log2 domain vs ratios
+
+
+def test_transposition_invariant_and_one_wrong_note_costs_one_note():
+    rng = np.random.default_rng(0)
+    pitches = 60 + np.cumsum(rng.integers(-4, 5, 20))
+    iois = rng.choice([0.5, 1.0], 20)
+    ref = mel(pitches, iois)
+    same = kernel_pitch_score(mel(pitches + 5, iois), [ref])[0]
+    assert same == pytest.approx(kernel_pitch_score(ref, [ref])[0])
+    wrong = pitches.copy()
+    wrong[10] += 7
+    got = kernel_pitch_score(mel(wrong + 5, iois), [ref])[0]
+    # one note pair misses: the score loses (match - mismatch), nothing more
+    assert got == pytest.approx(same - PP[PK.P_MATCH] + PP[PK.P_MISMATCH])
+
+
+def _random_tune(rng, n):
+    pitches = [int(rng.integers(60, 72))]
+    for step in rng.choice([-4, -3, -2, -1, 1, 2, 3, 5, -5, 0], n - 1):   # a walk turned back at the edges
+        pitches.append(pitches[-1] + (-abs(step) if pitches[-1] > 76 else abs(step) if pitches[-1] < 56 else step))
+    iois = rng.choice([0.25, 0.5, 0.5, 1.0, 1.0, 1.5, 2.0], n) * 0.5
+    beats = np.round(np.cumsum(np.concatenate([[0.0], iois[:-1] * 2])) % 4, 3)
+    return make_notes(np.concatenate([[0.0], np.cumsum(iois[:-1])]), iois, pitches,
+                      np.ones(n, dtype=int), beats)
+
+
+@pytest.mark.parametrize("n_refs", [60, 400])     # re-scored whole / top candidates + a null sample
+def test_rescored_search_finds_a_transposed_copy_and_stays_calibrated(tmp_path, n_refs):
+    rng = np.random.default_rng(n_refs)
+    refs = [Melody(_random_tune(rng, int(rng.integers(30, 60))), title=f"r{k}", source=f"mem/{k}")
+            for k in range(n_refs)]
+    cat = Catalog.create(str(tmp_path / "c"))
+    cat.add(refs)
+    src = refs[7].notes
+    copy = src[5:25].copy()
+    copy["pitch"] += 3
+    copy["onset"] -= copy["onset"][0]
+    found = cat.search(Melody(copy), top=3)
+    assert found[0].title == "r7" and found[0].evalue < 1e-3 and found[0].transposition == 3
+    # unrelated queries: few chance matches with E <= 0.1 (E is the expected count)
+    flagged = 0
+    for k in range(20):
+        q = Melody(_random_tune(np.random.default_rng(1000 + k), 40))
+        flagged += sum(m.evalue <= 0.1 for m in cat.search(q, top=3))
+    assert flagged <= 6
