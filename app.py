@@ -13,15 +13,15 @@ import streamlit as st
 from melody.api import match_melodies, query_file
 from melody.catalog import Catalog, default_catalog_path
 from melody.errors import MelodyError
-from melody.io import SYMBOLIC_EXTENSIONS
-from melody.report import csv_text, html_report, interval_table, passage_audio, piano_roll
+from melody.io import SUPPORTED_EXTENSIONS, is_audio
+from melody.report import clip_audio, csv_text, html_report, interval_table, passage_audio, piano_roll
 from melody.report.html import summary_rows
 from melody.score.significance import DEFAULT_MAX_EVALUE
-from melody.uploads import MAX_FILE_BYTES, UploadError, extract_zip, save_upload
+from melody.uploads import MAX_AUDIO_BYTES, MAX_FILE_BYTES, UploadError, extract_zip, save_upload
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 UPLOADS = os.path.join(tempfile.gettempdir(), "melody-uploads")
-SONG_TYPES = [e.lstrip(".") for e in SYMBOLIC_EXTENSIONS]
+SONG_TYPES = [e.lstrip(".") for e in SUPPORTED_EXTENSIONS]
 MAX_BATCH_FILES = 100
 
 
@@ -88,6 +88,12 @@ def evidence(path: str, result: dict, catalog: Catalog):
             st.markdown(f"Notes only in the query (ornaments): {len(ev['query_only_notes'])}; "
                         f"only in the reference: {len(ev['reference_only_notes'])}")
     st.subheader("Listen")
+    if is_audio(path):
+        st.caption("The matched passage of the recording itself:")
+        try:
+            st.audio(clip_audio(path, *m["query_span"]), format="audio/wav")
+        except MelodyError as exc:
+            st.error(str(exc))
     st.caption("The query passage, half a second of silence, then the reference passage in the query's key.")
     st.audio(passage_audio(query, reference, m), format="audio/wav")
 
@@ -111,19 +117,21 @@ def evidence(path: str, result: dict, catalog: Catalog):
 
 def song_page(catalog: Catalog, catalog_path: str, top: int, max_evalue: float):
     upload = st.file_uploader("Upload a song", type=SONG_TYPES, key="song_upload")
-    examples = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(SYMBOLIC_EXTENSIONS)) if os.path.isdir(EXAMPLES) else []
+    examples = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(SUPPORTED_EXTENSIONS)) if os.path.isdir(EXAMPLES) else []
     example = st.selectbox("...or pick an example", ["(none)"] + examples)
     if upload is not None:
         label = os.path.basename(upload.name)
         try:
-            path = save_upload(label, upload.getvalue(), UPLOADS)
+            path = save_upload(label, upload.getvalue(), UPLOADS,
+                               max_bytes=MAX_AUDIO_BYTES if is_audio(label) else MAX_FILE_BYTES)
         except UploadError as exc:
             st.error(str(exc))
             return
     elif example != "(none)":
         path, label = os.path.join(EXAMPLES, example), example
     else:
-        st.info("Upload a MIDI, MusicXML, ABC or kern file, or pick an example.")
+        st.info("Upload a MIDI, MusicXML, ABC or kern file, or a recording (wav, flac, ogg, mp3: the lead "
+                "melody is transcribed), or pick an example.")
         return
 
     with st.spinner("Searching the catalog..."):
@@ -146,7 +154,8 @@ def batch_songs(uploads) -> tuple[list[tuple[str, str]], list[dict]]:
             if name.lower().endswith(".zip"):
                 songs += [(f"{name}/{inner}", p) for inner, p in extract_zip(upload.getvalue(), UPLOADS)]
             else:
-                songs.append((name, save_upload(name, upload.getvalue(), UPLOADS)))
+                limit = MAX_AUDIO_BYTES if is_audio(name) else MAX_FILE_BYTES
+                songs.append((name, save_upload(name, upload.getvalue(), UPLOADS, max_bytes=limit)))
         except UploadError as exc:
             failed.append({"query": name, "status": "error", "error": str(exc), "flagged": False, "matches": []})
     return songs, failed
@@ -156,7 +165,7 @@ def batch_page(catalog_path: str, top: int, max_evalue: float):
     uploads = st.file_uploader("Upload songs, or a zip of songs", type=SONG_TYPES + ["zip"],
                                accept_multiple_files=True, key="batch_upload")
     if not uploads:
-        st.info(f"Upload up to {MAX_BATCH_FILES} songs (MIDI, MusicXML, ABC, kern) or zip archives of them.")
+        st.info(f"Upload up to {MAX_BATCH_FILES} songs (MIDI, MusicXML, ABC, kern, or audio) or zip archives of them.")
         return
     songs, results = batch_songs(uploads)
     if len(songs) > MAX_BATCH_FILES:
@@ -194,7 +203,8 @@ def main():
     catalog_path = st.sidebar.text_input("Catalog folder", value=default_catalog_path())
     top = st.sidebar.slider("Matches to show", 1, 50, 10)
     max_evalue = st.sidebar.number_input("Flag when E-value at most", value=DEFAULT_MAX_EVALUE, format="%.4f")
-    st.sidebar.caption(f"Uploads: at most {MAX_FILE_BYTES // 2**20} MB per file.")
+    st.sidebar.caption(f"Uploads: at most {MAX_FILE_BYTES // 2**20} MB per score, "
+                       f"{MAX_AUDIO_BYTES // 2**20} MB per recording.")
     try:
         catalog = open_catalog(catalog_path)
     except Exception as exc:   # shown to the user, never a traceback

@@ -196,3 +196,75 @@ def piano_arrangement(lead, key_pc=None, minor=None, beats_per_bar=4, seed=0, na
             else:
                 track.notes += [(p, t0 + k, 0.9, 55) for p in previous]
     return track
+
+
+# ----------------------------------------------------------------------------------- audio renders
+
+SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
+
+
+def soundfont() -> str | None:
+    """The General MIDI soundfont Debian's fluid-soundfont-gm installs, or None."""
+    import os
+    return next((p for p in SOUNDFONTS if os.path.exists(p)), None)
+
+
+def render_audio(midi_path, out_path, sample_rate=22050, timeout=120.0, gain=0.5):
+    """Render a MIDI file to audio with FluidSynth and the GM soundfont (wav; .mp3/.flac/.ogg by extension).
+
+    FluidSynth can hang forever on a zero-length note (a stuck voice), so notes are first given at least
+    one tick and the render runs under a timeout. Raises RuntimeError when FluidSynth or the soundfont is
+    missing, fails, or times out.
+    """
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    sf2 = soundfont()
+    exe = shutil.which("fluidsynth")
+    if not sf2 or not exe:
+        raise RuntimeError("FluidSynth or the GM soundfont is missing: apt-get install fluidsynth fluid-soundfont-gm")
+    with tempfile.TemporaryDirectory(prefix="melody-render-") as tmp:
+        safe = os.path.join(tmp, "in.mid")
+        _lengthen_zero_notes(midi_path, safe)
+        wav = os.path.join(tmp, "out.wav")
+        try:
+            proc = subprocess.run([exe, "-ni", "-q", "-g", str(gain), "-r", str(int(sample_rate)), "-F", wav,
+                                   sf2, safe], capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{midi_path}: FluidSynth did not finish within {timeout:.0f} s") from None
+        if proc.returncode != 0 or not os.path.exists(wav):
+            raise RuntimeError(f"{midi_path}: FluidSynth failed: {proc.stderr.decode(errors='replace')[:200]}")
+        ext = os.path.splitext(os.fspath(out_path))[1].lower()
+        if ext == ".wav":
+            shutil.move(wav, out_path)
+        else:
+            import soundfile
+            data, sr = soundfile.read(wav, dtype="float32")
+            soundfile.write(out_path, data, sr)
+    return out_path
+
+
+def _lengthen_zero_notes(src, dst):
+    """Copy a MIDI file, moving every note-off that falls on its own note-on's tick one tick later."""
+    mid = mido.MidiFile(src)
+    for track in mid.tracks:
+        events, now = [], 0
+        for msg in track:
+            now += msg.time
+            events.append([now, msg])
+        on_at = {}
+        for ev in events:
+            msg = ev[1]
+            if msg.type == "note_on" and msg.velocity > 0:
+                on_at[(msg.channel, msg.note)] = ev[0]
+            elif msg.type in ("note_off", "note_on") and on_at.get((msg.channel, msg.note)) == ev[0]:
+                ev[0] += 1
+        events.sort(key=lambda e: e[0])
+        track.clear()
+        prev = 0
+        for t, msg in events:
+            track.append(msg.copy(time=t - prev))
+            prev = t
+    mid.save(dst)

@@ -10,6 +10,7 @@ from .errors import MelodyError
 from .io import is_supported
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_AUDIO_BYTES = 200 * 1024 * 1024   # a recording: about 20 minutes of CD-quality wav
 MAX_ZIP_FILES = 200
 MAX_ZIP_BYTES = 100 * 1024 * 1024     # total uncompressed size of the files taken from one zip
 
@@ -33,7 +34,7 @@ def save_upload(name: str, data: bytes, folder: str, max_bytes: int = MAX_FILE_B
     if len(data) > max_bytes:
         raise UploadError(f"{base}: {len(data) / 2**20:.1f} MB is larger than the {max_bytes / 2**20:.0f} MB limit")
     if not is_supported(base):
-        raise UploadError(f"{base}: not a file type melody reads (MIDI, MusicXML, ABC, kern)")
+        raise UploadError(f"{base}: not a file type melody reads (MIDI, MusicXML, ABC, kern, wav, flac, ogg, mp3)")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, hashlib.sha256(data).hexdigest()[:24] + os.path.splitext(base)[1].lower())
     if not os.path.exists(path):

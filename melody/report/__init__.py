@@ -6,10 +6,10 @@ samples or text; the CLI and the Streamlit app only present what these return.
 """
 from __future__ import annotations
 
-from .audio import passage_audio, render
+from .audio import clip_audio, passage_audio, render
 from .html import csv_rows, csv_text, html_report
 from .passage import aligned_pairs, passage
 from .plots import interval_table, piano_roll
 
-__all__ = ["aligned_pairs", "csv_rows", "csv_text", "html_report", "interval_table", "passage",
+__all__ = ["aligned_pairs", "clip_audio", "csv_rows", "csv_text", "html_report", "interval_table", "passage",
            "passage_audio", "piano_roll", "render"]

@@ -80,3 +80,34 @@ def passage_audio(query: Melody, reference: Melody, match: dict, sr: int = 22050
     buf = io.BytesIO()
     soundfile.write(buf, passage_samples(query, reference, match, sr), sr, format="WAV", subtype="PCM_16")
     return buf.getvalue()
+
+
+MAX_CLIP_SECONDS = 120.0
+
+
+def clip_audio(path: str, start: float, end: float, margin: float = 0.5) -> bytes:
+    """The recording's own audio from ``start - margin`` to ``end + margin`` seconds (at most
+    ``MAX_CLIP_SECONDS``), as a 16-bit WAV file (bytes). Only that stretch is read from disk.
+
+    Raises
+    ------
+    CorruptFile
+        If the file cannot be decoded.
+    """
+    import soundfile
+
+    from ..errors import CorruptFile
+
+    try:
+        with soundfile.SoundFile(path) as f:
+            sr = f.samplerate
+            a = max(int((start - margin) * sr), 0)
+            b = min(int((min(end, start + MAX_CLIP_SECONDS) + margin) * sr), f.frames)
+            f.seek(a)
+            data = f.read(max(b - a, 0), dtype="float32")
+    except Exception as exc:
+        raise CorruptFile(f"{path}: cannot read the audio passage ({exc})") from None
+    buf = io.BytesIO()
+    soundfile.write(buf, data, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+

@@ -1,0 +1,70 @@
+"""Audio in: decode (bounded memory) -> predominant-melody pitch track -> notes -> a Melody.
+
+The result is the same note type every symbolic loader produces, with times in seconds of the audio and
+bars unknown, so everything downstream (features, search, significance, reports) is shared.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import NoMelody
+from ..notes import Melody
+from .decode import SR, AudioStats, blocks
+from .extract import PitchTrack, melody_track, pyin_track
+from .rhythm import snap_to_beats
+from .segment import notes_from_track
+
+MIN_SECONDS = 0.5
+MIN_VOICED_FRACTION = 0.03
+CLIPPED_WARNING = 0.01
+
+
+METHODS = ("salience", "pyin")
+
+
+def transcribe(path: str | os.PathLike, method: str = "salience", snap: bool = True) -> tuple[Melody, PitchTrack]:
+    """The melody of an audio file (solo or full mix) as notes, and the pitch track it came from.
+
+    method : "salience" (default: harmonic-sum predominant melody, for solo lines and mixes) or "pyin"
+        (librosa's monophonic pYIN, slower; kept for comparison).
+    snap : move onsets onto the recording's beat grid where it has a steady beat (`melody.audio.rhythm`).
+
+    Raises
+    ------
+    CorruptFile : undecodable, NaN samples, absurd sample rate.
+    NoMelody : too short, silent, or no stable pitched line (noise, drums only).
+    """
+    path = os.fspath(path)
+    if method not in METHODS:
+        raise ValueError(f"unknown transcription method {method!r} (choose from {', '.join(METHODS)})")
+    stats = AudioStats(path)
+    tr = (melody_track if method == "salience" else pyin_track)(blocks(path, stats))
+    if stats.seconds < MIN_SECONDS:
+        raise NoMelody(f"{path}: only {stats.seconds:.2f} s of audio, need at least {MIN_SECONDS} s")
+    if stats.peak <= 10 ** (-70 / 20):
+        raise NoMelody(f"{path}: the audio is silent (peak {20 * np.log10(max(stats.peak, 1e-12)):.0f} dBFS)")
+    voiced = float(np.isfinite(tr.midi).mean()) if len(tr.midi) else 0.0
+    notes = notes_from_track(tr)
+    rhythm = {"snapped": False}
+    if snap:
+        notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s)
+    if voiced < MIN_VOICED_FRACTION or len(notes) < 3:
+        raise NoMelody(f"{path}: no melody found ({len(notes)} stable pitched notes in {stats.seconds:.1f} s; "
+                       "noise, drums or speech only?)")
+    if stats.clipped_fraction > CLIPPED_WARNING:
+        stats.warnings.append(f"{100 * stats.clipped_fraction:.1f}% of samples are clipped; "
+                              "pitches may be less reliable")
+    title = os.path.splitext(os.path.basename(path))[0]
+    meta = {"kind": "audio", "method": method, "seconds": round(stats.seconds, 3), "sample_rate": stats.rate,
+            "channels": stats.channels, "voiced_fraction": round(voiced, 3), "warnings": stats.warnings, **rhythm}
+    return Melody(notes, title=title, source=path, meta=meta), tr
+
+
+def load_audio(path: str | os.PathLike) -> list[Melody]:
+    """`transcribe` for `melody.io.load`: one melody per audio file."""
+    return [transcribe(path)[0]]
+
+
+__all__ = ["SR", "PitchTrack", "load_audio", "transcribe"]

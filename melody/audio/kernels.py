@@ -1,0 +1,181 @@
+"""Numba kernels of the melody extractor: spectral peaks, harmonic-sum salience, pitch candidates, Viterbi.
+
+Pure functions over arrays, no validation (the callers in ``melody.audio.extract`` do that). Pitches are in
+"cents above FMIN" on a grid of ``bin_cents``; the callers convert to MIDI.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+NEG = -1e30
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def spectral_peaks(mag, bin_hz, dyn_range, max_peaks, out_freq, out_amp):
+    """Local maxima of each magnitude frame within ``dyn_range`` (ratio) of the frame's maximum.
+
+    Frequencies and amplitudes are refined by a parabola through the log magnitudes of the three bins.
+    Writes up to ``max_peaks`` peaks (the loudest) per frame into out_freq/out_amp (n_frames, max_peaks),
+    zero amplitude where a frame has fewer.
+    """
+    n_frames, n_bins = mag.shape
+    for t in range(n_frames):
+        for k in range(max_peaks):
+            out_freq[t, k] = 0.0
+            out_amp[t, k] = 0.0
+        top = 0.0
+        for b in range(n_bins):
+            if mag[t, b] > top:
+                top = mag[t, b]
+        if top <= 0.0:
+            continue
+        floor = top * dyn_range
+        count = 0
+        for b in range(2, n_bins - 1):
+            m = mag[t, b]
+            if m < floor or m <= mag[t, b - 1] or m < mag[t, b + 1]:
+                continue
+            l0 = math.log(mag[t, b - 1] + 1e-12)
+            l1 = math.log(m + 1e-12)
+            l2 = math.log(mag[t, b + 1] + 1e-12)
+            den = l0 - 2.0 * l1 + l2
+            delta = 0.5 * (l0 - l2) / den if den < 0.0 else 0.0
+            amp = math.exp(l1 - 0.25 * (l0 - l2) * delta)
+            freq = (b + delta) * bin_hz
+            if count < max_peaks:
+                out_freq[t, count] = freq
+                out_amp[t, count] = amp
+                count += 1
+            else:   # replace the weakest kept peak
+                weakest = 0
+                for k in range(1, max_peaks):
+                    if out_amp[t, k] < out_amp[t, weakest]:
+                        weakest = k
+                if amp > out_amp[t, weakest]:
+                    out_freq[t, weakest] = freq
+                    out_amp[t, weakest] = amp
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def harmonic_salience(peak_freq, peak_amp, fmin, bin_cents, n_harmonics, alpha, out):
+    """Harmonic summation: every peak votes for the f0s it could be a harmonic of.
+
+    A peak at f adds ``alpha**(h-1) * amp * cos^2`` to the bins within one semitone of f/h (h = 1..n_harmonics),
+    so a pitch whose harmonics are all present outscores its octaves and sub-octaves. out: (n_frames, n_bins).
+    """
+    n_frames, n_peaks = peak_freq.shape
+    n_bins = out.shape[1]
+    reach = 100.0 / bin_cents
+    for t in range(n_frames):
+        for b in range(n_bins):
+            out[t, b] = 0.0
+        for k in range(n_peaks):
+            a = peak_amp[t, k]
+            if a <= 0.0:
+                continue
+            f = peak_freq[t, k]
+            w = a
+            for h in range(1, n_harmonics + 1):
+                f0 = f / h
+                if f0 < fmin:
+                    break
+                pos = 1200.0 * math.log2(f0 / fmin) / bin_cents
+                lo = int(math.ceil(pos - reach))
+                hi = int(math.floor(pos + reach))
+                if lo >= n_bins:
+                    w *= alpha
+                    continue
+                if lo < 0:
+                    lo = 0
+                if hi > n_bins - 1:
+                    hi = n_bins - 1
+                for b in range(lo, hi + 1):
+                    c = math.cos(0.5 * math.pi * abs(b - pos) / reach)
+                    out[t, b] += w * c * c
+                w *= alpha
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def top_candidates(sal, n_cand, out_pos, out_val):
+    """The ``n_cand`` highest local maxima of each salience frame, positions refined by a parabola (bins)."""
+    n_frames, n_bins = sal.shape
+    for t in range(n_frames):
+        for k in range(n_cand):
+            out_pos[t, k] = -1.0
+            out_val[t, k] = 0.0
+        for b in range(1, n_bins - 1):
+            v = sal[t, b]
+            if v <= 0.0 or v <= sal[t, b - 1] or v < sal[t, b + 1]:
+                continue
+            weakest = 0
+            for k in range(1, n_cand):
+                if out_val[t, k] < out_val[t, weakest]:
+                    weakest = k
+            if v <= out_val[t, weakest]:
+                continue
+            den = sal[t, b - 1] - 2.0 * v + sal[t, b + 1]
+            delta = 0.5 * (sal[t, b - 1] - sal[t, b + 1]) / den if den < 0.0 else 0.0
+            out_pos[t, weakest] = b + delta
+            out_val[t, weakest] = v - 0.25 * (sal[t, b - 1] - sal[t, b + 1]) * delta
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def viterbi_candidates(cents, emit, unvoiced, per_semitone, cap, switch, path):
+    """Best pitch track through per-frame candidates, with an unvoiced state.
+
+    cents, emit: (n_frames, K) candidate pitch (cents) and emission (NaN cents / any emit: no candidate).
+    A voiced-to-voiced step costs ``per_semitone`` per semitone moved, at most ``cap`` (a note change);
+    entering or leaving the unvoiced state costs ``switch``; the unvoiced state earns ``unvoiced`` per frame.
+    path[t] = chosen candidate index, or -1 for unvoiced.
+    """
+    n, k_n = cents.shape
+    score = np.full(k_n + 1, NEG)
+    new = np.empty(k_n + 1)
+    back = np.empty((n, k_n + 1), dtype=np.int8)
+    uv = k_n
+    for j in range(k_n):
+        if not math.isnan(cents[0, j]):
+            score[j] = emit[0, j]
+    score[uv] = unvoiced
+    back[0, :] = -1
+    for t in range(1, n):
+        for j in range(k_n):
+            if math.isnan(cents[t, j]):
+                new[j] = NEG
+                back[t, j] = uv
+                continue
+            best = score[uv] - switch
+            arg = uv
+            for i in range(k_n):
+                if score[i] <= NEG or math.isnan(cents[t - 1, i]):
+                    continue
+                cost = per_semitone * abs(cents[t, j] - cents[t - 1, i]) / 100.0
+                if cost > cap:
+                    cost = cap
+                s = score[i] - cost
+                if s > best:
+                    best = s
+                    arg = i
+            new[j] = best + emit[t, j]
+            back[t, j] = arg
+        best = score[uv]
+        arg = uv
+        for i in range(k_n):
+            if score[i] - switch > best:
+                best = score[i] - switch
+                arg = i
+        new[uv] = best + unvoiced
+        back[t, uv] = arg
+        for j in range(k_n + 1):
+            score[j] = new[j]
+    state = uv
+    for j in range(k_n):
+        if score[j] > score[state]:
+            state = j
+    for t in range(n - 1, -1, -1):
+        path[t] = -1 if state == uv else state
+        if t > 0:
+            state = back[t, state]

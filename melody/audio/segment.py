@@ -1,0 +1,176 @@
+"""Pitch track -> notes: tuning, vibrato- and glide-tolerant note boundaries, re-articulated repeats.
+
+1. The performer's tuning is the salience-weighted circular mean of the pitch track's cents, so a choir
+   or a singer 30 cents flat still lands on its own semitones.
+2. The track is median-smoothed (vibrato and pitch jitter average out) and quantised to semitones with
+   hysteresis: a note changes only when the pitch moves more than ``HYSTERESIS`` semitones from it.
+3. Pieces shorter than ``MIN_NOTE_S`` (glides, scoops, octave blips) join the neighbour they are
+   closest to in pitch; a note of one pitch splits where the salience dips and rises again (a repeated
+   note), and unvoiced gaps (rests, consonants) end notes.
+4. Each note's pitch is its median pitch relative to the local tuning.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from ..notes import make_notes
+from .extract import PitchTrack
+
+SMOOTH_FRAMES = 5
+CHANGE, CHANGE_FRAMES = 0.75, 5  # semitones away from the current note, for this many frames: a new note
+MIN_NOTE_S = 0.07
+SETTLE_FRAMES = 16
+MAX_GAP_S = 0.03           # a shorter unvoiced gap inside one pitch is a dropout, not a new note
+RISE, RISE_FRAMES = np.log(2.5), 3    # an attack: the melody's salience grows 2.5x within 30 ms
+NEIGHBOURHOOD = 10                    # frames: the strongest attack nearby wins
+MAX_ATTACK_S = 0.08
+
+
+def tuning_offset(midi: np.ndarray, weight: np.ndarray) -> float:
+    """Circular mean of the fractional semitones (in semitones, -0.5..0.5), weighted."""
+    ok = np.isfinite(midi) & (weight > 0)
+    if not ok.any():
+        return 0.0
+    angle = 2 * np.pi * midi[ok]
+    w = weight[ok]
+    return float(np.arctan2((w * np.sin(angle)).sum(), (w * np.cos(angle)).sum()) / (2 * np.pi))
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    d = np.diff(padded)
+    return list(zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]))
+
+
+def _stable_notes(pitch: np.ndarray, min_len: int) -> list[list[int]]:
+    """Cut one voiced run (smoothed pitch per frame) where the pitch leaves the current note for good.
+
+    The current note's pitch is the median of its frames so far (of its first ``SETTLE_FRAMES`` while it
+    is younger than that, so a vibrato's first swing is not mistaken for its pitch); a new note starts at the first of
+    ``CHANGE_FRAMES`` consecutive frames more than ``CHANGE`` semitones away from it. Slow drift and scoops
+    move the median along, vibrato stays within reach, a step to another note does not.
+    """
+    cuts = [0]
+    start = 0
+    t = 1
+    n = len(pitch)
+    while t < n:
+        ref = float(np.median(pitch[start:max(t, start + SETTLE_FRAMES)]))
+        if abs(pitch[t] - ref) > CHANGE:
+            away = pitch[t:t + CHANGE_FRAMES] - ref
+            if len(away) == CHANGE_FRAMES and (np.all(away > CHANGE) or np.all(away < -CHANGE)):
+                cuts.append(t)
+                start = t
+                t += 1
+                continue
+        t += 1
+    cuts.append(n)
+    return _merge_short([[a, b] for a, b in zip(cuts[:-1], cuts[1:])], pitch, min_len)
+
+
+def _merge_short(pieces: list[list[int]], pitch: np.ndarray, min_len: int) -> list[list[int]]:
+    """Pieces shorter than min_len (glides, blips) join the neighbour closest in median pitch."""
+    while len(pieces) > 1:
+        lengths = [b - a for a, b in pieces]
+        k = int(np.argmin(lengths))
+        if lengths[k] >= min_len:
+            break
+        mid = np.median(pitch[pieces[k][0]:pieces[k][1]])
+        dist = [abs(np.median(pitch[pieces[j][0]:pieces[j][1]]) - mid) if 0 <= j < len(pieces) else np.inf
+                for j in (k - 1, k + 1)]
+        if dist[0] <= dist[1]:
+            pieces[k - 1][1] = pieces[k][1]
+        else:
+            pieces[k + 1][0] = pieces[k][0]
+        del pieces[k]
+    return pieces
+
+
+def _split_repeats(start: int, stop: int, logsal: np.ndarray, min_len: int) -> list[int]:
+    """Frames inside [start, stop) where a repeated note starts: the melody's salience jumps up by
+    ``RISE`` within ``RISE_FRAMES`` (a new attack), more than anywhere else near it."""
+    if stop - start < 2 * min_len:
+        return []
+    seg = logsal[start:stop]
+    rise = np.full(len(seg), -np.inf)
+    for k in range(RISE_FRAMES, len(seg)):
+        rise[k] = seg[k] - seg[k - RISE_FRAMES:k].min()
+    cuts, last = [], 0
+    for k in np.argsort(-rise):
+        if rise[k] < RISE:
+            break
+        onset = k - RISE_FRAMES + int(np.argmin(seg[k - RISE_FRAMES:k + 1]))
+        if onset < min_len or len(seg) - onset < min_len:
+            continue
+        if any(abs(onset - c) < max(min_len, NEIGHBOURHOOD) for c in cuts):
+            continue
+        cuts.append(onset)
+    return sorted(start + c for c in cuts)
+
+
+def notes_from_track(tr: PitchTrack) -> np.ndarray:
+    """Segment a pitch track into NOTE_DTYPE notes (integer MIDI pitch in the performer's tuning)."""
+    voiced = np.isfinite(tr.midi)
+    if not voiced.any():
+        return make_notes([], [], [])
+    offset = tuning_offset(tr.midi, tr.salience)
+    min_len = max(int(round(MIN_NOTE_S / tr.hop_s)), 1)
+    max_gap = int(round(MAX_GAP_S / tr.hop_s))
+    logsal = np.log(np.maximum(tr.salience, 1e-6)).astype("f8")
+    # bridge dropouts shorter than MAX_GAP_S so they don't cut a note in two
+    runs = _runs(voiced)
+    joined = [list(runs[0])]
+    for a, b in runs[1:]:
+        if a - joined[-1][1] <= max_gap:
+            joined[-1][1] = b
+        else:
+            joined.append([a, b])
+    spans = []   # [start, stop, pitch] in frames
+    for a, b in joined:
+        if b - a < min_len:
+            continue
+        seg = tr.midi[a:b].astype("f8")
+        seg = np.interp(np.arange(b - a), np.nonzero(np.isfinite(seg))[0], seg[np.isfinite(seg)])
+        smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
+        for s, e in _stable_notes(smooth, min_len):
+            cuts = [a + s] + _split_repeats(a + s, a + e, logsal, min_len) + [a + e]
+            for s2, e2 in zip(cuts[:-1], cuts[1:]):
+                if e2 - s2 >= min_len:
+                    spans.append([s2, e2, round(float(np.median(seg[s2 - a:e2 - a])), 2)])
+    if tr.cand_midi is not None:
+        _refine_onsets(spans, tr, min_len)
+    spans = np.array(spans, dtype="f8").reshape(-1, 3)
+    return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
+
+
+def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
+    """Move each note's start back over its attack: while the frame before still has a candidate at the
+    note's pitch, weaker than the one after it (the note is still growing), up to ``MAX_ATTACK_S``.
+
+    A slow attack (flute, bowed strings, a soft voice) becomes the predominant pitch only after the
+    previous note has faded; its onset is when it started, not when it won. The previous note is cut there.
+    """
+    limit = int(round(MAX_ATTACK_S / tr.hop_s))
+    cm, cs = tr.cand_midi, tr.cand_salience
+    for k, span in enumerate(spans):
+        start, pitch = int(span[0]), span[2]
+        floor = int(spans[k - 1][0]) + min_len if k else 0
+        level = _level(cm[start], cs[start], pitch)
+        t = start
+        while t - 1 >= floor and start - (t - 1) <= limit:
+            prev = _level(cm[t - 1], cs[t - 1], pitch)
+            if prev <= 0.0 or prev >= level:
+                break
+            level = prev
+            t -= 1
+        if t < start:
+            span[0] = t
+            if k and spans[k - 1][1] > t:
+                spans[k - 1][1] = t
+
+
+def _level(cands: np.ndarray, sal: np.ndarray, pitch: float) -> float:
+    near = np.abs(cands - pitch) < 0.5
+    return float(sal[near].max()) if near.any() else 0.0

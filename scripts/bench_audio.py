@@ -1,0 +1,264 @@
+#!/usr/bin/env python
+"""Audio benchmark: transcription accuracy and speed, and audio-query retrieval against a MIDI catalog.
+
+The queries of scripts/benchdata.py (a varied phrase of a catalog tune between foreign context, or nothing
+borrowed, arranged for band or solo piano, several tempi and keys) are rendered to audio with FluidSynth and
+the General MIDI soundfont: the full arrangement ("mix") and the lead alone ("solo"); every third file is
+written as mp3, some at 44.1 kHz, some at 22.05 kHz. Reported:
+
+- note-level precision / recall / F of the transcribed lead line (mir_eval: onset within 50 ms, pitch within
+  50 cents, offsets ignored), for mixes and solo lines, per lead instrument, for each method;
+- retrieval: recall@1 / TPR / FPR of the MIDI queries and of the same songs as audio, and their ratio;
+- speed: transcription time / audio duration (real-time factor), median and overall;
+- real recordings (../shared/data/real-audio-dev, if present): note F on vocadito's solo singing against both
+  annotators, and whether each MASTmelody sung take's best match is its melody's piano recording.
+
+    .venv/bin/python scripts/bench_audio.py                          # 120 songs, salience + pyin on 30
+    .venv/bin/python scripts/bench_audio.py --n-queries 60 --pyin 0 --workdir /tmp/ba
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import bench_accuracy  # noqa: E402
+import benchdata  # noqa: E402
+
+REAL = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "data", "real-audio-dev")
+
+
+def note_prf(ref_on, ref_dur, ref_midi, est_notes) -> tuple[float, float, float]:
+    """mir_eval note P/R/F: onset within 50 ms, pitch within 50 cents, offsets ignored."""
+    import mir_eval
+
+    ref_iv = np.c_[ref_on, np.asarray(ref_on) + np.maximum(ref_dur, 1e-3)]
+    est_iv = np.c_[est_notes["onset"], est_notes["onset"] + np.maximum(est_notes["duration"], 1e-3)]
+    hz = lambda m: 440.0 * 2.0 ** ((np.asarray(m, dtype="f8") - 69.0) / 12.0)  # noqa: E731
+    if len(ref_iv) == 0 or len(est_iv) == 0:
+        return 0.0, 0.0, 0.0
+    p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        ref_iv, hz(ref_midi), est_iv, hz(est_notes["pitch"]), onset_tolerance=0.05, pitch_tolerance=50.0,
+        offset_ratio=None)
+    return float(p), float(r), float(f)
+
+
+def lead_program(path: str, lead_pitches: set) -> int:
+    """General MIDI program of the MIDI file's lead track (the track whose notes are the written lead)."""
+    import mido
+
+    best, best_hits = 0, -1
+    for tr in mido.MidiFile(path).tracks[1:]:
+        notes = [m.note for m in tr if m.type == "note_on" and m.velocity > 0 and m.channel != 9]
+        programs = [m.program for m in tr if m.type == "program_change"]
+        hits = sum(n in lead_pitches for n in notes) - 3 * sum(n not in lead_pitches for n in notes)
+        if notes and hits > best_hits:
+            best, best_hits = (programs[0] if programs else 0), hits
+    return best
+
+
+def write_solo(q, dst: str, program: int) -> None:
+    """The written lead alone, on its own instrument, at the song's tempo."""
+    from melody.testing import Track, write_midi
+
+    spb = 60.0 / q.bpm
+    notes = [(p, s / spb, d / spb, 100) for p, s, d, _ in q.lead]
+    write_midi(dst, [Track("Lead", program=program, notes=notes)], q.bpm, q.time_signature)
+
+
+PROGRAMS = {0: "piano", 25: "guitar", 40: "violin", 54: "synth voice", 56: "trumpet", 65: "sax",
+            71: "clarinet", 73: "flute", 80: "synth lead"}
+
+
+def render_all(queries, workdir, log=print) -> list[dict]:
+    """Render each query as mix and solo; returns one record per query with the audio paths."""
+    from melody.testing import render_audio
+
+    adir = os.path.join(workdir, "audio")
+    os.makedirs(adir, exist_ok=True)
+    out = []
+    t0 = time.perf_counter()
+    for k, q in enumerate(queries):
+        ext = ".mp3" if k % 3 == 2 else ".wav"
+        rate = 44100 if k % 2 == 0 else 22050
+        rec = {"qid": q.qid}
+        solo_mid = os.path.join(adir, f"{q.qid}-solo.mid")
+        program = lead_program(q.path, {p for p, _, _, _ in q.lead})
+        write_solo(q, solo_mid, program)
+        for kind, src in (("mix", q.path), ("solo", solo_mid)):
+            dst = os.path.join(adir, f"{q.qid}-{kind}{ext}")
+            if not os.path.exists(dst):
+                render_audio(src, dst, sample_rate=rate)
+            rec[kind] = dst
+        rec["program"] = PROGRAMS.get(program, str(program))
+        out.append(rec)
+    if log:
+        log(f"rendered {2 * len(out)} audio files in {time.perf_counter() - t0:.1f} s")
+    return out
+
+
+def transcription_rows(queries, renders, method: str, limit: int | None) -> list[dict]:
+    from melody.audio import transcribe
+    from melody.errors import MelodyError
+
+    rows = []
+    for q, rec in list(zip(queries, renders))[:limit]:
+        lead = np.array([(p, s, d) for p, s, d, _ in q.lead])
+        for kind in ("mix", "solo"):
+            t0 = time.perf_counter()
+            try:
+                m, _ = transcribe(rec[kind], method=method)
+                notes, err = m.notes, None
+                seconds = m.meta["seconds"]
+            except MelodyError as exc:
+                notes, err, seconds = None, str(exc), q.duration
+            dt = time.perf_counter() - t0
+            p, r, f = note_prf(lead[:, 1], lead[:, 2], lead[:, 0], notes) if notes is not None else (0, 0, 0)
+            rows.append({"qid": q.qid, "kind": kind, "method": method, "program": rec["program"],
+                         "arrangement": q.arrangement, "precision": p, "recall": r, "f": f, "error": err,
+                         "seconds": seconds, "time": dt, "n_est": 0 if notes is None else len(notes),
+                         "n_ref": len(lead)})
+    return rows
+
+
+def retrieval(queries, renders, split, workdir) -> dict:
+    """R@1/TPR/FPR of MIDI queries and of the same songs as audio mixes (and solos), one catalog."""
+    import melody
+    from melody.audio import transcribe
+    from melody.errors import MelodyError
+
+    cat_dir = os.path.join(workdir, "catalog")
+    shutil.rmtree(cat_dir, ignore_errors=True)
+    cat = melody.Catalog.create(cat_dir)
+    ids = bench_accuracy.add_in_order(cat, [t.melody for t in split.catalog])
+    rows = {"midi": [], "mix": [], "solo": []}
+    for q, rec in zip(queries, renders):
+        for kind in rows:
+            try:
+                m = bench_accuracy.load_query(q.path) if kind == "midi" else transcribe(rec[kind])[0]
+                matches = cat.search(m, top=10)
+            except MelodyError:
+                matches = []
+            rows[kind].append(bench_accuracy.evaluate(q, matches, ids))
+    return {kind: bench_accuracy.summarize(r) for kind, r in rows.items()}
+
+
+def real_recordings() -> dict:
+    """vocadito note F (both annotators) and MASTmelody sung-take retrieval, when the data is present."""
+    out = {}
+    voc = os.path.join(REAL, "vocadito")
+    if os.path.isdir(voc):
+        from melody.audio import transcribe
+
+        for method in ("salience", "pyin"):
+            t0 = time.perf_counter()
+            m, _ = transcribe(os.path.join(voc, "vocadito_1.wav"), method=method)
+            dt = time.perf_counter() - t0
+            for ann in ("A1", "A2"):
+                ref = np.loadtxt(os.path.join(voc, f"vocadito_1_notes{ann}.csv"), delimiter=",", ndmin=2)
+                midi = 69.0 + 12.0 * np.log2(ref[:, 1] / 440.0)
+                p, r, f = note_prf(ref[:, 0], ref[:, 2], midi, m.notes)
+                out[f"vocadito_{method}_{ann}"] = {"precision": p, "recall": r, "f": f, "time_s": dt,
+                                                   "n_est": len(m.notes), "n_ref": len(ref)}
+    mast = os.path.join(REAL, "mastmelody")
+    if os.path.isdir(mast):
+        import melody
+        import melody.api
+
+        with tempfile.TemporaryDirectory() as tmp:
+            cat = melody.Catalog.create(os.path.join(tmp, "cat"))
+            refs = sorted(f for f in os.listdir(mast) if "_ref" in f and f.endswith(".wav"))
+            distractors = os.path.join(os.path.dirname(HERE), "reference_tracks")
+            cat.index([os.path.join(mast, f) for f in refs] + [distractors], workers=1)
+            takes = sorted(f for f in os.listdir(mast) if "_per" in f and f.endswith(".wav"))
+            res = []
+            for f in takes:
+                result = melody.api.query_file(os.path.join(mast, f), cat, top=5)
+                top = result["matches"][0] if result["matches"] else None
+                res.append({"take": f, "top": top and os.path.basename(top["source"]),
+                            "top_is_melody": bool(top and "51_mel1_ref" in top["source"]),
+                            "evalue": top and top["evalue"], "flagged": bool(top and top["flagged"]),
+                            "error": result["error"]})
+            out["mastmelody"] = {"catalog": cat.info()["melodies"], "takes": res,
+                                 "top1": float(np.mean([r["top_is_melody"] for r in res])) if res else None}
+    return out
+
+
+def summarize_transcription(rows: list[dict]) -> dict:
+    groups = {}
+    for method in sorted({r["method"] for r in rows}):
+        for kind in ("mix", "solo"):
+            sel = [r for r in rows if r["method"] == method and r["kind"] == kind]
+            if not sel:
+                continue
+            groups[f"{method} {kind}"] = _stats(sel)
+            for prog in sorted({r["program"] for r in sel}):
+                groups[f"{method} {kind} {prog}"] = _stats([r for r in sel if r["program"] == prog])
+    return groups
+
+
+def _stats(sel):
+    return {"n": len(sel), "precision": float(np.mean([r["precision"] for r in sel])),
+            "recall": float(np.mean([r["recall"] for r in sel])), "f": float(np.mean([r["f"] for r in sel])),
+            "errors": sum(r["error"] is not None for r in sel),
+            "rtf_median": float(np.median([r["time"] / max(r["seconds"], 1e-3) for r in sel])),
+            "rtf_total": float(sum(r["time"] for r in sel) / max(sum(r["seconds"] for r in sel), 1e-3))}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n-catalog", type=int, default=1000)
+    ap.add_argument("--n-queries", type=int, default=120, help="songs, half borrowing (default 120)")
+    ap.add_argument("--pyin", type=int, default=30, help="songs also transcribed with pYIN (slow; default 30)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workdir", help="keep renders here (default: a temp dir, removed)")
+    ap.add_argument("--json", metavar="OUT")
+    ap.add_argument("--skip-retrieval", action="store_true")
+    args = ap.parse_args(argv)
+
+    workdir = args.workdir or tempfile.mkdtemp(prefix="melody-bench-audio-")
+    try:
+        split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, workdir)
+        renders = render_all(queries, workdir)
+        from melody.audio import transcribe
+        transcribe(renders[0]["solo"])   # compile / load the kernels before timing
+        rows = transcription_rows(queries, renders, "salience", None)
+        if args.pyin:
+            rows += transcription_rows(queries, renders, "pyin", args.pyin)
+        trans = summarize_transcription(rows)
+        print(f"\n{'transcription':<28}{'n':>5}{'P':>7}{'R':>7}{'F':>7}{'err':>5}{'RTF med':>9}{'RTF all':>9}")
+        for name, s in trans.items():
+            print(f"{name:<28}{s['n']:>5}{s['precision']:>7.3f}{s['recall']:>7.3f}{s['f']:>7.3f}{s['errors']:>5}"
+                  f"{s['rtf_median']:>9.4f}{s['rtf_total']:>9.4f}")
+        ret = {} if args.skip_retrieval else retrieval(queries, renders, split, workdir)
+        if ret:
+            print(f"\n{'retrieval':<12}{'R@1':>7}{'R@10':>7}{'TPR':>7}{'FPR':>7}")
+            for kind, s in ret.items():
+                print(f"{kind:<12}{s['recall_at_1']:>7.3f}{s['recall_at_10']:>7.3f}{s['tpr']:>7.3f}{s['fpr']:>7.3f}")
+            for kind in ("mix", "solo"):
+                print(f"audio {kind} R@1 / MIDI R@1 = {ret[kind]['recall_at_1'] / max(ret['midi']['recall_at_1'], 1e-9):.3f}")
+        real = real_recordings()
+        for k, v in real.items():
+            print(k, json.dumps(v))
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"config": vars(args), "transcription": trans, "retrieval": ret, "real": real,
+                           "rows": rows}, fh, indent=1)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""Audio in: decoding, the melody extractor, note segmentation, beat snapping, errors, and audio queries."""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import shutil
+
+import numpy as np
+import pytest
+import soundfile
+
+from melody.audio import decode, kernels, rhythm, transcribe
+from melody.audio.extract import PitchTrack
+from melody.audio.segment import notes_from_track, tuning_offset
+from melody.errors import CorruptFile, MelodyError, NoMelody
+from melody.io import load
+from melody.notes import make_notes
+from melody.report.audio import render
+
+SR = 22050
+
+
+def tune(rng, n=24, tempo=0.3):
+    """A random stepwise melody on an even-ish grid (onset/duration s, MIDI pitch), starting at 0.2 s."""
+    pitch = np.clip(64 + np.cumsum(rng.integers(-4, 5, n)), 52, 84)
+    pitch[1:][pitch[1:] == pitch[:-1]] += 2          # no repeated notes: this is about pitch and onsets
+    beats = rng.choice([1, 1, 2], n)
+    onset = 0.2 + tempo * np.concatenate([[0], np.cumsum(beats)[:-1]])
+    return make_notes(onset, beats * tempo * 0.9, pitch)
+
+
+def note_f(ref, est, tol=0.05):
+    """Share of notes matched one-to-one by pitch (within half a semitone) and onset (within tol)."""
+    used, hits = set(), 0
+    for r in ref:
+        for k, e in enumerate(est):
+            if k not in used and abs(e["onset"] - r["onset"]) <= tol and abs(e["pitch"] - r["pitch"]) < 0.5:
+                used.add(k)
+                hits += 1
+                break
+    p, r = hits / max(len(est), 1), hits / max(len(ref), 1)
+    return 0.0 if hits == 0 else 2 * p * r / (p + r)
+
+
+@pytest.fixture
+def solo(tmp_path, rng):
+    notes = tune(rng)
+    path = tmp_path / "solo.wav"
+    soundfile.write(path, render(notes, SR), SR)
+    return notes, str(path)
+
+
+# ------------------------------------------------------------------------------------------ decoding
+
+@pytest.mark.parametrize("ext,rate,channels", [(".wav", 44100, 2), (".flac", 8000, 1), (".ogg", 48000, 2),
+                                               (".mp3", 22050, 1), (".wav", 96000, 1)])
+def test_every_format_and_rate_decodes_to_the_same_melody(tmp_path, rng, ext, rate, channels):
+    notes = tune(rng, n=12)
+    x = render(notes, rate)
+    data = np.stack([x] * channels, axis=1) if channels > 1 else x
+    path = tmp_path / f"song{ext}"
+    soundfile.write(path, data, rate)
+    y, stats = decode.read(str(path))
+    assert stats.rate == rate and stats.channels == channels
+    assert abs(len(y) / decode.SR - len(x) / rate) < 0.1      # mp3 pads a few ms
+    melody = load(path)[0]
+    assert melody.meta["kind"] == "audio"
+    assert note_f(notes, melody.notes, tol=0.06) >= 0.9
+
+
+def test_decoding_streams_in_blocks(tmp_path, monkeypatch):
+    """A long file is read block by block (bounded memory), and the blocks join up seamlessly."""
+    sr = 8000
+    t = np.arange(25 * sr) / sr
+    x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype("f4")
+    path = tmp_path / "long.wav"
+    soundfile.write(path, x, sr)
+    monkeypatch.setattr(decode, "BLOCK_SECONDS", 5.0)
+    parts = list(decode.blocks(str(path)))
+    assert len(parts) >= 5
+    assert max(len(p) for p in parts) <= 5.0 * decode.SR + 1000
+    y = np.concatenate(parts)
+    assert abs(len(y) - 25 * decode.SR) < 200
+    ref = np.sin(2 * np.pi * 220 * np.arange(len(y)) / decode.SR)
+    mid = slice(decode.SR, len(y) - decode.SR)
+    assert abs(np.corrcoef(y[mid], ref[mid])[0, 1]) > 0.99      # no clicks or gaps at block joins
+
+
+# -------------------------------------------------------------------------------------- transcription
+
+def test_solo_line_is_transcribed(solo):
+    notes, path = solo
+    melody, track = transcribe(path)
+    assert note_f(notes, melody.notes) >= 0.9
+    assert np.all(np.diff(melody.notes["onset"]) > 0)
+    assert melody.meta["seconds"] == pytest.approx(notes["onset"][-1] + notes["duration"][-1] + 0.08, abs=0.05)
+    assert len(track.midi) == pytest.approx(melody.meta["seconds"] / track.hop_s, abs=3)
+
+
+def test_out_of_tune_performance_keeps_its_intervals(tmp_path, rng):
+    """A performance 35 cents flat: same intervals, pitches measured (fractional), notes found."""
+    notes = tune(rng)
+    flat = notes.copy()
+    flat["pitch"] -= 0.35
+    path = tmp_path / "flat.wav"
+    soundfile.write(path, render(flat, SR), SR)
+    got = transcribe(path)[0].notes
+    assert note_f(flat, got) >= 0.9
+    assert np.median(got["pitch"] - np.round(got["pitch"])) == pytest.approx(-0.35, abs=0.08)
+
+
+def test_vibrato_and_glides_do_not_split_notes():
+    """A pitch track with 5.5 Hz vibrato of +-0.5 semitones (a wide one) and 40 ms glides between notes."""
+    hop = 0.01
+    targets = [60, 62, 64, 65, 67]
+    midi = []
+    for k, p in enumerate(targets):
+        t = np.arange(50) * hop
+        seg = p + 0.5 * np.sin(2 * np.pi * 5.5 * t)
+        if k:   # glide in from the previous note
+            seg[:4] = np.linspace(targets[k - 1], p, 4)
+        midi.append(seg)
+    midi = np.concatenate(midi).astype("f4")
+    tr = PitchTrack(midi, np.ones_like(midi), np.ones(len(midi)), hop)
+    got = notes_from_track(tr)
+    assert np.round(got["pitch"]).astype(int).tolist() == targets
+    assert np.allclose(got["onset"], np.arange(5) * 0.5, atol=0.06)
+
+
+def test_rests_end_notes_and_repeated_attacks_split_them():
+    hop = 0.01
+    midi = np.full(200, 60.0, dtype="f4")
+    midi[90:100] = np.nan                     # a rest: two notes
+    sal = np.ones(200, dtype="f4")
+    sal[140:150] = np.linspace(1.0, 0.2, 10)  # decay, then a new attack of the same pitch at 150
+    got = notes_from_track(PitchTrack(midi, sal, np.ones(200), hop))
+    assert got["onset"].round(2).tolist() == [0.0, 1.0, 1.49]
+    assert np.round(got["pitch"]).tolist() == [60, 60, 60]
+
+
+def test_tuning_offset_is_a_circular_mean():
+    midi = np.array([60.45, 61.45, 62.55, 63.55])   # around the half-semitone: +-0.5 wraps
+    assert abs(abs(tuning_offset(midi, np.ones(4))) - 0.5) < 0.01
+    assert tuning_offset(np.array([60.2, 64.2, 67.2]), np.ones(3)) == pytest.approx(0.2, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- kernels
+
+def test_harmonic_salience_peaks_at_the_fundamental():
+    f0 = 196.0
+    freqs = np.array([[f0 * h for h in range(1, 9)] + [0.0] * 2])
+    amps = np.array([[1.0 / h for h in range(1, 9)] + [0.0] * 2])
+    out = np.zeros((1, 600))
+    kernels.harmonic_salience(freqs, amps, 55.0, 10.0, 12, 0.8, out)
+    best = int(np.argmax(out[0]))
+    assert 1200 * math.log2(f0 / 55.0) / 10.0 == pytest.approx(best, abs=1)
+
+
+def test_viterbi_matches_brute_force(rng):
+    """The candidate Viterbi equals an exhaustive search over every path (tiny random cases)."""
+    for _ in range(30):
+        n, k = int(rng.integers(2, 6)), int(rng.integers(1, 4))
+        cents = rng.uniform(6000, 6500, (n, k))
+        cents[rng.random((n, k)) < 0.2] = np.nan
+        emit = rng.uniform(0, 1, (n, k))
+        uv, per, cap, sw = 0.3, 0.5, 0.8, 0.4
+        path = np.empty(n, dtype=np.int64)
+        kernels.viterbi_candidates(cents, emit, uv, per, cap, sw, path)
+
+        def score(states):
+            total = 0.0
+            for t, s in enumerate(states):
+                if s >= 0 and np.isnan(cents[t, s]):
+                    return -np.inf
+                total += uv if s < 0 else emit[t, s]
+                if t:
+                    a = states[t - 1]
+                    if (a < 0) != (s < 0):
+                        total -= sw
+                    elif a >= 0:
+                        total -= min(per * abs(cents[t, s] - cents[t - 1, a]) / 100.0, cap)
+            return total
+
+        best = max(itertools.product(range(-1, k), repeat=n), key=score)
+        assert score(list(path)) == pytest.approx(score(best))
+
+
+# ------------------------------------------------------------------------------------------- rhythm
+
+def test_onsets_snap_to_a_steady_beat():
+    hop = 0.01
+    beat = 0.5
+    env = np.zeros(2000, dtype="f4")
+    env[(np.arange(0, 20, beat) / hop).astype(int)] = 1.0          # a click every half second
+    rng = np.random.default_rng(1)
+    grid = np.array([0, 1, 1.5, 2, 3, 3.25, 3.5, 4, 6, 7, 8, 9.5, 10, 12, 13, 14]) * beat
+    jittered = grid + rng.normal(0, 0.015, len(grid))
+    notes = make_notes(jittered, np.full(len(grid), 0.2), np.arange(60, 60 + len(grid)))
+    got, info = rhythm.snap_to_beats(notes, env, hop)
+    assert info["snapped"] and info["tempo_bpm"] == pytest.approx(120, abs=3)
+    assert np.allclose(got["onset"] - got["onset"][0], grid - grid[0], atol=0.02)
+    on_beat = np.isclose(grid / beat, np.round(grid / beat))
+    assert np.array_equal(got["beat"] == 1.0, on_beat)
+
+
+def test_free_rhythm_is_left_alone():
+    hop = 0.01
+    env = np.zeros(2000, dtype="f4")
+    env[(np.arange(0, 20, 0.5) / hop).astype(int)] = 1.0
+    rng = np.random.default_rng(2)
+    onsets = np.cumsum(rng.uniform(0.11, 0.53, 30))
+    notes = make_notes(onsets, np.full(30, 0.1), np.full(30, 60))
+    got, info = rhythm.snap_to_beats(notes, env, hop)
+    assert not info["snapped"]
+    assert got is notes
+
+
+# --------------------------------------------------------------------------------------- bad input
+
+def _raw(path, data: bytes):
+    path.write_bytes(data)
+    return str(path)
+
+
+def _write(path, x, sr=SR):
+    soundfile.write(path, x, sr)
+    return str(path)
+
+
+@pytest.mark.parametrize("name,make,kind,words", [
+    ("silent.wav", lambda p: _write(p, np.zeros(SR * 3, "f4")), NoMelody, "silent"),
+    ("short.wav", lambda p: _write(p, 0.5 * np.sin(np.arange(2000) / 5.0).astype("f4")), NoMelody, "only 0.09 s"),
+    ("one.wav", lambda p: _write(p, np.array([0.5], "f4")), NoMelody, "only 0.00 s"),
+    ("noise.wav", lambda p: _write(p, np.random.default_rng(0).normal(0, 0.3, SR * 4).astype("f4")),
+     NoMelody, "no melody found"),
+    ("text.wav", lambda p: _raw(p, b"this is not audio"), CorruptFile, "cannot decode"),
+    ("empty.mp3", lambda p: _raw(p, b""), CorruptFile, "empty file"),
+])
+def test_bad_audio_gives_one_line_naming_the_file(tmp_path, name, make, kind, words):
+    path = make(tmp_path / name)
+    with pytest.raises(kind) as err:
+        load(path)
+    message = str(err.value)
+    assert name in message and words in message and "\n" not in message
+
+
+def test_nan_samples_are_reported(tmp_path):
+    x = np.sin(np.arange(SR * 2) / 8.0)
+    x[SR] = np.nan
+    path = tmp_path / "nan.wav"
+    soundfile.write(path, x, SR, subtype="FLOAT")
+    with pytest.raises(CorruptFile, match=r"nan\.wav: audio contains NaN"):
+        load(path)
+
+
+def test_truncated_file_is_reported_or_read_up_to_the_damage(tmp_path, solo):
+    _, path = solo
+    data = open(path, "rb").read()
+    cut = tmp_path / "cut.flac"
+    soundfile.write(cut, soundfile.read(path)[0], SR)
+    cut.write_bytes(cut.read_bytes()[: len(cut.read_bytes()) // 3])
+    try:
+        melodies = load(cut)
+    except MelodyError as exc:
+        assert "cut.flac" in str(exc) and "\n" not in str(exc)
+    else:
+        assert len(melodies[0].notes) >= 3
+    assert len(data) > 0
+
+
+def test_clipping_is_a_warning(tmp_path, rng):
+    notes = tune(rng)
+    x = np.clip(render(notes, SR) * 4.0, -1.0, 1.0)
+    path = tmp_path / "loud.wav"
+    soundfile.write(path, x, SR)
+    melody = load(path)[0]
+    assert any("clipped" in w for w in melody.meta["warnings"])
+    assert note_f(notes, melody.notes) >= 0.8
+
+
+# ---------------------------------------------------------------------------- full mixes and queries
+
+needs_fluidsynth = pytest.mark.skipif(
+    not shutil.which("fluidsynth") or not os.path.exists("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    reason="FluidSynth + fluid-soundfont-gm are installed by `make test`; not on this machine")
+
+
+def songs():
+    """Eight random 32-note leads (pitch, start_beats, dur_beats): a small catalog; song 3 is the query's."""
+    from _songs import random_lead
+    rng = np.random.default_rng(7)
+    return {f"tune{k}": random_lead(rng, 32) for k in range(8)}
+
+
+@pytest.fixture(scope="module")
+def band(tmp_path_factory):
+    """tune3, a fourth higher on a flute, with chords, bass and drums, rendered by FluidSynth to mp3."""
+    from melody.testing import Track, accompany, render_audio, write_midi
+
+    tmp = tmp_path_factory.mktemp("band")
+    notes = [(p + 5, s, d, 100) for p, s, d in songs()["tune3"]]
+    mid = str(tmp / "band.mid")
+    write_midi(mid, [Track("Flute", 73, notes)] + accompany(notes, key_pc=5), bpm=104)
+    return mid, render_audio(mid, str(tmp / "band.mp3"), sample_rate=44100)
+
+
+@needs_fluidsynth
+def test_lead_line_is_found_in_a_full_mix(band):
+    mid, mp3 = band
+    lead = load(mid)[0].notes
+    got = load(mp3)[0].notes
+    assert note_f(lead, got) >= 0.55      # a flute over a band: 0.62 measured; BENCHMARKS.md has the full figures
+
+
+@needs_fluidsynth
+def test_audio_query_finds_its_melody_in_a_midi_catalog(band, tmp_path):
+    from melody.api import query_file
+    from melody.catalog import Catalog
+    from melody.testing import Track, write_midi
+
+    cat = Catalog.create(str(tmp_path / "cat"))
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for name, lead in songs().items():
+        write_midi(str(refs / f"{name}.mid"), [Track("Melody", 0, [(p, s, d, 90) for p, s, d in lead])])
+    cat.index([str(refs)], workers=1)
+    result = query_file(band[1], cat, top=3)
+    assert result["status"] == "ok", result["error"]
+    top = result["matches"][0]
+    assert os.path.basename(top["source"]) == "tune3.mid"
+    assert top["query_span"][1] > top["query_span"][0] > -0.01   # seconds of the recording
+    json.dumps(result)
+
+
+@needs_fluidsynth
+def test_cli_query_on_a_recording(band, tmp_path):
+    import subprocess
+    import sys
+
+    from melody.catalog import Catalog
+    cat = tmp_path / "cat"
+    Catalog.create(str(cat)).index([band[0]], workers=1)
+    out = subprocess.run([sys.executable, "-m", "melody.cli", "query", band[1], "--catalog", str(cat),
+                          "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["status"] == "ok" and result["matches"]
