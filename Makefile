@@ -19,11 +19,15 @@ catalog: $(BIN)/melody
 demo: catalog
 	$(BIN)/melody scan examples/ --top 3
 
-# The browser test uses the system Chromium (never a downloaded one); install it where we can, else it skips.
+# System packages the tests use, from Debian (never downloaded at run time): Chromium for the browser test,
+# FluidSynth + the General MIDI soundfont to render songs to audio. Installed where we can, else those tests skip.
+SYSTEM_PACKAGES = chromium fluidsynth fluid-soundfont-gm
+
 test: $(BIN)/melody
-	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-		|| echo "could not install chromium: tests/test_browser.py will be skipped"; fi
+	@if { [ ! -x /usr/bin/chromium ] || ! command -v fluidsynth >/dev/null || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; } \
+		&& command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)) \
+		|| echo "could not install $(SYSTEM_PACKAGES): the browser and audio-render tests will be skipped"; fi
 	$(BIN)/pytest -q
 
 examples: $(BIN)/melody
