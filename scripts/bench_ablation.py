@@ -36,7 +36,7 @@ from melody.score.rescore import rescore  # noqa: E402
 
 VARIANTS = {
     "current defaults": {},
-    "no pitch re-scoring (stage 1 interval alignment only)": {"no_rescore": True},
+    "no pitch re-scoring (stage 1 only; its own threshold E <= 0.02)": {"no_rescore": True, "threshold": 0.02},
     "re-scoring without rhythm in the pitch alignment": {"P_RHY_MATCH": 0.0, "P_RHY_PEN": 0.0},
     "re-scoring without the metric bonus in the pitch alignment": {"P_METRIC": 0.0},
     "no commonness weights (every step weighs the mean, 2.5 bits)": {"flat": True},
@@ -44,7 +44,7 @@ VARIANTS = {
     "no metric-position bonus": {"METRIC_MATCH": 0.0},
     "no summed moves (ornament / split / wrong note)": {"FRAG": -1e3, "WRONG": -1e3},
     "no rhythm": {"RHY_MATCH": 0.0, "RHY_PEN": 0.0},
-    "global null model only (no per-query tail fit)": {"global_null": True},
+    "stage 1 with the global null model only (no per-query tail fit)": {"global_null": True},
 }
 
 
@@ -95,7 +95,7 @@ def generated(queries, packed, ids, change):
         else:
             neg_e.append(ev.min())
     true_e, neg_e = np.array(true_e), np.array(neg_e)
-    thr = significance.DEFAULT_MAX_EVALUE
+    thr = change.get("threshold", significance.DEFAULT_MAX_EVALUE)
     cut = np.quantile(neg_e, 0.01)
     return {"R@1": np.mean(top1), "TPR": np.mean(true_e <= thr), "FPR": np.mean(neg_e <= thr),
             "TPR@FPR1%": np.mean(true_e < cut)}

@@ -2,8 +2,8 @@
 """Accuracy benchmark: does `Catalog.search` find borrowed melodies, and only those?
 
 Builds a catalog of real folk tunes, generates positive queries (a varied phrase of a catalog tune between
-foreign context, arranged for band or piano, written as MIDI and loaded back) and negative queries (nothing
-borrowed), runs every query and reports recall@1/@10, the flag's true- and false-positive rates, span IoU and
+foreign context, arranged for band or piano, written as MIDI and loaded back; plus transposed exact copies
+of only 8 notes, group exact8/s0) and negative queries (nothing borrowed), runs every query and reports recall@1/@10, the flag's true- and false-positive rates, span IoU and
 timings, overall and per category. See scripts/benchdata.py for how the data is made.
 
 Columns: R@1 / R@10 = the true reference (or a catalog tune holding the same phrase exactly) is ranked
@@ -12,7 +12,7 @@ flagged match that is not its reference; IoU-q / IoU-r = median overlap of the t
 reference_span with the truth (over positives whose reference is in the top 10); lead-r / lead-p = recall /
 precision of the loaded query notes against the lead that was written (lead extraction).
 
-    .venv/bin/python scripts/bench_accuracy.py                      # 1000 tunes, 330 queries
+    .venv/bin/python scripts/bench_accuracy.py                      # 1000 tunes, 330 queries + 15 exact 8-note copies
     .venv/bin/python scripts/bench_accuracy.py --json bench.json --workdir /tmp/bench
     .venv/bin/python scripts/bench_accuracy.py --dump /tmp/queries  # only write queries + truth.json
 """

@@ -14,9 +14,10 @@ per query on its null sample (`fit_null`): lambda is the query's own estimate sh
 LAMBDA_RESCORE (the median of per-query fits over unrelated corpus melodies, `scripts/calibrate.py
 --rescore`), K its maximum-likelihood value at that lambda: a query made of clichés gets a larger K or a
 smaller lambda, so its matches count less. On scripts/bench_accuracy.py a free per-query lambda was too
-noisy (it lost separation), a fixed one too rigid (unrelated random-walk tunes got tiny E-values), and
-shuffled references made too easy a null for the pitch score (shuffled notes lose the stepwise motion of
-real melodies); see BENCHMARKS.md. E = N p as in stage 1.
+noisy (separation at 1% false positives fell to 0.55) and a fixed one separated less well than the halfway
+shrinkage (0.67 against 0.71); see BENCHMARKS.md. Small catalogs are their own null sample rather than
+shuffled copies of it: shuffled notes lose the stepwise motion of real melodies, which would make chance
+pitch matches look rarer than they are. E = N p as in stage 1.
 """
 from __future__ import annotations
 
