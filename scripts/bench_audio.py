@@ -194,6 +194,32 @@ def real_recordings() -> dict:
     return out
 
 
+def long_file_run(source: str, minutes: float, workdir: str) -> dict:
+    """Peak memory and time of transcribing a `minutes`-long file (the source recording looped), measured
+    in a fresh process (ru_maxrss covers the interpreter, numpy, numba and librosa imports too)."""
+    import subprocess
+
+    import soundfile
+
+    data, sr = soundfile.read(source, dtype="float32")
+    path = os.path.join(workdir, f"long-{minutes:g}min.flac")
+    total = int(minutes * 60 * sr)
+    with soundfile.SoundFile(path, "w", sr, channels=1 if data.ndim == 1 else data.shape[1]) as f:
+        written = 0
+        while written < total:
+            chunk = data[: total - written]
+            f.write(chunk)
+            written += len(chunk)
+    code = ("import resource, time, sys; from melody.audio import transcribe; t = time.perf_counter(); "
+            "m, _ = transcribe(sys.argv[1]); dt = time.perf_counter() - t; "
+            "print(len(m.notes), dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True)
+    notes, seconds, kb = out.stdout.split()
+    os.remove(path)
+    return {"minutes": minutes, "notes": int(notes), "transcribe_s": float(seconds),
+            "rtf": float(seconds) / (minutes * 60), "peak_rss_mb": int(kb) / 1024}
+
+
 def summarize_transcription(rows: list[dict]) -> dict:
     groups = {}
     for method in sorted({r["method"] for r in rows}):
@@ -224,6 +250,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", help="keep renders here (default: a temp dir, removed)")
     ap.add_argument("--json", metavar="OUT")
     ap.add_argument("--skip-retrieval", action="store_true")
+    ap.add_argument("--long", type=float, nargs="*", default=[10.0], metavar="MIN",
+                    help="also transcribe files this many minutes long (peak memory, speed); default 10")
     args = ap.parse_args(argv)
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="melody-bench-audio-")
@@ -247,12 +275,16 @@ def main(argv=None) -> int:
                 print(f"{kind:<12}{s['recall_at_1']:>7.3f}{s['recall_at_10']:>7.3f}{s['tpr']:>7.3f}{s['fpr']:>7.3f}")
             for kind in ("mix", "solo"):
                 print(f"audio {kind} R@1 / MIDI R@1 = {ret[kind]['recall_at_1'] / max(ret['midi']['recall_at_1'], 1e-9):.3f}")
+        long_runs = [long_file_run(renders[0]["mix"], m, workdir) for m in args.long]
+        for r in long_runs:
+            print(f"{r['minutes']:g}-minute file: {r['transcribe_s']:.1f} s (RTF {r['rtf']:.3f}), "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB, {r['notes']} notes")
         real = real_recordings()
         for k, v in real.items():
             print(k, json.dumps(v))
         if args.json:
             with open(args.json, "w") as fh:
-                json.dump({"config": vars(args), "transcription": trans, "retrieval": ret, "real": real,
+                json.dump({"config": vars(args), "transcription": trans, "retrieval": ret, "real": real, "long": long_runs,
                            "rows": rows}, fh, indent=1)
     finally:
         if not args.workdir:

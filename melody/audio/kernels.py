@@ -65,10 +65,19 @@ def harmonic_salience(peak_freq, peak_amp, fmin, bin_cents, n_harmonics, alpha, 
 
     A peak at f adds ``alpha**(h-1) * amp * cos^2`` to the bins within one semitone of f/h (h = 1..n_harmonics),
     so a pitch whose harmonics are all present outscores its octaves and sub-octaves. out: (n_frames, n_bins).
+    The cos^2 window is read from a table at 1/64-bin resolution.
     """
     n_frames, n_peaks = peak_freq.shape
     n_bins = out.shape[1]
     reach = 100.0 / bin_cents
+    fine = 64
+    table = np.empty(int(reach * fine) + 2)
+    for i in range(table.shape[0]):
+        c = math.cos(0.5 * math.pi * min(i / (reach * fine), 1.0))
+        table[i] = c * c
+    shift = np.empty(n_harmonics)      # bins between a harmonic and its fundamental
+    for h in range(n_harmonics):
+        shift[h] = 1200.0 * math.log2(h + 1.0) / bin_cents
     for t in range(n_frames):
         for b in range(n_bins):
             out[t, b] = 0.0
@@ -76,25 +85,20 @@ def harmonic_salience(peak_freq, peak_amp, fmin, bin_cents, n_harmonics, alpha, 
             a = peak_amp[t, k]
             if a <= 0.0:
                 continue
-            f = peak_freq[t, k]
+            top = 1200.0 * math.log2(peak_freq[t, k] / fmin) / bin_cents
             w = a
-            for h in range(1, n_harmonics + 1):
-                f0 = f / h
-                if f0 < fmin:
+            for h in range(n_harmonics):
+                pos = top - shift[h]
+                if pos < -reach:
                     break
-                pos = 1200.0 * math.log2(f0 / fmin) / bin_cents
                 lo = int(math.ceil(pos - reach))
                 hi = int(math.floor(pos + reach))
-                if lo >= n_bins:
-                    w *= alpha
-                    continue
                 if lo < 0:
                     lo = 0
                 if hi > n_bins - 1:
                     hi = n_bins - 1
                 for b in range(lo, hi + 1):
-                    c = math.cos(0.5 * math.pi * abs(b - pos) / reach)
-                    out[t, b] += w * c * c
+                    out[t, b] += w * table[int(abs(b - pos) * fine)]
                 w *= alpha
 
 

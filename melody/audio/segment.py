@@ -11,6 +11,8 @@
 """
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 from scipy.ndimage import median_filter
 
@@ -54,17 +56,21 @@ def _stable_notes(pitch: np.ndarray, min_len: int) -> list[list[int]]:
     """
     cuts = [0]
     start = 0
-    t = 1
+    so_far = sorted(pitch[:SETTLE_FRAMES].tolist())   # the note's frames, sorted: its median is the middle
     n = len(pitch)
+    t = 1
     while t < n:
-        ref = float(np.median(pitch[start:max(t, start + SETTLE_FRAMES)]))
+        ref = so_far[len(so_far) // 2]
         if abs(pitch[t] - ref) > CHANGE:
             away = pitch[t:t + CHANGE_FRAMES] - ref
             if len(away) == CHANGE_FRAMES and (np.all(away > CHANGE) or np.all(away < -CHANGE)):
                 cuts.append(t)
                 start = t
+                so_far = sorted(pitch[t:t + SETTLE_FRAMES].tolist())
                 t += 1
                 continue
+        if t - start >= SETTLE_FRAMES:
+            bisect.insort(so_far, float(pitch[t]))
         t += 1
     cuts.append(n)
     return _merge_short([[a, b] for a, b in zip(cuts[:-1], cuts[1:])], pitch, min_len)
