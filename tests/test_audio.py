@@ -347,3 +347,29 @@ def test_cli_query_on_a_recording(band, tmp_path):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["status"] == "ok" and result["matches"]
+
+
+def test_a_catalog_indexes_recordings_and_stores_only_notes(tmp_path, rng):
+    """Audio references: the transcribed melody is stored (not the audio); a score query finds it."""
+    from melody.api import query_file
+    from melody.catalog import Catalog
+    from melody.testing import Track, write_midi
+
+    notes = tune(rng, n=30)
+    rec = tmp_path / "refs" / "take.flac"
+    rec.parent.mkdir()
+    soundfile.write(rec, render(notes, SR), SR)
+    other = tune(np.random.default_rng(99), n=30)
+    soundfile.write(rec.parent / "other.ogg", render(other, SR), SR)
+    cat = Catalog.create(str(tmp_path / "cat"))
+    report = cat.index([str(rec.parent)], workers=1)
+    assert report.added_melodies == 2 and not report.failed
+    stored = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(tmp_path / "cat") for f in fs)
+    assert stored < os.path.getsize(rec) / 2
+    score = tmp_path / "score.mid"
+    beats = 1 / 0.3   # tune() uses 0.3 s per beat
+    write_midi(str(score), [Track("Melody", 0, [(int(p), (o - 0.2) * beats, d * beats, 90)
+                                               for o, d, p in zip(notes["onset"], notes["duration"], notes["pitch"])])],
+               bpm=200)
+    result = query_file(str(score), cat, top=2)
+    assert os.path.basename(result["matches"][0]["source"]) == "take.flac"
