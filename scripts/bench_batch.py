@@ -25,7 +25,20 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-MELODY = os.path.join(os.path.dirname(sys.executable), "melody")
+SCAN = [sys.executable, "-m", "melody.cli", "scan"]
+ENV = dict(os.environ)
+
+
+def freeze_code(workdir: str) -> str:
+    """Run every mode on one copy of the package: others may change the working tree during the benchmark."""
+    target = os.path.join(workdir, "code")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(os.path.join(ROOT, "melody"), os.path.join(target, "melody"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    ENV["PYTHONPATH"] = target
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "melody"], capture_output=True, text=True)
+    return head.stdout.strip() + (" + uncommitted changes in melody/" if dirty.stdout.strip() else "")
 
 
 def make_data(workdir: str, n_files: int, n_refs: int) -> tuple[str, str]:
@@ -81,8 +94,8 @@ def make_audio(workdir: str, songs: str, n: int) -> str:
 def timed_scan(songs, catalog, run_dir, extra):
     shutil.rmtree(run_dir, ignore_errors=True)
     t = time.perf_counter()
-    proc = subprocess.run([MELODY, "scan", songs, "--catalog", catalog, "--out", run_dir, "--quiet", *extra],
-                          capture_output=True, text=True)
+    proc = subprocess.run(SCAN + [songs, "--catalog", catalog, "--out", run_dir, "--quiet", *extra],
+                          capture_output=True, text=True, env=ENV)
     seconds = time.perf_counter() - t
     if proc.returncode not in (0, 1):
         raise SystemExit(proc.stderr)
@@ -105,8 +118,10 @@ def main():
     t = time.perf_counter()
     songs, catalog = make_data(args.workdir, args.files, args.refs)
     print(f"data: {args.files} songs, {args.refs} references ({time.perf_counter() - t:.0f} s to make)")
+    code = freeze_code(args.workdir)
+    print(f"code: {code} (a frozen copy in {args.workdir}/code)")
     modes = {"local1": ["--workers", "1"], "local2": ["--workers", "2"], "dask2": ["--dask", "--workers", "2"]}
-    out, reference = {}, None
+    out, reference = {"code": code}, None
     for name in args.modes.split(","):
         load = open("/proc/loadavg").read().split()[0]
         seconds, summary, results = timed_scan(songs, catalog, os.path.join(args.workdir, f"run-{name}"), modes[name])
@@ -131,9 +146,9 @@ def main():
                              "counts": c, "flagged_share": summary["audit"]["flagged_share"]}
             print(f"audio2: {seconds:.1f} s, {out['audio2']['files_per_minute']} files/min, counts {c}")
     if "local1" in out:
-        for name in out:
+        for name in [m for m in out if m in modes]:
             out[name]["speedup_vs_1_worker"] = round(out["local1"]["seconds"] / out[name]["seconds"], 2)
-        print({k: v["speedup_vs_1_worker"] for k, v in out.items()})
+        print({k: v["speedup_vs_1_worker"] for k, v in out.items() if k in modes})
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)
