@@ -24,9 +24,10 @@ FMIN, BIN_CENTS, N_BINS = 55.0, 10.0, 600
 N_PEAKS, N_HARMONICS, ALPHA, DYN_RANGE = 40, 12, 0.8, 10 ** (-40 / 20)
 N_CAND = 6
 FLUX_BINS = 512          # spectral flux (for the beat tracker) below 4 kHz
+ATTACK_HARMONICS = 8
 FRAMES_PER_BLOCK = 2000
 # Viterbi: emissions are salience / (the file's 95th-percentile frame maximum)
-UNVOICED, PER_SEMITONE, CAP, SWITCH = 0.15, 0.5, 0.8, 0.4
+UNVOICED, PER_SEMITONE, CAP, SWITCH = 0.15, 0.5, 1.6, 0.8
 MIN_RMS = 10 ** (-70 / 20)
 STEADY_WINDOW, MIN_STEADY = 100, 0.85
 MIDI_FMIN = 69.0 + 12.0 * np.log2(FMIN / 440.0)
@@ -44,6 +45,7 @@ class PitchTrack:
     cand_midi: np.ndarray | None = None
     cand_salience: np.ndarray | None = None
     onset_env: np.ndarray | None = None     # spectral flux per frame, for beat tracking
+    attack: np.ndarray | None = None        # growth of the melody pitch's harmonics per frame (new attacks)
 
     @property
     def times(self) -> np.ndarray:
@@ -87,7 +89,7 @@ def candidates(blocks):
     """Per-frame pitch candidates (MIDI, NaN where none), their salience, the frame RMS and spectral flux."""
     bin_hz = SR / NFFT
     weights = loudness_weights(NFFT // 2 + 1, bin_hz)
-    out_c, out_s, out_r, out_f = [], [], [], []
+    out_c, out_s, out_r, out_f, out_a = [], [], [], [], []
     last = None
     for fr in frames(blocks):
         n = len(fr)
@@ -96,7 +98,6 @@ def candidates(blocks):
         logmag = np.log1p(100.0 * mag[:, :FLUX_BINS])
         prev = np.vstack([logmag[:1] if last is None else last, logmag[:-1]])
         out_f.append(np.maximum(logmag - prev, 0.0).sum(axis=1).astype("f4"))
-        last = logmag[-1:]
         pf, pa = np.zeros((n, N_PEAKS)), np.zeros((n, N_PEAKS))
         kernels.spectral_peaks(mag, bin_hz, DYN_RANGE, N_PEAKS, pf, pa)
         sal = np.empty((n, N_BINS))
@@ -104,18 +105,26 @@ def candidates(blocks):
         pos, val = np.empty((n, N_CAND)), np.empty((n, N_CAND))
         kernels.top_candidates(sal, N_CAND, pos, val)
         midi = np.where(pos >= 0, MIDI_FMIN + pos * BIN_CENTS / 100.0, np.nan)
+        attack = np.empty((n, N_CAND))
+        kernels.harmonic_flux(logmag, logmag[0] if last is None else last[0], midi, bin_hz, ATTACK_HARMONICS,
+                              attack)
+        last = logmag[-1:]
         out_c.append(midi.astype("f4"))
         out_s.append(val.astype("f4"))
+        out_a.append(attack.astype("f4"))
     if not out_c:
-        return np.zeros((0, N_CAND), "f4"), np.zeros((0, N_CAND), "f4"), np.zeros(0), np.zeros(0, "f4")
-    return np.concatenate(out_c), np.concatenate(out_s), np.concatenate(out_r), np.concatenate(out_f)
+        empty = np.zeros((0, N_CAND), "f4")
+        return empty, empty, np.zeros(0), np.zeros(0, "f4"), empty
+    return (np.concatenate(out_c), np.concatenate(out_s), np.concatenate(out_r), np.concatenate(out_f),
+            np.concatenate(out_a))
 
 
-def track(cand_midi, cand_sal, rms, flux=None) -> PitchTrack:
+def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None) -> PitchTrack:
     """The melody path through the candidates (see module docstring)."""
     n = len(cand_midi)
     midi = np.full(n, np.nan, dtype="f4")
     salience = np.zeros(n, dtype="f4")
+    attack = np.zeros(n, dtype="f4")
     if n == 0:
         return PitchTrack(midi, salience, rms, onset_env=flux)
     top = cand_sal.max(axis=1)
@@ -131,11 +140,13 @@ def track(cand_midi, cand_sal, rms, flux=None) -> PitchTrack:
     rows = np.nonzero(voiced)[0]
     midi[rows] = cand_midi[rows, path[rows]]
     salience[rows] = emit[rows, path[rows]]
+    if cand_attack is not None:
+        attack[rows] = cand_attack[rows, path[rows]]
     erratic = ~steady(midi)
     midi[erratic] = np.nan
     salience[erratic] = 0.0
     return PitchTrack(midi, salience, rms, cand_midi=cand_midi, cand_salience=(cand_sal / ref).astype("f4"),
-                      onset_env=flux)
+                      onset_env=flux, attack=attack)
 
 
 def steady(midi: np.ndarray) -> np.ndarray:

@@ -183,3 +183,35 @@ def viterbi_candidates(cents, emit, unvoiced, per_semitone, cap, switch, path):
         path[t] = -1 if state == uv else state
         if t > 0:
             state = back[t, state]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def harmonic_flux(logmag, first_prev, cand_midi, bin_hz, n_harmonics, out):
+    """How much each candidate's harmonics grew since the previous frame: the attack of a note at that pitch.
+
+    For candidate k of frame t (MIDI pitch, NaN: none), sums over harmonics h = 1..n_harmonics the rise of the
+    log magnitude around bin h*f0 (the largest of three bins, so vibrato does not count as growth).
+    first_prev: the log magnitudes of the frame before logmag[0] (the previous block's last frame).
+    """
+    n_frames, n_bins = logmag.shape
+    n_cand = cand_midi.shape[1]
+    for t in range(n_frames):
+        for k in range(n_cand):
+            out[t, k] = 0.0
+            m = cand_midi[t, k]
+            if math.isnan(m):
+                continue
+            f0 = 440.0 * 2.0 ** ((m - 69.0) / 12.0)
+            total = 0.0
+            for h in range(1, n_harmonics + 1):
+                b = int(round(h * f0 / bin_hz))
+                if b + 1 >= n_bins:
+                    break
+                now = max(logmag[t, b - 1], max(logmag[t, b], logmag[t, b + 1]))
+                if t > 0:
+                    before = max(logmag[t - 1, b - 1], max(logmag[t - 1, b], logmag[t - 1, b + 1]))
+                else:
+                    before = max(first_prev[b - 1], max(first_prev[b], first_prev[b + 1]))
+                if now > before:
+                    total += now - before
+            out[t, k] = total

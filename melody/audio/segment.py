@@ -25,6 +25,7 @@ MIN_NOTE_S = 0.07
 SETTLE_FRAMES = 16
 MAX_GAP_S = 0.03           # a shorter unvoiced gap inside one pitch is a dropout, not a new note
 RISE, RISE_FRAMES = np.log(2.5), 3    # an attack: the melody's salience grows 2.5x within 30 ms
+ATTACK = 6.0                          # summed log-magnitude growth of the note's harmonics over RISE_FRAMES
 NEIGHBOURHOOD = 10                    # frames: the strongest attack nearby wins
 MAX_ATTACK_S = 0.08
 
@@ -94,25 +95,35 @@ def _merge_short(pieces: list[list[int]], pitch: np.ndarray, min_len: int) -> li
     return pieces
 
 
-def _split_repeats(start: int, stop: int, logsal: np.ndarray, min_len: int) -> list[int]:
+def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray | None,
+                   min_len: int) -> list[int]:
     """Frames inside [start, stop) where a repeated note starts: the melody's salience jumps up by
-    ``RISE`` within ``RISE_FRAMES`` (a new attack), more than anywhere else near it."""
+    ``RISE`` within ``RISE_FRAMES`` (a struck or plucked note), or the note's own harmonics grow by
+    ``ATTACK`` (summed log-magnitude rise over ``RISE_FRAMES`` frames: a re-tongued or re-bowed note);
+    strongest first, at most one per ``NEIGHBOURHOOD``."""
     if stop - start < 2 * min_len:
         return []
     seg = logsal[start:stop]
-    rise = np.full(len(seg), -np.inf)
-    for k in range(RISE_FRAMES, len(seg)):
-        rise[k] = seg[k] - seg[k - RISE_FRAMES:k].min()
-    cuts, last = [], 0
-    for k in np.argsort(-rise):
-        if rise[k] < RISE:
+    n = len(seg)
+    strength = np.full(n, -np.inf)
+    for k in range(RISE_FRAMES, n):
+        rise = seg[k] - seg[k - RISE_FRAMES:k].min()
+        if rise >= RISE:
+            strength[k - RISE_FRAMES + int(np.argmin(seg[k - RISE_FRAMES:k + 1]))] = rise / RISE
+    if attack is not None:
+        grow = np.convolve(attack[start:stop].astype("f8"), np.ones(RISE_FRAMES), mode="full")[:n]
+        for k in np.nonzero(grow >= ATTACK)[0]:
+            onset = max(k - RISE_FRAMES + 1, 0)
+            strength[onset] = max(strength[onset], grow[k] / ATTACK)
+    cuts = []
+    for k in np.argsort(-strength):
+        if not np.isfinite(strength[k]):
             break
-        onset = k - RISE_FRAMES + int(np.argmin(seg[k - RISE_FRAMES:k + 1]))
-        if onset < min_len or len(seg) - onset < min_len:
+        if k < min_len or n - k < min_len:
             continue
-        if any(abs(onset - c) < max(min_len, NEIGHBOURHOOD) for c in cuts):
+        if any(abs(k - c) < max(min_len, NEIGHBOURHOOD) for c in cuts):
             continue
-        cuts.append(onset)
+        cuts.append(int(k))
     return sorted(start + c for c in cuts)
 
 
@@ -141,7 +152,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         seg = np.interp(np.arange(b - a), np.nonzero(np.isfinite(seg))[0], seg[np.isfinite(seg)])
         smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
         for s, e in _stable_notes(smooth, min_len):
-            cuts = [a + s] + _split_repeats(a + s, a + e, logsal, min_len) + [a + e]
+            cuts = [a + s] + _split_repeats(a + s, a + e, logsal, tr.attack, min_len) + [a + e]
             for s2, e2 in zip(cuts[:-1], cuts[1:]):
                 if e2 - s2 >= min_len:
                     spans.append([s2, e2, round(float(np.median(seg[s2 - a:e2 - a])), 2)])
