@@ -70,10 +70,21 @@ def test_kill_9_while_indexing_leaves_a_consistent_catalog(refs, tmp_path):
     rng = random.Random(7)
     catalog = str(tmp_path / "cat")
     seen = []
+    db = os.path.join(catalog, "catalog.sqlite")
     for trial in range(5):
         proc = subprocess.Popen([sys.executable, "-c", INDEXER, catalog, refs["folder"], "2"], env=env(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.6))
+        # kill once a random number of files is committed (however loaded the machine), after a random delay
+        target = rng.randrange(1, len(refs["expected"]) - 10)
+        while proc.poll() is None:
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                    if conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] >= target:
+                        break
+            except sqlite3.Error:
+                pass
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.05))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if os.path.exists(os.path.join(catalog, "catalog.sqlite")):
