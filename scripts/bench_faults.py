@@ -1,11 +1,12 @@
 """Fault runs: kill -9 of real indexing and scanning processes at random moments, then check and resume.
 
 Indexing trials: a fresh catalog is filled from N small songs in atomic batches of 3 files by a subprocess
-that is killed (SIGKILL) at a random moment; the catalog is checked (opens, loads, searches, every file whole
+that is killed (SIGKILL) at a random moment (once a random number of files is committed, plus a random
+delay of 0-0.2 s); the catalog is checked (opens, loads, searches, every file whole
 or absent, no orphan melodies), indexing is then run to completion and the catalog compared with the
 expected content (files lost, files or melodies duplicated).
 Scanning trials: `melody scan --out RUN --workers 2` over M ~3-minute songs is killed (the whole process
-group: parent and workers) at a random moment, resumed with --resume, and the journal checked (files lost,
+group: parent and workers) at a random moment (after a random number of journaled files plus 0-0.2 s), resumed with --resume, and the journal checked (files lost,
 files journaled twice) and the results compared with a reference run.
 
     .venv/bin/python scripts/bench_faults.py [--index-trials 30] [--scan-trials 20] [--json OUT]
@@ -32,6 +33,27 @@ sys.path.insert(0, ROOT)
 ENV = {**os.environ, "PYTHONPATH": ROOT}
 INDEXER = ("import sys; from melody.catalog import Catalog; "
            "Catalog.open(sys.argv[1], create=True).index([sys.argv[2]], workers=1, batch_files=3)")
+
+
+def wait_then_kill(proc, progress, target, rng, group=False):
+    """SIGKILL `proc` (or its process group) once progress() >= target, after a further random delay:
+    the moment is random within the work however loaded the machine is."""
+    while proc.poll() is None and progress() < target:
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0, 0.2))
+    if group:
+        os.killpg(proc.pid, signal.SIGKILL)
+    else:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def committed_files(db):
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 def check_catalog(path, expected):
@@ -73,9 +95,8 @@ def index_trials(n, work, rng):
         shutil.rmtree(catalog, ignore_errors=True)
         proc = subprocess.Popen([sys.executable, "-c", INDEXER, catalog, songs], env=ENV,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 3.0))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        db = os.path.join(catalog, "catalog.sqlite")
+        wait_then_kill(proc, lambda: committed_files(db), rng.randrange(0, len(expected)), rng)
         if os.path.exists(os.path.join(catalog, "catalog.sqlite")):
             problems, rows = check_catalog(catalog, expected)
             out["killed_mid_index"] += 0 < len(rows) < len(expected)
@@ -138,9 +159,15 @@ def scan_trials(n, work, rng, n_files):
         shutil.rmtree(run_dir, ignore_errors=True)
         proc = subprocess.Popen(base + ["--out", run_dir], env=ENV, start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, full_s))
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        journal_path = os.path.join(run_dir, "journal.jsonl")
+
+        def journaled():
+            try:
+                with open(journal_path, "rb") as fh:
+                    return fh.read().count(b"\n")
+            except OSError:
+                return 0
+        wait_then_kill(proc, journaled, rng.randrange(0, n_files), rng, group=True)
         at_kill = len(journal(run_dir)) if os.path.exists(os.path.join(run_dir, "journal.jsonl")) else 0
         out["journaled_at_kill"].append(at_kill)
         done = subprocess.run(base + ["--out", run_dir, "--resume"], env=ENV, capture_output=True, text=True)
