@@ -255,7 +255,6 @@ class Sandbox:
         self.ready = False
         self.current = None        # path being searched
         self.deadline = None
-        self.started = None
 
     def start(self) -> None:
         s = self.settings
@@ -270,19 +269,22 @@ class Sandbox:
         self._fd = self.proc.stdout.fileno()
         self.lines = _Lines(self._fd)
         self.ready, self.current = False, None
-        self.started = time.monotonic()
-        self.deadline = self.started + STARTUP_TIMEOUT_S
+        self.deadline = time.monotonic() + STARTUP_TIMEOUT_S
 
     @property
     def fd(self) -> int:
         return self._fd
 
-    def send(self, path: str) -> None:
+    def send(self, path: str) -> bool:
+        """Hand the worker a file; False when the worker is already gone (the file was not taken)."""
+        try:
+            self.proc.stdin.write((json.dumps({"path": path}) + "\n").encode("utf-8", "surrogateescape"))
+            self.proc.stdin.flush()
+        except OSError:
+            return False
         self.current = path
         self.deadline = time.monotonic() + self.settings.timeout_s
-        self.started = time.monotonic()
-        self.proc.stdin.write((json.dumps({"path": path}) + "\n").encode("utf-8", "surrogateescape"))
-        self.proc.stdin.flush()
+        return True
 
     def message(self) -> dict | None:
         line = self.lines.pop()
@@ -325,17 +327,24 @@ class Sandbox:
 
     # a blocking call for one file (Dask tasks): same limits, same restarts
     def query(self, path: str) -> dict:
-        if self.proc is None or self.proc.poll() is not None:
-            self.start()
-        while not self.ready:
-            event = self._wait()
-            if event is None or event.get("fatal"):
-                reason = event.get("fatal") if event else f"a scan worker did not start ({self._gone_reason()})"
+        for _attempt in range(2):          # a worker found dead before it took the file is replaced once
+            if self.proc is None or self.proc.poll() is not None:
                 self.kill()
-                self.proc = None
-                raise BatchError(reason)
-            self.ready = bool(event.get("ready"))
-        self.send(path)
+                self.start()
+            while not self.ready:
+                event = self._wait()
+                if event is None or event.get("fatal"):
+                    reason = event.get("fatal") if event else f"a scan worker did not start ({self._gone_reason()})"
+                    self.kill()
+                    self.proc = None
+                    raise BatchError(reason)
+                self.ready = bool(event.get("ready"))
+            if self.send(path):
+                break
+            self.kill()
+            self.proc = None
+        else:
+            raise BatchError("scan workers die before they take a file; see the worker log")
         event = self._wait()
         result = _outcome(self, event)
         if event is None or "result" not in event:
@@ -635,9 +644,11 @@ def _run_local(items: list[Input], settings: Settings, workers: int, record, log
             for box in boxes:                      # hand out work to every ready, idle sandbox
                 if box.ready and box.current is None and queue:
                     item = queue.pop()
-                    by_path[item.path] = item
-                    box.send(item.path)
-                    busy += 1
+                    if box.send(item.path):
+                        by_path[item.path] = item
+                        busy += 1
+                    else:                          # gone while idle: the file waits for the replacement
+                        queue.append(item)         # (its end of file is seen below and the worker restarted)
             wake = min((b.deadline for b in boxes), default=float("inf"))
             events = sel.select(None if wake == float("inf") else max(0.0, wake - time.monotonic()))
             for key, _ in events:
