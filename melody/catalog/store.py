@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS melodies (
     uid TEXT NOT NULL UNIQUE, title TEXT, composer TEXT, source TEXT, n_notes INTEGER NOT NULL,
     segment TEXT NOT NULL, start INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE INDEX IF NOT EXISTS files_path ON files(path);
 """
 
 
