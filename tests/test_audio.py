@@ -202,7 +202,9 @@ def test_onsets_snap_to_a_steady_beat():
     assert info["snapped"] and info["tempo_bpm"] == pytest.approx(120, abs=3)
     assert np.allclose(got["onset"] - got["onset"][0], grid - grid[0], atol=0.02)
     on_beat = np.isclose(grid / beat, np.round(grid / beat))
-    assert np.array_equal(got["beat"] == 1.0, on_beat)
+    from melody.represent import metric_classes
+    assert np.array_equal(metric_classes(got) >= 1, on_beat)       # on a beat: downbeat (2) or beat (1)
+    assert info["meter"] in (0, 3, 4)
 
 
 def test_free_rhythm_is_left_alone():
@@ -364,8 +366,9 @@ def test_a_catalog_indexes_recordings_and_stores_only_notes(tmp_path, rng):
     cat = Catalog.create(str(tmp_path / "cat"))
     report = cat.index([str(rec.parent)], workers=1)
     assert report.added_melodies == 2 and not report.failed
-    stored = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(tmp_path / "cat") for f in fs)
-    assert stored < os.path.getsize(rec) / 2
+    segments = tmp_path / "cat" / "segments"
+    stored = sum(os.path.getsize(segments / f) for f in os.listdir(segments))
+    assert stored < 10_000 < os.path.getsize(rec)          # two melodies' notes, not seconds of audio
     score = tmp_path / "score.mid"
     beats = 1 / 0.3   # tune() uses 0.3 s per beat
     write_midi(str(score), [Track("Melody", 0, [(int(p), (o - 0.2) * beats, d * beats, 90)

@@ -260,7 +260,7 @@ def test_missing_file_raises_named_error(tmp_path):
         load(path)
 
 
-@pytest.mark.parametrize("name", ["song.wav", "song.txt", "song", "song.mid.bak"])
+@pytest.mark.parametrize("name", ["song.aiff", "song.txt", "song", "song.mid.bak"])
 def test_unsupported_extension(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(b"MThd whatever")

@@ -16,6 +16,7 @@ MAX_RESIDUAL_S = 0.035     # the onsets fit the grid when three quarters of them
 MAX_MOVE_S = 0.06          # and no onset moves further than this
 MIN_BEATS = 8
 WINDOW_S, OVERLAP_S = 60.0, 8.0
+MIN_DOWNBEAT_CONTRAST = 0.15
 
 
 def beat_times(onset_env: np.ndarray, hop_s: float) -> np.ndarray:
@@ -84,6 +85,31 @@ def beat_positions(times: np.ndarray, beats: np.ndarray) -> np.ndarray:
     return np.where(times > beats[-1], idx[-1] + (times - beats[-1]) / last, pos)
 
 
+def downbeats(beat_no, on_beat, dur_beats, onset_env, beats, hop_s) -> tuple[int, int]:
+    """Guess the bar: (beats per bar, index of a downbeat beat), or (0, 0) when nothing stands out.
+
+    Two cues, each as a contrast (best phase against the average of the phases): melody notes that start
+    on a downbeat tend to be longer and present, and the accompaniment's onsets (kick, bass, chord
+    changes) are strongest there. Meters of 4 (or 2) and 3 beats are tried.
+    """
+    beat_frames = np.clip(np.round(beats / hop_s).astype(np.int64), 0, len(onset_env) - 1)
+    strength = np.array([onset_env[max(f - 2, 0):f + 3].max() for f in beat_frames], dtype="f8")
+    weight = np.where(on_beat, 1.0 + np.log2(1.0 + np.maximum(dur_beats, 0.0)), 0.0)
+    best, choice = 0.0, (0, 0)
+    for meter in (4, 3):
+        if len(beats) < 2 * meter:
+            continue
+        notes_by_phase = np.array([weight[np.mod(beat_no, meter) == k].sum() for k in range(meter)])
+        flux_by_phase = np.array([strength[np.arange(len(beats)) % meter == k].mean() for k in range(meter)])
+        score = (notes_by_phase / max(notes_by_phase.mean(), 1e-9)
+                 + flux_by_phase / max(flux_by_phase.mean(), 1e-9))
+        k = int(np.argmax(score))
+        contrast = score[k] - np.delete(score, k).max()
+        if contrast > best:
+            best, choice = contrast, (meter, k)
+    return choice if best >= MIN_DOWNBEAT_CONTRAST else (0, 0)
+
+
 def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float) -> tuple[np.ndarray, dict]:
     """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found."""
     info = {"beats": 0, "tempo_bpm": None, "snapped": False}
@@ -124,7 +150,12 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float)
     nxt = np.concatenate([out["onset"][1:], [np.inf]])
     out["duration"] = np.maximum(np.minimum(ends, nxt) - out["onset"], 1e-3)
     on_beat = (np.abs(grid - np.round(grid)) < 1e-6)[keep] & ~far[keep]
-    out["beat"] = np.where(on_beat, 1.0, 0.5).astype("f4")   # metric class 1 on a beat, 0 between
+    beat_no = np.round(grid[keep]).astype(np.int64)
+    meter, phase = downbeats(beat_no, on_beat, out["duration"] / period, onset_env, beats, hop_s)
+    in_bar = np.mod(beat_no - phase, meter).astype("f4") if meter else np.ones(len(out), "f4")
+    # beat field: 0 on a guessed downbeat, 1.. on other beats (metric classes 2 / 1), 0.5 between (class 0)
+    out["beat"] = np.where(on_beat, in_bar, 0.5).astype("f4")
     out["bar"] = -1
+    info["meter"], info["downbeat_phase"] = meter, phase
     info["snapped"] = True
     return out, info
