@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         _catalog_arg(p)
         p.add_argument("--top", type=int, default=10, metavar="K", help="matches per file (default 10)")
         p.add_argument("--max-evalue", type=float, default=None, metavar="E",
-                       help="flag matches whose E-value is at most E (default 0.02, chosen for a false-positive rate <= 1%%)")
+                       help="flag matches whose E-value is at most E (default 0.1, chosen for a false-positive rate <= 1%%)")
         p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any match is flagged")
         p.add_argument("--explain", action="store_true",
                        help="JSON: add each match's evidence (aligned notes, differences, rare/common shapes)")
