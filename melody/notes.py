@@ -70,6 +70,20 @@ class Melody:
         return self
 
 
+def tuning_offset(pitch: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """The performer's tuning: the (weighted) circular mean of the pitches' fractional semitones, in
+    semitones in [-0.5, 0.5). 0 for a score; -0.3 for a singer 30 cents flat. ``np.rint(pitch - offset)``
+    then rounds every note of a recording to its intended semitone consistently."""
+    pitch = np.asarray(pitch, dtype="f8")
+    w = np.ones(len(pitch)) if weight is None else np.asarray(weight, dtype="f8")
+    ok = np.isfinite(pitch) & (w > 0)
+    if not ok.any():
+        return 0.0
+    angle = 2 * np.pi * pitch[ok]
+    mean = np.arctan2((w[ok] * np.sin(angle)).sum(), (w[ok] * np.cos(angle)).sum()) / (2 * np.pi)
+    return float(mean) if abs(mean) > 1e-9 else 0.0
+
+
 def monophonic(notes: np.ndarray) -> np.ndarray:
     """Skyline reduction: at every onset keep the highest note, and cut notes that overlap the next one.
 

@@ -13,10 +13,10 @@ import soundfile
 
 from melody.audio import decode, kernels, rhythm, transcribe
 from melody.audio.extract import PitchTrack
-from melody.audio.segment import notes_from_track, tuning_offset
+from melody.audio.segment import notes_from_track
 from melody.errors import CorruptFile, MelodyError, NoMelody
 from melody.io import load
-from melody.notes import make_notes
+from melody.notes import make_notes, tuning_offset
 from melody.report.audio import render
 
 SR = 22050
@@ -109,6 +109,7 @@ def test_out_of_tune_performance_keeps_its_intervals(tmp_path, rng):
     got = transcribe(path)[0].notes
     assert note_f(flat, got) >= 0.9
     assert np.median(got["pitch"] - np.round(got["pitch"])) == pytest.approx(-0.35, abs=0.08)
+    assert tuning_offset(got["pitch"]) == pytest.approx(-0.35, abs=0.08)
 
 
 def test_vibrato_and_glides_do_not_split_notes():

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from ..errors import NoMelody
-from ..notes import Melody
+from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import PitchTrack, melody_track, pyin_track
 from .rhythm import snap_to_beats
@@ -57,7 +57,8 @@ def transcribe(path: str | os.PathLike, method: str = "salience", snap: bool = T
         stats.warnings.append(f"{100 * stats.clipped_fraction:.1f}% of samples are clipped; "
                               "pitches may be less reliable")
     title = os.path.splitext(os.path.basename(path))[0]
-    meta = {"kind": "audio", "method": method, "seconds": round(stats.seconds, 3), "sample_rate": stats.rate,
+    meta = {"kind": "audio", "method": method,
+            "tuning_cents": int(round(100 * tuning_offset(notes["pitch"], notes["duration"]))), "seconds": round(stats.seconds, 3), "sample_rate": stats.rate,
             "channels": stats.channels, "voiced_fraction": round(voiced, 3), "warnings": stats.warnings, **rhythm}
     return Melody(notes, title=title, source=path, meta=meta), tr
 

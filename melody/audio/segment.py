@@ -1,13 +1,12 @@
 """Pitch track -> notes: tuning, vibrato- and glide-tolerant note boundaries, re-articulated repeats.
 
-1. The performer's tuning is the salience-weighted circular mean of the pitch track's cents, so a choir
-   or a singer 30 cents flat still lands on its own semitones.
-2. The track is median-smoothed (vibrato and pitch jitter average out) and quantised to semitones with
+1. The track is median-smoothed (vibrato and pitch jitter average out) and quantised to semitones with
    hysteresis: a note changes only when the pitch moves more than ``HYSTERESIS`` semitones from it.
-3. Pieces shorter than ``MIN_NOTE_S`` (glides, scoops, octave blips) join the neighbour they are
+2. Pieces shorter than ``MIN_NOTE_S`` (glides, scoops, octave blips) join the neighbour they are
    closest to in pitch; a note of one pitch splits where the salience dips and rises again (a repeated
    note), and unvoiced gaps (rests, consonants) end notes.
-4. Each note's pitch is its median pitch relative to the local tuning.
+3. Each note's pitch is its median pitch, fractional: a singer 30 cents flat keeps exact intervals
+   (``melody.notes.tuning_offset`` finds the performer's tuning where whole semitones are needed).
 """
 from __future__ import annotations
 
@@ -28,16 +27,6 @@ RISE, RISE_FRAMES = np.log(2.5), 3    # an attack: the melody's salience grows 2
 ATTACK = 6.0                          # summed log-magnitude growth of the note's harmonics over RISE_FRAMES
 NEIGHBOURHOOD = 10                    # frames: the strongest attack nearby wins
 MAX_ATTACK_S = 0.08
-
-
-def tuning_offset(midi: np.ndarray, weight: np.ndarray) -> float:
-    """Circular mean of the fractional semitones (in semitones, -0.5..0.5), weighted."""
-    ok = np.isfinite(midi) & (weight > 0)
-    if not ok.any():
-        return 0.0
-    angle = 2 * np.pi * midi[ok]
-    w = weight[ok]
-    return float(np.arctan2((w * np.sin(angle)).sum(), (w * np.cos(angle)).sum()) / (2 * np.pi))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -132,7 +121,6 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     voiced = np.isfinite(tr.midi)
     if not voiced.any():
         return make_notes([], [], [])
-    offset = tuning_offset(tr.midi, tr.salience)
     min_len = max(int(round(MIN_NOTE_S / tr.hop_s)), 1)
     max_gap = int(round(MAX_GAP_S / tr.hop_s))
     logsal = np.log(np.maximum(tr.salience, 1e-6)).astype("f8")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import align
+from ..notes import tuning_offset
 
 RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
@@ -89,7 +90,8 @@ def rescore(query, qf, packed, s1: np.ndarray, evalues1: np.ndarray, params=None
     """
     n_refs = len(s1)
     m = len(qf)
-    qp = np.rint(query.notes["pitch"]).astype(np.int64)
+    pitch = query.notes["pitch"].astype(np.float64)    # recordings: fractional, in the performer's tuning
+    qp = np.rint(pitch - tuning_offset(pitch, query.notes["duration"])).astype(np.int64)
     n_steps = np.diff(packed.step_offsets)
     stage1 = np.lexsort((-s1, evalues1))
     if n_refs <= sample:
