@@ -202,6 +202,27 @@ def write_musicxml(path, lead, chords, bpm, ts, key_pc, minor, name):
     path.write_text(xml, encoding="utf-8")
 
 
+AUDIO_EXAMPLES = {"morning_commute.mid": "morning_commute_band.mp3"}   # a recording of an example, for the demo
+
+
+def render_audio_examples(truth: dict) -> None:
+    """Render the MIDI examples named in AUDIO_EXAMPLES to mp3 with FluidSynth (skipped without it)."""
+    from melody.testing import render_audio, soundfont
+    if not soundfont():
+        print("FluidSynth / fluid-soundfont-gm missing: audio examples not rendered")
+        return
+    import tempfile
+
+    import soundfile
+    for mid, mp3 in AUDIO_EXAMPLES.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = render_audio(str(OUT / mid), f"{tmp}/band.wav", sample_rate=22050)
+            data, sr = soundfile.read(wav)
+        soundfile.write(OUT / mp3, data.mean(axis=1), sr, compression_level=0.7, bitrate_mode="VARIABLE")
+        truth[mp3] = dict(truth[mid], audio_of=mid)
+        print(mp3, "rendered from", mid)
+
+
 def main():
     OUT.mkdir(exist_ok=True)
     ref_grams = set()
@@ -212,6 +233,7 @@ def main():
         file_name, info = make_song(*song, ref_grams)
         truth[file_name] = info
         print(file_name, info)
+    render_audio_examples(truth)
     (OUT / "truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n")
 
 
