@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import selectors
@@ -130,11 +129,8 @@ def _hash(path: str) -> str:
         raise OSError(errno.EINVAL, "not a regular file")
     if st.st_size > MAX_HASH_BYTES:
         raise OSError(errno.EFBIG, f"{st.st_size} bytes is too large")
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from .catalog import file_hash
+    return file_hash(path)
 
 
 def fingerprint(inputs: list[Input]) -> None:
