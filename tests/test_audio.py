@@ -377,3 +377,15 @@ def test_a_catalog_indexes_recordings_and_stores_only_notes(tmp_path, rng):
                bpm=200)
     result = query_file(str(score), cat, top=2)
     assert os.path.basename(result["matches"][0]["source"]) == "take.flac"
+
+
+def test_repeated_notes_merge_within_each_melody_only():
+    from melody.catalog.packed import merge_repeats, repeats
+    notes = make_notes([0, 1, 2, 3, 4, 5, 6], [1] * 7, [60, 60, 62, 62, 62, 60, 60])
+    offsets = np.array([0, 3, 3, 7, 7])          # melodies: 3 notes, none, 4 notes, none
+    assert repeats(notes, offsets).tolist() == [False, True, False, False, True, False, True]
+    merged, new_offsets = merge_repeats(notes, offsets)
+    assert new_offsets.tolist() == [0, 2, 2, 4, 4]
+    assert merged["pitch"].tolist() == [60, 62, 62, 60]
+    assert merged["onset"].tolist() == [0, 2, 3, 5]
+    assert merged["duration"].tolist() == [2, 1, 2, 2]      # a merged note lasts until the pitch changes

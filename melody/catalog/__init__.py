@@ -16,7 +16,7 @@ from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
 from ..score.rescore import rescore
-from .packed import FEATURES_VERSION, Packed, load_packed, pack, save_packed
+from .packed import FEATURES_VERSION, Packed, load_packed, merge_repeats, pack, save_packed
 from .store import Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
@@ -200,6 +200,14 @@ class Catalog:
     def info(self) -> dict:
         return self.store.info()
 
+    def _merged_packed(self) -> Packed:
+        """The catalog's step arrays with repeated notes merged (for recordings), built once per process."""
+        p = self.packed
+        if "merged" not in p.derived:
+            notes, offsets = merge_repeats(p.notes, p.offsets)
+            p.derived["merged"] = pack(p.entries, notes, offsets)
+        return p.derived["merged"]
+
     def melody(self, row: int) -> Melody:
         """The catalog melody at a row (as stored: notes, title, composer, source)."""
         p = self.packed
@@ -229,14 +237,22 @@ class Catalog:
         if not p.entries:
             raise CatalogError(f"{self.path}: the catalog is empty; add references with `melody index`")
         qf = p.query_features(query)
-        steps = (p.interval, p.length, p.weight, p.metric)
-        scores = align.search(qf, steps, p.step_offsets, params)
-        n_steps = np.diff(p.step_offsets)
+        # A recording cannot show a repeated note that is not re-articulated: it is ranked with repeated
+        # notes merged on both sides (the passage shown is still aligned note for note).
+        sq, sp = query, p
+        if query.meta.get("kind") == "audio":
+            merged = Melody(merge_repeats(query.notes)[0], query.title, source=query.source, meta=query.meta)
+            if len(merged.notes) >= 3:
+                sq, sp = merged, self._merged_packed()
+        sqf = sp.query_features(sq)
+        steps = (sp.interval, sp.length, sp.weight, sp.metric)
+        scores = align.search(sqf, steps, sp.step_offsets, params)
+        n_steps = np.diff(sp.step_offsets)
         if len(scores) >= significance.MIN_FOR_LOCAL_FIT:
-            evalues, _ = significance.evalues(scores, len(qf), n_steps)
+            evalues, _ = significance.evalues(scores, len(sqf), n_steps)
         else:       # stage 2 re-scores every reference of a small catalog: no stage-1 null needed
             evalues = np.full(len(scores), float(len(scores)))
-        order, evalues, _ = rescore(query, qf, p, scores, evalues, params, pitch_params)
+        order, evalues, _ = rescore(sq, sqf, sp, scores, evalues, params, pitch_params)
         order = order[:top]
         matches = []
         for row in order:

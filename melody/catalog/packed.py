@@ -69,6 +69,35 @@ def pack(entries, notes: np.ndarray, offsets: np.ndarray) -> Packed:
     return Packed(entries, notes, offsets, interval, length, weight, metric, step_offsets, unit)
 
 
+def repeats(notes: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
+    """True for every note that repeats the pitch of the note before it in the same melody."""
+    pitch = np.rint(notes["pitch"].astype("f8"))
+    rep = np.zeros(len(notes), dtype=bool)
+    rep[1:] = pitch[1:] == pitch[:-1]
+    if offsets is not None and len(offsets) > 1:
+        starts = offsets[:-1][np.diff(offsets) > 0]
+        rep[starts] = False
+    return rep
+
+
+def merge_repeats(notes: np.ndarray, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The notes with every repeated note merged into the one before it (which then lasts until the next
+    pitch change), and the new offsets. A transcription cannot hear a repeated note that is not
+    re-articulated, so a recording is compared with its references in this form."""
+    rep = repeats(notes, offsets)
+    keep = ~rep
+    out = notes[keep].copy()
+    ends = notes["onset"] + notes["duration"]
+    group_end = np.maximum.reduceat(ends, np.nonzero(keep)[0]) if len(out) else ends[:0]
+    out["duration"] = group_end - out["onset"]
+    if offsets is None:
+        return out, None
+    row = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    new_offsets = np.zeros(len(offsets), dtype=np.int64)
+    new_offsets[1:] = np.cumsum(np.bincount(row[keep], minlength=len(offsets) - 1))
+    return out, new_offsets
+
+
 def step_weights_packed(interval: np.ndarray, step_offsets: np.ndarray) -> np.ndarray:
     """commonness.step_weights for every melody of a packed array, without a Python loop per melody."""
     from ..commonness import P_TRIGRAM, START, _symbols, _to_weight
