@@ -107,3 +107,13 @@ def test_batch_page_lists_flagged_files_first_and_reports_broken_ones(catalog_di
     assert list(table["status"]) == ["ok", "ok", "error"] and table["error"].iloc[2].startswith("broken.mid")
     assert at.warning and "3 files: 1 flagged, 1 could not be read" in at.warning[0].value
     assert [b.label for b in at.get("download_button")] == ["Download JSON", "Download CSV"]
+
+
+def test_recording_example_is_transcribed_and_playable(catalog_dir, monkeypatch):
+    """The mp3 example (a band playing morning_commute): matches, and the recording's own passage to hear."""
+    at = _app(catalog_dir, monkeypatch)
+    at.selectbox[0].select("morning_commute_band.mp3").run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert "Ode to Joy" in table["title"].tolist()[:3]
+    assert any("passage of the recording itself" in c.value for c in at.caption)
