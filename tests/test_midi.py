@@ -267,3 +267,23 @@ def test_unsupported_extension(tmp_path, name):
     with pytest.raises(UnsupportedFile) as info:
         load(path)
     assert str(path) in str(info.value)
+
+
+def test_a_chunk_longer_than_the_file_is_refused_before_reading_it(tmp_path):
+    """A damaged length field (here 2 GB) must not make the loader allocate it (fuzzing found this)."""
+    path = tmp_path / "huge.mid"
+    header = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big") + (480).to_bytes(2, "big")
+    path.write_bytes(header + b"MTrk" + (2**31 - 1).to_bytes(4, "big") + b"\x00\x90\x3c\x40")
+    with pytest.raises(CorruptFile) as info:
+        load(path)
+    assert "huge.mid" in str(info.value) and "declares" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_an_invalid_key_signature_is_a_corrupt_file(tmp_path):
+    path = tmp_path / "key.mid"
+    track = b"\x00\xff\x59\x02\x0f\x00" + b"\x00\x90\x3c\x40\x60\x80\x3c\x40" + b"\x00\xff\x2f\x00"   # 15 sharps
+    header = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big") + (480).to_bytes(2, "big")
+    path.write_bytes(header + b"MTrk" + len(track).to_bytes(4, "big") + track)
+    with pytest.raises(CorruptFile) as info:
+        load(path)
+    assert "key.mid" in str(info.value)

@@ -93,7 +93,16 @@ def candidates(blocks):
     last = None
     for fr in frames(blocks):
         n = len(fr)
-        out_r.append(np.sqrt(np.mean(fr.astype("f8") ** 2, axis=1)) * 2.0)  # Hann window loses ~half
+        rms = np.sqrt(np.mean(fr.astype("f8") ** 2, axis=1)) * 2.0   # the Hann window loses ~half
+        out_r.append(rms)
+        if not np.any(rms > MIN_RMS):     # silence: nothing to analyse (an hour of it takes seconds)
+            nothing = np.full((n, N_CAND), np.nan, "f4")
+            out_c.append(nothing)
+            out_s.append(np.zeros((n, N_CAND), "f4"))
+            out_a.append(np.zeros((n, N_CAND), "f4"))
+            out_f.append(np.zeros(n, "f4"))
+            last = None
+            continue
         mag = np.abs(np.fft.rfft(fr, n=NFFT, axis=1)).astype("f8") * weights
         logmag = np.log1p(100.0 * mag[:, :FLUX_BINS])
         prev = np.vstack([logmag[:1] if last is None else last, logmag[:-1]])

@@ -23,12 +23,30 @@ _BACKING_NAMES = re.compile(r"bass|chord|pad|comp|accomp|harmon|rhythm|strum|lef
 _DRUM_NAMES = re.compile(r"drum|perc|kit|beat|hat|snare|kick|cymbal", re.I)
 
 
+def _check_chunks(path: str) -> None:
+    """Walk the file's chunk headers before mido does: a chunk that claims more bytes than the file has
+    (a damaged length field, often ~2 GB) would otherwise be read into memory whole."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        pos = 0
+        while pos + 8 <= size:
+            fh.seek(pos)
+            header = fh.read(8)
+            length = int.from_bytes(header[4:8], "big")
+            if pos + 8 + length > size:
+                raise CorruptFile(f"{path}: a chunk at byte {pos} declares {length} bytes but the file has only "
+                                  f"{size - pos - 8} left: the file is truncated or corrupt")
+            pos += 8 + length
+
+
 def _read(path: str):
     import mido
 
+    _check_chunks(path)
+    from mido.midifiles.meta import KeySignatureError
     try:
         mid = mido.MidiFile(path, clip=True)
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, KeySignatureError) as exc:
         raise CorruptFile(f"{path}: not a readable MIDI file ({str(exc) or type(exc).__name__})") from None
     if len(mid.tracks) > MAX_TRACKS:
         raise CorruptFile(f"{path}: {len(mid.tracks)} tracks, more than {MAX_TRACKS}: the file is likely corrupt")
