@@ -31,6 +31,15 @@ INDEXER = ("import sys; from melody.catalog import Catalog; "
            "Catalog.open(sys.argv[1], create=True).index([sys.argv[2]], workers=1, batch_files=int(sys.argv[3]))")
 
 
+# INDEXER that touches argv[4] once it holds the writer lock (index() calls progress inside the lock) and
+# argv[4] + ".done" after it has released it
+# (and pauses 50 ms per file, so the lock is held long enough for a second process to start and ask)
+WATCHED_INDEXER = ("import sys, time, pathlib; from melody.catalog import Catalog; m = pathlib.Path(sys.argv[4]); "
+                   "Catalog.open(sys.argv[1], create=True).index([sys.argv[2]], workers=1, "
+                   "batch_files=int(sys.argv[3]), progress=lambda n: (m.touch(), time.sleep(0.05))); "
+                   "pathlib.Path(sys.argv[4] + '.done').touch()")
+
+
 def env(**extra):
     return {**os.environ, "PYTHONPATH": ROOT, **extra}
 
@@ -102,8 +111,9 @@ def test_readers_work_while_a_writer_adds_and_a_second_writer_is_refused(refs, t
     catalog = str(tmp_path / "cat")
     first = [os.path.join(refs["folder"], n) for n in sorted(os.listdir(refs["folder"]))[:10]]
     Catalog.open(catalog, create=True).index(first, workers=1)
-    writer = subprocess.Popen([sys.executable, "-c", INDEXER, catalog, refs["folder"], "1"], env=env(),
-                              stderr=subprocess.PIPE)
+    holding, done = tmp_path / "holding", tmp_path / "holding.done"   # the writer holds / has released the lock
+    writer = subprocess.Popen([sys.executable, "-c", WATCHED_INDEXER, catalog, refs["folder"], "1", str(holding)],
+                              env=env(), stderr=subprocess.PIPE)
     reads, sizes, refused = 0, set(), None
     while writer.poll() is None:
         cat = Catalog.open(catalog)
@@ -111,10 +121,10 @@ def test_readers_work_while_a_writer_adds_and_a_second_writer_is_refused(refs, t
         assert cat.search(query, top=1)[0].id == cat.packed.entries[3].uid
         sizes.add(len(cat))
         reads += 1
-        if refused is None:
+        if refused is None and holding.exists():
             second = subprocess.run([sys.executable, "-m", "melody.cli", "index", first[0], "--catalog", catalog,
                                      "--quiet"], env=env(), capture_output=True, text=True)
-            if writer.poll() is None:
+            if not done.exists():      # it ran entirely while the writer held the lock
                 refused = second
         cat.close()
     assert writer.returncode == 0, writer.stderr.read()
