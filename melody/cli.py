@@ -20,9 +20,10 @@ def _catalog_arg(p):
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="melody", description="Find borrowed melodies: which reference melodies does a song reuse, "
+        prog="melody", description="Find borrowed melodies: which reference melodies does a song (MIDI, MusicXML, "
+        "ABC, kern, or a wav/flac/ogg/mp3 recording) reuse, "
         "how significantly, and where.",
-        epilog="examples:\n  melody catalog build-default\n  melody query song.mid\n"
+        epilog="examples:\n  melody catalog build-default\n  melody query song.mid\n  melody query take.mp3\n"
                "  melody scan songs/ --jsonl results.jsonl --fail-on-match\n  melody compare a.mid b.musicxml",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -33,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="parsing processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    for name, helptext in (("query", "search one file's melody against the catalog"),
+    for name, helptext in (("query", "search one file's melody (a score, or a recording: its lead melody is "
+                                     "transcribed) against the catalog"),
                            ("scan", "search many files (folders recursively); one result per file")):
         p = sub.add_parser(name, help=helptext)
         if name == "query":
