@@ -30,6 +30,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, ROOT)
+
+from _batch_world import journal_lines  # noqa: E402  (raw lines: a duplicate must stay visible)
 ENV = {**os.environ, "PYTHONPATH": ROOT}
 INDEXER = ("import sys; from melody.catalog import Catalog; "
            "Catalog.open(sys.argv[1], create=True).index([sys.argv[2]], workers=1, batch_files=3)")
@@ -115,17 +117,6 @@ def index_trials(n, work, rng):
     return out
 
 
-def journal(run_dir):
-    out = []
-    with open(os.path.join(run_dir, "journal.jsonl"), "rb") as fh:
-        for line in fh:
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass
-    return out
-
-
 def scan_trials(n, work, rng, n_files):
     from _batch_world import make_refs
     from _songs import random_lead, shift
@@ -168,14 +159,14 @@ def scan_trials(n, work, rng, n_files):
             except OSError:
                 return 0
         wait_then_kill(proc, journaled, rng.randrange(0, n_files), rng, group=True)
-        at_kill = len(journal(run_dir)) if os.path.exists(os.path.join(run_dir, "journal.jsonl")) else 0
+        at_kill = len(journal_lines(run_dir)) if os.path.exists(os.path.join(run_dir, "journal.jsonl")) else 0
         out["journaled_at_kill"].append(at_kill)
         done = subprocess.run(base + ["--out", run_dir, "--resume"], env=ENV, capture_output=True, text=True)
         if done.returncode not in (0, 1):
             out["resume_failed"] += 1
             print(done.stderr[-500:])
             continue
-        paths = [r["path"] for r in journal(run_dir)]
+        paths = [r["path"] for r in journal_lines(run_dir)]
         out["lost"] += len(set(reference) - set(paths))
         out["duplicated"] += len(paths) - len(set(paths))
         with open(os.path.join(run_dir, "results.jsonl")) as fh:
