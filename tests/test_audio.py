@@ -70,9 +70,10 @@ def test_every_format_and_rate_decodes_to_the_same_melody(tmp_path, rng, ext, ra
     assert note_f(notes, melody.notes, tol=0.06) >= 0.9
 
 
-def test_decoding_streams_in_blocks(tmp_path, monkeypatch):
-    """A long file is read block by block (bounded memory), and the blocks join up seamlessly."""
-    sr = 8000
+@pytest.mark.parametrize("sr", [8000, decode.SR])   # resampled, and read as it is
+def test_decoding_streams_in_blocks(tmp_path, monkeypatch, sr):
+    """A long file is read block by block (bounded memory), and the blocks join up seamlessly, also when
+    its length is a whole number of blocks."""
     t = np.arange(25 * sr) / sr
     x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype("f4")
     path = tmp_path / "long.wav"

@@ -67,6 +67,7 @@ def blocks(path: str, stats: AudioStats | None = None, sr: int = SR) -> Iterator
                 raise CorruptFile(f"{path}: audio data is damaged after {stats.seconds:.1f} s "
                                   f"({_short(exc)})") from None
             last = len(data) < step
+            mono = np.zeros(0, dtype="f4")
             if len(data):
                 if not np.all(np.isfinite(data)):
                     raise CorruptFile(f"{path}: audio contains NaN or infinite samples "
@@ -76,9 +77,7 @@ def blocks(path: str, stats: AudioStats | None = None, sr: int = SR) -> Iterator
                 stats.seconds = stats.samples / stats.rate
                 stats.peak = max(stats.peak, float(np.abs(data).max()))
                 stats.clipped += int(np.count_nonzero(np.abs(data).max(axis=1) >= CLIP_LEVEL))
-                out = resampler.resample_chunk(mono, last=last) if resampler else mono
-            else:
-                out = resampler.resample_chunk(np.zeros(0, dtype="f4"), last=True) if resampler else mono
+            out = resampler.resample_chunk(mono, last=last) if resampler else mono
             if len(out):
                 yield np.ascontiguousarray(out, dtype="f4")
             if last:
