@@ -122,8 +122,7 @@ def song_page(catalog: Catalog, catalog_path: str, top: int, max_evalue: float):
     if upload is not None:
         label = os.path.basename(upload.name)
         try:
-            path = save_upload(label, upload.getvalue(), UPLOADS,
-                               max_bytes=MAX_AUDIO_BYTES if is_audio(label) else MAX_FILE_BYTES)
+            path = save_upload(label, upload.getvalue(), UPLOADS)
         except UploadError as exc:
             st.error(str(exc))
             return
@@ -154,8 +153,7 @@ def batch_songs(uploads) -> tuple[list[tuple[str, str]], list[dict]]:
             if name.lower().endswith(".zip"):
                 songs += [(f"{name}/{inner}", p) for inner, p in extract_zip(upload.getvalue(), UPLOADS)]
             else:
-                limit = MAX_AUDIO_BYTES if is_audio(name) else MAX_FILE_BYTES
-                songs.append((name, save_upload(name, upload.getvalue(), UPLOADS, max_bytes=limit)))
+                songs.append((name, save_upload(name, upload.getvalue(), UPLOADS)))
         except UploadError as exc:
             failed.append({"query": name, "status": "error", "error": str(exc), "flagged": False, "matches": []})
     return songs, failed

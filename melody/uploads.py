@@ -7,7 +7,7 @@ import zipfile
 from io import BytesIO
 
 from .errors import MelodyError
-from .io import is_supported
+from .io import is_audio, is_supported
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_AUDIO_BYTES = 200 * 1024 * 1024   # a recording: about 20 minutes of CD-quality wav
@@ -19,8 +19,11 @@ class UploadError(MelodyError):
     """An uploaded file or archive is too large, of the wrong type or not a valid archive."""
 
 
-def save_upload(name: str, data: bytes, folder: str, max_bytes: int = MAX_FILE_BYTES) -> str:
+def save_upload(name: str, data: bytes, folder: str, max_bytes: int | None = None) -> str:
     """Store uploaded bytes under `folder` and return the path.
+
+    `max_bytes` defaults to the limit for the file's kind: MAX_AUDIO_BYTES for a recording, MAX_FILE_BYTES
+    for a score.
 
     The path is named by the content hash plus the original extension, never by the uploaded name, so
     a name like ``../../x.mid`` cannot escape the folder and the same upload always gets the same path.
@@ -31,6 +34,8 @@ def save_upload(name: str, data: bytes, folder: str, max_bytes: int = MAX_FILE_B
         If the file is larger than `max_bytes` or its extension is not one melody reads.
     """
     base = os.path.basename(name.replace("\\", "/"))
+    if max_bytes is None:
+        max_bytes = MAX_AUDIO_BYTES if is_audio(base) else MAX_FILE_BYTES
     if len(data) > max_bytes:
         raise UploadError(f"{base}: {len(data) / 2**20:.1f} MB is larger than the {max_bytes / 2**20:.0f} MB limit")
     if not is_supported(base):

@@ -57,3 +57,12 @@ def test_extract_zip_refuses_bombs_too_many_files_and_non_zips(tmp_path):
         extract_zip(_zip([(f"{k}.mid", b"x") for k in range(3)]), str(tmp_path), max_files=2)
     with pytest.raises(UploadError, match="not a valid zip"):
         extract_zip(b"PK\3\4 not really", str(tmp_path))
+
+
+def test_a_recording_gets_the_larger_limit(tmp_path):
+    from melody.uploads import MAX_AUDIO_BYTES, MAX_FILE_BYTES
+    big = b"x" * (MAX_FILE_BYTES + 1)
+    assert MAX_AUDIO_BYTES > len(big)
+    assert save_upload("take.mp3", big, str(tmp_path)).endswith(".mp3")
+    with pytest.raises(UploadError, match="limit"):
+        save_upload("song.mid", big, str(tmp_path))
