@@ -18,6 +18,7 @@ from melody.errors import CorruptFile, MelodyError, NoMelody
 from melody.io import load
 from melody.notes import make_notes, tuning_offset
 from melody.report.audio import render
+from melody.testing import soundfont
 
 SR = 22050
 
@@ -287,7 +288,7 @@ def test_clipping_is_a_warning(tmp_path, rng):
 # ---------------------------------------------------------------------------- full mixes and queries
 
 needs_fluidsynth = pytest.mark.skipif(
-    not shutil.which("fluidsynth") or not os.path.exists("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    not shutil.which("fluidsynth") or not soundfont(),
     reason="FluidSynth + fluid-soundfont-gm are installed by `make test`; not on this machine")
 
 

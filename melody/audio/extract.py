@@ -188,7 +188,7 @@ def pyin_track(blocks) -> PitchTrack:
     """
     import librosa
 
-    y = np.concatenate(list(blocks)) if blocks is not None else np.zeros(0, "f4")
+    y = np.concatenate([np.zeros(0, "f4"), *blocks])
     if len(y) < WIN:
         return PitchTrack(np.zeros(0, "f4"), np.zeros(0, "f4"), np.zeros(0))
     f0, voiced, prob = librosa.pyin(y, fmin=FMIN, fmax=FMIN * 2 ** (N_BINS * BIN_CENTS / 1200), sr=SR,

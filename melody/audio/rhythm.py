@@ -119,9 +119,9 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float)
     if len(beats) == 0:
         return notes, info
     info["beats"] = int(len(beats))
-    info["tempo_bpm"] = round(float(60.0 / np.median(np.diff(beats))), 1)
-    pos = beat_positions(notes["onset"], beats)
     period = float(np.median(np.diff(beats)))
+    info["tempo_bpm"] = round(60.0 / period, 1)
+    pos = beat_positions(notes["onset"], beats)
     fits = []
     for sub in SUBDIVISIONS:
         # a transcription's onsets can trail the beat by a constant lag (a slow attack becomes the
