@@ -20,6 +20,8 @@ from melody.notes import make_notes, tuning_offset
 from melody.report.audio import render
 from melody.testing import soundfont
 
+from conftest import require_system
+
 SR = 22050
 
 
@@ -287,11 +289,6 @@ def test_clipping_is_a_warning(tmp_path, rng):
 
 # ---------------------------------------------------------------------------- full mixes and queries
 
-needs_fluidsynth = pytest.mark.skipif(
-    not shutil.which("fluidsynth") or not soundfont(),
-    reason="FluidSynth + fluid-soundfont-gm are installed by `make test`; not on this machine")
-
-
 def songs():
     """Eight random 32-note leads (pitch, start_beats, dur_beats): a small catalog; song 3 is the query's."""
     from _songs import random_lead
@@ -301,6 +298,7 @@ def songs():
 
 @pytest.fixture(scope="module")
 def band(tmp_path_factory):
+    require_system(bool(shutil.which("fluidsynth") and soundfont()), "FluidSynth + fluid-soundfont-gm")
     """tune3, a fourth higher on a flute, with chords, bass and drums, rendered by FluidSynth to mp3."""
     from melody.testing import Track, accompany, render_audio, write_midi
 
@@ -311,7 +309,6 @@ def band(tmp_path_factory):
     return mid, render_audio(mid, str(tmp / "band.mp3"), sample_rate=44100)
 
 
-@needs_fluidsynth
 def test_lead_line_is_found_in_a_full_mix(band):
     mid, mp3 = band
     lead = load(mid)[0].notes
@@ -319,7 +316,6 @@ def test_lead_line_is_found_in_a_full_mix(band):
     assert note_f(lead, got) >= 0.55      # a flute over a band: 0.62 measured; BENCHMARKS.md has the full figures
 
 
-@needs_fluidsynth
 def test_audio_query_finds_its_melody_in_a_midi_catalog(band, tmp_path):
     from melody.api import query_file
     from melody.catalog import Catalog
@@ -339,7 +335,6 @@ def test_audio_query_finds_its_melody_in_a_midi_catalog(band, tmp_path):
     json.dumps(result)
 
 
-@needs_fluidsynth
 def test_cli_query_on_a_recording(band, tmp_path):
     import subprocess
     import sys

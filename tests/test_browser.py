@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 
+from conftest import require_system
 from melody import Catalog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,8 +45,7 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (install the distribution's chromium package to run browser tests)")
+    require_system(os.path.exists(CHROMIUM), f"{CHROMIUM} (Debian's chromium package)")
     folder = tmp_path_factory.mktemp("browser")
     catalog = str(folder / "catalog")
     Catalog.open(catalog, create=True).index([os.path.join(ROOT, "reference_tracks")], workers=1)
