@@ -386,3 +386,9 @@ def test_repeated_notes_merge_within_each_melody_only():
     assert merged["pitch"].tolist() == [60, 62, 62, 60]
     assert merged["onset"].tolist() == [0, 2, 3, 5]
     assert merged["duration"].tolist() == [2, 1, 2, 2]      # a merged note lasts until the pitch changes
+
+
+def test_beat_positions_and_times_are_inverse():
+    beats = np.array([1.0, 1.5, 2.1, 2.6, 3.0])
+    t = np.array([0.2, 1.0, 1.7, 2.6, 3.4, 4.0])
+    assert np.allclose(rhythm.times_at(rhythm.beat_positions(t, beats), beats), t)

@@ -110,6 +110,14 @@ def downbeats(beat_no, on_beat, dur_beats, onset_env, beats, hop_s) -> tuple[int
     return choice if best >= MIN_DOWNBEAT_CONTRAST else (0, 0)
 
 
+def times_at(pos: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """The inverse of `beat_positions`: the time of each fractional beat index."""
+    idx = np.arange(len(beats), dtype="f8")
+    times = np.interp(pos, idx, beats)
+    times = np.where(pos < 0, beats[0] + pos * (beats[1] - beats[0]), times)
+    return np.where(pos > idx[-1], beats[-1] + (pos - idx[-1]) * (beats[-1] - beats[-2]), times)
+
+
 def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float) -> tuple[np.ndarray, dict]:
     """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found."""
     info = {"beats": 0, "tempo_bpm": None, "snapped": False}
@@ -137,12 +145,7 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float)
     info["subdivision"] = sub
     out = notes.copy()
     ends = notes["onset"] + notes["duration"]
-    idx = np.arange(len(beats), dtype="f8")
-    step0, step1 = beats[1] - beats[0], beats[-1] - beats[-2]
-    snapped = np.interp(grid, idx, beats)
-    snapped = np.where(grid < 0, beats[0] + grid * step0, snapped)
-    snapped = np.where(grid > idx[-1], beats[-1] + (grid - idx[-1]) * step1, snapped)
-    snapped = np.where(far, notes["onset"], snapped)
+    snapped = np.where(far, notes["onset"], times_at(grid, beats))
     keep = np.concatenate([[True], np.diff(snapped) > 1e-6])   # two onsets on one grid point: keep the first
     out["onset"] = np.maximum(snapped, 0.0)
     out = out[keep]
