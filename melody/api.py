@@ -84,7 +84,7 @@ def match_melodies(path: str, catalog: Catalog, match: dict) -> tuple[Melody, Me
     """
     melodies = load(path)
     query = next((m for m in melodies if m.index == match.get("query_tune")), None)
-    row = next((e.row for e in catalog.packed.entries if e.uid == match["id"]), None)
+    row = catalog.packed.entries.row_of(match["id"])
     if query is None or row is None:
         raise MelodyError(f"{path}: match {match['id']} no longer fits the file or the catalog")
     return query, catalog.melody(row)

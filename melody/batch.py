@@ -504,10 +504,10 @@ def _catalog_generation(path: str) -> str:
     from .catalog import Catalog
     cat = Catalog.open(path, read_only=True)
     try:
-        generation = cat.store.generation()
+        count, generation = cat.store.generation()
     finally:
         cat.close()
-    if generation.startswith("0-"):
+    if not count:
         raise MelodyError(f"{cat.path}: the catalog is empty; add references with `melody index`")
     return generation
 

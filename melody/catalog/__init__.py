@@ -15,11 +15,16 @@ from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
-from ..score.rescore import rescore
-from .packed import FEATURES_VERSION, Packed, load_packed, merge_repeats, pack, save_packed
-from .store import Store
+from ..score.rescore import null_sample, rescore
+from . import ngrams
+from .packed import Packed, build_arrays, cache_dir, from_arrays, merge_repeats, pack, read_cache, write_cache
+from .store import Entries, Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
+
+FILTER_MIN = 50_000     # catalogs at least this large are searched through candidates (melody.catalog.ngrams)
+CANDIDATES = 4_000      # rows the n-gram filter passes on to the exact alignment
+NULL_ROWS = 2_000       # random rows aligned as well: the null sample of a filtered search's E-values
 
 def default_catalog_path() -> str:
     """Where `melody catalog build-default` puts the default catalog ($MELODY_CATALOG overrides)."""
@@ -184,17 +189,19 @@ class Catalog:
     # ---- reading -------------------------------------------------------------------------------
     @property
     def packed(self) -> Packed:
-        """Every melody's notes and alignment features in flat arrays (cached in the catalog folder)."""
+        """Every melody's notes and alignment features in flat arrays, memory-mapped from the catalog's cache
+        (built on first use after a change; a read-only catalog without one builds it in memory)."""
         if self._packed is None:
-            with self.store.snapshot():      # entries and generation of one state, while a writer may commit
-                entries, notes, offsets = self.store.entries()
-                generation = self.store.generation()
-            cache = os.path.join(self.path, "cache", f"steps-{FEATURES_VERSION}-{generation}.npz")
-            self._packed = load_packed(cache, entries, notes, offsets)
-            if self._packed is None:
-                self._packed = pack(entries, notes, offsets)
-                if not self.store.read_only:
-                    save_packed(cache, self._packed)
+            with self.store.snapshot():      # one committed state, while a writer may commit
+                count, generation = self.store.generation()
+                path = cache_dir(self.path, generation)
+                arrays = read_cache(path)
+                if arrays is None and count and not self.store.read_only:
+                    if write_cache(self.store, path):
+                        arrays = read_cache(path)
+                if arrays is None:
+                    arrays = build_arrays(self.store)
+            self._packed = from_arrays(Entries(self.store, np.asarray(arrays["ids"])), arrays)
         return self._packed
 
     def info(self) -> dict:
@@ -212,7 +219,7 @@ class Catalog:
         """The catalog melody at a row (as stored: notes, title, composer, source)."""
         p = self.packed
         e = p.entries[row]
-        return Melody(np.asarray(p.notes[p.offsets[row]:p.offsets[row + 1]]), title=e.title,
+        return Melody(np.array(p.notes[p.offsets[row]:p.offsets[row + 1]]), title=e.title,
                       composer=e.composer, source=e.source, meta={"id": e.uid})
 
     def features(self, row: int) -> Features:
@@ -224,7 +231,8 @@ class Catalog:
                params=None, pitch_params=None) -> list[Match]:
         """Rank the catalog's melodies by how significantly they share a passage with `query`.
 
-        Two stages: every reference is scored by interval alignment (`melody.align.search`); the best
+        Two stages: every reference is scored by interval alignment (`melody.align.search`; a catalog of
+        FILTER_MIN melodies or more only on the rows its n-gram index picks, see `_stage1`); the best
         candidates are re-scored with transposed absolute pitch and their E-values come from that combined
         score's null (`melody.score.rescore`). Returns up to `top` matches, best (smallest E-value) first,
         each with the matched passage in both melodies (seconds, notes, bars), transposition, tempo ratio
@@ -245,13 +253,7 @@ class Catalog:
             if len(merged.notes) >= 3:
                 sq, sp = merged, self._merged_packed()
         sqf = sp.query_features(sq)
-        steps = (sp.interval, sp.length, sp.weight, sp.metric)
-        scores = align.search(sqf, steps, sp.step_offsets, params)
-        n_steps = np.diff(sp.step_offsets)
-        if len(scores) >= significance.MIN_FOR_LOCAL_FIT:
-            evalues, _ = significance.evalues(scores, len(sqf), n_steps)
-        else:       # stage 2 re-scores every reference of a small catalog: no stage-1 null needed
-            evalues = np.full(len(scores), float(len(scores)))
+        scores, evalues = self._stage1(sqf, sp, params)
         order, evalues, _ = rescore(sq, sqf, sp, scores, evalues, params, pitch_params)
         order = order[:top]
         matches = []
@@ -262,3 +264,32 @@ class Catalog:
             matches.append(build_match(query, self.melody(row), alignment, p.entries[row],
                                        float(evalues[row]), max_evalue, len(p.entries)))
         return matches
+
+    def _stage1(self, qf: Features, p: Packed, params) -> tuple[np.ndarray, np.ndarray]:
+        """Interval-alignment score and E-value of every row (melody.align.search).
+
+        A catalog of FILTER_MIN melodies or more is not aligned whole: the n-gram index picks CANDIDATES
+        rows, which are aligned together with NULL_ROWS random rows (their scores are the null of the
+        E-values) and stage 2's null sample; every other row scores 0 with E = N (never a candidate).
+        """
+        n = len(p)
+        n_steps = np.diff(p.step_offsets)
+        if n < FILTER_MIN or p.gram_starts is None:
+            scores = align.search(qf, (p.interval, p.length, p.weight, p.metric), p.step_offsets, params)
+            if n >= significance.MIN_FOR_LOCAL_FIT:
+                return scores, significance.evalues(scores, len(qf), n_steps)[0]
+            return scores, np.full(n, float(n))   # stage 2 re-scores every reference of a small catalog
+        sample = np.random.default_rng(n + 1).choice(n, size=NULL_ROWS, replace=False)
+        cand = ngrams.candidates(qf.interval, p.gram_starts, p.gram_postings, n, CANDIDATES)
+        rows = np.union1d(np.union1d(cand, sample), null_sample(n))
+        counts = n_steps[rows]
+        sub_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        sub_offsets[1:] = np.cumsum(counts)
+        take = np.repeat(p.step_offsets[rows] - sub_offsets[:-1], counts) + np.arange(sub_offsets[-1])
+        part = align.search(qf, tuple(np.asarray(a)[take] for a in (p.interval, p.length, p.weight, p.metric)),
+                            sub_offsets, params)
+        scores = np.zeros(n)
+        scores[rows] = part
+        evalues = np.full(n, float(n))
+        evalues[rows] = significance.evalues(part, len(qf), counts, scores[sample], n_steps[sample], n_refs=n)[0]
+        return scores, evalues

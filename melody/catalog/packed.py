@@ -1,23 +1,33 @@
-"""All catalog melodies packed into flat arrays for the search kernels, computed vectorised."""
+"""All catalog melodies packed into flat arrays for the search kernels, computed vectorised, and kept as a
+folder of .npy files next to the catalog that later processes memory-map (opening costs the same for ten
+thousand melodies or a million; only the pages a query touches are read).
+
+Cache layout: ``DIR/cache/packed-<FEATURES_VERSION>-<generation>/<array>.npy``, written to a temporary folder
+and renamed into place, so a reader sees a whole cache or none; older generations are removed by the writer
+that replaces them.
+"""
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 
 import numpy as np
 
-
-from ..notes import Melody
+from ..notes import NOTE_DTYPE, Melody
 from ..represent import Features, features, metric_classes
+from . import ngrams
 
-
-FEATURES_VERSION = 3   # bump when features or weights change: cached step arrays are then rebuilt
-_CACHED = ("interval", "length", "weight", "metric", "step_offsets", "tempo_unit")
+FEATURES_VERSION = 4   # bump when features or weights change: cached step arrays are then rebuilt
+_STEPS = ("interval", "length", "weight", "metric")
+_CACHED = ("notes", "offsets", "interval", "length", "weight", "metric", "step_offsets", "tempo_unit", "pitch",
+           "ids", "gram_starts", "gram_postings")
+CHUNK_NOTES = 4_000_000    # notes packed at a time while building (bounds the builder's memory)
 
 
 @dataclass
 class Packed:
-    entries: list           # store.Entry per row
+    entries: object         # store.Entries (lazy) or a list of store.Entry, one per row
     notes: np.ndarray       # NOTE_DTYPE, all melodies concatenated
     offsets: np.ndarray     # notes of row r: offsets[r]:offsets[r+1]
     interval: np.ndarray    # float32 steps, all melodies concatenated
@@ -26,10 +36,15 @@ class Packed:
     metric: np.ndarray      # float32 metric class of each step's arrival note (represent.metric_classes)
     step_offsets: np.ndarray
     tempo_unit: np.ndarray  # seconds per length unit, per row
+    gram_starts: np.ndarray | None = None     # n-gram index (melody.catalog.ngrams), None when not built
+    gram_postings: np.ndarray | None = None
     derived: dict = field(default_factory=dict, repr=False, compare=False)   # per-catalog caches of search stages
 
     def query_features(self, query: Melody) -> Features:
         return features(query)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
 
 
 def pack(entries, notes: np.ndarray, offsets: np.ndarray) -> Packed:
@@ -112,29 +127,108 @@ def step_weights_packed(interval: np.ndarray, step_offsets: np.ndarray) -> np.nd
     return _to_weight(-np.log2(P_TRIGRAM[prev2, prev1, s]))
 
 
-def save_packed(path: str, packed: Packed) -> None:
-    """Write the step arrays next to the catalog (atomically; a read-only catalog just goes uncached)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
+def cache_dir(catalog_path: str, generation: str) -> str:
+    return os.path.join(catalog_path, "cache", f"packed-{FEATURES_VERSION}-{generation}")
+
+
+def build_arrays(store, alloc=None, progress=None) -> dict[str, np.ndarray]:
+    """Every array of the packed cache for the store's current rows, built CHUNK_NOTES notes at a time.
+
+    ``alloc(name, shape, dtype)`` makes each output array (default: np.empty; `write_cache` passes
+    memory-mapped .npy files, so a million melodies never sit in memory at once).
+    """
+    alloc = alloc or (lambda name, shape, dtype: np.empty(shape, dtype))
+    ids, counts, runs = store.layout()
+    n_rows = len(ids)
+    offsets = np.zeros(n_rows + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(counts)
+    step_offsets = np.zeros(n_rows + 1, dtype=np.int64)
+    step_offsets[1:] = np.cumsum(np.maximum(counts - 1, 0))
+    out = {"offsets": alloc("offsets", (n_rows + 1,), np.int64), "ids": alloc("ids", (n_rows,), np.int64),
+           "step_offsets": alloc("step_offsets", (n_rows + 1,), np.int64),
+           "tempo_unit": alloc("tempo_unit", (n_rows,), np.float64),
+           "notes": alloc("notes", (int(offsets[-1]),), NOTE_DTYPE),
+           "pitch": alloc("pitch", (int(offsets[-1]),), np.int16)}
+    for name in _STEPS:
+        out[name] = alloc(name, (int(step_offsets[-1]),), np.float32)
+    out["offsets"][:], out["ids"][:], out["step_offsets"][:] = offsets, ids, step_offsets
+    run_offsets = np.zeros(len(runs) + 1, dtype=np.int64)
+    run_offsets[1:] = np.cumsum([n for _, _, n in runs])
+    a = 0
+    while a < n_rows:
+        b = int(np.searchsorted(offsets, offsets[a] + CHUNK_NOTES, side="right")) - 1
+        b = min(max(b, a + 1), n_rows)
+        lo, hi = int(offsets[a]), int(offsets[b])
+        first = int(np.searchsorted(run_offsets, lo, side="right")) - 1
+        last = int(np.searchsorted(run_offsets, hi, side="left"))
+        parts = []
+        for k in range(first, last):     # the runs that overlap notes lo:hi, trimmed to it
+            seg, start, n = runs[k]
+            cut_lo = max(lo - int(run_offsets[k]), 0)
+            cut_hi = min(hi - int(run_offsets[k]), n)
+            parts.append((seg, start + cut_lo, cut_hi - cut_lo))
+        notes = store.read_notes(parts)
+        chunk = pack(None, notes, offsets[a:b + 1] - lo)
+        out["notes"][lo:hi] = notes
+        out["pitch"][lo:hi] = np.rint(notes["pitch"]).astype(np.int16)
+        s_lo, s_hi = int(step_offsets[a]), int(step_offsets[b])
+        for name in _STEPS:
+            out[name][s_lo:s_hi] = getattr(chunk, name)
+        out["tempo_unit"][a:b] = chunk.tempo_unit
+        if progress:
+            progress(b - a)
+        a = b
+    starts, postings = ngrams.build_index(out["interval"], step_offsets)
+    out["gram_starts"] = alloc("gram_starts", starts.shape, starts.dtype)
+    out["gram_starts"][:] = starts
+    out["gram_postings"] = alloc("gram_postings", postings.shape, postings.dtype)
+    out["gram_postings"][:] = postings
+    return out
+
+
+def write_cache(store, path: str, progress=None) -> bool:
+    """Build the packed cache into `path` (atomically: a temporary folder renamed into place). Returns
+    False when the catalog folder cannot be written (the caller then builds in memory)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **{k: getattr(packed, k) for k in _CACHED})
-        os.replace(tmp, path)
-        for name in os.listdir(os.path.dirname(path)):   # older generations
-            if name != os.path.basename(path) and name.startswith("steps-"):
-                os.remove(os.path.join(os.path.dirname(path), name))
+        os.makedirs(tmp, exist_ok=True)
+        arrays = build_arrays(store, lambda name, shape, dtype: np.lib.format.open_memmap(
+            os.path.join(tmp, name + ".npy"), mode="w+", dtype=dtype, shape=shape), progress)
+        for arr in arrays.values():
+            arr.flush()
+        del arrays
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not os.path.isdir(path):     # not "another process finished first"
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+        parent = os.path.dirname(path)
+        for name in os.listdir(parent):     # older generations and caches of older versions
+            if name != os.path.basename(path) and not name.startswith(os.path.basename(path) + ".tmp"):
+                full = os.path.join(parent, name)
+                shutil.rmtree(full, ignore_errors=True) if os.path.isdir(full) else os.remove(full)
+        return True
     except OSError:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return False
 
 
-def load_packed(path: str, entries, notes: np.ndarray, offsets: np.ndarray) -> Packed | None:
-    """The cached step arrays for this catalog generation, or None when missing or not matching."""
+def read_cache(path: str) -> dict[str, np.ndarray] | None:
+    """The cached arrays, memory-mapped read-only, or None when the cache is missing or incomplete."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in _CACHED}
-    except (OSError, ValueError, KeyError):
+        arrays = {k: np.load(os.path.join(path, k + ".npy"), mmap_mode="r", allow_pickle=False) for k in _CACHED}
+    except (OSError, ValueError):
         return None
-    if len(arrays["step_offsets"]) != len(offsets) or arrays["step_offsets"][-1] != len(arrays["interval"]):
+    so = arrays["step_offsets"]
+    if (len(arrays["offsets"]) != len(so) or len(arrays["ids"]) != len(so) - 1
+            or so[-1] != len(arrays["interval"]) or arrays["offsets"][-1] != len(arrays["notes"])
+            or arrays["notes"].dtype != NOTE_DTYPE):
         return None
-    return Packed(entries, notes, offsets, **arrays)
+    return arrays
+
+
+def from_arrays(entries, arrays: dict[str, np.ndarray]) -> Packed:
+    packed = Packed(entries, **{k: arrays[k] for k in _CACHED if k not in ("pitch", "ids")})
+    packed.derived["pitch"] = arrays["pitch"]
+    return packed

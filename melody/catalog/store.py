@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import threading
 import time
 import urllib.parse
 import uuid
@@ -66,11 +67,12 @@ class Store:
             except OSError as exc:
                 raise CatalogError(f"{self.path}: cannot create catalog folder ({exc.strerror})") from None
         self._lock_fd = None
+        self._read_lock = threading.Lock()
         if read_only:
             self.db = self._connect_read_only(db)
             return
         try:
-            self.db = sqlite3.connect(db, timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
         except sqlite3.OperationalError as exc:
@@ -89,7 +91,7 @@ class Store:
         last = None
         for uri in (base, base + "&immutable=1"):
             try:
-                conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+                conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
                 conn.execute("SELECT COUNT(*) FROM melodies").fetchone()
                 return conn
             except sqlite3.DatabaseError as exc:
@@ -179,8 +181,11 @@ class Store:
                 cur.execute("INSERT INTO files (path, sha256, size, added) VALUES (?, ?, ?, ?)",
                             (path, sha, size, time.time()))
                 file_id = cur.lastrowid
+                numbers = [m.index for m in melodies]     # tune numbers name the uids when they are distinct
+                if None in numbers or len(set(numbers)) < len(numbers):
+                    numbers = list(range(len(melodies)))
                 for k, m in enumerate(melodies):
-                    uid = f"{sha[:12]}:{m.index if m.index is not None else k}"
+                    uid = f"{sha[:12]}:{numbers[k]}"
                     cur.execute("INSERT INTO melodies (file_id, tune_index, uid, title, composer, source, n_notes,"
                                 " segment, start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 (file_id, m.index, uid, m.title, m.composer, m.source or path, len(m.notes),
@@ -202,37 +207,60 @@ class Store:
         return uids
 
     # ---- reading -------------------------------------------------------------------------------
-    def entries(self) -> tuple[list[Entry], np.ndarray, np.ndarray]:
-        """All melodies' metadata in row order, their notes packed into one array, and note offsets.
+    def layout(self) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int, int]]]:
+        """Where every melody's notes are, in row (id) order: (melody ids, note counts, runs).
 
-        A segment holds exactly the melodies of one batch, in id order, so whole segments are concatenated.
+        A run is (segment name, start, note count): consecutive rows whose notes lie back to back in one
+        segment (a whole add() batch, unless some of its melodies were replaced), so the notes of all rows
+        are the runs' slices concatenated.
         """
-        rows = self.db.execute("SELECT uid, title, composer, source, n_notes, segment, start FROM melodies "
-                               "ORDER BY id").fetchall()
-        entries = [Entry(k, uid, title or "", composer or "", source or "")
-                   for k, (uid, title, composer, source, *_rest) in enumerate(rows)]
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([r[4] for r in rows])
-        per_segment: dict[str, int] = {}
-        for r in rows:
-            per_segment[r[5]] = per_segment.get(r[5], 0) + r[4]
-        segments = {name: self._segment(name) for name in per_segment}
+        cur = self.db.execute("SELECT id, n_notes, segment, start FROM melodies ORDER BY id")
+        ids, counts, runs = [], [], []
+        while rows := cur.fetchmany(65536):
+            for mid, n, seg, start in rows:
+                ids.append(mid)
+                counts.append(n)
+                if runs and runs[-1][0] == seg and runs[-1][1] + runs[-1][2] == start:
+                    runs[-1][2] += n
+                else:
+                    runs.append([seg, start, n])
+        return (np.array(ids, dtype=np.int64), np.array(counts, dtype=np.int64),
+                [(seg, start, n) for seg, start, n in runs])
+
+    def read_notes(self, runs: list[tuple[str, int, int]]) -> np.ndarray:
+        """The notes of the given runs (see `layout`), concatenated."""
         parts = []
-        for name, n in per_segment.items():
-            if len(segments[name]) == n:
-                parts.append(segments[name])          # the whole batch is live: no slicing needed
-        if len(parts) != len(segments):               # some melodies were replaced: slice row by row
-            parts = [segments[r[5]][r[6]:r[6] + r[4]] for r in rows]
-            if any(len(part) != r[4] for part, r in zip(parts, rows)):
+        for seg, start, n in runs:
+            part = self._segment(seg)[start:start + n]
+            if len(part) != n:
                 raise CatalogError(f"{self.path}: a catalog segment is shorter than its index says; "
                                    "the catalog is damaged: rebuild it")
-        notes = np.concatenate(parts) if parts else np.zeros(0, NOTE_DTYPE)
-        return entries, notes, offsets
+            parts.append(part)
+        return np.concatenate(parts) if parts else np.zeros(0, NOTE_DTYPE)
 
-    def generation(self) -> str:
-        """Changes whenever melodies are added: the key of caches derived from the catalog."""
+    def describe(self, ids) -> dict[int, tuple[str, str, str, str]]:
+        """(uid, title, composer, source) of the melodies with these ids (missing ids are left out)."""
+        out = {}
+        ids = [int(i) for i in ids]
+        with self._read_lock:
+            for k in range(0, len(ids), 500):
+                part = ids[k:k + 500]
+                marks = ",".join("?" * len(part))
+                for mid, uid, title, composer, source in self.db.execute(
+                        f"SELECT id, uid, title, composer, source FROM melodies WHERE id IN ({marks})", part):
+                    out[mid] = (uid, title or "", composer or "", source or "")
+        return out
+
+    def id_of_uid(self, uid: str) -> int | None:
+        with self._read_lock:
+            got = self.db.execute("SELECT id FROM melodies WHERE uid = ?", (uid,)).fetchone()
+        return None if got is None else int(got[0])
+
+    def generation(self) -> tuple[int, str]:
+        """(number of melodies, a key that changes whenever melodies are added or replaced: the key of
+        caches derived from the catalog)."""
         n, last = self.db.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM melodies").fetchone()
-        return f"{n}-{last}"
+        return int(n), f"{n}-{last}"
 
     def _segment(self, name: str) -> np.ndarray:
         path = os.path.join(self.path, "segments", name)
@@ -260,3 +288,60 @@ class Store:
     def close(self):
         self.unlock()
         self.db.close()
+
+
+class Entries:
+    """The metadata of a catalog's rows, read from SQLite only for the rows asked for (a catalog of a
+    million melodies opens without building a million objects).
+
+    ``ids`` are the melodies' database ids in row order. A row whose melody was replaced after the
+    catalog was opened comes back with an empty title and the uid ``removed:<id>``.
+    """
+
+    def __init__(self, store: Store, ids: np.ndarray):
+        self._store = store
+        self._ids = ids
+        self._cache: dict[int, Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __bool__(self) -> bool:
+        return len(self._ids) > 0
+
+    def __getitem__(self, row: int) -> Entry:
+        row = int(row)
+        if row < 0:
+            row += len(self._ids)
+        if not 0 <= row < len(self._ids):
+            raise IndexError(f"catalog row {row} out of range ({len(self._ids)} rows)")
+        if row not in self._cache:
+            self.fetch([row])
+        return self._cache[row]
+
+    def fetch(self, rows) -> list[Entry]:
+        """Entries of many rows in one database round trip (cached)."""
+        rows = [int(r) for r in rows]
+        missing = [r for r in rows if r not in self._cache]
+        if missing:
+            got = self._store.describe(self._ids[missing])
+            for r in missing:
+                mid = int(self._ids[r])
+                uid, title, composer, source = got.get(mid, (f"removed:{mid}", "", "", ""))
+                self._cache[r] = Entry(r, uid, title, composer, source)
+        return [self._cache[r] for r in rows]
+
+    def __iter__(self):
+        for a in range(0, len(self._ids), 5000):
+            out = self.fetch(range(a, min(a + 5000, len(self._ids))))
+            for r in range(a, min(a + 5000, len(self._ids))):   # do not keep a whole large catalog cached
+                self._cache.pop(r, None)
+            yield from out
+
+    def row_of(self, uid: str) -> int | None:
+        """The row of the melody with this uid, or None when it is not (or no longer) in these rows."""
+        mid = self._store.id_of_uid(uid)
+        if mid is None:
+            return None
+        k = int(np.searchsorted(self._ids, mid))
+        return k if k < len(self._ids) and self._ids[k] == mid else None

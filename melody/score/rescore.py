@@ -47,6 +47,11 @@ def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.n
                               packed.offsets, packed.step_offsets, rows, params)
 
 
+def null_sample(n_refs: int, size: int = NULL_SAMPLE) -> np.ndarray:
+    """The catalog rows whose combined scores are the null sample (a fixed draw per catalog size, sorted)."""
+    return np.sort(np.random.default_rng(n_refs).choice(n_refs, size=min(size, n_refs), replace=False))
+
+
 def fit_null(null_scores: np.ndarray, null_space: np.ndarray) -> tuple[float, float]:
     """(lambda, log K) of the Gumbel null ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))`` for one query.
 
@@ -98,7 +103,7 @@ def rescore(query, qf, packed, s1: np.ndarray, evalues1: np.ndarray, params=None
         cand = null_rows = rows = np.arange(n_refs)
     else:
         cand = stage1[:top]
-        null_rows = np.sort(np.random.default_rng(n_refs).choice(n_refs, size=sample, replace=False))
+        null_rows = null_sample(n_refs, sample)
         rows = np.union1d(cand, null_rows)
     combined = np.full(n_refs, np.nan)
     combined[rows] = s1[rows] + pitch_scores(qp, qf, packed, pitches(packed), rows, pitch_params)
