@@ -153,3 +153,49 @@ def test_filtered_search_finds_what_the_exhaustive_search_finds(tmp_path, monkey
         assert got[0].id == uid == full[0].id
         assert got[0].evalue < 1e-3
         assert got[0].query_span == full[0].query_span
+
+
+def test_adding_melodies_extends_the_cache_instead_of_rebuilding_it(tmp_path, monkeypatch):
+    cat = _catalog(tmp_path / "c", 30)
+    before = cat.packed
+    n_notes = len(before.notes)
+    import melody.catalog.packed as packed_module
+    rebuilt = []
+    monkeypatch.setattr(packed_module, "write_cache", lambda *a: rebuilt.append(a) or False)
+    import melody.catalog as cm
+    monkeypatch.setattr(cm, "write_cache", packed_module.write_cache)
+    rng = np.random.default_rng(11)
+    new = [to_melody(random_lead(rng, 50), title=f"new {k}", source=f"new{k}") for k in range(3)]
+    cat.add(new)
+    after = cat.packed
+    assert not rebuilt and len(after) == 33 and isinstance(after.interval, np.memmap)
+    assert len(after.notes) == n_notes + 150
+    fresh = Catalog.open(str(tmp_path / "c"), read_only=True)
+    from melody.catalog.packed import build_arrays
+    full = build_arrays(fresh.store)          # what a rebuild from scratch gives
+    for key in ("notes", "offsets", "interval", "length", "weight", "metric", "step_offsets", "tempo_unit",
+                "pitch", "ids", "gram_starts", "gram_postings"):
+        got = getattr(after, key) if key not in ("pitch", "ids") else None
+        if key == "pitch":
+            got = after.derived["pitch"]
+        if key == "ids":
+            got = after.entries._ids
+        assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(full[key]).tobytes(), key
+    assert after.entries[31].title == "new 1"
+    assert cat.search(new[2], top=1)[0].title == "new 2"
+
+
+def test_a_changed_file_rebuilds_the_cache(tmp_path):
+    from melody.testing import Track, write_midi
+    rng = np.random.default_rng(12)
+    song = tmp_path / "song.mid"
+    write_midi(str(song), [Track("Melody", 0, [(p, s, d, 90) for p, s, d in random_lead(rng, 40)])])
+    cat = _catalog(tmp_path / "c", 20)
+    cat.index([str(song)])
+    assert len(cat.packed) == 21
+    write_midi(str(song), [Track("Melody", 0, [(p, s, d, 90) for p, s, d in random_lead(rng, 45)])])
+    cat.index([str(song)])                 # replaces the file's melody: rows are no longer a prefix
+    p = cat.packed
+    assert len(p) == 21 and np.diff(p.offsets)[-1] == 45
+    from melody.catalog.packed import build_arrays
+    assert np.array_equal(np.asarray(p.interval), build_arrays(cat.store)["interval"])

@@ -17,7 +17,8 @@ from ..score import significance
 from ..score.match import Match, build_match
 from ..score.rescore import null_sample, rescore
 from . import ngrams
-from .packed import Packed, build_arrays, cache_dir, from_arrays, merge_repeats, pack, read_cache, write_cache
+from .packed import (Packed, build_arrays, cache_dir, extend_cache, from_arrays, merge_repeats, pack, read_cache,
+                     write_cache)
 from .store import Entries, Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
@@ -197,7 +198,7 @@ class Catalog:
                 path = cache_dir(self.path, generation)
                 arrays = read_cache(path)
                 if arrays is None and count and not self.store.read_only:
-                    if write_cache(self.store, path):
+                    if extend_cache(self.store, path) or write_cache(self.store, path):
                         arrays = read_cache(path)
                 if arrays is None:
                     arrays = build_arrays(self.store)

@@ -8,6 +8,7 @@ that replaces them.
 """
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -131,14 +132,15 @@ def cache_dir(catalog_path: str, generation: str) -> str:
     return os.path.join(catalog_path, "cache", f"packed-{FEATURES_VERSION}-{generation}")
 
 
-def build_arrays(store, alloc=None, progress=None) -> dict[str, np.ndarray]:
-    """Every array of the packed cache for the store's current rows, built CHUNK_NOTES notes at a time.
+def build_arrays(store, alloc=None, progress=None, after_id: int = 0, index: bool = True) -> dict[str, np.ndarray]:
+    """Every array of the packed cache for the store's rows with ids above `after_id`, built CHUNK_NOTES
+    notes at a time (index=False: without the n-gram index).
 
     ``alloc(name, shape, dtype)`` makes each output array (default: np.empty; `write_cache` passes
     memory-mapped .npy files, so a million melodies never sit in memory at once).
     """
     alloc = alloc or (lambda name, shape, dtype: np.empty(shape, dtype))
-    ids, counts, runs = store.layout()
+    ids, counts, runs = store.layout(after_id)
     n_rows = len(ids)
     offsets = np.zeros(n_rows + 1, dtype=np.int64)
     offsets[1:] = np.cumsum(counts)
@@ -178,10 +180,16 @@ def build_arrays(store, alloc=None, progress=None) -> dict[str, np.ndarray]:
         if progress:
             progress(b - a)
         a = b
-    starts, postings = ngrams.build_index(out["interval"], step_offsets)
-    out["gram_starts"] = alloc("gram_starts", starts.shape, starts.dtype)
+    if index:
+        out.update(_index_arrays(out["interval"], step_offsets, alloc))
+    return out
+
+
+def _index_arrays(interval, step_offsets, alloc) -> dict[str, np.ndarray]:
+    starts, postings = ngrams.build_index(interval, step_offsets)
+    out = {"gram_starts": alloc("gram_starts", starts.shape, starts.dtype),
+           "gram_postings": alloc("gram_postings", postings.shape, postings.dtype)}
     out["gram_starts"][:] = starts
-    out["gram_postings"] = alloc("gram_postings", postings.shape, postings.dtype)
     out["gram_postings"][:] = postings
     return out
 
@@ -212,6 +220,86 @@ def write_cache(store, path: str, progress=None) -> bool:
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
         return False
+
+
+_SHIFTED = {"offsets": "notes", "step_offsets": "interval"}   # offset arrays: appended shifted, first value dropped
+
+
+def extend_cache(store, path: str) -> bool:
+    """Make this generation's cache from an older one when melodies were only added since (the usual
+    `melody index` of new files): the new rows are packed alone and appended to the older cache's files in
+    place, and the n-gram index is rebuilt. A million-melody catalog that gains a few files is then
+    ready in seconds, not rebuilt whole. Returns False when no older cache fits (the caller rebuilds).
+    """
+    parent, name = os.path.split(path)
+    prefix = f"packed-{FEATURES_VERSION}-"
+    try:
+        olds = [d for d in os.listdir(parent) if d.startswith(prefix) and ".tmp" not in d and d != name
+                and d.rsplit("-", 1)[-1] == name.rsplit("-", 1)[-1]]    # no melody replaced since
+    except OSError:
+        return False
+    for old in olds:
+        arrays = read_cache(os.path.join(parent, old))
+        if arrays is None or not len(arrays["ids"]):
+            continue
+        ids = np.asarray(arrays["ids"])
+        if not np.array_equal(store.ids(upto=int(ids[-1])), ids):    # some melody was replaced: rebuild
+            continue
+        del arrays
+        work = f"{path}.tmp-{os.getpid()}"
+        try:
+            os.rename(os.path.join(parent, old), work)       # no reader picks it up while it changes
+        except OSError:
+            return False
+        try:
+            extra = build_arrays(store, after_id=int(ids[-1]), index=False)
+            for key in _CACHED:
+                if key in extra:
+                    _append_npy(os.path.join(work, key + ".npy"), extra[key][1:] if key in _SHIFTED else extra[key],
+                                shift=key in _SHIFTED)
+            current = read_cache(work)
+            if current is None:
+                raise OSError("extended cache does not read back")
+            index = _index_arrays(current["interval"], np.asarray(current["step_offsets"]),
+                                  lambda k, shape, dtype: np.empty(shape, dtype))
+            del current
+            for key, arr in index.items():
+                tmp = os.path.join(work, key + ".tmp.npy")
+                np.save(tmp, arr)
+                os.replace(tmp, os.path.join(work, key + ".npy"))
+            os.rename(work, path)
+            return True
+        except (OSError, ValueError):
+            shutil.rmtree(work, ignore_errors=True)
+            return False
+    return False
+
+
+def _append_npy(path: str, extra: np.ndarray, shift: bool = False) -> None:
+    """Append rows to a 1-d .npy file in place: the data first, then the header's new length (numpy leaves
+    room in the header for the length to grow, so the header keeps its size). shift: `extra` are offsets
+    relative to 0, moved to continue after the file's last value."""
+    with open(path, "r+b") as fh:
+        np.lib.format.read_magic(fh)
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        data_at = fh.tell()
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                      "fortran_order": fortran, "shape": (shape[0] + len(extra),)})
+        if len(header.getvalue()) != data_at:      # magic, version, header length and header
+            raise OSError(f"{path}: the .npy header cannot grow in place")
+        if shift:
+            fh.seek(data_at + (shape[0] - 1) * dtype.itemsize)
+            extra = extra + np.frombuffer(fh.read(dtype.itemsize), dtype=dtype)[0]
+        fh.seek(data_at + shape[0] * dtype.itemsize)
+        fh.write(np.ascontiguousarray(extra, dtype=dtype).tobytes())
+        fh.truncate()
+        fh.flush()
+        os.fsync(fh.fileno())            # the data is down before the header says it is there
+        fh.seek(0)
+        fh.write(header.getvalue())
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def read_cache(path: str) -> dict[str, np.ndarray] | None:

@@ -178,6 +178,8 @@ class Store:
                                              (path, sha)).fetchall():
                     cur.execute("DELETE FROM melodies WHERE file_id = ?", (old_id,))
                     cur.execute("DELETE FROM files WHERE id = ?", (old_id,))
+                    cur.execute("INSERT INTO meta (key, value) VALUES ('deletions', 1) ON CONFLICT(key) "
+                                "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
                 cur.execute("INSERT INTO files (path, sha256, size, added) VALUES (?, ?, ?, ?)",
                             (path, sha, size, time.time()))
                 file_id = cur.lastrowid
@@ -192,6 +194,9 @@ class Store:
                                  name, start))
                     uids.append(uid)
                     start += len(m.notes)
+            # ids of deleted melodies can be given out again: a counter names every committed change
+            cur.execute("INSERT INTO meta (key, value) VALUES ('changes', 1) ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
             cur.execute("COMMIT")
         except sqlite3.Error as exc:
             try:
@@ -207,14 +212,21 @@ class Store:
         return uids
 
     # ---- reading -------------------------------------------------------------------------------
-    def layout(self) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int, int]]]:
-        """Where every melody's notes are, in row (id) order: (melody ids, note counts, runs).
+    def ids(self, upto: int) -> np.ndarray:
+        """The ids of the melodies with ids up to `upto`, in order."""
+        return np.array([r[0] for r in self.db.execute("SELECT id FROM melodies WHERE id <= ? ORDER BY id", (upto,))],
+                        dtype=np.int64)
+
+    def layout(self, after_id: int = 0) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int, int]]]:
+        """Where every melody's notes are, in row (id) order: (melody ids, note counts, runs); only the
+        melodies with ids above `after_id`.
 
         A run is (segment name, start, note count): consecutive rows whose notes lie back to back in one
         segment (a whole add() batch, unless some of its melodies were replaced), so the notes of all rows
         are the runs' slices concatenated.
         """
-        cur = self.db.execute("SELECT id, n_notes, segment, start FROM melodies ORDER BY id")
+        cur = self.db.execute("SELECT id, n_notes, segment, start FROM melodies WHERE id > ? ORDER BY id",
+                              (after_id,))
         ids, counts, runs = [], [], []
         while rows := cur.fetchmany(65536):
             for mid, n, seg, start in rows:
@@ -258,9 +270,11 @@ class Store:
 
     def generation(self) -> tuple[int, str]:
         """(number of melodies, a key that changes whenever melodies are added or replaced: the key of
-        caches derived from the catalog)."""
+        caches derived from the catalog). The key ends with the number of melody replacements so far: a
+        cache can be extended with new rows only while that number is unchanged."""
         n, last = self.db.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM melodies").fetchone()
-        return int(n), f"{n}-{last}"
+        meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('changes', 'deletions')"))
+        return int(n), f"{n}-{last}-{meta.get('changes', 0)}-{meta.get('deletions', 0)}"
 
     def _segment(self, name: str) -> np.ndarray:
         path = os.path.join(self.path, "segments", name)
