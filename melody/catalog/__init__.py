@@ -247,9 +247,10 @@ class Catalog:
             raise CatalogError(f"{self.path}: the catalog is empty; add references with `melody index`")
         qf = p.query_features(query)
         # A recording cannot show a repeated note that is not re-articulated: it is ranked with repeated
-        # notes merged on both sides (the passage shown is still aligned note for note).
+        # notes merged on both sides (the passage shown is still aligned note for note). Not in catalogs
+        # searched through the n-gram filter: the merged copy of every melody would not fit in memory.
         sq, sp = query, p
-        if query.meta.get("kind") == "audio":
+        if query.meta.get("kind") == "audio" and len(p) < FILTER_MIN:
             merged = Melody(merge_repeats(query.notes)[0], query.title, source=query.source, meta=query.meta)
             if len(merged.notes) >= 3:
                 sq, sp = merged, self._merged_packed()

@@ -85,6 +85,17 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray) -> tuple[float, fl
     return lam, log_k(lam)
 
 
+def _stage1_order(s1: np.ndarray, evalues1: np.ndarray) -> np.ndarray:
+    """Rows by stage-1 E-value, then score. In a large catalog searched through candidates most rows were
+    never aligned (score 0, E = N): only the others are sorted; those follow in row order."""
+    n = len(s1)
+    seen = (evalues1 < n) | (s1 > 0)
+    if np.count_nonzero(seen) > n // 2:
+        return np.lexsort((-s1, evalues1))
+    rows = np.flatnonzero(seen)
+    return np.concatenate([rows[np.lexsort((-s1[rows], evalues1[rows]))], np.flatnonzero(~seen)])
+
+
 def rescore(query, qf, packed, s1: np.ndarray, evalues1: np.ndarray, params=None, pitch_params=None,
             top: int = RESCORE_TOP, sample: int = NULL_SAMPLE):
     """Re-score stage 1's best candidates (every reference of a catalog of at most `sample` melodies).
@@ -98,7 +109,7 @@ def rescore(query, qf, packed, s1: np.ndarray, evalues1: np.ndarray, params=None
     pitch = query.notes["pitch"].astype(np.float64)    # recordings: fractional, in the performer's tuning
     qp = np.rint(pitch - tuning_offset(pitch, query.notes["duration"])).astype(np.int64)
     n_steps = np.diff(packed.step_offsets)
-    stage1 = np.lexsort((-s1, evalues1))
+    stage1 = _stage1_order(s1, evalues1)
     if n_refs <= sample:
         cand = null_rows = rows = np.arange(n_refs)
     else:
@@ -113,5 +124,7 @@ def rescore(query, qf, packed, s1: np.ndarray, evalues1: np.ndarray, params=None
     ev = np.array(evalues1, dtype="f8", copy=True)
     ev[cand] = n_refs * -np.expm1(-np.exp(-z))
     first = cand[np.lexsort((-combined[cand], ev[cand]))]
-    rest = stage1[~np.isin(stage1, cand)]
+    later = np.ones(n_refs, dtype=bool)
+    later[cand] = False
+    rest = stage1[later[stage1]]
     return np.concatenate([first, rest]).astype(np.int64), ev, combined
