@@ -14,8 +14,10 @@ The score is `_local`'s local alignment, simplified where that buys speed:
   before, agree within DUR_FREE, else minus RHY_PEN * (1 - 2^-difference), here read off a piecewise-linear
   interpolation of that curve) + METRIC_MATCH for equal intervals at the same metric position;
 - gaps ``(1,0)`` / ``(0,1)``;
-- ``(1,2)`` / ``(2,1)`` (FRAG + the pitch and rhythm scores of the summed steps) when ``moves="frag"``;
-  the ``(2,2)`` move and the exact-run state (RUN_BONUS, 0 by default) are left to the full kernel.
+- with ``moves="all"`` (the default) the summed moves too: ``(1,2)`` / ``(2,1)`` (FRAG + the pitch and
+  rhythm scores of the summed step against the single one) and ``(2,2)`` (WRONG + the scores of the sums);
+  ``moves="diag"`` leaves them out (cheaper, but it ranks varied copies much worse);
+- not the exact-run state (RUN_BONUS; 0 in DEFAULT_PARAMS, where it cannot change a score).
 
 Stored values are quantised (intervals to semitones, log2 lengths to 1/16 octave, weights to 1/16 bit),
 so a layout is compact (int16, 18 bytes per step) and can be saved as .npy and memory-mapped; each block is
@@ -53,12 +55,12 @@ PAD_MET = -2            # metric class of a padding column (reference -1: unknow
 Q_IV, Q_IV2, Q_LEN, Q_REL, Q_LEN2, Q_REL2, Q_W, Q_W2, Q_MET = range(9)
 
 # Scoring constants handed to the kernel (float32).
-(C_NEAR, C_OCTAVE, C_MISMATCH, C_GAP, C_FRAG, C_RHY_MATCH, C_FREE, C_METRIC,
- C_S1, C_B2, C_S2, C_B3, C_S3, C_CAP) = range(14)
-N_CONSTS = 14
+(C_NEAR, C_OCTAVE, C_MISMATCH, C_GAP, C_FRAG, C_WRONG, C_RHY_MATCH, C_FREE, C_METRIC,
+ C_S1, C_B2, C_S2, C_B3, C_S3, C_CAP) = range(15)
+N_CONSTS = 15
 _KNOTS = (0.0, 0.5, 1.5, 3.5)       # log2-length differences where the rhythm penalty curve is sampled
 
-MOVES = ("frag", "diag")
+MOVES = ("all", "diag")
 
 
 def build_layout(interval: np.ndarray, length: np.ndarray, weight: np.ndarray, metric: np.ndarray,
@@ -215,7 +217,7 @@ def kernel_constants(params) -> tuple[np.ndarray, float]:
     rhy_free = -np.log2(1.0 - p[K.DUR_FREE])
     c = np.zeros(N_CONSTS, dtype=np.float64)
     c[C_NEAR], c[C_OCTAVE], c[C_MISMATCH] = p[K.NEAR], p[K.OCTAVE], p[K.MISMATCH]
-    c[C_GAP], c[C_FRAG], c[C_RHY_MATCH] = p[K.GAP], p[K.FRAG], p[K.RHY_MATCH]
+    c[C_GAP], c[C_FRAG], c[C_WRONG], c[C_RHY_MATCH] = p[K.GAP], p[K.FRAG], p[K.WRONG], p[K.RHY_MATCH]
     c[C_FREE] = rhy_free + 0.5 / LEN_UNIT      # stored lengths are rounded: half a step of slack
     c[C_METRIC] = p[K.METRIC_MATCH]
     # Penalty RHY_PEN * (1 - 2^-x) through knots: min of the chords (the curve is concave) and its cap.
@@ -295,7 +297,7 @@ def _align_block(Q, m, S, n, lanes, c, H, P):
     score seen so far in each column (ping-pong on i % 2; the last row written is 3 + (m - 1) % 2).
     Columns are shifted by 2 so that column j - 2 exists. P (lanes) holds the cell to the left: read from H's
     current row, LLVM's overlap check (hoisted over the whole row) would always fail and run scalar code.
-    Two kernels (this one and `_align_block_frag`)
+    Two kernels (this one and `_align_block_all`)
     rather than a flag: a branch inside the lane loop would make LLVM use masked loads.
     """
     L = uint64(lanes)
@@ -334,15 +336,16 @@ def _align_block(Q, m, S, n, lanes, c, H, P):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _align_block_frag(Q, m, S, n, lanes, c, H, P):
-    """`_align_block` plus the (1,2) and (2,1) moves (FRAG + the summed step's pitch and rhythm scores)."""
+def _align_block_all(Q, m, S, n, lanes, c, H, P):
+    """`_align_block` plus the summed moves: (1,2) and (2,1) (FRAG + the pitch and rhythm scores of the summed
+    step against the single one) and (2,2) (WRONG + the scores of the two sums)."""
     L = uint64(lanes)
     W = uint64(n + 2) * L
     NFL = uint64(N_FIELDS) * L
     two = uint64(2)
     zero = np.float32(0.0)
     near, octave, mismatch, gap, metric = c[C_NEAR], c[C_OCTAVE], c[C_MISMATCH], c[C_GAP], c[C_METRIC]
-    frag = c[C_FRAG]
+    frag, wrong = c[C_FRAG], c[C_WRONG]
     rm, free, cap = c[C_RHY_MATCH], c[C_FREE], c[C_CAP]
     s1, b2, s2, b3, s3 = c[C_S1], c[C_B2], c[C_S2], c[C_B3], c[C_S3]
     for k in range(uint64(5) * W):
@@ -373,13 +376,17 @@ def _align_block_frag(Q, m, S, n, lanes, c, H, P):
                 h = max(h, P[lane] + gap)
                 r_iv2 = S[col + uint64(F_IV2) * L]
                 r_w2 = S[col + uint64(F_W2) * L]
+                r_len2 = S[col + uint64(F_LEN2) * L]
+                r_rel2 = S[col + uint64(F_REL2) * L]
                 s12 = (_pitch(qa, qw, r_iv2, r_w2, near, octave, mismatch)
-                       + _rhythm(lq, relq, S[col + uint64(F_LEN2) * L], S[col + uint64(F_REL2) * L], rm, free,
-                                 s1, b2, s2, b3, s3, cap))
+                       + _rhythm(lq, relq, r_len2, r_rel2, rm, free, s1, b2, s2, b3, s3, cap))
                 s21 = (_pitch(qa2, qw2, r_iv, r_w, near, octave, mismatch)
                        + _rhythm(lq2, relq2, r_len, r_rel, rm, free, s1, b2, s2, b3, s3, cap))
+                s22 = (_pitch(qa2, qw2, r_iv2, r_w2, near, octave, mismatch)
+                       + _rhythm(lq2, relq2, r_len2, r_rel2, rm, free, s1, b2, s2, b3, s3, cap))
                 h = max(h, H[rb + cj - L - L + lane] + frag + s12)
                 h = max(h, H[ra + cj - L + lane] + frag + s21)
+                h = max(h, H[ra + cj - L - L + lane] + wrong + s22)
                 h = max(h, zero)
                 H[rc + cj + lane] = h
                 P[lane] = h
@@ -387,7 +394,7 @@ def _align_block_frag(Q, m, S, n, lanes, c, H, P):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _run_blocks(Q, m, steps, block_start, blocks, match, c, frag, out):
+def _run_blocks(Q, m, steps, block_start, blocks, match, c, summed, out):
     """Align the query against every block in `blocks`; out[block * lanes + lane] = that lane's best."""
     lanes = steps.shape[2]
     longest = 1
@@ -407,8 +414,8 @@ def _run_blocks(Q, m, steps, block_start, blocks, match, c, frag, out):
                 out[b * lanes + lane] = 0.0
             continue
         _decode(steps, c0, n, match, S)
-        if frag:
-            _align_block_frag(Q, m, Sflat, n, lanes, c, H, P)
+        if summed:
+            _align_block_all(Q, m, Sflat, n, lanes, c, H, P)
         else:
             _align_block(Q, m, Sflat, n, lanes, c, H, P)
         best_row = (3 + (m - 1) % 2) * (n + 2) * lanes    # the ping-pong row written last
@@ -420,13 +427,13 @@ def _run_blocks(Q, m, steps, block_start, blocks, match, c, frag, out):
 
 
 def prefilter_scores(query: Features, layout: dict[str, np.ndarray], rows_mask: np.ndarray | None = None,
-                     params=None, moves: str = "frag", workers: int | None = None) -> np.ndarray:
+                     params=None, moves: str = "all", workers: int | None = None) -> np.ndarray:
     """First-pass local-alignment score of the query against every catalog row of a layout (float32).
 
     The scores approximate `melody.align.search`'s (see the module docstring): rank with them, then re-score
     the best few thousand with the full kernel. rows_mask (bool, one per catalog row): score only the
-    blocks holding a selected row; rows not selected get -inf. moves: "frag" (with the (1,2)/(2,1) moves)
-    or "diag" (one-to-one steps and gaps only; cheaper).
+    blocks holding a selected row; rows not selected get -inf. moves: "all" (every move of `_local`) or
+    "diag" (one-to-one steps and gaps only: about twice as fast, a much rougher ranking).
     """
     from . import _check
     p = _check(params)
@@ -456,15 +463,15 @@ def prefilter_scores(query: Features, layout: dict[str, np.ndarray], rows_mask: 
     Q[Q_W2] *= np.float32(0.5 * match)
     lane_scores = np.zeros(n_blocks * lanes, dtype=np.float32)
     workers = max(1, min(workers or os.cpu_count() or 1, len(blocks)))
-    frag = moves == "frag"
+    summed = moves == "all"
     m = len(query)
     if workers == 1:
-        _run_blocks(Q, m, steps, block_start, blocks, match, consts, frag, lane_scores)
+        _run_blocks(Q, m, steps, block_start, blocks, match, consts, summed, lane_scores)
     else:
         # blocks are sorted by length: dealing them out round-robin gives each thread about equal work
         parts = [np.ascontiguousarray(blocks[k::workers]) for k in range(workers)]
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda part: _run_blocks(Q, m, steps, block_start, part, match, consts, frag,
+            list(pool.map(lambda part: _run_blocks(Q, m, steps, block_start, part, match, consts, summed,
                                                    lane_scores), parts))
     sel = np.zeros(n_blocks * lanes, dtype=bool)
     sel.reshape(n_blocks, lanes)[blocks] = True
