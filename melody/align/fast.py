@@ -4,24 +4,23 @@
 branches and cannot use the CPU's vector units. Here, as in SWIPE (Rognes 2011, inter-sequence SIMD), the
 references are grouped into blocks of ``lanes`` melodies of similar length and their steps stored
 interleaved, ``steps[column, field, lane]``: one DP cell of a block is ``lanes`` independent cells, one per
-reference, and the innermost loop runs over the lanes with no branch (compares, selects, max), which LLVM
-turns into AVX2 code (8 float32 lanes per instruction).
+reference, and the innermost loop runs over the lanes with no branch (compares, selects, max, min), which
+LLVM turns into AVX2 code on int16 scores (16 lanes per instruction).
 
-The score is `_local`'s local alignment, simplified where that buys speed:
+The score is `_local`'s, in fixed point (int16, 1/SCORE_UNIT point, saturating at SATURATE):
 
 - ``(1,1)``: pitch (equal intervals earn MATCH times the mean information weight; NEAR / OCTAVE /
   MISMATCH otherwise) + rhythm (RHY_MATCH when the log2 lengths, or the log2 lengths relative to the step
-  before, agree within DUR_FREE, else minus RHY_PEN * (1 - 2^-difference), here read off a piecewise-linear
+  before, agree within DUR_FREE, else minus RHY_PEN * (1 - 2^-difference), read off a piecewise-linear
   interpolation of that curve) + METRIC_MATCH for equal intervals at the same metric position;
-- gaps ``(1,0)`` / ``(0,1)``;
-- with ``moves="all"`` (the default) the summed moves too: ``(1,2)`` / ``(2,1)`` (FRAG + the pitch and
-  rhythm scores of the summed step against the single one) and ``(2,2)`` (WRONG + the scores of the sums);
-  ``moves="diag"`` leaves them out (cheaper, but it ranks varied copies much worse);
+- gaps ``(1,0)`` / ``(0,1)``; ``(1,2)`` / ``(2,1)`` (FRAG + the pitch and rhythm scores of the summed step
+  against the single one) and ``(2,2)`` (WRONG + the scores of the two sums): without them the ranking of
+  varied copies is far worse (BENCHMARKS.md);
 - not the exact-run state (RUN_BONUS; 0 in DEFAULT_PARAMS, where it cannot change a score).
 
-Stored values are quantised (intervals to semitones, log2 lengths to 1/16 octave, weights to 1/16 bit),
-so a layout is compact (int16, 18 bytes per step) and can be saved as .npy and memory-mapped; each block is
-decoded into float32 (with the scoring parameters folded in) just before it is aligned.
+Inputs are quantised (intervals to semitones, log2 lengths to 1/16 octave, weights to 1/16 bit), so a layout
+is compact (int16, 18 bytes per step and lane) and can be saved as .npy and memory-mapped; each block is
+copied into a scratch buffer with the weights scaled to scores just before it is aligned.
 """
 from __future__ import annotations
 
@@ -36,7 +35,7 @@ from ..errors import MelodyError
 from ..represent import Features
 from . import kernels as K
 
-LANES = 32              # references per block (4 AVX2 registers of float32)
+LANES = 32              # references per block (2 AVX2 registers of int16)
 LEN_UNIT = 16           # stored log2 lengths: 1/16 octave
 W_UNIT = 16             # stored weights: 1/16 bit
 LAYOUT_VERSION = 1
@@ -51,16 +50,17 @@ NO_REL = 20000          # "no step before" (reference side; the query side uses 
 PAD_LEN = 20000         # log2 length of a padding column: far from every real length
 PAD_MET = -2            # metric class of a padding column (reference -1: unknown; query -100)
 
-# Query rows (float32, one column per query step).
+# Query rows (int16, one column per query step).
 Q_IV, Q_IV2, Q_LEN, Q_REL, Q_LEN2, Q_REL2, Q_W, Q_W2, Q_MET = range(9)
 
-# Scoring constants handed to the kernel (float32).
+# Scoring constants handed to the kernel (int16).
 (C_NEAR, C_OCTAVE, C_MISMATCH, C_GAP, C_FRAG, C_WRONG, C_RHY_MATCH, C_FREE, C_METRIC,
- C_S1, C_B2, C_S2, C_B3, C_S3, C_CAP) = range(15)
-N_CONSTS = 15
+ C_A1, C_B1, C_A2, C_B2, C_A3, C_B3, C_CAP, C_HALF_W) = range(17)
+N_CONSTS = 17
+SCORE_UNIT = 8          # kernel scores are int16 in 1/8 point
+SATURATE = 30000        # ... and saturate here (3750 points: about 350 identical steps)
 _KNOTS = (0.0, 0.5, 1.5, 3.5)       # log2-length differences where the rhythm penalty curve is sampled
 
-MOVES = ("all", "diag")
 
 
 def build_layout(interval: np.ndarray, length: np.ndarray, weight: np.ndarray, metric: np.ndarray,
@@ -177,177 +177,141 @@ def check_layout(layout: dict[str, np.ndarray]) -> tuple[int, int]:
 
 
 def query_table(query: Features) -> np.ndarray:
-    """The query's steps as float32 rows Q_* (same quantisation and sentinels as a layout's columns)."""
+    """The query's steps as int16 rows Q_* in a layout's units (weights still in 1/W_UNIT bit), with the
+    query-side sentinels (no step before: -NO_REL // 2; no summed step: -PAD_IV; unknown metric: -100)."""
     n = len(query)
-    Q = np.zeros((9, max(n, 1)), dtype=np.float32)
+    Q = np.zeros((9, max(n, 1)), dtype=np.int16)
     if n == 0:
         return Q
-    iv = np.rint(np.asarray(query.interval, dtype=np.float64))
-    lg = np.rint(np.log2(np.asarray(query.length, dtype=np.float64)) * LEN_UNIT) / LEN_UNIT
-    w = np.rint(np.asarray(query.weight, dtype=np.float64) * W_UNIT) / W_UNIT
+    iv = np.asarray(query.interval, dtype=np.float64)
+    ln = np.asarray(query.length, dtype=np.float64)
+    w = np.asarray(query.weight, dtype=np.float64)
     met = query.metric_or_unknown()
-    Q[Q_IV, :n] = iv
-    Q[Q_LEN, :n] = lg
-    Q[Q_W, :n] = w
-    Q[Q_MET, :n] = np.where(met >= 0, np.floor(met), -100.0)
-    no_rel = -(NO_REL // 2) / LEN_UNIT
-    Q[Q_REL, 0] = no_rel
-    Q[Q_REL, 1:n] = np.rint((np.log2(query.length[1:].astype("f8")) - np.log2(query.length[:-1].astype("f8")))
-                            * LEN_UNIT) / LEN_UNIT
+
+    def q16(x, unit):
+        return np.clip(np.rint(np.asarray(x) * unit), -30000, 30000).astype(np.int16)
+
+    lg = np.log2(ln)
+    Q[Q_IV, :n] = q16(iv, 1)
+    Q[Q_LEN, :n] = q16(lg, LEN_UNIT)
+    Q[Q_W, :n] = q16(w, W_UNIT)
+    Q[Q_MET, :n] = np.where(met >= 0, np.floor(met), -100).astype(np.int16)
+    Q[Q_REL, 0] = -(NO_REL // 2)
+    Q[Q_REL, 1:n] = q16(lg[1:] - lg[:-1], LEN_UNIT)
     Q[Q_IV2, 0] = -PAD_IV
-    Q[Q_LEN2, 0] = no_rel
-    Q[Q_REL2, :2] = no_rel
+    Q[Q_LEN2, 0] = -(NO_REL // 2)
+    Q[Q_REL2, :2] = -(NO_REL // 2)
     if n >= 2:
-        s = query.interval[:-1].astype("f8") + query.interval[1:]
-        lsum = query.length[:-1].astype("f8") + query.length[1:]
-        lg2 = np.log2(lsum)
-        w2 = np.minimum(WEIGHT_TABLE[np.clip(np.rint(s).astype(int), -13, 13) + 13],
-                        query.weight[:-1].astype("f8") + query.weight[1:])
-        Q[Q_IV2, 1:n] = np.rint(s)
-        Q[Q_LEN2, 1:n] = np.rint(lg2 * LEN_UNIT) / LEN_UNIT
-        Q[Q_W2, 1:n] = np.rint(w2 * W_UNIT) / W_UNIT
+        s = iv[:-1] + iv[1:]
+        lg2 = np.log2(ln[:-1] + ln[1:])
+        w2 = np.minimum(WEIGHT_TABLE[np.clip(np.rint(s).astype(int), -13, 13) + 13], w[:-1] + w[1:])
+        Q[Q_IV2, 1:n] = q16(s, 1)
+        Q[Q_LEN2, 1:n] = q16(lg2, LEN_UNIT)
+        Q[Q_W2, 1:n] = q16(w2, W_UNIT)
         if n >= 3:
-            Q[Q_REL2, 2:n] = np.rint((lg2[1:] - np.log2(query.length[:-2].astype("f8"))) * LEN_UNIT) / LEN_UNIT
+            Q[Q_REL2, 2:n] = q16(lg2[1:] - lg[:-2], LEN_UNIT)
     return Q
 
 
-def kernel_constants(params) -> tuple[np.ndarray, float]:
-    """(consts, match) for the kernel from alignment params (K.* indices)."""
+def kernel_constants(params) -> np.ndarray:
+    """The kernel's int16 constants C_* (scores in 1/SCORE_UNIT points) from alignment params (K.*)."""
     p = params
-    rhy_free = -np.log2(1.0 - p[K.DUR_FREE])
-    c = np.zeros(N_CONSTS, dtype=np.float64)
-    c[C_NEAR], c[C_OCTAVE], c[C_MISMATCH] = p[K.NEAR], p[K.OCTAVE], p[K.MISMATCH]
-    c[C_GAP], c[C_FRAG], c[C_WRONG], c[C_RHY_MATCH] = p[K.GAP], p[K.FRAG], p[K.WRONG], p[K.RHY_MATCH]
-    c[C_FREE] = rhy_free + 0.5 / LEN_UNIT      # stored lengths are rounded: half a step of slack
-    c[C_METRIC] = p[K.METRIC_MATCH]
-    # Penalty RHY_PEN * (1 - 2^-x) through knots: min of the chords (the curve is concave) and its cap.
-    pen = [p[K.RHY_PEN] * (1.0 - 2.0 ** -x) for x in _KNOTS]
-    slopes = [(pen[k + 1] - pen[k]) / (_KNOTS[k + 1] - _KNOTS[k]) for k in range(3)]
-    c[C_S1] = slopes[0]
-    c[C_S2], c[C_B2] = slopes[1], pen[1] - slopes[1] * _KNOTS[1]
-    c[C_S3], c[C_B3] = slopes[2], pen[2] - slopes[2] * _KNOTS[2]
-    c[C_CAP] = p[K.RHY_PEN]
-    return c.astype(np.float32), float(p[K.MATCH])
+    c = np.zeros(N_CONSTS, dtype=np.int64)
+    for dst, src in ((C_NEAR, K.NEAR), (C_OCTAVE, K.OCTAVE), (C_MISMATCH, K.MISMATCH), (C_GAP, K.GAP),
+                     (C_FRAG, K.FRAG), (C_WRONG, K.WRONG), (C_RHY_MATCH, K.RHY_MATCH), (C_METRIC, K.METRIC_MATCH)):
+        c[dst] = round(p[src] * SCORE_UNIT)
+    c[C_FREE] = round(-np.log2(1.0 - p[K.DUR_FREE]) * LEN_UNIT)     # in stored length units
+    # Penalty RHY_PEN * (1 - 2^-x) (x in octaves): the chords between knots (the curve is concave, so their
+    # minimum interpolates it) and its cap; a chord is B + (4 dl * A) >> 16 with dl in 1/LEN_UNIT octave.
+    pen = [p[K.RHY_PEN] * (1.0 - 2.0 ** -x) * SCORE_UNIT for x in _KNOTS]
+    for k, (ca, cb) in enumerate(((C_A1, C_B1), (C_A2, C_B2), (C_A3, C_B3))):
+        slope = (pen[k + 1] - pen[k]) / ((_KNOTS[k + 1] - _KNOTS[k]) * LEN_UNIT)     # points per length unit
+        c[ca] = round(slope / 4 * 65536)
+        c[cb] = round(pen[k] - slope * _KNOTS[k] * LEN_UNIT)
+    c[C_CAP] = round(p[K.RHY_PEN] * SCORE_UNIT)
+    c[C_HALF_W] = round(p[K.MATCH] * SCORE_UNIT / 2 * 256 / W_UNIT)    # half weight: (W * this) >> 8
+    if np.any(np.abs(c) > 32000) or not 0 <= c[C_A1] < 32768 or not 0 <= c[C_A2] < 32768 or not 0 <= c[C_A3] < 32768:
+        raise MelodyError("alignment params out of the fast kernel's range")
+    return c.astype(np.int16)
 
 
-def rhythm_penalty_curve(x: np.ndarray, params) -> np.ndarray:
-    """The rhythm score the fast kernel gives a log2-length difference x (for tests and reports)."""
-    c, _ = kernel_constants(params)
-    x = np.asarray(x, dtype=np.float64)
-    pen = np.minimum(np.minimum(c[C_S1] * x, c[C_B2] + c[C_S2] * x), np.minimum(c[C_B3] + c[C_S3] * x, c[C_CAP]))
-    return np.where(x <= c[C_FREE], c[C_RHY_MATCH], -pen)
+def half_weights(w: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Stored weights (1/W_UNIT bit) -> half of MATCH x weight in score units, as the kernel computes it."""
+    return ((w.astype(np.int32) * int(c[C_HALF_W])) >> 8).astype(np.int16)
 
 
 # ----------------------------------------------------------------------------------------------------
-# kernel. Indices are uint64 so that Numba emits no negative-index wraparound (which blocks vectorising),
-# and every per-lane select writes a freshly computed value (a select between a loaded value and a new one
-# becomes a masked store, very slow on AMD).
+# kernel: int16 scores (16 lanes per AVX2 instruction). Every intermediate is cast back to int16 so LLVM can
+# keep the arithmetic 16 bits wide (Numba computes integers in 64 bits). Indices are uint64 so that Numba emits
+# no negative-index wraparound (which blocks vectorising), and every per-lane select writes a freshly computed
+# value (a select between a loaded value and a new one becomes a masked store, very slow on AMD).
+
+I16 = np.int16
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _decode(steps, c0, ncol, match, S):
-    """Block columns c0..c0+ncol-1 -> float32 S (ncol, N_FIELDS, lanes) in score units."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def _decode(steps, c0, ncol, half_w, S):
+    """Block columns c0..c0+ncol-1 -> S (flat, ncol x N_FIELDS x lanes), weights as half-weight scores."""
     lanes = steps.shape[2]
-    inv_len = np.float32(1.0 / LEN_UNIT)
-    wscale = np.float32(0.5 * match / W_UNIT)
+    k = 0
     for t in range(ncol):
         src = steps[c0 + t]
-        dst = S[t]
         for f in range(N_FIELDS):
-            scale = np.float32(1.0)
-            if f == F_LEN or f == F_REL or f == F_LEN2 or f == F_REL2:
-                scale = inv_len
-            elif f == F_W or f == F_W2:
-                scale = wscale
             for lane in range(lanes):
-                dst[f, lane] = np.float32(src[f, lane]) * scale
+                v = src[f, lane]
+                if f == F_W or f == F_W2:
+                    v = np.int16((np.int32(v) * np.int32(half_w)) >> 8)
+                S[k] = v
+                k += 1
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _mulhi(x, a):
+    return I16((np.int32(x) * np.int32(a)) >> 16)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _pitch(qa, qw, ra, rw, near, octave, mismatch):
-    d = abs(qa - ra)
-    exact = qw + rw
-    off = np.float32(octave) if abs(d - np.float32(12.0)) < np.float32(0.5) else np.float32(mismatch)
-    off = np.float32(near) if d < np.float32(1.5) else off
-    return exact if d < np.float32(0.5) else off
+    """Equal intervals: the two half weights; a semitone off: near; an octave off: octave; else mismatch."""
+    d = I16(abs(I16(qa - ra)))
+    off = octave if d == I16(12) else mismatch
+    off = near if d == I16(1) else off
+    return I16(qw + rw) if d == I16(0) else off
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def _rhythm(lq, relq, lr, relr, rm, free, s1, b2, s2, b3, s3, cap):
-    dl = min(abs(lq - lr), abs(relq - relr))
-    pen = min(min(s1 * dl, b2 + s2 * dl), min(b3 + s3 * dl, cap))
-    return rm if dl <= free else -pen
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _rhythm(lq, relq, lr, relr, rm, free, a1, b1, a2, b2, a3, b3, cap):
+    """RHY_MATCH when the log2 lengths (or log2 lengths relative to the step before) differ by at most
+    `free`, else minus the interpolated penalty."""
+    dl = min(I16(abs(I16(lq - lr))), I16(abs(I16(relq - relr))))
+    x = I16(min(dl, I16(8000)) * I16(4))
+    pen = min(I16(b1 + _mulhi(x, a1)), I16(b2 + _mulhi(x, a2)))
+    pen = min(pen, min(I16(b3 + _mulhi(x, a3)), cap))
+    return rm if dl <= free else I16(-pen)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def _step11(qa, qw, lq, relq, qmet, r_iv, r_w, r_len, r_rel, r_met, near, octave, mismatch, metric,
-            rm, free, s1, b2, s2, b3, s3, cap):
-    """Score of a (1,1) move: pitch + rhythm + the metric bonus for equal intervals in the same place."""
-    sc = _pitch(qa, qw, r_iv, r_w, near, octave, mismatch) + _rhythm(lq, relq, r_len, r_rel, rm, free, s1, b2,
-                                                                     s2, b3, s3, cap)
-    return sc + metric if (abs(qa - r_iv) < np.float32(0.5)) & (qmet == r_met) else sc
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _align_block(Q, m, S, n, lanes, c, H, P):
-    """Fill the DP of the query against one decoded block (moves (1,1) and gaps), leaving each column's best
-    score so far in H's best rows.
+    """Fill the DP of the query (Q: int16 rows Q_*, weights as half-weight scores) against one decoded block
+    (S) with every move: (1,1), gaps, (1,2) / (2,1) (FRAG + the pitch and rhythm scores of the summed step
+    against the single one) and (2,2) (WRONG + the scores of the two sums), leaving each column's best score so far in H's best rows.
 
-    H: float32 flat, 5 rows of (n + 2) * lanes: rows 0-2 the DP ring (row i % 3), rows 3-4 the best
-    score seen so far in each column (ping-pong on i % 2; the last row written is 3 + (m - 1) % 2).
-    Columns are shifted by 2 so that column j - 2 exists. P (lanes) holds the cell to the left: read from H's
-    current row, LLVM's overlap check (hoisted over the whole row) would always fail and run scalar code.
-    Two kernels (this one and `_align_block_all`)
-    rather than a flag: a branch inside the lane loop would make LLVM use masked loads.
+    H: int16 flat, 5 rows of (n + 2) * lanes: rows 0-2 the DP ring (row i % 3), rows 3-4 the best score seen
+    so far in each column (ping-pong on i % 2; the last row written is 3 + (m - 1) % 2). Columns are shifted
+    by 2 so that column j - 2 exists. P (lanes) holds the cell to the left: read from H's current row, LLVM's
+    overlap check (hoisted over the whole row) would always fail and run scalar code. Scores saturate at
+    SATURATE.
     """
     L = uint64(lanes)
     W = uint64(n + 2) * L
     NFL = uint64(N_FIELDS) * L
     two = uint64(2)
-    zero = np.float32(0.0)
-    near, octave, mismatch, gap, metric = c[C_NEAR], c[C_OCTAVE], c[C_MISMATCH], c[C_GAP], c[C_METRIC]
-    rm, free, cap = c[C_RHY_MATCH], c[C_FREE], c[C_CAP]
-    s1, b2, s2, b3, s3 = c[C_S1], c[C_B2], c[C_S2], c[C_B3], c[C_S3]
-    for k in range(uint64(5) * W):
-        H[k] = zero
-    for i in range(m):
-        rc = uint64(i % 3) * W
-        rb = uint64((i + 2) % 3) * W
-        bc = uint64(3 + i % 2) * W
-        bb = uint64(3 + (i + 1) % 2) * W
-        qa, lq, relq, qw, qmet = Q[Q_IV, i], Q[Q_LEN, i], Q[Q_REL, i], Q[Q_W, i], Q[Q_MET, i]
-        for lane in range(L):
-            P[lane] = zero
-        for j in range(two, uint64(n) + two):
-            s0 = (j - two) * NFL
-            cj = j * L
-            for lane in range(L):
-                col = s0 + lane
-                sc = _step11(qa, qw, lq, relq, qmet, S[col + uint64(F_IV) * L], S[col + uint64(F_W) * L],
-                             S[col + uint64(F_LEN) * L], S[col + uint64(F_REL) * L], S[col + uint64(F_MET) * L],
-                             near, octave, mismatch, metric, rm, free, s1, b2, s2, b3, s3, cap)
-                h = H[rb + cj - L + lane] + sc
-                h = max(h, H[rb + cj + lane] + gap)
-                h = max(h, P[lane] + gap)
-                h = max(h, zero)
-                H[rc + cj + lane] = h
-                P[lane] = h
-                H[bc + cj + lane] = max(H[bb + cj + lane], h)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _align_block_all(Q, m, S, n, lanes, c, H, P):
-    """`_align_block` plus the summed moves: (1,2) and (2,1) (FRAG + the pitch and rhythm scores of the summed
-    step against the single one) and (2,2) (WRONG + the scores of the two sums)."""
-    L = uint64(lanes)
-    W = uint64(n + 2) * L
-    NFL = uint64(N_FIELDS) * L
-    two = uint64(2)
-    zero = np.float32(0.0)
+    zero = I16(0)
+    top = I16(SATURATE)
     near, octave, mismatch, gap, metric = c[C_NEAR], c[C_OCTAVE], c[C_MISMATCH], c[C_GAP], c[C_METRIC]
     frag, wrong = c[C_FRAG], c[C_WRONG]
     rm, free, cap = c[C_RHY_MATCH], c[C_FREE], c[C_CAP]
-    s1, b2, s2, b3, s3 = c[C_S1], c[C_B2], c[C_S2], c[C_B3], c[C_S3]
+    a1, b1, a2, b2, a3, b3 = c[C_A1], c[C_B1], c[C_A2], c[C_B2], c[C_A3], c[C_B3]
     for k in range(uint64(5) * W):
         H[k] = zero
     for i in range(m):
@@ -369,76 +333,70 @@ def _align_block_all(Q, m, S, n, lanes, c, H, P):
                 r_len = S[col + uint64(F_LEN) * L]
                 r_rel = S[col + uint64(F_REL) * L]
                 r_w = S[col + uint64(F_W) * L]
-                sc = _step11(qa, qw, lq, relq, qmet, r_iv, r_w, r_len, r_rel, S[col + uint64(F_MET) * L],
-                             near, octave, mismatch, metric, rm, free, s1, b2, s2, b3, s3, cap)
-                h = H[rb + cj - L + lane] + sc
-                h = max(h, H[rb + cj + lane] + gap)
-                h = max(h, P[lane] + gap)
                 r_iv2 = S[col + uint64(F_IV2) * L]
-                r_w2 = S[col + uint64(F_W2) * L]
                 r_len2 = S[col + uint64(F_LEN2) * L]
                 r_rel2 = S[col + uint64(F_REL2) * L]
-                s12 = (_pitch(qa, qw, r_iv2, r_w2, near, octave, mismatch)
-                       + _rhythm(lq, relq, r_len2, r_rel2, rm, free, s1, b2, s2, b3, s3, cap))
-                s21 = (_pitch(qa2, qw2, r_iv, r_w, near, octave, mismatch)
-                       + _rhythm(lq2, relq2, r_len, r_rel, rm, free, s1, b2, s2, b3, s3, cap))
-                s22 = (_pitch(qa2, qw2, r_iv2, r_w2, near, octave, mismatch)
-                       + _rhythm(lq2, relq2, r_len2, r_rel2, rm, free, s1, b2, s2, b3, s3, cap))
-                h = max(h, H[rb + cj - L - L + lane] + frag + s12)
-                h = max(h, H[ra + cj - L + lane] + frag + s21)
-                h = max(h, H[ra + cj - L - L + lane] + wrong + s22)
-                h = max(h, zero)
+                r_w2 = S[col + uint64(F_W2) * L]
+                sc = I16(_pitch(qa, qw, r_iv, r_w, near, octave, mismatch)
+                         + _rhythm(lq, relq, r_len, r_rel, rm, free, a1, b1, a2, b2, a3, b3, cap))
+                sc = I16(sc + metric) if (qa == r_iv) & (qmet == S[col + uint64(F_MET) * L]) else sc
+                s12 = I16(_pitch(qa, qw, r_iv2, r_w2, near, octave, mismatch)
+                          + _rhythm(lq, relq, r_len2, r_rel2, rm, free, a1, b1, a2, b2, a3, b3, cap))
+                s21 = I16(_pitch(qa2, qw2, r_iv, r_w, near, octave, mismatch)
+                          + _rhythm(lq2, relq2, r_len, r_rel, rm, free, a1, b1, a2, b2, a3, b3, cap))
+                s22 = I16(_pitch(qa2, qw2, r_iv2, r_w2, near, octave, mismatch)
+                          + _rhythm(lq2, relq2, r_len2, r_rel2, rm, free, a1, b1, a2, b2, a3, b3, cap))
+                h = I16(H[rb + cj - L + lane] + sc)
+                h = max(h, I16(H[rb + cj + lane] + gap))
+                h = max(h, I16(P[lane] + gap))
+                h = max(h, I16(I16(H[rb + cj - L - L + lane] + frag) + s12))
+                h = max(h, I16(I16(H[ra + cj - L + lane] + frag) + s21))
+                h = max(h, I16(I16(H[ra + cj - L - L + lane] + wrong) + s22))
+                h = min(max(h, zero), top)
                 H[rc + cj + lane] = h
                 P[lane] = h
                 H[bc + cj + lane] = max(H[bb + cj + lane], h)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _run_blocks(Q, m, steps, block_start, blocks, match, c, summed, out):
-    """Align the query against every block in `blocks`; out[block * lanes + lane] = that lane's best."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def _run_blocks(Q, m, steps, block_start, blocks, c, out):
+    """Align the query against every block in `blocks`; out[block * lanes + lane] = that lane's best (int16)."""
     lanes = steps.shape[2]
     longest = 1
     for k in range(blocks.shape[0]):
         b = blocks[k]
         longest = max(longest, block_start[b + 1] - block_start[b])
-    S = np.empty((longest, N_FIELDS, lanes), dtype=np.float32)
-    H = np.empty(5 * (longest + 2) * lanes, dtype=np.float32)
-    P = np.empty(lanes, dtype=np.float32)
-    Sflat = S.reshape(-1)
+    S = np.empty(longest * N_FIELDS * lanes, dtype=np.int16)
+    H = np.empty(5 * (longest + 2) * lanes, dtype=np.int16)
+    P = np.empty(lanes, dtype=np.int16)
     for k in range(blocks.shape[0]):
         b = blocks[k]
         c0 = block_start[b]
         n = block_start[b + 1] - c0
         if n == 0:
             for lane in range(lanes):
-                out[b * lanes + lane] = 0.0
+                out[b * lanes + lane] = 0
             continue
-        _decode(steps, c0, n, match, S)
-        if summed:
-            _align_block_all(Q, m, Sflat, n, lanes, c, H, P)
-        else:
-            _align_block(Q, m, Sflat, n, lanes, c, H, P)
+        _decode(steps, c0, n, c[C_HALF_W], S)
+        _align_block(Q, m, S, n, lanes, c, H, P)
         best_row = (3 + (m - 1) % 2) * (n + 2) * lanes    # the ping-pong row written last
         for lane in range(lanes):
-            best = np.float32(0.0)
+            best = np.int16(0)
             for j in range(2, n + 2):
                 best = max(best, H[best_row + j * lanes + lane])
             out[b * lanes + lane] = best
 
 
 def prefilter_scores(query: Features, layout: dict[str, np.ndarray], rows_mask: np.ndarray | None = None,
-                     params=None, moves: str = "all", workers: int | None = None) -> np.ndarray:
-    """First-pass local-alignment score of the query against every catalog row of a layout (float32).
+                     params=None, workers: int | None = None) -> np.ndarray:
+    """First-pass local-alignment score of the query against every catalog row of a layout (float32 points).
 
-    The scores approximate `melody.align.search`'s (see the module docstring): rank with them, then re-score
-    the best few thousand with the full kernel. rows_mask (bool, one per catalog row): score only the
-    blocks holding a selected row; rows not selected get -inf. moves: "all" (every move of `_local`) or
-    "diag" (one-to-one steps and gaps only: about twice as fast, a much rougher ranking).
+    The scores approximate `melody.align.search`'s (see the module docstring; quantisation moves them by a
+    few tenths of a point): rank with them, then re-score the best few hundred with the full kernel. rows_mask (bool, one per catalog row): score only the
+    blocks holding a selected row; rows not selected get -inf.
     """
     from . import _check
     p = _check(params)
-    if moves not in MOVES:
-        raise MelodyError(f"moves must be one of {MOVES}, got {moves!r}")
     lanes, n_rows = check_layout(layout)
     steps, block_start, rows = layout["steps"], layout["block_start"], layout["rows"]
     out = np.full(n_rows, -np.inf if rows_mask is not None else 0.0, dtype=np.float32)
@@ -457,26 +415,24 @@ def prefilter_scores(query: Features, layout: dict[str, np.ndarray], rows_mask: 
         if rows_mask is not None:
             out[rows_mask] = 0.0
         return out
-    consts, match = kernel_constants(p)
+    consts = kernel_constants(p)
     Q = query_table(query)
-    Q[Q_W] *= np.float32(0.5 * match)      # each side brings half of MATCH * (qw + rw)
-    Q[Q_W2] *= np.float32(0.5 * match)
-    lane_scores = np.zeros(n_blocks * lanes, dtype=np.float32)
+    Q[Q_W] = half_weights(Q[Q_W], consts)      # each side brings half of MATCH * (qw + rw)
+    Q[Q_W2] = half_weights(Q[Q_W2], consts)
+    lane_scores = np.zeros(n_blocks * lanes, dtype=np.int16)
     workers = max(1, min(workers or os.cpu_count() or 1, len(blocks)))
-    summed = moves == "all"
     m = len(query)
     if workers == 1:
-        _run_blocks(Q, m, steps, block_start, blocks, match, consts, summed, lane_scores)
+        _run_blocks(Q, m, steps, block_start, blocks, consts, lane_scores)
     else:
         # blocks are sorted by length: dealing them out round-robin gives each thread about equal work
         parts = [np.ascontiguousarray(blocks[k::workers]) for k in range(workers)]
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda part: _run_blocks(Q, m, steps, block_start, part, match, consts, summed,
-                                                   lane_scores), parts))
+            list(pool.map(lambda part: _run_blocks(Q, m, steps, block_start, part, consts, lane_scores), parts))
     sel = np.zeros(n_blocks * lanes, dtype=bool)
     sel.reshape(n_blocks, lanes)[blocks] = True
     sel &= rows >= 0
     if rows_mask is not None:
         sel[sel] = rows_mask[rows[sel]]
-    out[rows[sel]] = lane_scores[sel]
+    out[rows[sel]] = lane_scores[sel].astype(np.float32) / SCORE_UNIT
     return out
