@@ -220,7 +220,8 @@ def kernel_constants(params) -> np.ndarray:
     for dst, src in ((C_NEAR, K.NEAR), (C_OCTAVE, K.OCTAVE), (C_MISMATCH, K.MISMATCH), (C_GAP, K.GAP),
                      (C_FRAG, K.FRAG), (C_WRONG, K.WRONG), (C_RHY_MATCH, K.RHY_MATCH), (C_METRIC, K.METRIC_MATCH)):
         c[dst] = round(p[src] * SCORE_UNIT)
-    c[C_FREE] = round(-np.log2(1.0 - p[K.DUR_FREE]) * LEN_UNIT)     # in stored length units
+    # lengths agree when they differ by less than this many stored length units (one compare, not two)
+    c[C_FREE] = round(-np.log2(1.0 - p[K.DUR_FREE]) * LEN_UNIT) + 1
     # Penalty RHY_PEN * (1 - 2^-x) (x in octaves): the chords between knots (the curve is concave, so their
     # minimum interpolates it) and its cap; a chord is B + (4 dl * A) >> 16 with dl in 1/LEN_UNIT octave.
     pen = [p[K.RHY_PEN] * (1.0 - 2.0 ** -x) * SCORE_UNIT for x in _KNOTS]
@@ -281,13 +282,13 @@ def _pitch(qa, qw, ra, rw, near, octave, mismatch):
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _rhythm(lq, relq, lr, relr, rm, free, a1, b1, a2, b2, a3, b3, cap):
-    """RHY_MATCH when the log2 lengths (or log2 lengths relative to the step before) differ by at most
+    """RHY_MATCH when the log2 lengths (or log2 lengths relative to the step before) differ by less than
     `free`, else minus the interpolated penalty."""
     dl = min(I16(abs(I16(lq - lr))), I16(abs(I16(relq - relr))))
     x = I16(min(dl, I16(8000)) * I16(4))
     pen = min(I16(b1 + _mulhi(x, a1)), I16(b2 + _mulhi(x, a2)))
     pen = min(pen, min(I16(b3 + _mulhi(x, a3)), cap))
-    return rm if dl <= free else I16(-pen)
+    return rm if dl < free else I16(-pen)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
