@@ -2,8 +2,8 @@
 
 `melody.align.kernels._local` scores one reference at a time; its inner loop runs along the reference with
 branches and cannot use the CPU's vector units. Here, as in SWIPE (Rognes 2011, inter-sequence SIMD), the
-references are grouped into blocks of ``lanes`` melodies of similar length and their steps stored
-interleaved, ``steps[column, field, lane]``: one DP cell of a block is ``lanes`` independent cells, one per
+references are grouped into blocks of LANES melodies of similar length and their steps stored
+interleaved, ``steps[column, field, lane]``: one DP cell of a block is LANES independent cells, one per
 reference, and the innermost loop runs over the lanes with no branch (compares, selects, max, min), which
 LLVM turns into AVX2 code on int16 scores (16 lanes per instruction).
 
@@ -35,7 +35,7 @@ from ..errors import MelodyError
 from ..represent import Features
 from . import kernels as K
 
-LANES = 32              # references per block (2 AVX2 registers of int16)
+LANES = 32              # references per block (2 AVX2 registers of int16; 16 and 64 measured slower)
 LEN_UNIT = 16           # stored log2 lengths: 1/16 octave
 W_UNIT = 16             # stored weights: 1/16 bit
 LAYOUT_VERSION = 1
@@ -64,12 +64,12 @@ _KNOTS = (0.0, 0.5, 1.5, 3.5)       # log2-length differences where the rhythm p
 
 
 def build_layout(interval: np.ndarray, length: np.ndarray, weight: np.ndarray, metric: np.ndarray,
-                 step_offsets: np.ndarray, lanes: int = LANES) -> dict[str, np.ndarray]:
+                 step_offsets: np.ndarray) -> dict[str, np.ndarray]:
     """Interleaved block layout of a packed catalog's steps, for `prefilter_scores`.
 
     interval, length, weight, metric: the references' steps concatenated (as in `melody.catalog.Packed`);
     row r's steps are step_offsets[r]:step_offsets[r+1]. Rows are sorted by length and cut into blocks of
-    `lanes`; a block is as long as its longest row, shorter rows are padded with steps that match nothing.
+    LANES; a block is as long as its longest row, shorter rows are padded with steps that match nothing.
 
     Returns plain arrays (save them with np.save, memory-map them back):
 
@@ -86,8 +86,7 @@ def build_layout(interval: np.ndarray, length: np.ndarray, weight: np.ndarray, m
     arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in (interval, length, weight, metric)]
     if any(len(a) != n_total for a in arrays):
         raise MelodyError(f"interval, length, weight and metric must hold step_offsets[-1] = {n_total} steps")
-    if lanes < 1 or lanes % 8:
-        raise MelodyError(f"lanes must be a positive multiple of 8, got {lanes}")
+    lanes = LANES
     if n_total and (not np.all(arrays[1] > 0) or not np.all(np.isfinite(arrays[0]))):
         raise MelodyError("lengths must be positive and intervals finite")
     counts = np.diff(step_offsets)
@@ -169,6 +168,8 @@ def check_layout(layout: dict[str, np.ndarray]) -> tuple[int, int]:
     if meta.shape != (3,) or int(meta[0]) != LAYOUT_VERSION:
         raise MelodyError("layout was built by another version of melody; rebuild it with build_layout")
     lanes, n_rows = int(meta[1]), int(meta[2])
+    if lanes != LANES:
+        raise MelodyError(f"layout has {lanes} lanes, this melody uses {LANES}; rebuild it with build_layout")
     n_blocks = len(block_start) - 1
     if (steps.dtype != np.int16 or steps.ndim != 3 or steps.shape[1:] != (N_FIELDS, lanes)
             or rows.shape != (n_blocks * lanes,) or block_start[-1] != steps.shape[0]):
@@ -252,18 +253,18 @@ I16 = np.int16
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _decode(steps, c0, ncol, half_w, S):
-    """Block columns c0..c0+ncol-1 -> S (flat, ncol x N_FIELDS x lanes), weights as half-weight scores."""
-    lanes = steps.shape[2]
-    k = 0
+    """Block columns c0..c0+ncol-1 -> S, field-major (N_FIELDS x ncol x LANES, flat) so that the kernels'
+    loops run over one flat index, with the weights as half-weight scores."""
+    nl = ncol * LANES
     for t in range(ncol):
         src = steps[c0 + t]
         for f in range(N_FIELDS):
-            for lane in range(lanes):
+            base = f * nl + t * LANES
+            for lane in range(LANES):
                 v = src[f, lane]
                 if f == F_W or f == F_W2:
                     v = np.int16((np.int32(v) * np.int32(half_w)) >> 8)
-                S[k] = v
-                k += 1
+                S[base + lane] = v
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -277,7 +278,9 @@ def _pitch(qa, qw, ra, rw, near, octave, mismatch):
     d = I16(abs(I16(qa - ra)))
     off = octave if d == I16(12) else mismatch
     off = near if d == I16(1) else off
-    return I16(qw + rw) if d == I16(0) else off
+    # `I16(qw + rw) if d == 0 else off` would let LLVM sink the load of rw into that branch, and a conditional
+    # int16 load stops the vectoriser; every weight sum exceeds every `off`, so a max picks the same value.
+    return max(off, I16(I16(qw + rw) - I16(min(d, I16(1)) * I16(30000))))
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -292,71 +295,95 @@ def _rhythm(lq, relq, lr, relr, rm, free, a1, b1, a2, b2, a3, b3, cap):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _align_block(Q, m, S, n, lanes, c, H, P):
-    """Fill the DP of the query (Q: int16 rows Q_*, weights as half-weight scores) against one decoded block
-    (S) with every move: (1,1), gaps, (1,2) / (2,1) (FRAG + the pitch and rhythm scores of the summed step
-    against the single one) and (2,2) (WRONG + the scores of the two sums), leaving each column's best score so far in H's best rows.
-
-    H: int16 flat, 5 rows of (n + 2) * lanes: rows 0-2 the DP ring (row i % 3), rows 3-4 the best score seen
-    so far in each column (ping-pong on i % 2; the last row written is 3 + (m - 1) % 2). Columns are shifted
-    by 2 so that column j - 2 exists. P (lanes) holds the cell to the left: read from H's current row, LLVM's
-    overlap check (hoisted over the whole row) would always fail and run scalar code. Scores saturate at
-    SATURATE.
-    """
-    L = uint64(lanes)
-    W = uint64(n + 2) * L
-    NFL = uint64(N_FIELDS) * L
-    two = uint64(2)
-    zero = I16(0)
-    top = I16(SATURATE)
-    near, octave, mismatch, gap, metric = c[C_NEAR], c[C_OCTAVE], c[C_MISMATCH], c[C_GAP], c[C_METRIC]
-    frag, wrong = c[C_FRAG], c[C_WRONG]
+def _row_scores_single(qa, lq, relq, qw, qmet, S, n, c, T):
+    """Scores of one query step against every reference step of the block (T row 0, with the metric bonus)
+    and against every summed reference step (T row 1, FRAG included)."""
+    NL = uint64(n) * uint64(LANES)
+    W = NL + uint64(2 * LANES)
+    o = uint64(2 * LANES)
+    near, octave, mismatch, metric, frag = c[C_NEAR], c[C_OCTAVE], c[C_MISMATCH], c[C_METRIC], c[C_FRAG]
     rm, free, cap = c[C_RHY_MATCH], c[C_FREE], c[C_CAP]
     a1, b1, a2, b2, a3, b3 = c[C_A1], c[C_B1], c[C_A2], c[C_B2], c[C_A3], c[C_B3]
+    for k in range(NL):
+        r_iv = S[uint64(F_IV) * NL + k]
+        sc = I16(_pitch(qa, qw, r_iv, S[uint64(F_W) * NL + k], near, octave, mismatch)
+                 + _rhythm(lq, relq, S[uint64(F_LEN) * NL + k], S[uint64(F_REL) * NL + k], rm, free,
+                           a1, b1, a2, b2, a3, b3, cap))
+        T[o + k] = I16(sc + metric) if (qa == r_iv) & (qmet == S[uint64(F_MET) * NL + k]) else sc
+        T[W + o + k] = I16(frag + I16(
+            _pitch(qa, qw, S[uint64(F_IV2) * NL + k], S[uint64(F_W2) * NL + k], near, octave, mismatch)
+            + _rhythm(lq, relq, S[uint64(F_LEN2) * NL + k], S[uint64(F_REL2) * NL + k], rm, free,
+                      a1, b1, a2, b2, a3, b3, cap)))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _row_scores_summed(qa2, lq2, relq2, qw2, S, n, c, T):
+    """Scores of one summed query step against every reference step (T row 2, FRAG included) and every
+    summed reference step (T row 3, WRONG included)."""
+    NL = uint64(n) * uint64(LANES)
+    W = NL + uint64(2 * LANES)
+    o = uint64(2 * LANES)
+    near, octave, mismatch, frag, wrong = c[C_NEAR], c[C_OCTAVE], c[C_MISMATCH], c[C_FRAG], c[C_WRONG]
+    rm, free, cap = c[C_RHY_MATCH], c[C_FREE], c[C_CAP]
+    a1, b1, a2, b2, a3, b3 = c[C_A1], c[C_B1], c[C_A2], c[C_B2], c[C_A3], c[C_B3]
+    for k in range(NL):
+        T[W + W + o + k] = I16(frag + I16(
+            _pitch(qa2, qw2, S[uint64(F_IV) * NL + k], S[uint64(F_W) * NL + k], near, octave, mismatch)
+            + _rhythm(lq2, relq2, S[uint64(F_LEN) * NL + k], S[uint64(F_REL) * NL + k], rm, free,
+                      a1, b1, a2, b2, a3, b3, cap)))
+        T[W + W + W + o + k] = I16(wrong + I16(
+            _pitch(qa2, qw2, S[uint64(F_IV2) * NL + k], S[uint64(F_W2) * NL + k], near, octave, mismatch)
+            + _rhythm(lq2, relq2, S[uint64(F_LEN2) * NL + k], S[uint64(F_REL2) * NL + k], rm, free,
+                      a1, b1, a2, b2, a3, b3, cap)))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _dp_row(i, n, gap, T, H):
+    """One row of the DP from the move scores in T (rows: (1,1), (1,2), (2,1), (2,2)). The cell to the left
+    is LANES entries back in the same row: a constant distance, which LLVM vectorises without a check."""
+    L = uint64(LANES)
+    W = uint64(n + 2) * L
+    zero = I16(0)
+    top = I16(SATURATE)
+    rc = uint64(i % 3) * W
+    rb = uint64((i + 2) % 3) * W
+    ra = uint64((i + 1) % 3) * W
+    bc = uint64(3 + i % 2) * W
+    bb = uint64(3 + (i + 1) % 2) * W
+    for k in range(L + L, W):
+        h = I16(H[rb + k - L] + T[k])
+        h = max(h, I16(H[rb + k] + gap))
+        h = max(h, I16(H[rc + k - L] + gap))
+        h = max(h, I16(H[rb + k - L - L] + T[W + k]))
+        h = max(h, I16(H[ra + k - L] + T[W + W + k]))
+        h = max(h, I16(H[ra + k - L - L] + T[W + W + W + k]))
+        h = min(max(h, zero), top)
+        H[rc + k] = h
+        H[bc + k] = max(H[bb + k], h)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _align_block(Q, m, S, n, c, H, T):
+    """Fill the DP of the query (Q: int16 rows Q_*, weights as half-weight scores) against one decoded block
+    (S) with every move: (1,1), gaps, (1,2) / (2,1) (FRAG + the pitch and rhythm scores of the summed step
+    against the single one) and (2,2) (WRONG + the scores of the two sums), leaving each column's best score
+    so far in H's best rows.
+
+    Per query row, the move scores of every cell go to T first (4 rows of (n + 2) * LANES), then the DP
+    reads them: one loop doing both holds more values than AVX2 has registers and spills them (~1.4x slower).
+    H: int16 flat, 5 rows of (n + 2) * LANES: rows 0-2 the DP ring (row i % 3), rows 3-4 the best score seen
+    so far in each column (ping-pong on i % 2; the last row written is 3 + (m - 1) % 2). Columns are shifted
+    by 2 so that column j - 2 exists. Scores saturate at SATURATE.
+    """
+    W = uint64(n + 2) * uint64(LANES)
     for k in range(uint64(5) * W):
-        H[k] = zero
+        H[k] = I16(0)
+    for k in range(uint64(4) * W):
+        T[k] = I16(0)
     for i in range(m):
-        rc = uint64(i % 3) * W
-        rb = uint64((i + 2) % 3) * W
-        ra = uint64((i + 1) % 3) * W
-        bc = uint64(3 + i % 2) * W
-        bb = uint64(3 + (i + 1) % 2) * W
-        qa, lq, relq, qw, qmet = Q[Q_IV, i], Q[Q_LEN, i], Q[Q_REL, i], Q[Q_W, i], Q[Q_MET, i]
-        qa2, lq2, relq2, qw2 = Q[Q_IV2, i], Q[Q_LEN2, i], Q[Q_REL2, i], Q[Q_W2, i]
-        for lane in range(L):
-            P[lane] = zero
-        for j in range(two, uint64(n) + two):
-            s0 = (j - two) * NFL
-            cj = j * L
-            for lane in range(L):
-                col = s0 + lane
-                r_iv = S[col + uint64(F_IV) * L]
-                r_len = S[col + uint64(F_LEN) * L]
-                r_rel = S[col + uint64(F_REL) * L]
-                r_w = S[col + uint64(F_W) * L]
-                r_iv2 = S[col + uint64(F_IV2) * L]
-                r_len2 = S[col + uint64(F_LEN2) * L]
-                r_rel2 = S[col + uint64(F_REL2) * L]
-                r_w2 = S[col + uint64(F_W2) * L]
-                sc = I16(_pitch(qa, qw, r_iv, r_w, near, octave, mismatch)
-                         + _rhythm(lq, relq, r_len, r_rel, rm, free, a1, b1, a2, b2, a3, b3, cap))
-                sc = I16(sc + metric) if (qa == r_iv) & (qmet == S[col + uint64(F_MET) * L]) else sc
-                s12 = I16(_pitch(qa, qw, r_iv2, r_w2, near, octave, mismatch)
-                          + _rhythm(lq, relq, r_len2, r_rel2, rm, free, a1, b1, a2, b2, a3, b3, cap))
-                s21 = I16(_pitch(qa2, qw2, r_iv, r_w, near, octave, mismatch)
-                          + _rhythm(lq2, relq2, r_len, r_rel, rm, free, a1, b1, a2, b2, a3, b3, cap))
-                s22 = I16(_pitch(qa2, qw2, r_iv2, r_w2, near, octave, mismatch)
-                          + _rhythm(lq2, relq2, r_len2, r_rel2, rm, free, a1, b1, a2, b2, a3, b3, cap))
-                h = I16(H[rb + cj - L + lane] + sc)
-                h = max(h, I16(H[rb + cj + lane] + gap))
-                h = max(h, I16(P[lane] + gap))
-                h = max(h, I16(I16(H[rb + cj - L - L + lane] + frag) + s12))
-                h = max(h, I16(I16(H[ra + cj - L + lane] + frag) + s21))
-                h = max(h, I16(I16(H[ra + cj - L - L + lane] + wrong) + s22))
-                h = min(max(h, zero), top)
-                H[rc + cj + lane] = h
-                P[lane] = h
-                H[bc + cj + lane] = max(H[bb + cj + lane], h)
+        _row_scores_single(Q[Q_IV, i], Q[Q_LEN, i], Q[Q_REL, i], Q[Q_W, i], Q[Q_MET, i], S, n, c, T)
+        _row_scores_summed(Q[Q_IV2, i], Q[Q_LEN2, i], Q[Q_REL2, i], Q[Q_W2, i], S, n, c, T)
+        _dp_row(i, n, c[C_GAP], T, H)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -369,7 +396,7 @@ def _run_blocks(Q, m, steps, block_start, blocks, c, out):
         longest = max(longest, block_start[b + 1] - block_start[b])
     S = np.empty(longest * N_FIELDS * lanes, dtype=np.int16)
     H = np.empty(5 * (longest + 2) * lanes, dtype=np.int16)
-    P = np.empty(lanes, dtype=np.int16)
+    T = np.empty(4 * (longest + 2) * lanes, dtype=np.int16)
     for k in range(blocks.shape[0]):
         b = blocks[k]
         c0 = block_start[b]
@@ -379,7 +406,7 @@ def _run_blocks(Q, m, steps, block_start, blocks, c, out):
                 out[b * lanes + lane] = 0
             continue
         _decode(steps, c0, n, c[C_HALF_W], S)
-        _align_block(Q, m, S, n, lanes, c, H, P)
+        _align_block(Q, m, S, n, c, H, T)
         best_row = (3 + (m - 1) % 2) * (n + 2) * lanes    # the ping-pong row written last
         for lane in range(lanes):
             best = np.int16(0)
