@@ -132,7 +132,7 @@ def test_entries_are_read_lazily_and_found_by_uid(tmp_path):
 
 # ---- filtered search ------------------------------------------------------------------------------
 
-def test_filtered_search_finds_what_the_exhaustive_search_finds(tmp_path, monkeypatch):
+def test_first_pass_search_finds_what_the_exhaustive_search_finds(tmp_path, monkeypatch):
     cat = _catalog(tmp_path / "c", 400, seed=2)
     rng = np.random.default_rng(5)
     queries = []
@@ -143,16 +143,18 @@ def test_filtered_search_finds_what_the_exhaustive_search_finds(tmp_path, monkey
         notes["duration"] *= 1.2
         queries.append((Melody(notes), cat.packed.entries[row].uid))
     exhaustive = [cat.search(q, top=5) for q, _ in queries]
+    assert cat.last_search == {"rows": 400, "full_kernel_rows": 400}
+    monkeypatch.setattr(catalog_module, "PREFILTER_MIN", 100)
+    monkeypatch.setattr(catalog_module, "FIRST_PASS_KEEP", 40)
     monkeypatch.setattr(catalog_module, "FILTER_MIN", 100)
-    monkeypatch.setattr(catalog_module, "CANDIDATES", 40)
-    monkeypatch.setattr(catalog_module, "NULL_ROWS", 200)
-    scores, evalues = cat._stage1(cat.packed.query_features(queries[0][0]), cat.packed, None)
-    assert np.count_nonzero(scores) <= 40 + 200 + 300 and np.sum(evalues < len(cat)) <= 540
+    monkeypatch.setattr(catalog_module, "CANDIDATES", 20)
     for (q, uid), full in zip(queries, exhaustive):
         got = cat.search(q, top=5)
+        assert cat.last_search["full_kernel_rows"] <= 40 + 300 + 20
         assert got[0].id == uid == full[0].id
-        assert got[0].evalue < 1e-3
+        assert got[0].evalue == pytest.approx(full[0].evalue, rel=0.2)
         assert got[0].query_span == full[0].query_span
+        assert len({m.id for m in got} & {m.id for m in full}) >= 4
 
 
 def test_adding_melodies_extends_the_cache_instead_of_rebuilding_it(tmp_path, monkeypatch):

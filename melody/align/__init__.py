@@ -177,6 +177,19 @@ def search(query: Features, steps: tuple[np.ndarray, ...], offsets: np.ndarray,
     return out
 
 
+def search_rows(query: Features, steps: tuple[np.ndarray, ...], offsets: np.ndarray, rows: np.ndarray,
+                params=None, workers: int | None = None) -> np.ndarray:
+    """`search` on the references `rows` only (one score per entry of rows): their steps are gathered
+    into contiguous arrays first, so a few thousand rows of a memory-mapped million cost only their own pages."""
+    rows = np.asarray(rows, dtype=np.int64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    counts = offsets[rows + 1] - offsets[rows]
+    sub = np.zeros(len(rows) + 1, dtype=np.int64)
+    sub[1:] = np.cumsum(counts)
+    take = np.repeat(offsets[rows] - sub[:-1], counts) + np.arange(sub[-1])
+    return search(query, tuple(np.asarray(a)[take] for a in steps), sub, params, workers)
+
+
 def dtw(query: Features, reference: Features, subsequence: bool = False, params=None):
     """DTW of two melodies' steps: returns (accumulated cost matrix, total cost, path as (i, j) pairs)."""
     p = _check(params)

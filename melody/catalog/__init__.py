@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import align
+from ..align import fast
 from ..errors import CatalogError, MelodyError
 from ..io import is_supported, load
 from ..notes import MIN_NOTES, Melody
@@ -23,9 +24,10 @@ from .store import Entries, Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
 
-FILTER_MIN = 50_000     # catalogs at least this large are searched through candidates (melody.catalog.ngrams)
-CANDIDATES = 4_000      # rows the n-gram filter passes on to the exact alignment
-NULL_ROWS = 2_000       # random rows aligned as well: the null sample of a filtered search's E-values
+PREFILTER_MIN = 5_000   # catalogs at least this large are ranked by the fast first pass (see Catalog._stage1)
+FIRST_PASS_KEEP = 1_000 # rows of best first-pass score that the full kernel re-scores
+FILTER_MIN = 50_000     # catalogs at least this large also re-score the n-gram index's candidates
+CANDIDATES = 1_000      # rows the n-gram index passes on to the full kernel
 
 def default_catalog_path() -> str:
     """Where `melody catalog build-default` puts the default catalog ($MELODY_CATALOG overrides)."""
@@ -94,6 +96,7 @@ class Catalog:
     def __init__(self, store: Store):
         self.store = store
         self._packed: Packed | None = None
+        self.last_search: dict = {}     # how many rows the last search scored with the full kernel
 
     @classmethod
     def open(cls, path: str | None = None, create: bool = False, read_only: bool = False) -> "Catalog":
@@ -270,28 +273,29 @@ class Catalog:
     def _stage1(self, qf: Features, p: Packed, params) -> tuple[np.ndarray, np.ndarray]:
         """Interval-alignment score and E-value of every row (melody.align.search).
 
-        A catalog of FILTER_MIN melodies or more is not aligned whole: the n-gram index picks CANDIDATES
-        rows, which are aligned together with NULL_ROWS random rows (their scores are the null of the
-        E-values) and stage 2's null sample; every other row scores 0 with E = N (never a candidate).
+        A catalog of PREFILTER_MIN melodies or more is ranked first by the fast SIMD kernel
+        (`melody.align.fast`, the same alignment with quantised steps); the full kernel re-scores the
+        FIRST_PASS_KEEP rows of best reduced score (those E-values rank), the rows the n-gram index picks
+        (catalogs of FILTER_MIN or more: borrowed phrases that share rare patterns) and stage 2's null
+        sample. Every other row keeps its first-pass score: the E-values' null is the whole catalog, as
+        for an exhaustive search.
         """
         n = len(p)
         n_steps = np.diff(p.step_offsets)
-        if n < FILTER_MIN or p.gram_starts is None:
-            scores = align.search(qf, (p.interval, p.length, p.weight, p.metric), p.step_offsets, params)
+        steps = (p.interval, p.length, p.weight, p.metric)
+        if n < PREFILTER_MIN or p.layout is None:
+            scores = align.search(qf, steps, p.step_offsets, params)
+            self.last_search = {"rows": n, "full_kernel_rows": n}
             if n >= significance.MIN_FOR_LOCAL_FIT:
                 return scores, significance.evalues(scores, len(qf), n_steps)[0]
             return scores, np.full(n, float(n))   # stage 2 re-scores every reference of a small catalog
-        sample = np.random.default_rng(n + 1).choice(n, size=NULL_ROWS, replace=False)
-        cand = ngrams.candidates(qf.interval, p.gram_starts, p.gram_postings, n, CANDIDATES)
-        rows = np.union1d(np.union1d(cand, sample), null_sample(n))
-        counts = n_steps[rows]
-        sub_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        sub_offsets[1:] = np.cumsum(counts)
-        take = np.repeat(p.step_offsets[rows] - sub_offsets[:-1], counts) + np.arange(sub_offsets[-1])
-        part = align.search(qf, tuple(np.asarray(a)[take] for a in (p.interval, p.length, p.weight, p.metric)),
-                            sub_offsets, params)
-        scores = np.zeros(n)
-        scores[rows] = part
-        evalues = np.full(n, float(n))
-        evalues[rows] = significance.evalues(part, len(qf), counts, scores[sample], n_steps[sample], n_refs=n)[0]
-        return scores, evalues
+        scores = fast.prefilter_scores(qf, p.layout, params=params).astype(np.float64)
+        z = significance.reduced_scores(scores, len(qf), n_steps)
+        keep = [np.argpartition(-z, FIRST_PASS_KEEP - 1)[:FIRST_PASS_KEEP] if n > FIRST_PASS_KEEP else np.arange(n),
+                null_sample(n)]
+        if n >= FILTER_MIN and p.gram_starts is not None:
+            keep.append(ngrams.candidates(qf.interval, p.gram_starts, p.gram_postings, n, CANDIDATES))
+        rows = np.unique(np.concatenate(keep))
+        scores[rows] = align.search_rows(qf, steps, p.step_offsets, rows, params)
+        self.last_search = {"rows": n, "full_kernel_rows": len(rows)}
+        return scores, significance.evalues(scores, len(qf), n_steps)[0]

@@ -21,8 +21,9 @@ from . import ngrams
 
 FEATURES_VERSION = 4   # bump when features or weights change: cached step arrays are then rebuilt
 _STEPS = ("interval", "length", "weight", "metric")
+_LAYOUT = ("steps", "block_start", "rows", "meta")    # melody.align.fast's block layout, saved as fast_<name>
 _CACHED = ("notes", "offsets", "interval", "length", "weight", "metric", "step_offsets", "tempo_unit", "pitch",
-           "ids", "gram_starts", "gram_postings")
+           "ids", "gram_starts", "gram_postings") + tuple("fast_" + k for k in _LAYOUT)
 CHUNK_NOTES = 4_000_000    # notes packed at a time while building (bounds the builder's memory)
 
 
@@ -39,6 +40,7 @@ class Packed:
     tempo_unit: np.ndarray  # seconds per length unit, per row
     gram_starts: np.ndarray | None = None     # n-gram index (melody.catalog.ngrams), None when not built
     gram_postings: np.ndarray | None = None
+    layout: dict | None = None                # the steps in SIMD blocks for melody.align.fast, None when not built
     derived: dict = field(default_factory=dict, repr=False, compare=False)   # per-catalog caches of search stages
 
     def query_features(self, query: Melody) -> Features:
@@ -181,16 +183,22 @@ def build_arrays(store, alloc=None, progress=None, after_id: int = 0, index: boo
             progress(b - a)
         a = b
     if index:
-        out.update(_index_arrays(out["interval"], step_offsets, alloc))
+        out.update(_index_arrays(out, alloc))
     return out
 
 
-def _index_arrays(interval, step_offsets, alloc) -> dict[str, np.ndarray]:
-    starts, postings = ngrams.build_index(interval, step_offsets)
-    out = {"gram_starts": alloc("gram_starts", starts.shape, starts.dtype),
-           "gram_postings": alloc("gram_postings", postings.shape, postings.dtype)}
-    out["gram_starts"][:] = starts
-    out["gram_postings"][:] = postings
+def _index_arrays(arrays, alloc) -> dict[str, np.ndarray]:
+    """The search indexes built over all rows' steps: the n-gram index and the fast kernel's block layout."""
+    from ..align import fast
+    step_offsets = np.asarray(arrays["step_offsets"])
+    starts, postings = ngrams.build_index(arrays["interval"], step_offsets)
+    built = {"gram_starts": starts, "gram_postings": postings}
+    layout = fast.build_layout(*(arrays[k] for k in _STEPS), step_offsets)
+    built.update({"fast_" + k: v for k, v in layout.items()})
+    out = {}
+    for key, value in built.items():
+        out[key] = alloc(key, value.shape, value.dtype)
+        out[key][...] = value
     return out
 
 
@@ -260,8 +268,7 @@ def extend_cache(store, path: str) -> bool:
             current = read_cache(work)
             if current is None:
                 raise OSError("extended cache does not read back")
-            index = _index_arrays(current["interval"], np.asarray(current["step_offsets"]),
-                                  lambda k, shape, dtype: np.empty(shape, dtype))
+            index = _index_arrays(current, lambda k, shape, dtype: np.empty(shape, dtype))
             del current
             for key, arr in index.items():
                 tmp = os.path.join(work, key + ".tmp.npy")
@@ -317,6 +324,7 @@ def read_cache(path: str) -> dict[str, np.ndarray] | None:
 
 
 def from_arrays(entries, arrays: dict[str, np.ndarray]) -> Packed:
-    packed = Packed(entries, **{k: arrays[k] for k in _CACHED if k not in ("pitch", "ids")})
+    packed = Packed(entries, **{k: arrays[k] for k in _CACHED if k not in ("pitch", "ids") and not k.startswith("fast_")},
+                    layout={k: arrays["fast_" + k] for k in _LAYOUT})
     packed.derived["pitch"] = arrays["pitch"]
     return packed
