@@ -201,3 +201,14 @@ def test_a_changed_file_rebuilds_the_cache(tmp_path):
     assert len(p) == 21 and np.diff(p.offsets)[-1] == 45
     from melody.catalog.packed import build_arrays
     assert np.array_equal(np.asarray(p.interval), build_arrays(cat.store)["interval"])
+
+
+def test_an_outdated_cache_of_the_same_name_is_replaced(tmp_path):
+    cat = _catalog(tmp_path / "c", 15)
+    path = cache_dir(cat.path, cat.store.generation()[1])
+    cat.packed
+    os.remove(os.path.join(path, "fast_steps.npy"))        # as a cache written by an older melody would lack it
+    again = Catalog.open(cat.path)
+    assert isinstance(again.packed.layout["steps"], np.memmap)
+    assert os.path.exists(os.path.join(path, "fast_steps.npy"))
+    assert sorted(os.listdir(os.path.dirname(path))) == [os.path.basename(path)]

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..align import fast
 from ..notes import NOTE_DTYPE, Melody
 from ..represent import Features, features, metric_classes
 from . import ngrams
 
-FEATURES_VERSION = 4   # bump when features or weights change: cached step arrays are then rebuilt
+FEATURES_VERSION = 5   # bump when features or weights change: cached step arrays are then rebuilt
 _STEPS = ("interval", "length", "weight", "metric")
 _LAYOUT = ("steps", "block_start", "rows", "meta")    # melody.align.fast's block layout, saved as fast_<name>
 _CACHED = ("notes", "offsets", "interval", "length", "weight", "metric", "step_offsets", "tempo_unit", "pitch",
@@ -136,7 +137,7 @@ def cache_dir(catalog_path: str, generation: str) -> str:
 
 def build_arrays(store, alloc=None, progress=None, after_id: int = 0, index: bool = True) -> dict[str, np.ndarray]:
     """Every array of the packed cache for the store's rows with ids above `after_id`, built CHUNK_NOTES
-    notes at a time (index=False: without the n-gram index).
+    notes at a time (index=False: without the search indexes, see `_index_arrays`).
 
     ``alloc(name, shape, dtype)`` makes each output array (default: np.empty; `write_cache` passes
     memory-mapped .npy files, so a million melodies never sit in memory at once).
@@ -189,7 +190,6 @@ def build_arrays(store, alloc=None, progress=None, after_id: int = 0, index: boo
 
 def _index_arrays(arrays, alloc) -> dict[str, np.ndarray]:
     """The search indexes built over all rows' steps: the n-gram index and the fast kernel's block layout."""
-    from ..align import fast
     step_offsets = np.asarray(arrays["step_offsets"])
     starts, postings = ngrams.build_index(arrays["interval"], step_offsets)
     built = {"gram_starts": starts, "gram_postings": postings}
@@ -216,9 +216,15 @@ def write_cache(store, path: str, progress=None) -> bool:
         try:
             os.rename(tmp, path)
         except OSError:
-            if not os.path.isdir(path):     # not "another process finished first"
+            if not os.path.isdir(path):
                 raise
-            shutil.rmtree(tmp, ignore_errors=True)
+            if read_cache(path) is not None:          # another process finished first
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:                                     # an unreadable or outdated cache of the same name
+                trash = f"{path}.old-{os.getpid()}"
+                os.rename(path, trash)
+                os.rename(tmp, path)
+                shutil.rmtree(trash, ignore_errors=True)
         parent = os.path.dirname(path)
         for name in os.listdir(parent):     # older generations and caches of older versions
             if name != os.path.basename(path) and not name.startswith(os.path.basename(path) + ".tmp"):
