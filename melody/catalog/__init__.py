@@ -277,8 +277,8 @@ class Catalog:
         (`melody.align.fast`, the same alignment with quantised steps); the full kernel re-scores the
         FIRST_PASS_KEEP rows of best reduced score (those E-values rank), the rows the n-gram index picks
         (catalogs of FILTER_MIN or more: borrowed phrases that share rare patterns) and stage 2's null
-        sample. Every other row keeps its first-pass score: the E-values' null is the whole catalog, as
-        for an exhaustive search.
+        sample. The E-values' null is the whole catalog's first-pass scores, as for an exhaustive search;
+        rows not re-scored get score 0 and E = N (they cannot rank).
         """
         n = len(p)
         n_steps = np.diff(p.step_offsets)
@@ -296,6 +296,12 @@ class Catalog:
         if n >= FILTER_MIN and p.gram_starts is not None:
             keep.append(ngrams.candidates(qf.interval, p.gram_starts, p.gram_postings, n, CANDIDATES))
         rows = np.unique(np.concatenate(keep))
-        scores[rows] = align.search_rows(qf, steps, p.step_offsets, rows, params)
+        exact = align.search_rows(qf, steps, p.step_offsets, rows, params)
         self.last_search = {"rows": n, "full_kernel_rows": len(rows)}
-        return scores, significance.evalues(scores, len(qf), n_steps)[0]
+        # E-values of the re-scored rows against the whole catalog's first-pass scores; the other rows are
+        # left out of the ranking (score 0, E = N), which keeps stage 2's sorting to these rows
+        evalues = np.full(n, float(n))
+        evalues[rows] = significance.evalues(exact, len(qf), n_steps[rows], scores, n_steps, n_refs=n)[0]
+        scores[:] = 0.0
+        scores[rows] = exact
+        return scores, evalues

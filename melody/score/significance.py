@@ -45,18 +45,22 @@ def tail_fit(z: np.ndarray) -> tuple[float, float]:
 
 
 def evalues(scores: np.ndarray, m: int, n: np.ndarray, null_scores: np.ndarray | None = None,
-            null_n: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+            null_n: np.ndarray | None = None, n_refs: int | None = None) -> tuple[np.ndarray, dict]:
     """E-value of every reference's score against a catalog of len(scores) references.
 
     The tail of the null comes from the catalog's own scores when it has at least MIN_FOR_LOCAL_FIT
     references, else from `null_scores` (the query against shuffled references, lengths `null_n`) when
     given; the global model is the floor either way. Returns (evalues, model used).
+
+    n_refs: the catalog's size when `scores` cover only some of its references (a large catalog whose best
+    rows were re-scored after a fast first pass); the tail then comes from `null_scores`, the query's
+    first-pass scores against the whole catalog (model "catalog first pass").
     """
     z = reduced_scores(scores, m, n)
-    count = len(z)
+    count = len(z) if n_refs is None else int(n_refs)
     p = -np.expm1(-np.exp(-z))                      # global Gumbel p-value
     model = {"model": "global", "lambda": LAMBDA, "K": K_GLOBAL}
-    sample = z if count >= MIN_FOR_LOCAL_FIT else None
+    sample = z if count >= MIN_FOR_LOCAL_FIT and n_refs is None else None
     if sample is None and null_scores is not None and len(null_scores) >= MIN_FOR_LOCAL_FIT:
         sample = reduced_scores(null_scores, m, null_n)
     if sample is not None:
@@ -64,7 +68,8 @@ def evalues(scores: np.ndarray, m: int, n: np.ndarray, null_scores: np.ndarray |
         p_tail = TAIL_SHARE * np.exp(-beta * (z - t))
         # the query's own tail, but never more significant than the global model allows
         p = np.where(z > t, np.maximum(p, p_tail), np.maximum(p, TAIL_SHARE))
-        model = {"model": "query tail" if sample is z else "shuffled references", "lambda": LAMBDA,
+        kind = "query tail" if sample is z else "shuffled references" if n_refs is None else "catalog first pass"
+        model = {"model": kind, "lambda": LAMBDA,
                  "K": K_GLOBAL, "threshold": t, "beta": beta}
     return count * np.clip(p, 0.0, 1.0), model
 
