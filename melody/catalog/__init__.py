@@ -25,9 +25,9 @@ from .store import Entries, Store
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
 
 PREFILTER_MIN = 5_000   # catalogs at least this large are ranked by the fast first pass (see Catalog._stage1)
-FIRST_PASS_KEEP = 1_000 # rows of best first-pass score that the full kernel re-scores
+FIRST_PASS_KEEP = 400   # rows of best first-pass reduced score that the full kernel re-scores
 FILTER_MIN = 50_000     # catalogs at least this large also re-score the n-gram index's candidates
-CANDIDATES = 1_000      # rows the n-gram index passes on to the full kernel
+CANDIDATES = 200        # rows the n-gram index passes on to the full kernel
 
 def default_catalog_path() -> str:
     """Where `melody catalog build-default` puts the default catalog ($MELODY_CATALOG overrides)."""
@@ -275,9 +275,8 @@ class Catalog:
 
         A catalog of PREFILTER_MIN melodies or more is ranked first by the fast SIMD kernel
         (`melody.align.fast`, the same alignment with quantised steps); the full kernel re-scores the
-        FIRST_PASS_KEEP rows of best reduced score (those E-values rank), the rows the n-gram index picks
-        (catalogs of FILTER_MIN or more: borrowed phrases that share rare patterns) and stage 2's null
-        sample. The E-values' null is the whole catalog's first-pass scores, as for an exhaustive search;
+        FIRST_PASS_KEEP rows of best reduced score (those E-values rank) and the rows the n-gram index
+        picks (catalogs of FILTER_MIN or more: borrowed phrases that share rare patterns). The E-values' null is the whole catalog's first-pass scores, as for an exhaustive search;
         rows not re-scored get score 0 and E = N (they cannot rank).
         """
         n = len(p)
@@ -291,17 +290,19 @@ class Catalog:
             return scores, np.full(n, float(n))   # stage 2 re-scores every reference of a small catalog
         scores = fast.prefilter_scores(qf, p.layout, params=params).astype(np.float64)
         z = significance.reduced_scores(scores, len(qf), n_steps)
-        keep = [np.argpartition(-z, FIRST_PASS_KEEP - 1)[:FIRST_PASS_KEEP] if n > FIRST_PASS_KEEP else np.arange(n),
-                null_sample(n)]
+        keep = [np.argpartition(-z, FIRST_PASS_KEEP - 1)[:FIRST_PASS_KEEP] if n > FIRST_PASS_KEEP else np.arange(n)]
         if n >= FILTER_MIN and p.gram_starts is not None:
             keep.append(ngrams.candidates(qf.interval, p.gram_starts, p.gram_postings, n, CANDIDATES))
         rows = np.unique(np.concatenate(keep))
         exact = align.search_rows(qf, steps, p.step_offsets, rows, params)
         self.last_search = {"rows": n, "full_kernel_rows": len(rows)}
-        # E-values of the re-scored rows against the whole catalog's first-pass scores; the other rows are
-        # left out of the ranking (score 0, E = N), which keeps stage 2's sorting to these rows
+        # E-values of the re-scored rows against the whole catalog's first-pass scores. The other rows are
+        # left out of the ranking (E = N), which keeps stage 2's sorting to these rows; stage 2's null
+        # sample keeps its first-pass scores (a few tenths of a point off, on scores that spread over tens).
         evalues = np.full(n, float(n))
         evalues[rows] = significance.evalues(exact, len(qf), n_steps[rows], scores, n_steps, n_refs=n)[0]
-        scores[:] = 0.0
-        scores[rows] = exact
-        return scores, evalues
+        null = null_sample(n)
+        kept = np.zeros(n)
+        kept[null] = scores[null]
+        kept[rows] = exact
+        return kept, evalues
