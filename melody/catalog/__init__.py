@@ -212,11 +212,16 @@ class Catalog:
         return self.store.info()
 
     def _merged_packed(self) -> Packed:
-        """The catalog's step arrays with repeated notes merged (for recordings), built once per process."""
+        """The catalog's step arrays with repeated notes merged (for recordings), built once per process
+        (with the first pass's layout when the catalog is large enough to use it)."""
         p = self.packed
         if "merged" not in p.derived:
             notes, offsets = merge_repeats(p.notes, p.offsets)
-            p.derived["merged"] = pack(p.entries, notes, offsets)
+            merged = pack(p.entries, notes, offsets)
+            if len(merged) >= PREFILTER_MIN:
+                merged.layout = fast.build_layout(merged.interval, merged.length, merged.weight, merged.metric,
+                                                  merged.step_offsets)
+            p.derived["merged"] = merged
         return p.derived["merged"]
 
     def melody(self, row: int) -> Melody:
