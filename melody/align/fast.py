@@ -49,6 +49,7 @@ PAD_IV = 10000          # interval of a padding column or of a missing summed st
 NO_REL = 20000          # "no step before" (reference side; the query side uses -NO_REL // 2)
 PAD_LEN = 20000         # log2 length of a padding column: far from every real length
 PAD_MET = -2            # metric class of a padding column (reference -1: unknown; query -100)
+CLIP = 1000             # stored values are clipped to +-CLIP (1000 semitones, 62 octaves of length)
 
 # Query rows (int16, one column per query step).
 Q_IV, Q_IV2, Q_LEN, Q_REL, Q_LEN2, Q_REL2, Q_W, Q_W2, Q_MET = range(9)
@@ -109,9 +110,10 @@ def build_layout(interval: np.ndarray, length: np.ndarray, weight: np.ndarray, m
 
 @njit(cache=True, error_model="numpy")
 def _q(x, unit):
-    """Quantise to int16 in 1/unit steps, clipped to the representable range."""
+    """Quantise to int16 in 1/unit steps, clipped to +-CLIP (so no sum or difference the kernel forms with a
+    sentinel overflows, and no real value reaches one)."""
     v = np.rint(x * unit)
-    return np.int16(min(max(v, -30000.0), 30000.0))
+    return np.int16(min(max(v, -CLIP), CLIP))
 
 
 @njit(cache=True, error_model="numpy")
@@ -190,7 +192,7 @@ def query_table(query: Features) -> np.ndarray:
     met = query.metric_or_unknown()
 
     def q16(x, unit):
-        return np.clip(np.rint(np.asarray(x) * unit), -30000, 30000).astype(np.int16)
+        return np.clip(np.rint(np.asarray(x) * unit), -CLIP, CLIP).astype(np.int16)
 
     lg = np.log2(ln)
     Q[Q_IV, :n] = q16(iv, 1)
