@@ -1,16 +1,14 @@
-"""Large catalogs: memory-mapped packed cache, lazy metadata, the n-gram candidate filter and filtered search."""
+"""Large catalogs: memory-mapped packed cache, lazy metadata, extension in place, and the first-pass search."""
 from __future__ import annotations
 
 import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import melody.catalog as catalog_module
 from _songs import random_lead, to_melody
-from melody.catalog import Catalog, ngrams
+from melody.catalog import Catalog
 from melody.catalog.packed import cache_dir
 from melody.notes import Melody
 
@@ -21,68 +19,6 @@ def _catalog(path, n, seed=0, lo=30, hi=90):
     cat.add([to_melody(random_lead(rng, int(rng.integers(lo, hi))), title=f"tune {k}", source=f"src{k}")
              for k in range(n)])
     return cat
-
-
-# ---- n-gram index against a plain-Python reference --------------------------------------------------
-
-def _reference_keys(interval):
-    s = [int(np.clip(np.rint(x), -ngrams.CLIP, ngrams.CLIP)) + ngrams.CLIP for x in interval]
-    out = set()
-    for k in range(len(s) - ngrams.GRAM + 1):
-        key = 0
-        for x in s[k:k + ngrams.GRAM]:
-            key = key * ngrams.SYMBOLS + x
-        out.add(key)
-    return out
-
-
-melodies_st = st.lists(st.lists(st.integers(-15, 15), min_size=0, max_size=12), min_size=1, max_size=8)
-
-
-@settings(max_examples=60, deadline=None)
-@given(melodies_st)
-def test_index_lists_exactly_the_rows_holding_each_key(rows):
-    interval = np.array([x for r in rows for x in r], dtype="f4")
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(r) for r in rows])
-    starts, postings = ngrams.build_index(interval, offsets, chunk_rows=3)
-    expected: dict[int, set[int]] = {}
-    for k, r in enumerate(rows):
-        for key in _reference_keys(r):
-            expected.setdefault(key, set()).add(k)
-    got = {}
-    for key in np.nonzero(np.diff(starts))[0]:
-        got[int(key)] = postings[starts[key]:starts[key + 1]].tolist()
-    assert {k: sorted(v) for k, v in expected.items()} == got
-
-
-@settings(max_examples=40, deadline=None)
-@given(melodies_st, st.lists(st.integers(-15, 15), min_size=0, max_size=12))
-def test_candidate_scores_sum_the_idf_of_shared_keys(rows, query):
-    interval = np.array([x for r in rows for x in r], dtype="f4")
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(r) for r in rows])
-    starts, postings = ngrams.build_index(interval, offsets)
-    got = ngrams.candidate_scores(np.array(query, dtype="f4"), starts, postings, len(rows))
-    keys = [_reference_keys(r) for r in rows]
-    qkeys = _reference_keys(query)
-    for k in range(len(rows)):
-        want = sum(np.log(len(rows) / sum(key in ks for ks in keys)) for key in qkeys & keys[k])
-        assert got[k] == pytest.approx(want, rel=1e-5, abs=1e-5)
-
-
-def test_candidates_find_the_source_of_a_changed_excerpt():
-    rng = np.random.default_rng(4)
-    pitches = [np.array([p for p, _, _ in random_lead(rng, 60)], dtype="f4") for _ in range(200)]
-    interval = np.concatenate([np.diff(p) for p in pitches])
-    offsets = np.zeros(201, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(p) - 1 for p in pitches])
-    starts, postings = ngrams.build_index(interval, offsets)
-    q = pitches[37][10:40] + 5.0          # another key, and two wrong notes
-    q[8] += 2
-    q[20] -= 1
-    got = ngrams.candidates(np.diff(q), starts, postings, 200, 5)
-    assert 37 in got and len(got) == 5 and np.all(np.diff(got) > 0)
 
 
 # ---- packed cache ---------------------------------------------------------------------------------
@@ -146,11 +82,9 @@ def test_first_pass_search_finds_what_the_exhaustive_search_finds(tmp_path, monk
     assert cat.last_search == {"rows": 400, "full_kernel_rows": 400}
     monkeypatch.setattr(catalog_module, "PREFILTER_MIN", 100)
     monkeypatch.setattr(catalog_module, "FIRST_PASS_KEEP", 40)
-    monkeypatch.setattr(catalog_module, "FILTER_MIN", 100)
-    monkeypatch.setattr(catalog_module, "CANDIDATES", 20)
     for (q, uid), full in zip(queries, exhaustive):
         got = cat.search(q, top=5)
-        assert cat.last_search["full_kernel_rows"] <= 40 + 20
+        assert cat.last_search["full_kernel_rows"] == 40
         assert got[0].id == uid == full[0].id
         assert got[0].evalue == pytest.approx(full[0].evalue, rel=0.2)
         assert got[0].query_span == full[0].query_span
@@ -176,13 +110,15 @@ def test_adding_melodies_extends_the_cache_instead_of_rebuilding_it(tmp_path, mo
     from melody.catalog.packed import build_arrays
     full = build_arrays(fresh.store)          # what a rebuild from scratch gives
     for key in ("notes", "offsets", "interval", "length", "weight", "metric", "step_offsets", "tempo_unit",
-                "pitch", "ids", "gram_starts", "gram_postings"):
+                "pitch", "ids"):
         got = getattr(after, key) if key not in ("pitch", "ids") else None
         if key == "pitch":
             got = after.derived["pitch"]
         if key == "ids":
             got = after.entries._ids
         assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(full[key]).tobytes(), key
+    for key, got in after.layout.items():          # the first pass's layout, rebuilt over all rows
+        assert np.ascontiguousarray(got).tobytes() == full["fast_" + key].tobytes(), key
     assert after.entries[31].title == "new 1"
     assert cat.search(new[2], top=1)[0].title == "new 2"
 

@@ -17,7 +17,6 @@ from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
 from ..score.rescore import null_sample, rescore
-from . import ngrams
 from .packed import (Packed, build_arrays, cache_dir, extend_cache, from_arrays, merge_repeats, pack, read_cache,
                      write_cache)
 from .store import Entries, Store
@@ -26,8 +25,7 @@ __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
 
 PREFILTER_MIN = 5_000   # catalogs at least this large are ranked by the fast first pass (see Catalog._stage1)
 FIRST_PASS_KEEP = 400   # rows of best first-pass reduced score that the full kernel re-scores
-FILTER_MIN = 50_000     # catalogs at least this large also re-score the n-gram index's candidates
-CANDIDATES = 200        # rows the n-gram index passes on to the full kernel
+MERGED_MAX = 50_000     # recordings are ranked against a merged-repeat copy of catalogs smaller than this
 
 def default_catalog_path() -> str:
     """Where `melody catalog build-default` puts the default catalog ($MELODY_CATALOG overrides)."""
@@ -240,8 +238,8 @@ class Catalog:
                params=None, pitch_params=None) -> list[Match]:
         """Rank the catalog's melodies by how significantly they share a passage with `query`.
 
-        Two stages: every reference is scored by interval alignment (`melody.align.search`; a catalog of
-        FILTER_MIN melodies or more only on the rows its n-gram index picks, see `_stage1`); the best
+        Two stages: every reference is scored by interval alignment (`melody.align.search`; in a catalog of
+        PREFILTER_MIN melodies or more, after a fast first pass over all of them, see `_stage1`); the best
         candidates are re-scored with transposed absolute pitch and their E-values come from that combined
         score's null (`melody.score.rescore`). Returns up to `top` matches, best (smallest E-value) first,
         each with the matched passage in both melodies (seconds, notes, bars), transposition, tempo ratio
@@ -255,10 +253,10 @@ class Catalog:
             raise CatalogError(f"{self.path}: the catalog is empty; add references with `melody index`")
         qf = p.query_features(query)
         # A recording cannot show a repeated note that is not re-articulated: it is ranked with repeated
-        # notes merged on both sides (the passage shown is still aligned note for note). Not in catalogs
-        # searched through the n-gram filter: the merged copy of every melody would not fit in memory.
+        # notes merged on both sides (the passage shown is still aligned note for note). Not in catalogs of
+        # MERGED_MAX melodies or more: a merged copy of every melody would not fit in memory.
         sq, sp = query, p
-        if query.meta.get("kind") == "audio" and len(p) < FILTER_MIN:
+        if query.meta.get("kind") == "audio" and len(p) < MERGED_MAX:
             merged = Melody(merge_repeats(query.notes)[0], query.title, source=query.source, meta=query.meta)
             if len(merged.notes) >= 3:
                 sq, sp = merged, self._merged_packed()
@@ -280,8 +278,7 @@ class Catalog:
 
         A catalog of PREFILTER_MIN melodies or more is ranked first by the fast SIMD kernel
         (`melody.align.fast`, the same alignment with quantised steps); the full kernel re-scores the
-        FIRST_PASS_KEEP rows of best reduced score (those E-values rank) and the rows the n-gram index
-        picks (catalogs of FILTER_MIN or more: borrowed phrases that share rare patterns). The E-values' null is the whole catalog's first-pass scores, as for an exhaustive search;
+        FIRST_PASS_KEEP rows of best reduced score (those E-values rank). The E-values' null is the whole catalog's first-pass scores, as for an exhaustive search;
         rows not re-scored get score 0 and E = N (they cannot rank).
         """
         n = len(p)
@@ -295,10 +292,8 @@ class Catalog:
             return scores, np.full(n, float(n))   # stage 2 re-scores every reference of a small catalog
         scores = fast.prefilter_scores(qf, p.layout, params=params).astype(np.float64)
         z = significance.reduced_scores(scores, len(qf), n_steps)
-        keep = [np.argpartition(-z, FIRST_PASS_KEEP - 1)[:FIRST_PASS_KEEP] if n > FIRST_PASS_KEEP else np.arange(n)]
-        if n >= FILTER_MIN and p.gram_starts is not None:
-            keep.append(ngrams.candidates(qf.interval, p.gram_starts, p.gram_postings, n, CANDIDATES))
-        rows = np.unique(np.concatenate(keep))
+        rows = np.sort(np.argpartition(-z, FIRST_PASS_KEEP - 1)[:FIRST_PASS_KEEP]) if n > FIRST_PASS_KEEP \
+            else np.arange(n)
         exact = align.search_rows(qf, steps, p.step_offsets, rows, params)
         self.last_search = {"rows": n, "full_kernel_rows": len(rows)}
         # E-values of the re-scored rows against the whole catalog's first-pass scores. The other rows are

@@ -18,13 +18,12 @@ import numpy as np
 from ..align import fast
 from ..notes import NOTE_DTYPE, Melody
 from ..represent import Features, features, metric_classes
-from . import ngrams
 
-FEATURES_VERSION = 5   # bump when features or weights change: cached step arrays are then rebuilt
+FEATURES_VERSION = 6   # bump when features or weights change: cached step arrays are then rebuilt
 _STEPS = ("interval", "length", "weight", "metric")
 _LAYOUT = ("steps", "block_start", "rows", "meta")    # melody.align.fast's block layout, saved as fast_<name>
 _CACHED = ("notes", "offsets", "interval", "length", "weight", "metric", "step_offsets", "tempo_unit", "pitch",
-           "ids", "gram_starts", "gram_postings") + tuple("fast_" + k for k in _LAYOUT)
+           "ids") + tuple("fast_" + k for k in _LAYOUT)
 CHUNK_NOTES = 4_000_000    # notes packed at a time while building (bounds the builder's memory)
 
 
@@ -39,8 +38,6 @@ class Packed:
     metric: np.ndarray      # float32 metric class of each step's arrival note (represent.metric_classes)
     step_offsets: np.ndarray
     tempo_unit: np.ndarray  # seconds per length unit, per row
-    gram_starts: np.ndarray | None = None     # n-gram index (melody.catalog.ngrams), None when not built
-    gram_postings: np.ndarray | None = None
     layout: dict | None = None                # the steps in SIMD blocks for melody.align.fast, None when not built
     derived: dict = field(default_factory=dict, repr=False, compare=False)   # per-catalog caches of search stages
 
@@ -137,7 +134,7 @@ def cache_dir(catalog_path: str, generation: str) -> str:
 
 def build_arrays(store, alloc=None, progress=None, after_id: int = 0, index: bool = True) -> dict[str, np.ndarray]:
     """Every array of the packed cache for the store's rows with ids above `after_id`, built CHUNK_NOTES
-    notes at a time (index=False: without the search indexes, see `_index_arrays`).
+    notes at a time (index=False: without the first pass's layout, see `_index_arrays`).
 
     ``alloc(name, shape, dtype)`` makes each output array (default: np.empty; `write_cache` passes
     memory-mapped .npy files, so a million melodies never sit in memory at once).
@@ -189,14 +186,10 @@ def build_arrays(store, alloc=None, progress=None, after_id: int = 0, index: boo
 
 
 def _index_arrays(arrays, alloc) -> dict[str, np.ndarray]:
-    """The search indexes built over all rows' steps: the n-gram index and the fast kernel's block layout."""
-    step_offsets = np.asarray(arrays["step_offsets"])
-    starts, postings = ngrams.build_index(arrays["interval"], step_offsets)
-    built = {"gram_starts": starts, "gram_postings": postings}
-    layout = fast.build_layout(*(arrays[k] for k in _STEPS), step_offsets)
-    built.update({"fast_" + k: v for k, v in layout.items()})
+    """The search index built over all rows' steps: the fast kernel's block layout."""
+    layout = fast.build_layout(*(arrays[k] for k in _STEPS), np.asarray(arrays["step_offsets"]))
     out = {}
-    for key, value in built.items():
+    for key, value in (("fast_" + k, v) for k, v in layout.items()):
         out[key] = alloc(key, value.shape, value.dtype)
         out[key][...] = value
     return out
@@ -242,7 +235,7 @@ _SHIFTED = {"offsets": "notes", "step_offsets": "interval"}   # offset arrays: a
 def extend_cache(store, path: str) -> bool:
     """Make this generation's cache from an older one when melodies were only added since (the usual
     `melody index` of new files): the new rows are packed alone and appended to the older cache's files in
-    place, and the n-gram index is rebuilt. A million-melody catalog that gains a few files is then
+    place, and the first pass's layout is rebuilt. A million-melody catalog that gains a few files is then
     ready in seconds, not rebuilt whole. Returns False when no older cache fits (the caller rebuilds).
     """
     parent, name = os.path.split(path)
