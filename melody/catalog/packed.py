@@ -19,7 +19,7 @@ from ..align import fast
 from ..notes import NOTE_DTYPE, Melody
 from ..represent import Features, features, metric_classes
 
-FEATURES_VERSION = 6   # bump when features or weights change: cached step arrays are then rebuilt
+FEATURES_VERSION = 5   # bump when features or weights change: cached step arrays are then rebuilt
 _STEPS = ("interval", "length", "weight", "metric")
 _LAYOUT = ("steps", "block_start", "rows", "meta")    # melody.align.fast's block layout, saved as fast_<name>
 _CACHED = ("notes", "offsets", "interval", "length", "weight", "metric", "step_offsets", "tempo_unit", "pitch",
