@@ -212,6 +212,35 @@ def test_onsets_snap_to_a_steady_beat():
     assert info["meter"] in (0, 3, 4)
 
 
+
+def test_snapping_keeps_the_notes_own_phase():
+    """Slow attacks start 45 ms after the clicks: the grid cleans up the spacing but leaves that lag."""
+    hop, beat, lag = 0.01, 0.5, 0.045
+    env = np.zeros(2000, dtype="f4")
+    env[(np.arange(0, 20, beat) / hop).astype(int)] = 1.0
+    rng = np.random.default_rng(3)
+    grid = np.array([0, 1, 1.5, 2, 3, 3.25, 3.5, 4, 6, 7, 8, 9.5, 10, 12, 13, 14]) * beat + 1.0
+    notes = make_notes(grid + lag + rng.normal(0, 0.01, len(grid)), np.full(len(grid), 0.2),
+                       np.arange(60, 60 + len(grid)))
+    got, info = rhythm.snap_to_beats(notes, env, hop)
+    assert info["snapped"]
+    assert np.allclose(got["onset"], grid + lag, atol=0.015)
+
+
+def test_random_onsets_do_not_fit_a_fine_grid():
+    """At 167 BPM a sixteenth grid is 90 ms: onsets at random are within 35 ms of it three times in four,
+    so the fit is judged against the grid step too."""
+    hop, beat = 0.01, 0.36
+    env = np.zeros(3000, dtype="f4")
+    env[(np.arange(0, 30, beat) / hop).astype(int)] = 1.0
+    rng = np.random.default_rng(4)
+    onsets = np.cumsum(rng.uniform(0.15, 0.45, 60))
+    notes = make_notes(onsets, np.full(60, 0.1), np.full(60, 60))
+    got, info = rhythm.snap_to_beats(notes, env, hop)
+    assert info["tempo_bpm"] == pytest.approx(60 / beat, abs=3)
+    assert not info["snapped"]
+    assert got is notes
+
 def test_free_rhythm_is_left_alone():
     hop = 0.01
     env = np.zeros(2000, dtype="f4")

@@ -2,10 +2,12 @@
 
 A score gives every note a metric position and exact durations; a transcription has neither, and its
 onsets wobble by 10-40 ms. Where the music has a steady beat (most songs and mixes), librosa's beat tracker
-on the spectral flux gives beat times; each note onset is moved to the nearest quarter of its local beat,
+on the spectral flux gives beat times; each note onset is moved to the nearest quarter of its local beat
+(shifted by the notes' median lag behind the beats, so absolute onset times keep the notes' own phase),
 so inter-onset ratios come out as clean as in a score, and notes on a beat are marked as such
-(``beat`` = 1.0, 2.0, ... with ``bar`` unknown: the downbeat is not guessed). Where the onsets do not fit a
-grid (free rhythm, rubato singing, a tracker that lost the beat) the notes are left as they were.
+(``beat`` = 1.0, 2.0, ... with ``bar`` unknown: the downbeat is guessed only where it stands out). Where the
+onsets do not fit a grid (free rhythm, rubato singing, a tracker that lost the beat or found a wrong tempo)
+the notes are left as they were.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import numpy as np
 SUBDIVISIONS = (4, 3)      # snap to quarter-beats, or to thirds (compound meters, triplets) if they fit better
 MAX_RESIDUAL_S = 0.035     # the onsets fit the grid when three quarters of them are this close to it
 MAX_MOVE_S = 0.06          # and no onset moves further than this
+MAX_RESIDUAL_STEP = 0.25   # and that is under this share of the grid step (onsets at random: 0.375)
 MIN_BEATS = 8
 WINDOW_S, OVERLAP_S = 60.0, 8.0
 MIN_DOWNBEAT_CONTRAST = 0.15
@@ -137,15 +140,17 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float)
         raw = pos - np.round(pos * sub) / sub
         lag = float(np.clip(np.median(raw), -MAX_MOVE_S / period, MAX_MOVE_S / period))
         grid = np.round((pos - lag) * sub) / sub
-        fits.append((float(np.percentile(np.abs(pos - lag - grid), 75)) * period, sub, grid))
-    fit, sub, grid = min(fits, key=lambda f: f[0])
-    if fit > MAX_RESIDUAL_S:
+        fits.append((float(np.percentile(np.abs(pos - lag - grid), 75)) * period, sub, grid, lag))
+    fit, sub, grid, lag = min(fits, key=lambda f: f[0])
+    if fit > min(MAX_RESIDUAL_S, MAX_RESIDUAL_STEP * period / sub):
         return notes, info
-    far = np.abs(pos - grid) * period > MAX_MOVE_S     # an onset the grid does not explain stays put
+    far = np.abs(pos - lag - grid) * period > MAX_MOVE_S     # an onset the grid does not explain stays put
     info["subdivision"] = sub
     out = notes.copy()
     ends = notes["onset"] + notes["duration"]
-    snapped = np.where(far, notes["onset"], times_at(grid, beats))
+    # the grid keeps the notes' own phase: the tracker's beats sit wherever the flux peaks, which is not
+    # where a note starts (a slow attack, a soft onset); only the spacing of the onsets is cleaned up
+    snapped = np.where(far, notes["onset"], times_at(grid + lag, beats))
     keep = np.concatenate([[True], np.diff(snapped) > 1e-6])   # two onsets on one grid point: keep the first
     out["onset"] = np.maximum(snapped, 0.0)
     out = out[keep]
