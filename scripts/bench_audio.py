@@ -8,7 +8,9 @@ written as mp3, some at 44.1 kHz, some at 22.05 kHz. Reported:
 
 - note-level precision / recall / F of the transcribed lead line (mir_eval: onset within 50 ms, pitch within
   50 cents, offsets ignored), for mixes and solo lines, per lead instrument, for each method;
-- retrieval: recall@1 / TPR / FPR of the MIDI queries and of the same songs as audio, and their ratio;
+- retrieval: recall@1 / TPR / FPR of the MIDI queries and of the same songs as audio, and their ratio; and of
+  the written lead handed to the search as a recording (no bars, repeats merged): what a perfect
+  transcription would get;
 - speed: transcription time / audio duration (real-time factor), median and overall;
 - real recordings (../shared/data/real-audio-dev, if present): note F on vocadito's solo singing against both
   annotators, and whether each MASTmelody sung take's best match is its melody's piano recording.
@@ -131,8 +133,18 @@ def transcription_rows(queries, renders, method: str, limit: int | None) -> list
     return rows
 
 
+def lead_as_recording(q):
+    """The written lead as a perfect transcription would give it: its notes, no bars or beats, marked as
+    audio (so the search merges repeated notes as it does for recordings): the ceiling of any transcriber."""
+    from melody.notes import Melody, make_notes
+
+    lead = np.array([(p, s, d) for p, s, d, _ in q.lead], dtype="f8")
+    return Melody(make_notes(lead[:, 1], lead[:, 2], lead[:, 0]), title=q.qid, meta={"kind": "audio"})
+
+
 def retrieval(queries, renders, split, workdir) -> dict:
-    """R@1/TPR/FPR of MIDI queries and of the same songs as audio mixes (and solos), one catalog."""
+    """R@1/TPR/FPR of MIDI queries, of the same songs as audio mixes (and solos), one catalog, and of the
+    written lead given as a recording ("lead")."""
     import melody
     from melody.audio import transcribe
     from melody.errors import MelodyError
@@ -141,11 +153,14 @@ def retrieval(queries, renders, split, workdir) -> dict:
     shutil.rmtree(cat_dir, ignore_errors=True)
     cat = melody.Catalog.create(cat_dir)
     ids = bench_accuracy.add_in_order(cat, [t.melody for t in split.catalog])
-    rows = {"midi": [], "mix": [], "solo": []}
+    rows = {"midi": [], "mix": [], "solo": [], "lead": []}
     for q, rec in zip(queries, renders):
         for kind in rows:
             try:
-                m = bench_accuracy.load_query(q.path) if kind == "midi" else transcribe(rec[kind])[0]
+                if kind == "midi":
+                    m = bench_accuracy.load_query(q.path)
+                else:
+                    m = lead_as_recording(q) if kind == "lead" else transcribe(rec[kind])[0]
                 matches = cat.search(m, top=10)
             except MelodyError:
                 matches = []
@@ -273,7 +288,7 @@ def main(argv=None) -> int:
             print(f"\n{'retrieval':<12}{'R@1':>7}{'R@10':>7}{'TPR':>7}{'FPR':>7}")
             for kind, s in ret.items():
                 print(f"{kind:<12}{s['recall_at_1']:>7.3f}{s['recall_at_10']:>7.3f}{s['tpr']:>7.3f}{s['fpr']:>7.3f}")
-            for kind in ("mix", "solo"):
+            for kind in ("mix", "solo", "lead"):
                 print(f"audio {kind} R@1 / MIDI R@1 = {ret[kind]['recall_at_1'] / max(ret['midi']['recall_at_1'], 1e-9):.3f}")
         long_runs = [long_file_run(renders[0]["mix"], m, workdir) for m in args.long]
         for r in long_runs:
