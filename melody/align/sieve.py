@@ -1,0 +1,176 @@
+"""Pass 0 of catalog search: a cheap local alignment over every reference, to pick the blocks worth the
+first pass (`melody.align.fast.prefilter_scores`) at all.
+
+It reads the same interleaved block layout as the first pass (`fast.build_layout`: steps[column, field,
+lane], LANES references per block), so it needs no storage of its own, and vectorises the same way (the
+innermost loop runs over the lanes of a block, int16 scores, 16 lanes per AVX2 instruction). The score is a
+plain Smith-Waterman with only ``(1,1)`` moves and gaps, in fixed point (1/fast.SCORE_UNIT point,
+saturating at fast.SATURATE):
+
+- pitch: equal intervals earn MATCH times the mean information weight of the two steps (the two half
+  weights, as in the first pass); a semitone apart NEAR; anything else MISMATCH (no octave case);
+- rhythm: RHY_MATCH when the log2 lengths, or the log2 lengths relative to the step before, agree within
+  DUR_FREE (the first pass's test), else a flat penalty RHY_PEN / 2 (the first pass's cost of a 1:2 ratio)
+  instead of its interpolated curve;
+- gaps ``(1,0)`` / ``(0,1)`` cost GAP; no summed moves, no metric bonus.
+
+Each query row computes its move score and its DP cell in one flat loop over (column, lane), with the cell
+to the left a constant LANES entries back, so LLVM vectorises it without a dependence check.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit, uint64
+
+from ..errors import MelodyError
+from ..represent import Features
+from . import kernels as K
+from .fast import (C_FREE, C_GAP, C_HALF_W, C_MISMATCH, C_NEAR, C_RHY_MATCH, F_IV, F_LEN, F_REL, F_W, LANES,
+                   Q_IV, Q_LEN, Q_REL, Q_W, SATURATE, SCORE_UNIT, check_layout, half_weights, kernel_constants,
+                   query_table)
+
+# The sieve's own int16 constants (scores in 1/SCORE_UNIT point).
+S_NEAR, S_MISMATCH, S_GAP, S_RHY_MATCH, S_FREE, S_RHY_PEN, S_HALF_W = range(7)
+N_SIEVE_CONSTS = 7
+N_SIEVE_FIELDS = 4      # decoded block: interval, half-weight score, log2 length, relative log2 length
+
+I16 = np.int16
+
+
+def sieve_constants(params) -> np.ndarray:
+    """The sieve's int16 constants S_* from alignment params (K.*), shared with the first pass where they
+    mean the same (fast.kernel_constants)."""
+    c = kernel_constants(params)
+    s = np.zeros(N_SIEVE_CONSTS, dtype=np.int16)
+    s[S_NEAR], s[S_MISMATCH], s[S_GAP] = c[C_NEAR], c[C_MISMATCH], c[C_GAP]
+    s[S_RHY_MATCH], s[S_FREE], s[S_HALF_W] = c[C_RHY_MATCH], c[C_FREE], c[C_HALF_W]
+    s[S_RHY_PEN] = round(params[K.RHY_PEN] * 0.5 * SCORE_UNIT)
+    return s
+
+
+# ----------------------------------------------------------------------------------------------------
+# kernel. As in fast: every intermediate is cast back to int16 so LLVM keeps the arithmetic 16 bits wide,
+# indices are uint64 (no negative-index wraparound), and per-lane selects pick between freshly computed values.
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _decode4(steps, c0, ncol, half_w, S):
+    """Block columns c0..c0+ncol-1 -> S, field-major (interval, half-weight score, log2 length, relative log2
+    length; each ncol x LANES, flat)."""
+    nl = ncol * LANES
+    for t in range(ncol):
+        src = steps[c0 + t]
+        base = t * LANES
+        for lane in range(LANES):
+            S[base + lane] = src[F_IV, lane]
+            S[nl + base + lane] = np.int16((np.int32(src[F_W, lane]) * np.int32(half_w)) >> 8)
+            S[2 * nl + base + lane] = src[F_LEN, lane]
+            S[3 * nl + base + lane] = src[F_REL, lane]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sieve_row(qa, qw, lq, relq, S, n, Hp, Hc, B, near, mismatch, gap, rm, free, negpen):
+    """One query row against a decoded block: the (1,1) score of every cell and its DP cell.
+
+    Hp, Hc: the previous and the current DP row, (n + 1) * LANES entries each (column j at j * LANES; column
+    0 is the boundary, 0); B: the best score seen so far in each column (n * LANES). Three separate arrays:
+    offsets into one array make LLVM's runtime overlap check fail and fall back to scalar code (~30x slower)."""
+    L = uint64(LANES)
+    NL = uint64(n) * L
+    zero = I16(0)
+    one = I16(1)
+    top = I16(SATURATE)
+    for k in range(NL):
+        d = I16(abs(I16(qa - S[k])))
+        off = near if d == one else mismatch
+        pitch = max(off, I16(I16(qw + S[NL + k]) - I16(min(d, one) * I16(30000))))
+        dl = min(I16(abs(I16(lq - S[NL + NL + k]))), I16(abs(I16(relq - S[NL + NL + NL + k]))))
+        rhythm = rm if dl < free else negpen
+        h = I16(Hp[k] + I16(pitch + rhythm))
+        h = max(h, I16(Hp[k + L] + gap))
+        h = max(h, I16(Hc[k] + gap))
+        h = min(max(h, zero), top)
+        Hc[k + L] = h
+        B[k] = max(B[k], h)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sieve_blocks(Q, m, steps, block_start, blocks, c, out):
+    """Sieve score of the query (Q: int16 rows Q_*, weights as half-weight scores) against every block in
+    `blocks`; out[block * lanes + lane] = that lane's best cell (int16)."""
+    lanes = steps.shape[2]
+    longest = 1
+    for k in range(blocks.shape[0]):
+        b = blocks[k]
+        longest = max(longest, block_start[b + 1] - block_start[b])
+    S = np.empty(longest * N_SIEVE_FIELDS * lanes, dtype=np.int16)
+    Ha = np.empty((longest + 1) * lanes, dtype=np.int16)
+    Hb = np.empty((longest + 1) * lanes, dtype=np.int16)
+    B = np.empty(longest * lanes, dtype=np.int16)
+    near, mismatch, gap = c[S_NEAR], c[S_MISMATCH], c[S_GAP]
+    rm, free, negpen = c[S_RHY_MATCH], c[S_FREE], I16(-c[S_RHY_PEN])
+    for k in range(blocks.shape[0]):
+        b = blocks[k]
+        c0 = block_start[b]
+        n = block_start[b + 1] - c0
+        if n == 0:
+            for lane in range(lanes):
+                out[b * lanes + lane] = 0
+            continue
+        _decode4(steps, c0, n, c[S_HALF_W], S)
+        for j in range((n + 1) * lanes):
+            Ha[j] = I16(0)
+            Hb[j] = I16(0)
+        for j in range(n * lanes):
+            B[j] = I16(0)
+        Hp, Hc = Ha, Hb
+        for i in range(m):
+            _sieve_row(Q[Q_IV, i], Q[Q_W, i], Q[Q_LEN, i], Q[Q_REL, i], S, n, Hp, Hc, B,
+                       near, mismatch, gap, rm, free, negpen)
+            Hp, Hc = Hc, Hp
+        for lane in range(lanes):
+            top = np.int16(0)
+            for j in range(n):
+                top = max(top, B[j * lanes + lane])
+            out[b * lanes + lane] = top
+
+
+def sieve_scores(query: Features, layout: dict[str, np.ndarray], params=None,
+                 workers: int | None = None) -> np.ndarray:
+    """Pass-0 score of the query against every catalog row of a layout (float32 points, catalog row order,
+    as `fast.prefilter_scores` returns them).
+
+    A (1,1)-and-gaps local alignment (see the module docstring), about an order of magnitude cheaper per
+    cell than the first pass: rank with it, keep a few percent of the rows, and hand them to
+    `fast.prefilter_scores` as its rows_mask. params: alignment params (melody.align.DEFAULT_PARAMS when None).
+    """
+    from . import _check
+    p = _check(params)
+    lanes, n_rows = check_layout(layout)
+    steps, block_start, rows = layout["steps"], layout["block_start"], layout["rows"]
+    out = np.zeros(n_rows, dtype=np.float32)
+    n_blocks = len(block_start) - 1
+    if len(query) == 0 or n_blocks == 0:
+        return out
+    if workers is not None and int(workers) < 1:
+        raise MelodyError(f"workers must be at least 1, got {workers}")
+    consts = sieve_constants(p)
+    Q = query_table(query)
+    Q[Q_W] = half_weights(Q[Q_W], kernel_constants(p))      # each side brings half of MATCH * (qw + rw)
+    blocks = np.arange(n_blocks)
+    lane_scores = np.zeros(n_blocks * lanes, dtype=np.int16)
+    workers = max(1, min(workers or os.cpu_count() or 1, n_blocks))
+    m = len(query)
+    if workers == 1:
+        _sieve_blocks(Q, m, steps, block_start, blocks, consts, lane_scores)
+    else:
+        # blocks are sorted by length: dealt out round-robin, each thread gets about equal work
+        parts = [np.ascontiguousarray(blocks[k::workers]) for k in range(workers)]
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda part: _sieve_blocks(Q, m, steps, block_start, part, consts, lane_scores), parts))
+    valid = rows >= 0
+    out[rows[valid]] = lane_scores[valid].astype(np.float32) / SCORE_UNIT
+    return out
