@@ -3,8 +3,9 @@
 The reference is written from the module's documented semantics: quantise each step (interval to a
 semitone, log2 length to 1/16 octave, weight to 1/16 bit; a summed step has the summed interval and the table
 weight of its interval, at most the two steps' weights); score in 1/8 point
-- (1,1): equal intervals earn the two half weights (MATCH x weight / 2 each, rounded down in 1/8 point), one
-  semitone apart NEAR, else MISMATCH; plus RHY_MATCH when the log2 lengths, or the log2 lengths relative to
+- (1,1): equal intervals earn the two half weights (MATCH x weight / 2 each, rounded down in 1/8 point), plus
+  METRIC_MATCH when their arrival notes have the same known metric class; one semitone apart NEAR, else
+  MISMATCH; plus RHY_MATCH when the log2 lengths, or the log2 lengths relative to
   the step before (when both have one), differ by less than the first pass's threshold, else minus RHY_PEN / 2;
 - moves="summed" also: (1,2) / (2,1) FRAG and (2,2) WRONG plus the two half weights of the (summed) steps,
   only when their intervals are equal;
@@ -43,6 +44,7 @@ def ref_steps(f: Features) -> list[dict]:
     for k in range(len(f)):
         lg = math.log2(float(f.length[k]))
         step = {"iv": round(float(f.interval[k])), "len": round(lg * 16), "w": round(float(f.weight[k]) * 16),
+                "met": int(f.metric[k]) if f.metric is not None and f.metric[k] >= 0 else None,
                 "rel": None if k == 0 else round((lg - math.log2(float(f.length[k - 1]))) * 16),
                 "iv2": None, "w2": None}
         if k >= 1:
@@ -62,6 +64,8 @@ def ref_score(query: Features, reference: Features, params=P, moves="summed") ->
     def diag(q, r):
         d = abs(q["iv"] - r["iv"])
         s = half(q["w"]) + half(r["w"]) if d == 0 else int(c[fast.C_NEAR]) if d == 1 else int(c[fast.C_MISMATCH])
+        if d == 0 and q["met"] is not None and q["met"] == r["met"]:
+            s += int(c[fast.C_METRIC])
         dl = abs(q["len"] - r["len"])
         if q["rel"] is not None and r["rel"] is not None:
             dl = min(dl, abs(q["rel"] - r["rel"]))
@@ -134,8 +138,8 @@ def test_kernel_matches_python_reference(query, refs, workers, moves):
 @given(query=melodies(1, 12), refs=st.lists(melodies(1, 14), min_size=1, max_size=6))
 def test_other_params_match_reference(query, refs):
     p = P.copy()
-    p[[align.K.MATCH, align.K.NEAR, align.K.GAP, align.K.RHY_PEN, align.K.DUR_FREE, align.K.FRAG]] = \
-        [1.5, -1.0, -3.0, 3.0, 0.25, -2.0]
+    p[[align.K.MATCH, align.K.NEAR, align.K.GAP, align.K.RHY_PEN, align.K.DUR_FREE, align.K.FRAG,
+       align.K.METRIC_MATCH]] = [1.5, -1.0, -3.0, 3.0, 0.25, -2.0, 0.5]
     got = sieve.sieve_scores(query, layout_of(refs), params=p)
     np.testing.assert_array_equal(got, np.array([ref_score(query, r, p) for r in refs], dtype=np.float32))
 
