@@ -16,7 +16,7 @@ first pass's:
 - gaps ``(1,0)`` / ``(0,1)`` cost GAP;
 - ``moves="summed"`` (the default) also (1,2) / (2,1) at FRAG and (2,2) at WRONG, scored only when the
   (summed) intervals are equal (their half weights; no rhythm), never otherwise. ``moves="diag"`` leaves
-  them out: ~1.7x faster, but on the default catalog it keeps only ~70% of stage 1's top 10 in its top 1%
+  them out: ~1.7x faster, but on the default catalog it keeps only ~2/3 of stage 1's top 10 in its top 1%
   (BENCHMARKS.md), because the full kernel's best matches use them, even for unrelated melodies.
 
 Each query row computes its move score and its DP cell in one flat loop over (column, lane), with the cell
@@ -35,8 +35,7 @@ from ..represent import Features
 from . import kernels as K
 from .fast import (C_FRAG, C_FREE, C_GAP, C_HALF_W, C_METRIC, C_MISMATCH, C_NEAR, C_RHY_MATCH, C_WRONG, F_IV,
                    F_IV2, F_LEN, F_MET, F_REL, F_W, F_W2, LANES, Q_IV, Q_IV2, Q_LEN, Q_MET, Q_REL, Q_W, Q_W2,
-                   SATURATE, SCORE_UNIT,
-                   check_layout, half_weights, kernel_constants, query_table)
+                   SATURATE, SCORE_UNIT, check_layout, half_weights, kernel_constants, query_table)
 
 # The sieve's own int16 constants (scores in 1/SCORE_UNIT point).
 S_NEAR, S_MISMATCH, S_GAP, S_RHY_MATCH, S_FREE, S_RHY_PEN, S_HALF_W, S_FRAG, S_WRONG, S_METRIC = range(10)
@@ -210,22 +209,24 @@ def sieve_scores(query: Features, layout: dict[str, np.ndarray], params=None, wo
     """Pass-0 score of the query against every catalog row of a layout (float32 points, catalog row order,
     as `fast.prefilter_scores` returns them).
 
-    A (1,1)-and-gaps local alignment (see the module docstring), about an order of magnitude cheaper per
-    cell than the first pass: rank with it, keep a few percent of the rows, and hand them to
-    `fast.prefilter_scores` as its rows_mask. params: alignment params (melody.align.DEFAULT_PARAMS when None).
+    A cheaper local alignment than the first pass's (see the module docstring; ~2.5x fewer cycles per cell):
+    rank the rows by reduced score (`melody.score.significance.reduced_scores` with their step counts, as
+    stage 1 ranks), keep the best 1-2% and hand them to `fast.prefilter_scores` as its rows_mask
+    (BENCHMARKS.md: recall of stage 1's top 10). params: alignment params (melody.align.DEFAULT_PARAMS when
+    None); moves: "summed" or "diag"; workers: threads (default: all cores).
     """
     from . import _check
     p = _check(params)
+    if moves not in MOVES:
+        raise MelodyError(f"moves must be one of {', '.join(MOVES)}, got {moves!r}")
+    if workers is not None and int(workers) < 1:
+        raise MelodyError(f"workers must be at least 1, got {workers}")
     lanes, n_rows = check_layout(layout)
     steps, block_start, rows = layout["steps"], layout["block_start"], layout["rows"]
     out = np.zeros(n_rows, dtype=np.float32)
     n_blocks = len(block_start) - 1
     if len(query) == 0 or n_blocks == 0:
         return out
-    if moves not in MOVES:
-        raise MelodyError(f"moves must be one of {', '.join(MOVES)}, got {moves!r}")
-    if workers is not None and int(workers) < 1:
-        raise MelodyError(f"workers must be at least 1, got {workers}")
     consts = sieve_constants(p)
     Q = query_table(query)
     Q[Q_W] = half_weights(Q[Q_W], kernel_constants(p))      # each side brings half of MATCH * (qw + rw)
@@ -241,7 +242,8 @@ def sieve_scores(query: Features, layout: dict[str, np.ndarray], params=None, wo
         # blocks are sorted by length: dealt out round-robin, each thread gets about equal work
         parts = [np.ascontiguousarray(blocks[k::workers]) for k in range(workers)]
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda part: _sieve_blocks(Q, m, steps, block_start, part, consts, summed, lane_scores), parts))
+            list(pool.map(lambda part: _sieve_blocks(Q, m, steps, block_start, part, consts, summed, lane_scores),
+                          parts))
     valid = rows >= 0
     out[rows[valid]] = lane_scores[valid].astype(np.float32) / SCORE_UNIT
     return out
