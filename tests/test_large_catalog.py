@@ -148,3 +148,35 @@ def test_an_outdated_cache_of_the_same_name_is_replaced(tmp_path):
     assert isinstance(again.packed.layout["steps"], np.memmap)
     assert os.path.exists(os.path.join(path, "fast_steps.npy"))
     assert sorted(os.listdir(os.path.dirname(path))) == [os.path.basename(path)]
+
+
+def test_sieved_search_finds_what_the_exhaustive_search_finds(tmp_path, monkeypatch):
+    cat = _catalog(tmp_path / "c", 300, seed=6)
+    notes = np.array(cat.melody(123).notes[4:30])
+    notes["pitch"] -= 4
+    query = Melody(notes)
+    full = cat.search(query, top=5)
+    monkeypatch.setattr(catalog_module, "PREFILTER_MIN", 100)
+    monkeypatch.setattr(catalog_module, "SIEVE_MIN", 100)
+    monkeypatch.setattr(catalog_module, "SIEVE_SHARE", 0.2)
+    monkeypatch.setattr(catalog_module, "FIRST_PASS_KEEP", 30)
+    got = cat.search(query, top=5)
+    assert cat.last_search["full_kernel_rows"] == 30
+    assert got[0].id == full[0].id == cat.packed.entries[123].uid
+    assert got[0].evalue == pytest.approx(full[0].evalue, rel=0.3)
+
+
+def test_regrouped_layout_scores_like_the_whole_one(tmp_path):
+    from melody.align import fast
+    from melody.represent import features
+    cat = _catalog(tmp_path / "c", 150, seed=8, lo=10, hi=120)
+    p = cat.packed
+    qf = features(cat.melody(7))
+    whole = fast.prefilter_scores(qf, p.layout)
+    for chosen in (np.array([3]), np.arange(0, 150, 7), np.random.default_rng(1).choice(150, 70, replace=False)):
+        part = fast.regroup(p.layout, chosen)
+        got = fast.prefilter_scores(qf, part)
+        assert np.array_equal(got[chosen], whole[chosen])
+        others = np.setdiff1d(np.arange(150), chosen)
+        assert not np.any(got[others])
+        assert part["steps"].shape[0] <= p.layout["steps"].shape[0]

@@ -161,6 +161,68 @@ def _fill_layout(interval, length, weight, metric, step_offsets, rows, block_sta
                     col[F_REL2, lane] = NO_REL
 
 
+def lane_positions(layout: dict[str, np.ndarray]) -> np.ndarray:
+    """Where every catalog row sits in a layout: block * lanes + lane (the inverse of layout["rows"])."""
+    lanes, n_rows = check_layout(layout)
+    rows = np.asarray(layout["rows"])
+    pos = np.full(n_rows, -1, dtype=np.int64)
+    valid = rows >= 0
+    pos[rows[valid]] = np.flatnonzero(valid)
+    return pos
+
+
+def regroup(layout: dict[str, np.ndarray], selected: np.ndarray, positions: np.ndarray | None = None) -> dict:
+    """A layout of only the `selected` catalog rows, their columns copied lane by lane out of `layout` into
+    fresh blocks (rows keep their length order, so a block still holds rows of similar length).
+
+    `prefilter_scores(..., rows_mask=...)` can only skip whole blocks, and the best 2% of a catalog's rows
+    touch about half of its blocks; on the regrouped layout the first pass costs what the selected rows
+    cost. Scores come back in catalog row order (rows not selected: 0). positions: `lane_positions(layout)`
+    when the caller keeps it.
+    """
+    lanes, n_rows = check_layout(layout)
+    pos = lane_positions(layout) if positions is None else positions
+    selected = np.asarray(selected, dtype=np.int64)
+    selected = selected[np.argsort(pos[selected], kind="stable")]      # layout order: by length
+    src = pos[selected]
+    block_start = np.asarray(layout["block_start"])
+    src_block = src // lanes
+    src_len = block_start[src_block + 1] - block_start[src_block]       # a padded source block's length
+    n_new = -(-len(selected) // lanes)
+    new_len = np.zeros(n_new * lanes, dtype=np.int64)
+    new_len[:len(selected)] = src_len
+    new_start = np.zeros(n_new + 1, dtype=np.int64)
+    new_start[1:] = np.cumsum(new_len.reshape(n_new, lanes).max(axis=1)) if n_new else []
+    steps = np.empty((int(new_start[-1]), N_FIELDS, lanes), dtype=np.int16)
+    pad = np.array([PAD_IV, PAD_IV, PAD_LEN, NO_REL, PAD_LEN, NO_REL, 0, 0, PAD_MET], dtype=np.int16)
+    _copy_lanes(np.asarray(layout["steps"]), block_start[src_block], src % lanes, src_len, new_start, pad, steps)
+    rows = np.full(n_new * lanes, -1, dtype=np.int64)
+    rows[:len(selected)] = selected
+    return {"steps": steps, "block_start": new_start, "rows": rows,
+            "meta": np.array([LAYOUT_VERSION, lanes, n_rows], dtype=np.int64)}
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _copy_lanes(steps, src_col, src_lane, src_len, new_start, pad, out):
+    """Copy selected lane k (columns src_col[k]:+src_len[k] of lane src_lane[k]) into lane k % lanes of new
+    block k // lanes; the rest of every new block is padding."""
+    lanes = out.shape[2]
+    n_sel = src_col.shape[0]
+    for b in range(new_start.shape[0] - 1):
+        for lane in range(lanes):
+            k = b * lanes + lane
+            n = src_len[k] if k < n_sel else 0
+            for t in range(new_start[b + 1] - new_start[b]):
+                col = out[new_start[b] + t]
+                if t < n:
+                    src = steps[src_col[k] + t]
+                    for f in range(N_FIELDS):
+                        col[f, lane] = src[f, src_lane[k]]
+                else:
+                    for f in range(N_FIELDS):
+                        col[f, lane] = pad[f]
+
+
 def check_layout(layout: dict[str, np.ndarray]) -> tuple[int, int]:
     """Validate a layout's arrays (as build_layout makes them, or loaded back); return (lanes, n_rows)."""
     try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import align
-from ..align import fast
+from ..align import fast, sieve
 from ..errors import CatalogError, MelodyError
 from ..io import is_supported, load
 from ..notes import MIN_NOTES, Melody
@@ -26,6 +26,8 @@ __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
 PREFILTER_MIN = 5_000   # catalogs at least this large are ranked by the fast first pass (see Catalog._stage1)
 FIRST_PASS_KEEP = 400   # rows of best first-pass reduced score that the full kernel re-scores
 MERGED_MAX = 50_000     # recordings are ranked against a merged-repeat copy of catalogs smaller than this
+SIEVE_MIN = 50_000      # catalogs at least this large are sieved before the first pass (melody.align.sieve)
+SIEVE_SHARE = 0.02      # the share of rows, best by sieve score, that the first pass re-scores
 
 def default_catalog_path() -> str:
     """Where `melody catalog build-default` puts the default catalog ($MELODY_CATALOG overrides)."""
@@ -278,7 +280,10 @@ class Catalog:
 
         A catalog of PREFILTER_MIN melodies or more is ranked first by the fast SIMD kernel
         (`melody.align.fast`, the same alignment with quantised steps); the full kernel re-scores the
-        FIRST_PASS_KEEP rows of best reduced score (those E-values rank). The E-values' null is the whole catalog's first-pass scores, as for an exhaustive search;
+        FIRST_PASS_KEEP rows of best reduced score (those E-values rank). From SIEVE_MIN melodies, a
+        cheaper kernel (`melody.align.sieve`: fewer moves, simpler rhythm) ranks every row first and the
+        first pass runs only on the best SIEVE_SHARE, regrouped into blocks of their own; the other rows
+        keep their sieve scores for the null. The E-values' null is the whole catalog's first-pass scores, as for an exhaustive search;
         rows not re-scored get score 0 and E = N (they cannot rank).
         """
         n = len(p)
@@ -290,7 +295,19 @@ class Catalog:
             if n >= significance.MIN_FOR_LOCAL_FIT:
                 return scores, significance.evalues(scores, len(qf), n_steps)[0]
             return scores, np.full(n, float(n))   # stage 2 re-scores every reference of a small catalog
-        scores = fast.prefilter_scores(qf, p.layout, params=params).astype(np.float64)
+        if n >= SIEVE_MIN:
+            scores = sieve.sieve_scores(qf, p.layout, params=params).astype(np.float64)
+            z = significance.reduced_scores(scores, len(qf), n_steps)
+            share = max(int(SIEVE_SHARE * n), FIRST_PASS_KEEP)
+            # stage 2's null sample gets first-pass scores too: sieve scores run lower, and a null made of
+            # them would make every combined score look more surprising than it is
+            chosen = np.union1d(np.argpartition(-z, share - 1)[:share], null_sample(n))
+            if "lane_positions" not in p.derived:
+                p.derived["lane_positions"] = fast.lane_positions(p.layout)
+            layout = fast.regroup(p.layout, chosen, p.derived["lane_positions"])
+            scores[chosen] = fast.prefilter_scores(qf, layout, params=params)[chosen]
+        else:
+            scores = fast.prefilter_scores(qf, p.layout, params=params).astype(np.float64)
         z = significance.reduced_scores(scores, len(qf), n_steps)
         rows = np.sort(np.argpartition(-z, FIRST_PASS_KEEP - 1)[:FIRST_PASS_KEEP]) if n > FIRST_PASS_KEEP \
             else np.arange(n)
