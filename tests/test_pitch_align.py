@@ -8,10 +8,17 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
   PITCH_NEAR when |e| <= 2, PITCH_MISMATCH otherwise; + PITCH_METRIC when e is a multiple of 12 and both
   notes have the same known metric class;
 - moves: (1,1) pitch part + rhythm of step i-1 vs step j-1; (2,1) / (1,2) pitch part + SKIP + rhythm of
-  the two summed steps against the single one; (1,0) / (0,1) GAP; floor 0;
+  the two summed steps against the single one (REPEAT instead of SKIP when the skipped note has the pitch
+  of a neighbour); (1,0) / (0,1) GAP; floor 0;
 - rhythm as in the interval alignment: agree = shorter/longer of the lengths, or of the lengths relative
   to each one's step before (the step before a summed pair is the one before the pair); RHY_MATCH when
-  agree >= 1 - DUR_FREE, else -RHY_PEN * (1 - agree).
+  agree >= 1 - DUR_FREE, else -RHY_PEN * (1 - agree);
+- rhythm information: a (1,1) pair whose two steps change length from the step before in the same proportion
+  (log2 ratios within DUR_FREE) earns RHY_INFO times RHYTHM_BITS of the query step's ratio class;
+- a shifted note: when the (1,1) rhythm part is below SHIFT but the step's length summed with the step
+  before, or with the step after, agrees with the other melody's (within DUR_FREE), it is SHIFT instead;
+- a whole copied step: a (1,1) pair that matches in pitch class under T, whose steps have the same interval
+  up to octaves and the same change of length, and comes diagonally from the pair before, earns RUN.
 The score is the best cell over all transpositions.
 """
 from __future__ import annotations
@@ -45,6 +52,14 @@ def ref_rhythm(l, lp, r, rp, p):
     return p[PK.P_RHY_MATCH] if agree >= 1 - p[PK.P_DUR_FREE] else -p[PK.P_RHY_PEN] * (1 - agree)
 
 
+def ref_shifted(ql, rl, s, t, p) -> bool:
+    """Steps s and t differ in length but agree summed with the step before or with the step after."""
+    free = -np.log2(1 - p[PK.P_DUR_FREE]) + 1e-9
+    before = s >= 1 and t >= 1 and abs(np.log2((ql[s - 1] + ql[s]) / (rl[t - 1] + rl[t]))) <= free
+    after = s + 1 < len(ql) and t + 1 < len(rl) and abs(np.log2((ql[s] + ql[s + 1]) / (rl[t] + rl[t + 1]))) <= free
+    return before or after
+
+
 def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
     qp, rp = np.rint(qm.notes["pitch"]).astype(int), np.rint(rm.notes["pitch"]).astype(int)
     qf, rf = features(qm), features(rm)
@@ -68,13 +83,25 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                      else p[PK.P_NEAR] if abs(e) <= 2 else p[PK.P_MISMATCH])
                 if e % 12 == 0 and qmet[i - 1] >= 0 and qmet[i - 1] == rmet[j - 1]:
                     v += p[PK.P_METRIC]
-                h = max(0.0, H[i - 1, j - 1] + v + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, False), p),
-                        H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
+                rhythm = ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, False), p)
+                if rhythm < p[PK.P_SHIFT] and ref_shifted(ql, rl, i - 1, j - 1, p):
+                    rhythm = p[PK.P_SHIFT]
+                diag = v + rhythm
+                same = i >= 2 and j >= 2 and abs(np.log2((ql[i - 1] / ql[i - 2]) / (rl[j - 1] / rl[j - 2]))) \
+                    <= -np.log2(1 - p[PK.P_DUR_FREE]) + 1e-9
+                if same:
+                    ratio = int(np.clip(np.rint(2 * np.log2(ql[i - 1] / ql[i - 2])), -6, 6))
+                    diag += p[PK.P_RHY_INFO] * PK.RHYTHM_BITS[ratio + 6]
+                    if e % 12 == 0 and (qp[i] - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
+                        diag += p[PK.P_RUN]
+                h = max(0.0, H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
-                    h = max(h, H[i - 2, j - 1] + v + p[PK.P_SKIP]
+                    skip = p[PK.P_REPEAT] if qp[i - 1] in (qp[i], qp[i - 2]) else p[PK.P_SKIP]
+                    h = max(h, H[i - 2, j - 1] + v + skip
                             + ref_rhythm(*step(ql, i - 1, True), *step(rl, j - 1, False), p))
                 if j >= 2:
-                    h = max(h, H[i - 1, j - 2] + v + p[PK.P_SKIP]
+                    skip = p[PK.P_REPEAT] if rp[j - 1] in (rp[j], rp[j - 2]) else p[PK.P_SKIP]
+                    h = max(h, H[i - 1, j - 2] + v + skip
                             + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, True), p))
                 H[i, j] = h
         best = max(best, float(H.max()))
@@ -109,6 +136,18 @@ def test_pitch_kernel_matches_reference(qm, refs):
     got = kernel_pitch_score(qm, refs)
     want = [ref_pitch_score(qm, r) for r in refs]
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)   # log2 domain vs ratios
+
+
+@FAST
+@given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
+       st.floats(-2.0, 0.5), st.floats(-3.0, 0.0))
+def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
+                                                                                       repeat):
+    p = PP.copy()
+    p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT] = info, run, shift, repeat
+    got = kernel_pitch_score(qm, refs, p)
+    want = [ref_pitch_score(qm, r, p) for r in refs]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
 def test_transposition_invariant_and_one_wrong_note_costs_one_note():
