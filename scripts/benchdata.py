@@ -64,6 +64,12 @@ NEGATIVE_CATEGORIES = ("neg/heldout", "neg/medley", "neg/generated")
 SHORT_CATEGORY = "exact8/s0"
 SHORT_NOTES = 8
 N_SHORT = 15
+# Syncopated phrases (issue 3: variation the categories above do not make): two anticipations and one
+# rhythm change (dotted/even, a repeated note added or removed); also generated after the others with
+# their own seeds.
+SYNC_CATEGORY = "sync/s3"
+SYNC_PLAN = {"anticipate": 2, "rhythm": 1}
+N_SYNC = 15
 
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -403,7 +409,23 @@ def op_octave(seq, rng, key_pc, minor) -> bool:
     return True
 
 
-OPERATIONS = {"ornament": op_ornament, "rhythm": op_rhythm, "pitch": op_pitch, "octave": op_octave}
+def op_anticipate(seq, rng, key_pc, minor) -> bool:
+    """Syncopate one note: it comes an eighth (a sixteenth after a short note) early and lasts that much
+    longer, the note before it is shortened (an anticipation, as singers and songwriters often do)."""
+    cands = [k for k in range(1, len(seq))
+             if abs(seq[k][1] - seq[k - 1][1] - seq[k - 1][2]) < 1e-6 and seq[k - 1][2] >= 0.5 - 1e-9]
+    if not cands:
+        return False
+    k = int(rng.choice(cands))
+    shift = 0.5 if seq[k - 1][2] >= 1.0 - 1e-9 else 0.25
+    seq[k - 1][2] -= shift
+    seq[k][1] -= shift
+    seq[k][2] += shift
+    return True
+
+
+OPERATIONS = {"ornament": op_ornament, "rhythm": op_rhythm, "pitch": op_pitch, "octave": op_octave,
+              "anticipate": op_anticipate}
 
 
 def vary(seq, plan: dict, rng, key_pc: int, minor: bool) -> list[list]:
@@ -602,7 +624,8 @@ class Generator:
         T = int(rng.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
         key_pc, minor = (tune.key_pc + T) % 12, tune.minor
         phrase = [[p + T, s, d, o] for p, s, d, o in _excerpt(tune, i, n)]
-        phrase = vary(phrase, POSITIVE_CATEGORIES.get(category, {}), rng, key_pc, minor)
+        plan = SYNC_PLAN if category == SYNC_CATEGORY else POSITIVE_CATEGORIES.get(category, {})
+        phrase = vary(phrase, plan, rng, key_pc, minor)
         register = float(np.median([x[0] for x in phrase]))
         before, b_pick = self._context(rng, key_pc, minor, tune.bar_q, register)
         after, _ = self._context(rng, key_pc, minor, tune.bar_q, register, avoid=(b_pick,))
@@ -663,9 +686,10 @@ class Generator:
         q.duration = max(s + d for _, s, d, _ in q.lead)
         return q
 
-    def queries(self, n_queries: int, n_short: int = 0) -> list[Query]:
+    def queries(self, n_queries: int, n_short: int = 0, n_sync: int = 0) -> list[Query]:
         """n_queries queries, half positive (spread evenly over the categories), half negative; then
-        n_short transposed exact copies of SHORT_NOTES notes (category SHORT_CATEGORY)."""
+        n_short transposed exact copies of SHORT_NOTES notes (category SHORT_CATEGORY), then n_sync
+        syncopated phrases (SYNC_CATEGORY)."""
         rng = np.random.default_rng([self.seed, 2])
         n_pos = (n_queries + 1) // 2
         n_neg = n_queries - n_pos
@@ -681,6 +705,9 @@ class Generator:
         for k, ref in enumerate(short_refs):
             out.append(self.positive(np.random.default_rng([self.seed, 6, k]), f"s{k:04d}", SHORT_CATEGORY,
                                      int(ref), notes=(SHORT_NOTES, SHORT_NOTES)))
+        sync_refs = np.random.default_rng([self.seed, 9]).choice(len(self.split.catalog), size=n_sync)
+        for k, ref in enumerate(sync_refs):
+            out.append(self.positive(np.random.default_rng([self.seed, 8, k]), f"y{k:04d}", SYNC_CATEGORY, int(ref)))
         return out
 
 
@@ -710,12 +737,12 @@ def render(query: Query, path: str, seed: int) -> None:
 
 
 def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: str = "bench-work",
-          n_heldout: int = 400, log=print, n_short: int = N_SHORT) -> tuple[Split, list[Query]]:
+          n_heldout: int = 400, log=print, n_short: int = N_SHORT, n_sync: int = N_SYNC) -> tuple[Split, list[Query]]:
     """Load and split the corpus, generate the queries and write them as MIDI files under workdir/queries."""
     t0 = time.perf_counter()
     corpus = load_corpus(os.path.join(workdir, "cache"), log=log)
     split = split_corpus(corpus, n_catalog, n_heldout, seed)
-    queries = Generator(split, seed).queries(n_queries, n_short)
+    queries = Generator(split, seed).queries(n_queries, n_short, n_sync)
     qdir = os.path.join(workdir, "queries")
     os.makedirs(qdir, exist_ok=True)
     for k, q in enumerate(queries):
