@@ -39,6 +39,10 @@ VARIANTS = {
     "no pitch re-scoring (stage 1 only; its own threshold E <= 0.02)": {"no_rescore": True, "threshold": 0.02},
     "re-scoring without rhythm in the pitch alignment": {"P_RHY_MATCH": 0.0, "P_RHY_PEN": 0.0},
     "re-scoring without the metric bonus in the pitch alignment": {"P_METRIC": 0.0},
+    "re-scoring without rhythm information (every shared change of length weighs the same)": {"P_RHY_INFO": 0.0},
+    "re-scoring without the copied-step run bonus": {"P_RUN": 0.0},
+    "re-scoring without shifted-note rhythm (anticipations pay the rhythm penalty)": {"P_SHIFT": -2.0},
+    "re-scoring without the cheaper repeated-note skip": {"P_REPEAT": -2.0},
     "no commonness weights (every step weighs the mean, 2.5 bits)": {"flat": True},
     "with the exact-run bonus (1.5; off by default)": {"RUN_BONUS": 1.5},
     "no metric-position bonus": {"METRIC_MATCH": 0.0},
@@ -123,6 +127,8 @@ def main():
     ap.add_argument("--n-queries", type=int, default=330)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--families", default=bench_families.DEFAULT_DATA)
+    ap.add_argument("--only", action="append", metavar="TEXT",
+                    help="run only the variants whose name contains TEXT (repeatable; the defaults always run)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as work:
         split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, work)
@@ -132,6 +138,8 @@ def main():
         fam = bench_families.load_mtc(args.families) if os.path.exists(args.families) else None
         print(f"{'variant':62s} {'R@1':>6s} {'TPR':>6s} {'FPR':>6s} {'TPR@1%':>7s} {'MAP':>6s} {'top1':>6s}")
         for name, change in VARIANTS.items():
+            if args.only and change and not any(t in name for t in args.only):
+                continue
             g = generated(loaded, cat.packed, ids, change)
             f = families(fam, change) if fam else {"MAP": float("nan"), "top1": float("nan")}
             print(f"{name:62s} {g['R@1']:6.3f} {g['TPR']:6.3f} {g['FPR']:6.3f} {g['TPR@FPR1%']:7.3f} "
