@@ -12,6 +12,7 @@ fits K with K_RESCORE as a prior). Queries and references come from all three co
 
     .venv/bin/python scripts/calibrate.py --pairs 20000
     .venv/bin/python scripts/calibrate.py --rescore --queries 200
+    .venv/bin/python scripts/calibrate.py --rhythm ~/.cache/melody/default-catalog   # melody.align.pitch.RHYTHM_BITS
 """
 from __future__ import annotations
 
@@ -76,13 +77,33 @@ def rescore_lambda(queries, refs, n_queries, rng):
           f"LAMBDA_RESCORE={lam:.4f} K_RESCORE={np.exp(log_k):.5g}")
 
 
+def rhythm_bits(catalog_path: str):
+    """RHYTHM_BITS of melody.align.pitch: -log2 P(class) - 1 of each step's length relative to the step before
+    (classes of half a log2 unit, -3..+3), over a catalog's melodies, floored at 0 and capped at 4."""
+    from melody import Catalog
+    from melody.align.pitch import RHYTHM_CLASSES
+    p = Catalog.open(catalog_path, read_only=True).packed
+    lengths = p.length.astype("f8")
+    first = np.zeros(len(lengths), dtype=bool)
+    first[p.step_offsets[:-1][np.diff(p.step_offsets) > 0]] = True
+    ratio = np.log2(lengths[1:] / lengths[:-1])[~first[1:]]
+    cls = np.clip(np.rint(2 * ratio).astype(int), -RHYTHM_CLASSES, RHYTHM_CLASSES) + RHYTHM_CLASSES
+    share = np.bincount(cls, minlength=2 * RHYTHM_CLASSES + 1) / len(cls)
+    bits = np.clip(-np.log2(np.maximum(share, 1e-12)) - 1.0, 0.0, 4.0)
+    print(f"steps={len(cls)} RHYTHM_BITS = {np.round(bits, 2).tolist()}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rescore", action="store_true", help="fit stage 2's LAMBDA_RESCORE instead")
     ap.add_argument("--queries", type=int, default=200, help="queries for --rescore")
+    ap.add_argument("--rhythm", metavar="CATALOG", help="print melody.align.pitch.RHYTHM_BITS from a catalog instead")
     args = ap.parse_args()
+    if args.rhythm:
+        rhythm_bits(args.rhythm)
+        return
     rng = np.random.default_rng(args.seed)
     queries = corpus("oneills1850", 400, rng) + corpus("ryansMammoth", 400, rng)
     refs = corpus("essenFolksong", 4000, rng)

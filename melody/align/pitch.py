@@ -30,7 +30,7 @@ N_TRANSPOSITIONS = 12
 SPAN = 300                      # pitch-score tables cover differences -SPAN..SPAN
 RHYTHM_CLASSES = 6              # relative lengths in classes of half a log2 unit, -3..+3 octaves
 # Information (bits above 1) of a step's length relative to the step before, per class -3, -2.5, .. +3 (log2
-# ratio): -log2 P(class) over the default catalog's 13,382 melodies (reference_tracks + music21 corpus), minus 1,
+# ratio): -log2 P(class) over the default catalog's 13,382 melodies (`scripts/calibrate.py --rhythm`), minus 1,
 # floored at 0 and capped at 4. Equal lengths (60% of steps) carry nothing, a doubling ~2 bits.
 RHYTHM_BITS = np.array([4.0, 4.0, 4.0, 2.85, 2.34, 4.0, 0.0, 4.0, 2.11, 3.65, 4.0, 4.0, 4.0])
 
