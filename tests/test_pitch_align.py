@@ -160,8 +160,9 @@ def test_transposition_invariant_and_one_wrong_note_costs_one_note():
     wrong = pitches.copy()
     wrong[10] += 7
     got = kernel_pitch_score(mel(wrong + 5, iois), [ref])[0]
-    # one note pair misses: the score loses (match - mismatch), nothing more
-    assert got == pytest.approx(same - PP[PK.P_MATCH] + PP[PK.P_MISMATCH])
+    # one note pair misses: the score loses (match - mismatch) and the run bonus of the two copied steps
+    # into and out of the wrong note, nothing more
+    assert got == pytest.approx(same - PP[PK.P_MATCH] + PP[PK.P_MISMATCH] - 2 * PP[PK.P_RUN])
 
 
 def _random_tune(rng, n):

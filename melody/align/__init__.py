@@ -227,10 +227,10 @@ DEFAULT_PITCH_PARAMS[P.P_RHY_MATCH] = 1.2  # rhythm as in the interval alignment
 DEFAULT_PITCH_PARAMS[P.P_RHY_PEN] = 2.0
 DEFAULT_PITCH_PARAMS[P.P_DUR_FREE] = 0.15
 DEFAULT_PITCH_PARAMS[P.P_METRIC] = 1.0     # a pitch match at the same metric position
-DEFAULT_PITCH_PARAMS[P.P_RHY_INFO] = 0.0   # per bit of a shared change of length (pitch.RHYTHM_BITS)
-DEFAULT_PITCH_PARAMS[P.P_RUN] = 0.0        # a step copied whole inside a run (see melody.align.pitch)
-DEFAULT_PITCH_PARAMS[P.P_SHIFT] = -2.0     # rhythm of a step whose note came early or late (-RHY_PEN: off)
-DEFAULT_PITCH_PARAMS[P.P_REPEAT] = -2.0    # a skipped note that repeats a neighbour's pitch (split / added repeat)
+DEFAULT_PITCH_PARAMS[P.P_RHY_INFO] = 0.25  # per bit of a shared change of length (pitch.RHYTHM_BITS)
+DEFAULT_PITCH_PARAMS[P.P_RUN] = 1.0        # a step copied whole (interval and change of length) inside a run
+DEFAULT_PITCH_PARAMS[P.P_SHIFT] = 0.0      # rhythm of a step whose note came early or late (-RHY_PEN: off)
+DEFAULT_PITCH_PARAMS[P.P_REPEAT] = -1.5    # a skipped note that repeats a neighbour's pitch (split / added repeat)
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],

@@ -10,9 +10,21 @@ a match must keep one transposition throughout.
 
 Moves (over steps, as in `kernels._local`; a cell (i, j) aligns the arrival notes of query step i and
 reference step j): (1,1); (2,1) / (1,2), a note of one melody skipped (ornament, passing note, split
-note) with the summed lengths compared; gaps (1,0) / (0,1). A wrong note is a (1,1) pair that misses, so
-it costs one note, not two intervals. Rhythm uses `kernels._rhythm_score` on the same prepared step rows,
-and a pitch match whose notes sit at the same metric position earns PITCH_METRIC.
+note) with the summed lengths compared, cheaper (P_REPEAT) when the skipped note repeats a neighbour's pitch
+(a note split in two, a repeated note added for other words); gaps (1,0) / (0,1). A wrong note is a (1,1)
+pair that misses, so it costs one note, not two intervals. Rhythm uses `kernels._rhythm_score` on the same
+prepared step rows, and a pitch match whose notes sit at the same metric position earns PITCH_METRIC.
+
+How real songwriters vary rhythm shapes three more terms of a (1,1) pair:
+- rhythm information: when both melodies change length from the step before in the same proportion, the
+  pair earns P_RHY_INFO per bit of that change (RHYTHM_BITS): sharing a dotted or syncopated figure is
+  rarer, so stronger evidence, than sharing a run of even notes (commonness weighting for rhythm);
+- shifted notes: a step whose length disagrees, but whose length summed with the step before or after
+  agrees, scores P_SHIFT for rhythm instead of the penalty (an anticipation or a delayed note: the notes
+  around it keep their places);
+- copied steps: a pair that continues a pitch-class match diagonally, with the same interval (up to
+  octaves) and the same change of length, earns P_RUN: under copying whole steps come in runs, by chance
+  they are scattered.
 """
 from __future__ import annotations
 
