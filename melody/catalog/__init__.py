@@ -282,9 +282,12 @@ class Catalog:
         (`melody.align.fast`, the same alignment with quantised steps); the full kernel re-scores the
         FIRST_PASS_KEEP rows of best reduced score (those E-values rank). From SIEVE_MIN melodies, a
         cheaper kernel (`melody.align.sieve`: fewer moves, simpler rhythm) ranks every row first and the
-        first pass runs only on the best SIEVE_SHARE, regrouped into blocks of their own; the other rows
-        keep their sieve scores for the null. The E-values' null is the whole catalog's first-pass scores, as for an exhaustive search;
-        rows not re-scored get score 0 and E = N (they cannot rank).
+        first pass runs only on the best SIEVE_SHARE, regrouped into blocks of their own.
+
+        The E-values' null is the whole catalog's cheap scores (first pass; sieve where the first pass did
+        not run), as for an exhaustive search. Stage-1 E-values only choose stage 2's candidates, in the
+        order of the reduced scores, which the null's fit does not change; the E-values reported come from
+        stage 2. Rows not re-scored by the full kernel get score 0 and E = N (they cannot rank).
         """
         n = len(p)
         n_steps = np.diff(p.step_offsets)
