@@ -27,8 +27,10 @@ from melody.errors import MelodyError
 from melody.notes import Melody, make_notes
 from melody.represent import Features, features
 
+import _kernels
+from _kernels import layout_of, song
+
 P = align.DEFAULT_PARAMS
-INTERVALS = list(range(-7, 8)) + [-12, 12]
 LENGTHS = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0]
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -95,29 +97,8 @@ def ref_score(query: Features, reference: Features, params=P, moves="summed") ->
 # helpers
 
 
-@st.composite
-def melodies(draw, min_steps=0, max_steps=24):
-    n = draw(st.integers(min_steps, max_steps))
-    iv = draw(st.lists(st.sampled_from(INTERVALS), min_size=n, max_size=n))
-    ln = draw(st.lists(st.sampled_from(LENGTHS), min_size=n, max_size=n))
-    w = draw(st.lists(st.integers(8, 128), min_size=n, max_size=n))          # multiples of 1/16 bit
-    met = draw(st.lists(st.sampled_from([-1.0, 0.0, 1.0, 2.0]), min_size=n, max_size=n))
-    return Features(np.array(iv, "f4"), np.array(ln, "f4"), np.array(w, "f4") / 16, 1.0, np.array(met, "f4"))
-
-
-def layout_of(refs: list[Features]):
-    offsets = np.zeros(len(refs) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(f) for f in refs])
-    cat = lambda get: (np.concatenate([get(f) for f in refs]) if refs else np.zeros(0)).astype("f4")  # noqa: E731
-    return fast.build_layout(cat(lambda f: f.interval), cat(lambda f: f.length), cat(lambda f: f.weight),
-                             cat(lambda f: f.metric_or_unknown()), offsets)
-
-
-def song(rng, n=60) -> Melody:
-    pitch = 60 + np.cumsum(rng.choice([-4, -2, -1, 0, 1, 2, 3, 5], n))
-    dur = rng.choice([0.25, 0.5, 0.5, 1.0], n)
-    onset = np.concatenate([[0.0], np.cumsum(dur[:-1])])
-    return Melody(make_notes(onset, dur, pitch), "song")
+def melodies(min_steps=0, max_steps=24):
+    return _kernels.melodies(min_steps, max_steps, lengths=LENGTHS)
 
 
 # ----------------------------------------------------------------------------------------------------
