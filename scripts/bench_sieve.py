@@ -42,17 +42,6 @@ def load():
     return open("/proc/loadavg").read().split()[0]
 
 
-def subset_search(qf, p, rows, workers):
-    """Full-kernel scores of the query against catalog rows `rows` only."""
-    off = p.step_offsets
-    counts = off[rows + 1] - off[rows]
-    sub_off = np.zeros(len(rows) + 1, dtype=np.int64)
-    sub_off[1:] = np.cumsum(counts)
-    idx = np.repeat(off[rows] - sub_off[:-1], counts) + np.arange(sub_off[-1])
-    steps = tuple(a[idx] for a in (p.interval, p.length, p.weight, p.metric))
-    return align.search(qf, steps, sub_off, workers=workers)
-
-
 def top_by(x, k):
     k = min(k, len(x))
     part = np.argpartition(-x, k - 1)[:k]
@@ -109,7 +98,9 @@ def main(argv=None):
         if args.truth == "union" or args.check_union:
             union = np.union1d(top_by(fs, args.union), top_by(fz, args.union))
             truth_z = np.full(n_rows, -np.inf)
-            truth_z[union] = reduced_scores(subset_search(qf, p, union, args.workers), m, counts[union])
+            steps = (p.interval, p.length, p.weight, p.metric)
+            truth_z[union] = reduced_scores(align.search_rows(qf, steps, p.step_offsets, union, workers=args.workers),
+                                            m, counts[union])
         if args.truth == "exhaustive":
             full_z = reduced_scores(align.search(qf, (p.interval, p.length, p.weight, p.metric), p.step_offsets,
                                                  workers=args.workers), m, counts)

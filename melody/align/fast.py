@@ -479,6 +479,18 @@ def _run_blocks(Q, m, steps, block_start, blocks, c, out):
             out[b * lanes + lane] = best
 
 
+def deal_blocks(run, blocks: np.ndarray, workers: int | None = None) -> None:
+    """Call ``run(part)`` on parts of `blocks`, one thread per core (the kernels release the GIL). Blocks
+    are sorted by length: dealt out round-robin, each thread gets about equal work."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(blocks)))
+    if workers == 1:
+        run(blocks)
+        return
+    parts = [np.ascontiguousarray(blocks[k::workers]) for k in range(workers)]
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(run, parts))
+
+
 def prefilter_scores(query: Features, layout: dict[str, np.ndarray], rows_mask: np.ndarray | None = None,
                      params=None, workers: int | None = None) -> np.ndarray:
     """First-pass local-alignment score of the query against every catalog row of a layout (float32 points).
@@ -512,15 +524,8 @@ def prefilter_scores(query: Features, layout: dict[str, np.ndarray], rows_mask: 
     Q[Q_W] = half_weights(Q[Q_W], consts)      # each side brings half of MATCH * (qw + rw)
     Q[Q_W2] = half_weights(Q[Q_W2], consts)
     lane_scores = np.zeros(n_blocks * lanes, dtype=np.int16)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(blocks)))
     m = len(query)
-    if workers == 1:
-        _run_blocks(Q, m, steps, block_start, blocks, consts, lane_scores)
-    else:
-        # blocks are sorted by length: dealing them out round-robin gives each thread about equal work
-        parts = [np.ascontiguousarray(blocks[k::workers]) for k in range(workers)]
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda part: _run_blocks(Q, m, steps, block_start, part, consts, lane_scores), parts))
+    deal_blocks(lambda part: _run_blocks(Q, m, steps, block_start, part, consts, lane_scores), blocks, workers)
     sel = np.zeros(n_blocks * lanes, dtype=bool)
     sel.reshape(n_blocks, lanes)[blocks] = True
     sel &= rows >= 0

@@ -24,9 +24,6 @@ to the left a constant LANES entries back, so LLVM vectorises it without a depen
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit, uint64
 
@@ -35,7 +32,7 @@ from ..represent import Features
 from . import kernels as K
 from .fast import (C_FRAG, C_FREE, C_GAP, C_HALF_W, C_METRIC, C_MISMATCH, C_NEAR, C_RHY_MATCH, C_WRONG, F_IV,
                    F_IV2, F_LEN, F_MET, F_REL, F_W, F_W2, LANES, Q_IV, Q_IV2, Q_LEN, Q_MET, Q_REL, Q_W, Q_W2,
-                   SATURATE, SCORE_UNIT, check_layout, half_weights, kernel_constants, query_table)
+                   SATURATE, SCORE_UNIT, check_layout, deal_blocks, half_weights, kernel_constants, query_table)
 
 # The sieve's own int16 constants (scores in 1/SCORE_UNIT point).
 S_NEAR, S_MISMATCH, S_GAP, S_RHY_MATCH, S_FREE, S_RHY_PEN, S_HALF_W, S_FRAG, S_WRONG, S_METRIC = range(10)
@@ -211,8 +208,8 @@ def sieve_scores(query: Features, layout: dict[str, np.ndarray], params=None, wo
 
     A cheaper local alignment than the first pass's (see the module docstring; ~2.5x fewer cycles per cell):
     rank the rows by reduced score (`melody.score.significance.reduced_scores` with their step counts, as
-    stage 1 ranks), keep the best 1-2% and hand them to `fast.prefilter_scores` as its rows_mask
-    (BENCHMARKS.md: recall of stage 1's top 10). params: alignment params (melody.align.DEFAULT_PARAMS when
+    stage 1 ranks), keep the best 1-2% and score them with `fast.prefilter_scores` on a layout of their own
+    (`fast.regroup`; BENCHMARKS.md: recall of stage 1's top 10). params: alignment params (melody.align.DEFAULT_PARAMS when
     None); moves: "summed" or "diag"; workers: threads (default: all cores).
     """
     from . import _check
@@ -228,22 +225,15 @@ def sieve_scores(query: Features, layout: dict[str, np.ndarray], params=None, wo
     if len(query) == 0 or n_blocks == 0:
         return out
     consts = sieve_constants(p)
+    first_pass = kernel_constants(p)
     Q = query_table(query)
-    Q[Q_W] = half_weights(Q[Q_W], kernel_constants(p))      # each side brings half of MATCH * (qw + rw)
-    Q[Q_W2] = half_weights(Q[Q_W2], kernel_constants(p))
+    Q[Q_W] = half_weights(Q[Q_W], first_pass)      # each side brings half of MATCH * (qw + rw)
+    Q[Q_W2] = half_weights(Q[Q_W2], first_pass)
     summed = moves == "summed"
-    blocks = np.arange(n_blocks)
     lane_scores = np.zeros(n_blocks * lanes, dtype=np.int16)
-    workers = max(1, min(workers or os.cpu_count() or 1, n_blocks))
     m = len(query)
-    if workers == 1:
-        _sieve_blocks(Q, m, steps, block_start, blocks, consts, summed, lane_scores)
-    else:
-        # blocks are sorted by length: dealt out round-robin, each thread gets about equal work
-        parts = [np.ascontiguousarray(blocks[k::workers]) for k in range(workers)]
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda part: _sieve_blocks(Q, m, steps, block_start, part, consts, summed, lane_scores),
-                          parts))
+    deal_blocks(lambda part: _sieve_blocks(Q, m, steps, block_start, part, consts, summed, lane_scores),
+                np.arange(n_blocks), workers)
     valid = rows >= 0
     out[rows[valid]] = lane_scores[valid].astype(np.float32) / SCORE_UNIT
     return out

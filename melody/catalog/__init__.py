@@ -298,20 +298,22 @@ class Catalog:
             if n >= significance.MIN_FOR_LOCAL_FIT:
                 return scores, significance.evalues(scores, len(qf), n_steps)[0]
             return scores, np.full(n, float(n))   # stage 2 re-scores every reference of a small catalog
+        null = null_sample(n)
         if n >= SIEVE_MIN:
             scores = sieve.sieve_scores(qf, p.layout, params=params).astype(np.float64)
             z = significance.reduced_scores(scores, len(qf), n_steps)
             share = max(int(SIEVE_SHARE * n), FIRST_PASS_KEEP)
             # stage 2's null sample gets first-pass scores too: sieve scores run lower, and a null made of
             # them would make every combined score look more surprising than it is
-            chosen = np.union1d(np.argpartition(-z, share - 1)[:share], null_sample(n))
+            chosen = np.union1d(np.argpartition(-z, share - 1)[:share], null)
             if "lane_positions" not in p.derived:
                 p.derived["lane_positions"] = fast.lane_positions(p.layout)
             layout = fast.regroup(p.layout, chosen, p.derived["lane_positions"])
             scores[chosen] = fast.prefilter_scores(qf, layout, params=params)[chosen]
+            z[chosen] = significance.reduced_scores(scores[chosen], len(qf), n_steps[chosen])
         else:
             scores = fast.prefilter_scores(qf, p.layout, params=params).astype(np.float64)
-        z = significance.reduced_scores(scores, len(qf), n_steps)
+            z = significance.reduced_scores(scores, len(qf), n_steps)
         rows = np.sort(np.argpartition(-z, FIRST_PASS_KEEP - 1)[:FIRST_PASS_KEEP]) if n > FIRST_PASS_KEEP \
             else np.arange(n)
         exact = align.search_rows(qf, steps, p.step_offsets, rows, params)
@@ -321,7 +323,6 @@ class Catalog:
         # sample keeps its first-pass scores (a few tenths of a point off, on scores that spread over tens).
         evalues = np.full(n, float(n))
         evalues[rows] = significance.evalues(exact, len(qf), n_steps[rows], scores, n_steps, n_refs=n)[0]
-        null = null_sample(n)
         kept = np.zeros(n)
         kept[null] = scores[null]
         kept[rows] = exact

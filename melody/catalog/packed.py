@@ -132,9 +132,10 @@ def cache_dir(catalog_path: str, generation: str) -> str:
     return os.path.join(catalog_path, "cache", f"packed-{FEATURES_VERSION}-{generation}")
 
 
-def build_arrays(store, alloc=None, progress=None, after_id: int = 0, index: bool = True) -> dict[str, np.ndarray]:
+def build_arrays(store, alloc=None, progress=None, after_id: int = 0,
+                 with_layout: bool = True) -> dict[str, np.ndarray]:
     """Every array of the packed cache for the store's rows with ids above `after_id`, built CHUNK_NOTES
-    notes at a time (index=False: without the first pass's layout, see `_index_arrays`).
+    notes at a time (with_layout=False: without the first pass's layout, see `_layout_arrays`).
 
     ``alloc(name, shape, dtype)`` makes each output array (default: np.empty; `write_cache` passes
     memory-mapped .npy files, so a million melodies never sit in memory at once).
@@ -180,12 +181,12 @@ def build_arrays(store, alloc=None, progress=None, after_id: int = 0, index: boo
         if progress:
             progress(b - a)
         a = b
-    if index:
-        out.update(_index_arrays(out, alloc))
+    if with_layout:
+        out.update(_layout_arrays(out, alloc))
     return out
 
 
-def _index_arrays(arrays, alloc) -> dict[str, np.ndarray]:
+def _layout_arrays(arrays, alloc) -> dict[str, np.ndarray]:
     """The search index built over all rows' steps: the fast kernel's block layout."""
     layout = fast.build_layout(*(arrays[k] for k in _STEPS), np.asarray(arrays["step_offsets"]))
     out = {}
@@ -259,7 +260,7 @@ def extend_cache(store, path: str) -> bool:
         except OSError:
             return False
         try:
-            extra = build_arrays(store, after_id=int(ids[-1]), index=False)
+            extra = build_arrays(store, after_id=int(ids[-1]), with_layout=False)
             for key in _CACHED:
                 if key in extra:
                     _append_npy(os.path.join(work, key + ".npy"), extra[key][1:] if key in _SHIFTED else extra[key],
@@ -267,9 +268,9 @@ def extend_cache(store, path: str) -> bool:
             current = read_cache(work)
             if current is None:
                 raise OSError("extended cache does not read back")
-            index = _index_arrays(current, lambda k, shape, dtype: np.empty(shape, dtype))
+            layout = _layout_arrays(current, lambda k, shape, dtype: np.empty(shape, dtype))
             del current
-            for key, arr in index.items():
+            for key, arr in layout.items():
                 tmp = os.path.join(work, key + ".tmp.npy")
                 np.save(tmp, arr)
                 os.replace(tmp, os.path.join(work, key + ".npy"))
