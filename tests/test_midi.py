@@ -97,6 +97,31 @@ def test_piano_skyline_gives_the_top_line(tmp_path):
         assert np.allclose(melody.notes["onset"], [s * 60 / 90 for _, s, _ in lead])
 
 
+def test_piano_bass_in_a_melody_rest_is_not_the_lead(tmp_path):
+    # the melody rests on beat 2 of each bar and plays short notes: the skyline falls through to the bass
+    # (C2..G2) there; those lone dips are accompaniment, not melody
+    lead = []
+    for bar in range(8):
+        t = 4.0 * bar
+        lead += [(72 + (bar % 3), t, 1.0), (76, t + 3.0, 0.25), (74, t + 3.5, 0.5)]
+    track = Track("Piano", program=0)
+    track.notes = [(p, s, d, 90) for p, s, d in lead]
+    for bar in range(8):
+        track.notes += [(60, 4.0 * bar, 0.9, 60), (64, 4.0 * bar, 0.9, 60), (36 + bar % 8, 4.0 * bar + 2, 0.9, 70)]
+    (melody,) = load(write_midi(tmp_path / "rests.mid", [track], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+
+
+def test_lone_dips_kept_in_a_monophonic_lead(tmp_path):
+    # the same dips in a one-line part are the melody's own (nothing was dropped by the skyline)
+    line = [72, 74, 50, 76, 74, 72, 48, 71, 72]
+    events = []
+    for k, p in enumerate(line):
+        events += [(k * PPQ, on(p)), ((k + 1) * PPQ - 10, off(p))]
+    (melody,) = load(raw_midi(tmp_path / "dips.mid", [events]))
+    assert pitches(melody) == line
+
+
 def test_legato_overlap_keeps_both_notes(tmp_path):
     # a descending legato line: each note overlaps the next by 60 ms (below half its length)
     events = []

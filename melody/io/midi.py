@@ -10,11 +10,12 @@ import re
 import numpy as np
 
 from ..errors import CorruptFile, NoMelody
-from ..notes import Melody, make_notes, monophonic
+from ..notes import Melody, drop_low_dips, make_notes, monophonic
 
 MAX_EVENTS = 2_000_000          # a file with more events than this is treated as corrupt
 MAX_TRACKS = 1_000
 DRUM_CHANNEL = 9
+POLYPHONIC_SHARE = 0.9         # a voice whose skyline keeps less than this share of its notes is polyphonic
 MIN_TEMPO, MAX_TEMPO = 60_000, 60_000_000   # microseconds per beat: 1000 bpm .. 1 bpm; outside is corrupt
 
 # Track names that announce the melody, and names/programs that rule a track out as the lead.
@@ -216,6 +217,8 @@ def load_midi(path: str) -> list[Melody]:
     off = _ticks_to_seconds(raw[:, 1], tmap)
     bar, beat = _bars(mid, ppq, raw[:, 0])
     notes = monophonic(make_notes(on, off - on, raw[:, 2], bar, beat))
+    if len(notes) < POLYPHONIC_SHARE * len(raw):   # the skyline dropped chord / accompaniment notes
+        notes = drop_low_dips(notes)
     title = _title(mid) or os.path.splitext(os.path.basename(path))[0]
     return [Melody(notes, title=title, source=path,
                    meta={"track": voices[best]["name"], "track_index": best[0], "channel": best[1]})]
