@@ -19,7 +19,9 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
   before, or with the step after, agrees with the other melody's (within DUR_FREE), it is SHIFT instead;
 - a whole copied step: a (1,1) pair that matches in pitch class under T, whose steps have the same interval
   up to octaves and the same change of length, and comes diagonally from the pair before, earns RUN.
-The score is the best cell over all transpositions.
+The score is the best cell over all transpositions, plus EXACT times the longest exactly shared run: the best
+sum, over runs of consecutive steps (query step s with reference step s + d, for one d) whose intervals are
+equal, of the query step's weight plus RHYTHM_BITS of its ratio class when both steps change length the same way.
 """
 from __future__ import annotations
 
@@ -105,6 +107,26 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                             + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, True), p))
                 H[i, j] = h
         best = max(best, float(H.max()))
+    return best + p[PK.P_EXACT] * ref_exact_run(qp, rp, qf.weight, ql, rl, p)
+
+
+def ref_exact_run(qp, rp, qw, ql, rl, p) -> float:
+    free = -np.log2(1 - p[PK.P_DUR_FREE]) + 1e-9
+    best = 0.0
+    for d in range(-len(ql), len(rl) + 1):
+        run = 0.0
+        for s in range(len(ql)):
+            t = s + d
+            if not 0 <= t < len(rl):
+                continue
+            if qp[s + 1] - qp[s] != rp[t + 1] - rp[t]:
+                run = 0.0
+                continue
+            run += float(qw[s])
+            if s >= 1 and t >= 1 and abs(np.log2((ql[s] / ql[s - 1]) / (rl[t] / rl[t - 1]))) <= free:
+                ratio = int(np.clip(np.rint(2 * np.log2(ql[s] / ql[s - 1])), -6, 6))
+                run += PK.RHYTHM_BITS[ratio + 6]
+            best = max(best, run)
     return best
 
 
@@ -140,11 +162,11 @@ def test_pitch_kernel_matches_reference(qm, refs):
 
 @FAST
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
-       st.floats(-2.0, 0.5), st.floats(-3.0, 0.0))
+       st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
-                                                                                       repeat):
+                                                                                       repeat, exact):
     p = PP.copy()
-    p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT] = info, run, shift, repeat
+    p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     got = kernel_pitch_score(qm, refs, p)
     want = [ref_pitch_score(qm, r, p) for r in refs]
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
@@ -155,14 +177,39 @@ def test_transposition_invariant_and_one_wrong_note_costs_one_note():
     pitches = 60 + np.cumsum(rng.integers(-4, 5, 20))
     iois = rng.choice([0.5, 1.0], 20)
     ref = mel(pitches, iois)
-    same = kernel_pitch_score(mel(pitches + 5, iois), [ref])[0]
-    assert same == pytest.approx(kernel_pitch_score(ref, [ref])[0])
+    p = PP.copy()
+    p[PK.P_EXACT] = 0.0           # the alignment alone (the exact run: next test)
+    same = kernel_pitch_score(mel(pitches + 5, iois), [ref], p)[0]
+    assert same == pytest.approx(kernel_pitch_score(ref, [ref], p)[0])
     wrong = pitches.copy()
     wrong[10] += 7
-    got = kernel_pitch_score(mel(wrong + 5, iois), [ref])[0]
+    got = kernel_pitch_score(mel(wrong + 5, iois), [ref], p)[0]
     # one note pair misses: the score loses (match - mismatch) and the run bonus of the two copied steps
     # into and out of the wrong note, nothing more
     assert got == pytest.approx(same - PP[PK.P_MATCH] + PP[PK.P_MISMATCH] - 2 * PP[PK.P_RUN])
+
+
+def test_exact_run_adds_the_information_of_the_longest_exact_copy():
+    rng = np.random.default_rng(1)
+    pitches = 60 + np.cumsum(rng.integers(-4, 5, 20))
+    iois = rng.choice([0.5, 1.0, 1.5], 20)
+    ref = mel(pitches, iois)
+    off, on = PP.copy(), PP.copy()
+    off[PK.P_EXACT], on[PK.P_EXACT] = 0.0, 1.0
+    qf = features(ref)
+    bits = [PK.RHYTHM_BITS[int(np.clip(np.rint(2 * np.log2(qf.length[s] / qf.length[s - 1])), -6, 6)) + 6]
+            for s in range(1, len(qf))]
+    whole = float(np.sum(qf.weight)) + float(np.sum(bits))    # every step copied, rhythm included
+    copy = mel(pitches + 5, iois)
+    assert kernel_pitch_score(copy, [ref], on)[0] - kernel_pitch_score(copy, [ref], off)[0] == pytest.approx(whole)
+    # a wrong note breaks the copy into two runs: only the longer one counts
+    wrong = pitches.copy()
+    wrong[12] += 7
+    bad = mel(wrong + 5, iois)
+    extra = kernel_pitch_score(bad, [ref], on)[0] - kernel_pitch_score(bad, [ref], off)[0]
+    first = float(np.sum(qf.weight[:11])) + float(np.sum(bits[:10]))       # steps 0..10 (into note 11)
+    second = float(np.sum(qf.weight[13:])) + float(np.sum(bits[12:]))      # steps 13.. (from note 13)
+    assert extra == pytest.approx(max(first, second), rel=1e-5)
 
 
 def _random_tune(rng, n):

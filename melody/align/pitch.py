@@ -25,6 +25,13 @@ How real songwriters vary rhythm shapes three more terms of a (1,1) pair:
 - copied steps: a pair that continues a pitch-class match diagonally, with the same interval (up to
   octaves) and the same change of length, earns P_RUN: under copying whole steps come in runs, by chance
   they are scattered.
+
+On top of the alignment, the longest exactly shared passage counts once more, as a court weighs it
+(`_exact_run`): P_EXACT times the information of the best run of consecutive steps with identical intervals
+(any transposition), each step worth its interval's commonness weight (bits, as in stage 1) plus its
+rhythm information when both melodies change length the same way. A loose alignment can outscore a short
+exact copy by running on through the surrounding context; this term keeps an exact copy of rare material
+ahead of it, while a shared scale run or repeated note (low weights) adds little.
 """
 from __future__ import annotations
 
@@ -34,8 +41,8 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT = range(14)
-N_PITCH_PARAMS = 14
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT = range(15)
+N_PITCH_PARAMS = 15
 N_TRANSPOSITIONS = 12
 
 
@@ -164,9 +171,30 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
     return best
 
 
+@njit(cache=True, error_model="numpy")
+def _exact_run(qp, Q, m, rp, R, n, qbits, rhy_free):
+    """Information of the best run of consecutive steps with identical intervals in both melodies (a
+    diagonal of the step grid): each step earns its query weight Q[W] plus qbits when both change length
+    from the step before in the same proportion."""
+    best = 0.0
+    for diag in range(1 - m, n):          # reference step t = query step s + diag
+        run = 0.0
+        for s in range(max(0, -diag), min(m, n - diag)):
+            t = s + diag
+            if qp[s + 1] - qp[s] == rp[t + 1] - rp[t]:
+                run += Q[K.W, s]
+                if _same_change(Q[K.LOGLEN, s], Q[K.LOGPREV, s], R[K.LOGLEN, t], R[K.LOGPREV, t], rhy_free):
+                    run += qbits[s]
+                best = max(best, run)
+            else:
+                run = 0.0
+    return best
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offsets, rows, p, table, out):
-    """Pitch-alignment score of the query against the packed references listed in `rows` (into out[k]).
+    """Pitch-alignment score of the query against the packed references listed in `rows` (into out[k]),
+    plus P_EXACT times the information of the longest exactly shared run of steps (`_exact_run`).
 
     qp: integer query pitches (notes); qi, ql, qw, qm its steps (as for kernels.search_scores); rp the
     references' integer pitches, notes of row r at note_offsets[r]:note_offsets[r+1], steps at
@@ -196,3 +224,5 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         rpr = rp[na:nb]
         base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
         out[k] = _pitch_local(qp, Q, m, rpr, R, b - a, base, p, tab, H, qbits)
+        if p[P_EXACT] != 0.0:
+            out[k] += p[P_EXACT] * _exact_run(qp, Q, m, rpr, R, b - a, qbits, -np.log2(1.0 - p[P_DUR_FREE]))

@@ -9,6 +9,10 @@ sample, for NULL_SAMPLE references of the catalog drawn at random (a fixed draw 
 results are reproducible); a catalog of at most NULL_SAMPLE melodies is re-scored whole and is its own
 null sample.
 
+S_pitch includes the longest exactly shared run of steps, once more, at P_EXACT per bit of its information
+(`melody.align.pitch._exact_run`): an exact transposed copy of 8 notes is strong evidence, which a longer
+loose alignment running on through the surrounding context used to outscore.
+
 The null is a Gumbel law with length correction, ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))``, fitted
 per query on its null sample (`fit_null`): lambda is the query's own estimate shrunk halfway towards
 LAMBDA_RESCORE (the median of per-query fits over unrelated corpus melodies, `scripts/calibrate.py
@@ -28,8 +32,8 @@ from ..notes import tuning_offset
 
 RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
-LAMBDA_RESCORE = 0.1090   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
-K_RESCORE = 0.02489      # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
+LAMBDA_RESCORE = 0.1042   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
+K_RESCORE = 0.03343      # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
 PRIOR_WEIGHT = 50.0        # pseudo-observations of the global K in the per-query fit
 
 
