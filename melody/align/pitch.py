@@ -172,22 +172,25 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
 
 
 @njit(cache=True, error_model="numpy")
-def _exact_run(qp, Q, m, rp, R, n, qbits, rhy_free):
+def _exact_run(qp, Q, m, rp, R, n, qbits, rhy_free, run):
     """Information of the best run of consecutive steps with identical intervals in both melodies (a
     diagonal of the step grid): each step earns its query weight Q[W] plus qbits when both change length
-    from the step before in the same proportion."""
+    from the step before in the same proportion. run: float64 work buffer of >= n + 1."""
     best = 0.0
-    for diag in range(1 - m, n):          # reference step t = query step s + diag
-        run = 0.0
-        for s in range(max(0, -diag), min(m, n - diag)):
-            t = s + diag
-            if qp[s + 1] - qp[s] == rp[t + 1] - rp[t]:
-                run += Q[K.W, s]
-                if _same_change(Q[K.LOGLEN, s], Q[K.LOGPREV, s], R[K.LOGLEN, t], R[K.LOGPREV, t], rhy_free):
-                    run += qbits[s]
-                best = max(best, run)
+    for t in range(n + 1):
+        run[t] = 0.0
+    for s in range(m):
+        iq = qp[s + 1] - qp[s]
+        w, bits, lq, lqp = Q[K.W, s], qbits[s], Q[K.LOGLEN, s], Q[K.LOGPREV, s]
+        for t in range(n - 1, -1, -1):        # run[t + 1] = run ending at (s, t); run[t]: (s - 1, t - 1)
+            if rp[t + 1] - rp[t] == iq:
+                v = run[t] + w
+                if _same_change(lq, lqp, R[K.LOGLEN, t], R[K.LOGPREV, t], rhy_free):
+                    v += bits
+                run[t + 1] = v
+                best = max(best, v)
             else:
-                run = 0.0
+                run[t + 1] = 0.0
     return best
 
 
@@ -213,6 +216,7 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
     qbits = np.empty(max(m, 1))
     rhythm_info(Q, m, RHYTHM_BITS, qbits)
     R = np.empty((K.N_ROWS, longest))
+    run = np.empty(longest + 1)
     for k in range(rows.shape[0]):
         r = rows[k]
         a, b = step_offsets[r], step_offsets[r + 1]
@@ -225,4 +229,4 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
         out[k] = _pitch_local(qp, Q, m, rpr, R, b - a, base, p, tab, H, qbits)
         if p[P_EXACT] != 0.0:
-            out[k] += p[P_EXACT] * _exact_run(qp, Q, m, rpr, R, b - a, qbits, -np.log2(1.0 - p[P_DUR_FREE]))
+            out[k] += p[P_EXACT] * _exact_run(qp, Q, m, rpr, R, b - a, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)
