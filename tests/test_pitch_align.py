@@ -19,9 +19,10 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
   before, or with the step after, agrees with the other melody's (within DUR_FREE), it is SHIFT instead;
 - a whole copied step: a (1,1) pair that matches in pitch class under T, whose steps have the same interval
   up to octaves and the same change of length, and comes diagonally from the pair before, earns RUN.
-The score is the best cell over all transpositions, plus EXACT times the longest exactly shared run: the best
-sum, over runs of consecutive steps (query step s with reference step s + d, for one d) whose intervals are
-equal, of the query step's weight plus RHYTHM_BITS of its ratio class when both steps change length the same way.
+The score is the best cell over all transpositions, plus EXACT times the longest exactly shared run: with the
+steps that keep the pitch (repeated notes) left out of both melodies, the best sum, over runs of consecutive
+remaining steps (query's a-th with reference's (a + d)-th, for one d) whose intervals are equal, of the query
+step's weight plus RHYTHM_BITS of its ratio class when both steps change length the same way.
 """
 from __future__ import annotations
 
@@ -112,13 +113,15 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
 
 def ref_exact_run(qp, rp, qw, ql, rl, p) -> float:
     free = -np.log2(1 - p[PK.P_DUR_FREE]) + 1e-9
+    qs = [s for s in range(len(ql)) if qp[s + 1] != qp[s]]      # steps that change pitch (repeats merged)
+    rs = [t for t in range(len(rl)) if rp[t + 1] != rp[t]]
     best = 0.0
-    for d in range(-len(ql), len(rl) + 1):
+    for d in range(-len(qs), len(rs) + 1):
         run = 0.0
-        for s in range(len(ql)):
-            t = s + d
-            if not 0 <= t < len(rl):
+        for a in range(len(qs)):
+            if not 0 <= a + d < len(rs):
                 continue
+            s, t = qs[a], rs[a + d]
             if qp[s + 1] - qp[s] != rp[t + 1] - rp[t]:
                 run = 0.0
                 continue
@@ -191,22 +194,32 @@ def test_transposition_invariant_and_one_wrong_note_costs_one_note():
 
 def test_exact_run_adds_the_information_of_the_longest_exact_copy():
     rng = np.random.default_rng(1)
-    pitches = 60 + np.cumsum(rng.integers(-4, 5, 20))
+    pitches = 60 + np.cumsum(rng.choice([-4, -3, -2, -1, 1, 2, 3, 4], 20))    # no repeated notes
     iois = rng.choice([0.5, 1.0, 1.5], 20)
     ref = mel(pitches, iois)
     off, on = PP.copy(), PP.copy()
     off[PK.P_EXACT], on[PK.P_EXACT] = 0.0, 1.0
+
+    def exact_part(query):
+        return kernel_pitch_score(query, [ref], on)[0] - kernel_pitch_score(query, [ref], off)[0]
+
     qf = features(ref)
     bits = [PK.RHYTHM_BITS[int(np.clip(np.rint(2 * np.log2(qf.length[s] / qf.length[s - 1])), -6, 6)) + 6]
             for s in range(1, len(qf))]
     whole = float(np.sum(qf.weight)) + float(np.sum(bits))    # every step copied, rhythm included
-    copy = mel(pitches + 5, iois)
-    assert kernel_pitch_score(copy, [ref], on)[0] - kernel_pitch_score(copy, [ref], off)[0] == pytest.approx(whole)
+    assert exact_part(mel(pitches + 5, iois)) == pytest.approx(whole)
+    # a note split in two (a repeated note added, as for other words) leaves the run of intervals whole;
+    # only the rhythm of the steps around the split differs
+    split = mel(np.concatenate([pitches[:6], pitches[5:]]) + 5,
+                np.concatenate([iois[:5], [iois[5] / 2, iois[5] / 2], iois[6:]]))
+    other = np.concatenate([pitches[:6], pitches[5:6] + 7, pitches[6:]]) + 5     # the added note moves instead
+    broken = mel(other, np.concatenate([iois[:5], [iois[5] / 2, iois[5] / 2], iois[6:]]))
+    assert exact_part(split) > 1.25 * exact_part(broken)
+    assert exact_part(split) > 0.8 * whole
     # a wrong note breaks the copy into two runs: only the longer one counts
     wrong = pitches.copy()
     wrong[12] += 7
-    bad = mel(wrong + 5, iois)
-    extra = kernel_pitch_score(bad, [ref], on)[0] - kernel_pitch_score(bad, [ref], off)[0]
+    extra = exact_part(mel(wrong + 5, iois))
     first = float(np.sum(qf.weight[:11])) + float(np.sum(bits[:10]))       # steps 0..10 (into note 11)
     second = float(np.sum(qf.weight[13:])) + float(np.sum(bits[12:]))      # steps 13.. (from note 13)
     assert extra == pytest.approx(max(first, second), rel=1e-5)

@@ -27,9 +27,10 @@ How real songwriters vary rhythm shapes three more terms of a (1,1) pair:
   they are scattered.
 
 On top of the alignment, the longest exactly shared passage counts once more, as a court weighs it
-(`_exact_run`): P_EXACT times the information of the best run of consecutive steps with identical intervals
-(any transposition), each step worth its interval's commonness weight (bits, as in stage 1) plus its
-rhythm information when both melodies change length the same way. A loose alignment can outscore a short
+(`_exact_run`): P_EXACT times the information of the best run of consecutive pitch changes with identical
+intervals (any transposition; repeated notes merged, so a note split or merged for other words does not
+break it), each step worth its interval's commonness weight (bits, as in stage 1) plus its rhythm
+information when both melodies change length the same way. A loose alignment can outscore a short
 exact copy by running on through the surrounding context; this term keeps an exact copy of rare material
 ahead of it, while a shared scale run or repeated note (low weights) adds little.
 """
@@ -172,25 +173,40 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
 
 
 @njit(cache=True, error_model="numpy")
-def _exact_run(qp, Q, m, rp, R, n, qbits, rhy_free, run):
-    """Information of the best run of consecutive steps with identical intervals in both melodies (a
-    diagonal of the step grid): each step earns its query weight Q[W] plus qbits when both change length
-    from the step before in the same proportion. run: float64 work buffer of >= n + 1."""
+def _moving_steps(pitch, n, out):
+    """The steps (of n) that change pitch, into out[:k]; returns k. A repeated note is no step of its own
+    for `_exact_run`: a note split for other words, or two merged, leaves the run of intervals intact."""
+    k = 0
+    for s in range(n):
+        if pitch[s + 1] != pitch[s]:
+            out[k] = s
+            k += 1
+    return k
+
+
+@njit(cache=True, error_model="numpy")
+def _exact_run(qp, Q, qs, nq, rp, R, rs, nr, qbits, rhy_free, run):
+    """Information of the best run of consecutive pitch changes with identical intervals in both melodies
+    (repeated notes merged: qs[:nq] / rs[:nr] are the steps that change pitch, `_moving_steps`): each step
+    earns its query weight Q[W] plus qbits when both change length from the step before in the same
+    proportion. run: float64 work buffer of >= nr + 1."""
     best = 0.0
-    for t in range(n + 1):
-        run[t] = 0.0
-    for s in range(m):
+    for b in range(nr + 1):
+        run[b] = 0.0
+    for a in range(nq):
+        s = qs[a]
         iq = qp[s + 1] - qp[s]
         w, bits, lq, lqp = Q[K.W, s], qbits[s], Q[K.LOGLEN, s], Q[K.LOGPREV, s]
-        for t in range(n - 1, -1, -1):        # run[t + 1] = run ending at (s, t); run[t]: (s - 1, t - 1)
+        for b in range(nr - 1, -1, -1):       # run[b + 1]: run ending at (a, b); run[b]: at (a - 1, b - 1)
+            t = rs[b]
             if rp[t + 1] - rp[t] == iq:
-                v = run[t] + w
+                v = run[b] + w
                 if _same_change(lq, lqp, R[K.LOGLEN, t], R[K.LOGPREV, t], rhy_free):
                     v += bits
-                run[t + 1] = v
+                run[b + 1] = v
                 best = max(best, v)
             else:
-                run[t + 1] = 0.0
+                run[b + 1] = 0.0
     return best
 
 
@@ -217,6 +233,9 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
     rhythm_info(Q, m, RHYTHM_BITS, qbits)
     R = np.empty((K.N_ROWS, longest))
     run = np.empty(longest + 1)
+    rs = np.empty(longest, dtype=np.int64)
+    qs = np.empty(max(m, 1), dtype=np.int64)
+    nq = _moving_steps(qp, m, qs)
     for k in range(rows.shape[0]):
         r = rows[k]
         a, b = step_offsets[r], step_offsets[r + 1]
@@ -229,4 +248,5 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
         out[k] = _pitch_local(qp, Q, m, rpr, R, b - a, base, p, tab, H, qbits)
         if p[P_EXACT] != 0.0:
-            out[k] += p[P_EXACT] * _exact_run(qp, Q, m, rpr, R, b - a, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)
+            nr = _moving_steps(rpr, b - a, rs)
+            out[k] += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)
