@@ -84,7 +84,7 @@ def tuning_offset(pitch: np.ndarray, weight: np.ndarray | None = None) -> float:
     return float(mean) if abs(mean) > 1e-9 else 0.0
 
 
-LOW_DIP = 9          # semitones: a lone note this far below both neighbours of a polyphonic part's top line
+LOW_DIP = 9          # semitones: a lone note more than this below both neighbours of a polyphonic part's top line
 
 
 def drop_low_dips(notes: np.ndarray, semitones: float = LOW_DIP) -> np.ndarray:
@@ -92,9 +92,10 @@ def drop_low_dips(notes: np.ndarray, semitones: float = LOW_DIP) -> np.ndarray:
 
     Where the melody of a polyphonic part (one piano track: melody on top, bass and chords below) rests or
     ends a note early, the skyline falls through to a bass or chord note and climbs back: ``61 37 61``.
-    A real melody almost never dips this far and straight back (9+ semitones below both neighbours: 0.1% of
-    the notes of 1,000 Essen / O'Neill / Ryan tunes; 12+: 3 in 89,000), so such a note is taken for the
-    accompaniment. Only for parts that are polyphonic: a monophonic line is kept as it is.
+    A real melody almost never dips this far and straight back (more than 9 semitones below both
+    neighbours: 0.1% of the notes of 1,000 Essen / O'Neill / Ryan tunes; more than an octave: 3 in 89,000),
+    so such a note is taken for the accompaniment. Only for parts that are polyphonic: a monophonic line is
+    kept as it is.
     """
     if len(notes) < 3:
         return notes
