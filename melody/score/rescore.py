@@ -34,7 +34,7 @@ RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
 LAMBDA_RESCORE = 0.1037   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
 K_RESCORE = 0.03313      # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
-PRIOR_WEIGHT = 50.0        # pseudo-observations of the global K in the per-query fit
+PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
 
 
 def pitches(packed) -> np.ndarray:
