@@ -14,12 +14,14 @@ S_pitch includes the longest exactly shared run of steps, once more, at P_EXACT 
 loose alignment running on through the surrounding context used to outscore.
 
 The null is a Gumbel law with length correction, ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))``, fitted
-per query on its null sample (`fit_null`): lambda is the query's own estimate shrunk halfway towards
+per query on its null sample (`fit_null`): lambda is the query's own estimate shrunk towards
 LAMBDA_RESCORE (the median of per-query fits over unrelated corpus melodies, `scripts/calibrate.py
---rescore`), K its maximum-likelihood value at that lambda: a query made of clichés gets a larger K or a
-smaller lambda, so its matches count less. On scripts/bench_accuracy.py a free per-query lambda was too
-noisy (separation at 1% false positives fell to 0.55) and a fixed one separated less well than the halfway
-shrinkage (0.67 against 0.71); see BENCHMARKS.md. Small catalogs are their own null sample rather than
+--rescore`), K its maximum-likelihood value at that lambda with PRIOR_WEIGHT pseudo-observations at
+K_RESCORE: a query made of clichés gets a larger K or a smaller lambda, so its matches count less. On
+scripts/bench_accuracy.py a free per-query lambda was too noisy (separation at 1% false positives fell to
+0.55) and a fixed one separated less well than the halfway shrinkage (0.67 against 0.71); a prior of 500
+pseudo-observations against the 300 null scores (lambda moves 0.19 of the way to the query's own, K 0.38)
+separated better than one of 50 on two data seeds (0.75 / 0.73 against 0.72 / 0.69); see BENCHMARKS.md. Small catalogs are their own null sample rather than
 shuffled copies of it: shuffled notes lose the stepwise motion of real melodies, which would make chance
 pitch matches look rarer than they are. E = N p as in stage 1.
 """
