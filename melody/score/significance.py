@@ -26,7 +26,7 @@ K_GLOBAL = 0.01037
 MIN_FOR_LOCAL_FIT = 200     # catalogs at least this large fit the tail per query
 TAIL_SHARE = 0.05           # the share of references in the fitted tail
 TAIL_SKIP = 3               # best scores left out of the fit (they may be real matches)
-DEFAULT_MAX_EVALUE = 0.1    # flagged when E <= this: on scripts/bench_accuracy.py FPR 1 of 165 (seed 0), 3 of 165 (seed 1), BENCHMARKS.md
+DEFAULT_MAX_EVALUE = 0.1    # flagged when E <= this: on scripts/bench_accuracy.py FPR 0 of 165 (seed 0), 1 of 165 (seed 1), BENCHMARKS.md
 
 
 def reduced_scores(scores: np.ndarray, m: int, n: np.ndarray) -> np.ndarray:
