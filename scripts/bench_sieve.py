@@ -57,6 +57,8 @@ def main(argv=None):
     ap.add_argument("--union", type=int, default=3000, help="--truth union: first-pass candidates per ranking")
     ap.add_argument("--check-union", action="store_true", help="--truth exhaustive: also compare the union truth")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bits", default="8,16", help="sieve kernels to compare (8: the 8-bit kernel with int16 "
+                    "re-runs of saturated blocks, as searches use it; 16: int16 throughout)")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     cat = Catalog.open(args.catalog, read_only=True)
@@ -64,18 +66,21 @@ def main(argv=None):
     n_rows = len(p.step_offsets) - 1
     counts = np.diff(p.step_offsets)
     layout = fast.build_layout(p.interval, p.length, p.weight, p.metric, p.step_offsets)
+    layout["sieve8"] = sieve.sieve_layout(layout)
+    bits = [int(b) for b in args.bits.split(",")]
     padded = layout["steps"].shape[0] * layout["steps"].shape[2]
     print(f"{n_rows:,} melodies, {len(p.interval):,} steps (padded {padded:,}); truth: {args.truth}", flush=True)
     rng = np.random.default_rng(args.seed)
     candidates = np.flatnonzero(counts >= 20)
     kinds = ["excerpt"] * (args.queries // 4) + ["varied"] * (args.queries // 2)
     kinds += ["unrelated"] * (args.queries - len(kinds))
-    rankers = ("raw", "z")
+    rankers = tuple(f"{kind}{b}" for b in bits for kind in ("raw", "z"))
     rec = {(stage, rk, s): [] for stage in ("sieve", "cascade") for rk in rankers for s in SHARES}
     by_kind = {(kind, s): [] for kind in set(kinds) for s in SHARES}
     worst = {rk: [] for rk in rankers}
     agree = []
-    t_sieve, t_sieve_all, t_fast, m_steps = [], [], [], []
+    t_sieve = {b: [] for b in bits}
+    t_sieve_all, t_fast, m_steps = [], [], []
     for qi, kind in enumerate(kinds):
         q = unrelated(rng) if kind == "unrelated" else excerpt(cat, int(rng.choice(candidates)), rng,
                                                                 vary=(kind == "varied"))
@@ -83,13 +88,16 @@ def main(argv=None):
         m = len(qf)
         m_steps.append(m)
         if qi == 0:     # warm-up: JIT cache loads
-            sieve.sieve_scores(qf, layout, workers=args.workers)
+            for b in bits:
+                sieve.sieve_scores(qf, layout, workers=args.workers, bits=b)
             fast.prefilter_scores(qf, layout, workers=args.workers)
+        svs = {}
+        for b in bits:
+            t = time.perf_counter()
+            svs[b] = sieve.sieve_scores(qf, layout, workers=args.workers, bits=b)
+            t_sieve[b].append(time.perf_counter() - t)
         t = time.perf_counter()
-        sv = sieve.sieve_scores(qf, layout, workers=args.workers)
-        t_sieve.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        sieve.sieve_scores(qf, layout)
+        sieve.sieve_scores(qf, layout, bits=bits[0])
         t_sieve_all.append(time.perf_counter() - t)
         t = time.perf_counter()
         fs = fast.prefilter_scores(qf, layout, workers=args.workers)
@@ -109,7 +117,8 @@ def main(argv=None):
             truth_z = full_z
         true10 = top_by(truth_z, 10)
         for rk in rankers:
-            key = sv if rk == "raw" else reduced_scores(sv, m, counts)
+            sv = svs[int(rk.lstrip("rawz"))]
+            key = sv if rk.startswith("raw") else reduced_scores(sv, m, counts)
             order = np.argsort(-key, kind="stable")
             rank = np.empty(n_rows, dtype=np.int64)
             rank[order] = np.arange(n_rows)
@@ -121,7 +130,7 @@ def main(argv=None):
                 survivors = kept[top_by(fz[kept], FAST_KEEP)]
                 hit = float(np.mean(np.isin(true10, survivors)))
                 rec[("cascade", rk, s)].append(hit)
-                if rk == "z":
+                if rk == f"z{bits[0]}":
                     by_kind[(kind, s)].append(hit)
         if (qi + 1) % 20 == 0:
             print(f"  {qi + 1} queries; load {load()}", flush=True)
@@ -139,7 +148,7 @@ def main(argv=None):
             res["recall"][f"{stage}_{rk}"] = dict(zip(map(str, SHARES), r))
             print(f"{stage:<8} {rk:<6} " + "  ".join(f"{v:8.4f}" for v in r) +
                   f"   {min(rec[(stage, rk, 0.02)]):.2f}")
-    print("cascade (sieve by z) by query kind:")
+    print(f"cascade (sieve by z, {bits[0]} bits) by query kind:")
     for kind in sorted(set(kinds)):
         r = [float(np.mean(by_kind[(kind, s)])) for s in SHARES]
         res["recall"][f"cascade_z_{kind}"] = dict(zip(map(str, SHARES), r))
@@ -151,8 +160,8 @@ def main(argv=None):
         print(f"worst sieve rank of a true top-10 reference, as a share of the catalog ({rk}): median "
               f"{np.median(w):.4f}, p95 {np.quantile(w, 0.95):.4f}, max {w.max():.4f}")
     ms = np.array(m_steps, dtype=float)
-    for name, ts, thr in (("sieve", t_sieve, args.workers), ("sieve_all_cores", t_sieve_all, os.cpu_count()),
-                          ("fast", t_fast, args.workers)):
+    for name, ts, thr in ([(f"sieve{b}", t_sieve[b], args.workers) for b in bits]
+                          + [(f"sieve{bits[0]}_all_cores", t_sieve_all, os.cpu_count()), ("fast", t_fast, args.workers)]):
         ts = np.array(ts)
         rate = float(np.median(ms * padded / ts))
         res["timing"][name] = {"median_s": float(np.median(ts)), "threads": thr, "padded_gcell_s": rate / 1e9,

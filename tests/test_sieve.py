@@ -57,26 +57,37 @@ def ref_steps(f: Features) -> list[dict]:
     return out
 
 
-def ref_score(query: Features, reference: Features, params=P, moves="summed") -> float:
-    c = fast.kernel_constants(params)
-    half = lambda w: (w * int(c[fast.C_HALF_W])) >> 8       # noqa: E731
-    pen = round(params[align.K.RHY_PEN] * 0.5 * fast.SCORE_UNIT)
-    gap, frag, wrong = int(c[fast.C_GAP]), int(c[fast.C_FRAG]), int(c[fast.C_WRONG])
+def ref_score(query: Features, reference: Features, params=P, moves="summed", unit=fast.SCORE_UNIT) -> float:
+    """The sieve's score in 1/unit point: unit 8 is the int16 kernel (half weights rounded down, capped at
+    SATURATE), unit 4 the 8-bit one (half weights rounded to nearest, no cap: the caller compares it with the
+    8-bit kernel's saturation threshold)."""
+    pts = lambda x: round(float(x) * unit)      # noqa: E731
+    if unit == fast.SCORE_UNIT:
+        hw = int(fast.kernel_constants(params)[fast.C_HALF_W])
+        half = lambda w: (w * hw) >> 8       # noqa: E731
+    else:
+        hw = round(params[align.K.MATCH] * unit / 2 * 256 / fast.W_UNIT)
+        half = lambda w: (min(max(w, 0), sieve.CLIP_W) * hw + 128) >> 8       # noqa: E731
+    K = align.K
+    near, mismatch, gap, frag, wrong = (pts(params[k]) for k in (K.NEAR, K.MISMATCH, K.GAP, K.FRAG, K.WRONG))
+    rm, metric, pen = pts(params[K.RHY_MATCH]), pts(params[K.METRIC_MATCH]), pts(params[K.RHY_PEN] * 0.5)
+    free = int(fast.kernel_constants(params)[fast.C_FREE])
 
     def diag(q, r):
         d = abs(q["iv"] - r["iv"])
-        s = half(q["w"]) + half(r["w"]) if d == 0 else int(c[fast.C_NEAR]) if d == 1 else int(c[fast.C_MISMATCH])
+        s = half(q["w"]) + half(r["w"]) if d == 0 else near if d == 1 else mismatch
         if d == 0 and q["met"] is not None and q["met"] == r["met"]:
-            s += int(c[fast.C_METRIC])
+            s += metric
         dl = abs(q["len"] - r["len"])
         if q["rel"] is not None and r["rel"] is not None:
             dl = min(dl, abs(q["rel"] - r["rel"]))
-        return s + (int(c[fast.C_RHY_MATCH]) if dl < int(c[fast.C_FREE]) else -pen)
+        return s + (rm if dl < free else -pen)
 
     Q, R = ref_steps(query), ref_steps(reference)
     m, n = len(Q), len(R)
     H = [[0] * (n + 1) for _ in range(m + 1)]
     best = 0
+    cap = fast.SATURATE if unit == fast.SCORE_UNIT else 1 << 30
     for i in range(1, m + 1):
         for j in range(1, n + 1):
             q, r = Q[i - 1], R[j - 1]
@@ -88,9 +99,24 @@ def ref_score(query: Features, reference: Features, params=P, moves="summed") ->
                     h = max(h, H[i - 2][j - 1] + frag + half(q["w2"]) + half(r["w"]))
                 if i >= 2 and j >= 2 and q["iv2"] == r["iv2"]:
                     h = max(h, H[i - 2][j - 2] + wrong + half(q["w2"]) + half(r["w2"]))
-            H[i][j] = min(h, fast.SATURATE)
+            H[i][j] = min(h, cap)
             best = max(best, H[i][j])
-    return best / fast.SCORE_UNIT
+    return best / unit
+
+
+def ref_sieve(query: Features, refs: list[Features], layout, params=P, moves="summed", bits=8) -> np.ndarray:
+    """What sieve_scores returns: the 8-bit score (1/4 point), except in every block where some lane reached
+    the 8-bit kernel's saturation threshold (255 - bias): there the int16 kernel's (1/8 point)."""
+    want16 = np.array([ref_score(query, r, params, moves) for r in refs], dtype=np.float32)
+    u = sieve.sieve_constants_u8(params)
+    if bits == 16 or moves != "summed" or u is None:
+        return want16
+    want8 = np.array([ref_score(query, r, params, moves, unit=sieve.U8_UNIT) for r in refs], dtype=np.float64)
+    rows = layout["rows"]
+    block_of = np.empty(len(refs), dtype=np.int64)
+    block_of[rows[rows >= 0]] = np.flatnonzero(rows >= 0) // fast.LANES
+    redo = np.isin(block_of, block_of[want8 * sieve.U8_UNIT >= int(u[sieve.U_CAP])])
+    return np.where(redo, want16, want8).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -107,12 +133,12 @@ def melodies(min_steps=0, max_steps=24):
 
 @FAST
 @given(query=melodies(1, 16), refs=st.lists(melodies(0, 20), min_size=1, max_size=40),
-       workers=st.sampled_from([1, 2]), moves=st.sampled_from(sieve.MOVES))
-def test_kernel_matches_python_reference(query, refs, workers, moves):
-    got = sieve.sieve_scores(query, layout_of(refs), workers=workers, moves=moves)
-    want = [ref_score(query, r, moves=moves) for r in refs]
+       workers=st.sampled_from([1, 2]), moves=st.sampled_from(sieve.MOVES), bits=st.sampled_from([8, 16]))
+def test_kernel_matches_python_reference(query, refs, workers, moves, bits):
+    lay = layout_of(refs)
+    got = sieve.sieve_scores(query, lay, workers=workers, moves=moves, bits=bits)
     assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, np.array(want, dtype=np.float32))
+    np.testing.assert_array_equal(got, ref_sieve(query, refs, lay, moves=moves, bits=bits))
 
 
 @FAST
@@ -121,8 +147,8 @@ def test_other_params_match_reference(query, refs):
     p = P.copy()
     p[[align.K.MATCH, align.K.NEAR, align.K.GAP, align.K.RHY_PEN, align.K.DUR_FREE, align.K.FRAG,
        align.K.METRIC_MATCH]] = [1.5, -1.0, -3.0, 3.0, 0.25, -2.0, 0.5]
-    got = sieve.sieve_scores(query, layout_of(refs), params=p)
-    np.testing.assert_array_equal(got, np.array([ref_score(query, r, p) for r in refs], dtype=np.float32))
+    lay = layout_of(refs)
+    np.testing.assert_array_equal(sieve.sieve_scores(query, lay, params=p), ref_sieve(query, refs, lay, p))
 
 
 def test_saturates_instead_of_wrapping(rng):

@@ -25,14 +25,18 @@ to the left a constant LANES entries back, so LLVM vectorises it without a depen
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from llvmlite import ir
+from numba import njit, types, uint64
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..errors import MelodyError
 from ..represent import Features
 from . import kernels as K
 from .fast import (C_FRAG, C_FREE, C_GAP, C_HALF_W, C_METRIC, C_MISMATCH, C_NEAR, C_RHY_MATCH, C_WRONG, F_IV,
                    F_IV2, F_LEN, F_MET, F_REL, F_W, F_W2, LANES, Q_IV, Q_IV2, Q_LEN, Q_MET, Q_REL, Q_W, Q_W2,
-                   SATURATE, SCORE_UNIT, check_layout, deal_blocks, half_weights, kernel_constants, query_table)
+                   SATURATE, SCORE_UNIT, W_UNIT, CLIP, check_layout, deal_blocks, half_weights, kernel_constants,
+                   query_table)
 
 # The sieve's own int16 constants (scores in 1/SCORE_UNIT point).
 S_NEAR, S_MISMATCH, S_GAP, S_RHY_MATCH, S_FREE, S_RHY_PEN, S_HALF_W, S_FRAG, S_WRONG, S_METRIC = range(10)
@@ -42,6 +46,7 @@ N_SIEVE_CONSTS = 10
 D_IV, D_W, D_LEN, D_REL, D_IV2, D_W2, D_MET = range(7)
 N_DECODED = 7
 MOVES = ("diag", "summed")
+CLIP_W = 160            # stored weights above 10 bits count as 10 bits in the 8-bit kernel
 
 I16 = np.int16
 
@@ -201,8 +206,239 @@ def _sieve_blocks(Q, m, steps, block_start, blocks, c, summed, out):
             out[b * lanes + lane] = top
 
 
+# ----------------------------------------------------------------------------------------------------
+# 8-bit sieve (SWIPE's scheme, Rognes 2011): the same recurrence in uint8 scores of 1/U8_UNIT point, 32 lanes
+# per AVX2 instruction (twice the int16 kernel's), with saturating adds and subtracts (LLVM's uadd.sat /
+# usub.sat intrinsics: vpaddusb / vpsubusb). Every move score is stored with a bias added (U8_BIAS, the
+# largest move penalty) so that it is never negative; a cell is max over its moves of (cell before + biased
+# move score), minus the bias once (max and a saturating subtract commute), which also floors it at 0. A
+# lane whose best cell reaches 255 - bias may have saturated: its block is aligned again by the int16 kernel.
+
+U8_UNIT = 4             # 8-bit scores: 1/4 point
+U8_IV_CLIP = 100        # intervals clipped to +-100 semitones, + 128 ...
+U8_LEN_CLIP = 110       # log2 lengths to +-110/16 octaves, + 128; sentinels 0 (query) and 255 (reference)
+U8_REF_PAD, U8_QUERY_PAD = 255, 0
+U8_OFFSET = 128
+# Metric classes: real classes from 3, reference unknown 2, padding 1, query unknown 0.
+U8_MET_FIRST = 3
+# The 8-bit kernel's constants (uint8, biased; see sieve_constants_u8).
+(U_NEAR, U_MISMATCH, U_GAP, U_RHY_MATCH, U_RHY_PEN, U_FREE, U_HALF_W, U_FRAG, U_WRONG, U_METRIC, U_BIAS,
+ U_CAP) = range(12)
+N_U8_CONSTS = 12
+
+
+def _saturating(name):
+    """An LLVM saturating uint8 intrinsic as a Numba function of two uint8 (vectorises to one instruction)."""
+    @intrinsic
+    def op(typingctx, a, b):
+        def codegen(context, builder, signature, args):
+            i8 = ir.IntType(8)
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i8, [i8, i8]), name)
+            return builder.call(fn, args)
+        return types.uint8(types.uint8, types.uint8), codegen
+    return op
+
+
+adds_u8 = _saturating("llvm.uadd.sat.i8")      # min(a + b, 255)
+subs_u8 = _saturating("llvm.usub.sat.i8")      # max(a - b, 0)
+U8 = np.uint8
+
+
+def sieve_constants_u8(params) -> np.ndarray | None:
+    """The 8-bit kernel's constants U_* (scores in 1/U8_UNIT point, biased by U_BIAS), or None when params
+    do not fit 8 bits (then the int16 kernel runs alone)."""
+    p = params
+    unit = U8_UNIT
+
+    def pts(x):
+        return round(float(x) * unit)
+
+    near, mismatch, gap = pts(p[K.NEAR]), pts(p[K.MISMATCH]), pts(p[K.GAP])
+    rm, pen = pts(p[K.RHY_MATCH]), pts(p[K.RHY_PEN] * 0.5)
+    frag, wrong, metric = pts(p[K.FRAG]), pts(p[K.WRONG]), pts(p[K.METRIC_MATCH])
+    half_w = round(p[K.MATCH] * unit / 2 * 256 / W_UNIT)
+    free = int(kernel_constants(p)[C_FREE])
+    bias = max(0, -gap, pen - min(near, mismatch), -frag, -wrong)
+    top_half = (CLIP_W * half_w + 128) >> 8               # largest half weight
+    largest = bias + 2 * top_half + max(metric, 0) + max(rm, 0)
+    if (near > 0 or mismatch > 0 or rm < -pen or pen < 0 or metric < 0 or half_w < 0 or free > 17
+            or largest > 120 or bias > 60):
+        return None
+    u = np.zeros(N_U8_CONSTS, dtype=np.int64)
+    u[U_NEAR], u[U_MISMATCH], u[U_GAP] = bias + near, bias + mismatch, bias + gap
+    u[U_RHY_MATCH], u[U_RHY_PEN] = rm % 256, (-pen) % 256          # added with wraparound to a biased pitch score
+    u[U_FREE], u[U_HALF_W], u[U_METRIC] = free, half_w, metric
+    u[U_FRAG], u[U_WRONG] = bias + frag, bias + wrong
+    u[U_BIAS], u[U_CAP] = bias, 255 - bias
+    return u.astype(np.uint8)
+
+
+# The 8-bit kernel's block layout (`sieve_layout`): per block, field-major, each field ncol x LANES uint8.
+E_IV, E_LEN, E_REL, E_IV2, E_MET, E_W, E_W2 = range(7)
+N_U8_FIELDS = 7
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _u8_of(v, clip, sentinel):
+    """An int16 layout value -> uint8: clipped to +-clip and offset by U8_OFFSET, or `sentinel` beyond +-CLIP."""
+    if v > CLIP or v < -CLIP:
+        return U8(sentinel)
+    return U8(min(max(np.int64(v), -clip), clip) + U8_OFFSET)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _fill_u8(steps, block_start, out):
+    """Write every block of the int16 layout as 8-bit fields E_* (see sieve_layout)."""
+    for b in range(block_start.shape[0] - 1):
+        c0 = block_start[b]
+        n = block_start[b + 1] - c0
+        base0 = c0 * N_U8_FIELDS * LANES
+        nl = n * LANES
+        for t in range(n):
+            src = steps[c0 + t]
+            for lane in range(LANES):
+                at = base0 + t * LANES + lane
+                out[at + E_IV * nl] = _u8_of(src[F_IV, lane], U8_IV_CLIP, U8_REF_PAD)
+                out[at + E_LEN * nl] = _u8_of(src[F_LEN, lane], U8_LEN_CLIP, U8_REF_PAD)
+                out[at + E_REL * nl] = _u8_of(src[F_REL, lane], U8_LEN_CLIP, U8_REF_PAD)
+                out[at + E_IV2 * nl] = _u8_of(src[F_IV2, lane], U8_IV_CLIP, U8_REF_PAD)
+                m = src[F_MET, lane]
+                out[at + E_MET * nl] = U8(min(np.int64(m), 250) + U8_MET_FIRST) if m >= 0 else U8(2 if m == -1 else 1)
+                out[at + E_W * nl] = U8(min(max(np.int64(src[F_W, lane]), 0), CLIP_W))
+                out[at + E_W2 * nl] = U8(min(max(np.int64(src[F_W2, lane]), 0), CLIP_W))
+
+
+def sieve_layout(layout: dict[str, np.ndarray]) -> np.ndarray:
+    """The 8-bit kernel's copy of a layout's blocks (uint8, flat; block b at block_start[b] * N_U8_FIELDS *
+    LANES, its fields E_* one after the other, each ncol x LANES): intervals and log2 lengths clipped to
+    +-U8_IV_CLIP / +-U8_LEN_CLIP and offset by U8_OFFSET, sentinels 255; metric classes from U8_MET_FIRST
+    (unknown 2, padding 1); weights in 1/W_UNIT bit up to CLIP_W. 7 bytes per step and lane against the int16
+    layout's 18: what a sieve reads per query. Save it with the layout as layout["sieve8"]."""
+    lanes, _ = check_layout(layout)
+    block_start = np.asarray(layout["block_start"])
+    out = np.empty(int(block_start[-1]) * N_U8_FIELDS * lanes, dtype=np.uint8)
+    _fill_u8(np.asarray(layout["steps"]), block_start, out)
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _row_u8(qa, qa_up, qa_dn, qwb, lq, relq, qmet, qa2, c12, c21, c22, S, Wd, n, Hpp, Hp, Hc, B, near, mismatch,
+            gap, rm, pen, free, metric, bias):
+    """One query row against an 8-bit block (S: its E_* fields; Wd: its two weight fields as half-weight
+    scores), every move of _row_summed. Per-row constants: qa, qa2 the query's (summed) interval; qa_up / qa_dn
+    = qa +- 1; qwb = bias + its half weight; c12 = bias + FRAG + qw, c21 = bias + FRAG + qw2, c22 = bias +
+    WRONG + qw2 (the reference's half weight is added per cell)."""
+    L = uint64(LANES)
+    NL = uint64(n) * L
+    lim = U8(free - U8(1))
+    for k in range(NL):
+        ra = S[k]
+        ra2 = S[uint64(E_IV2) * NL + k]
+        rw = Wd[k]
+        rw2 = Wd[NL + k]
+        eq = ra == qa
+        off = near if (ra == qa_up) | (ra == qa_dn) else mismatch
+        bonus = metric if qmet == S[uint64(E_MET) * NL + k] else U8(0)
+        # every biased exact-match score exceeds `off`: a max, not a select that would sink the load of the weight
+        pitch = max(off, U8(U8(U8(qwb + rw) + bonus) & (U8(255) if eq else U8(0))))
+        l1 = S[uint64(E_LEN) * NL + k]
+        l2 = S[uint64(E_REL) * NL + k]
+        dl = min(U8(max(lq, l1) - min(lq, l1)), U8(max(relq, l2) - min(relq, l2)))
+        rhythm = rm if min(dl, lim) == dl else pen
+        h = adds_u8(Hp[k + L], U8(pitch + rhythm))
+        h = max(h, adds_u8(Hp[k + L + L], gap))
+        h = max(h, adds_u8(Hc[k + L], gap))
+        h = max(h, U8(adds_u8(Hp[k], U8(c12 + rw2)) & (U8(255) if qa == ra2 else U8(0))))
+        h = max(h, U8(adds_u8(Hpp[k + L], U8(c21 + rw)) & (U8(255) if qa2 == ra else U8(0))))
+        h = max(h, U8(adds_u8(Hpp[k], U8(c22 + rw2)) & (U8(255) if qa2 == ra2 else U8(0))))
+        h = subs_u8(h, bias)
+        Hc[k + L + L] = h
+        B[k] = max(B[k], h)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _half_u8(S, NL, half_w, Wd):
+    """The block's two weight fields (1/W_UNIT bit) -> half-weight scores in 1/U8_UNIT point, rounded."""
+    for k in range(NL + NL):
+        Wd[k] = U8((np.int32(S[uint64(E_W) * NL + k]) * np.int32(half_w) + np.int32(128)) >> 8)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sieve_blocks_u8(Q8, m, S8, block_start, blocks, u, out):
+    """8-bit sieve score of the query (Q8: uint8 rows R_*) against every block in `blocks` of an 8-bit
+    layout S8 (sieve_layout); out[block * LANES + lane] = that lane's best cell (uint8; U_CAP or more: may
+    have saturated)."""
+    lanes = LANES
+    longest = 1
+    for k in range(blocks.shape[0]):
+        b = blocks[k]
+        longest = max(longest, block_start[b + 1] - block_start[b])
+    Wd = np.empty(2 * longest * lanes, dtype=np.uint8)
+    Ha = np.empty((longest + 2) * lanes, dtype=np.uint8)
+    Hb = np.empty((longest + 2) * lanes, dtype=np.uint8)
+    Hd = np.empty((longest + 2) * lanes, dtype=np.uint8)
+    B = np.empty(longest * lanes, dtype=np.uint8)
+    near, mismatch, gap, bias = u[U_NEAR], u[U_MISMATCH], u[U_GAP], u[U_BIAS]
+    rm, pen, free, metric = u[U_RHY_MATCH], u[U_RHY_PEN], u[U_FREE], u[U_METRIC]
+    for k in range(blocks.shape[0]):
+        b = blocks[k]
+        c0 = block_start[b]
+        n = block_start[b + 1] - c0
+        if n == 0:
+            for lane in range(lanes):
+                out[b * lanes + lane] = 0
+            continue
+        NL = n * lanes
+        S = S8[c0 * N_U8_FIELDS * lanes:(c0 + n) * N_U8_FIELDS * lanes]
+        _half_u8(S, uint64(NL), u[U_HALF_W], Wd)
+        for j in range((n + 2) * lanes):
+            Ha[j] = U8(0)
+            Hb[j] = U8(0)
+            Hd[j] = U8(0)
+        for j in range(NL):
+            B[j] = U8(0)
+        Hpp, Hp, Hc = Hd, Ha, Hb
+        for i in range(m):
+            _row_u8(Q8[R_IV, i], Q8[R_IV_UP, i], Q8[R_IV_DN, i], Q8[R_QWB, i], Q8[R_LEN, i], Q8[R_REL, i],
+                    Q8[R_MET, i], Q8[R_IV2, i], Q8[R_C12, i], Q8[R_C21, i], Q8[R_C22, i], S, Wd, n, Hpp, Hp, Hc, B,
+                    near, mismatch, gap, rm, pen, free, metric, bias)
+            Hpp, Hp, Hc = Hp, Hc, Hpp
+        for lane in range(lanes):
+            top = U8(0)
+            for j in range(n):
+                top = max(top, B[j * lanes + lane])
+            out[b * lanes + lane] = top
+
+
+# Query rows of the 8-bit kernel (uint8, one column per query step).
+R_IV, R_IV_UP, R_IV_DN, R_QWB, R_LEN, R_REL, R_MET, R_IV2, R_C12, R_C21, R_C22 = range(11)
+
+
+def query_table_u8(Q: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The query's int16 rows Q_* (fast.query_table, weights still in 1/W_UNIT bit) -> the 8-bit kernel's
+    uint8 rows R_* (per-row constants with the bias folded in)."""
+    def off(v, clip):
+        v = v.astype(np.int64)
+        return np.where(np.abs(v) > CLIP, U8_QUERY_PAD, np.clip(v, -clip, clip) + U8_OFFSET)
+
+    half = (np.clip(Q[[Q_W, Q_W2]].astype(np.int64), 0, CLIP_W) * int(u[U_HALF_W]) + 128) >> 8
+    bias = int(u[U_BIAS])
+    iv = off(Q[Q_IV], U8_IV_CLIP)
+    met = Q[Q_MET].astype(np.int64)
+    R = np.zeros((11, Q.shape[1]), dtype=np.int64)
+    R[R_IV], R[R_IV_UP], R[R_IV_DN] = iv, iv + 1, iv - 1
+    R[R_QWB] = bias + half[0]
+    R[R_LEN], R[R_REL] = off(Q[Q_LEN], U8_LEN_CLIP), off(Q[Q_REL], U8_LEN_CLIP)
+    R[R_MET] = np.where(met >= 0, np.minimum(met, 250) + U8_MET_FIRST, 0)
+    R[R_IV2] = off(Q[Q_IV2], U8_IV_CLIP)
+    R[R_C12] = int(u[U_FRAG]) + half[0]
+    R[R_C21] = int(u[U_FRAG]) + half[1]
+    R[R_C22] = int(u[U_WRONG]) + half[1]
+    return R.astype(np.uint8)
+
+
 def sieve_scores(query: Features, layout: dict[str, np.ndarray], params=None, workers: int | None = None,
-                 moves: str = "summed") -> np.ndarray:
+                 moves: str = "summed", bits: int = 8) -> np.ndarray:
     """Pass-0 score of the query against every catalog row of a layout (float32 points, catalog row order,
     as `fast.prefilter_scores` returns them).
 
@@ -211,29 +447,66 @@ def sieve_scores(query: Features, layout: dict[str, np.ndarray], params=None, wo
     stage 1 ranks), keep the best 1-2% and score them with `fast.prefilter_scores` on a layout of their own
     (`fast.regroup`; BENCHMARKS.md: recall of stage 1's top 10). params: alignment params (melody.align.DEFAULT_PARAMS when
     None); moves: "summed" or "diag"; workers: threads (default: all cores).
+
+    bits=8 (moves="summed" only): the 8-bit kernel scores every block in 1/U8_UNIT point, and the blocks
+    where a lane may have saturated are scored again by the int16 kernel (1/SCORE_UNIT point); bits=16: the
+    int16 kernel everywhere. Params that do not fit 8 bits fall back to 16.
     """
+    lane_scores = sieve_lane_scores(query, layout, params, workers, moves, bits)
+    _, n_rows = check_layout(layout)
+    out = np.zeros(n_rows, dtype=np.float32)
+    rows = np.asarray(layout["rows"])
+    valid = rows >= 0
+    out[rows[valid]] = lane_scores[valid]
+    return out
+
+
+def sieve_lane_scores(query: Features, layout: dict[str, np.ndarray], params=None, workers: int | None = None,
+                      moves: str = "summed", bits: int = 8) -> np.ndarray:
+    """`sieve_scores` in the layout's lane order (float32 points, one per block lane; layout["rows"] says
+    which catalog row each lane holds, -1 an empty lane scoring 0): what a caller that ranks every row
+    works on, without scattering a million scores into row order first."""
     from . import _check
     p = _check(params)
     if moves not in MOVES:
         raise MelodyError(f"moves must be one of {', '.join(MOVES)}, got {moves!r}")
+    if bits not in (8, 16):
+        raise MelodyError(f"bits must be 8 or 16, got {bits!r}")
     if workers is not None and int(workers) < 1:
         raise MelodyError(f"workers must be at least 1, got {workers}")
     lanes, n_rows = check_layout(layout)
-    steps, block_start, rows = layout["steps"], layout["block_start"], layout["rows"]
-    out = np.zeros(n_rows, dtype=np.float32)
+    steps, block_start = layout["steps"], layout["block_start"]
     n_blocks = len(block_start) - 1
+    out = np.zeros(n_blocks * lanes, dtype=np.float32)
     if len(query) == 0 or n_blocks == 0:
         return out
     consts = sieve_constants(p)
     first_pass = kernel_constants(p)
     Q = query_table(query)
+    m = len(query)
+    summed = moves == "summed"
+    u = sieve_constants_u8(p) if bits == 8 and summed else None
+    redo = np.arange(n_blocks)
+    if u is not None:
+        S8 = layout.get("sieve8")
+        if S8 is None:
+            S8 = sieve_layout(layout)
+        elif S8.dtype != np.uint8 or S8.shape != (int(block_start[-1]) * N_U8_FIELDS * lanes,):
+            raise MelodyError("layout's sieve8 does not fit its blocks; rebuild it with sieve_layout")
+        Q8 = query_table_u8(Q, u)
+        lane8 = np.zeros(n_blocks * lanes, dtype=np.uint8)
+        deal_blocks(lambda part: _sieve_blocks_u8(Q8, m, S8, block_start, part, u, lane8), redo, workers)
+        np.multiply(lane8, np.float32(1.0 / U8_UNIT), out=out)
+        redo = np.flatnonzero((lane8 >= u[U_CAP]).reshape(n_blocks, lanes).any(axis=1))
+        if len(redo) == 0:
+            return out
     Q[Q_W] = half_weights(Q[Q_W], first_pass)      # each side brings half of MATCH * (qw + rw)
     Q[Q_W2] = half_weights(Q[Q_W2], first_pass)
-    summed = moves == "summed"
-    lane_scores = np.zeros(n_blocks * lanes, dtype=np.int16)
-    m = len(query)
-    deal_blocks(lambda part: _sieve_blocks(Q, m, steps, block_start, part, consts, summed, lane_scores),
-                np.arange(n_blocks), workers)
-    valid = rows >= 0
-    out[rows[valid]] = lane_scores[valid].astype(np.float32) / SCORE_UNIT
+    lane16 = np.zeros(n_blocks * lanes, dtype=np.int16)
+    deal_blocks(lambda part: _sieve_blocks(Q, m, steps, block_start, part, consts, summed, lane16), redo, workers)
+    if len(redo) == n_blocks:
+        np.multiply(lane16, np.float32(1.0 / SCORE_UNIT), out=out)
+    else:
+        at = (redo[:, None] * lanes + np.arange(lanes)).ravel()
+        out[at] = lane16[at].astype(np.float32) / SCORE_UNIT
     return out
