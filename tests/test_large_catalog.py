@@ -180,3 +180,61 @@ def test_regrouped_layout_scores_like_the_whole_one(tmp_path):
         others = np.setdiff1d(np.arange(150), chosen)
         assert not np.any(got[others])
         assert part["steps"].shape[0] <= p.layout["steps"].shape[0]
+
+
+def _sieved_by_rows(cat, qf, share, keep):
+    """The sieved stage 1 written the plain way, in catalog row order (float64 reduced scores over every
+    row): the rows the full kernel re-scores."""
+    from melody.align import fast, sieve
+    from melody.score.rescore import null_sample
+    from melody.score.significance import reduced_scores
+    p = cat.packed
+    n = len(p)
+    counts = np.diff(p.step_offsets)
+    z = reduced_scores(sieve.sieve_scores(qf, p.layout), len(qf), counts)
+    k = max(int(share * n), keep)
+    chosen = np.union1d(np.argsort(-z, kind="stable")[:k], null_sample(n))
+    z[chosen] = reduced_scores(fast.prefilter_scores(qf, p.layout)[chosen], len(qf), counts[chosen])
+    return np.sort(np.argsort(-z, kind="stable")[:keep])
+
+
+@pytest.mark.parametrize("lowered", [False, True])
+def test_sieved_stage1_rescores_the_rows_a_row_order_ranking_picks(tmp_path, monkeypatch, lowered):
+    """Normally the first pass's best lie above every row only the sieve scored; with first-pass scores
+    lowered by 50 points they do not, rows only the sieve scored rank among them, and every row is ranked."""
+    from melody.align import fast
+    from melody.represent import features
+    cat = _catalog(tmp_path / "c", 600, seed=11, lo=10, hi=60)
+    monkeypatch.setattr(catalog_module, "SIEVE_MIN", 100)
+    monkeypatch.setattr(catalog_module, "SIEVE_SHARE", 0.1)
+    monkeypatch.setattr(catalog_module, "FIRST_PASS_KEEP", 30)
+    if lowered:
+        first_pass = fast.prefilter_scores
+        monkeypatch.setattr(fast, "prefilter_scores", lambda *a, **k: first_pass(*a, **k) - 50)
+    rng = np.random.default_rng(3)
+    for row in rng.choice(600, 3, replace=False):
+        notes = np.array(cat.melody(int(row)).notes[2:24])
+        qf = features(Melody(notes))
+        kept, evalues = cat._stage1(qf, cat.packed, None)
+        rows = np.flatnonzero(evalues < len(cat))
+        want = _sieved_by_rows(cat, qf, 0.1, 30)
+        # float32 lane scores against float64: a tie at the cut may fall either way
+        assert len(rows) == 30 and len(np.intersect1d(rows, want)) >= 29
+        assert kept[rows].max() > 0 and np.all(evalues[rows] > 0)
+
+
+def test_a_cache_without_the_sieve_layout_reads_and_gains_it(tmp_path, monkeypatch):
+    from melody.catalog.packed import SIEVE8
+    cat = _catalog(tmp_path / "c", 120)
+    path = cache_dir(cat.path, cat.store.generation()[1])
+    whole = cat.packed.layout["sieve8"].copy()
+    cat.close()
+    os.remove(os.path.join(path, SIEVE8 + ".npy"))          # as a cache written before the 8-bit sieve
+    monkeypatch.setattr(catalog_module, "SIEVE_MIN", 100)
+    ro = Catalog.open(str(tmp_path / "c"), read_only=True)
+    assert np.array_equal(ro.packed.layout["sieve8"], whole)          # built in memory, nothing written
+    assert not os.path.exists(os.path.join(path, SIEVE8 + ".npy"))
+    rw = Catalog.open(str(tmp_path / "c"))
+    assert isinstance(rw.packed.layout["sieve8"], np.memmap)
+    assert np.array_equal(rw.packed.layout["sieve8"], whole)
+    assert os.path.exists(os.path.join(path, SIEVE8 + ".npy"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..align import fast
+from ..align import fast, sieve
 from ..notes import NOTE_DTYPE, Melody
 from ..represent import Features, features, metric_classes
 
@@ -24,6 +24,9 @@ _STEPS = ("interval", "length", "weight", "metric")
 _LAYOUT = ("steps", "block_start", "rows", "meta")    # melody.align.fast's block layout, saved as fast_<name>
 _CACHED = ("notes", "offsets", "interval", "length", "weight", "metric", "step_offsets", "tempo_unit", "pitch",
            "ids") + tuple("fast_" + k for k in _LAYOUT)
+# The sieve's 8-bit copy of the layout (melody.align.sieve.sieve_layout), saved as fast_sieve8: written with
+# every cache, but a cache without it still reads (written before it existed; `add_sieve_layout` adds it).
+SIEVE8 = "fast_sieve8"
 CHUNK_NOTES = 4_000_000    # notes packed at a time while building (bounds the builder's memory)
 
 
@@ -187,8 +190,10 @@ def build_arrays(store, alloc=None, progress=None, after_id: int = 0,
 
 
 def _layout_arrays(arrays, alloc) -> dict[str, np.ndarray]:
-    """The search index built over all rows' steps: the fast kernel's block layout."""
+    """The search index built over all rows' steps: the fast kernel's block layout and the sieve's 8-bit copy
+    of it."""
     layout = fast.build_layout(*(arrays[k] for k in _STEPS), np.asarray(arrays["step_offsets"]))
+    layout["sieve8"] = sieve.sieve_layout(layout)
     out = {}
     for key, value in (("fast_" + k, v) for k, v in layout.items()):
         out[key] = alloc(key, value.shape, value.dtype)
@@ -315,6 +320,10 @@ def read_cache(path: str) -> dict[str, np.ndarray] | None:
         arrays = {k: np.load(os.path.join(path, k + ".npy"), mmap_mode="r", allow_pickle=False) for k in _CACHED}
     except (OSError, ValueError):
         return None
+    try:
+        arrays[SIEVE8] = np.load(os.path.join(path, SIEVE8 + ".npy"), mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        pass
     so = arrays["step_offsets"]
     if (len(arrays["offsets"]) != len(so) or len(arrays["ids"]) != len(so) - 1
             or so[-1] != len(arrays["interval"]) or arrays["offsets"][-1] != len(arrays["notes"])
@@ -323,8 +332,29 @@ def read_cache(path: str) -> dict[str, np.ndarray] | None:
     return arrays
 
 
+def add_sieve_layout(path: str | None, arrays: dict[str, np.ndarray]) -> None:
+    """Give cached arrays that lack it the sieve's 8-bit layout: written into the cache folder `path` (a
+    temporary file renamed into place) and memory-mapped back, or kept in memory when `path` is None or
+    cannot be written."""
+    layout = {k: arrays["fast_" + k] for k in _LAYOUT}
+    s8 = sieve.sieve_layout(layout)
+    if path is not None:
+        tmp = os.path.join(path, f"{SIEVE8}.tmp-{os.getpid()}.npy")
+        try:
+            np.save(tmp, s8)
+            os.replace(tmp, os.path.join(path, SIEVE8 + ".npy"))
+            arrays[SIEVE8] = np.load(os.path.join(path, SIEVE8 + ".npy"), mmap_mode="r", allow_pickle=False)
+            return
+        except OSError:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    arrays[SIEVE8] = s8
+
+
 def from_arrays(entries, arrays: dict[str, np.ndarray]) -> Packed:
     packed = Packed(entries, **{k: arrays[k] for k in _CACHED if k not in ("pitch", "ids") and not k.startswith("fast_")},
                     layout={k: arrays["fast_" + k] for k in _LAYOUT})
+    if SIEVE8 in arrays:
+        packed.layout["sieve8"] = arrays[SIEVE8]
     packed.derived["pitch"] = arrays["pitch"]
     return packed
