@@ -11,7 +11,9 @@ Engines:
 * ``melody fast.prefilter_scores``: the first-pass kernel (`melody.align.fast`: the same local alignment in
   int16, 32 references per block in SIMD lanes), on one thread and on all cores; its layout is built once
   (not timed) and its cells are counted like the others' (real steps, not the padding of a block);
-* ``melody sieve.sieve_scores``: the pass-0 sieve (`melody.align.sieve`, fewer moves) on the same layout;
+* ``melody sieve.sieve_scores``: the pass-0 sieve (`melody.align.sieve`, fewer moves) on the same layout, as
+  searches run it (8 bits: uint8 scores, 32 lanes per AVX2 instruction, on the layout's 8-bit copy built once,
+  not timed; blocks where a lane may have saturated re-run in int16) and in int16 throughout (bits=16);
 * ``melody search_scores``: the real search path, `melody.align.search` (local alignment with rhythm, summed
   moves, metric bonus; thread pool over all cores), and the same kernel on one thread;
 * ``melody plain DTW``: a minimal Numba DTW (squared difference, O(n) memory) written here, one thread and on a
@@ -186,11 +188,14 @@ def main(argv=None):
                f"int16 x {layout['meta'][1]} lanes; padding {padded / r_off[-1]:.2f}x")
 
     # --- ours: the sieve on the same layout (melody.align.sieve; what a 1M-melody search spends its time in)
-    for n_thr in (1, threads):
-        sieve.sieve_scores(qf0, layout, workers=n_thr)            # JIT / cache load
-        t = best_of(lambda: [sieve.sieve_scores(q, layout, workers=n_thr) for q in queries], args.repeat)
-        record(f"melody sieve.sieve_scores, {n_thr} thread{'s' if n_thr > 1 else ''}", t, cells_all, n_thr,
-               f"int16 x {layout['meta'][1]} lanes; padding {padded / r_off[-1]:.2f}x")
+    layout["sieve8"] = sieve.sieve_layout(layout)
+    for bits, name in ((8, "sieve.sieve_scores"), (16, "sieve.sieve_scores int16")):
+        for n_thr in (1, threads):
+            sieve.sieve_scores(qf0, layout, workers=n_thr, bits=bits)            # JIT / cache load
+            t = best_of(lambda: [sieve.sieve_scores(q, layout, workers=n_thr, bits=bits) for q in queries],
+                        args.repeat)
+            record(f"melody {name}, {n_thr} thread{'s' if n_thr > 1 else ''}", t, cells_all, n_thr,
+                   f"{'uint8' if bits == 8 else 'int16'} x {layout['meta'][1]} lanes; padding {padded / r_off[-1]:.2f}x")
 
     # --- plain DTW in Numba (same pairs, interval series)
     qs = np.concatenate([q.interval for q in queries]).astype("f8")
@@ -262,8 +267,11 @@ def main(argv=None):
     first = by[f"melody fast.prefilter_scores, {threads} threads"]
     print(f"first pass (fast.prefilter_scores, {threads} thr) / dtaidistance best API: {first / best_dtai:.2f}x; "
           f"/ align.search: {first / ours:.1f}x; {first / 1e9:.3f} Gcell/s")
-    sv = by[f"melody sieve.sieve_scores, {threads} threads"]
-    print(f"sieve ({threads} thr) / dtaidistance best API: {sv / best_dtai:.2f}x; {sv / 1e9:.3f} Gcell/s")
+    for name in ("sieve.sieve_scores", "sieve.sieve_scores int16"):
+        for n_thr in sorted({1, threads}):
+            sv = by[f"melody {name}, {n_thr} thread{'s' if n_thr > 1 else ''}"]
+            print(f"{name} ({n_thr} thr) / dtaidistance best API: {sv / best_dtai:.2f}x; {sv / 1e9:.3f} Gcell/s, "
+                  f"{sv / (mhz * 1e6 * n_thr):.2f} cells/cycle per core")
     print(f"search kernel (align.search) / dtaidistance best API: {ours / best_dtai:.2f}x; "
           f"plain Numba DTW ({threads} thr) / dtaidistance best: {by[f'melody plain DTW (Numba), {threads} threads'] / best_dtai:.2f}x")
     if args.json:

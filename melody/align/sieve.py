@@ -216,7 +216,8 @@ def _sieve_blocks(Q, m, steps, block_start, blocks, c, summed, out):
 
 U8_UNIT = 4             # 8-bit scores: 1/4 point
 U8_IV_CLIP = 100        # intervals clipped to +-100 semitones, + 128 ...
-U8_LEN_CLIP = 110       # log2 lengths to +-110/16 octaves, + 128; sentinels 0 (query) and 255 (reference)
+U8_LEN_CLIP = 110       # log2 lengths to +-110/16 octaves, + 128 (18..238); reference sentinel 255
+U8_FREE_MAX = 9         # the widest length tolerance (stored units) the 8-bit kernel takes: see query_table_u8
 U8_REF_PAD, U8_QUERY_PAD = 255, 0
 U8_OFFSET = 128
 # Metric classes: real classes from 3, reference unknown 2, padding 1, query unknown 0.
@@ -261,7 +262,7 @@ def sieve_constants_u8(params) -> np.ndarray | None:
     bias = max(0, -gap, pen - min(near, mismatch), -frag, -wrong)
     top_half = (CLIP_W * half_w + 128) >> 8               # largest half weight
     largest = bias + 2 * top_half + max(metric, 0) + max(rm, 0)
-    if (near > 0 or mismatch > 0 or rm < -pen or pen < 0 or metric < 0 or half_w < 0 or free > 17
+    if (near > 0 or mismatch > 0 or rm < -pen or pen < 0 or metric < 0 or half_w < 0 or free > U8_FREE_MAX
             or largest > 120 or bias > 60):
         return None
     u = np.zeros(N_U8_CONSTS, dtype=np.int64)
@@ -322,15 +323,16 @@ def sieve_layout(layout: dict[str, np.ndarray]) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _row_u8(qa, qa_up, qa_dn, qwb, lq, relq, qmet, qa2, c12, c21, c22, S, Wd, n, Hpp, Hp, Hc, B, near, mismatch,
+def _row_u8(qa, qa_up, qa_dn, qwb, lo_len, lo_rel, qmet, qa2, c12, c21, c22, S, Wd, n, Hpp, Hp, Hc, B, near, mismatch,
             gap, rm, pen, free, metric, bias):
     """One query row against an 8-bit block (S: its E_* fields; Wd: its two weight fields as half-weight
     scores), every move of _row_summed. Per-row constants: qa, qa2 the query's (summed) interval; qa_up / qa_dn
-    = qa +- 1; qwb = bias + its half weight; c12 = bias + FRAG + qw, c21 = bias + FRAG + qw2, c22 = bias +
-    WRONG + qw2 (the reference's half weight is added per cell)."""
+    = qa +- 1; qwb = bias + its half weight; lo_len / lo_rel the low ends of its length windows; c12 = bias +
+    FRAG + qw, c21 = bias + FRAG + qw2, c22 = bias + WRONG + qw2 (the reference's half weight is added per
+    cell)."""
     L = uint64(LANES)
     NL = uint64(n) * L
-    lim = U8(free - U8(1))
+    span = U8(free + free - U8(2))
     for k in range(NL):
         ra = S[k]
         ra2 = S[uint64(E_IV2) * NL + k]
@@ -341,10 +343,10 @@ def _row_u8(qa, qa_up, qa_dn, qwb, lq, relq, qmet, qa2, c12, c21, c22, S, Wd, n,
         bonus = metric if qmet == S[uint64(E_MET) * NL + k] else U8(0)
         # every biased exact-match score exceeds `off`: a max, not a select that would sink the load of the weight
         pitch = max(off, U8(U8(U8(qwb + rw) + bonus) & (U8(255) if eq else U8(0))))
-        l1 = S[uint64(E_LEN) * NL + k]
-        l2 = S[uint64(E_REL) * NL + k]
-        dl = min(U8(max(lq, l1) - min(lq, l1)), U8(max(relq, l2) - min(relq, l2)))
-        rhythm = rm if min(dl, lim) == dl else pen
+        # |lq - l| < free  <=>  (l - lo_len) mod 256 <= 2 free - 2, lo_len = lq - free + 1 (query_table_u8)
+        d1 = U8(S[uint64(E_LEN) * NL + k] - lo_len)
+        d2 = U8(S[uint64(E_REL) * NL + k] - lo_rel)
+        rhythm = rm if (min(d1, span) == d1) | (min(d2, span) == d2) else pen
         h = adds_u8(Hp[k + L], U8(pitch + rhythm))
         h = max(h, adds_u8(Hp[k + L + L], gap))
         h = max(h, adds_u8(Hc[k + L], gap))
@@ -361,6 +363,17 @@ def _half_u8(S, NL, half_w, Wd):
     """The block's two weight fields (1/W_UNIT bit) -> half-weight scores in 1/U8_UNIT point, rounded."""
     for k in range(NL + NL):
         Wd[k] = U8((np.int32(S[uint64(E_W) * NL + k]) * np.int32(half_w) + np.int32(128)) >> 8)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _lane_best_u8(B, n, out, at):
+    """out[at + lane] = the best of B's n columns in that lane (column-major: vectorised over the lanes)."""
+    L = uint64(LANES)
+    for lane in range(L):
+        out[uint64(at) + lane] = B[lane]
+    for j in range(uint64(1), uint64(n)):
+        for lane in range(L):
+            out[uint64(at) + lane] = max(out[uint64(at) + lane], B[j * L + lane])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -399,19 +412,15 @@ def _sieve_blocks_u8(Q8, m, S8, block_start, blocks, u, out):
             B[j] = U8(0)
         Hpp, Hp, Hc = Hd, Ha, Hb
         for i in range(m):
-            _row_u8(Q8[R_IV, i], Q8[R_IV_UP, i], Q8[R_IV_DN, i], Q8[R_QWB, i], Q8[R_LEN, i], Q8[R_REL, i],
+            _row_u8(Q8[R_IV, i], Q8[R_IV_UP, i], Q8[R_IV_DN, i], Q8[R_QWB, i], Q8[R_LEN_LO, i], Q8[R_REL_LO, i],
                     Q8[R_MET, i], Q8[R_IV2, i], Q8[R_C12, i], Q8[R_C21, i], Q8[R_C22, i], S, Wd, n, Hpp, Hp, Hc, B,
                     near, mismatch, gap, rm, pen, free, metric, bias)
             Hpp, Hp, Hc = Hp, Hc, Hpp
-        for lane in range(lanes):
-            top = U8(0)
-            for j in range(n):
-                top = max(top, B[j * lanes + lane])
-            out[b * lanes + lane] = top
+        _lane_best_u8(B, n, out, b * lanes)
 
 
 # Query rows of the 8-bit kernel (uint8, one column per query step).
-R_IV, R_IV_UP, R_IV_DN, R_QWB, R_LEN, R_REL, R_MET, R_IV2, R_C12, R_C21, R_C22 = range(11)
+R_IV, R_IV_UP, R_IV_DN, R_QWB, R_LEN_LO, R_REL_LO, R_MET, R_IV2, R_C12, R_C21, R_C22 = range(11)
 
 
 def query_table_u8(Q: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -428,13 +437,33 @@ def query_table_u8(Q: np.ndarray, u: np.ndarray) -> np.ndarray:
     R = np.zeros((11, Q.shape[1]), dtype=np.int64)
     R[R_IV], R[R_IV_UP], R[R_IV_DN] = iv, iv + 1, iv - 1
     R[R_QWB] = bias + half[0]
-    R[R_LEN], R[R_REL] = off(Q[Q_LEN], U8_LEN_CLIP), off(Q[Q_REL], U8_LEN_CLIP)
+    # the low end of each length window (a reference length l matches when (l - lo) mod 256 <= 2 free - 2);
+    # no step before: lo 0, a window below every stored length (from 128 - U8_LEN_CLIP = 18 > 2 U8_FREE_MAX - 2)
+    free = int(u[U_FREE])
+    for row, field in ((R_LEN_LO, Q_LEN), (R_REL_LO, Q_REL)):
+        v = Q[field].astype(np.int64)
+        R[row] = np.where(np.abs(v) > CLIP, 0, np.clip(v, -U8_LEN_CLIP, U8_LEN_CLIP) + U8_OFFSET - free + 1)
     R[R_MET] = np.where(met >= 0, np.minimum(met, 250) + U8_MET_FIRST, 0)
     R[R_IV2] = off(Q[Q_IV2], U8_IV_CLIP)
     R[R_C12] = int(u[U_FRAG]) + half[0]
     R[R_C21] = int(u[U_FRAG]) + half[1]
     R[R_C22] = int(u[U_WRONG]) + half[1]
     return R.astype(np.uint8)
+
+
+_CONSTANTS: dict[bytes, tuple] = {}
+
+
+def _constants(p: np.ndarray) -> tuple:
+    """(sieve_constants, fast.kernel_constants, sieve_constants_u8) of params p, kept per params: computing
+    them costs ~0.7 ms, as much as sieving a few thousand melodies."""
+    key = np.ascontiguousarray(p, dtype=np.float64).tobytes()
+    got = _CONSTANTS.get(key)
+    if got is None:
+        if len(_CONSTANTS) > 64:
+            _CONSTANTS.clear()
+        got = _CONSTANTS[key] = (sieve_constants(p), kernel_constants(p), sieve_constants_u8(p))
+    return got
 
 
 def sieve_scores(query: Features, layout: dict[str, np.ndarray], params=None, workers: int | None = None,
@@ -480,12 +509,11 @@ def sieve_lane_scores(query: Features, layout: dict[str, np.ndarray], params=Non
     out = np.zeros(n_blocks * lanes, dtype=np.float32)
     if len(query) == 0 or n_blocks == 0:
         return out
-    consts = sieve_constants(p)
-    first_pass = kernel_constants(p)
+    consts, first_pass, u = _constants(p)
     Q = query_table(query)
     m = len(query)
     summed = moves == "summed"
-    u = sieve_constants_u8(p) if bits == 8 and summed else None
+    u = u if bits == 8 and summed else None
     redo = np.arange(n_blocks)
     if u is not None:
         S8 = layout.get("sieve8")
