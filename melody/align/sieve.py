@@ -421,34 +421,40 @@ def _sieve_blocks_u8(Q8, m, S8, block_start, blocks, u, out):
 
 # Query rows of the 8-bit kernel (uint8, one column per query step).
 R_IV, R_IV_UP, R_IV_DN, R_QWB, R_LEN_LO, R_REL_LO, R_MET, R_IV2, R_C12, R_C21, R_C22 = range(11)
+N_R = 11
 
 
 def query_table_u8(Q: np.ndarray, u: np.ndarray) -> np.ndarray:
     """The query's int16 rows Q_* (fast.query_table, weights still in 1/W_UNIT bit) -> the 8-bit kernel's
     uint8 rows R_* (per-row constants with the bias folded in)."""
-    def off(v, clip):
-        v = v.astype(np.int64)
-        return np.where(np.abs(v) > CLIP, U8_QUERY_PAD, np.clip(v, -clip, clip) + U8_OFFSET)
+    R = np.zeros((N_R, Q.shape[1]), dtype=np.uint8)
+    _fill_query_u8(Q, u, R)
+    return R
 
-    half = (np.clip(Q[[Q_W, Q_W2]].astype(np.int64), 0, CLIP_W) * int(u[U_HALF_W]) + 128) >> 8
-    bias = int(u[U_BIAS])
-    iv = off(Q[Q_IV], U8_IV_CLIP)
-    met = Q[Q_MET].astype(np.int64)
-    R = np.zeros((11, Q.shape[1]), dtype=np.int64)
-    R[R_IV], R[R_IV_UP], R[R_IV_DN] = iv, iv + 1, iv - 1
-    R[R_QWB] = bias + half[0]
-    # the low end of each length window (a reference length l matches when (l - lo) mod 256 <= 2 free - 2);
-    # no step before: lo 0, a window below every stored length (from 128 - U8_LEN_CLIP = 18 > 2 U8_FREE_MAX - 2)
-    free = int(u[U_FREE])
-    for row, field in ((R_LEN_LO, Q_LEN), (R_REL_LO, Q_REL)):
-        v = Q[field].astype(np.int64)
-        R[row] = np.where(np.abs(v) > CLIP, 0, np.clip(v, -U8_LEN_CLIP, U8_LEN_CLIP) + U8_OFFSET - free + 1)
-    R[R_MET] = np.where(met >= 0, np.minimum(met, 250) + U8_MET_FIRST, 0)
-    R[R_IV2] = off(Q[Q_IV2], U8_IV_CLIP)
-    R[R_C12] = int(u[U_FRAG]) + half[0]
-    R[R_C21] = int(u[U_FRAG]) + half[1]
-    R[R_C22] = int(u[U_WRONG]) + half[1]
-    return R.astype(np.uint8)
+
+@njit(cache=True, error_model="numpy")
+def _fill_query_u8(Q, u, R):
+    """query_table_u8's rows, one query step at a time."""
+    bias = np.int64(u[U_BIAS])
+    free = np.int64(u[U_FREE])
+    for i in range(Q.shape[1]):
+        h0 = (min(max(np.int64(Q[Q_W, i]), 0), CLIP_W) * np.int64(u[U_HALF_W]) + 128) >> 8
+        h1 = (min(max(np.int64(Q[Q_W2, i]), 0), CLIP_W) * np.int64(u[U_HALF_W]) + 128) >> 8
+        iv = np.int64(_u8_of(Q[Q_IV, i], U8_IV_CLIP, U8_QUERY_PAD))
+        R[R_IV, i], R[R_IV_UP, i], R[R_IV_DN, i] = U8(iv), U8(iv + 1), U8(iv - 1)
+        R[R_QWB, i] = U8(bias + h0)
+        # the low end of each length window (a reference length l matches when (l - lo) mod 256 <= 2 free -
+        # 2); no step before: lo 0, a window below every stored length (from 128 - U8_LEN_CLIP = 18 > 2
+        # U8_FREE_MAX - 2)
+        for row, field in ((R_LEN_LO, Q_LEN), (R_REL_LO, Q_REL)):
+            v = np.int64(Q[field, i])
+            R[row, i] = 0 if abs(v) > CLIP else U8(min(max(v, -U8_LEN_CLIP), U8_LEN_CLIP) + U8_OFFSET - free + 1)
+        met = np.int64(Q[Q_MET, i])
+        R[R_MET, i] = U8(min(met, 250) + U8_MET_FIRST) if met >= 0 else U8(0)
+        R[R_IV2, i] = _u8_of(Q[Q_IV2, i], U8_IV_CLIP, U8_QUERY_PAD)
+        R[R_C12, i] = U8(np.int64(u[U_FRAG]) + h0)
+        R[R_C21, i] = U8(np.int64(u[U_FRAG]) + h1)
+        R[R_C22, i] = U8(np.int64(u[U_WRONG]) + h1)
 
 
 _CONSTANTS: dict[bytes, tuple] = {}
