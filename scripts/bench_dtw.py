@@ -194,8 +194,9 @@ def main(argv=None):
             sieve.sieve_scores(qf0, layout, workers=n_thr, bits=bits)            # JIT / cache load
             t = best_of(lambda: [sieve.sieve_scores(q, layout, workers=n_thr, bits=bits) for q in queries],
                         args.repeat)
+            kind = "uint8" if bits == 8 else "int16"
             record(f"melody {name}, {n_thr} thread{'s' if n_thr > 1 else ''}", t, cells_all, n_thr,
-                   f"{'uint8' if bits == 8 else 'int16'} x {layout['meta'][1]} lanes; padding {padded / r_off[-1]:.2f}x")
+                   f"{kind} x {layout['meta'][1]} lanes; padding {padded / r_off[-1]:.2f}x")
 
     # --- plain DTW in Numba (same pairs, interval series)
     qs = np.concatenate([q.interval for q in queries]).astype("f8")

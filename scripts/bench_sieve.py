@@ -160,8 +160,9 @@ def main(argv=None):
         print(f"worst sieve rank of a true top-10 reference, as a share of the catalog ({rk}): median "
               f"{np.median(w):.4f}, p95 {np.quantile(w, 0.95):.4f}, max {w.max():.4f}")
     ms = np.array(m_steps, dtype=float)
-    for name, ts, thr in ([(f"sieve{b}", t_sieve[b], args.workers) for b in bits]
-                          + [(f"sieve{bits[0]}_all_cores", t_sieve_all, os.cpu_count()), ("fast", t_fast, args.workers)]):
+    timed = [(f"sieve{b}", t_sieve[b], args.workers) for b in bits]
+    timed += [(f"sieve{bits[0]}_all_cores", t_sieve_all, os.cpu_count()), ("fast", t_fast, args.workers)]
+    for name, ts, thr in timed:
         ts = np.array(ts)
         rate = float(np.median(ms * padded / ts))
         res["timing"][name] = {"median_s": float(np.median(ts)), "threads": thr, "padded_gcell_s": rate / 1e9,

@@ -1,10 +1,19 @@
 """Pass 0 of catalog search: a cheap local alignment over every reference, to pick the blocks worth the
 first pass (`melody.align.fast.prefilter_scores`) at all.
 
-It reads the same interleaved block layout as the first pass (`fast.build_layout`: steps[column, field,
-lane], LANES references per block), so it needs no storage of its own, and vectorises the same way (the
-innermost loop runs over the lanes of a block, int16 scores, 16 lanes per AVX2 instruction). The score is a
-local alignment in fixed point (1/fast.SCORE_UNIT point, saturating at fast.SATURATE), a cheaper cousin of the
+It works on the first pass's blocks (`fast.build_layout`: LANES references of similar length per block) and
+vectorises the same way (the innermost loop runs over the lanes of a block). Two kernels compute the score:
+
+- the 8-bit kernel (the default, ``bits=8``; SWIPE's scheme, Rognes 2011): uint8 scores in 1/U8_UNIT point,
+  32 lanes per AVX2 instruction, saturating adds and subtracts, every move score stored with a bias so that
+  it is never negative; it reads the layout's 8-bit copy (`sieve_layout`, layout["sieve8"]: 7 bytes per
+  step and lane against the int16 layout's 18, what a million-melody search reads per query). A lane whose
+  best cell reaches 255 - bias may have saturated: its block is aligned again by
+- the int16 kernel (``bits=16``: int16 scores in 1/fast.SCORE_UNIT point, saturating at fast.SATURATE, 16
+  lanes per instruction), on the int16 layout itself.
+
+On the 100k synthetic catalog the 8-bit kernel is ~2.5x faster per core and ranks as well (BENCHMARKS.md:
+its coarser unit keeps stage 1's top 10 as often). The score is a local alignment, a cheaper cousin of the
 first pass's:
 
 - (1,1), pitch: equal intervals earn MATCH times the mean information weight of the two steps (the two half

@@ -288,9 +288,10 @@ class Catalog:
         first pass runs only on the best SIEVE_SHARE, regrouped into blocks of their own.
 
         The E-values' null is the whole catalog's cheap scores (first pass; sieve where the first pass did
-        not run), as for an exhaustive search (sieved: a fixed sample of TAIL_SAMPLE rows of them). Stage-1 E-values only choose stage 2's candidates, in the
-        order of the reduced scores, which the null's fit does not change; the E-values reported come from
-        stage 2. Rows not re-scored by the full kernel get score 0 and E = N (they cannot rank).
+        not run), as for an exhaustive search (sieved: a fixed sample of TAIL_SAMPLE rows of them). Stage-1
+        E-values only choose stage 2's candidates, in the order of the reduced scores, which the null's fit
+        does not change; the E-values reported come from stage 2. Rows not re-scored by the full kernel get
+        score 0 and E = N (they cannot rank).
         """
         n = len(p)
         if n >= SIEVE_MIN and p.layout is not None:
