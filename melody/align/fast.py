@@ -171,14 +171,15 @@ def lane_positions(layout: dict[str, np.ndarray]) -> np.ndarray:
     return pos
 
 
-def regroup(layout: dict[str, np.ndarray], selected: np.ndarray, positions: np.ndarray | None = None) -> dict:
+def regroup(layout: dict[str, np.ndarray], selected: np.ndarray, positions: np.ndarray | None = None,
+            workers: int | None = None) -> dict:
     """A layout of only the `selected` catalog rows, their columns copied lane by lane out of `layout` into
     fresh blocks (rows keep their length order, so a block still holds rows of similar length).
 
     `prefilter_scores(..., rows_mask=...)` can only skip whole blocks, and the best 2% of a catalog's rows
     touch about half of its blocks; on the regrouped layout the first pass costs what the selected rows
     cost. Scores come back in catalog row order (rows not selected: 0). positions: `lane_positions(layout)`
-    when the caller keeps it.
+    when the caller keeps it; workers: threads copying (default: all cores; the copy waits on memory).
     """
     lanes, n_rows = check_layout(layout)
     pos = lane_positions(layout) if positions is None else positions
@@ -195,7 +196,9 @@ def regroup(layout: dict[str, np.ndarray], selected: np.ndarray, positions: np.n
     new_start[1:] = np.cumsum(new_len.reshape(n_new, lanes).max(axis=1)) if n_new else []
     steps = np.empty((int(new_start[-1]), N_FIELDS, lanes), dtype=np.int16)
     pad = np.array([PAD_IV, PAD_IV, PAD_LEN, NO_REL, PAD_LEN, NO_REL, 0, 0, PAD_MET], dtype=np.int16)
-    _copy_lanes(np.asarray(layout["steps"]), block_start[src_block], src % lanes, src_len, new_start, pad, steps)
+    src_steps, src_col, src_lane = np.asarray(layout["steps"]), block_start[src_block], src % lanes
+    deal_blocks(lambda part: _copy_lanes(src_steps, src_col, src_lane, src_len, new_start, pad, steps, part),
+                np.arange(n_new), workers)
     rows = np.full(n_new * lanes, -1, dtype=np.int64)
     rows[:len(selected)] = selected
     return {"steps": steps, "block_start": new_start, "rows": rows,
@@ -203,12 +206,13 @@ def regroup(layout: dict[str, np.ndarray], selected: np.ndarray, positions: np.n
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _copy_lanes(steps, src_col, src_lane, src_len, new_start, pad, out):
+def _copy_lanes(steps, src_col, src_lane, src_len, new_start, pad, out, blocks):
     """Copy selected lane k (columns src_col[k]:+src_len[k] of lane src_lane[k]) into lane k % lanes of new
-    block k // lanes; the rest of every new block is padding."""
+    block k // lanes, for the new blocks in `blocks`; the rest of every new block is padding."""
     lanes = out.shape[2]
     n_sel = src_col.shape[0]
-    for b in range(new_start.shape[0] - 1):
+    for i in range(blocks.shape[0]):
+        b = blocks[i]
         for lane in range(lanes):
             k = b * lanes + lane
             n = src_len[k] if k < n_sel else 0
