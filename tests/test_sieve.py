@@ -222,3 +222,33 @@ def test_layout_round_trip_and_edge_cases(rng, tmp_path):
         sieve.sieve_scores(q, lay, workers=0)
     with pytest.raises(MelodyError, match="rebuild"):
         sieve.sieve_scores(q, dict(lay, meta=np.array([fast.LAYOUT_VERSION + 1, fast.LANES, len(refs)])))
+
+
+def test_the_8_bit_layout_saved_with_a_layout_is_used_and_checked(rng, tmp_path):
+    refs = [features(song(rng, int(rng.integers(2, 60)))) for _ in range(70)]
+    lay = layout_of(refs)
+    q = features(song(rng, 30))
+    plain = sieve.sieve_scores(q, lay)
+    s8 = sieve.sieve_layout(lay)
+    assert s8.dtype == np.uint8 and s8.shape == (lay["steps"].shape[0] * sieve.N_U8_FIELDS * fast.LANES,)
+    np.save(tmp_path / "s8.npy", s8)
+    with_s8 = dict(lay, sieve8=np.load(tmp_path / "s8.npy", mmap_mode="r"))
+    np.testing.assert_array_equal(sieve.sieve_scores(q, with_s8), plain)
+    lanes = sieve.sieve_lane_scores(q, with_s8)
+    rows = lay["rows"]
+    np.testing.assert_array_equal(lanes[rows >= 0], plain[rows[rows >= 0]])
+    assert not np.any(lanes[rows < 0])
+    with pytest.raises(MelodyError, match="sieve8"):
+        sieve.sieve_scores(q, dict(lay, sieve8=s8[:-1]))
+    with pytest.raises(MelodyError, match="bits"):
+        sieve.sieve_scores(q, lay, bits=4)
+
+
+def test_params_beyond_8_bits_fall_back_to_int16(rng):
+    p = P.copy()
+    p[align.K.MATCH] = 6.0            # an exact step could earn 48 points: past the 8-bit kernel's range
+    assert sieve.sieve_constants_u8(p) is None
+    refs = [features(song(rng, 30)) for _ in range(5)]
+    lay = layout_of(refs)
+    q = features(song(rng, 12))
+    np.testing.assert_array_equal(sieve.sieve_scores(q, lay, params=p), sieve.sieve_scores(q, lay, params=p, bits=16))
