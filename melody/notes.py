@@ -85,24 +85,117 @@ def tuning_offset(pitch: np.ndarray, weight: np.ndarray | None = None) -> float:
 
 
 LOW_DIP = 9          # semitones: a lone note more than this below both neighbours of a polyphonic part's top line
+LOW_RUN_DIP = 11     # semitones: the same for a run of several notes (an octave or more below)
+LOW_RUN = 6          # notes: the longest such run taken for accompaniment filling a melody rest
 
 
-def drop_low_dips(notes: np.ndarray, semitones: float = LOW_DIP) -> np.ndarray:
-    """Drop lone notes of a skyline that lie more than `semitones` below both kept neighbours.
+def _run_end(pitch: np.ndarray, i: int, last: float, semitones: float, longest: int) -> int:
+    """The end of the shortest run of notes from i that all lie more than `semitones` below `last` and
+    below the note after the run (at most `longest` notes, never the last note); i when there is none."""
+    run_top = -np.inf
+    for j in range(i, min(i + longest, len(pitch) - 1)):
+        if pitch[j] >= last - semitones:
+            break
+        run_top = max(run_top, pitch[j])
+        if pitch[j + 1] - semitones > run_top:
+            return j + 1
+    return i
+
+
+def drop_low_dips(notes: np.ndarray, semitones: float = LOW_DIP, run_semitones: float = LOW_RUN_DIP,
+                  longest: int = LOW_RUN) -> np.ndarray:
+    """Drop a skyline's lone notes that lie more than `semitones` below the kept notes on both sides, and
+    runs of up to `longest` notes that all lie more than `run_semitones` below them.
 
     Where the melody of a polyphonic part (one piano track: melody on top, bass and chords below) rests or
-    ends a note early, the skyline falls through to a bass or chord note and climbs back: ``61 37 61``.
-    A real melody almost never dips this far and straight back (more than 9 semitones below both
-    neighbours: 0.1% of the notes of 1,000 Essen / O'Neill / Ryan tunes; more than an octave: 3 in 89,000),
-    so such a note is taken for the accompaniment. Only for parts that are polyphonic: a monophonic line is
-    kept as it is.
+    ends a note early, the skyline falls through to a bass or chord note and climbs back: ``61 37 61``, or
+    through a whole rest, ``56 44 44 44 44 44 63``. A real melody almost never leaves its line this far and
+    comes straight back: of the notes of the 11,600 Essen / O'Neill / Ryan tunes, 0.09% are lone notes more
+    than 9 semitones below both neighbours, 0.03% lie in runs of 2-6 notes an octave or more below both. So such notes are taken for the accompaniment. Only for parts that are polyphonic:
+    a monophonic line is kept as it is. The first and last notes stay (a melody may begin or end with a leap).
     """
-    if len(notes) < 3:
+    n = len(notes)
+    if n < 3:
         return notes
     pitch = notes["pitch"].astype("f8")
-    dip = np.minimum(pitch[:-2], pitch[2:]) - pitch[1:-1]
-    keep = np.ones(len(notes), dtype=bool)
-    keep[1:-1] = dip <= semitones
+    keep = np.ones(n, dtype=bool)
+    last = pitch[0]                                  # the last kept note
+    i = 1
+    while i < n - 1:
+        j = _run_end(pitch, i, last, semitones, 1)
+        if j == i:
+            j = _run_end(pitch, i, last, run_semitones, longest)
+        if j > i:
+            keep[i:j] = False
+            i = j
+        else:
+            last = pitch[i]
+            i += 1
+    return notes if keep.all() else notes[keep].copy()
+
+
+CHORD_SIZE = 3       # notes struck together (within CHORD_WINDOW) that make a block chord
+CHORD_WINDOW = 0.03  # seconds
+CHORD_SPREAD = 5     # semitones: a top note further above the chord's next note is a voice of its own
+CHORDAL_TEXTURE = 0.5   # share of a skyline's notes that top block chords above which the chords carry the tune
+
+
+def _onset_groups(onset: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end indices of the groups of sorted onsets that lie within `window` of the one before."""
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(onset) >= window]))
+    return starts, np.append(starts[1:], len(onset))
+
+
+def chord_top_share(skyline: np.ndarray, part: np.ndarray, window: float = CHORD_WINDOW) -> float:
+    """The share of a skyline's notes that are the top of a block chord of `part` (CHORD_SIZE or more notes
+    struck together): 0.8-1.0 in a homophonic texture (a hymn, a chorale: the tune is the chords' top), 0-0.7
+    in a melody with accompaniment (most melody notes are struck alone or over a bass note)."""
+    if not len(skyline):
+        return 0.0
+    onset = np.sort(part["onset"])
+    struck = (np.searchsorted(onset, skyline["onset"] + window, side="right")
+              - np.searchsorted(onset, skyline["onset"] - window, side="left"))
+    return float(np.mean(struck >= CHORD_SIZE))
+
+
+def drop_repeated_chords(notes: np.ndarray, window: float = CHORD_WINDOW) -> np.ndarray:
+    """Drop block chords that the accompaniment strikes again: close chords all of whose notes the nearest
+    block chord before or after also holds, with nothing struck in between inside or above the chord's compass.
+
+    A piano part with melody and accompaniment in one track keeps time with chords struck on the beats
+    (``61 56 53`` on beats 2 and 4 with the bass between, or on every beat under a held or resting melody).
+    A chord struck again while the melody is silent is that accompaniment, not a melody note: where the
+    melody rests, its top would otherwise enter the skyline (``68 | 61 61 | 58``). The melody survives: a
+    chord that carries a melody note on top differs from its neighbour in that note; a melody note repeated
+    over the same chord lies more than CHORD_SPREAD semitones above the chord's next note (a voice of its own:
+    the chord is kept) or is indistinguishable from the chord's top; a melody moving between two chords
+    strikes notes inside or above them. Not for a homophonic texture (a hymn: every melody note is a chord's
+    top, and two identical chords in a row are a repeated melody note): see `chord_top_share`. Notes are a
+    polyphonic NOTE_DTYPE array; the result keeps their order.
+    """
+    n = len(notes)
+    if n < 2 * CHORD_SIZE:
+        return notes
+    order = np.argsort(notes["onset"], kind="stable")
+    starts, ends = _onset_groups(notes["onset"][order], window)
+    blocks = [k for k in range(len(starts)) if ends[k] - starts[k] >= CHORD_SIZE]
+    if len(blocks) < 2:
+        return notes
+    pitch = np.rint(notes["pitch"][order]).astype(np.int64)
+    chords = [frozenset(pitch[starts[k]:ends[k]].tolist()) for k in blocks]
+    keep = np.ones(n, dtype=bool)
+    for j, k in enumerate(blocks):
+        chord = sorted(chords[j])
+        if len(chord) < CHORD_SIZE or chord[-1] - chord[-2] > CHORD_SPREAD:
+            continue    # doubled notes, not a chord; or a voice of its own on top: a melody note over its harmony
+        lowest = chord[0]
+        for other in (j - 1, j + 1):
+            if not 0 <= other < len(blocks) or not chords[j] <= chords[other]:
+                continue
+            first, last = min(k, blocks[other]), max(k, blocks[other])
+            if not np.any(pitch[ends[first]:starts[last]] > lowest):
+                keep[order[starts[k]:ends[k]]] = False
+                break
     return notes if keep.all() else notes[keep].copy()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from melody.errors import CorruptFile, MelodyError, NoMelody, UnsupportedFile
 from melody.io import load
+from melody.notes import drop_low_dips, drop_repeated_chords, make_notes
 from melody.testing import Track, accompany, piano_arrangement, write_midi
 
 PPQ = 480
@@ -120,6 +121,108 @@ def test_lone_dips_kept_in_a_monophonic_lead(tmp_path):
         events += [(k * PPQ, on(p)), ((k + 1) * PPQ - 10, off(p))]
     (melody,) = load(raw_midi(tmp_path / "dips.mid", [events]))
     assert pitches(melody) == line
+
+
+def piano_track(lead, accompaniment):
+    """One piano track from (pitch, start, duration) tuples in beats: the melody louder than the rest."""
+    return Track("Piano", program=0, notes=[(p, s, d, 90) for p, s, d in lead] + [(p, s, d, 60) for p, s, d in accompaniment])
+
+
+def test_repeated_chords_in_melody_rests_are_not_the_lead(tmp_path):
+    # a sparse melody (two notes, then a rest of most of the bar) over an oom-pah accompaniment: bass on
+    # beats 1 and 3, the same close chord on beats 2 and 4. Where the melody rests, the skyline would take
+    # the chords' top (61) for a melody note; the chords struck again with only the bass between are the
+    # accompaniment
+    lead, accompaniment = [], []
+    chords = [(61, 56, 53), (58, 55, 51), (60, 56, 51), (61, 56, 53)]
+    for bar, chord in enumerate(chords * 2):
+        t = 4.0 * bar
+        lead += [(66 + bar % 3, t, 0.5), (70 - bar % 2, t + 0.5, 0.5)]
+        accompaniment += [(37 + bar % 5, t, 0.95), (37 + bar % 5, t + 2, 0.95)]
+        accompaniment += [(p, t + beat, 0.9) for beat in (1, 3) for p in chord]
+    lead.append((65, 32.0, 4.0))                 # the last note, held over the last bass note
+    accompaniment.append((37, 32.0, 4.0))
+    (melody,) = load(write_midi(tmp_path / "oompah.mid", [piano_track(lead, accompaniment)], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+
+
+def test_melody_repeated_over_a_repeated_chord_is_kept(tmp_path):
+    # the melody repeats its note over the same chord struck again, then runs on in eighths over a bass
+    # note: the top lies a fifth or more above the chord, a voice of its own, so both strikes stay
+    lead, accompaniment = [], []
+    for bar in range(4):
+        t, top = 4.0 * bar, 67 + 2 * bar
+        lead += [(top, t, 1.0), (top, t + 1, 1.0), (top + 2, t + 2, 0.5), (top + 4, t + 2.5, 0.5),
+                 (top + 5, t + 3, 0.5), (top + 4, t + 3.5, 0.5)]
+        accompaniment += [(p, t + beat, 0.9) for beat in (0, 1) for p in (60, 55, 52)] + [(48, t + 2, 0.95)]
+    (melody,) = load(write_midi(tmp_path / "repeat.mid", [piano_track(lead, accompaniment)], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+
+
+def test_hymn_chords_keep_their_repeated_top(tmp_path):
+    # four voices in one track, every melody note the top of a chord (a hymn): a repeated melody note over
+    # the same harmony is two identical chords in a row, and both are the tune
+    soprano = [67, 67, 69, 67, 72, 71, 71, 69, 67, 67, 65, 64]
+    alto = [64, 64, 65, 64, 64, 62, 62, 60, 59, 59, 59, 60]
+    tenor = [60, 60, 60, 60, 57, 55, 55, 57, 55, 55, 55, 55]
+    bass = [48, 48, 53, 52, 45, 43, 43, 41, 43, 43, 43, 36]
+    notes = [(voice[k], float(k), 1.0) for voice in (soprano, alto, tenor, bass) for k in range(len(soprano))]
+    (melody,) = load(write_midi(tmp_path / "hymn.mid", [piano_track([], notes)], bpm=80))
+    assert pitches(melody) == soprano
+
+
+def test_a_bass_run_in_a_long_melody_rest_is_not_the_lead(tmp_path):
+    # the melody rests for a bar and a quarter while the left hand walks (five notes, more than an octave
+    # under the melody on both sides): the whole run is accompaniment, not only lone notes
+    lead = [(72, 0, 1), (74, 1, 1), (76, 2, 1), (74, 3, 0.5), (72, 9, 1), (71, 10, 1), (72, 11, 2)]
+    walk = [(43, 4, 1), (45, 5, 1), (47, 6, 1), (48, 7, 1), (50, 8, 1)]
+    chords = [(p, t, 0.9) for t in (0, 2, 10) for p in (55, 59, 62)]
+    (melody,) = load(write_midi(tmp_path / "walk.mid", [piano_track(lead, walk + chords)], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+
+
+def test_a_melody_dip_of_less_than_an_octave_is_kept_in_a_polyphonic_part(tmp_path):
+    # a melody that drops a minor seventh for two notes and comes back (77 67 67 77) over chords: runs of
+    # several notes are only taken for accompaniment when they lie more than an octave below
+    lead = [(72, 0, 1), (77, 1, 1), (67, 2, 1), (67, 3, 1), (77, 4, 1), (76, 5, 1), (74, 6, 1), (72, 7, 1)]
+    chords = [(p, float(t), 0.9) for t in range(8) for p in (48, 52, 55)]
+    (melody,) = load(write_midi(tmp_path / "dip.mid", [piano_track(lead, chords)], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+
+
+def test_drop_low_dips_lone_notes_and_runs():
+    def line(pitches_):
+        return make_notes(np.arange(len(pitches_), dtype="f8"), np.ones(len(pitches_)), pitches_)
+
+    def kept(pitches_):
+        return [int(p) for p in drop_low_dips(line(pitches_))["pitch"]]
+
+    assert kept([61, 37, 61, 60]) == [61, 61, 60]                   # a lone note 24 below both
+    assert kept([72, 62, 72]) == [72, 72]                            # 10 below both: dropped
+    assert kept([72, 63, 72]) == [72, 63, 72]                        # 9 below: a melodic leap, kept
+    assert kept([56, 44, 44, 44, 44, 44, 63, 61]) == [56, 63, 61]    # a run more than an octave below
+    assert kept([77, 67, 67, 77]) == [77, 67, 67, 77]                # a run 10 below: kept
+    assert kept([76, 50, 52, 54, 55, 57, 59, 60, 78]) == [76, 50, 52, 54, 55, 57, 59, 60, 78]  # longer than 6
+    assert kept([40, 72, 74, 50]) == [40, 72, 74, 50]                # first and last notes stay
+    assert kept([84, 43, 59, 69, 67]) == [84, 69, 67]                # two lone dips in a row
+
+
+def test_drop_repeated_chords_keeps_a_melody_moving_between_them():
+    def part(events):   # (pitch, onset)
+        return make_notes([o for _, o in events], [0.9] * len(events), [p for p, _ in events])
+
+    chord = [(60, 1.0), (56, 1.0), (51, 1.0)]
+    again = [(p, 3.0) for p, _ in chord]
+    # only the bass between the two strikes: both chords are accompaniment
+    out = drop_repeated_chords(part(chord + [(44, 2.0)] + again))
+    assert sorted(out["pitch"].tolist()) == [44]
+    # a melody note between them, inside the chord's compass or above: the chords stay
+    for between in (58, 70):
+        out = drop_repeated_chords(part(chord + [(between, 2.0)] + again))
+        assert len(out) == 7
+    # a different chord, or a note on top (a melody note over the chord): kept
+    assert len(drop_repeated_chords(part(chord + [(p + 1, 3.0) for p, _ in chord]))) == 6
+    assert len(drop_repeated_chords(part(chord + again + [(72, 3.0)]))) == 3 + 4 - 3
 
 
 def test_legato_overlap_keeps_both_notes(tmp_path):

@@ -10,7 +10,8 @@ import re
 import numpy as np
 
 from ..errors import CorruptFile, NoMelody
-from ..notes import Melody, drop_low_dips, make_notes, monophonic
+from ..notes import (CHORDAL_TEXTURE, Melody, chord_top_share, drop_low_dips, drop_repeated_chords,
+                     make_notes, monophonic)
 
 MAX_EVENTS = 2_000_000          # a file with more events than this is treated as corrupt
 MAX_TRACKS = 1_000
@@ -216,12 +217,23 @@ def load_midi(path: str) -> list[Melody]:
     on = _ticks_to_seconds(raw[:, 0], tmap)
     off = _ticks_to_seconds(raw[:, 1], tmap)
     bar, beat = _bars(mid, ppq, raw[:, 0])
-    notes = monophonic(make_notes(on, off - on, raw[:, 2], bar, beat))
-    if len(notes) < POLYPHONIC_SHARE * len(raw):   # the skyline dropped chord / accompaniment notes
-        notes = drop_low_dips(notes)
+    notes = _lead_line(make_notes(on, off - on, raw[:, 2], bar, beat))
     title = _title(mid) or os.path.splitext(os.path.basename(path))[0]
     return [Melody(notes, title=title, source=path,
                    meta={"track": voices[best]["name"], "track_index": best[0], "channel": best[1]})]
+
+
+def _lead_line(part):
+    """One melody line from a voice's notes: the skyline; for a polyphonic part (melody and accompaniment
+    in one track), first without the accompaniment's repeated chords (unless the chords carry the tune, as in
+    a hymn), then without the notes where the skyline falls through to the accompaniment and climbs back
+    (see notes.py)."""
+    notes = monophonic(part)
+    if len(notes) >= POLYPHONIC_SHARE * len(part):   # monophonic, or nearly: taken as it is
+        return notes
+    if chord_top_share(notes, part) <= CHORDAL_TEXTURE:   # melody and accompaniment, not a hymn's chords
+        notes = monophonic(drop_repeated_chords(part))
+    return drop_low_dips(notes)
 
 
 def _title(mid) -> str:
