@@ -160,18 +160,20 @@ def chord_top_share(skyline: np.ndarray, part: np.ndarray, window: float = CHORD
 
 def drop_repeated_chords(notes: np.ndarray, window: float = CHORD_WINDOW) -> np.ndarray:
     """Drop block chords that the accompaniment strikes again: close chords all of whose notes the nearest
-    block chord before or after also holds, with nothing struck in between inside or above the chord's compass.
+    block chord before holds, with nothing struck in between inside or above the chord's compass; and such
+    chords whose next block chord holds them, with only lower notes (a bass) struck in between.
 
-    A piano part with melody and accompaniment in one track keeps time with chords struck on the beats
-    (``61 56 53`` on beats 2 and 4 with the bass between, or on every beat under a held or resting melody).
-    A chord struck again while the melody is silent is that accompaniment, not a melody note: where the
-    melody rests, its top would otherwise enter the skyline (``68 | 61 61 | 58``). The melody survives: a
-    chord that carries a melody note on top differs from its neighbour in that note; a melody note repeated
-    over the same chord lies more than CHORD_SPREAD semitones above the chord's next note (a voice of its own:
-    the chord is kept) or is indistinguishable from the chord's top; a melody moving between two chords
-    strikes notes inside or above them. Not for a homophonic texture (a hymn: every melody note is a chord's
-    top, and two identical chords in a row are a repeated melody note): see `chord_top_share`. Notes are a
-    polyphonic NOTE_DTYPE array; the result keeps their order.
+    A piano part with melody and accompaniment in one track keeps time with chords struck on the beats: an
+    oom-pah (bass, chord, bass, chord: ``37 | 61 56 53 | 37 | 61 56 53``) or chords on every beat under a
+    held or resting melody. Where the melody rests, their top would otherwise enter the skyline (``68 | 61
+    61 | 58``). Both chords of an oom-pah go; of a chord struck again right away only the second strike (the
+    first may carry a melody note doubled in the chord, as a song's piano part doubles the voice). The melody
+    survives: a chord that carries a melody note on top differs from its neighbour in that note; a melody
+    note repeated over the same chord lies more than CHORD_SPREAD semitones above the chord's next note (a
+    voice of its own: the chord is kept) or, doubled in it, loses only its repetition; a melody moving between
+    two chords strikes notes inside or above them. Not for a homophonic texture (a hymn: every melody note
+    is a chord's top, and two identical chords in a row are a repeated melody note): see `chord_top_share`.
+    Notes are a polyphonic NOTE_DTYPE array; the result keeps their order.
     """
     n = len(notes)
     if n < 2 * CHORD_SIZE:
@@ -193,7 +195,10 @@ def drop_repeated_chords(notes: np.ndarray, window: float = CHORD_WINDOW) -> np.
             if not 0 <= other < len(blocks) or not chords[j] <= chords[other]:
                 continue
             first, last = min(k, blocks[other]), max(k, blocks[other])
-            if not np.any(pitch[ends[first]:starts[last]] > lowest):
+            between = pitch[ends[first]:starts[last]]
+            if other > j and not len(between):
+                continue    # struck again right away: the first strike may be a doubled melody note
+            if not np.any(between > lowest):
                 keep[order[starts[k]:ends[k]]] = False
                 break
     return notes if keep.all() else notes[keep].copy()

@@ -220,9 +220,13 @@ def test_drop_repeated_chords_keeps_a_melody_moving_between_them():
     for between in (58, 70):
         out = drop_repeated_chords(part(chord + [(between, 2.0)] + again))
         assert len(out) == 7
+    # struck again right away (nothing between): the accompaniment, or a melody note doubled in the chord
+    # and repeated, so only the second strike goes
+    out = drop_repeated_chords(part(chord + [(p, 2.0) for p, _ in chord]))
+    assert out["onset"].tolist() == [1.0, 1.0, 1.0]
     # a different chord, or a note on top (a melody note over the chord): kept
-    assert len(drop_repeated_chords(part(chord + [(p + 1, 3.0) for p, _ in chord]))) == 6
-    assert len(drop_repeated_chords(part(chord + again + [(72, 3.0)]))) == 3 + 4 - 3
+    assert len(drop_repeated_chords(part(chord + [(p + 1, 3.0) for p, _ in chord] + [(44, 2.0)]))) == 7
+    assert len(drop_repeated_chords(part(chord + [(44, 2.0)] + again + [(72, 3.0)]))) == 1 + 4
 
 
 def test_legato_overlap_keeps_both_notes(tmp_path):
