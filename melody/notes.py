@@ -111,8 +111,9 @@ def drop_low_dips(notes: np.ndarray, semitones: float = LOW_DIP, run_semitones: 
     ends a note early, the skyline falls through to a bass or chord note and climbs back: ``61 37 61``, or
     through a whole rest, ``56 44 44 44 44 44 63``. A real melody almost never leaves its line this far and
     comes straight back: of the notes of the 11,600 Essen / O'Neill / Ryan tunes, 0.09% are lone notes more
-    than 9 semitones below both neighbours, 0.03% lie in runs of 2-6 notes an octave or more below both. So such notes are taken for the accompaniment. Only for parts that are polyphonic:
-    a monophonic line is kept as it is. The first and last notes stay (a melody may begin or end with a leap).
+    than 9 semitones below both neighbours, 0.03% lie in runs of 2-6 notes an octave or more below both.
+    So such notes are taken for the accompaniment. Only for parts that are polyphonic: a monophonic line is
+    kept as it is. The first and last notes stay (a melody may begin or end with a leap).
     """
     n = len(notes)
     if n < 3:
@@ -148,8 +149,9 @@ def _onset_groups(onset: np.ndarray, window: float) -> tuple[np.ndarray, np.ndar
 
 def chord_top_share(skyline: np.ndarray, part: np.ndarray, window: float = CHORD_WINDOW) -> float:
     """The share of a skyline's notes that are the top of a block chord of `part` (CHORD_SIZE or more notes
-    struck together): 0.8-1.0 in a homophonic texture (a hymn, a chorale: the tune is the chords' top), 0-0.7
-    in a melody with accompaniment (most melody notes are struck alone or over a bass note)."""
+    struck together): 0.77-0.98 in 60 Bach chorales (a homophonic texture: the tune is the chords' top), a
+    median of 0.3 in melody-and-accompaniment piano parts (most melody notes are struck alone or over a bass
+    note)."""
     if not len(skyline):
         return 0.0
     onset = np.sort(part["onset"])

@@ -125,7 +125,8 @@ def test_lone_dips_kept_in_a_monophonic_lead(tmp_path):
 
 def piano_track(lead, accompaniment):
     """One piano track from (pitch, start, duration) tuples in beats: the melody louder than the rest."""
-    return Track("Piano", program=0, notes=[(p, s, d, 90) for p, s, d in lead] + [(p, s, d, 60) for p, s, d in accompaniment])
+    notes = [(p, s, d, 90) for p, s, d in lead] + [(p, s, d, 60) for p, s, d in accompaniment]
+    return Track("Piano", program=0, notes=notes)
 
 
 def test_repeated_chords_in_melody_rests_are_not_the_lead(tmp_path):
