@@ -9,8 +9,8 @@ written as mp3, some at 44.1 kHz, some at 22.05 kHz. Reported:
 - note-level precision / recall / F of the transcribed lead line (mir_eval: onset within 50 ms, pitch within
   50 cents, offsets ignored), for mixes and solo lines, per lead instrument, for each method;
 - retrieval: recall@1 / TPR / FPR of the MIDI queries and of the same songs as audio, and their ratio; and of
-  the written lead handed to the search as a recording (no bars, repeats merged): what a perfect
-  transcription would get;
+  the written lead handed to the search as a recording (no bars or beats, searched as recordings are):
+  what a perfect transcription would get;
 - speed: transcription time / audio duration (real-time factor), median and overall;
 - real recordings (../shared/data/real-audio-dev, if present): note F on vocadito's solo singing against both
   annotators, and whether each MASTmelody sung take's best match is its melody's piano recording.
@@ -135,7 +135,7 @@ def transcription_rows(queries, renders, method: str, limit: int | None) -> list
 
 def lead_as_recording(q):
     """The written lead as a perfect transcription would give it: its notes, no bars or beats, marked as
-    audio (so the search merges repeated notes as it does for recordings): the ceiling of any transcriber."""
+    audio (so the search treats it as it treats recordings): the ceiling of any transcriber."""
     from melody.notes import Melody, make_notes
 
     lead = np.array([(p, s, d) for p, s, d, _ in q.lead], dtype="f8")
