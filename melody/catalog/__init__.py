@@ -17,7 +17,7 @@ from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
-from ..score.rescore import NULL_SAMPLE, RESCORE_TOP, null_sample, rescore
+from ..score.rescore import null_sample, rescore
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
                      merge_repeats, pack, read_cache, write_cache)
 from .store import Entries, Store
@@ -30,6 +30,14 @@ MERGED_MAX = 50_000     # recordings are ranked against a merged-repeat copy of 
 SIEVE_MIN = 50_000      # catalogs at least this large are sieved before the first pass (melody.align.sieve)
 SIEVE_SHARE = 0.02      # the share of rows, best by sieve score, that the first pass re-scores
 TAIL_SAMPLE = 1 << 16   # rows of a sieved catalog whose cheap scores fit the stage-1 E-values' tail
+REPEATED_MIN = 0.06     # a recording repeating a note in fewer of its steps is ranked with repeats merged
+
+
+def repeated_share(notes: np.ndarray) -> float:
+    """The share of a melody's steps that repeat a note (same rounded pitch)."""
+    pitch = np.rint(notes["pitch"].astype("f8"))
+    return float(np.mean(np.diff(pitch) == 0)) if len(pitch) > 1 else 0.0
+
 
 def default_catalog_path() -> str:
     """Where `melody catalog build-default` puts the default catalog ($MELODY_CATALOG overrides)."""
@@ -276,41 +284,23 @@ class Catalog:
     def _rank(self, query: Melody, p: Packed, params, pitch_params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Stage-1 score, E-value and order (best first) of every row for the query.
 
-        A recording cannot show a repeated note that is not re-articulated (legato winds and strings), but
-        one that is (piano, guitar, most singing) tells the melody apart: a recording is ranked both as
-        transcribed and with repeated notes merged on both sides, and each row keeps its smaller E-value,
-        times two (two tests per row; on scripts/bench_audio.py the merged form alone lost 0.06 of R@1 on
-        perfect transcriptions, the unmerged one 0.01-0.03 on the audio). Not in catalogs of MERGED_MAX
-        melodies or more: a merged copy of every melody would not fit in memory. The passage shown is
-        still aligned note for note.
+        A recording cannot show a repeated note that is not re-articulated (legato winds and strings): one
+        whose notes repeat in fewer than REPEATED_MIN of its steps is ranked with repeated notes merged on
+        both sides. One that shows them (piano, guitar, most singing; a written melody repeats a note in
+        about one step in six) is ranked as transcribed: merging would throw away what tells the melody
+        apart (on scripts/bench_audio.py, merging every recording cost perfect transcriptions 0.03 of R@1).
+        Not in catalogs of MERGED_MAX melodies or more: a merged copy of every melody would not fit in
+        memory. The passage shown is still aligned note for note.
         """
-        forms = [(query, p)]
-        if query.meta.get("kind") == "audio" and len(p) < MERGED_MAX:
+        sq, sp = query, p
+        if query.meta.get("kind") == "audio" and len(p) < MERGED_MAX and repeated_share(query.notes) < REPEATED_MIN:
             merged = Melody(merge_repeats(query.notes)[0], query.title, source=query.source, meta=query.meta)
             if len(merged.notes) >= 3:
-                forms.append((merged, self._merged_packed()))
-        n = len(p)
-        # rescore puts its re-scored candidates first (their E-values are stage 2's), then the other rows
-        shortlist = n if n <= NULL_SAMPLE else min(RESCORE_TOP, n)
-        best = None
-        for form, packed in forms:
-            ff = packed.query_features(form)
-            scores, evalues = self._stage1(ff, packed, params)
-            order, evalues, _ = rescore(form, ff, packed, scores, evalues, params, pitch_params)
-            if len(forms) == 1:
-                return scores, evalues, order
-            rank = np.empty(n, dtype=np.int64)
-            rank[order] = np.arange(n)
-            evalues = np.minimum(evalues * len(forms), float(n))
-            # a row's place: re-scored rows first, then by E-value, then as this form ranked it
-            place = np.where(rank < shortlist, 0.0, 2.0 * n) + evalues
-            if best is None:
-                best = (scores, evalues, place, rank)
-                continue
-            take = (place < best[2]) | ((place == best[2]) & (rank < best[3]))    # per row, the better form
-            best = tuple(np.where(take, new, old) for new, old in zip((scores, evalues, place, rank), best))
-        scores, evalues, place, rank = best
-        return scores, evalues, np.lexsort((rank, place))
+                sq, sp = merged, self._merged_packed()
+        sqf = sp.query_features(sq)
+        scores, evalues = self._stage1(sqf, sp, params)
+        order, evalues, _ = rescore(sq, sqf, sp, scores, evalues, params, pitch_params)
+        return scores, evalues, order
 
     def _stage1(self, qf: Features, p: Packed, params) -> tuple[np.ndarray, np.ndarray]:
         """Interval-alignment score and E-value of every row (melody.align.search).
