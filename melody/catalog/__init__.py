@@ -288,7 +288,7 @@ class Catalog:
         whose notes repeat in fewer than REPEATED_MIN of its steps is ranked with repeated notes merged on
         both sides. One that shows them (piano, guitar, most singing; a written melody repeats a note in
         about one step in six) is ranked as transcribed: merging would throw away what tells the melody
-        apart (on scripts/bench_audio.py, merging every recording cost perfect transcriptions 0.03 of R@1).
+        apart (on scripts/bench_audio.py, merging every recording cost perfect transcriptions 0.02-0.06 of R@1).
         Not in catalogs of MERGED_MAX melodies or more: a merged copy of every melody would not fit in
         memory. The passage shown is still aligned note for note.
         """
