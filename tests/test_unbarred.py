@@ -94,3 +94,15 @@ def test_a_recording_that_keeps_its_repeated_notes_tells_them_apart(tmp_path, rn
     assert piano[0].title == "repeats" and evalue["repeats"] < evalue.get("held", np.inf)
     flute = cat.search(recording([(p + 3, s, d) for p, s, d in held]), top=5)
     assert {m.title for m in flute[:2]} == {"repeats", "held"}
+
+
+def test_compare_reads_beats_off_a_steady_pulse_as_search_does():
+    from melody import align
+    from melody.api import compare
+    from melody.represent import features
+    notes, _ = pickup_tune(bars=6)
+    beaten = with_guessed_beats(notes)
+    ref = Melody(beaten.copy(), source="ref")
+    got = compare(Melody(notes, source="unbarred"), ref)[0]["alignment_score"]
+    assert got == compare(Melody(beaten, source="beaten"), ref)[0]["alignment_score"]
+    assert got > align.local_align(features(Melody(notes)), features(ref)).score   # the metric bonus counts
