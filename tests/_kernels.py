@@ -36,6 +36,13 @@ def layout_of(refs: list[Features]):
     return fast.build_layout(*pack(refs))
 
 
+def memory_mapped(layout: dict, folder) -> dict:
+    """The layout saved as one .npy per array and read back memory-mapped, as the packed cache serves it."""
+    for name, arr in layout.items():
+        np.save(folder / f"{name}.npy", arr)
+    return {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in layout}
+
+
 def song(rng, n=60) -> Melody:
     pitch = 60 + np.cumsum(rng.choice([-4, -2, -1, 0, 1, 2, 3, 5], n))
     dur = rng.choice([0.25, 0.5, 0.5, 1.0], n)

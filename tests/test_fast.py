@@ -29,7 +29,7 @@ from melody.errors import MelodyError
 from melody.notes import Melody, make_notes
 from melody.represent import Features, features
 
-from _kernels import layout_of, melodies, pack, song
+from _kernels import layout_of, melodies, memory_mapped, pack, song
 
 P = align.DEFAULT_PARAMS
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -196,9 +196,7 @@ def test_layout_round_trip_through_npy_memory_map(rng, tmp_path):
     lay = fast.build_layout(*pack(refs))
     assert lay["steps"].dtype == np.int16 and lay["steps"].shape[1:] == (fast.N_FIELDS, fast.LANES)
     assert sorted(r for r in lay["rows"] if r >= 0) == list(range(len(refs)))
-    for name, arr in lay.items():
-        np.save(tmp_path / f"{name}.npy", arr)
-    loaded = {name: np.load(tmp_path / f"{name}.npy", mmap_mode="r") for name in lay}
+    loaded = memory_mapped(lay, tmp_path)
     q = features(song(rng, 25))
     np.testing.assert_array_equal(fast.prefilter_scores(q, loaded), fast.prefilter_scores(q, lay))
     assert fast.prefilter_scores(q, loaded)[-1] == 0.0          # a melody of one note has no step

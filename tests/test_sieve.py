@@ -28,7 +28,7 @@ from melody.notes import Melody, make_notes
 from melody.represent import Features, features
 
 import _kernels
-from _kernels import layout_of, song
+from _kernels import layout_of, memory_mapped, song
 
 P = align.DEFAULT_PARAMS
 LENGTHS = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0]
@@ -206,9 +206,7 @@ def test_summed_moves_find_an_ornamented_copy(rng):
 def test_layout_round_trip_and_edge_cases(rng, tmp_path):
     refs = [features(song(rng, int(rng.integers(2, 50)))) for _ in range(45)] + [features(song(rng, 1))]
     lay = layout_of(refs)
-    for name, arr in lay.items():
-        np.save(tmp_path / f"{name}.npy", arr)
-    loaded = {name: np.load(tmp_path / f"{name}.npy", mmap_mode="r") for name in lay}
+    loaded = memory_mapped(lay, tmp_path)
     q = features(song(rng, 25))
     np.testing.assert_array_equal(sieve.sieve_scores(q, loaded), sieve.sieve_scores(q, lay))
     assert sieve.sieve_scores(q, lay)[-1] == 0.0          # a melody of one note has no step
