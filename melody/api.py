@@ -11,7 +11,7 @@ from .catalog import Catalog, expand_paths
 from .catalog.store import Entry
 from .errors import MelodyError
 from .io import load
-from .meter import with_guessed_beats
+from .meter import melody_with_guessed_beats
 from .notes import Melody
 from .represent import features
 from .score import significance
@@ -65,7 +65,7 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
     that borrows one phrase and a verse that borrows another both appear. E-values are for this pair. A
     melody without bars gets its beats from a steady pulse, as in `Catalog.search`.
     """
-    fa, fb = features(_with_beats(a.require())), features(_with_beats(b.require()))
+    fa, fb = features(melody_with_guessed_beats(a.require())), features(melody_with_guessed_beats(b.require()))
     mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
     entry = Entry(-1, b.meta.get("id", os.path.basename(b.source)), b.title, b.composer, b.source)
     passages = []
@@ -77,12 +77,6 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
         ev, _ = significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))
         passages.append(build_match(a, b, aln, entry, float(ev[0]), max_evalue).to_dict(evidence=True))
     return passages
-
-
-def _with_beats(m: Melody) -> Melody:
-    """m with its beats read off a steady pulse when it has none (`melody.meter`), as `Catalog.search` does."""
-    notes = with_guessed_beats(m.notes)
-    return m if notes is m.notes else Melody(notes, m.title, m.composer, m.source, m.index, m.meta)
 
 
 def match_melodies(path: str, catalog: Catalog, match: dict) -> tuple[Melody, Melody]:

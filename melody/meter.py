@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .notes import Melody
+
 MIN_NOTES = 8            # fewer notes say nothing reliable about a pulse
 BEAT_UNITS = 2.0         # the beat, in median inter-onset intervals
 TATUMS = (2, 3)          # the pulse grid: the median inter-onset interval divided by this
@@ -95,3 +97,10 @@ def with_guessed_beats(notes: np.ndarray) -> np.ndarray:
     out = notes.copy()
     out["beat"] = beat
     return out
+
+
+def melody_with_guessed_beats(melody: Melody) -> Melody:
+    """The melody with `with_guessed_beats` applied to its notes (itself when nothing changes)."""
+    notes = with_guessed_beats(melody.notes)
+    return melody if notes is melody.notes else Melody(notes, melody.title, melody.composer, melody.source,
+                                                       melody.index, melody.meta)

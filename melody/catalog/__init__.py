@@ -12,7 +12,7 @@ from .. import align
 from ..align import fast, sieve
 from ..errors import CatalogError, MelodyError
 from ..io import is_supported, load
-from ..meter import with_guessed_beats
+from ..meter import melody_with_guessed_beats
 from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
@@ -267,8 +267,7 @@ class Catalog:
             raise CatalogError(f"{self.path}: the catalog is empty; add references with `melody index`")
         # A melody without bars whose onsets keep a steady pulse gets its beats from the notes (melody.meter),
         # so a copied phrase earns the metric bonus as it would in a score; the match reports the query as given.
-        beaten = with_guessed_beats(query.notes)
-        sq = query if beaten is query.notes else Melody(beaten, query.title, source=query.source, meta=query.meta)
+        sq = melody_with_guessed_beats(query)
         qf = p.query_features(sq)
         scores, evalues, order = self._rank(sq, p, params, pitch_params)
         order = order[:top]
