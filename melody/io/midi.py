@@ -227,13 +227,16 @@ def _lead_line(part):
     """One melody line from a voice's notes: the skyline; for a polyphonic part (melody and accompaniment
     in one track), first without the accompaniment's repeated chords (unless the chords carry the tune, as in
     a hymn), then without the notes where the skyline falls through to the accompaniment and climbs back
-    (see notes.py)."""
+    (see notes.py); in a melody-and-accompaniment part, that line is then followed by continuity through
+    the onsets of close block chords and the onsets it leaves empty (voices.melody_line)."""
     notes = monophonic(part)
     if len(notes) >= POLYPHONIC_SHARE * len(part):   # monophonic, or nearly: taken as it is
         return notes
-    if chord_top_share(notes, part) <= CHORDAL_TEXTURE:   # melody and accompaniment, not a hymn's chords
-        notes = monophonic(drop_repeated_chords(part))
-    return drop_low_dips(notes)
+    if chord_top_share(notes, part) > CHORDAL_TEXTURE:   # the chords carry the tune, as in a hymn
+        return drop_low_dips(notes)
+    from ..voices import melody_line                 # numba: imported only for polyphonic parts
+    part = drop_repeated_chords(part)
+    return melody_line(part, anchor=drop_low_dips(monophonic(part)))
 
 
 def _title(mid) -> str:

@@ -1,0 +1,208 @@
+"""The melody of a polyphonic part (melody and accompaniment in one track) by continuity.
+
+The skyline (``notes.monophonic``) takes the highest note at every onset. In a piano part that carries a
+song's melody over its accompaniment that is right most of the time, and wrong in three musical situations:
+the melody rests or holds a note while the accompaniment strikes chords (their top enters the line), the
+melody lies inside the chords' register (a chord tone above it is taken instead), and the melody rests while
+a bass walks (the line falls through to it). `melody_line` follows the melody as a listener does, by
+continuity: a small dynamic programme (Viterbi) over the notes struck at each onset, where the state is
+the pitch of the melody's last note and each onset either adds one of its notes to the line or none.
+
+Costs, each in nats (negative log-probabilities, so they add):
+
+* a melodic interval costs what it costs in real melodies (``LEAP_COST``: the interval sizes of 11,582
+  Essen / O'Neill / Ryan tunes), so a line that jumps to the bass and back pays twice for a rare leap;
+* a note below the highest note struck with it or still sounding above it costs ``BELOW`` per semitone
+  (the melody is usually the top voice: the skyline is the default);
+* a note of a block chord that repeats the block chord before or after it (the accompaniment keeping time)
+  costs ``REPEATED``;
+* an onset where the melody strikes nothing while its last note has ended costs ``REST``; while the last
+  note still sounds (a held melody note over the accompaniment) it is free, and striking a lower note then
+  costs ``CUT`` (a note struck under a held melody note is an inner voice, as in the skyline).
+
+With no accompaniment cue the cheapest line is the skyline, so a part where the top voice is the melody
+keeps it. The kernel is small, pure and allocation-free inside its loops; `melody_line` prepares its input.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .notes import NOTE_DTYPE
+
+# -ln(share) of melodic intervals of 0..24 semitones (up or down) in the 11,582 tunes of the Essen, O'Neill
+# and Ryan collections (775,000 intervals), rounded; the tritone and the major seventh, which folk tunes
+# avoid more than songs do, take the mean of their neighbours; above an octave the few counts are pooled.
+LEAP_COST = np.array([1.9, 2.0, 1.0, 1.9, 2.6, 2.6, 3.2, 3.7, 4.7, 4.7, 5.1, 5.1, 5.0,
+                      8.0, 8.0, 8.0, 8.0, 8.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0])
+LEAP_BEYOND = 12.0      # an interval of more than two octaves
+BELOW = 1.0             # per semitone under the highest note struck or sounding at the onset
+REPEATED = 2.0          # a note of a block chord that repeats its neighbour block chord
+REST = 3.0              # where the melody's last note ends and a rest begins
+REST_EACH = 2.5         # every onset during a rest (the accompaniment plays on, the melody is silent)
+CUT = 3.0               # a new melody note while the last one still sounds
+WINDOW = 0.03           # seconds: notes starting this close together are struck together
+CHORD_SIZE = 3          # distinct pitches struck together that make a block chord
+CHORD_SPREAD = 5        # semitones: a chord's top further above its next note is a voice of its own
+HOLD_MIN = 0.05         # seconds a note must still sound after an onset to count as held over it
+NO_NOTE = 128           # the state before the melody's first note
+RESTING = NO_NOTE + 1   # added to a state: the melody rests after that pitch
+
+
+@njit(cache=True)
+def _viterbi(group_start, pitch, cost, skip, held, leap, rest, rest_each, cut, below):  # pragma: no cover - compiled
+    """Cheapest line through the onset groups: for each group g the candidates group_start[g] ..
+    group_start[g + 1] - 1 (MIDI pitch, note cost; sorted high to low), skip[g] the cost of taking none,
+    held[g, p] whether pitch p still sounds at g. The state is the melody's last pitch p (NO_NOTE before the first) and whether the melody
+    rests (state p + RESTING): an onset where the line takes no note costs `below` per semitone that its
+    highest note lies above p, plus `rest_each` when the melody rests (its last note has ended, or before
+    its first note) and `rest` once more where a rest begins. Returns for every candidate whether the line
+    takes it."""
+    n_groups = len(group_start) - 1
+    n_states = 2 * RESTING
+    best = np.full(n_states, np.inf)
+    best[NO_NOTE + RESTING] = 0.0
+    new = np.empty(n_states)
+    came_from = np.empty((n_groups, n_states), dtype=np.int16)   # state before group g
+    took = np.full((n_groups, n_states), -1, dtype=np.int64)     # candidate taken at g, -1 for none
+    for g in range(n_groups):
+        top = pitch[group_start[g]]
+        new[:] = np.inf
+        for s in range(n_states):                    # no melody note at this onset
+            if best[s] == np.inf:
+                continue
+            p = s % RESTING
+            v = best[s] + skip[g]
+            after = s
+            if p == NO_NOTE:
+                v += rest_each                       # before the melody's first note
+            else:
+                v += below * max(top - p, 0)
+                if s >= RESTING:
+                    v += rest_each                   # the rest goes on
+                elif not held[g, p]:
+                    v += rest + rest_each            # the melody's note has ended: a rest begins
+                    after = p + RESTING
+            if v < new[after]:
+                new[after] = v
+                came_from[g, after] = s
+        for c in range(group_start[g], group_start[g + 1]):
+            q = pitch[c]
+            low = np.inf
+            arg = NO_NOTE + RESTING
+            for s in range(n_states):
+                if best[s] == np.inf:
+                    continue
+                p = s % RESTING
+                v = best[s]
+                if p != NO_NOTE:
+                    d = abs(q - p)
+                    v += leap[d] if d < len(leap) else leap[len(leap) - 1]
+                    if s < RESTING and held[g, p] and q < p:
+                        v += cut
+                if v < low:
+                    low = v
+                    arg = s
+            v = low + cost[c]
+            if v < new[q]:
+                new[q] = v
+                came_from[g, q] = arg
+                took[g, q] = c
+        for s in range(n_states):
+            best[s] = new[s]
+    keep = np.zeros(len(pitch), dtype=np.bool_)
+    state = 0
+    for s in range(n_states):
+        if best[s] < best[state]:
+            state = s
+    for g in range(n_groups - 1, -1, -1):
+        if took[g, state] >= 0:
+            keep[took[g, state]] = True
+        state = came_from[g, state]
+    return keep
+
+
+def _leap_table() -> np.ndarray:
+    """LEAP_COST for 0..127 semitones."""
+    out = np.full(128, LEAP_BEYOND)
+    out[:len(LEAP_COST)] = LEAP_COST
+    return out
+
+
+def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW, repeated: float = REPEATED,
+                anchor: np.ndarray | None = None):
+    """The kernel's input for a polyphonic NOTE_DTYPE array sorted by onset: the candidates (indices into
+    `notes`, one per distinct pitch of each onset group, the longest), group starts, candidate pitches and
+    costs, the cost of taking no note at each group and the held-pitch matrix. With an `anchor` line (a
+    monophonic NOTE_DTYPE array from the same notes) only onsets of close block chords and onsets where the
+    anchor has no note are left open; elsewhere the anchor's note is the only choice."""
+    onset = notes["onset"]
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(onset) >= window]))
+    ends = np.append(starts[1:], len(notes))
+    pitch = np.clip(np.rint(notes["pitch"]), 0, 127).astype(np.int64)
+    end = onset + notes["duration"]
+    # candidates: one note per distinct pitch of each group (the longest)
+    cand, group_start = [], [0]
+    chords = []
+    for s, e in zip(starts, ends):
+        idx = np.arange(s, e)
+        order = idx[np.lexsort((-notes["duration"][idx], -pitch[idx]))]
+        first = np.concatenate([[True], np.diff(pitch[order]) != 0])
+        cand.extend(order[first].tolist())
+        group_start.append(len(cand))
+        chords.append(frozenset(pitch[order].tolist()))
+    cand = np.array(cand, dtype=np.int64)
+    group_start = np.array(group_start, dtype=np.int64)
+    n_groups = len(starts)
+    group_onset = onset[starts]
+    # held[g, p]: a note of pitch p struck before group g still sounds HOLD_MIN after it
+    held = np.zeros((n_groups, NO_NOTE + 1), dtype=np.bool_)
+    top_sounding = np.full(n_groups, -1, dtype=np.int64)
+    first_g = np.searchsorted(group_onset, onset + window, side="left")
+    last_g = np.searchsorted(group_onset, end - HOLD_MIN, side="right")
+    for i in np.flatnonzero(last_g > first_g):
+        held[first_g[i]:last_g[i], pitch[i]] = True
+        top_sounding[first_g[i]:last_g[i]] = np.maximum(top_sounding[first_g[i]:last_g[i]], pitch[i])
+    # note costs: below the top, and chord tones of a repeated block chord
+    group_of = np.repeat(np.arange(n_groups), np.diff(group_start))
+    top = np.maximum(pitch[cand[group_start[:-1]]], top_sounding)   # candidates are sorted high to low
+    cost = below * (top[group_of] - pitch[cand]).astype("f8")
+    blocks = [g for g in range(n_groups) if len(chords[g]) >= CHORD_SIZE]
+    for j in range(1, len(blocks)):
+        if chords[blocks[j]] <= chords[blocks[j - 1]]:     # struck again: the first strike may be the melody's
+            cost[group_start[blocks[j]]:group_start[blocks[j] + 1]] += repeated
+    skip = np.zeros(n_groups)
+    if anchor is not None:
+        # the anchor line's choice stands except at onsets of close block chords and onsets where it has no note
+        anchored = np.full(n_groups, -1, dtype=np.int64)
+        g_of = np.searchsorted(group_onset, anchor["onset"] + 1e-9, side="right") - 1
+        anchored[g_of[g_of >= 0]] = np.rint(anchor["pitch"][g_of >= 0]).astype(np.int64)
+        for g in np.flatnonzero(anchored >= 0):
+            chord = sorted(chords[g])
+            if len(chord) >= CHORD_SIZE and chord[-1] - chord[-2] <= CHORD_SPREAD:
+                continue
+            here = slice(group_start[g], group_start[g + 1])
+            skip[g] = np.inf
+            cost[here] = np.where(pitch[cand[here]] == anchored[g], cost[here], np.inf)
+    return cand, group_start, pitch[cand], cost, skip, held
+
+
+def melody_line(notes: np.ndarray, window: float = WINDOW, below: float = BELOW, repeated: float = REPEATED,
+                rest: float = REST, rest_each: float = REST_EACH, cut: float = CUT,
+                anchor: np.ndarray | None = None) -> np.ndarray:
+    """The melody of a polyphonic part by continuity (see the module's docstring): a monophonic NOTE_DTYPE
+    array, sorted by onset, each note cut where the next begins. `notes` is any NOTE_DTYPE array."""
+    if notes.dtype != NOTE_DTYPE:
+        raise TypeError("melody_line needs a NOTE_DTYPE array")
+    if len(notes) == 0:
+        return notes.copy()
+    notes = notes[np.argsort(notes["onset"], kind="stable")]
+    cand, group_start, pitch, cost, skip, held = line_inputs(notes, window, below, repeated, anchor)
+    keep = _viterbi(group_start, pitch, cost, skip, held, _leap_table(), float(rest), float(rest_each), float(cut),
+                    float(below))
+    out = notes[np.sort(cand[keep])].copy()
+    if len(out) > 1:
+        stop = out["onset"] + out["duration"]
+        stop[:-1] = np.minimum(stop[:-1], out["onset"][1:])
+        out["duration"] = np.maximum(stop - out["onset"], 1e-3)
+    return out
