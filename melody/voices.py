@@ -1,27 +1,32 @@
 """The melody of a polyphonic part (melody and accompaniment in one track) by continuity.
 
 The skyline (``notes.monophonic``) takes the highest note at every onset. In a piano part that carries a
-song's melody over its accompaniment that is right most of the time, and wrong in three musical situations:
+song's melody over its accompaniment it is right most of the time and wrong in a few musical situations:
 the melody rests or holds a note while the accompaniment strikes chords (their top enters the line), the
 melody lies inside the chords' register (a chord tone above it is taken instead), and the melody rests while
 a bass walks (the line falls through to it). `melody_line` follows the melody as a listener does, by
-continuity: a small dynamic programme (Viterbi) over the notes struck at each onset, where the state is
-the pitch of the melody's last note and each onset either adds one of its notes to the line or none.
+continuity: a small dynamic programme (Viterbi) over the notes struck at each onset, whose state is the
+pitch of the melody's last note and whether it rests; each onset adds one of its notes to the line or none.
 
 Costs, each in nats (negative log-probabilities, so they add):
 
 * a melodic interval costs what it costs in real melodies (``LEAP_COST``: the interval sizes of 11,582
-  Essen / O'Neill / Ryan tunes), so a line that jumps to the bass and back pays twice for a rare leap;
-* a note below the highest note struck with it or still sounding above it costs ``BELOW`` per semitone
-  (the melody is usually the top voice: the skyline is the default);
-* a note of a block chord that repeats the block chord before or after it (the accompaniment keeping time)
+  Essen / O'Neill / Ryan tunes), so a line that jumps into the accompaniment and back pays twice;
+* a note below the highest note struck with it or still sounding costs ``BELOW`` per semitone, and so does
+  the melody's pitch at an onset it lets pass for every semitone the onset's highest note lies above it
+  (the melody is usually the top voice);
+* a note of a block chord that repeats the block chord before it (the accompaniment striking it again)
   costs ``REPEATED``;
-* an onset where the melody strikes nothing while its last note has ended costs ``REST``; while the last
-  note still sounds (a held melody note over the accompaniment) it is free, and striking a lower note then
-  costs ``CUT`` (a note struck under a held melody note is an inner voice, as in the skyline).
+* a rest costs ``REST`` where it begins and ``REST_EACH`` at every onset it lasts; while the melody's
+  last note still sounds (a held note over the accompaniment) letting an onset pass is free, and striking a
+  lower note then costs ``CUT`` (a note struck under a held melody note is an inner voice, as in the skyline).
 
-With no accompaniment cue the cheapest line is the skyline, so a part where the top voice is the melody
-keeps it. The kernel is small, pure and allocation-free inside its loops; `melody_line` prepares its input.
+Alone, such a line gives up too many real notes: a rest is cheaper than a leap of an octave and back, and a
+melody note doubled by a chord tone looks like the chord. So the MIDI loader gives it an ``anchor``, the
+line of the pattern rules (`notes.drop_repeated_chords`, `notes.monophonic`, `notes.drop_low_dips`), and
+lets it decide only where those rules are weakest: onsets of close block chords (3+ notes, the top at most
+a fourth above the next) and onsets the anchor leaves empty. The kernel is small and pure, with no
+allocation inside its loops; `line_inputs` prepares its input.
 """
 from __future__ import annotations
 
@@ -37,10 +42,10 @@ LEAP_COST = np.array([1.9, 2.0, 1.0, 1.9, 2.6, 2.6, 3.2, 3.7, 4.7, 4.7, 5.1, 5.1
                       8.0, 8.0, 8.0, 8.0, 8.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0])
 LEAP_BEYOND = 12.0      # an interval of more than two octaves
 BELOW = 1.0             # per semitone under the highest note struck or sounding at the onset
-REPEATED = 2.0          # a note of a block chord that repeats its neighbour block chord
+REPEATED = 2.0          # a note of a block chord that repeats the block chord before it
 REST = 3.0              # where the melody's last note ends and a rest begins
 REST_EACH = 2.5         # every onset during a rest (the accompaniment plays on, the melody is silent)
-CUT = 3.0               # a new melody note while the last one still sounds
+CUT = 3.0               # a lower melody note struck while the last one still sounds
 WINDOW = 0.03           # seconds: notes starting this close together are struck together
 CHORD_SIZE = 3          # distinct pitches struck together that make a block chord
 CHORD_SPREAD = 5        # semitones: a chord's top further above its next note is a voice of its own
@@ -50,14 +55,14 @@ RESTING = NO_NOTE + 1   # added to a state: the melody rests after that pitch
 
 
 @njit(cache=True)
-def _viterbi(group_start, pitch, cost, skip, held, leap, rest, rest_each, cut, below):  # pragma: no cover - compiled
+def _viterbi(group_start, pitch, cost, skip, held, leap, rest, rest_each, cut, below):
     """Cheapest line through the onset groups: for each group g the candidates group_start[g] ..
     group_start[g + 1] - 1 (MIDI pitch, note cost; sorted high to low), skip[g] the cost of taking none,
-    held[g, p] whether pitch p still sounds at g. The state is the melody's last pitch p (NO_NOTE before the first) and whether the melody
-    rests (state p + RESTING): an onset where the line takes no note costs `below` per semitone that its
-    highest note lies above p, plus `rest_each` when the melody rests (its last note has ended, or before
-    its first note) and `rest` once more where a rest begins. Returns for every candidate whether the line
-    takes it."""
+    held[g, p] whether pitch p still sounds at g. The state is the melody's last pitch p (NO_NOTE before
+    the first) and whether the melody rests (state p + RESTING): an onset where the line takes no note costs
+    skip[g], `below` per semitone that its highest note lies above p, `rest_each` when the melody rests (its
+    last note has ended, or before its first note) and `rest` once more where a rest begins. Returns for
+    every candidate whether the line takes it."""
     n_groups = len(group_start) - 1
     n_states = 2 * RESTING
     best = np.full(n_states, np.inf)
