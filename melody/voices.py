@@ -68,8 +68,8 @@ def _viterbi(group_start, pitch, cost, skip, held, leap, rest, rest_each, cut, b
     best = np.full(n_states, np.inf)
     best[NO_NOTE + RESTING] = 0.0
     new = np.empty(n_states)
-    came_from = np.empty((n_groups, n_states), dtype=np.int16)   # state before group g
-    took = np.full((n_groups, n_states), -1, dtype=np.int64)     # candidate taken at g, -1 for none
+    # the state before group g; -1 - state where the line took the note of the new state's pitch at g
+    came_from = np.empty((n_groups, n_states), dtype=np.int16)
     for g in range(n_groups):
         top = pitch[group_start[g]]
         new[:] = np.inf
@@ -111,8 +111,7 @@ def _viterbi(group_start, pitch, cost, skip, held, leap, rest, rest_each, cut, b
             v = low + cost[c]
             if v < new[q]:
                 new[q] = v
-                came_from[g, q] = arg
-                took[g, q] = c
+                came_from[g, q] = -1 - arg
         for s in range(n_states):
             best[s] = new[s]
     keep = np.zeros(len(pitch), dtype=np.bool_)
@@ -121,9 +120,13 @@ def _viterbi(group_start, pitch, cost, skip, held, leap, rest, rest_each, cut, b
         if best[s] < best[state]:
             state = s
     for g in range(n_groups - 1, -1, -1):
-        if took[g, state] >= 0:
-            keep[took[g, state]] = True
-        state = came_from[g, state]
+        before = came_from[g, state]
+        if before < 0:
+            for c in range(group_start[g], group_start[g + 1]):
+                if pitch[c] == state:
+                    keep[c] = True
+            before = -1 - before
+        state = before
     return keep
 
 
@@ -187,8 +190,10 @@ def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
             if len(chord) >= CHORD_SIZE and chord[-1] - chord[-2] <= CHORD_SPREAD:
                 continue
             here = slice(group_start[g], group_start[g + 1])
-            skip[g] = np.inf
-            cost[here] = np.where(pitch[cand[here]] == anchored[g], cost[here], np.inf)
+            chosen = pitch[cand[here]] == anchored[g]
+            if chosen.any():                         # always, for an anchor made from these notes
+                skip[g] = np.inf
+                cost[here] = np.where(chosen, cost[here], np.inf)
     return cand, group_start, pitch[cand], cost, skip, held
 
 
