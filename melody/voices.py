@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .notes import NOTE_DTYPE
+from .notes import CHORD_SIZE, CHORD_SPREAD, CHORD_WINDOW, NOTE_DTYPE
 
 # -ln(share) of melodic intervals of 0..24 semitones (up or down) in the 11,582 tunes of the Essen, O'Neill
 # and Ryan collections (775,000 intervals), rounded; the tritone and the major seventh, which folk tunes
@@ -46,9 +46,8 @@ REPEATED = 2.0          # a note of a block chord that repeats the block chord b
 REST = 3.0              # where the melody's last note ends and a rest begins
 REST_EACH = 2.5         # every onset during a rest (the accompaniment plays on, the melody is silent)
 CUT = 3.0               # a lower melody note struck while the last one still sounds
-WINDOW = 0.03           # seconds: notes starting this close together are struck together
-CHORD_SIZE = 3          # distinct pitches struck together that make a block chord
-CHORD_SPREAD = 5        # semitones: a chord's top further above its next note is a voice of its own
+WINDOW = CHORD_WINDOW   # seconds: notes starting this close together are struck together (notes.py's
+                        # CHORD_SIZE and CHORD_SPREAD say what a close block chord is)
 HOLD_MIN = 0.05         # seconds a note must still sound after an onset to count as held over it
 NO_NOTE = 128           # the state before the melody's first note
 RESTING = NO_NOTE + 1   # added to a state: the melody rests after that pitch

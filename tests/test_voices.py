@@ -121,3 +121,18 @@ def test_melody_line_validates_and_handles_empty_input():
     assert len(melody_line(np.zeros(0, dtype=NOTE_DTYPE))) == 0
     with pytest.raises(TypeError):
         melody_line(np.zeros(3))
+
+
+def test_the_midi_loader_leaves_out_a_chord_struck_in_a_melody_rest(tmp_path):
+    # one piano track: a melody over a bass on every beat; in bar 2 the melody rests on beat 3 while the
+    # left hand strikes a chord whose top (64) the skyline would take, then the melody goes on from 71 to 72
+    from melody.io import load
+    from melody.testing import Track, write_midi
+    melody_notes = [(72, 0, 1), (74, 1, 1), (76, 2, 1), (74, 3, 1), (72, 4, 1), (71, 5, 1), (72, 7, 1),
+                    (74, 8, 2), (72, 10, 2)]
+    notes = [(p, s, d, 90) for p, s, d in melody_notes]
+    notes += [(43 + 2 * (k % 2), k, 0.9, 60) for k in range(12)]
+    notes += [(p, 6, 0.9, 60) for p in (55, 60, 64)]
+    path = write_midi(str(tmp_path / "piano.mid"), [Track("Piano", notes=notes)])
+    line = load(path)[0].notes
+    assert np.rint(line["pitch"]).tolist() == [p for p, _, _ in melody_notes]
