@@ -144,24 +144,22 @@ def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
     monophonic NOTE_DTYPE array from the same notes) only onsets of close block chords and onsets where the
     anchor has no note are left open; elsewhere the anchor's note is the only choice."""
     onset = notes["onset"]
+    n_notes = len(notes)
     starts = np.flatnonzero(np.concatenate([[True], np.diff(onset) >= window]))
-    ends = np.append(starts[1:], len(notes))
-    pitch = np.clip(np.rint(notes["pitch"]), 0, 127).astype(np.int64)
-    end = onset + notes["duration"]
-    # candidates: one note per distinct pitch of each group (the longest)
-    cand, group_start = [], [0]
-    chords = []
-    for s, e in zip(starts, ends):
-        idx = np.arange(s, e)
-        order = idx[np.lexsort((-notes["duration"][idx], -pitch[idx]))]
-        first = np.concatenate([[True], np.diff(pitch[order]) != 0])
-        cand.extend(order[first].tolist())
-        group_start.append(len(cand))
-        chords.append(frozenset(pitch[order].tolist()))
-    cand = np.array(cand, dtype=np.int64)
-    group_start = np.array(group_start, dtype=np.int64)
     n_groups = len(starts)
     group_onset = onset[starts]
+    group_of_note = np.repeat(np.arange(n_groups), np.diff(np.append(starts, n_notes)))
+    pitch = np.clip(np.rint(notes["pitch"]), 0, 127).astype(np.int64)
+    end = onset + notes["duration"]
+    # candidates: one note per distinct pitch of each group (the longest), each group's sorted high to low
+    order = np.lexsort((-notes["duration"], -pitch, group_of_note))
+    first = np.ones(n_notes, dtype=bool)
+    first[1:] = (group_of_note[order][1:] != group_of_note[order][:-1]) | (pitch[order][1:] != pitch[order][:-1])
+    cand = order[first]
+    group_of = group_of_note[cand]
+    group_start = np.searchsorted(group_of, np.arange(n_groups + 1))
+    size = np.diff(group_start)
+    cand_pitch = pitch[cand]
     # held[g, p]: a note of pitch p struck before group g still sounds HOLD_MIN after it
     held = np.zeros((n_groups, NO_NOTE + 1), dtype=np.bool_)
     top_sounding = np.full(n_groups, -1, dtype=np.int64)
@@ -170,30 +168,34 @@ def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
     for i in np.flatnonzero(last_g > first_g):
         held[first_g[i]:last_g[i], pitch[i]] = True
         top_sounding[first_g[i]:last_g[i]] = np.maximum(top_sounding[first_g[i]:last_g[i]], pitch[i])
-    # note costs: below the top, and chord tones of a repeated block chord
-    group_of = np.repeat(np.arange(n_groups), np.diff(group_start))
-    top = np.maximum(pitch[cand[group_start[:-1]]], top_sounding)   # candidates are sorted high to low
-    cost = below * (top[group_of] - pitch[cand]).astype("f8")
-    blocks = [g for g in range(n_groups) if len(chords[g]) >= CHORD_SIZE]
-    for j in range(1, len(blocks)):
-        if chords[blocks[j]] <= chords[blocks[j - 1]]:     # struck again: the first strike may be the melody's
-            cost[group_start[blocks[j]]:group_start[blocks[j] + 1]] += repeated
+    # note costs: below the top, and chord tones of a block chord the one before holds (struck again; the
+    # first strike may carry the melody)
+    top = np.maximum(cand_pitch[group_start[:-1]], top_sounding)
+    cost = below * (top[group_of] - cand_pitch).astype("f8")
+    low_bits = np.where(cand_pitch < 64, np.left_shift(np.uint64(1), (cand_pitch % 64).astype(np.uint64)), 0)
+    high_bits = np.where(cand_pitch >= 64, np.left_shift(np.uint64(1), (cand_pitch % 64).astype(np.uint64)), 0)
+    low_set = np.bitwise_or.reduceat(low_bits.astype(np.uint64), group_start[:-1])
+    high_set = np.bitwise_or.reduceat(high_bits.astype(np.uint64), group_start[:-1])
+    blocks = np.flatnonzero(size >= CHORD_SIZE)
+    held_before = (low_set[blocks[1:]] & ~low_set[blocks[:-1]]) | (high_set[blocks[1:]] & ~high_set[blocks[:-1]])
+    for g in blocks[1:][held_before == 0]:
+        cost[group_start[g]:group_start[g + 1]] += repeated
     skip = np.zeros(n_groups)
     if anchor is not None:
         # the anchor line's choice stands except at onsets of close block chords and onsets where it has no note
         anchored = np.full(n_groups, -1, dtype=np.int64)
         g_of = np.searchsorted(group_onset, anchor["onset"] + 1e-9, side="right") - 1
         anchored[g_of[g_of >= 0]] = np.rint(anchor["pitch"][g_of >= 0]).astype(np.int64)
-        for g in np.flatnonzero(anchored >= 0):
-            chord = sorted(chords[g])
-            if len(chord) >= CHORD_SIZE and chord[-1] - chord[-2] <= CHORD_SPREAD:
-                continue
+        spread = np.full(n_groups, np.iinfo(np.int64).max)
+        chordal = size >= CHORD_SIZE
+        spread[chordal] = cand_pitch[group_start[:-1][chordal]] - cand_pitch[group_start[:-1][chordal] + 1]
+        for g in np.flatnonzero((anchored >= 0) & (spread > CHORD_SPREAD)):
             here = slice(group_start[g], group_start[g + 1])
-            chosen = pitch[cand[here]] == anchored[g]
+            chosen = cand_pitch[here] == anchored[g]
             if chosen.any():                         # always, for an anchor made from these notes
                 skip[g] = np.inf
                 cost[here] = np.where(chosen, cost[here], np.inf)
-    return cand, group_start, pitch[cand], cost, skip, held
+    return cand, group_start, cand_pitch, cost, skip, held
 
 
 def melody_line(notes: np.ndarray, window: float = WINDOW, below: float = BELOW, repeated: float = REPEATED,
