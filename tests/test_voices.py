@@ -136,3 +136,22 @@ def test_the_midi_loader_leaves_out_a_chord_struck_in_a_melody_rest(tmp_path):
     path = write_midi(str(tmp_path / "piano.mid"), [Track("Piano", notes=notes)])
     line = load(path)[0].notes
     assert np.rint(line["pitch"]).tolist() == [p for p, _, _ in melody_notes]
+
+
+def test_line_inputs_on_a_small_part():
+    # onset 0: melody 74 (2 beats) over a close chord 60 64 67; onset 1: the chord again; onset 2: 71 alone
+    part = notes_of([(0, 2, 74), (0, 1, 60), (0, 1, 64), (0, 1, 67), (1, 1, 60), (1, 1, 64), (1, 1, 67),
+                     (2, 1, 71)])
+    cand, group_start, pitch, cost, skip, held = line_inputs(part, below=1.0, repeated=2.0)
+    assert group_start.tolist() == [0, 4, 7, 8] and not skip.any()
+    assert pitch.tolist() == [74, 67, 64, 60, 67, 64, 60, 71]                    # each onset high to low
+    assert held[1, 74] and not held[1, 67] and not held[2, 74]                   # 74 sounds on over onset 1
+    # onset 0: below the top; onset 1: below the held 74, plus the chord struck again (the first strike is free)
+    assert cost[:4].tolist() == [0, 7, 10, 14]
+    assert cost[4:7].tolist() == [7 + 2, 10 + 2, 14 + 2]
+    # with the skyline as anchor: onset 0's 74 lies a fifth above the chord, a voice of its own, so the
+    # anchor's note stands; onset 1 (a close chord) is open; onset 2: the anchor's 71
+    _, _, _, cost, skip, _ = line_inputs(part, below=1.0, repeated=2.0, anchor=monophonic(part))
+    assert skip[0] == np.inf and np.isinf(cost[1:4]).all()
+    assert skip[1] == 0 and np.isfinite(cost[4:7]).all()
+    assert skip[2] == np.inf and cost[7] == 0
