@@ -18,6 +18,8 @@ MAX_TRACKS = 1_000
 DRUM_CHANNEL = 9
 POLYPHONIC_SHARE = 0.9         # a voice whose skyline keeps less than this share of its notes is polyphonic
 MIN_TEMPO, MAX_TEMPO = 60_000, 60_000_000   # microseconds per beat: 1000 bpm .. 1 bpm; outside is corrupt
+MAX_VOICED_NOTES = 100_000   # a polyphonic part with more notes keeps its pattern-rule line (the continuity
+                             # line's table takes ~0.7 KB per onset: 3,000 onsets in a 3-minute song)
 
 # Track names that announce the melody, and names/programs that rule a track out as the lead.
 _LEAD_NAMES = re.compile(r"lead|melod|vocal|voice|vox|sing|solo|tune|theme|soprano|right|\brh\b|top", re.I)
@@ -227,13 +229,19 @@ def _lead_line(part):
     """One melody line from a voice's notes: the skyline; for a polyphonic part (melody and accompaniment
     in one track), first without the accompaniment's repeated chords (unless the chords carry the tune, as in
     a hymn), then without the notes where the skyline falls through to the accompaniment and climbs back
-    (see notes.py)."""
+    (see notes.py); in a melody-and-accompaniment part, that line is then followed by continuity through
+    the onsets of close block chords and the onsets it leaves empty (voices.melody_line)."""
     notes = monophonic(part)
     if len(notes) >= POLYPHONIC_SHARE * len(part):   # monophonic, or nearly: taken as it is
         return notes
-    if chord_top_share(notes, part) <= CHORDAL_TEXTURE:   # melody and accompaniment, not a hymn's chords
-        notes = monophonic(drop_repeated_chords(part))
-    return drop_low_dips(notes)
+    if chord_top_share(notes, part) > CHORDAL_TEXTURE:   # the chords carry the tune, as in a hymn
+        return drop_low_dips(notes)
+    part = drop_repeated_chords(part)
+    notes = drop_low_dips(monophonic(part))
+    if len(part) > MAX_VOICED_NOTES:
+        return notes
+    from ..voices import melody_line                 # numba: imported only for polyphonic parts
+    return melody_line(part, anchor=notes)
 
 
 def _title(mid) -> str:
