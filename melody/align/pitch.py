@@ -42,8 +42,8 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT = range(15)
-N_PITCH_PARAMS = 15
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO = range(16)
+N_PITCH_PARAMS = 16
 N_TRANSPOSITIONS = 12
 
 
@@ -104,7 +104,25 @@ def _shifted(Q, m, s, R, n, t, rhy_free):
 
 
 @njit(cache=True, error_model="numpy")
-def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
+def pc_worth(qp, out):
+    """out[i] = information in bits of query note i's pitch class among the query's own notes (add-one
+    smoothed), minus the query's mean: positive for rare pitch classes, negative for the tonic or a triad
+    note that the melody keeps returning to (a chance match lands on those most often)."""
+    counts = np.ones(12)
+    for i in range(qp.shape[0]):
+        counts[qp[i] % 12] += 1.0
+    total = counts.sum()
+    mean = 0.0
+    for i in range(qp.shape[0]):
+        out[i] = -np.log2(counts[qp[i] % 12] / total)
+        mean += out[i]
+    mean /= max(qp.shape[0], 1)
+    for i in range(qp.shape[0]):
+        out[i] -= mean
+
+
+@njit(cache=True, error_model="numpy")
+def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth):
     """Best score over the 12 transpositions base-6 .. base+5 (and their octaves) of the pitch alignment.
 
     qp / rp: integer pitches of the m+1 / n+1 notes; Q / R: prepared step rows (kernels.prepare);
@@ -115,6 +133,7 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
     rhy_free = -np.log2(1.0 - p[P_DUR_FREE])
     rhy_info, run, shift, repeat = p[P_RHY_INFO], p[P_RUN], p[P_SHIFT], p[P_REPEAT]
     T = N_TRANSPOSITIONS
+    bonus = np.zeros(T)        # the exact match's pitch-class worth, under its one transposition (pc_worth)
     for r in range(3):
         for j in range(n + 1):
             for k in range(T):
@@ -130,6 +149,7 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
         lq, lqp, qmet = Q[K.LOGLEN, s], Q[K.LOGPREV, s], Q[K.MET, s]
         lq2, lqp2 = Q[K.LOGLEN2, s], Q[K.LOGPREV2, s]
         qpi = qp[i]
+        extra = p[P_PC_INFO] * qworth[i]      # a match on a rare pitch class of the query is worth more
         for j in range(1, n + 1):
             t = j - 1
             lr, lrp = R[K.LOGLEN, t], R[K.LOGPREV, t]
@@ -155,8 +175,12 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
             tb = tab[1] if (qmet >= 0.0 and qmet == R[K.MET, t]) else tab[0]
             d = min(max(qpi - rp[j] + off, T - 1), 2 * SPAN)
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
+            kx = d - SPAN              # the one transposition (if any) under which this pair matches exactly
+            exact = 0 <= kx < T
+            if exact:
+                bonus[kx] = extra
             for k in range(T):
-                h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
+                h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k] + bonus[k]
                 h = max(max(h, max(Hb0[k], Hc1[k]) + gap), 0.0)
                 Hcj[k] = h
                 best = max(best, h)
@@ -165,10 +189,12 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
             # this pair matches too.
             if run != 0.0 and same and i >= 2 and j >= 2 and (qpi - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
                 k = (qpi - rp[j] - base + 6) % 12
-                h = Hb1[k] + r11 + tb[d - k] + run
+                h = Hb1[k] + r11 + tb[d - k] + bonus[k] + run
                 if h > Hcj[k]:
                     Hcj[k] = h
                     best = max(best, h)
+            if exact:
+                bonus[kx] = 0.0
     return best
 
 
@@ -231,6 +257,8 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
     tab = pitch_tables(p)
     qbits = np.empty(max(m, 1))
     rhythm_info(Q, m, RHYTHM_BITS, qbits)
+    qworth = np.empty(qp.shape[0])
+    pc_worth(qp, qworth)
     R = np.empty((K.N_ROWS, longest))
     run = np.empty(longest + 1)
     rs = np.empty(longest, dtype=np.int64)
@@ -246,7 +274,7 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         K.prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
         rpr = rp[na:nb]
         base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
-        out[k] = _pitch_local(qp, Q, m, rpr, R, b - a, base, p, tab, H, qbits)
+        out[k] = _pitch_local(qp, Q, m, rpr, R, b - a, base, p, tab, H, qbits, qworth)
         if p[P_EXACT] != 0.0:
             nr = _moving_steps(rpr, b - a, rs)
             out[k] += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)
