@@ -26,6 +26,12 @@ How real songwriters vary rhythm shapes three more terms of a (1,1) pair:
   octaves) and the same change of length, earns P_RUN: under copying whole steps come in runs, by chance
   they are scattered.
 
+The query's own make-up weighs its notes (composition-based scoring, as BLAST adjusts for a sequence's
+residue make-up): an exact pitch match earns P_PC_INFO per bit of the query note's pitch class above the
+query's mean (`pc_worth`: -log2 of the pitch class's share among the query's notes). A tune keeps
+returning to its tonic and the notes of its main triads, and a chance alignment lands on those most often;
+a shared passage on the melody's rarer notes is stronger evidence.
+
 On top of the alignment, the longest exactly shared passage counts once more, as a court weighs it
 (`_exact_run`): P_EXACT times the information of the best run of consecutive pitch changes with identical
 intervals (any transposition; repeated notes merged, so a note split or merged for other words does not
@@ -122,23 +128,24 @@ def pc_worth(qp, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth):
+def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq):
     """Best score over the 12 transpositions base-6 .. base+5 (and their octaves) of the pitch alignment.
 
     qp / rp: integer pitches of the m+1 / n+1 notes; Q / R: prepared step rows (kernels.prepare);
-    tab: pitch_tables(p); H: float64 (3, >= n+1, 12) work buffer (rows reused modulo 3).
+    tab: pitch_tables(p); H: float64 (3, >= n+1, 12) work buffer (rows reused modulo 3); qworth: pc_worth(qp);
+    tabq: a work buffer shaped like tab (tab with query note i's exact match worth P_PC_INFO * qworth[i] more).
     """
     gap, skip = p[P_GAP], p[P_SKIP]
     rhy_match, rhy_pen = p[P_RHY_MATCH], p[P_RHY_PEN]
     rhy_free = -np.log2(1.0 - p[P_DUR_FREE])
     rhy_info, run, shift, repeat = p[P_RHY_INFO], p[P_RUN], p[P_SHIFT], p[P_REPEAT]
     T = N_TRANSPOSITIONS
-    bonus = np.zeros(T)        # the exact match's pitch-class worth, under its one transposition (pc_worth)
     for r in range(3):
         for j in range(n + 1):
             for k in range(T):
                 H[r, j, k] = 0.0
     off = SPAN - (base - 6)          # tab[qp - rp + off - k]: transposition base - 6 + k
+    tabq[:, :] = tab
     best = 0.0
     for i in range(1, m + 1):
         c, b, a = i % 3, (i - 1) % 3, (i - 2) % 3
@@ -150,6 +157,8 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth):
         lq2, lqp2 = Q[K.LOGLEN2, s], Q[K.LOGPREV2, s]
         qpi = qp[i]
         extra = p[P_PC_INFO] * qworth[i]      # a match on a rare pitch class of the query is worth more
+        tabq[0, SPAN] = tab[0, SPAN] + extra
+        tabq[1, SPAN] = tab[1, SPAN] + extra
         for j in range(1, n + 1):
             t = j - 1
             lr, lrp = R[K.LOGLEN, t], R[K.LOGPREV, t]
@@ -172,15 +181,11 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth):
                 cost = repeat if (rp[j - 1] == rp[j] or rp[j - 1] == rp[j - 2]) else skip
                 r12 = cost + K._rhythm_score(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
                                              rhy_free)
-            tb = tab[1] if (qmet >= 0.0 and qmet == R[K.MET, t]) else tab[0]
+            tb = tabq[1] if (qmet >= 0.0 and qmet == R[K.MET, t]) else tabq[0]
             d = min(max(qpi - rp[j] + off, T - 1), 2 * SPAN)
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
-            kx = d - SPAN              # the one transposition (if any) under which this pair matches exactly
-            exact = 0 <= kx < T
-            if exact:
-                bonus[kx] = extra
             for k in range(T):
-                h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k] + bonus[k]
+                h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
                 h = max(max(h, max(Hb0[k], Hc1[k]) + gap), 0.0)
                 Hcj[k] = h
                 best = max(best, h)
@@ -189,12 +194,10 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth):
             # this pair matches too.
             if run != 0.0 and same and i >= 2 and j >= 2 and (qpi - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
                 k = (qpi - rp[j] - base + 6) % 12
-                h = Hb1[k] + r11 + tb[d - k] + bonus[k] + run
+                h = Hb1[k] + r11 + tb[d - k] + run
                 if h > Hcj[k]:
                     Hcj[k] = h
                     best = max(best, h)
-            if exact:
-                bonus[kx] = 0.0
     return best
 
 
@@ -255,6 +258,7 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         longest = max(longest, step_offsets[r + 1] - step_offsets[r])
     H = np.empty((3, longest + 1, N_TRANSPOSITIONS))
     tab = pitch_tables(p)
+    tabq = np.empty_like(tab)
     qbits = np.empty(max(m, 1))
     rhythm_info(Q, m, RHYTHM_BITS, qbits)
     qworth = np.empty(qp.shape[0])
@@ -274,7 +278,7 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         K.prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
         rpr = rp[na:nb]
         base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
-        out[k] = _pitch_local(qp, Q, m, rpr, R, b - a, base, p, tab, H, qbits, qworth)
+        out[k] = _pitch_local(qp, Q, m, rpr, R, b - a, base, p, tab, H, qbits, qworth, tabq)
         if p[P_EXACT] != 0.0:
             nr = _moving_steps(rpr, b - a, rs)
             out[k] += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)
