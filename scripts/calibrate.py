@@ -49,12 +49,37 @@ def fit(scores, mn):
     return float(np.exp(res.x[0])), float(np.exp(res.x[1]))
 
 
+def length_exponents(samples):
+    """Exponents (a, b) of the null's search space m^a n^b, fitted on per-query samples (scores, query steps m,
+    reference steps n): b and a common lambda by maximum likelihood with each query's own K (which absorbs
+    m and the query's make-up), then a as the slope of those log K against log m (plus b's share of it: the
+    query is one sequence of the pair, as the reference is the other, so a starts from the same place)."""
+    def profile(lam, b):
+        total, log_ks = 0.0, []
+        for s, m, n in samples:
+            log_n = b * np.log(n)
+            log_k = float(np.log(len(s)) - np.log(np.sum(np.exp(log_n - lam * s))))
+            z = lam * s - log_k - log_n
+            total += float(np.sum(np.log(lam) - z - np.exp(-z)))
+            log_ks.append(log_k)
+        return total, np.array(log_ks)
+    res = minimize(lambda t: -profile(np.exp(t[0]), t[1])[0], x0=[np.log(0.1), 1.0], method="Nelder-Mead",
+                   options={"xatol": 1e-4, "fatol": 1e-4})
+    lam, b = float(np.exp(res.x[0])), float(res.x[1])
+    log_ks = profile(lam, b)[1]
+    log_m = np.log([m for _, m, _ in samples])
+    a = float(np.polyfit(log_m, log_ks, 1)[0])
+    return a, b
+
+
 def rescore_lambda(queries, refs, n_queries, rng):
-    """Median per-query Gumbel lambda of interval + pitch scores against unrelated references."""
+    """Median per-query Gumbel lambda of interval + pitch scores against unrelated references (search space
+    rescore.search_space), and, as a diagnostic, the search space's length exponents fitted on the same
+    scores (length_exponents)."""
     from melody.catalog.packed import pack
     from melody.notes import NOTE_DTYPE
     from melody.score import rescore
-    lams, samples = [], []
+    samples = []
     for q in rng.permutation(len(queries))[:n_queries]:
         qm = queries[q]
         qf = features(qm)
@@ -66,13 +91,16 @@ def rescore_lambda(queries, refs, n_queries, rng):
         s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
         s2 = rescore.pitch_scores(np.rint(qm.notes["pitch"]).astype(np.int64), qf, packed,
                                   rescore.pitches(packed), rows)
-        n_steps = np.diff(packed.step_offsets)
-        space = len(qf) * np.maximum(n_steps[rows], 1.0)
-        lams.append(fit(s1 + s2, space)[0])
-        samples.append((s1 + s2, space))
+        n_steps = np.maximum(np.diff(packed.step_offsets)[rows], 1.0)
+        samples.append((s1 + s2, max(len(qf), 1), n_steps))
+    a, b = length_exponents(samples)
+    print(f"fitted search space m^a n^b: a={a:.3f} b={b:.3f} (search uses a={rescore.QUERY_LENGTH_EXP}, "
+          f"b={rescore.REF_LENGTH_EXP}; BENCHMARKS.md, fifth session)")
+    spaces = [rescore.search_space(m, n) for _, m, n in samples]
+    lams = [fit(s, space)[0] for (s, _, _), space in zip(samples, spaces)]
     lam = float(np.median(lams))
     # with lambda fixed, each query's maximum-likelihood K; the global K is their median
-    log_k = np.median([-np.log(np.mean(space * np.exp(-lam * s))) for s, space in samples])
+    log_k = np.median([-np.log(np.mean(space * np.exp(-lam * s))) for (s, _, _), space in zip(samples, spaces)])
     print(f"queries={len(lams)} per-query lambda quartiles {np.percentile(lams, [25, 50, 75]).round(4)}; "
           f"LAMBDA_RESCORE={lam:.4f} K_RESCORE={np.exp(log_k):.5g}")
 

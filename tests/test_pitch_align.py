@@ -4,7 +4,9 @@ re-scoring's significance (melody.score.rescore).
 The reference is written from the documented semantics (melody.align.pitch module docstring):
 for every transposition T in base-6 .. base+5 (base = round(median query pitch - median reference pitch)),
 a Smith-Waterman over steps where cell (i, j) aligns query note i with reference note j:
-- pitch part: e = q_i - r_j - T; PITCH_MATCH when e = 0, PITCH_OCTAVE when e is another multiple of 12,
+- pitch part: e = q_i - r_j - T; PITCH_MATCH when e = 0 (plus PC_INFO times the worth of query note i's pitch
+  class: -log2 of its add-one smoothed share among the query's notes, minus that figure's mean over the
+  query's notes), PITCH_OCTAVE when e is another multiple of 12,
   PITCH_NEAR when |e| <= 2, PITCH_MISMATCH otherwise; + PITCH_METRIC when e is a multiple of 12 and both
   notes have the same known metric class;
 - moves: (1,1) pitch part + rhythm of step i-1 vs step j-1; (2,1) / (1,2) pitch part + SKIP + rhythm of
@@ -63,8 +65,15 @@ def ref_shifted(ql, rl, s, t, p) -> bool:
     return before or after
 
 
+def ref_pc_worth(qp) -> np.ndarray:
+    share = np.array([(1 + np.sum(qp % 12 == c)) / (12 + len(qp)) for c in range(12)])
+    info = -np.log2(share[qp % 12])
+    return info - info.mean()
+
+
 def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
     qp, rp = np.rint(qm.notes["pitch"]).astype(int), np.rint(rm.notes["pitch"]).astype(int)
+    worth = ref_pc_worth(qp)
     qf, rf = features(qm), features(rm)
     ql, rl = [float(x) for x in qf.length], [float(x) for x in rf.length]
     qmet, rmet = qf.metric_or_unknown(), rf.metric_or_unknown()
@@ -82,7 +91,7 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
         for i in range(1, m + 1):
             for j in range(1, n + 1):
                 e = qp[i] - rp[j] - T
-                v = (p[PK.P_MATCH] if e == 0 else p[PK.P_OCTAVE] if e % 12 == 0
+                v = (p[PK.P_MATCH] + p[PK.P_PC_INFO] * worth[i] if e == 0 else p[PK.P_OCTAVE] if e % 12 == 0
                      else p[PK.P_NEAR] if abs(e) <= 2 else p[PK.P_MISMATCH])
                 if e % 12 == 0 and qmet[i - 1] >= 0 and qmet[i - 1] == rmet[j - 1]:
                     v += p[PK.P_METRIC]
@@ -165,11 +174,12 @@ def test_pitch_kernel_matches_reference(qm, refs):
 
 @FAST
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
-       st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0))
+       st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
-                                                                                       repeat, exact):
+                                                                                       repeat, exact, pc_info):
     p = PP.copy()
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
+    p[PK.P_PC_INFO] = pc_info
     got = kernel_pitch_score(qm, refs, p)
     want = [ref_pitch_score(qm, r, p) for r in refs]
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
@@ -182,6 +192,7 @@ def test_transposition_invariant_and_one_wrong_note_costs_one_note():
     ref = mel(pitches, iois)
     p = PP.copy()
     p[PK.P_EXACT] = 0.0           # the alignment alone (the exact run: next test)
+    p[PK.P_PC_INFO] = 0.0         # the wrong note changes the query's pitch-class make-up (see the test after next)
     same = kernel_pitch_score(mel(pitches + 5, iois), [ref], p)[0]
     assert same == pytest.approx(kernel_pitch_score(ref, [ref], p)[0])
     wrong = pitches.copy()
@@ -223,6 +234,25 @@ def test_exact_run_adds_the_information_of_the_longest_exact_copy():
     first = float(np.sum(qf.weight[:11])) + float(np.sum(bits[:10]))       # steps 0..10 (into note 11)
     second = float(np.sum(qf.weight[13:])) + float(np.sum(bits[12:]))      # steps 13.. (from note 13)
     assert extra == pytest.approx(max(first, second), rel=1e-5)
+
+
+def test_a_match_on_the_querys_rare_pitch_classes_counts_more_than_one_on_its_frequent_ones():
+    # the query keeps returning to C and G (as a tune returns to its tonic and dominant), then plays six
+    # pitch classes once each; one reference copies six notes of the first part, the other the six rare ones
+    frequent, rare = [60, 67, 60, 67, 60, 67], [61, 63, 66, 70, 68, 62]
+    query = mel(np.array(frequent * 2 + rare), np.full(18, 0.5))
+    ref_frequent, ref_rare = mel(np.array(frequent) + 2, np.full(6, 0.5)), mel(np.array(rare) + 2, np.full(6, 0.5))
+    p = PP.copy()
+    p[PK.P_EXACT] = 0.0           # the exact run weighs the intervals' commonness: here only pitch classes differ
+    p[PK.P_PC_INFO] = 0.0
+    plain = kernel_pitch_score(query, [ref_frequent, ref_rare], p)
+    assert plain[0] == pytest.approx(plain[1])
+    p[PK.P_PC_INFO] = 1.0
+    weighed = kernel_pitch_score(query, [ref_frequent, ref_rare], p)
+    worth = ref_pc_worth(np.array(frequent * 2 + rare))
+    assert worth[0] < 0 < worth[-1]
+    assert weighed[1] == pytest.approx(plain[1] + worth[13:].sum())    # notes 13..17 arrive as matched pairs
+    assert weighed[0] < plain[0] < weighed[1]
 
 
 def _random_tune(rng, n):

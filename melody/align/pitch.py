@@ -26,6 +26,12 @@ How real songwriters vary rhythm shapes three more terms of a (1,1) pair:
   octaves) and the same change of length, earns P_RUN: under copying whole steps come in runs, by chance
   they are scattered.
 
+The query's own make-up weighs its notes (composition-based scoring, as BLAST adjusts for a sequence's
+residue make-up): an exact pitch match earns P_PC_INFO per bit of the query note's pitch class above the
+query's mean (`pc_worth`: -log2 of the pitch class's share among the query's notes). A tune keeps
+returning to its tonic and the notes of its main triads, and a chance alignment lands on those most often;
+a shared passage on the melody's rarer notes is stronger evidence.
+
 On top of the alignment, the longest exactly shared passage counts once more, as a court weighs it
 (`_exact_run`): P_EXACT times the information of the best run of consecutive pitch changes with identical
 intervals (any transposition; repeated notes merged, so a note split or merged for other words does not
@@ -42,8 +48,8 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT = range(15)
-N_PITCH_PARAMS = 15
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO = range(16)
+N_PITCH_PARAMS = 16
 N_TRANSPOSITIONS = 12
 
 
@@ -104,11 +110,30 @@ def _shifted(Q, m, s, R, n, t, rhy_free):
 
 
 @njit(cache=True, error_model="numpy")
-def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
+def pc_worth(qp, out):
+    """out[i] = information in bits of query note i's pitch class among the query's own notes (add-one
+    smoothed), minus the query's mean: positive for rare pitch classes, negative for the tonic or a triad
+    note that the melody keeps returning to (a chance match lands on those most often)."""
+    counts = np.ones(12)
+    for i in range(qp.shape[0]):
+        counts[qp[i] % 12] += 1.0
+    total = counts.sum()
+    mean = 0.0
+    for i in range(qp.shape[0]):
+        out[i] = -np.log2(counts[qp[i] % 12] / total)
+        mean += out[i]
+    mean /= max(qp.shape[0], 1)
+    for i in range(qp.shape[0]):
+        out[i] -= mean
+
+
+@njit(cache=True, error_model="numpy")
+def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq):
     """Best score over the 12 transpositions base-6 .. base+5 (and their octaves) of the pitch alignment.
 
     qp / rp: integer pitches of the m+1 / n+1 notes; Q / R: prepared step rows (kernels.prepare);
-    tab: pitch_tables(p); H: float64 (3, >= n+1, 12) work buffer (rows reused modulo 3).
+    tab: pitch_tables(p); H: float64 (3, >= n+1, 12) work buffer (rows reused modulo 3); qworth: pc_worth(qp);
+    tabq: a work buffer shaped like tab (tab with query note i's exact match worth P_PC_INFO * qworth[i] more).
     """
     gap, skip = p[P_GAP], p[P_SKIP]
     rhy_match, rhy_pen = p[P_RHY_MATCH], p[P_RHY_PEN]
@@ -120,6 +145,7 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
             for k in range(T):
                 H[r, j, k] = 0.0
     off = SPAN - (base - 6)          # tab[qp - rp + off - k]: transposition base - 6 + k
+    tabq[:, :] = tab
     best = 0.0
     for i in range(1, m + 1):
         c, b, a = i % 3, (i - 1) % 3, (i - 2) % 3
@@ -130,6 +156,9 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
         lq, lqp, qmet = Q[K.LOGLEN, s], Q[K.LOGPREV, s], Q[K.MET, s]
         lq2, lqp2 = Q[K.LOGLEN2, s], Q[K.LOGPREV2, s]
         qpi = qp[i]
+        extra = p[P_PC_INFO] * qworth[i]      # a match on a rare pitch class of the query is worth more
+        tabq[0, SPAN] = tab[0, SPAN] + extra
+        tabq[1, SPAN] = tab[1, SPAN] + extra
         for j in range(1, n + 1):
             t = j - 1
             lr, lrp = R[K.LOGLEN, t], R[K.LOGPREV, t]
@@ -152,7 +181,7 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits):
                 cost = repeat if (rp[j - 1] == rp[j] or rp[j - 1] == rp[j - 2]) else skip
                 r12 = cost + K._rhythm_score(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
                                              rhy_free)
-            tb = tab[1] if (qmet >= 0.0 and qmet == R[K.MET, t]) else tab[0]
+            tb = tabq[1] if (qmet >= 0.0 and qmet == R[K.MET, t]) else tabq[0]
             d = min(max(qpi - rp[j] + off, T - 1), 2 * SPAN)
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
             for k in range(T):
@@ -229,8 +258,11 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         longest = max(longest, step_offsets[r + 1] - step_offsets[r])
     H = np.empty((3, longest + 1, N_TRANSPOSITIONS))
     tab = pitch_tables(p)
+    tabq = np.empty_like(tab)
     qbits = np.empty(max(m, 1))
     rhythm_info(Q, m, RHYTHM_BITS, qbits)
+    qworth = np.empty(qp.shape[0])
+    pc_worth(qp, qworth)
     R = np.empty((K.N_ROWS, longest))
     run = np.empty(longest + 1)
     rs = np.empty(longest, dtype=np.int64)
@@ -246,7 +278,7 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         K.prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
         rpr = rp[na:nb]
         base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
-        out[k] = _pitch_local(qp, Q, m, rpr, R, b - a, base, p, tab, H, qbits)
+        out[k] = _pitch_local(qp, Q, m, rpr, R, b - a, base, p, tab, H, qbits, qworth, tabq)
         if p[P_EXACT] != 0.0:
             nr = _moving_steps(rpr, b - a, rs)
             out[k] += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)

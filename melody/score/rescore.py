@@ -34,9 +34,16 @@ from ..notes import tuning_offset
 
 RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
-LAMBDA_RESCORE = 0.1037   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
-K_RESCORE = 0.03313      # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
+LAMBDA_RESCORE = 0.1051   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
+K_RESCORE = 0.03526      # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
 PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
+QUERY_LENGTH_EXP = 1.0     # search space m^a n^b of the null's length correction (scripts/calibrate.py --rescore)
+REF_LENGTH_EXP = 1.0
+
+
+def search_space(m: int, n_steps: np.ndarray) -> np.ndarray:
+    """The null's search space of a query of m steps against references of n_steps steps: m^a n^b."""
+    return (max(float(m), 1.0) ** QUERY_LENGTH_EXP) * np.maximum(np.asarray(n_steps, dtype="f8"), 1.0) ** REF_LENGTH_EXP
 
 
 def pitches(packed) -> np.ndarray:
@@ -124,7 +131,7 @@ def rescore(query, qf, packed, s1: np.ndarray, evalues1: np.ndarray, params=None
         rows = np.union1d(cand, null_rows)
     combined = np.full(n_refs, np.nan)
     combined[rows] = s1[rows] + pitch_scores(qp, qf, packed, pitches(packed), rows, pitch_params)
-    space = max(float(m), 1.0) * np.maximum(n_steps.astype("f8"), 1.0)
+    space = search_space(m, n_steps)
     lam, log_k = fit_null(combined[null_rows], space[null_rows])
     z = lam * combined[cand] - log_k - np.log(space[cand])
     ev = np.array(evalues1, dtype="f8", copy=True)
