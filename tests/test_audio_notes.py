@@ -42,3 +42,20 @@ def test_a_vibrato_note_is_not_split_by_its_own_harmonics_moving():
     attack[100:103] = 1.0
     flux[100:103] = 60.0
     assert len(notes_from_track(_track(midi, sal, attack, flux))) == 1
+
+
+def test_a_dotted_beat_from_the_tracker_is_corrected_by_the_notes():
+    """The flux pulses every 0.5 s (the tracker finds 120 BPM), but the notes run in sixteenths of 180 BPM
+    (83 ms): they fit no quarter or third of the 120 BPM beat, and do fit the 180 BPM one (3/2 of it)."""
+    from melody.audio import rhythm
+    from melody.notes import make_notes
+
+    env = np.zeros(3000, dtype="f4")
+    env[(np.arange(0, 30, 0.5) / HOP).astype(int)] = 1.0
+    rng = np.random.default_rng(6)
+    steps = np.cumsum(rng.choice([1, 2, 2, 4], 60))       # sixteenths, eighths, quarters
+    grid = 0.3 + steps / 12.0
+    notes = make_notes(grid + rng.normal(0, 0.004, len(grid)), np.full(len(grid), 0.08), np.full(len(grid), 60))
+    got, info = rhythm.snap_to_beats(notes, env, HOP)
+    assert info["snapped"] and abs(info["tempo_bpm"] - 180) < 4
+    assert np.allclose(np.diff(got["onset"]), np.diff(grid), atol=0.012)
