@@ -59,3 +59,34 @@ def test_a_dotted_beat_from_the_tracker_is_corrected_by_the_notes():
     got, info = rhythm.snap_to_beats(notes, env, HOP)
     assert info["snapped"] and abs(info["tempo_bpm"] - 180) < 4
     assert np.allclose(np.diff(got["onset"]), np.diff(grid), atol=0.012)
+
+
+def _two_notes(second: float, attack_at_switch: float = 0.0):
+    """A note of MIDI 70 for a second, then one of ``second`` that wins at frame 100 but sounds from frame
+    92 among the candidates, its salience wavering as the first one fades (a slow attack after a note)."""
+    n = 200
+    midi = np.where(np.arange(n) < 100, 70.0, second).astype("f4")
+    cand_midi = np.full((n, 6), np.nan, "f4")
+    cand_sal = np.zeros((n, 6), "f4")
+    cand_midi[:, 0], cand_sal[:, 0] = midi, 1.0
+    cand_midi[92:100, 1] = second
+    cand_sal[92:100, 1] = [0.3, 0.45, 0.4, 0.55, 0.5, 0.7, 0.65, 0.6]
+    cand_sal[100, 0] = 0.75
+    attack = np.zeros(n, "f4")
+    attack[99:102] = attack_at_switch
+    return PitchTrack(midi, np.ones(n, "f4"), np.ones(n), HOP, cand_midi, cand_sal, np.full(n, 10.0, "f4"),
+                      attack)
+
+
+def test_a_gradual_onset_moves_back_to_where_its_pitch_appears():
+    got = notes_from_track(_two_notes(74.0))
+    assert abs(got["onset"][1] - 0.92) < 1e-6
+    assert abs(got["onset"][0] + got["duration"][0] - 0.92) < 1e-6          # the first note ends there
+
+
+def test_an_octave_or_a_struck_note_keeps_its_onset():
+    """An octave's candidate may be the first note's harmonic, and a note with a sharp attack starts at
+    it: only the strict rule applies (back while the salience keeps falling: one frame here)."""
+    for track in (_two_notes(82.0), _two_notes(74.0, attack_at_switch=3.0)):
+        got = notes_from_track(track)
+        assert abs(got["onset"][1] - 0.99) < 1e-6

@@ -165,11 +165,16 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
 
 
 def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
-    """Move each note's start back over its attack: while the frame before still has a candidate at the
-    note's pitch, weaker than the one after it (the note is still growing), up to ``MAX_ATTACK_S``.
+    """Move each note's start back over its attack, up to ``MAX_ATTACK_S``: while the frame before still
+    has a candidate at the note's pitch, weaker than the one after it (the note is still growing).
 
     A slow attack (flute, bowed strings, a soft voice) becomes the predominant pitch only after the
     previous note has faded; its onset is when it started, not when it won. The previous note is cut there.
+    While the previous note fades the new one's salience wavers rather than grows steadily, so a note that
+    grows in gradually (no attack of ``ATTACK`` where it won) after a note of another pitch class moves back
+    while its candidate is no stronger than where it won. A repeat or an octave shares the previous
+    note's harmonics (its candidate was there all along), and a struck or tongued note starts at its attack:
+    those keep the strict rule.
     """
     limit = int(round(MAX_ATTACK_S / tr.hop_s))
     cm, cs = tr.cand_midi, tr.cand_salience
@@ -177,10 +182,13 @@ def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
         start, pitch = int(span[0]), span[2]
         floor = int(spans[k - 1][0]) + min_len if k else 0
         level = _level(cm[start], cs[start], pitch)
+        gradual = (k > 0 and 0.5 < abs(spans[k - 1][2] - pitch) % 12 < 11.5
+                   and not _sharp_attack(tr.attack, start))
+        ceiling = level
         t = start
         while t - 1 >= floor and start - (t - 1) <= limit:
             prev = _level(cm[t - 1], cs[t - 1], pitch)
-            if prev <= 0.0 or prev >= level:
+            if prev <= 0.0 or (prev > ceiling if gradual else prev >= level):
                 break
             level = prev
             t -= 1
@@ -188,6 +196,15 @@ def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
             span[0] = t
             if k and spans[k - 1][1] > t:
                 spans[k - 1][1] = t
+
+
+def _sharp_attack(attack: np.ndarray | None, start: int) -> bool:
+    """Whether the harmonics at frame ``start`` grow by ``ATTACK`` within ``RISE_FRAMES`` (30 ms before to
+    50 ms after it): a struck, plucked or tongued onset."""
+    if attack is None:
+        return False
+    near = attack[max(start - 3, 0):start + 5].astype("f8")
+    return len(near) >= RISE_FRAMES and np.convolve(near, np.ones(RISE_FRAMES), mode="valid").max() >= ATTACK
 
 
 def _level(cands: np.ndarray, sal: np.ndarray, pitch: float) -> float:
