@@ -44,21 +44,37 @@ def test_a_vibrato_note_is_not_split_by_its_own_harmonics_moving():
     assert len(notes_from_track(_track(midi, sal, attack, flux))) == 1
 
 
-def test_a_dotted_beat_from_the_tracker_is_corrected_by_the_notes():
+def _dotted_case(n_notes):
     """The flux pulses every 0.5 s (the tracker finds 120 BPM), but the notes run in sixteenths of 180 BPM
     (83 ms): they fit no quarter or third of the 120 BPM beat, and do fit the 180 BPM one (3/2 of it)."""
-    from melody.audio import rhythm
     from melody.notes import make_notes
 
     env = np.zeros(3000, dtype="f4")
     env[(np.arange(0, 30, 0.5) / HOP).astype(int)] = 1.0
     rng = np.random.default_rng(6)
-    steps = np.cumsum(rng.choice([1, 2, 2, 4], 60))       # sixteenths, eighths, quarters
+    steps = np.cumsum(rng.choice([1, 2, 2, 4], n_notes))       # sixteenths, eighths, quarters
     grid = 0.3 + steps / 12.0
     notes = make_notes(grid + rng.normal(0, 0.004, len(grid)), np.full(len(grid), 0.08), np.full(len(grid), 60))
+    return notes, env, grid
+
+
+def test_a_dotted_beat_from_the_tracker_is_corrected_by_the_notes():
+    from melody.audio import rhythm
+
+    notes, env, grid = _dotted_case(60)
     got, info = rhythm.snap_to_beats(notes, env, HOP)
     assert info["snapped"] and abs(info["tempo_bpm"] - 180) < 4
     assert np.allclose(np.diff(got["onset"]), np.diff(grid), atol=0.012)
+
+
+def test_a_short_phrase_is_not_snapped_at_another_tempo():
+    """Twenty onsets (a short sung phrase) are too little evidence for a tempo the tracker did not find."""
+    from melody.audio import rhythm
+
+    notes, env, _ = _dotted_case(60)
+    notes = notes[:20]
+    got, info = rhythm.snap_to_beats(notes, env, HOP)
+    assert not info["snapped"] and got is notes
 
 
 def _two_notes(second: float, attack_at_switch: float = 0.0):

@@ -24,8 +24,10 @@ MIN_DOWNBEAT_CONTRAST = 0.15
 # when the notes fit no grid of the tracked tempo, these multiples of it are tried: a melody moving in
 # eighths correlates about as well at two, three and four eighths, and the tracker's prior around 120 BPM
 # then takes three eighths for the beat of a fast duple tune (180 BPM tracked at 120), or two for a
-# compound one
-TEMPO_ALTERNATIVES = (1.5, 2.0 / 3.0)
+# compound one. Three tempi and two subdivisions give a short phrase's onsets six chances to fit a grid by
+# accident, so the alternatives need ALTERNATIVE_MIN_NOTES onsets (a sung phrase of a dozen notes is left
+# at the tracked tempo)
+TEMPO_ALTERNATIVES, ALTERNATIVE_MIN_NOTES = (1.5, 2.0 / 3.0), 24
 
 
 def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.ndarray:
@@ -154,7 +156,8 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float)
     info = {"beats": 0, "tempo_bpm": None, "snapped": False}
     if len(notes) < 3:
         return notes, info
-    for factor in (1.0, *TEMPO_ALTERNATIVES):
+    factors = (1.0, *TEMPO_ALTERNATIVES) if len(notes) >= ALTERNATIVE_MIN_NOTES else (1.0,)
+    for factor in factors:
         beats = beat_times(onset_env, hop_s, factor)
         if len(beats) == 0:
             if factor == 1.0:
