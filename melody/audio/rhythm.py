@@ -6,8 +6,9 @@ on the spectral flux gives beat times; each note onset is moved to the nearest q
 (shifted by the notes' median lag behind the beats, so absolute onset times keep the notes' own phase),
 so inter-onset ratios come out as clean as in a score, and notes on a beat are marked as such
 (``beat`` = 1.0, 2.0, ... with ``bar`` unknown: the downbeat is guessed only where it stands out). Where the
-onsets do not fit a grid (free rhythm, rubato singing, a tracker that lost the beat or found a wrong tempo)
-the notes are left as they were.
+onsets fit no grid of the tracked tempo, 3/2 and 2/3 of it are tried (``TEMPO_ALTERNATIVES``); where they
+fit none of these either (free rhythm, rubato singing, a tracker that lost the beat or found another wrong
+tempo) the notes are left as they were.
 """
 from __future__ import annotations
 
@@ -20,10 +21,19 @@ MAX_RESIDUAL_STEP = 0.25   # and that is under this share of the grid step (onse
 MIN_BEATS = 8
 WINDOW_S, OVERLAP_S = 60.0, 8.0
 MIN_DOWNBEAT_CONTRAST = 0.15
+# when the notes fit no grid of the tracked tempo, these multiples of it are tried: a melody moving in
+# eighths correlates about as well at two, three and four eighths, and the tracker's prior around 120 BPM
+# then takes three eighths for the beat of a fast duple tune (180 BPM tracked at 120), or two for a
+# compound one. Three tempi and two subdivisions give a short phrase's onsets six chances to fit a grid by
+# accident, so the alternatives need ALTERNATIVE_MIN_NOTES onsets (a sung phrase of a dozen notes is left
+# at the tracked tempo)
+TEMPO_ALTERNATIVES, ALTERNATIVE_MIN_NOTES = (1.5, 2.0 / 3.0), 24
 
 
-def beat_times(onset_env: np.ndarray, hop_s: float) -> np.ndarray:
+def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.ndarray:
     """Beat times (s) from a spectral-flux envelope; empty when no steady beat is found.
+
+    factor : track beats at this multiple of the estimated tempo (`snap_to_beats` tries 3/2 and 2/3).
 
     Tracked in windows of ``WINDOW_S`` (the tempo may drift over a long piece, and librosa's tempogram
     grows with the signal: one window at a time keeps an hour-long file in bounded memory).
@@ -46,6 +56,7 @@ def beat_times(onset_env: np.ndarray, hop_s: float) -> np.ndarray:
         bpm = tempo(env, sr)
         if bpm is None:
             continue
+        bpm *= factor
         _, got = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=1, bpm=bpm, units="time",
                                          trim=True)
         got = np.asarray(got, dtype="f8") + lo * hop_s
@@ -121,18 +132,11 @@ def times_at(pos: np.ndarray, beats: np.ndarray) -> np.ndarray:
     return np.where(pos > idx[-1], beats[-1] + (pos - idx[-1]) * (beats[-1] - beats[-2]), times)
 
 
-def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float) -> tuple[np.ndarray, dict]:
-    """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found."""
-    info = {"beats": 0, "tempo_bpm": None, "snapped": False}
-    if len(notes) < 3:
-        return notes, info
-    beats = beat_times(onset_env, hop_s)
-    if len(beats) == 0:
-        return notes, info
-    info["beats"] = int(len(beats))
+def _grid_fit(onset: np.ndarray, beats: np.ndarray):
+    """(beat period, subdivision, grid position of each onset, lag, beat position of each onset) of the
+    finest grid the onsets fit, or None when they fit none (see the module docstring)."""
     period = float(np.median(np.diff(beats)))
-    info["tempo_bpm"] = round(60.0 / period, 1)
-    pos = beat_positions(notes["onset"], beats)
+    pos = beat_positions(onset, beats)
     fits = []
     for sub in SUBDIVISIONS:
         # a transcription's onsets can trail the beat by a constant lag (a slow attack becomes the
@@ -143,7 +147,33 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float)
         fits.append((float(np.percentile(np.abs(pos - lag - grid), 75)) * period, sub, grid, lag))
     fit, sub, grid, lag = min(fits, key=lambda f: f[0])
     if fit > min(MAX_RESIDUAL_S, MAX_RESIDUAL_STEP * period / sub):
+        return None
+    return period, sub, grid, lag, pos
+
+
+def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float) -> tuple[np.ndarray, dict]:
+    """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found."""
+    info = {"beats": 0, "tempo_bpm": None, "snapped": False}
+    if len(notes) < 3:
         return notes, info
+    factors = (1.0, *TEMPO_ALTERNATIVES) if len(notes) >= ALTERNATIVE_MIN_NOTES else (1.0,)
+    for factor in factors:
+        beats = beat_times(onset_env, hop_s, factor)
+        if len(beats) == 0:
+            if factor == 1.0:
+                return notes, info
+            continue
+        if factor == 1.0:
+            info["beats"] = int(len(beats))
+            info["tempo_bpm"] = round(60.0 / float(np.median(np.diff(beats))), 1)
+        fitted = _grid_fit(notes["onset"], beats)
+        if fitted is not None:
+            break
+    else:
+        return notes, info
+    period, sub, grid, lag, pos = fitted
+    info["beats"] = int(len(beats))
+    info["tempo_bpm"] = round(60.0 / period, 1)
     far = np.abs(pos - lag - grid) * period > MAX_MOVE_S     # an onset the grid does not explain stays put
     info["subdivision"] = sub
     out = notes.copy()

@@ -25,6 +25,11 @@ SETTLE_FRAMES = 16
 MAX_GAP_S = 0.03           # a shorter unvoiced gap inside one pitch is a dropout, not a new note
 RISE, RISE_FRAMES = np.log(2.5), 3    # an attack: the melody's salience grows 2.5x within 30 ms
 ATTACK = 6.0                          # summed log-magnitude growth of the note's harmonics over RISE_FRAMES
+# a weaker re-attack still counts where it stands out from the note's own sound: its harmonics grow by
+# ATTACK_MIN, ATTACK_CONTRAST times their median growth over the note (vibrato and tremolo keep that median
+# high), and the whole spectrum's flux peaks at FLUX_CONTRAST times its median over the note (a new
+# articulation, not a swell of the voice alone)
+ATTACK_MIN, ATTACK_CONTRAST, FLUX_CONTRAST = 2.5, 6.0, 4.0
 NEIGHBOURHOOD = 10                    # frames: the strongest attack nearby wins
 MAX_ATTACK_S = 0.08
 
@@ -85,11 +90,12 @@ def _merge_short(pieces: list[list[int]], pitch: np.ndarray, min_len: int) -> li
 
 
 def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray | None,
-                   min_len: int) -> list[int]:
+                   min_len: int, flux: np.ndarray | None = None) -> list[int]:
     """Frames inside [start, stop) where a repeated note starts: the melody's salience jumps up by
     ``RISE`` within ``RISE_FRAMES`` (a struck or plucked note), or the note's own harmonics grow by
-    ``ATTACK`` (summed log-magnitude rise over ``RISE_FRAMES`` frames: a re-tongued or re-bowed note);
-    strongest first, at most one per ``NEIGHBOURHOOD``."""
+    ``ATTACK`` (summed log-magnitude rise over ``RISE_FRAMES`` frames: a re-tongued or re-bowed note),
+    or grow by ``ATTACK_MIN`` where that stands out from the note (see ``ATTACK_CONTRAST``; needs the
+    spectral ``flux``); strongest first, at most one per ``NEIGHBOURHOOD``."""
     if stop - start < 2 * min_len:
         return []
     seg = logsal[start:stop]
@@ -104,6 +110,14 @@ def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray
         for k in np.nonzero(grow >= ATTACK)[0]:
             onset = max(k - RISE_FRAMES + 1, 0)
             strength[onset] = max(strength[onset], grow[k] / ATTACK)
+        if flux is not None:
+            note_flux = flux[start:stop].astype("f8")
+            flux_floor = FLUX_CONTRAST * max(float(np.median(note_flux)), 1e-9)
+            stands_out = (grow >= ATTACK_MIN) & (grow >= ATTACK_CONTRAST * float(np.median(grow)))
+            for k in np.nonzero(stands_out)[0]:
+                onset = max(k - RISE_FRAMES + 1, 0)
+                if note_flux[max(onset - 2, 0):onset + 4].max() >= flux_floor:
+                    strength[onset] = max(strength[onset], grow[k] / ATTACK_MIN)
     cuts = []
     for k in np.argsort(-strength):
         if not np.isfinite(strength[k]):
@@ -140,7 +154,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         seg = np.interp(np.arange(b - a), np.nonzero(np.isfinite(seg))[0], seg[np.isfinite(seg)])
         smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
         for s, e in _stable_notes(smooth, min_len):
-            cuts = [a + s] + _split_repeats(a + s, a + e, logsal, tr.attack, min_len) + [a + e]
+            cuts = [a + s] + _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env) + [a + e]
             for s2, e2 in zip(cuts[:-1], cuts[1:]):
                 if e2 - s2 >= min_len:
                     spans.append([s2, e2, round(float(np.median(seg[s2 - a:e2 - a])), 2)])
@@ -151,11 +165,16 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
 
 
 def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
-    """Move each note's start back over its attack: while the frame before still has a candidate at the
-    note's pitch, weaker than the one after it (the note is still growing), up to ``MAX_ATTACK_S``.
+    """Move each note's start back over its attack, up to ``MAX_ATTACK_S``: while the frame before still
+    has a candidate at the note's pitch, weaker than the one after it (the note is still growing).
 
     A slow attack (flute, bowed strings, a soft voice) becomes the predominant pitch only after the
     previous note has faded; its onset is when it started, not when it won. The previous note is cut there.
+    While the previous note fades the new one's salience wavers rather than grows steadily, so a note that
+    grows in gradually (no attack of ``ATTACK`` where it won) after a note of another pitch class moves back
+    while its candidate is no stronger than where it won. A repeat or an octave shares the previous
+    note's harmonics (its candidate was there all along), and a struck or tongued note starts at its attack:
+    those keep the strict rule.
     """
     limit = int(round(MAX_ATTACK_S / tr.hop_s))
     cm, cs = tr.cand_midi, tr.cand_salience
@@ -163,10 +182,13 @@ def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
         start, pitch = int(span[0]), span[2]
         floor = int(spans[k - 1][0]) + min_len if k else 0
         level = _level(cm[start], cs[start], pitch)
+        gradual = (k > 0 and 0.5 < abs(spans[k - 1][2] - pitch) % 12 < 11.5
+                   and not _sharp_attack(tr.attack, start))
+        ceiling = level
         t = start
         while t - 1 >= floor and start - (t - 1) <= limit:
             prev = _level(cm[t - 1], cs[t - 1], pitch)
-            if prev <= 0.0 or prev >= level:
+            if prev <= 0.0 or (prev > ceiling if gradual else prev >= level):
                 break
             level = prev
             t -= 1
@@ -174,6 +196,15 @@ def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
             span[0] = t
             if k and spans[k - 1][1] > t:
                 spans[k - 1][1] = t
+
+
+def _sharp_attack(attack: np.ndarray | None, start: int) -> bool:
+    """Whether the harmonics at frame ``start`` grow by ``ATTACK`` within ``RISE_FRAMES`` (30 ms before to
+    50 ms after it): a struck, plucked or tongued onset."""
+    if attack is None:
+        return False
+    near = attack[max(start - 3, 0):start + 5].astype("f8")
+    return len(near) >= RISE_FRAMES and np.convolve(near, np.ones(RISE_FRAMES), mode="valid").max() >= ATTACK
 
 
 def _level(cands: np.ndarray, sal: np.ndarray, pitch: float) -> float:

@@ -1,0 +1,108 @@
+"""Audio in: note segmentation (re-articulated repeats, onsets) and beats of transcribed notes, on pitch
+tracks built in code."""
+from __future__ import annotations
+
+import numpy as np
+
+from melody.audio.extract import PitchTrack
+from melody.audio.segment import notes_from_track
+
+HOP = 0.01
+
+
+def _held_note(n=200, vibrato=0.0):
+    """One pitch held for n frames, steady salience, a little harmonic growth every frame (or the steady
+    growth a vibrato makes), a quiet spectral flux."""
+    midi = (67.0 + vibrato * np.sin(2 * np.pi * 5.5 * np.arange(n) * HOP)).astype("f4")
+    attack = np.full(n, 0.1 + 1.4 * (vibrato > 0), dtype="f4")
+    return midi, np.ones(n, "f4"), attack, np.full(n, 10.0, "f4")
+
+
+def _track(midi, sal, attack, flux):
+    return PitchTrack(midi, sal, np.ones(len(midi)), HOP, attack=attack, onset_env=flux)
+
+
+def test_a_soft_reattack_that_stands_out_splits_a_repeated_note():
+    """A re-tongued repeat: the note's harmonics grow by 3 (half of what a struck note gives) in three
+    frames, and the spectrum's flux peaks with it: two notes."""
+    midi, sal, attack, flux = _held_note()
+    attack[100:103] = 1.0
+    flux[100:103] = 60.0
+    got = notes_from_track(_track(midi, sal, attack, flux))
+    assert got["onset"].round(2).tolist() == [0.0, 1.0]
+    # the same growth without a flux peak is the voice swelling on one note: one note
+    flux[100:103] = 10.0
+    assert len(notes_from_track(_track(midi, sal, attack, flux))) == 1
+
+
+def test_a_vibrato_note_is_not_split_by_its_own_harmonics_moving():
+    """With vibrato the harmonics grow and shrink all the time: the same growth (3 over three frames) and
+    flux peak do not stand out from the note's own median growth there."""
+    midi, sal, attack, flux = _held_note(vibrato=0.4)
+    attack[100:103] = 1.0
+    flux[100:103] = 60.0
+    assert len(notes_from_track(_track(midi, sal, attack, flux))) == 1
+
+
+def _dotted_case(n_notes):
+    """The flux pulses every 0.5 s (the tracker finds 120 BPM), but the notes run in sixteenths of 180 BPM
+    (83 ms): they fit no quarter or third of the 120 BPM beat, and do fit the 180 BPM one (3/2 of it)."""
+    from melody.notes import make_notes
+
+    env = np.zeros(3000, dtype="f4")
+    env[(np.arange(0, 30, 0.5) / HOP).astype(int)] = 1.0
+    rng = np.random.default_rng(6)
+    steps = np.cumsum(rng.choice([1, 2, 2, 4], n_notes))       # sixteenths, eighths, quarters
+    grid = 0.3 + steps / 12.0
+    notes = make_notes(grid + rng.normal(0, 0.004, len(grid)), np.full(len(grid), 0.08), np.full(len(grid), 60))
+    return notes, env, grid
+
+
+def test_a_dotted_beat_from_the_tracker_is_corrected_by_the_notes():
+    from melody.audio import rhythm
+
+    notes, env, grid = _dotted_case(60)
+    got, info = rhythm.snap_to_beats(notes, env, HOP)
+    assert info["snapped"] and abs(info["tempo_bpm"] - 180) < 4
+    assert np.allclose(np.diff(got["onset"]), np.diff(grid), atol=0.012)
+
+
+def test_a_short_phrase_is_not_snapped_at_another_tempo():
+    """Twenty onsets (a short sung phrase) are too little evidence for a tempo the tracker did not find."""
+    from melody.audio import rhythm
+
+    notes, env, _ = _dotted_case(60)
+    notes = notes[:20]
+    got, info = rhythm.snap_to_beats(notes, env, HOP)
+    assert not info["snapped"] and got is notes
+
+
+def _two_notes(second: float, attack_at_switch: float = 0.0):
+    """A note of MIDI 70 for a second, then one of ``second`` that wins at frame 100 but sounds from frame
+    92 among the candidates, its salience wavering as the first one fades (a slow attack after a note)."""
+    n = 200
+    midi = np.where(np.arange(n) < 100, 70.0, second).astype("f4")
+    cand_midi = np.full((n, 6), np.nan, "f4")
+    cand_sal = np.zeros((n, 6), "f4")
+    cand_midi[:, 0], cand_sal[:, 0] = midi, 1.0
+    cand_midi[92:100, 1] = second
+    cand_sal[92:100, 1] = [0.3, 0.45, 0.4, 0.55, 0.5, 0.7, 0.65, 0.6]
+    cand_sal[100, 0] = 0.75
+    attack = np.zeros(n, "f4")
+    attack[99:102] = attack_at_switch
+    return PitchTrack(midi, np.ones(n, "f4"), np.ones(n), HOP, cand_midi, cand_sal, np.full(n, 10.0, "f4"),
+                      attack)
+
+
+def test_a_gradual_onset_moves_back_to_where_its_pitch_appears():
+    got = notes_from_track(_two_notes(74.0))
+    assert abs(got["onset"][1] - 0.92) < 1e-6
+    assert abs(got["onset"][0] + got["duration"][0] - 0.92) < 1e-6          # the first note ends there
+
+
+def test_an_octave_or_a_struck_note_keeps_its_onset():
+    """An octave's candidate may be the first note's harmonic, and a note with a sharp attack starts at
+    it: only the strict rule applies (back while the salience keeps falling: one frame here)."""
+    for track in (_two_notes(82.0), _two_notes(74.0, attack_at_switch=3.0)):
+        got = notes_from_track(track)
+        assert abs(got["onset"][1] - 0.99) < 1e-6
