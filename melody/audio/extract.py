@@ -8,7 +8,10 @@ Salience-based, in the spirit of Salamon & Gomez's Melodia, written for this pro
 3. the few most salient pitches of each frame are kept as candidates (bounded memory: the spectrum of
    one block at a time, then 6 candidates per frame for the whole file);
 4. a Viterbi path through the candidates prefers continuity (a note changes pitch rarely) and has an
-   unvoiced state that wins where no pitch is salient enough (rests, drums only, noise).
+   unvoiced state that wins where no pitch is salient enough (rests, drums only, noise);
+5. two passes: the first path tells where the lead lives (its running upper-quartile pitch: accompaniment
+   that takes over sits mostly below the lead); the second path pays for candidates far out of that register
+   (the bass line, a chord an octave or more below, a harmonic an octave and a fifth above).
 """
 from __future__ import annotations
 
@@ -30,6 +33,15 @@ FRAMES_PER_BLOCK = 2000
 UNVOICED, PER_SEMITONE, CAP, SWITCH = 0.15, 0.5, 1.6, 0.8
 MIN_RMS = 10 ** (-70 / 20)
 STEADY_WINDOW, MIN_STEADY = 100, 0.85
+# Register (second pass): the lead's register is the REGISTER_QUANTILE of the first path's pitch, per
+# REGISTER_CHUNK frames, then over +-REGISTER_S seconds; a candidate more than REGISTER_RANGE semitones from
+# it keeps exp(-excess / REGISTER_SCALE) of its emission.
+REGISTER_QUANTILE, REGISTER_RANGE, REGISTER_SCALE, REGISTER_S, REGISTER_CHUNK = 75.0, 15.0, 3.0, 5.0, 50
+# Third harmonics (first pass only): a pitch with a candidate an octave and a fifth below it (frequency / 3)
+# of at least TWELFTH_RATIO of its salience is taken for that pitch's third harmonic and keeps TWELFTH_KEEP
+# of its emission. A candidate at f/3 with no partials of its own gets its salience only from the partials
+# of f (as their 3rd, 6th, ... harmonic), at most ALPHA**2 = 0.64 of f's: more means partials of its own.
+TWELFTH_RATIO, TWELFTH_KEEP, TWELFTH_CENTS = 0.8, 0.5, 25.0
 MIDI_FMIN = 69.0 + 12.0 * np.log2(FMIN / 440.0)
 
 
@@ -129,7 +141,7 @@ def candidates(blocks):
 
 
 def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None) -> PitchTrack:
-    """The melody path through the candidates (see module docstring)."""
+    """The melody path through the candidates, in two passes (see module docstring)."""
     n = len(cand_midi)
     midi = np.full(n, np.nan, dtype="f4")
     salience = np.zeros(n, dtype="f4")
@@ -144,7 +156,12 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None) -> PitchTrack:
     emit = np.where(loud[:, None], cand_sal / ref, 0.0).astype("f8")
     cents = np.where(loud[:, None], cand_midi * 100.0, np.nan).astype("f8")
     path = np.empty(n, dtype=np.int64)
-    kernels.viterbi_candidates(cents, emit, UNVOICED, PER_SEMITONE, CAP, SWITCH, path)
+    first = emit * np.where(third_harmonics(cents, emit), TWELFTH_KEEP, 1.0)
+    kernels.viterbi_candidates(cents, first, UNVOICED, PER_SEMITONE, CAP, SWITCH, path)
+    centre = register(np.where(path >= 0, cand_midi[np.arange(n), np.maximum(path, 0)], np.nan))
+    if centre is not None:
+        emit = emit * register_weight(cand_midi, centre)
+        kernels.viterbi_candidates(cents, emit, UNVOICED, PER_SEMITONE, CAP, SWITCH, path)
     voiced = path >= 0
     rows = np.nonzero(voiced)[0]
     midi[rows] = cand_midi[rows, path[rows]]
@@ -156,6 +173,59 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None) -> PitchTrack:
     salience[erratic] = 0.0
     return PitchTrack(midi, salience, rms, cand_midi=cand_midi, cand_salience=(cand_sal / ref).astype("f4"),
                       onset_env=flux, attack=attack)
+
+
+def third_harmonics(cents: np.ndarray, emit: np.ndarray) -> np.ndarray:
+    """(n_frames, K) True for a candidate that has another candidate of its frame an octave and a fifth
+    below (within ``TWELFTH_CENTS``) with at least ``TWELFTH_RATIO`` of its emission: its third harmonic.
+
+    A reed (clarinet) or a bright voice can put more energy in the third partial than in the fundamental
+    once the ear's loudness curve is applied; the fundamental still shows partials of its own (1, 2, 4, 5)
+    that lift it above what the third partial alone would give it."""
+    out = np.zeros(cents.shape, dtype=bool)
+    for a in range(0, len(cents), FRAMES_PER_BLOCK):     # (frames, K, K) temporaries: a block at a time
+        c, e = cents[a:a + FRAMES_PER_BLOCK], emit[a:a + FRAMES_PER_BLOCK]
+        gap = c[:, :, None] - c[:, None, :]              # [t, j, i]: how far candidate j is above candidate i
+        below = np.abs(gap - 1200.0 * np.log2(3.0)) < TWELFTH_CENTS
+        strong = e[:, None, :] >= TWELFTH_RATIO * e[:, :, None]
+        out[a:a + FRAMES_PER_BLOCK] = np.any(below & strong, axis=2)
+    return out
+
+
+def register(midi: np.ndarray) -> np.ndarray | None:
+    """Where the lead lives, per frame: the ``REGISTER_QUANTILE`` of a pitch path (MIDI, NaN unvoiced),
+    per chunk of ``REGISTER_CHUNK`` frames (a fifth of it voiced at least), then over the chunks within
+    ``REGISTER_S`` seconds; chunks with nothing near are interpolated. None when nothing is voiced.
+
+    The upper quartile, not the median: where the path strays in a mix it is mostly onto the accompaniment
+    below the lead (bass, chords), which drags a median down but leaves the upper quartile on the lead."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    n = len(midi)
+    n_chunks = -(-n // REGISTER_CHUNK)
+    padded = np.full(n_chunks * REGISTER_CHUNK, np.nan)
+    padded[:n] = midi
+    chunks = padded.reshape(n_chunks, REGISTER_CHUNK)
+    enough = np.isfinite(chunks).sum(axis=1) >= REGISTER_CHUNK // 5
+    if not enough.any():
+        return None
+    level = np.full(n_chunks, np.nan)
+    level[enough] = np.nanpercentile(chunks[enough], REGISTER_QUANTILE, axis=1)
+    half = int(round(REGISTER_S / (REGISTER_CHUNK * HOP / SR)))
+    window = sliding_window_view(np.concatenate([np.full(half, np.nan), level, np.full(half, np.nan)]),
+                                 2 * half + 1)
+    have = np.isfinite(window).any(axis=1)
+    centre = np.full(n_chunks, np.nan)
+    centre[have] = np.nanpercentile(window[have], REGISTER_QUANTILE, axis=1)
+    chunk = np.arange(n_chunks)
+    return np.repeat(np.interp(chunk, chunk[have], centre[have]), REGISTER_CHUNK)[:n]
+
+
+def register_weight(cand_midi: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The share of emission a candidate keeps at its distance from the register (1 within ``REGISTER_RANGE``
+    semitones; NaN candidates 1, they have none)."""
+    excess = np.maximum(np.abs(cand_midi - centre[:, None]) - REGISTER_RANGE, 0.0)
+    return np.exp(-np.nan_to_num(excess) / REGISTER_SCALE)
 
 
 def steady(midi: np.ndarray) -> np.ndarray:
