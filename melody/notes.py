@@ -141,7 +141,7 @@ CHORD_SPREAD = 5     # semitones: a top note further above the chord's next note
 CHORDAL_TEXTURE = 0.5   # share of a skyline's notes that top block chords above which the chords carry the tune
 
 
-def _onset_groups(onset: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
+def onset_groups(onset: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
     """Start and end indices of the groups of sorted onsets that lie within `window` of the one before."""
     starts = np.flatnonzero(np.concatenate([[True], np.diff(onset) >= window]))
     return starts, np.append(starts[1:], len(onset))
@@ -181,7 +181,7 @@ def drop_repeated_chords(notes: np.ndarray, window: float = CHORD_WINDOW) -> np.
     if n < 2 * CHORD_SIZE:
         return notes
     order = np.argsort(notes["onset"], kind="stable")
-    starts, ends = _onset_groups(notes["onset"][order], window)
+    starts, ends = onset_groups(notes["onset"][order], window)
     blocks = [k for k in range(len(starts)) if ends[k] - starts[k] >= CHORD_SIZE]
     if len(blocks) < 2:
         return notes

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .notes import CHORD_SIZE, CHORD_SPREAD, CHORD_WINDOW, NOTE_DTYPE
+from .notes import CHORD_SIZE, CHORD_SPREAD, CHORD_WINDOW, NOTE_DTYPE, onset_groups
 
 # -ln(share) of melodic intervals of 0..24 semitones (up or down) in the 11,582 tunes of the Essen, O'Neill
 # and Ryan collections (775,000 intervals), rounded; the tritone and the major seventh, which folk tunes
@@ -145,10 +145,10 @@ def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
     anchor has no note are left open; elsewhere the anchor's note is the only choice."""
     onset = notes["onset"]
     n_notes = len(notes)
-    starts = np.flatnonzero(np.concatenate([[True], np.diff(onset) >= window]))
+    starts, ends = onset_groups(onset, window)
     n_groups = len(starts)
     group_onset = onset[starts]
-    group_of_note = np.repeat(np.arange(n_groups), np.diff(np.append(starts, n_notes)))
+    group_of_note = np.repeat(np.arange(n_groups), ends - starts)
     pitch = np.clip(np.rint(notes["pitch"]), 0, 127).astype(np.int64)
     end = onset + notes["duration"]
     # candidates: one note per distinct pitch of each group (the longest), each group's sorted high to low
