@@ -51,7 +51,8 @@ def _stable_notes(pitch: np.ndarray, min_len: int) -> list[list[int]]:
     """
     cuts = [0]
     start = 0
-    so_far = sorted(pitch[:SETTLE_FRAMES].tolist())   # the note's frames, sorted: its median is the middle
+    settle = _settle(pitch, 0)
+    so_far = sorted(pitch[:settle].tolist())   # the note's frames, sorted: its median is the middle
     n = len(pitch)
     t = 1
     while t < n:
@@ -61,14 +62,25 @@ def _stable_notes(pitch: np.ndarray, min_len: int) -> list[list[int]]:
             if len(away) == CHANGE_FRAMES and (np.all(away > CHANGE) or np.all(away < -CHANGE)):
                 cuts.append(t)
                 start = t
-                so_far = sorted(pitch[t:t + SETTLE_FRAMES].tolist())
+                settle = _settle(pitch, t)
+                so_far = sorted(pitch[t:t + settle].tolist())
                 t += 1
                 continue
-        if t - start >= SETTLE_FRAMES:
+        if t - start >= settle:
             bisect.insort(so_far, float(pitch[t]))
         t += 1
     cuts.append(n)
     return _merge_short([[a, b] for a, b in zip(cuts[:-1], cuts[1:])], pitch, min_len)
+
+
+def _settle(pitch: np.ndarray, t: int) -> int:
+    """How many frames from ``t`` on set a new note's pitch: up to ``SETTLE_FRAMES``, but not past the
+    first frame (after its first ``CHANGE_FRAMES``) more than ``CHANGE`` from the median of those first
+    frames: a short note's reference must not take in the next note's pitch."""
+    ahead = pitch[t:t + SETTLE_FRAMES]
+    head = float(np.median(ahead[:CHANGE_FRAMES]))
+    away = np.nonzero(np.abs(ahead[CHANGE_FRAMES:] - head) > CHANGE)[0]
+    return CHANGE_FRAMES + int(away[0]) if len(away) else SETTLE_FRAMES
 
 
 def _merge_short(pieces: list[list[int]], pitch: np.ndarray, min_len: int) -> list[list[int]]:
