@@ -106,3 +106,22 @@ def test_an_octave_or_a_struck_note_keeps_its_onset():
     for track in (_two_notes(82.0), _two_notes(74.0, attack_at_switch=3.0)):
         got = notes_from_track(track)
         assert abs(got["onset"][1] - 0.99) < 1e-6
+
+
+def test_a_short_note_between_two_others_keeps_its_pitch():
+    """Fast passages: an 80 ms note is not absorbed into the note after it (a step of one semitone) or
+    before it (a leap): its reference pitch is set by its own frames, not by the next note's."""
+    for pitches in ((70.0, 72.0, 73.0), (74.0, 67.0, 76.0)):
+        midi = np.concatenate([np.full(20, pitches[0]), np.full(8, pitches[1]), np.full(20, pitches[2])])
+        got = notes_from_track(PitchTrack(midi.astype("f4"), np.ones(len(midi), "f4"), np.ones(len(midi)), HOP))
+        assert np.round(got["pitch"]).tolist() == list(pitches)
+        assert got["onset"].round(2).tolist() == [0.0, 0.2, 0.28]
+
+
+def test_a_vibrato_note_after_a_short_one_is_one_note():
+    """The shorter reference of a new note still holds a wide vibrato (+-0.6 semitones) together."""
+    n = 120
+    vib = 67.0 + 0.6 * np.sin(2 * np.pi * 5.5 * np.arange(n) * HOP)
+    midi = np.concatenate([np.full(20, 64.0), vib]).astype("f4")
+    got = notes_from_track(PitchTrack(midi, np.ones(len(midi), "f4"), np.ones(len(midi)), HOP))
+    assert np.round(got["pitch"]).tolist() == [64.0, 67.0]

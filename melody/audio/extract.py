@@ -31,6 +31,7 @@ ATTACK_HARMONICS = 8
 FRAMES_PER_BLOCK = 2000
 # Viterbi: emissions are salience / (the file's 95th-percentile frame maximum)
 UNVOICED, PER_SEMITONE, CAP, SWITCH = 0.15, 0.5, 1.6, 0.8
+EASE_ATTACK, EASE_SHARED_CENTS = 3.0, 50.0
 MIN_RMS = 10 ** (-70 / 20)
 STEADY_WINDOW, MIN_STEADY = 100, 0.85
 # Register (second pass): the lead's register is the REGISTER_QUANTILE of the first path's pitch, per
@@ -156,12 +157,13 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None) -> PitchTrack:
     emit = np.where(loud[:, None], cand_sal / ref, 0.0).astype("f8")
     cents = np.where(loud[:, None], cand_midi * 100.0, np.nan).astype("f8")
     path = np.empty(n, dtype=np.int64)
+    att = (np.zeros(cents.shape) if cand_attack is None else np.nan_to_num(cand_attack.astype("f8")))
     first = emit * np.where(third_harmonics(cents, emit), TWELFTH_KEEP, 1.0)
-    kernels.viterbi_candidates(cents, first, UNVOICED, PER_SEMITONE, CAP, SWITCH, path)
+    kernels.viterbi_candidates(cents, first, UNVOICED, PER_SEMITONE, CAP, SWITCH, att, EASE_ATTACK, EASE_SHARED_CENTS, path)
     centre = register(np.where(path >= 0, cand_midi[np.arange(n), np.maximum(path, 0)], np.nan))
     if centre is not None:
         emit = emit * register_weight(cand_midi, centre)
-        kernels.viterbi_candidates(cents, emit, UNVOICED, PER_SEMITONE, CAP, SWITCH, path)
+        kernels.viterbi_candidates(cents, emit, UNVOICED, PER_SEMITONE, CAP, SWITCH, att, EASE_ATTACK, EASE_SHARED_CENTS, path)
     voiced = path >= 0
     rows = np.nonzero(voiced)[0]
     midi[rows] = cand_midi[rows, path[rows]]

@@ -74,13 +74,17 @@ def _stable_notes(pitch: np.ndarray, min_len: int) -> list[list[int]]:
 
 
 def _settle(pitch: np.ndarray, t: int) -> int:
-    """How many frames from ``t`` on set a new note's pitch: up to ``SETTLE_FRAMES``, but not past the
-    first frame (after its first ``CHANGE_FRAMES``) more than ``CHANGE`` from the median of those first
-    frames: a short note's reference must not take in the next note's pitch."""
-    ahead = pitch[t:t + SETTLE_FRAMES]
-    head = float(np.median(ahead[:CHANGE_FRAMES]))
-    away = np.nonzero(np.abs(ahead[CHANGE_FRAMES:] - head) > CHANGE)[0]
-    return CHANGE_FRAMES + int(away[0]) if len(away) else SETTLE_FRAMES
+    """How many frames from ``t`` on set a new note's pitch: ``SETTLE_FRAMES``, or fewer where the pitch
+    leaves the median of the first ``CHANGE_FRAMES`` frames by more than ``CHANGE`` and stays on that side
+    for the next ``SETTLE_FRAMES`` frames (or to the end of the voiced run, at least ``CHANGE_FRAMES``): a
+    short note's reference must not take in the next notes' pitch. A vibrato swings back within its period
+    and keeps the whole window."""
+    head = float(np.median(pitch[t:t + CHANGE_FRAMES]))
+    for j in range(t + CHANGE_FRAMES, min(t + SETTLE_FRAMES, len(pitch))):
+        rest = pitch[j:j + SETTLE_FRAMES] - head
+        if len(rest) >= CHANGE_FRAMES and (np.all(rest > CHANGE) or np.all(rest < -CHANGE)):
+            return j - t
+    return SETTLE_FRAMES
 
 
 def _merge_short(pieces: list[list[int]], pitch: np.ndarray, min_len: int) -> list[list[int]]:
