@@ -229,7 +229,10 @@ def test_snapping_keeps_the_notes_own_phase():
                        np.arange(60, 60 + len(grid)))
     got, info = rhythm.snap_to_beats(notes, env, hop)
     assert info["snapped"]
-    assert np.allclose(got["onset"], grid + lag, atol=0.015)
+    # one onset is 38 ms (3.3 sd) off its grid point, more than rhythm.FAR_STEP of the 125 ms step: kept as played
+    kept = np.abs(got["onset"] - notes["onset"]) < 1e-9
+    assert kept.sum() <= 1 and np.all(np.abs(notes["onset"][kept] - grid[kept] - lag) > 0.3 * 0.125 - 0.01)
+    assert np.allclose(got["onset"][~kept], (grid + lag)[~kept], atol=0.015)
 
 
 def test_random_onsets_do_not_fit_a_fine_grid():
