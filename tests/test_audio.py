@@ -169,10 +169,12 @@ def test_viterbi_matches_brute_force(rng):
         n, k = int(rng.integers(2, 6)), int(rng.integers(1, 4))
         cents = rng.uniform(6000, 6500, (n, k))
         cents[rng.random((n, k)) < 0.2] = np.nan
+        cents[rng.random((n, k)) < 0.2] = 6000 + 1200 * rng.integers(0, 2)   # octaves: no attack discount
         emit = rng.uniform(0, 1, (n, k))
-        uv, per, cap, sw = 0.3, 0.5, 0.8, 0.4
+        attack = rng.uniform(0, 8, (n, k)) * (rng.random((n, k)) < 0.5)
+        uv, per, cap, sw, scale, shared = 0.3, 0.5, 0.8, 0.4, 3.0, 50.0
         path = np.empty(n, dtype=np.int64)
-        kernels.viterbi_candidates(cents, emit, uv, per, cap, sw, path)
+        kernels.viterbi_candidates(cents, emit, uv, per, cap, sw, attack, scale, shared, path)
 
         def score(states):
             total = 0.0
@@ -185,7 +187,10 @@ def test_viterbi_matches_brute_force(rng):
                     if (a < 0) != (s < 0):
                         total -= sw
                     elif a >= 0:
-                        total -= min(per * abs(cents[t, s] - cents[t - 1, a]) / 100.0, cap)
+                        step = abs(cents[t, s] - cents[t - 1, a])
+                        related = min(step % 1200, 1200 - step % 1200) <= shared or abs(step - 1902) <= shared
+                        ease = 1.0 if related else 1.0 / (1.0 + attack[t, s] / scale)
+                        total -= min(per * step / 100.0, cap) * ease
             return total
 
         best = max(itertools.product(range(-1, k), repeat=n), key=score)
@@ -224,7 +229,10 @@ def test_snapping_keeps_the_notes_own_phase():
                        np.arange(60, 60 + len(grid)))
     got, info = rhythm.snap_to_beats(notes, env, hop)
     assert info["snapped"]
-    assert np.allclose(got["onset"], grid + lag, atol=0.015)
+    # one onset is 38 ms (3.3 sd) off its grid point, more than rhythm.FAR_STEP of the 125 ms step: kept as played
+    kept = np.abs(got["onset"] - notes["onset"]) < 1e-9
+    assert kept.sum() <= 1 and np.all(np.abs(notes["onset"][kept] - grid[kept] - lag) > 0.3 * 0.125 - 0.01)
+    assert np.allclose(got["onset"][~kept], (grid + lag)[~kept], atol=0.015)
 
 
 def test_random_onsets_do_not_fit_a_fine_grid():

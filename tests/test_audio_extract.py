@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from melody.audio import extract
+from melody.audio import extract, kernels
 from melody.audio.decode import SR
 
 HOP_S = extract.HOP / SR
@@ -160,3 +160,46 @@ def test_a_melody_spanning_an_octave_and_a_half_keeps_its_low_notes(rng):
     cand_sal[:, 1] = 0.5 * cand_sal[:, 0]
     track = extract.track(cand_midi, cand_sal, np.full(n, 0.1))
     assert np.all(np.abs(note_pitches(track.midi, n_notes, per) - pitches) < 0.5)
+
+
+# ---------------------------------------------------------------------------------------- attacks
+
+def _ringing_then_short_note(attack_on_short: float, short_cents: float = 6500.0):
+    """Candidates of a struck note A (6000 cents) that keeps ringing while a 7-frame note B starts (slightly
+    stronger than A, its harmonics attacking at its first frame), then a note C: (cents, emit, attack)."""
+    n = 60
+    cents = np.full((n, 2), np.nan)
+    emit = np.zeros((n, 2))
+    attack = np.zeros((n, 2))
+    cents[:30, 0], emit[:30, 0] = 6000.0, 1.0
+    cents[30:37, 0], emit[30:37, 0] = 6000.0, 0.8          # A rings on
+    cents[30:37, 1], emit[30:37, 1] = short_cents, 0.9     # B, a short note
+    attack[30, 1] = attack_on_short
+    cents[37:, 0], emit[37:, 0] = 6800.0, 1.0              # C
+    attack[37, 0] = 8.0
+    return cents, emit, attack
+
+
+def _path(cents, emit, attack, scale):
+    path = np.empty(len(cents), dtype=np.int64)
+    kernels.viterbi_candidates(cents, emit, extract.UNVOICED, extract.PER_SEMITONE, extract.CAP, extract.SWITCH,
+                               attack, scale, extract.EASE_SHARED_CENTS, path)
+    return path
+
+
+def test_an_attacking_short_note_takes_the_path_from_a_ringing_one():
+    """A 70 ms note slightly stronger than the still-ringing note before it: a change of pitch costs more
+    than it gains over 7 frames, unless its harmonics attack (the fast sixteenths that were skipped)."""
+    cents, emit, attack = _ringing_then_short_note(8.0)
+    assert (_path(cents, emit, attack, 0.0)[30:37] == 0).all()             # no discount: A holds the path
+    assert (_path(cents, emit, attack, extract.EASE_ATTACK)[30:37] == 1).all()
+    cents, emit, attack = _ringing_then_short_note(0.0)                   # no attack: no discount
+    assert (_path(cents, emit, attack, extract.EASE_ATTACK)[30:37] == 0).all()
+
+
+def test_an_octave_above_the_ringing_note_gets_no_attack_discount():
+    """The octave above shares the note's even partials: their growth (a swell, a re-attack) is no new note."""
+    cents, emit, attack = _ringing_then_short_note(8.0, short_cents=7200.0)
+    assert (_path(cents, emit, attack, extract.EASE_ATTACK)[30:37] == 0).all()
+    cents, emit, attack = _ringing_then_short_note(8.0, short_cents=6000.0 + 1902.0)   # the twelfth
+    assert (_path(cents, emit, attack, extract.EASE_ATTACK)[30:37] == 0).all()

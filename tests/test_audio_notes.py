@@ -106,3 +106,43 @@ def test_an_octave_or_a_struck_note_keeps_its_onset():
     for track in (_two_notes(82.0), _two_notes(74.0, attack_at_switch=3.0)):
         got = notes_from_track(track)
         assert abs(got["onset"][1] - 0.99) < 1e-6
+
+
+def test_a_short_note_between_two_others_keeps_its_pitch():
+    """Fast passages: an 80 ms note is not absorbed into the note after it (a step of one semitone) or
+    before it (a leap): its reference pitch is set by its own frames, not by the next note's."""
+    for pitches in ((70.0, 72.0, 73.0), (74.0, 67.0, 76.0)):
+        midi = np.concatenate([np.full(20, pitches[0]), np.full(8, pitches[1]), np.full(20, pitches[2])])
+        got = notes_from_track(PitchTrack(midi.astype("f4"), np.ones(len(midi), "f4"), np.ones(len(midi)), HOP))
+        assert np.round(got["pitch"]).tolist() == list(pitches)
+        assert got["onset"].round(2).tolist() == [0.0, 0.2, 0.28]
+
+
+def test_a_vibrato_note_after_a_short_one_is_one_note():
+    """The shorter reference of a new note still holds a wide vibrato (+-0.6 semitones) together."""
+    n = 120
+    vib = 67.0 + 0.6 * np.sin(2 * np.pi * 5.5 * np.arange(n) * HOP)
+    midi = np.concatenate([np.full(20, 64.0), vib]).astype("f4")
+    got = notes_from_track(PitchTrack(midi, np.ones(len(midi), "f4"), np.ones(len(midi)), HOP))
+    assert np.round(got["pitch"]).tolist() == [64.0, 67.0]
+
+
+def test_an_onset_half_way_between_grid_points_stays_put():
+    """Onsets 45 ms off a 125 ms grid (a sixteenth triplet, a grace note) are not the grid's: moving them
+    onto it would put them on their neighbour's grid point. The others are snapped."""
+    from melody.audio import rhythm
+    from melody.notes import make_notes
+
+    env = np.zeros(2000, dtype="f4")
+    env[(np.arange(0, 20, 0.5) / HOP).astype(int)] = 1.0          # a click every half second: 120 BPM
+    rng = np.random.default_rng(2)
+    grid = np.array([0, 1, 1.5, 2, 3, 3.25, 3.5, 4, 6, 7, 8, 9.5, 10, 12, 13, 14]) * 0.5 + 1.0
+    onsets = grid + rng.normal(0, 0.008, len(grid))
+    off = np.array([grid[4] + 0.045, grid[10] + 0.045])
+    notes = make_notes(np.r_[onsets, off], np.full(len(grid) + 2, 0.1), np.arange(60, 60 + len(grid) + 2))
+    got, info = rhythm.snap_to_beats(notes, env, HOP)
+    assert info["snapped"] and len(got) == len(notes)
+    kept = np.isin(np.round(got["onset"], 6), np.round(off, 6))
+    assert kept.sum() == 2 and np.all(got["beat"][kept] == 0.5)
+    snapped = got["onset"][~kept]
+    assert np.allclose(np.diff(snapped), np.diff(grid), atol=0.012)

@@ -7,8 +7,9 @@ Salience-based, in the spirit of Salamon & Gomez's Melodia, written for this pro
    (55-1760 Hz), so a harmonic voice or instrument gets one strong pitch and chords spread out;
 3. the few most salient pitches of each frame are kept as candidates (bounded memory: the spectrum of
    one block at a time, then 6 candidates per frame for the whole file);
-4. a Viterbi path through the candidates prefers continuity (a note changes pitch rarely) and has an
-   unvoiced state that wins where no pitch is salient enough (rests, drums only, noise);
+4. a Viterbi path through the candidates prefers continuity (a note changes pitch rarely, more readily
+   where the new pitch's harmonics attack) and has an unvoiced state that wins where no pitch is salient
+   enough (rests, drums only, noise);
 5. two passes: the first path tells where the lead lives (its running upper-quartile pitch: accompaniment
    that takes over sits mostly below the lead); the second path pays for candidates far out of that register
    (the bass line, a chord an octave or more below, a harmonic an octave and a fifth above).
@@ -31,6 +32,11 @@ ATTACK_HARMONICS = 8
 FRAMES_PER_BLOCK = 2000
 # Viterbi: emissions are salience / (the file's 95th-percentile frame maximum)
 UNVOICED, PER_SEMITONE, CAP, SWITCH = 0.15, 0.5, 1.6, 0.8
+# a change of pitch into a candidate whose harmonics attack (summed log growth a, `kernels.harmonic_flux`)
+# costs 1 / (1 + a / EASE_ATTACK) of the usual: a short note under a still-ringing one (fast piano runs) wins
+# the path; not for a step of whole octaves or an octave and a fifth (within EASE_SHARED_CENTS), whose
+# partials are the ringing note's own
+EASE_ATTACK, EASE_SHARED_CENTS = 3.0, 50.0
 MIN_RMS = 10 ** (-70 / 20)
 STEADY_WINDOW, MIN_STEADY = 100, 0.85
 # Register (second pass): the lead's register is the REGISTER_QUANTILE of the first path's pitch, per
@@ -156,12 +162,14 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None) -> PitchTrack:
     emit = np.where(loud[:, None], cand_sal / ref, 0.0).astype("f8")
     cents = np.where(loud[:, None], cand_midi * 100.0, np.nan).astype("f8")
     path = np.empty(n, dtype=np.int64)
+    att = (np.zeros(cents.shape) if cand_attack is None else np.nan_to_num(cand_attack.astype("f8")))
     first = emit * np.where(third_harmonics(cents, emit), TWELFTH_KEEP, 1.0)
-    kernels.viterbi_candidates(cents, first, UNVOICED, PER_SEMITONE, CAP, SWITCH, path)
+    ease = (att, EASE_ATTACK, EASE_SHARED_CENTS)
+    kernels.viterbi_candidates(cents, first, UNVOICED, PER_SEMITONE, CAP, SWITCH, *ease, path)
     centre = register(np.where(path >= 0, cand_midi[np.arange(n), np.maximum(path, 0)], np.nan))
     if centre is not None:
         emit = emit * register_weight(cand_midi, centre)
-        kernels.viterbi_candidates(cents, emit, UNVOICED, PER_SEMITONE, CAP, SWITCH, path)
+        kernels.viterbi_candidates(cents, emit, UNVOICED, PER_SEMITONE, CAP, SWITCH, *ease, path)
     voiced = path >= 0
     rows = np.nonzero(voiced)[0]
     midi[rows] = cand_midi[rows, path[rows]]

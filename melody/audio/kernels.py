@@ -127,11 +127,16 @@ def top_candidates(sal, n_cand, out_pos, out_val):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def viterbi_candidates(cents, emit, unvoiced, per_semitone, cap, switch, path):
+def viterbi_candidates(cents, emit, unvoiced, per_semitone, cap, switch, attack, attack_scale, shared_cents,
+                       path):
     """Best pitch track through per-frame candidates, with an unvoiced state.
 
     cents, emit: (n_frames, K) candidate pitch (cents) and emission (NaN cents / any emit: no candidate).
-    A voiced-to-voiced step costs ``per_semitone`` per semitone moved, at most ``cap`` (a note change);
+    A voiced-to-voiced step costs ``per_semitone`` per semitone moved, at most ``cap`` (a note change),
+    divided by ``1 + attack[t, j] / attack_scale`` for a step into candidate j at frame t (a new note whose
+    harmonics are attacking is a cheap change; attack_scale <= 0: no discount), except for a step of whole
+    octaves or an octave and a fifth (within ``shared_cents``): such a candidate shares the previous pitch's
+    partials, and their growth is that note's swell or re-attack, not a new note;
     entering or leaving the unvoiced state costs ``switch``; the unvoiced state earns ``unvoiced`` per frame.
     path[t] = chosen candidate index, or -1 for unvoiced.
     """
@@ -153,12 +158,19 @@ def viterbi_candidates(cents, emit, unvoiced, per_semitone, cap, switch, path):
                 continue
             best = score[uv] - switch
             arg = uv
+            ease = 1.0
+            if attack_scale > 0.0 and attack[t, j] > 0.0:
+                ease = 1.0 / (1.0 + attack[t, j] / attack_scale)
             for i in range(k_n):
                 if score[i] <= NEG or math.isnan(cents[t - 1, i]):
                     continue
-                cost = per_semitone * abs(cents[t, j] - cents[t - 1, i]) / 100.0
+                step = abs(cents[t, j] - cents[t - 1, i])
+                cost = per_semitone * step / 100.0
                 if cost > cap:
                     cost = cap
+                wrap = step % 1200.0
+                if wrap > shared_cents and wrap < 1200.0 - shared_cents and abs(step - 1902.0) > shared_cents:
+                    cost *= ease
                 s = score[i] - cost
                 if s > best:
                     best = s

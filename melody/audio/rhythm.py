@@ -17,6 +17,7 @@ import numpy as np
 SUBDIVISIONS = (4, 3)      # snap to quarter-beats, or to thirds (compound meters, triplets) if they fit better
 MAX_RESIDUAL_S = 0.035     # the onsets fit the grid when three quarters of them are this close to it
 MAX_MOVE_S = 0.06          # and no onset moves further than this
+FAR_STEP = 0.3             # nor further than this share of the grid step (half-way between: not the grid's)
 MAX_RESIDUAL_STEP = 0.25   # and that is under this share of the grid step (onsets at random: 0.375)
 MIN_BEATS = 8
 WINDOW_S, OVERLAP_S = 60.0, 8.0
@@ -174,7 +175,9 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float)
     period, sub, grid, lag, pos = fitted
     info["beats"] = int(len(beats))
     info["tempo_bpm"] = round(60.0 / period, 1)
-    far = np.abs(pos - lag - grid) * period > MAX_MOVE_S     # an onset the grid does not explain stays put
+    # an onset the grid does not explain stays put: further than MAX_MOVE_S from it, or than FAR_STEP of its
+    # step (a sixteenth between the points of a grid of eighths, a grace note)
+    far = np.abs(pos - lag - grid) * period > min(MAX_MOVE_S, FAR_STEP * period / sub)
     info["subdivision"] = sub
     out = notes.copy()
     ends = notes["onset"] + notes["duration"]

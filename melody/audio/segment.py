@@ -51,7 +51,8 @@ def _stable_notes(pitch: np.ndarray, min_len: int) -> list[list[int]]:
     """
     cuts = [0]
     start = 0
-    so_far = sorted(pitch[:SETTLE_FRAMES].tolist())   # the note's frames, sorted: its median is the middle
+    settle = _settle(pitch, 0)
+    so_far = sorted(pitch[:settle].tolist())   # the note's frames, sorted: its median is the middle
     n = len(pitch)
     t = 1
     while t < n:
@@ -61,14 +62,29 @@ def _stable_notes(pitch: np.ndarray, min_len: int) -> list[list[int]]:
             if len(away) == CHANGE_FRAMES and (np.all(away > CHANGE) or np.all(away < -CHANGE)):
                 cuts.append(t)
                 start = t
-                so_far = sorted(pitch[t:t + SETTLE_FRAMES].tolist())
+                settle = _settle(pitch, t)
+                so_far = sorted(pitch[t:t + settle].tolist())
                 t += 1
                 continue
-        if t - start >= SETTLE_FRAMES:
+        if t - start >= settle:
             bisect.insort(so_far, float(pitch[t]))
         t += 1
     cuts.append(n)
     return _merge_short([[a, b] for a, b in zip(cuts[:-1], cuts[1:])], pitch, min_len)
+
+
+def _settle(pitch: np.ndarray, t: int) -> int:
+    """How many frames from ``t`` on set a new note's pitch: ``SETTLE_FRAMES``, or fewer where the pitch
+    leaves the median of the first ``CHANGE_FRAMES`` frames by more than ``CHANGE`` and stays on that side
+    for the next ``SETTLE_FRAMES`` frames (or to the end of the voiced run, at least ``CHANGE_FRAMES``): a
+    short note's reference must not take in the next notes' pitch. A vibrato swings back within its period
+    and keeps the whole window."""
+    head = float(np.median(pitch[t:t + CHANGE_FRAMES]))
+    for j in range(t + CHANGE_FRAMES, min(t + SETTLE_FRAMES, len(pitch))):
+        rest = pitch[j:j + SETTLE_FRAMES] - head
+        if len(rest) >= CHANGE_FRAMES and (np.all(rest > CHANGE) or np.all(rest < -CHANGE)):
+            return j - t
+    return SETTLE_FRAMES
 
 
 def _merge_short(pieces: list[list[int]], pitch: np.ndarray, min_len: int) -> list[list[int]]:
