@@ -21,9 +21,9 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
   before, or with the step after, agrees with the other melody's (within DUR_FREE), it is SHIFT instead;
 - a whole copied step: a (1,1) pair that matches in pitch class under T, whose steps have the same interval
   up to octaves and the same change of length, and comes diagonally from the pair before, earns RUN;
-- a passage in its own octave (OCT_REL): a pair an octave off T (e a nonzero multiple of 12) whose move comes
-  from a pair with the same e (the query's and the reference's notes moved by the same interval) earns
-  PITCH_MATCH - PITCH_OCTAVE plus its PC_INFO worth, so it scores as an exact match.
+- a passage in its own octave (OCT_REL): a pair an octave off T (e a nonzero multiple of 12) next to a pair
+  with the same e, (i-1, j-1), (i-2, j-1) or (i-1, j-2) (both melodies moved by the same interval), earns
+  PITCH_MATCH - PITCH_OCTAVE plus its PC_INFO worth (never less than 0) in every move: an exact match.
 The score is the best cell over all transpositions, plus EXACT times the longest exactly shared run: with the
 steps that keep the pitch (repeated notes) left out of both melodies, the best sum, over runs of consecutive
 remaining steps (query's a-th with reference's (a + d)-th, for one d) whose intervals are equal, of the query
@@ -96,18 +96,19 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                 e = qp[i] - rp[j] - T
                 v = (p[PK.P_MATCH] + p[PK.P_PC_INFO] * worth[i] if e == 0 else p[PK.P_OCTAVE] if e % 12 == 0
                      else p[PK.P_NEAR] if abs(e) <= 2 else p[PK.P_MISMATCH])
-                lift = 0.0         # an octave pair continuing one with the same offset: a match (OCT_REL)
-                if p[PK.P_OCT_REL] != 0 and e != 0 and e % 12 == 0:
-                    lift = p[PK.P_MATCH] - p[PK.P_OCTAVE] + p[PK.P_PC_INFO] * worth[i]
 
-                def kept(di, dj):      # the move from pair (i - di, j - dj) keeps the octave offset
+                def kept(di, dj):      # pair (i - di, j - dj) has the same pitch offset as this one
                     return qp[i] - qp[i - di] == rp[j] - rp[j - dj]
+                if p[PK.P_OCT_REL] != 0 and e != 0 and e % 12 == 0 and \
+                        (kept(1, 1) or (i >= 2 and kept(2, 1)) or (j >= 2 and kept(1, 2))):
+                    # an octave pair in a passage that keeps its own octave: a match (OCT_REL)
+                    v += max(p[PK.P_MATCH] - p[PK.P_OCTAVE] + p[PK.P_PC_INFO] * worth[i], 0.0)
                 if e % 12 == 0 and qmet[i - 1] >= 0 and qmet[i - 1] == rmet[j - 1]:
                     v += p[PK.P_METRIC]
                 rhythm = ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, False), p)
                 if rhythm < p[PK.P_SHIFT] and ref_shifted(ql, rl, i - 1, j - 1, p):
                     rhythm = p[PK.P_SHIFT]
-                diag = v + rhythm + (lift if kept(1, 1) else 0.0)
+                diag = v + rhythm
                 same = i >= 2 and j >= 2 and abs(np.log2((ql[i - 1] / ql[i - 2]) / (rl[j - 1] / rl[j - 2]))) \
                     <= -np.log2(1 - p[PK.P_DUR_FREE]) + 1e-9
                 if same:
@@ -118,11 +119,11 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                 h = max(0.0, H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
                     skip = p[PK.P_REPEAT] if qp[i - 1] in (qp[i], qp[i - 2]) else p[PK.P_SKIP]
-                    h = max(h, H[i - 2, j - 1] + v + skip + (lift if kept(2, 1) else 0.0)
+                    h = max(h, H[i - 2, j - 1] + v + skip
                             + ref_rhythm(*step(ql, i - 1, True), *step(rl, j - 1, False), p))
                 if j >= 2:
                     skip = p[PK.P_REPEAT] if rp[j - 1] in (rp[j], rp[j - 2]) else p[PK.P_SKIP]
-                    h = max(h, H[i - 1, j - 2] + v + skip + (lift if kept(1, 2) else 0.0)
+                    h = max(h, H[i - 1, j - 2] + v + skip
                             + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, True), p))
                 H[i, j] = h
         best = max(best, float(H.max()))
