@@ -20,7 +20,10 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
 - a shifted note: when the (1,1) rhythm part is below SHIFT but the step's length summed with the step
   before, or with the step after, agrees with the other melody's (within DUR_FREE), it is SHIFT instead;
 - a whole copied step: a (1,1) pair that matches in pitch class under T, whose steps have the same interval
-  up to octaves and the same change of length, and comes diagonally from the pair before, earns RUN.
+  up to octaves and the same change of length, and comes diagonally from the pair before, earns RUN;
+- a passage in its own octave (OCT_REL): a pair an octave off T (e a nonzero multiple of 12) next to a pair
+  with the same e, (i-1, j-1), (i-2, j-1) or (i-1, j-2) (both melodies moved by the same interval), earns
+  PITCH_MATCH - PITCH_OCTAVE plus its PC_INFO worth (never less than 0) in every move: an exact match.
 The score is the best cell over all transpositions, plus EXACT times the longest exactly shared run: with the
 steps that keep the pitch (repeated notes) left out of both melodies, the best sum, over runs of consecutive
 remaining steps (query's a-th with reference's (a + d)-th, for one d) whose intervals are equal, of the query
@@ -93,6 +96,13 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                 e = qp[i] - rp[j] - T
                 v = (p[PK.P_MATCH] + p[PK.P_PC_INFO] * worth[i] if e == 0 else p[PK.P_OCTAVE] if e % 12 == 0
                      else p[PK.P_NEAR] if abs(e) <= 2 else p[PK.P_MISMATCH])
+
+                def kept(di, dj):      # pair (i - di, j - dj) has the same pitch offset as this one
+                    return qp[i] - qp[i - di] == rp[j] - rp[j - dj]
+                if p[PK.P_OCT_REL] != 0 and e != 0 and e % 12 == 0 and \
+                        (kept(1, 1) or (i >= 2 and kept(2, 1)) or (j >= 2 and kept(1, 2))):
+                    # an octave pair in a passage that keeps its own octave: a match (OCT_REL)
+                    v += max(p[PK.P_MATCH] - p[PK.P_OCTAVE] + p[PK.P_PC_INFO] * worth[i], 0.0)
                 if e % 12 == 0 and qmet[i - 1] >= 0 and qmet[i - 1] == rmet[j - 1]:
                     v += p[PK.P_METRIC]
                 rhythm = ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, False), p)
@@ -174,12 +184,13 @@ def test_pitch_kernel_matches_reference(qm, refs):
 
 @FAST
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
-       st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0))
+       st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans())
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
-                                                                                       repeat, exact, pc_info):
+                                                                                       repeat, exact, pc_info,
+                                                                                       oct_rel):
     p = PP.copy()
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
-    p[PK.P_PC_INFO] = pc_info
+    p[PK.P_PC_INFO], p[PK.P_OCT_REL] = pc_info, float(oct_rel)
     got = kernel_pitch_score(qm, refs, p)
     want = [ref_pitch_score(qm, r, p) for r in refs]
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
@@ -234,6 +245,33 @@ def test_exact_run_adds_the_information_of_the_longest_exact_copy():
     first = float(np.sum(qf.weight[:11])) + float(np.sum(bits[:10]))       # steps 0..10 (into note 11)
     second = float(np.sum(qf.weight[13:])) + float(np.sum(bits[12:]))      # steps 13.. (from note 13)
     assert extra == pytest.approx(max(first, second), rel=1e-5)
+
+
+def test_a_copy_scores_the_same_whatever_the_register_of_the_rest_of_the_query():
+    # The transposition's octave comes from the two melodies' medians. A query whose copied phrase sits in
+    # another register than its other notes (here: 24 notes of foreign material an octave below it, against
+    # the same material in the copy's register) used to get its copy scored as octave pairs throughout; now
+    # only the first pair pays.
+    rng = np.random.default_rng(3)
+    phrase = 66 + np.cumsum(rng.choice([-4, -3, -2, -1, 1, 2, 3, 4], 10))
+    iois = rng.choice([0.5, 1.0], 10)
+    ref = mel(np.concatenate([phrase, phrase[::-1] + 1]), np.concatenate([iois, iois]))
+    foreign = rng.choice([0, 2, 4, 5, 7, 9, 11], 24) + 48          # a C-major line, no pitch of the phrase's kind
+    p = PP.copy()
+    p[PK.P_EXACT] = 0.0
+    p[PK.P_PC_INFO] = 0.0
+    scores = {}
+    for rel in (0.0, 1.0):
+        p[PK.P_OCT_REL] = rel
+        low = mel(np.concatenate([phrase + 3, foreign]), np.concatenate([iois, np.full(24, 0.5)]))
+        high = mel(np.concatenate([phrase + 3, foreign + 12]), np.concatenate([iois, np.full(24, 0.5)]))
+        scores[rel] = kernel_pitch_score(low, [ref], p)[0], kernel_pitch_score(high, [ref], p)[0]
+        assert scores[rel][0] == pytest.approx(ref_pitch_score(low, ref, p))
+    # the old rule: one of the two registers scores every copied note as an octave pair
+    assert abs(scores[0.0][0] - scores[0.0][1]) >= 5 * (PP[PK.P_MATCH] - PP[PK.P_OCTAVE])
+    # judged against the pair before: at most the first pair of the copy differs
+    assert abs(scores[1.0][0] - scores[1.0][1]) <= PP[PK.P_MATCH] - PP[PK.P_OCTAVE] + 1e-9
+    assert max(scores[1.0]) == pytest.approx(max(scores[0.0]))
 
 
 def test_a_match_on_the_querys_rare_pitch_classes_counts_more_than_one_on_its_frequent_ones():

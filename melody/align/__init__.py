@@ -233,6 +233,7 @@ DEFAULT_PITCH_PARAMS[P.P_SHIFT] = 0.0      # rhythm of a step whose note came ea
 DEFAULT_PITCH_PARAMS[P.P_REPEAT] = -1.5    # a skipped note that repeats a neighbour's pitch (split / added repeat)
 DEFAULT_PITCH_PARAMS[P.P_EXACT] = 0.5     # per bit of the longest exactly shared run of intervals (pitch._exact_run)
 DEFAULT_PITCH_PARAMS[P.P_PC_INFO] = 0.5   # per bit of an exact match's pitch class above the query's mean (pitch.pc_worth)
+DEFAULT_PITCH_PARAMS[P.P_OCT_REL] = 1.0   # an octave pair continuing one with the same interval is a match (pitch module)
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],
