@@ -157,10 +157,7 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq):
                 H[r, j, k] = 0.0
     off = SPAN - (base - 6)          # tab[qp - rp + off - k]: transposition base - 6 + k
     tabq[:2] = tab
-    tabq[2:] = tab           # rows 2, 3: an octave pair that keeps its passage's octave scores as a match
-    for e in range(SPAN % 12, 2 * SPAN + 1, 12):
-        tabq[2, e] = max(tab[0, SPAN], tab[0, e])
-        tabq[3, e] = max(tab[1, SPAN], tab[1, e])
+    tabq[2:] = tab           # rows 2, 3 (P_OCT_REL): octave entries are set per query note below
     best = 0.0
     for i in range(1, m + 1):
         c, b, a = i % 3, (i - 1) % 3, (i - 2) % 3
