@@ -8,8 +8,9 @@ mono 22,050 Hz audio in 2-second windows and gives, per 256-sample frame (86.1 f
 - ``onset``   (frames, 88): a note of that key starts;
 - ``contour`` (frames, 264): pitch salience, 3 bins per semitone, bin 1 centred on MIDI 21.
 
-The model file ships with the package; nothing is downloaded. Windows overlap by 30 frames and the
-half-overlap at each side is dropped, so every frame comes from a window's interior. The audio is streamed:
+The model file ships with the package; nothing is downloaded. The first and last 15 frames of each
+window are dropped and windows advance by the 142 frames kept, so every frame comes from a window's interior
+and frame i is at i * HOP samples however long the file. The audio is streamed:
 memory holds one batch of windows and the activations (~1.8 kB per frame, 90 MB for 10 minutes).
 """
 from __future__ import annotations
@@ -26,8 +27,10 @@ FPS = SR / HOP
 WINDOW = 2 * SR - HOP                 # samples per model window (43,844)
 OVERLAP_FRAMES = 30
 OVERLAP = OVERLAP_FRAMES * HOP
-STEP = WINDOW - OVERLAP               # samples between window starts
 WINDOW_FRAMES = 172
+# samples between window starts: exactly the frames kept per window. (WINDOW - OVERLAP, 141.3 frames, with
+# 142 kept, put every window 188 samples late on the last: notes drifted 5 ms per second of audio.)
+STEP = (WINDOW_FRAMES - OVERLAP_FRAMES) * HOP
 BATCH = 8                             # windows per inference call
 MIDI_LOW = 21                         # key of note/onset column 0 and of contour bin 1
 CONTOUR_BINS_PER_SEMITONE = 3
