@@ -1,7 +1,9 @@
 """Tune-family retrieval on real folk-song variants (MTC-ANN dev half: 159 melodies, 13 families).
 
 Leave-one-out: every melody queries a catalog of all 159 (itself excluded from its ranking) through the
-same `Catalog.search` the CLI uses; reports mean average precision (MAP) and top-1 family accuracy.
+same `Catalog.search` the CLI uses; reports mean average precision (MAP) and top-1 family accuracy. The JSON
+output also lists every query (its AP, where its own family's best member ranks, which family ranks first),
+worst first: the queries to study.
 
     .venv/bin/python scripts/bench_families.py [--data ../shared/data/mtc-ann-dev.jsonl.gz] [--json OUT]
 """
@@ -53,7 +55,7 @@ def evaluate(melodies, workdir: str) -> dict:
     cat = Catalog.create(os.path.join(workdir, "families"))
     ids = cat.add(melodies)
     family = {uid: m.meta["family"] for uid, m in zip(ids, melodies)}
-    aps, top1, times = [], [], []
+    aps, top1, times, per_query = [], [], [], []
     for uid, m in zip(ids, melodies):
         t = time.perf_counter()
         matches = cat.search(m, top=len(melodies), max_evalue=0.01)
@@ -63,8 +65,12 @@ def evaluate(melodies, workdir: str) -> dict:
         rel = np.array([family[r] == m.meta["family"] for r in ranked], dtype=float)
         aps.append(average_precision(rel))
         top1.append(rel[0])
+        per_query.append({"id": m.title, "family": m.meta["family"], "AP": aps[-1],
+                          "own_family_rank": int(np.argmax(rel)) + 1 if rel.any() else None,
+                          "first_family": family[ranked[0]], "notes": len(m.notes)})
+    per_query.sort(key=lambda r: r["AP"])
     return {"melodies": len(melodies), "families": len(set(family.values())), "MAP": float(np.mean(aps)),
-            "top1": float(np.mean(top1)), "median_query_s": float(np.median(times))}
+            "top1": float(np.mean(top1)), "median_query_s": float(np.median(times)), "queries": per_query}
 
 
 def main():
