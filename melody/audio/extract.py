@@ -149,7 +149,9 @@ def candidates(blocks):
 
 
 # Basic Pitch's evidence (``melody.audio.fuse``), when given: a candidate keeps 1 - NOTE_WEIGHT of its
-# emission where its key sounds no note (activation 0), all of it at activation 1; a key's onset
+# emission where its key sounds no note (activation 0), all of it at activation 1, relative to the frame's
+# other candidates (the frame's strongest emission is kept, so voicing is decided by the salience alone:
+# a sung low note the network hardly sees stays voiced; measured on vocadito); a key's onset
 # activation counts like ONSET_EASE of harmonic attack for the discount above
 NOTE_WEIGHT, ONSET_EASE = 0.5, 8.0
 
@@ -174,8 +176,10 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None,
     cents = np.where(loud[:, None], cand_midi * 100.0, np.nan).astype("f8")
     path = np.empty(n, dtype=np.int64)
     att = (np.zeros(cents.shape) if cand_attack is None else np.nan_to_num(cand_attack.astype("f8")))
-    if cand_note is not None:
-        emit = emit * ((1.0 - NOTE_WEIGHT) + NOTE_WEIGHT * cand_note)
+    if cand_note is not None:     # reorders a frame's candidates; its strongest emission (voicing) stays
+        weighted = emit * ((1.0 - NOTE_WEIGHT) + NOTE_WEIGHT * cand_note)
+        top = weighted.max(axis=1, keepdims=True)
+        emit = weighted * np.where(top > 0, emit.max(axis=1, keepdims=True) / np.maximum(top, 1e-12), 0.0)
     if cand_onset is not None:
         att = att + ONSET_EASE * cand_onset
     first = emit * np.where(third_harmonics(cents, emit), TWELFTH_KEEP, 1.0)
