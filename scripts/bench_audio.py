@@ -142,7 +142,7 @@ def lead_as_recording(q):
     return Melody(make_notes(lead[:, 1], lead[:, 2], lead[:, 0]), title=q.qid, meta={"kind": "audio"})
 
 
-def retrieval(queries, renders, split, workdir) -> dict:
+def retrieval(queries, renders, split, workdir, method: str = "salience") -> dict:
     """R@1/TPR/FPR of MIDI queries, of the same songs as audio mixes (and solos), one catalog, and of the
     written lead given as a recording ("lead")."""
     import melody
@@ -160,7 +160,7 @@ def retrieval(queries, renders, split, workdir) -> dict:
                 if kind == "midi":
                     m = bench_accuracy.load_query(q.path)
                 else:
-                    m = lead_as_recording(q) if kind == "lead" else transcribe(rec[kind])[0]
+                    m = lead_as_recording(q) if kind == "lead" else transcribe(rec[kind], method=method)[0]
                 matches = cat.search(m, top=10)
             except MelodyError:
                 matches = []
@@ -168,27 +168,30 @@ def retrieval(queries, renders, split, workdir) -> dict:
     return {kind: bench_accuracy.summarize(r) for kind, r in rows.items()}
 
 
-def real_recordings() -> dict:
+def real_recordings(method: str = "salience") -> dict:
     """vocadito note F (both annotators) and MASTmelody sung-take retrieval, when the data is present."""
     out = {}
     voc = os.path.join(REAL, "vocadito")
     if os.path.isdir(voc):
         from melody.audio import transcribe
 
-        for method in ("salience", "pyin"):
+        for meth in sorted({method, "salience", "pyin"}):
             t0 = time.perf_counter()
-            m, _ = transcribe(os.path.join(voc, "vocadito_1.wav"), method=method)
+            m, _ = transcribe(os.path.join(voc, "vocadito_1.wav"), method=meth)
             dt = time.perf_counter() - t0
             for ann in ("A1", "A2"):
                 ref = np.loadtxt(os.path.join(voc, f"vocadito_1_notes{ann}.csv"), delimiter=",", ndmin=2)
                 midi = 69.0 + 12.0 * np.log2(ref[:, 1] / 440.0)
                 p, r, f = note_prf(ref[:, 0], ref[:, 2], midi, m.notes)
-                out[f"vocadito_{method}_{ann}"] = {"precision": p, "recall": r, "f": f, "time_s": dt,
+                out[f"vocadito_{meth}_{ann}"] = {"precision": p, "recall": r, "f": f, "time_s": dt,
                                                    "n_est": len(m.notes), "n_ref": len(ref)}
     mast = os.path.join(REAL, "mastmelody")
     if os.path.isdir(mast):
         import melody
         import melody.api
+        import melody.audio
+
+        melody.audio.LOAD_METHOD = method        # the catalog's recordings and the sung takes
 
         with tempfile.TemporaryDirectory() as tmp:
             cat = melody.Catalog.create(os.path.join(tmp, "cat"))
@@ -209,7 +212,7 @@ def real_recordings() -> dict:
     return out
 
 
-def long_file_run(source: str, minutes: float, workdir: str) -> dict:
+def long_file_run(source: str, minutes: float, workdir: str, method: str = "salience") -> dict:
     """Peak memory and time of transcribing a `minutes`-long file (the source recording looped), measured
     in a fresh process (ru_maxrss covers the interpreter, numpy, numba and librosa imports too)."""
     import subprocess
@@ -226,9 +229,9 @@ def long_file_run(source: str, minutes: float, workdir: str) -> dict:
             f.write(chunk)
             written += len(chunk)
     code = ("import resource, time, sys; from melody.audio import transcribe; t = time.perf_counter(); "
-            "m, _ = transcribe(sys.argv[1]); dt = time.perf_counter() - t; "
+            "m, _ = transcribe(sys.argv[1], method=sys.argv[2]); dt = time.perf_counter() - t; "
             "print(len(m.notes), dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, path, method], capture_output=True, text=True, check=True)
     notes, seconds, kb = out.stdout.split()
     os.remove(path)
     return {"minutes": minutes, "notes": int(notes), "transcribe_s": float(seconds),
@@ -265,6 +268,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", help="keep renders here (default: a temp dir, removed)")
     ap.add_argument("--json", metavar="OUT")
     ap.add_argument("--skip-retrieval", action="store_true")
+    ap.add_argument("--method", default="salience", choices=("salience", "fused"),
+                    help="transcription method measured (default salience; pYIN runs as --pyin says)")
     ap.add_argument("--long", type=float, nargs="*", default=[10.0], metavar="MIN",
                     help="also transcribe files this many minutes long (peak memory, speed); default 10")
     args = ap.parse_args(argv)
@@ -274,8 +279,8 @@ def main(argv=None) -> int:
         split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, workdir)
         renders = render_all(queries, workdir)
         from melody.audio import transcribe
-        transcribe(renders[0]["solo"])   # compile / load the kernels before timing
-        rows = transcription_rows(queries, renders, "salience", None)
+        transcribe(renders[0]["solo"], method=args.method)   # compile / load the kernels before timing
+        rows = transcription_rows(queries, renders, args.method, None)
         if args.pyin:
             rows += transcription_rows(queries, renders, "pyin", args.pyin)
         trans = summarize_transcription(rows)
@@ -283,18 +288,18 @@ def main(argv=None) -> int:
         for name, s in trans.items():
             print(f"{name:<28}{s['n']:>5}{s['precision']:>7.3f}{s['recall']:>7.3f}{s['f']:>7.3f}{s['errors']:>5}"
                   f"{s['rtf_median']:>9.4f}{s['rtf_total']:>9.4f}")
-        ret = {} if args.skip_retrieval else retrieval(queries, renders, split, workdir)
+        ret = {} if args.skip_retrieval else retrieval(queries, renders, split, workdir, args.method)
         if ret:
             print(f"\n{'retrieval':<12}{'R@1':>7}{'R@10':>7}{'TPR':>7}{'FPR':>7}")
             for kind, s in ret.items():
                 print(f"{kind:<12}{s['recall_at_1']:>7.3f}{s['recall_at_10']:>7.3f}{s['tpr']:>7.3f}{s['fpr']:>7.3f}")
             for kind in ("mix", "solo", "lead"):
                 print(f"audio {kind} R@1 / MIDI R@1 = {ret[kind]['recall_at_1'] / max(ret['midi']['recall_at_1'], 1e-9):.3f}")
-        long_runs = [long_file_run(renders[0]["mix"], m, workdir) for m in args.long]
+        long_runs = [long_file_run(renders[0]["mix"], m, workdir, args.method) for m in args.long]
         for r in long_runs:
             print(f"{r['minutes']:g}-minute file: {r['transcribe_s']:.1f} s (RTF {r['rtf']:.3f}), "
                   f"peak RSS {r['peak_rss_mb']:.0f} MB, {r['notes']} notes")
-        real = real_recordings()
+        real = real_recordings(args.method)
         for k, v in real.items():
             print(k, json.dumps(v))
         if args.json:

@@ -21,14 +21,16 @@ MIN_VOICED_FRACTION = 0.03
 CLIPPED_WARNING = 0.01
 
 
-METHODS = ("salience", "pyin")
+METHODS = ("salience", "pyin", "fused")
+LOAD_METHOD = "salience"      # what `load_audio` (melody.io.load, catalogs, the CLI) transcribes with
 
 
 def transcribe(path: str | os.PathLike, method: str = "salience", snap: bool = True) -> tuple[Melody, PitchTrack]:
     """The melody of an audio file (solo or full mix) as notes, and the pitch track it came from.
 
-    method : "salience" (default: harmonic-sum predominant melody, for solo lines and mixes) or "pyin"
-        (librosa's monophonic pYIN, slower; kept for comparison).
+    method : "salience" (default: harmonic-sum predominant melody, for solo lines and mixes), "fused" (the
+        same with Basic Pitch's note and onset evidence, `melody.audio.fuse`) or "pyin" (librosa's
+        monophonic pYIN, slower; kept for comparison).
     snap : move onsets onto the recording's beat grid where it has a steady beat (`melody.audio.rhythm`).
 
     Raises
@@ -40,7 +42,11 @@ def transcribe(path: str | os.PathLike, method: str = "salience", snap: bool = T
     if method not in METHODS:
         raise ValueError(f"unknown transcription method {method!r} (choose from {', '.join(METHODS)})")
     stats = AudioStats(path)
-    tr = (melody_track if method == "salience" else pyin_track)(blocks(path, stats))
+    if method == "fused":
+        from .fuse import fused_track
+        tr = fused_track(path, stats)
+    else:
+        tr = (melody_track if method == "salience" else pyin_track)(blocks(path, stats))
     if stats.seconds < MIN_SECONDS:
         raise NoMelody(f"{path}: only {stats.seconds:.2f} s of audio, need at least {MIN_SECONDS} s")
     if stats.peak <= 10 ** (-70 / 20):
@@ -65,7 +71,7 @@ def transcribe(path: str | os.PathLike, method: str = "salience", snap: bool = T
 
 def load_audio(path: str | os.PathLike) -> list[Melody]:
     """`transcribe` for `melody.io.load`: one melody per audio file."""
-    return [transcribe(path)[0]]
+    return [transcribe(path, method=LOAD_METHOD)[0]]
 
 
 __all__ = ["SR", "PitchTrack", "load_audio", "transcribe"]

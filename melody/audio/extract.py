@@ -64,6 +64,8 @@ class PitchTrack:
     cand_salience: np.ndarray | None = None
     onset_env: np.ndarray | None = None     # spectral flux per frame, for beat tracking
     attack: np.ndarray | None = None        # growth of the melody pitch's harmonics per frame (new attacks)
+    key_onset: np.ndarray | None = None     # Basic Pitch's onset activation (frames, 88 keys from MIDI 21)
+    key_onset_times: np.ndarray | None = None   # seconds of its frames
 
     @property
     def times(self) -> np.ndarray:
@@ -146,8 +148,19 @@ def candidates(blocks):
             np.concatenate(out_a))
 
 
-def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None) -> PitchTrack:
-    """The melody path through the candidates, in two passes (see module docstring)."""
+# Basic Pitch's evidence (``melody.audio.fuse``), when given: a candidate keeps 1 - NOTE_WEIGHT of its
+# emission where its key sounds no note (activation 0), all of it at activation 1, relative to the frame's
+# other candidates (the frame's strongest emission is kept, so voicing is decided by the salience alone:
+# a sung low note the network hardly sees stays voiced; measured on vocadito); a key's onset
+# activation counts like ONSET_EASE of harmonic attack for the discount above
+NOTE_WEIGHT, ONSET_EASE = 0.5, 8.0
+
+
+def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None, cand_onset=None) -> PitchTrack:
+    """The melody path through the candidates, in two passes (see module docstring).
+
+    cand_note, cand_onset : (n_frames, N_CAND) Basic Pitch's note and onset activation at each candidate's
+        key (``melody.audio.fuse``), or None: the salience alone."""
     n = len(cand_midi)
     midi = np.full(n, np.nan, dtype="f4")
     salience = np.zeros(n, dtype="f4")
@@ -163,6 +176,12 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None) -> PitchTrack:
     cents = np.where(loud[:, None], cand_midi * 100.0, np.nan).astype("f8")
     path = np.empty(n, dtype=np.int64)
     att = (np.zeros(cents.shape) if cand_attack is None else np.nan_to_num(cand_attack.astype("f8")))
+    if cand_note is not None:     # reorders a frame's candidates; its strongest emission (voicing) stays
+        weighted = emit * ((1.0 - NOTE_WEIGHT) + NOTE_WEIGHT * cand_note)
+        top = weighted.max(axis=1, keepdims=True)
+        emit = weighted * np.where(top > 0, emit.max(axis=1, keepdims=True) / np.maximum(top, 1e-12), 0.0)
+    if cand_onset is not None:
+        att = att + ONSET_EASE * cand_onset
     first = emit * np.where(third_harmonics(cents, emit), TWELFTH_KEEP, 1.0)
     ease = (att, EASE_ATTACK, EASE_SHARED_CENTS)
     kernels.viterbi_candidates(cents, first, UNVOICED, PER_SEMITONE, CAP, SWITCH, *ease, path)

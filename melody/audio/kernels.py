@@ -227,3 +227,37 @@ def harmonic_flux(logmag, first_prev, cand_midi, bin_hz, n_harmonics, out):
                 if now > before:
                     total += now - before
             out[t, k] = total
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def key_evidence(act, act_times, low_key, cand_midi, hop_s, before_s, after_s, out):
+    """Per tracker frame and candidate, the strongest activation of the candidate's key (the nearest
+    semitone) among the activation frames within ``before_s`` before to ``after_s`` after the frame.
+
+    act: (n_act, n_keys) activations whose column 0 is MIDI ``low_key``; act_times: (n_act,) seconds,
+    increasing; cand_midi: (n, K) MIDI pitch per tracker frame (NaN: no candidate); frame t lies at
+    ``t * hop_s`` seconds. out: (n, K), 0 where there is no candidate, its key is out of range, or no
+    activation frame lies in the window.
+    """
+    n, k_n = cand_midi.shape
+    n_act, n_keys = act.shape
+    lo = 0
+    for t in range(n):
+        now = t * hop_s
+        while lo < n_act and act_times[lo] < now - before_s:
+            lo += 1
+        for k in range(k_n):
+            out[t, k] = 0.0
+            m = cand_midi[t, k]
+            if math.isnan(m):
+                continue
+            key = int(math.floor(m + 0.5)) - low_key
+            if key < 0 or key >= n_keys:
+                continue
+            best = 0.0
+            i = lo
+            while i < n_act and act_times[i] <= now + after_s:
+                if act[i, key] > best:
+                    best = act[i, key]
+                i += 1
+            out[t, k] = best

@@ -17,6 +17,7 @@ from scipy.ndimage import median_filter
 
 from ..notes import make_notes
 from .extract import PitchTrack
+from .neural import MIDI_LOW
 
 SMOOTH_FRAMES = 5
 CHANGE, CHANGE_FRAMES = 0.75, 5  # semitones away from the current note, for this many frames: a new note
@@ -32,6 +33,10 @@ ATTACK = 6.0                          # summed log-magnitude growth of the note'
 ATTACK_MIN, ATTACK_CONTRAST, FLUX_CONTRAST = 2.5, 6.0, 4.0
 NEIGHBOURHOOD = 10                    # frames: the strongest attack nearby wins
 MAX_ATTACK_S = 0.08
+# Basic Pitch's onset activation at a note's own key (``PitchTrack.key_onset``, when the track has it): a
+# peak of KEY_ONSET_SPLIT inside the note starts a repeated note there (a re-played note whose attack the
+# salience misses). The network's onset peaks lie KEY_ONSET_LAG_S after the onset (median, benchmark renders).
+KEY_ONSET_SPLIT, KEY_ONSET_LAG_S = 0.7, 0.009
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -170,7 +175,14 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         seg = np.interp(np.arange(b - a), np.nonzero(np.isfinite(seg))[0], seg[np.isfinite(seg)])
         smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
         for s, e in _stable_notes(smooth, min_len):
-            cuts = [a + s] + _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env) + [a + e]
+            inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env)
+            if tr.key_onset is not None:
+                pitch = float(np.median(seg[s:e]))
+                for c in _key_onsets(tr, pitch, (a + s + min_len) * tr.hop_s, (a + e - min_len) * tr.hop_s,
+                                     KEY_ONSET_SPLIT):
+                    if all(abs(c - x) >= max(min_len, NEIGHBOURHOOD) for x in inner):
+                        inner.append(c)
+            cuts = [a + s] + sorted(inner) + [a + e]
             for s2, e2 in zip(cuts[:-1], cuts[1:]):
                 if e2 - s2 >= min_len:
                     spans.append([s2, e2, round(float(np.median(seg[s2 - a:e2 - a])), 2)])
@@ -226,3 +238,20 @@ def _sharp_attack(attack: np.ndarray | None, start: int) -> bool:
 def _level(cands: np.ndarray, sal: np.ndarray, pitch: float) -> float:
     near = np.abs(cands - pitch) < 0.5
     return float(sal[near].max()) if near.any() else 0.0
+
+
+def _key_onsets(tr: PitchTrack, pitch: float, t0: float, t1: float, threshold: float) -> list[int]:
+    """Tracker frames of the onsets whose network onset peaks (local maxima >= threshold at the key of
+    ``pitch``) lie between t0 and t1 seconds."""
+    key = int(np.floor(pitch + 0.5)) - MIDI_LOW
+    if not 0 <= key < tr.key_onset.shape[1]:
+        return []
+    times = tr.key_onset_times
+    lo, hi = np.searchsorted(times, [t0 + KEY_ONSET_LAG_S, t1 + KEY_ONSET_LAG_S])
+    lo, hi = max(lo, 1), min(hi, len(times) - 1)
+    x = tr.key_onset[:, key]
+    out = []
+    for i in range(lo, hi):
+        if x[i] >= threshold and x[i] >= x[i - 1] and x[i] > x[i + 1]:
+            out.append(int(round((times[i] - KEY_ONSET_LAG_S) / tr.hop_s)))
+    return out

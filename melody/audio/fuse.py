@@ -1,0 +1,55 @@
+"""The salience tracker with Basic Pitch's evidence: our candidates and Viterbi, the network's note and
+onset activations as extra terms.
+
+The harmonic-sum candidates (``melody.audio.extract``) say which pitches are loud; Basic Pitch
+(``melody.audio.neural``), trained on real recordings, says which keys sound as notes and where notes
+start. Per tracker frame and candidate we read the activation of the candidate's key near that frame
+(``kernels.key_evidence``):
+
+- note: a candidate whose key is not sounding as a note (an octave-low sum of accompaniment partials and
+  the lead's even harmonics, a ringing note already released) loses part of its emission
+  (``extract.NOTE_WEIGHT``);
+- onset: a pitch change into a candidate whose key starts a note is cheaper, like a harmonic attack
+  (``extract.ONSET_EASE``);
+- the onset activation at each note's own key then splits re-played repeats that the salience shows as
+  one note (``melody.audio.segment``).
+
+The file is decoded twice (16 kHz for the tracker, 22.05 kHz for the network), both streamed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels, neural
+from .decode import AudioStats, blocks
+from .extract import HOP, SR, PitchTrack, candidates, track
+
+NOTE_BEFORE_S, NOTE_AFTER_S = 0.03, 0.06     # window of activation frames read per tracker frame
+ONSET_BEFORE_S, ONSET_AFTER_S = 0.03, 0.06
+
+
+def key_evidence(act: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray, before_s: float,
+                 after_s: float) -> np.ndarray:
+    """(n_frames, K) the strongest activation of each candidate's nearest key (``act`` columns from MIDI
+    ``neural.MIDI_LOW``) within ``before_s`` before to ``after_s`` after each tracker frame; 0 for none."""
+    out = np.zeros(cand_midi.shape)
+    if len(act) and len(cand_midi):
+        kernels.key_evidence(np.ascontiguousarray(act, dtype="f4"), np.asarray(act_times, dtype="f8"),
+                             neural.MIDI_LOW, np.asarray(cand_midi, dtype="f8"), HOP / SR, before_s, after_s, out)
+    return out
+
+
+def fused_track(path: str, stats: AudioStats) -> PitchTrack:
+    """The melody pitch track of the audio file at ``path`` (decoded into ``stats`` at 16 kHz), with
+    Basic Pitch's note and onset evidence."""
+    cand = candidates(blocks(path, stats))
+    act = neural.activations(blocks(path, sr=neural.SR))
+    times = act.times()
+    note = key_evidence(act.note, times, cand[0], NOTE_BEFORE_S, NOTE_AFTER_S)
+    onset = key_evidence(act.onset, times, cand[0], ONSET_BEFORE_S, ONSET_AFTER_S)
+    tr = track(*cand, cand_note=note, cand_onset=onset)
+    tr.key_onset, tr.key_onset_times = act.onset, times
+    return tr
+
+
+__all__ = ["fused_track", "key_evidence"]

@@ -1,0 +1,95 @@
+"""Basic Pitch's evidence inside the salience tracker (melody.audio.fuse): the key-evidence kernel against a
+plain-Python reference, the note term against an octave-low takeover, the onset activation splitting a
+repeat, and the fused transcription of a recording."""
+import numpy as np
+import pytest
+import soundfile
+
+from melody.audio import extract, fuse, kernels, neural, segment, transcribe
+from melody.audio.extract import PitchTrack
+from melody.audio.segment import notes_from_track
+from melody.notes import make_notes
+from melody.report.audio import render
+
+
+def _reference_key_evidence(act, act_times, low_key, cand_midi, hop_s, before_s, after_s):
+    out = np.zeros(cand_midi.shape)
+    for t in range(cand_midi.shape[0]):
+        near = [i for i in range(len(act_times)) if t * hop_s - before_s <= act_times[i] <= t * hop_s + after_s]
+        for k in range(cand_midi.shape[1]):
+            m = cand_midi[t, k]
+            if np.isnan(m):
+                continue
+            key = int(np.floor(m + 0.5)) - low_key
+            if 0 <= key < act.shape[1] and near:
+                out[t, k] = max(0.0, max(act[i, key] for i in near))
+    return out
+
+
+def test_key_evidence_matches_a_plain_reference(rng):
+    act = rng.random((60, 88)).astype("f4")
+    act_times = np.sort(rng.uniform(0, 0.7, 60))
+    cand = rng.uniform(15, 115, (80, 4))
+    cand[rng.random(cand.shape) < 0.2] = np.nan
+    for before, after in [(0.03, 0.06), (0.0, 0.0), (0.02, 0.005)]:
+        got = np.empty(cand.shape)
+        kernels.key_evidence(act, act_times, 21, cand, 0.01, before, after, got)
+        np.testing.assert_allclose(got, _reference_key_evidence(act, act_times, 21, cand, 0.01, before, after),
+                                   atol=1e-7)
+    assert np.all(fuse.key_evidence(act[:0], act_times[:0], cand, 0.03, 0.06) == 0)
+
+
+def test_a_key_that_sounds_no_note_loses_the_path():
+    # the lower octave is the louder sum (accompaniment + the lead's even partials), but only the lead's key
+    # sounds as a note: without the note term the path takes the octave below
+    n = 200
+    cand_midi = np.tile(np.array([[60.0, 72.0]], "f4"), (n, 1))
+    cand_sal = np.tile(np.array([[1.0, 0.8]], "f4"), (n, 1))
+    rms = np.full(n, 0.1)
+    note = np.tile(np.array([[0.02, 0.95]]), (n, 1))
+    assert np.nanmedian(extract.track(cand_midi, cand_sal, rms).midi) == 60.0
+    assert np.nanmedian(extract.track(cand_midi, cand_sal, rms, cand_note=note).midi) == 72.0
+
+
+def test_a_note_the_network_does_not_see_stays_voiced():
+    # a quiet second note whose key the network misses (a sung low note): the note term reorders a frame's
+    # candidates but leaves its strongest emission, so the voicing is the salience's
+    n = 200
+    cand_midi = np.column_stack([np.r_[np.full(100, 64.0), np.full(100, 50.0)], np.full(n, np.nan)]).astype("f4")
+    cand_sal = np.column_stack([np.r_[np.full(100, 1.0), np.full(100, 0.25)], np.zeros(n)]).astype("f4")
+    note = np.column_stack([np.r_[np.ones(100), np.zeros(100)], np.zeros(n)])
+    got = extract.track(cand_midi, cand_sal, np.full(n, 0.1), cand_note=note).midi
+    assert np.isfinite(got[120:190]).all() and np.nanmedian(got[120:190]) == 50.0
+
+
+def _held(n=100, pitch=67.0):
+    """A pitch track of one held note (frames of 10 ms) and an empty onset activation at 86 frames/s."""
+    tr = PitchTrack(np.full(n, pitch, "f4"), np.full(n, 0.8, "f4"), np.full(n, 0.1), 0.01)
+    times = np.arange(int(n * 0.01 * neural.FPS)) / neural.FPS
+    return tr, np.zeros((len(times), 88), "f4"), times
+
+
+def test_an_onset_at_the_notes_own_key_splits_a_repeat():
+    tr, onset, times = _held()
+    assert len(notes_from_track(tr)) == 1
+    i = int(np.argmin(np.abs(times - 0.52)))
+    onset[i - 1:i + 2, 67 - neural.MIDI_LOW] = [0.3, 0.9, 0.4]
+    tr.key_onset, tr.key_onset_times = onset, times
+    got = notes_from_track(tr)
+    assert len(got) == 2 and got["onset"][1] == pytest.approx(times[i] - segment.KEY_ONSET_LAG_S, abs=0.011)
+    onset[i - 1:i + 2, 69 - neural.MIDI_LOW] = onset[i - 1:i + 2, 67 - neural.MIDI_LOW]   # another key: no
+    onset[i - 1:i + 2, 67 - neural.MIDI_LOW] = 0
+    assert len(notes_from_track(tr)) == 1
+
+
+def test_fused_transcription_of_a_solo_line(tmp_path, rng):
+    pitch = np.clip(64 + np.cumsum(rng.integers(-4, 5, 16)), 52, 84)
+    pitch[1:][pitch[1:] == pitch[:-1]] += 2
+    notes = make_notes(0.2 + 0.3 * np.arange(16), np.full(16, 0.27), pitch)
+    path = tmp_path / "solo.wav"
+    soundfile.write(path, render(notes, 22050), 22050)
+    m, tr = transcribe(path, method="fused")
+    assert m.meta["method"] == "fused" and tr.key_onset is not None
+    hits = sum(any(abs(e["onset"] - r["onset"]) <= 0.05 and abs(e["pitch"] - r["pitch"]) < 0.5 for e in m.notes)
+               for r in notes)
+    assert hits >= 14 and len(m.notes) <= 17
