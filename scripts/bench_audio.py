@@ -142,7 +142,7 @@ def lead_as_recording(q):
     return Melody(make_notes(lead[:, 1], lead[:, 2], lead[:, 0]), title=q.qid, meta={"kind": "audio"})
 
 
-def retrieval(queries, renders, split, workdir, method: str = "salience") -> dict:
+def retrieval(queries, renders, split, workdir, method: str = "fused") -> dict:
     """R@1/TPR/FPR of MIDI queries, of the same songs as audio mixes (and solos), one catalog, and of the
     written lead given as a recording ("lead")."""
     import melody
@@ -168,7 +168,7 @@ def retrieval(queries, renders, split, workdir, method: str = "salience") -> dic
     return {kind: bench_accuracy.summarize(r) for kind, r in rows.items()}
 
 
-def real_recordings(method: str = "salience") -> dict:
+def real_recordings(method: str = "fused") -> dict:
     """vocadito note F (both annotators) and MASTmelody sung-take retrieval, when the data is present."""
     out = {}
     voc = os.path.join(REAL, "vocadito")
@@ -212,7 +212,7 @@ def real_recordings(method: str = "salience") -> dict:
     return out
 
 
-def long_file_run(source: str, minutes: float, workdir: str, method: str = "salience") -> dict:
+def long_file_run(source: str, minutes: float, workdir: str, method: str = "fused") -> dict:
     """Peak memory and time of transcribing a `minutes`-long file (the source recording looped), measured
     in a fresh process (ru_maxrss covers the interpreter, numpy, numba and librosa imports too)."""
     import subprocess
@@ -268,8 +268,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", help="keep renders here (default: a temp dir, removed)")
     ap.add_argument("--json", metavar="OUT")
     ap.add_argument("--skip-retrieval", action="store_true")
-    ap.add_argument("--method", default="salience", choices=("salience", "fused"),
-                    help="transcription method measured (default salience; pYIN runs as --pyin says)")
+    ap.add_argument("--method", default="fused", choices=("salience", "fused"),
+                    help="transcription method measured (default fused; pYIN runs as --pyin says)")
     ap.add_argument("--long", type=float, nargs="*", default=[10.0], metavar="MIN",
                     help="also transcribe files this many minutes long (peak memory, speed); default 10")
     args = ap.parse_args(argv)
