@@ -54,3 +54,11 @@ def test_onsets_do_not_drift_over_a_long_file():
         near = act.onset[max(0, start - 10):start + 20, k - neural.MIDI_LOW]
         lags.append(int(np.argmax(near)) - min(start, 10))
     assert max(lags) - min(lags) <= 1, lags
+
+
+def test_contour_can_be_left_out():
+    y = _song()
+    full, lean = neural.activations([y]), neural.activations([y], contour=False)
+    assert lean.contour is None
+    np.testing.assert_array_equal(full.note, lean.note)
+    np.testing.assert_array_equal(full.onset, lean.onset)

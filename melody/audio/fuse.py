@@ -43,7 +43,7 @@ def fused_track(path: str, stats: AudioStats) -> PitchTrack:
     """The melody pitch track of the audio file at ``path`` (decoded into ``stats`` at 16 kHz), with
     Basic Pitch's note and onset evidence."""
     cand = candidates(blocks(path, stats))
-    act = neural.activations(blocks(path, sr=neural.SR))
+    act = neural.activations(blocks(path, sr=neural.SR), contour=False)
     times = act.times()
     note = key_evidence(act.note, times, cand[0], NOTE_BEFORE_S, NOTE_AFTER_S)
     onset = key_evidence(act.onset, times, cand[0], ONSET_BEFORE_S, ONSET_AFTER_S)
