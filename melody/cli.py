@@ -18,6 +18,13 @@ def _catalog_arg(p):
                         "~/.cache/melody/default-catalog)")
 
 
+def _transcriber_arg(p):
+    p.add_argument("--transcriber", choices=("fused", "salience", "pyin"), default=None,
+                   help="how recordings' melodies are transcribed: fused (default; our pitch tracker with a small "
+                        "neural network's note evidence), salience (the tracker alone, ~2x faster, less accurate) "
+                        "or pyin (monophonic, slow); also $MELODY_TRANSCRIBER")
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="melody", description="Find borrowed melodies: which reference melodies does a song (MIDI, MusicXML, "
@@ -33,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     _catalog_arg(p)
     p.add_argument("--workers", type=int, default=None, help="parsing processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _transcriber_arg(p)
 
     for name, helptext in (("query", "search one file's melody (a score, or a recording: its lead melody is "
                                      "transcribed) against the catalog"),
@@ -63,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
             b.add_argument("--max-memory", type=int, default=None, metavar="MB",
                            help="address-space limit per worker in MB (default 4096; 0: none)")
         _catalog_arg(p)
+        _transcriber_arg(p)
         p.add_argument("--top", type=int, default=10, metavar="K", help="matches per file (default 10)")
         p.add_argument("--max-evalue", type=float, default=None, metavar="E",
                        help="flag matches whose E-value is at most E (default 0.1, chosen for a false-positive rate <= 1%%)")
@@ -75,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("b", metavar="B")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--max-evalue", type=float, default=None, metavar="E")
+    _transcriber_arg(p)
 
     p = sub.add_parser("catalog", help="catalog information and the default catalog")
     csub = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
@@ -295,6 +305,9 @@ def main(argv=None) -> int:
     from .errors import MelodyError
     handler = {"index": cmd_index, "query": cmd_query, "scan": cmd_scan, "compare": cmd_compare,
                "catalog": cmd_catalog, "app": cmd_app}[args.command]
+    saved = os.environ.get("MELODY_TRANSCRIBER")
+    if getattr(args, "transcriber", None):
+        os.environ["MELODY_TRANSCRIBER"] = args.transcriber     # melody.audio.load_method; workers inherit it
     try:
         return handler(args)
     except MelodyError as exc:
@@ -303,6 +316,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("melody: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if saved is None:
+            os.environ.pop("MELODY_TRANSCRIBER", None)
+        else:
+            os.environ["MELODY_TRANSCRIBER"] = saved
 
 
 if __name__ == "__main__":

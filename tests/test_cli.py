@@ -244,3 +244,32 @@ def test_compare_broken_file_exit_2(tmp_path, capsys):
     good = song(tmp_path / "good.mid", random_lead(np.random.default_rng(0), 20))
     code, out, err = run(capsys, "compare", good, bad)
     assert code == 2 and str(bad) in err and len(err.strip().splitlines()) == 1
+
+
+def test_transcriber_option_reaches_the_audio_loader(world, capsys, tmp_path, monkeypatch):
+    """--transcriber picks the method recordings are transcribed with (through $MELODY_TRANSCRIBER, which
+    worker processes inherit) and is undone when the command returns; a bad value is a one-line error."""
+    import melody.audio as audio
+    from melody.cli import _parser
+
+    choices = next(a.choices for a in _parser()._subparsers._group_actions[0].choices["scan"]._actions
+                   if a.dest == "transcriber")
+    assert set(choices) == set(audio.METHODS)
+    used = []
+
+    def transcribe(path, method="fused", snap=True):
+        used.append(method)
+        raise audio.NoMelody(f"{path}: stub")
+
+    monkeypatch.setattr(audio, "transcribe", transcribe)
+    monkeypatch.delenv(audio.METHOD_ENV, raising=False)
+    wav = tmp_path / "take.wav"
+    wav.write_bytes(b"RIFF")
+    error = lambda *extra: json.loads(run(capsys, "query", wav, "--catalog", world["catalog"], "--format", "json",
+                                          *extra)[1])["error"]
+    assert "stub" in error("--transcriber", "salience") and "stub" in error()
+    assert used == ["salience", "fused"] and audio.METHOD_ENV not in os.environ
+
+    monkeypatch.setenv(audio.METHOD_ENV, "crepe")
+    message = error()
+    assert "MELODY_TRANSCRIBER" in message and "fused" in message and "\n" not in message

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from ..errors import NoMelody
+from ..errors import MelodyError, NoMelody
 from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import PitchTrack, melody_track, pyin_track
@@ -23,6 +23,7 @@ CLIPPED_WARNING = 0.01
 
 METHODS = ("salience", "pyin", "fused")
 LOAD_METHOD = "fused"         # what `load_audio` (melody.io.load, catalogs, the CLI) transcribes with
+METHOD_ENV = "MELODY_TRANSCRIBER"   # overrides LOAD_METHOD; set by the CLI's --transcriber, read by its workers too
 
 
 def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True) -> tuple[Melody, PitchTrack]:
@@ -69,9 +70,18 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     return Melody(notes, title=title, source=path, meta=meta), tr
 
 
+def load_method() -> str:
+    """The method `load_audio` transcribes with: $MELODY_TRANSCRIBER where set (an environment variable, so
+    that a batch's worker processes follow the command line's --transcriber), else LOAD_METHOD."""
+    method = os.environ.get(METHOD_ENV) or LOAD_METHOD
+    if method not in METHODS:
+        raise MelodyError(f"${METHOD_ENV}={method!r} is not a transcription method; use one of {', '.join(METHODS)}")
+    return method
+
+
 def load_audio(path: str | os.PathLike) -> list[Melody]:
     """`transcribe` for `melody.io.load`: one melody per audio file."""
-    return [transcribe(path, method=LOAD_METHOD)[0]]
+    return [transcribe(path, method=load_method())[0]]
 
 
-__all__ = ["SR", "PitchTrack", "load_audio", "transcribe"]
+__all__ = ["METHODS", "SR", "PitchTrack", "load_audio", "load_method", "transcribe"]
