@@ -215,6 +215,7 @@ def main(argv=None) -> int:
         queries = [q for q in queries if q not in dispute]
         small = None
         if dispute:          # the small catalog of dispute mode: ids in a list parallel to the big catalog
+            shutil.rmtree(os.path.join(workdir, "catalog-dispute"), ignore_errors=True)
             small = melody.Catalog.create(os.path.join(workdir, "catalog-dispute"))
             members = split.stats["dispute_catalog"]
             small_ids = [""] * len(ids)
@@ -260,18 +261,25 @@ def main(argv=None) -> int:
         if d_rows:
             groups["dispute pos"] = summarize([r for r in d_rows if r["positive"]])
             groups["dispute neg"] = summarize([r for r in d_rows if not r["positive"]])
-            for kinds in benchdata.DISPUTE_KINDS:
-                sel = [r for r in d_rows if r["category"] == f"{benchdata.DISPUTE_CATEGORY}/{'+'.join(kinds)}"]
+            whole = [r for r in d_rows if r["positive"] and not r["qid"].startswith("h")]
+            hooks = [r for r in d_rows if r["positive"] and r["qid"].startswith("h")]
+            groups["dispute whole"] = summarize(whole)
+            groups["dispute hook"] = summarize(hooks)
+            names = (["+".join(kinds) for kinds in benchdata.DISPUTE_KINDS]
+                     + [f"hook-{kind}" for kind in benchdata.DISPUTE_HOOK_KINDS])
+            for name in names:
+                sel = [r for r in d_rows if r["category"] == f"{benchdata.DISPUTE_CATEGORY}/{name}"]
                 if sel:
-                    groups["d:" + "+".join(kinds)] = summarize(sel)
+                    groups["d:" + name] = summarize(sel)
         cuts = {"pos 10-20 notes": tpr_at_cut(base, neg)}
         for category in list(extra) + list(varied):
             cuts[category] = tpr_at_cut([r for r in rows if r["category"] == category], neg)
         if any(r["category"] in varied for r in rows):
             cuts["variations"] = tpr_at_cut([r for r in rows if r["category"] in varied], neg)
         if d_rows:
-            cuts["dispute pos"] = tpr_at_cut([r for r in d_rows if r["positive"]],
-                                             [r for r in d_rows if not r["positive"]], fpr=0.0)
+            d_neg = [r for r in d_rows if not r["positive"]]
+            cuts["dispute whole"] = tpr_at_cut(whole, d_neg, fpr=0.0)
+            cuts["dispute hook"] = tpr_at_cut(hooks, d_neg, fpr=0.0)
         with_ctx = [r for r, q in zip(rows, queries) if q.positive and sum(q.context_notes) > 0
                     and q.category not in varied]
         no_ctx = [r for r, q in zip(rows, queries) if q.positive and sum(q.context_notes) == 0

@@ -93,9 +93,13 @@ VARIATION_CATEGORIES = {
     "sequence/s1": ("sequence", {}),
 }
 N_VARIATION = 15             # queries per group above
-# Dispute mode: whole songs, each varied by one or two of these kinds (and one older change per 24 notes),
-# queried against a small catalog of the counterparts (scripts/bench_accuracy.py --n-dispute).
+# Dispute mode (scripts/bench_accuracy.py --n-dispute): a small catalog of n tunes; per tune two whole-song
+# queries: the whole tune varied by one or two of these kinds (and one older change per 24 notes: a cover or
+# re-setting), and a song that borrows only a hook, a phrase of 8-14 notes that comes back three times
+# (each time with one more small change) between verses and a bridge of foreign material (held-out tunes),
+# as in pop-song disputes; and n // 2 songs of foreign material alone that borrow nothing.
 DISPUTE_CATEGORY = "dispute"
+DISPUTE_HOOK_KINDS = ("mode", "meter", "reset", "embellish", "sequence", "none")
 DISPUTE_KINDS = (("mode",), ("meter",), ("reset",), ("embellish",), ("extend",), ("sequence",),
                  ("mode", "meter"), ("reset", "embellish"))
 DISPUTE_MAX_NOTES = 160      # longer tunes (reels of many parts) are cut to their first notes
@@ -964,8 +968,9 @@ class Generator:
     def disputes(self, n: int) -> tuple[list[int], list[Query]]:
         """Dispute mode: n catalog tunes of at most DISPUTE_MAX_NOTES notes (the small catalog), each
         queried by a whole-song variant of itself (one or two kinds of DISPUTE_KINDS in turn, plus one
-        ornament, rhythm change or wrong note per 24 notes, no foreign context), and n // 2 whole held-out
-        tunes that borrow nothing. Returns (catalog indices of the small catalog, queries)."""
+        ornament, rhythm change or wrong note per 24 notes, no foreign context) and by a song that borrows
+        its hook (`hook_song`), and n // 2 songs of held-out material that borrow nothing. Returns (catalog
+        indices of the small catalog, queries)."""
         rng = np.random.default_rng([self.seed, 40])
         usable = [k for k, t in enumerate(self.split.catalog) if len(t.pitch) <= DISPUTE_MAX_NOTES]
         members = sorted(rng.choice(usable, size=min(n, len(usable)), replace=False).tolist())
@@ -980,18 +985,56 @@ class Generator:
                 plan[op] = plan.get(op, 0) + 1
             out.append(self.positive(r, f"d{k:04d}", f"{DISPUTE_CATEGORY}/{'+'.join(kinds)}", ref,
                                      notes=(length, length), kinds=kinds, plan=plan, context=False))
-        held = [k for k, t in enumerate(self.split.heldout) if len(t.pitch) <= DISPUTE_MAX_NOTES]
-        picks = np.random.default_rng([self.seed, 42]).choice(held, size=min(n // 2, len(held)), replace=False)
-        for k, j in enumerate(picks.tolist()):
-            r = np.random.default_rng([self.seed, 43, k])
-            t = self.split.heldout[j]
-            T = int(r.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
-            lead = _make_monophonic([[p + T, s, d, -1] for p, s, d, _ in _excerpt(t, 0, len(t.pitch))])
-            bpm, factor = self._tempo(r, t.spq)
-            out.append(self._finish(r, Query(f"e{k:04d}", False, f"{DISPUTE_CATEGORY}/none", "",
-                                             tempo_factor=factor, bpm=bpm, time_signature=_time_signature(t.bar_q),
-                                             key_pc=(t.key_pc + T) % 12, minor=t.minor), lead))
+        for k, ref in enumerate(members):
+            kind = DISPUTE_HOOK_KINDS[k % len(DISPUTE_HOOK_KINDS)]
+            out.append(self.hook_song(np.random.default_rng([self.seed, 44, k]), f"h{k:04d}", ref, kind))
+        for k in range(n // 2):
+            out.append(self.hook_song(np.random.default_rng([self.seed, 43, k]), f"e{k:04d}", None, "none"))
         return members, out
+
+    def hook_song(self, rng, qid: str, ref_index: int | None, kind: str) -> Query:
+        """A song of verse, hook, verse, hook, bridge, hook: the verses and the bridge phrases of held-out
+        tunes in the hook's key, the hook a phrase of 8-14 notes of catalog tune `ref_index` varied by
+        `kind` (the same way each time) and one more ornament, rhythm change or wrong note each time. With
+        ref_index None the hook is a held-out phrase too (a negative)."""
+        if ref_index is not None:
+            tune = self.split.catalog[ref_index]
+        else:
+            tune = self.split.heldout[int(rng.integers(len(self.split.heldout)))]
+        i, n = self._phrase(rng, tune, (8, 14))
+        T = int(rng.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
+        key_pc = (tune.key_pc + T) % 12
+        hook = [[p + T, s, d, o] for p, s, d, o in _excerpt(tune, i, n)]
+        st = Setting(key_pc, tune.minor, tune.bar_q, float(tune.bar_pos[i]))
+        if kind != "none":
+            hook, _ = transform(hook, (kind,), rng, st)
+        register = float(np.median([x[0] for x in hook]))
+        lead, used, spans = [], [], []
+        for part in range(6):
+            if part % 2 == 0:            # verse, verse, bridge: one or two held-out phrases
+                for _ in range(int(rng.integers(1, 3))):
+                    seq = []
+                    while not seq:
+                        seq, pick = self._context(rng, key_pc, st.minor, st.bar_q, register, avoid=tuple(used))
+                    used.append(pick)
+                    lead = lead + _shift(seq, (np.ceil(_end(lead) * 2 - 1e-9) / 2 if lead else 0.0) - seq[0][1])
+                continue
+            again = vary([x[:] for x in hook], {str(rng.choice(["ornament", "rhythm", "pitch"])): 1}, rng,
+                         key_pc, st.minor)
+            lead, q0, q1 = self._assemble(rng, lead, again, [], st.bar_q, st.pos)
+            spans.append((q0, q1))
+        bpm, factor = self._tempo(rng, tune.spq)
+        q = Query(qid, ref_index is not None, f"{DISPUTE_CATEGORY}/hook-{kind}" if ref_index is not None
+                  else f"{DISPUTE_CATEGORY}/none", "", tempo_factor=factor, bpm=bpm,
+                  time_signature=_time_signature(st.bar_q), key_pc=key_pc, minor=st.minor,
+                  context_notes=(len(lead) - 3 * len(hook), 0), phrase_notes=len(hook), transpose=T)
+        if ref_index is not None:
+            notes = tune.melody.notes
+            q.ref_index, q.ref_title = ref_index, tune.melody.title
+            q.ref_source = f"{tune.melody.source}#{tune.melody.index}"
+            q.query_span = (spans[0][0] * 60 / bpm, spans[0][1] * 60 / bpm)
+            q.ref_span = (float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1]))
+        return self._finish(rng, q, _make_monophonic(lead))
 
     def _finish(self, rng, q: Query, lead: list[list]) -> Query:
         q.arrangement = "piano" if rng.random() < P_PIANO else "band"
