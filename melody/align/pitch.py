@@ -35,6 +35,15 @@ How real songwriters vary rhythm shapes three more terms of a (1,1) pair:
   octaves) and the same change of length, earns P_RUN: under copying whole steps come in runs, by chance
   they are scattered.
 
+A tune borrowed into the other mode (major <-> minor: Bruder Martin on Frère Jacques, a hymn tune in
+minor) has every third and sixth a semitone off, in one direction throughout: as single notes that is a
+string of near misses, each also breaking the runs around it. When the two melodies' estimated keys
+(Krumhansl-Kessler profiles on pitch-class counts, `estimate_key`) differ in mode, the reference is also
+aligned in the other mode (`change_mode`: in a major key the third and sixth a semitone lower, the seventh
+kept, as minor melodies often keep the leading note; in a minor key the third, sixth and flat seventh a
+semitone higher) and the better score, less P_MODE, counts. On scripts/bench_accuracy.py (group mode/s1)
+this ranked 3 / 2 more of 15 mode-changed phrases first (seeds 0 / 1), the other groups unchanged.
+
 The query's own make-up weighs its notes (composition-based scoring, as BLAST adjusts for a sequence's
 residue make-up): an exact pitch match earns P_PC_INFO per bit of the query note's pitch class above the
 query's mean (`pc_worth`: -log2 of the pitch class's share among the query's notes). A tune keeps
