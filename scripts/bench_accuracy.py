@@ -3,17 +3,25 @@
 
 Builds a catalog of real folk tunes, generates positive queries (a varied phrase of a catalog tune between
 foreign context, arranged for band or piano, written as MIDI and loaded back; plus transposed exact copies
-of only 8 notes, group exact8/s0; syncopated phrases, group sync/s3) and negative queries (nothing
-borrowed), runs every query and reports recall@1/@10, the flag's true- and false-positive rates, span IoU and
-timings, overall and per category. See scripts/benchdata.py for how the data is made.
+of only 8 notes, group exact8/s0; syncopated phrases, group sync/s3; the kinds of variation songwriters
+use when they borrow, one group each: mode change, meter change, rhythm re-set to new words, embellishment,
+an inserted bar and a held note, a quoted fragment varied, a motif in sequence) and negative queries
+(nothing borrowed), runs every query and reports recall@1/@10, the flag's true- and false-positive rates,
+span IoU and timings, overall and per category. Dispute mode (--n-dispute, on by default) queries whole
+songs, each a variant of one tune of a small catalog of such tunes, and whole held-out songs that borrow
+nothing, against that small catalog: the counterpart must rank first. See scripts/benchdata.py for how the
+data is made.
 
 Columns: R@1 / R@10 = the true reference (or a catalog tune holding the same phrase exactly) is ranked
 first / in the top 10; TPR = it is flagged; FPR = a negative has any flagged match; wrong = a positive has a
 flagged match that is not its reference; IoU-q / IoU-r = median overlap of the true match's query_span /
 reference_span with the truth (over positives whose reference is in the top 10); lead-r / lead-p = recall /
-precision of the loaded query notes against the lead that was written (lead extraction).
+precision of the loaded query notes against the lead that was written (lead extraction). "TPR at the
+empirical 1% cut" (printed below the table): the share of the 10-20 note positives whose true match has a
+smaller E-value than all but floor(1%) of the negatives' best matches (separation, independent of the flag's
+threshold).
 
-    .venv/bin/python scripts/bench_accuracy.py                      # 1000 tunes, 330 queries + 15 + 15
+    .venv/bin/python scripts/bench_accuracy.py                      # 1000 tunes, 330 queries + 15 + 15 + 7 x 15
     .venv/bin/python scripts/bench_accuracy.py --json bench.json --workdir /tmp/bench
     .venv/bin/python scripts/bench_accuracy.py --dump /tmp/queries  # only write queries + truth.json
 """
@@ -130,6 +138,16 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
+def tpr_at_cut(pos: list[dict], neg: list[dict], fpr: float = 0.01) -> float | None:
+    """Share of positives whose true match's E-value is below the negatives' empirical `fpr` cut: all but
+    floor(fpr n) negatives have a best E-value at least as large."""
+    if not pos or not neg:
+        return None
+    best = np.sort([r["top_evalue"] if r["top_evalue"] is not None else np.inf for r in neg])
+    cut = best[int(np.floor(fpr * len(best)))]
+    return float(np.mean([r.get("true_evalue", np.inf) < cut for r in pos]))
+
+
 def _fmt(v, pct=True):
     if v is None:
         return "-"
@@ -161,10 +179,15 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="OUT", help="write the figures (and per-query rows) as JSON")
     ap.add_argument("--workdir", help="where queries, corpus cache and catalog go (default: a temp dir, removed)")
     ap.add_argument("--dump", metavar="DIR", help="only write the queries (MIDI) and truth.json to DIR")
+    ap.add_argument("--n-variation", type=int, default=benchdata.N_VARIATION,
+                    help=f"queries per kind of songwriters' variation (default {benchdata.N_VARIATION}; 0: none)")
+    ap.add_argument("--n-dispute", type=int, default=40,
+                    help="dispute mode: whole songs against a small catalog of this many tunes (default 40; 0: off)")
     args = ap.parse_args(argv)
 
     if args.dump:
-        split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, args.dump, args.n_heldout)
+        split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, args.dump, args.n_heldout,
+                                         n_variation=args.n_variation, n_dispute=args.n_dispute)
         print(f"wrote {len(queries)} queries and {benchdata.dump(split, queries, args.dump)}")
         return 0
 
@@ -176,7 +199,8 @@ def main(argv=None) -> int:
     workdir = args.workdir or tempfile.mkdtemp(prefix="melody-bench-")
     try:
         t0 = time.perf_counter()
-        split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, workdir, args.n_heldout)
+        split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, workdir, args.n_heldout,
+                                         n_variation=args.n_variation, n_dispute=args.n_dispute)
         t_data = time.perf_counter() - t0
 
         cat_dir = os.path.join(workdir, "catalog")
@@ -187,34 +211,79 @@ def main(argv=None) -> int:
         t_build = time.perf_counter() - t0
         print(f"catalog: {len(ids)} melodies in {t_build:.1f} s")
 
+        dispute = [q for q in queries if q.category.startswith(benchdata.DISPUTE_CATEGORY + "/")]
+        queries = [q for q in queries if q not in dispute]
+        small = None
+        if dispute:          # the small catalog of dispute mode: ids in a list parallel to the big catalog
+            shutil.rmtree(os.path.join(workdir, "catalog-dispute"), ignore_errors=True)
+            small = melody.Catalog.create(os.path.join(workdir, "catalog-dispute"))
+            members = split.stats["dispute_catalog"]
+            small_ids = [""] * len(ids)
+            for k, uid in zip(members, add_in_order(small, [split.catalog[k].melody for k in members])):
+                small_ids[k] = uid
+
         rows, t_load, t_search = [], [], []
-        for q in queries:
+        for q in queries + dispute:
             t0 = time.perf_counter()
             loaded = load_query(q.path)
             t_load.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            matches = cat.search(loaded, top=10)
+            in_dispute = small is not None and q.category.startswith(benchdata.DISPUTE_CATEGORY + "/")
+            matches = (small if in_dispute else cat).search(loaded, top=10)
             t_search.append(time.perf_counter() - t0)
-            row = evaluate(q, matches, ids)
+            row = evaluate(q, matches, small_ids if in_dispute else ids)
             row["lead_recall"], row["lead_precision"] = lead_agreement(loaded, q)
             rows.append(row)
+        d_rows = rows[len(queries):]
+        rows = rows[:len(queries)]
+        t_search, t_load = t_search[:len(queries)], t_load[:len(queries)]
 
         extra = (benchdata.SHORT_CATEGORY, benchdata.SYNC_CATEGORY)     # added later, kept apart
-        groups = {"positives": summarize([r for r in rows if r["positive"]]),
-                  "pos 10-20 notes": summarize([r for r in rows if r["positive"] and r["category"] not in extra]),
-                  "negatives": summarize([r for r in rows if not r["positive"]])}
-        for category in (list(benchdata.POSITIVE_CATEGORIES) + list(extra)
+        varied = tuple(benchdata.VARIATION_CATEGORIES)                   # eighth session, kept apart
+        neg = [r for r in rows if not r["positive"]]
+        base = [r for r in rows if r["positive"] and r["category"] in benchdata.POSITIVE_CATEGORIES]
+        groups = {"positives": summarize([r for r in rows if r["positive"] and r["category"] not in varied]),
+                  "pos 10-20 notes": summarize(base),
+                  "negatives": summarize(neg)}
+        if any(r["category"] in varied for r in rows):
+            groups["variations"] = summarize([r for r in rows if r["category"] in varied])
+        for category in (list(benchdata.POSITIVE_CATEGORIES) + list(extra) + list(varied)
                          + list(benchdata.NEGATIVE_CATEGORIES)):
             sel = [r for r in rows if r["category"] == category]
             if sel:
                 groups[category] = summarize(sel)
         for kind in ("band", "piano"):
             for pos in (True, False):
-                sel = [r for r in rows if r["arrangement"] == kind and r["positive"] == pos]
+                sel = [r for r in rows if r["arrangement"] == kind and r["positive"] == pos
+                       and r["category"] not in varied]
                 if sel:
                     groups[f"{'pos' if pos else 'neg'} {kind}"] = summarize(sel)
-        with_ctx = [r for r, q in zip(rows, queries) if q.positive and sum(q.context_notes) > 0]
-        no_ctx = [r for r, q in zip(rows, queries) if q.positive and sum(q.context_notes) == 0]
+        if d_rows:
+            groups["dispute pos"] = summarize([r for r in d_rows if r["positive"]])
+            groups["dispute neg"] = summarize([r for r in d_rows if not r["positive"]])
+            whole = [r for r in d_rows if r["positive"] and not r["qid"].startswith("h")]
+            hooks = [r for r in d_rows if r["positive"] and r["qid"].startswith("h")]
+            groups["dispute whole"] = summarize(whole)
+            groups["dispute hook"] = summarize(hooks)
+            names = (["+".join(kinds) for kinds in benchdata.DISPUTE_KINDS]
+                     + [f"hook-{kind}" for kind in benchdata.DISPUTE_HOOK_KINDS])
+            for name in names:
+                sel = [r for r in d_rows if r["category"] == f"{benchdata.DISPUTE_CATEGORY}/{name}"]
+                if sel:
+                    groups["d:" + name] = summarize(sel)
+        cuts = {"pos 10-20 notes": tpr_at_cut(base, neg)}
+        for category in list(extra) + list(varied):
+            cuts[category] = tpr_at_cut([r for r in rows if r["category"] == category], neg)
+        if any(r["category"] in varied for r in rows):
+            cuts["variations"] = tpr_at_cut([r for r in rows if r["category"] in varied], neg)
+        if d_rows:
+            d_neg = [r for r in d_rows if not r["positive"]]
+            cuts["dispute whole"] = tpr_at_cut(whole, d_neg, fpr=0.0)
+            cuts["dispute hook"] = tpr_at_cut(hooks, d_neg, fpr=0.0)
+        with_ctx = [r for r, q in zip(rows, queries) if q.positive and sum(q.context_notes) > 0
+                    and q.category not in varied]
+        no_ctx = [r for r, q in zip(rows, queries) if q.positive and sum(q.context_notes) == 0
+                  and q.category not in varied]
         if with_ctx:
             groups["pos with context"] = summarize(with_ctx)
         if no_ctx:
@@ -227,11 +296,15 @@ def main(argv=None) -> int:
         print()
         print_table(groups)
         print()
+        print("TPR at the empirical 1% cut (dispute: below every negative): "
+              + ", ".join(f"{k} {_fmt(v)}" for k, v in cuts.items()))
         print("timings: " + ", ".join(f"{k}={v:.3f}" for k, v in timings.items()))
         if args.json:
             with open(args.json, "w") as fh:
                 json.dump({"config": vars(args), "split": split.stats, "timings": timings, "groups": groups,
-                           "queries": [dict(q.truth(), **r) for q, r in zip(queries, rows)]}, fh, indent=1)
+                           "tpr_at_1pct_cut": cuts,
+                           "queries": [dict(q.truth(), **r) for q, r in zip(queries + dispute, rows + d_rows)]},
+                          fh, indent=1)
             print(f"figures written to {args.json}")
     finally:
         if not args.workdir:

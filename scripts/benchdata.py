@@ -71,6 +71,39 @@ SYNC_CATEGORY = "sync/s3"
 SYNC_PLAN = {"anticipate": 2, "rhythm": 1}
 N_SYNC = 15
 
+# Kinds of variation real songwriters use when they borrow a melody (issue 3, eighth session), one group each,
+# generated after every group above with their own seeds (`Generator.variations`), so adding them leaves
+# every other query as it was. Each is a whole-phrase transformation (`transform`), then the listed plan:
+# - mode/s1: major <-> minor: the key's third and sixth (and, in one query of two, the seventh) a semitone off;
+# - meter/s1: re-barred in another meter: a duple unit becomes a triple one, its first half held twice as
+#   long (4/4 -> 3/4, or a swing / 12/8 feel), or a triple unit becomes duple (3/4 -> 4/4, 6/8 -> 2/4);
+# - reset/s2: the rhythm re-set to new words: about a third of the notes split into repeats, one or two
+#   merged, and the phrase shifted by a beat against the bar line;
+# - embellish/s2: two or three figures: neighbour-note figures, turns, a melisma filling a long note;
+# - extend/s2: an inserted bar of new material and one note held a bar (or half a bar) longer;
+# - fragment/s2: only the phrase's first 6-8 notes quoted exactly, the rest moved by scale steps and re-set;
+# - sequence/s1: the phrase's opening motif repeated a scale step higher (or lower) before the phrase goes on.
+VARIATION_CATEGORIES = {
+    "mode/s1": ("mode", {}),
+    "meter/s1": ("meter", {}),
+    "reset/s2": ("reset", {}),
+    "embellish/s2": ("embellish", {}),
+    "extend/s2": ("extend", {}),
+    "fragment/s2": ("fragment", {}),
+    "sequence/s1": ("sequence", {}),
+}
+N_VARIATION = 15             # queries per group above
+# Dispute mode (scripts/bench_accuracy.py --n-dispute): a small catalog of n tunes; per tune two whole-song
+# queries: the whole tune varied by one or two of these kinds (and one older change per 24 notes: a cover or
+# re-setting), and a song that borrows only a hook, a phrase of 8-14 notes that comes back three times
+# (each time with one more small change) between verses and a bridge of foreign material (held-out tunes),
+# as in pop-song disputes; and n // 2 songs of foreign material alone that borrow nothing.
+DISPUTE_CATEGORY = "dispute"
+DISPUTE_HOOK_KINDS = ("mode", "meter", "reset", "embellish", "sequence", "none")
+DISPUTE_KINDS = (("mode",), ("meter",), ("reset",), ("embellish",), ("extend",), ("sequence",),
+                 ("mode", "meter"), ("reset", "embellish"))
+DISPUTE_MAX_NOTES = 160      # longer tunes (reels of many parts) are cut to their first notes
+
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -437,6 +470,238 @@ def vary(seq, plan: dict, rng, key_pc: int, minor: bool) -> list[list]:
     return seq
 
 
+# ------------------------------------------------------------ whole-phrase variations (eighth session)
+# Each takes the phrase (already transposed) and a `Setting` (key, mode, meter, the phrase's bar position)
+# and changes both in place where the variation changes them (a mode change changes the mode the context
+# and the accompaniment are written in; a meter change the bar).
+
+@dataclass
+class Setting:
+    key_pc: int
+    minor: bool
+    bar_q: float             # quarters per bar
+    pos: float               # bar position of the phrase's first note (quarters)
+
+
+_GRID = 1.0 / 24.0           # onsets and lengths of re-barred notes snap to this (quarters)
+
+
+def _snap(x: float) -> float:
+    return round(x / _GRID) * _GRID
+
+
+def _relative(seq) -> list[list]:
+    """The sequence shifted so that its first note starts at 0 (it keeps its own pitches and lengths)."""
+    s0 = seq[0][1]
+    return [[p, s - s0, d, o] for p, s, d, o in seq]
+
+
+def _retime(seq, k: int, dt: float) -> None:
+    """Shift the onsets of notes k.. by dt."""
+    for n in seq[k:]:
+        n[1] += dt
+
+
+def op_mode(seq, rng, st: Setting) -> bool:
+    """Major <-> minor: the key's third and sixth, and in one query of two the seventh, a semitone lower
+    (major to minor) or higher (minor to major, where the seventh is a flat seventh); one direction for
+    the whole phrase, as a songwriter re-setting a tune in the other mode would."""
+    seventh = bool(rng.random() < 0.5)
+    if st.minor:
+        moves = {3: 1, 8: 1} | ({10: 1} if seventh else {})
+    else:
+        moves = {4: -1, 9: -1} | ({11: -1} if seventh else {})
+    changed = 0
+    for n in seq:
+        d = moves.get((n[0] - st.key_pc) % 12, 0)
+        if d:
+            n[0] += d
+            n[3] = -2
+            changed += 1
+    st.minor = not st.minor
+    return changed > 0
+
+
+def _meter_warp(bar_q: float, rng) -> tuple[float, float, float, float, float]:
+    """(unit, new unit, breakpoint in, breakpoint out, new bar) of a re-barring.
+
+    Duple bars (2/4, 4/4) become triple: a unit's first half is held twice as long (U -> 1.5 U), with the
+    unit a half bar (4/4 -> 3/4: each half of the bar becomes a bar of three) or a beat (a swing or 12/8
+    feel). Triple bars become duple: 3/4 -> 4/4 (the first beat twice as long, the other two as they were)
+    or, for compound time (6/8, 9/8, 12/8), each dotted beat an even one (long-short -> even).
+    """
+    if bar_q in (2.0, 4.0):
+        unit = 2.0 if rng.random() < 0.5 else 1.0
+        return unit, 1.5 * unit, unit / 2, unit, bar_q * 1.5 if unit == 1.0 else 3.0
+    if bar_q == 3.0 and rng.random() < 0.5:
+        return 3.0, 4.0, 1.0, 2.0, 4.0
+    if abs(bar_q / 1.5 - round(bar_q / 1.5)) < 1e-9:
+        return 1.5, 1.0, 1.0, 0.5, bar_q / 1.5
+    return 1.0, 1.5, 0.5, 1.0, bar_q * 1.5
+
+
+def _warp(x: float, unit: float, new: float, b_in: float, b_out: float) -> float:
+    u = np.floor(x / unit + 1e-9)
+    r = x - u * unit
+    if r <= b_in:
+        y = r * b_out / b_in
+    else:
+        y = b_out + (r - b_in) * (new - b_out) / (unit - b_in)
+    return float(u * new + y)
+
+
+def op_meter(seq, rng, st: Setting) -> bool:
+    """Re-bar the phrase in another meter (`_meter_warp`): every onset and end moves through the same
+    piecewise-linear map of bar time, so the pitches stay and the lengths become uneven where the meter
+    makes them so; notes land on the new meter's beats where they sat on the old one's."""
+    unit, new, b_in, b_out, new_bar = _meter_warp(st.bar_q, rng)
+    pos = st.pos
+    w0 = _warp(pos, unit, new, b_in, b_out)
+    out = []
+    for p, s, d, o in seq:
+        a = _warp(pos + s, unit, new, b_in, b_out) - w0
+        b = _warp(pos + s + d, unit, new, b_in, b_out) - w0
+        out.append([p, _snap(a), max(_snap(b) - _snap(a), _GRID), o])
+    seq[:] = out
+    st.bar_q, st.pos = new_bar, w0 % new_bar
+    return True
+
+
+def op_reset(seq, rng, st: Setting) -> bool:
+    """Re-set to new words: about a third of the notes of a quarter or longer split into two repeated
+    notes (a dotted note into its beat and the dot), one or two pairs merged (the second note's syllable
+    gone: a repeated pair where there is one), and the phrase moved by a beat against the bar line."""
+    cands = [k for k in range(len(seq)) if seq[k][2] >= 1.0 - 1e-9] or \
+            [k for k in range(len(seq)) if seq[k][2] >= 0.5 - 1e-9]
+    n_split = max(2, int(round(len(seq) / 3))) if cands else 0
+    for k in sorted(rng.choice(cands, size=min(n_split, len(cands)), replace=False).tolist(), reverse=True) \
+            if cands else []:
+        p, s, d, o = seq[k]
+        first = d * 2 / 3 if abs(d / 1.5 - round(d / 1.5)) < 1e-9 and abs(d - round(d)) > 1e-9 else d / 2
+        seq[k] = [p, s, first, o]
+        seq.insert(k + 1, [p, s + first, d - first, -1])
+    for _ in range(int(rng.integers(1, 3))):
+        if len(seq) <= 4:
+            break
+        repeats = [k for k in range(len(seq) - 1) if seq[k][0] == seq[k + 1][0] and seq[k + 1][3] >= 0]
+        k = int(rng.choice(repeats)) if repeats else int(rng.integers(0, len(seq) - 1))
+        seq[k][2] = seq[k + 1][1] + seq[k + 1][2] - seq[k][1]
+        del seq[k + 1]
+    beat = 1.5 if st.bar_q in (1.5, 4.5, 6.0) else 1.0
+    st.pos = (st.pos + (beat if rng.random() < 0.5 else -beat)) % st.bar_q
+    return True
+
+
+def op_embellish(seq, rng, st: Setting) -> bool:
+    """Two or three figures on notes of an eighth or longer: a neighbour-note figure (the note, its upper
+    or lower scale neighbour, the note again), a turn (upper neighbour, the note, lower neighbour, the
+    note) or a melisma (a long note's second half a scale run towards the next note)."""
+    done = 0
+    for _ in range(int(rng.integers(2, 4))):
+        cands = [k for k in range(len(seq)) if seq[k][3] >= 0 and min(seq[k][2], _free_time(seq, k)) >= 0.5 - 1e-9]
+        if not cands:
+            break
+        k = int(rng.choice(cands))
+        p, s, d, o = seq[k]
+        d = min(d, _free_time(seq, k))
+        kind = rng.choice(["neighbour", "turn", "melisma"])
+        nxt = seq[k + 1][0] if k + 1 < len(seq) else None
+        if kind == "melisma" and d >= 1.0 - 1e-9 and nxt is not None and abs(nxt - p) >= 3:
+            step = 1 if nxt > p else -1
+            run, q = [], p
+            while len(run) < 3:
+                q = _scale_pitch(q, step, st.key_pc, st.minor)
+                if (q - nxt) * step >= 0:
+                    break
+                run.append(q)
+            if run:
+                half = d / 2
+                each = half / len(run)
+                fig = [[p, s, half, o]] + [[q, s + half + j * each, each, -1] for j, q in enumerate(run)]
+                seq[k:k + 1] = fig
+                done += 1
+                continue
+        if kind == "turn" and d >= 1.0 - 1e-9:
+            up, lo = _scale_pitch(p, 1, st.key_pc, st.minor), _scale_pitch(p, -1, st.key_pc, st.minor)
+            q4 = d / 4
+            seq[k:k + 1] = [[up, s, q4, -1], [p, s + q4, q4, o], [lo, s + 2 * q4, q4, -1], [p, s + 3 * q4, q4, -1]]
+        else:
+            nb = _scale_pitch(p, int(rng.choice([-1, 1])), st.key_pc, st.minor)
+            seq[k:k + 1] = [[p, s, d / 2, o], [nb, s + d / 2, d / 4, -1], [p, s + 3 * d / 4, d / 4, -1]]
+        done += 1
+    return done > 0
+
+
+def op_extend(seq, rng, st: Setting) -> bool:
+    """Interrupt and extend the phrase: a bar of new material (a stepwise figure in the key around the
+    notes there, in the phrase's own note lengths) inserted at a note boundary in the phrase's middle, and
+    one note held a bar (or half a bar) longer, the notes after it coming that much later."""
+    if len(seq) < 6:
+        return False
+    k = int(rng.integers(len(seq) // 3, 2 * len(seq) // 3 + 1))
+    lengths = [n[2] for n in seq if n[2] >= 0.25 - 1e-9] or [1.0]
+    t, fig, q = seq[k][1], [], seq[k - 1][0]
+    while t < seq[k][1] + st.bar_q - 1e-9:
+        d = min(float(rng.choice(lengths)), seq[k][1] + st.bar_q - t)
+        q = _scale_pitch(q, int(rng.choice([-2, -1, -1, 1, 1, 2])), st.key_pc, st.minor)
+        fig.append([q, t, d, -1])
+        t += d
+    _retime(seq, k, st.bar_q)
+    seq[k:k] = fig
+    held = [j for j in range(1, len(seq) - 1) if seq[j][3] >= 0 and abs(seq[j + 1][1] - seq[j][1] - seq[j][2]) < 1e-6]
+    if held:
+        j = int(rng.choice(held))
+        extra = st.bar_q if rng.random() < 0.5 else st.bar_q / 2
+        seq[j][2] += extra
+        _retime(seq, j + 1, extra)
+    return True
+
+
+def op_fragment(seq, rng, st: Setting) -> bool:
+    """Quote only a fragment, then vary it: the first 6-8 notes stay, each later note moves by a scale
+    step with probability one half (up or down, the contour of a new continuation), and two rhythm
+    changes re-set the continuation."""
+    keep = int(rng.integers(6, 9))
+    if len(seq) <= keep + 2:
+        return False
+    for n in seq[keep:]:
+        if rng.random() < 0.5:
+            n[0] = _scale_pitch(n[0], int(rng.choice([-1, 1])), st.key_pc, st.minor)
+            n[3] = -2
+    tail = seq[keep:]
+    for _ in range(2):
+        op_rhythm(tail, rng, st.key_pc, st.minor)
+    seq[keep:] = tail
+    return True
+
+
+def op_sequence(seq, rng, st: Setting) -> bool:
+    """Repeat the opening motif (3-5 notes) in sequence: a scale step higher (in
+    one query of four a step lower), in the motif's own rhythm, before the phrase goes on."""
+    m = int(rng.integers(3, 6))
+    if len(seq) < m + 3:
+        return False
+    steps = -1 if rng.random() < 0.25 else 1
+    span = seq[m][1] - seq[0][1]
+    copy = [[_scale_pitch(p, steps, st.key_pc, st.minor), s + span, d, -1] for p, s, d, _ in seq[:m]]
+    _retime(seq, m, span)
+    seq[m:m] = copy
+    return True
+
+
+TRANSFORMS = {"mode": op_mode, "meter": op_meter, "reset": op_reset, "embellish": op_embellish,
+              "extend": op_extend, "fragment": op_fragment, "sequence": op_sequence}
+
+
+def transform(seq, kinds, rng, st: Setting) -> tuple[list[list], bool]:
+    """Apply whole-phrase variations in order (meter first, so that the others see the new bar); returns
+    the phrase and whether every variation could be made."""
+    ok = True
+    for kind in sorted(kinds, key=lambda k: k != "meter"):
+        ok = TRANSFORMS[kind](seq, rng, st) and ok
+    return (_make_monophonic(_relative(seq)) if seq else seq), ok
+
+
 # ------------------------------------------------------------------------------------ generated melodies
 
 _RHYTHMS = {   # one bar each, in quarters
@@ -618,18 +883,33 @@ class Generator:
         return bpm, bpm * spq / 60.0
 
     # -- queries
-    def positive(self, rng, qid: str, category: str, ref_index: int, notes=PHRASE_NOTES) -> Query:
+    def positive(self, rng, qid: str, category: str, ref_index: int, notes=PHRASE_NOTES, kinds=(),
+                 plan=None, context: bool = True) -> Query:
+        """A varied phrase of catalog tune `ref_index` between held-out context: the category's plan of
+        small changes (`vary`), after the whole-phrase variations `kinds` (`transform`) if any; with
+        context False, the phrase alone (whole songs in dispute mode)."""
         tune = self.split.catalog[ref_index]
-        i, n = self._phrase(rng, tune, notes)
-        T = int(rng.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
-        key_pc, minor = (tune.key_pc + T) % 12, tune.minor
-        phrase = [[p + T, s, d, o] for p, s, d, o in _excerpt(tune, i, n)]
-        plan = SYNC_PLAN if category == SYNC_CATEGORY else POSITIVE_CATEGORIES.get(category, {})
-        phrase = vary(phrase, plan, rng, key_pc, minor)
+        for _ in range(20 if kinds else 1):
+            i, n = self._phrase(rng, tune, notes)
+            T = int(rng.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
+            key_pc, minor = (tune.key_pc + T) % 12, tune.minor
+            phrase = [[p + T, s, d, o] for p, s, d, o in _excerpt(tune, i, n)]
+            st = Setting(key_pc, minor, tune.bar_q, float(tune.bar_pos[i]))
+            if not kinds:
+                break
+            phrase, ok = transform(phrase, kinds, rng, st)
+            if ok:
+                break
+        if plan is None:
+            plan = SYNC_PLAN if category == SYNC_CATEGORY else POSITIVE_CATEGORIES.get(category, {})
+        phrase = vary(phrase, plan, rng, key_pc, st.minor)
         register = float(np.median([x[0] for x in phrase]))
-        before, b_pick = self._context(rng, key_pc, minor, tune.bar_q, register)
-        after, _ = self._context(rng, key_pc, minor, tune.bar_q, register, avoid=(b_pick,))
-        lead, q0, q1 = self._assemble(rng, before, phrase, after, tune.bar_q, float(tune.bar_pos[i]))
+        if context:
+            before, b_pick = self._context(rng, key_pc, st.minor, st.bar_q, register)
+            after, _ = self._context(rng, key_pc, st.minor, st.bar_q, register, avoid=(b_pick,))
+        else:
+            before, after = [], []
+        lead, q0, q1 = self._assemble(rng, before, phrase, after, st.bar_q, st.pos)
         bpm, factor = self._tempo(rng, tune.spq)
         notes = tune.melody.notes
         phrase_iv = interval_bytes(tune.pitch[i:i + n])
@@ -639,8 +919,8 @@ class Generator:
             ref_source=f"{tune.melody.source}#{tune.melody.index}", alt_ref_indices=alts,
             query_span=(q0 * 60 / bpm, q1 * 60 / bpm),
             ref_span=(float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1])),
-            transpose=T, tempo_factor=factor, bpm=bpm, time_signature=_time_signature(tune.bar_q),
-            key_pc=key_pc, minor=minor, context_notes=(len(before), len(after)),
+            transpose=T, tempo_factor=factor, bpm=bpm, time_signature=_time_signature(st.bar_q),
+            key_pc=key_pc, minor=st.minor, context_notes=(len(before), len(after)),
             phrase_notes=len(phrase)), lead)
 
     def negative(self, rng, qid: str, category: str) -> Query:
@@ -671,6 +951,90 @@ class Generator:
         return self._finish(rng, Query(qid, False, category, "", tempo_factor=factor, bpm=bpm,
                                        time_signature=_time_signature(bar_q), key_pc=key_pc, minor=minor,
                                        context_notes=ctx), lead)
+
+    def variations(self, n_each: int = N_VARIATION) -> list[Query]:
+        """n_each queries of every group of VARIATION_CATEGORIES, each group with its own seeds (after
+        every other group's)."""
+        out = []
+        for g, (category, (kind, plan)) in enumerate(VARIATION_CATEGORIES.items()):
+            refs = np.random.default_rng([self.seed, 20 + g, 0]).choice(len(self.split.catalog), size=n_each)
+            notes = (12, 20) if kind == "fragment" else PHRASE_NOTES
+            for k, ref in enumerate(refs):
+                out.append(self.positive(np.random.default_rng([self.seed, 20 + g, 1, k]),
+                                         f"v{g}{k:03d}", category, int(ref), notes=notes, kinds=(kind,),
+                                         plan=plan))
+        return out
+
+    def disputes(self, n: int) -> tuple[list[int], list[Query]]:
+        """Dispute mode: n catalog tunes of at most DISPUTE_MAX_NOTES notes (the small catalog), each
+        queried by a whole-song variant of itself (one or two kinds of DISPUTE_KINDS in turn, plus one
+        ornament, rhythm change or wrong note per 24 notes, no foreign context) and by a song that borrows
+        its hook (`hook_song`), and n // 2 songs of held-out material that borrow nothing. Returns (catalog
+        indices of the small catalog, queries)."""
+        rng = np.random.default_rng([self.seed, 40])
+        usable = [k for k, t in enumerate(self.split.catalog) if len(t.pitch) <= DISPUTE_MAX_NOTES]
+        members = sorted(rng.choice(usable, size=min(n, len(usable)), replace=False).tolist())
+        out = []
+        for k, ref in enumerate(members):
+            r = np.random.default_rng([self.seed, 41, k])
+            length = len(self.split.catalog[ref].pitch)
+            kinds = DISPUTE_KINDS[k % len(DISPUTE_KINDS)]
+            plan = {}
+            for _ in range(max(1, length // 24)):
+                op = str(r.choice(["ornament", "rhythm", "pitch"]))
+                plan[op] = plan.get(op, 0) + 1
+            out.append(self.positive(r, f"d{k:04d}", f"{DISPUTE_CATEGORY}/{'+'.join(kinds)}", ref,
+                                     notes=(length, length), kinds=kinds, plan=plan, context=False))
+        for k, ref in enumerate(members):
+            kind = DISPUTE_HOOK_KINDS[k % len(DISPUTE_HOOK_KINDS)]
+            out.append(self.hook_song(np.random.default_rng([self.seed, 44, k]), f"h{k:04d}", ref, kind))
+        for k in range(n // 2):
+            out.append(self.hook_song(np.random.default_rng([self.seed, 43, k]), f"e{k:04d}", None, "none"))
+        return members, out
+
+    def hook_song(self, rng, qid: str, ref_index: int | None, kind: str) -> Query:
+        """A song of verse, hook, verse, hook, bridge, hook: the verses and the bridge phrases of held-out
+        tunes in the hook's key, the hook a phrase of 8-14 notes of catalog tune `ref_index` varied by
+        `kind` (the same way each time) and one more ornament, rhythm change or wrong note each time. With
+        ref_index None the hook is a held-out phrase too (a negative)."""
+        if ref_index is not None:
+            tune = self.split.catalog[ref_index]
+        else:
+            tune = self.split.heldout[int(rng.integers(len(self.split.heldout)))]
+        i, n = self._phrase(rng, tune, (8, 14))
+        T = int(rng.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
+        key_pc = (tune.key_pc + T) % 12
+        hook = [[p + T, s, d, o] for p, s, d, o in _excerpt(tune, i, n)]
+        st = Setting(key_pc, tune.minor, tune.bar_q, float(tune.bar_pos[i]))
+        if kind != "none":
+            hook, _ = transform(hook, (kind,), rng, st)
+        register = float(np.median([x[0] for x in hook]))
+        lead, used, spans = [], [], []
+        for part in range(6):
+            if part % 2 == 0:            # verse, verse, bridge: one or two held-out phrases
+                for _ in range(int(rng.integers(1, 3))):
+                    seq = []
+                    while not seq:
+                        seq, pick = self._context(rng, key_pc, st.minor, st.bar_q, register, avoid=tuple(used))
+                    used.append(pick)
+                    lead = lead + _shift(seq, (np.ceil(_end(lead) * 2 - 1e-9) / 2 if lead else 0.0) - seq[0][1])
+                continue
+            again = vary([x[:] for x in hook], {str(rng.choice(["ornament", "rhythm", "pitch"])): 1}, rng,
+                         key_pc, st.minor)
+            lead, q0, q1 = self._assemble(rng, lead, again, [], st.bar_q, st.pos)
+            spans.append((q0, q1))
+        bpm, factor = self._tempo(rng, tune.spq)
+        q = Query(qid, ref_index is not None, f"{DISPUTE_CATEGORY}/hook-{kind}" if ref_index is not None
+                  else f"{DISPUTE_CATEGORY}/none", "", tempo_factor=factor, bpm=bpm,
+                  time_signature=_time_signature(st.bar_q), key_pc=key_pc, minor=st.minor,
+                  context_notes=(len(lead) - 3 * len(hook), 0), phrase_notes=len(hook), transpose=T)
+        if ref_index is not None:
+            notes = tune.melody.notes
+            q.ref_index, q.ref_title = ref_index, tune.melody.title
+            q.ref_source = f"{tune.melody.source}#{tune.melody.index}"
+            q.query_span = (spans[0][0] * 60 / bpm, spans[0][1] * 60 / bpm)
+            q.ref_span = (float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1]))
+        return self._finish(rng, q, _make_monophonic(lead))
 
     def _finish(self, rng, q: Query, lead: list[list]) -> Query:
         q.arrangement = "piano" if rng.random() < P_PIANO else "band"
@@ -737,12 +1101,21 @@ def render(query: Query, path: str, seed: int) -> None:
 
 
 def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: str = "bench-work",
-          n_heldout: int = 400, log=print, n_short: int = N_SHORT, n_sync: int = N_SYNC) -> tuple[Split, list[Query]]:
-    """Load and split the corpus, generate the queries and write them as MIDI files under workdir/queries."""
+          n_heldout: int = 400, log=print, n_short: int = N_SHORT, n_sync: int = N_SYNC,
+          n_variation: int = N_VARIATION, n_dispute: int = 0) -> tuple[Split, list[Query]]:
+    """Load and split the corpus, generate the queries and write them as MIDI files under workdir/queries.
+
+    With n_dispute > 0 the dispute-mode queries follow (`Generator.disputes`); their small catalog is
+    `split.stats["dispute_catalog"]` (indices into split.catalog)."""
     t0 = time.perf_counter()
     corpus = load_corpus(os.path.join(workdir, "cache"), log=log)
     split = split_corpus(corpus, n_catalog, n_heldout, seed)
-    queries = Generator(split, seed).queries(n_queries, n_short, n_sync)
+    gen = Generator(split, seed)
+    queries = gen.queries(n_queries, n_short, n_sync) + (gen.variations(n_variation) if n_variation else [])
+    if n_dispute:
+        members, disputes = gen.disputes(n_dispute)
+        split.stats["dispute_catalog"] = members
+        queries += disputes
     qdir = os.path.join(workdir, "queries")
     os.makedirs(qdir, exist_ok=True)
     for k, q in enumerate(queries):

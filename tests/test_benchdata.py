@@ -87,3 +87,45 @@ def test_written_midi_loads_back(split, queries, tmp_path):
             # the piano's accompaniment may poke through the lead's long notes: compare as sequences
             agree = difflib.SequenceMatcher(None, got.tolist(), ref, autojunk=False).ratio()
             assert agree >= 0.8, (got.tolist(), ref)
+
+
+def _phrase_and_reference(split, q):
+    got = [p - q.transpose for p in _span_pitches(q.lead, q.query_span)]
+    return got, _reference_pitches(split, q)
+
+
+def test_songwriters_variations_do_what_they_say(split):
+    queries = benchdata.Generator(split, seed=7).variations(4)
+    assert len(queries) == 4 * len(benchdata.VARIATION_CATEGORIES)
+    again = benchdata.Generator(split, seed=7).variations(4)
+    assert [q.lead for q in queries] == [q.lead for q in again]
+    for q in queries:
+        s0, s1 = q.query_span
+        assert 0 <= s0 < s1 <= q.duration + 1e-9
+        got, ref = _phrase_and_reference(split, q)
+        kind = q.category.split("/")[0]
+        if kind == "mode":
+            # the same notes, some a semitone off, all in one direction (towards the new mode)
+            assert len(got) == len(ref)
+            diffs = {g - r for g, r in zip(got, ref)} - {0}
+            assert diffs in ({1}, {-1}), (got, ref)
+            assert (diffs == {-1}) == q.minor           # lowered: now minor
+        elif kind == "meter":
+            assert got == ref                          # re-barred: same pitches, other lengths
+        elif kind in ("extend", "sequence", "embellish"):
+            assert len(got) > len(ref)                 # notes inserted
+            assert all(p in got for p in ref[:1])
+        elif kind == "fragment":
+            assert got[:6] == ref[:6] and got != ref
+
+
+def test_dispute_mode_builds_whole_songs_hooks_and_negatives(split):
+    members, queries = benchdata.Generator(split, seed=7).disputes(6)
+    assert len(members) == 6 and len(set(members)) == 6
+    whole = [q for q in queries if q.qid.startswith("d")]
+    hooks = [q for q in queries if q.qid.startswith("h")]
+    negatives = [q for q in queries if not q.positive]
+    assert len(whole) == 6 and len(hooks) == 6 and len(negatives) == 3
+    assert {q.ref_index for q in whole} == set(members) == {q.ref_index for q in hooks}
+    for q in hooks:
+        assert len(q.lead) >= 3 * q.phrase_notes and q.context_notes[0] > 0

@@ -34,8 +34,8 @@ from ..notes import tuning_offset
 
 RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
-LAMBDA_RESCORE = 0.1035   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
-K_RESCORE = 0.035896     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
+LAMBDA_RESCORE = 0.1026   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
+K_RESCORE = 0.036016     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
 PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
 QUERY_LENGTH_EXP = 1.0     # search space m^a n^b of the null's length correction (scripts/calibrate.py --rescore)
 REF_LENGTH_EXP = 1.0
