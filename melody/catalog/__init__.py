@@ -17,7 +17,7 @@ from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
-from ..score.rescore import null_sample, rescore
+from ..score.rescore import View, null_sample, rescore_views
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
                      merge_repeats, pack, read_cache, write_cache)
 from .store import Entries, Store
@@ -30,13 +30,6 @@ MERGED_MAX = 50_000     # recordings are ranked against a merged-repeat copy of 
 SIEVE_MIN = 50_000      # catalogs at least this large are sieved before the first pass (melody.align.sieve)
 SIEVE_SHARE = 0.02      # the share of rows, best by sieve score, that the first pass re-scores
 TAIL_SAMPLE = 1 << 16   # rows of a sieved catalog whose cheap scores fit the stage-1 E-values' tail
-REPEATED_MIN = 0.06     # a recording repeating a note in fewer of its steps is ranked with repeats merged
-
-
-def repeated_share(notes: np.ndarray) -> float:
-    """The share of a melody's steps that repeat a note (same rounded pitch)."""
-    pitch = np.rint(notes["pitch"].astype("f8"))
-    return float(np.mean(np.diff(pitch) == 0)) if len(pitch) > 1 else 0.0
 
 
 def default_catalog_path() -> str:
@@ -283,23 +276,26 @@ class Catalog:
     def _rank(self, query: Melody, p: Packed, params, pitch_params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Stage-1 score, E-value and order (best first) of every row for the query.
 
-        A recording cannot show a repeated note that is not re-articulated (legato winds and strings): one
-        whose notes repeat in fewer than REPEATED_MIN of its steps is ranked with repeated notes merged on
-        both sides. One that shows them (piano, guitar, most singing; a written melody repeats a note in
-        about one step in six) is ranked as transcribed: merging would throw away what tells the melody
-        apart (on scripts/bench_audio.py, merging every recording cost perfect transcriptions 0.02-0.06 of R@1).
+        A recording cannot show a repeated note that is not re-articulated (legato winds and strings), and a
+        transcriber recovers some of them and not others; merging repeated notes on both sides makes the
+        alignment blind to them, but also throws away what tells a melody apart where the recording does
+        show them (piano, guitar, most singing). So a recording is ranked both ways, as transcribed and
+        with repeated notes merged on both sides, and each reference keeps the better of its two
+        significances, corrected for taking the better of two (`rescore.rescore_views`, `views_factor`).
         Not in catalogs of MERGED_MAX melodies or more: a merged copy of every melody would not fit in
         memory. The passage shown is still aligned note for note.
         """
-        sq, sp = query, p
-        if query.meta.get("kind") == "audio" and len(p) < MERGED_MAX and repeated_share(query.notes) < REPEATED_MIN:
+        qf = p.query_features(query)
+        scores, evalues = self._stage1(qf, p, params)
+        views = [View(query, qf, p, scores, evalues)]
+        if query.meta.get("kind") == "audio" and len(p) < MERGED_MAX:
             merged = Melody(merge_repeats(query.notes)[0], query.title, source=query.source, meta=query.meta)
-            if len(merged.notes) >= 3:
-                sq, sp = merged, self._merged_packed()
-        sqf = sp.query_features(sq)
-        scores, evalues = self._stage1(sqf, sp, params)
-        order, evalues, _ = rescore(sq, sqf, sp, scores, evalues, params, pitch_params)
-        return scores, evalues, order
+            if len(merged.notes) >= MIN_NOTES:
+                mp = self._merged_packed()
+                mqf = mp.query_features(merged)
+                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params)))
+        order, evalues, _ = rescore_views(views, pitch_params)
+        return np.max([v.s1 for v in views], axis=0), evalues, order
 
     def _stage1(self, qf: Features, p: Packed, params) -> tuple[np.ndarray, np.ndarray]:
         """Interval-alignment score and E-value of every row (melody.align.search).

@@ -27,6 +27,8 @@ pitch matches look rarer than they are. E = N p as in stage 1.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import align
@@ -117,27 +119,88 @@ def rescore(query, qf, packed, s1: np.ndarray, evalues1: np.ndarray, params=None
     re-scored)). The re-scored candidates come first, by their new E-value; the others follow in stage-1
     order with their stage-1 E-values.
     """
-    n_refs = len(s1)
-    m = len(qf)
+    return rescore_views([View(query, qf, packed, s1, evalues1)], pitch_params, top, sample)
+
+
+@dataclass
+class View:
+    """One way of reading a query against the catalog for `rescore_views`: the query's melody and features,
+    the catalog's packed arrays in the same form (row r is the same reference in every view), stage 1's
+    scores and E-values."""
+    query: object
+    qf: object
+    packed: object
+    s1: np.ndarray
+    evalues1: np.ndarray
+
+
+def _query_pitches(query) -> np.ndarray:
     pitch = query.notes["pitch"].astype(np.float64)    # recordings: fractional, in the performer's tuning
-    qp = np.rint(pitch - tuning_offset(pitch, query.notes["duration"])).astype(np.int64)
-    n_steps = np.diff(packed.step_offsets)
-    stage1 = _stage1_order(s1, evalues1)
+    return np.rint(pitch - tuning_offset(pitch, query.notes["duration"])).astype(np.int64)
+
+
+VIEWS_TAIL = 0.1     # the share of each view's null scores whose joint exceedances give views_factor
+
+
+def views_factor(z: np.ndarray) -> float:
+    """How many independent tests taking each reference's best reduced score of several views amounts to,
+    from the null sample's reduced scores z (views x rows): the rows where any view reaches its own upper
+    VIEWS_TAIL quantile, divided by the VIEWS_TAIL share of rows each view has there; clipped to [1, number
+    of views].
+
+    The best of several views has the tail P(max z >= x) ~ c exp(-x): c = 1 when the views always agree,
+    c -> 2 for two independent ones, never more than the number of views (Bonferroni). Each view is
+    measured against its own quantile, so c says how the views depend on each other, not how well each is
+    fitted or which scores higher. The upper tail, not the bulk: on scripts/bench_audio.py's recordings the
+    two views of an unrelated reference agree less the higher they score (bulk 1.22, top 10% 1.47, z >= 4
+    about 1.45; BENCHMARKS.md, eighth session).
+    """
+    if z.shape[0] < 2:
+        return 1.0
+    top = np.quantile(z, 1.0 - VIEWS_TAIL, axis=1, keepdims=True)
+    share = float(np.mean((z >= top).any(axis=0))) / float(np.mean(z >= top))
+    return float(np.clip(share, 1.0, z.shape[0]))
+
+
+def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, sample: int = NULL_SAMPLE):
+    """`rescore` of a query read in several ways (a recording as transcribed and with repeated notes merged,
+    `melody.catalog.Catalog._rank`): every view's RESCORE_TOP best stage-1 candidates are re-scored in every
+    view, each view's combined scores get their own per-query null (`fit_null`, on the same null rows), and
+    a reference's significance is that of its best reduced score over the views, corrected for taking the
+    best of several (`views_factor`): ``E = N (1 - exp(-c exp(-max_v z_v)))``. With one view this is the
+    plain re-scoring. Returns (order, E-value per row, best combined score per row (NaN where not
+    re-scored)); rows not re-scored follow in the order of their smallest stage-1 E-value.
+    """
+    first_view = views[0]
+    n_refs = len(first_view.s1)
+    stage1 = [_stage1_order(v.s1, v.evalues1) for v in views]
     if n_refs <= sample:
         cand = null_rows = rows = np.arange(n_refs)
     else:
-        cand = stage1[:top]
+        cand = stage1[0][:top]
+        for order in stage1[1:]:
+            cand = np.union1d(cand, order[:top])
         null_rows = null_sample(n_refs, sample)
         rows = np.union1d(cand, null_rows)
-    combined = np.full(n_refs, np.nan)
-    combined[rows] = s1[rows] + pitch_scores(qp, qf, packed, pitches(packed), rows, pitch_params)
-    space = search_space(m, n_steps)
-    lam, log_k = fit_null(combined[null_rows], space[null_rows])
-    z = lam * combined[cand] - log_k - np.log(space[cand])
-    ev = np.array(evalues1, dtype="f8", copy=True)
-    ev[cand] = n_refs * -np.expm1(-np.exp(-z))
-    first = cand[np.lexsort((-combined[cand], ev[cand]))]
+    combined = np.full((len(views), n_refs), np.nan)
+    z = np.empty((len(views), len(cand)))
+    z_null = np.empty((len(views), len(null_rows)))
+    for k, v in enumerate(views):
+        combined[k, rows] = v.s1[rows] + pitch_scores(_query_pitches(v.query), v.qf, v.packed,
+                                                      pitches(v.packed), rows, pitch_params)
+        space = search_space(len(v.qf), np.diff(v.packed.step_offsets))
+        lam, log_k = fit_null(combined[k, null_rows], space[null_rows])
+        z[k] = lam * combined[k, cand] - log_k - np.log(space[cand])
+        z_null[k] = lam * combined[k, null_rows] - log_k - np.log(space[null_rows])
+    factor = views_factor(z_null)
+    best = combined.max(axis=0) if len(views) > 1 else combined[0]
+    ev = np.array(first_view.evalues1, dtype="f8", copy=True)
+    for v in views[1:]:
+        ev = np.minimum(ev, v.evalues1)
+    ev[cand] = n_refs * -np.expm1(-factor * np.exp(-z.max(axis=0)))
+    first = cand[np.lexsort((-best[cand], ev[cand]))]
     later = np.ones(n_refs, dtype=bool)
     later[cand] = False
-    rest = stage1[later[stage1]]
-    return np.concatenate([first, rest]).astype(np.int64), ev, combined
+    rest = stage1[0] if len(views) == 1 else np.lexsort((-np.max([v.s1 for v in views], axis=0), ev))
+    rest = rest[later[rest]]
+    return np.concatenate([first, rest]).astype(np.int64), ev, best
