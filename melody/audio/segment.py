@@ -201,7 +201,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     if tr.cand_midi is not None:
         _refine_onsets(spans, tr, min_len)
     if tr.key_onset is not None and tr.key_note is not None:
-        spans = _insert_key_onsets(spans, tr, min_len)
+        spans = _insert_key_onsets(spans, tr)
     spans = np.array(spans, dtype="f8").reshape(-1, 3)
     return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
 
@@ -271,7 +271,7 @@ def _key_onsets(tr: PitchTrack, pitch: float, t0: float, t1: float, threshold: f
     return out
 
 
-def _insert_key_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> list[list]:
+def _insert_key_onsets(spans: list[list], tr: PitchTrack) -> list[list]:
     """``spans`` ([start, stop, pitch] in tracker frames, in time order) with a note started wherever the
     network says another key begins inside one and then sounds alone (see ``INSERT_ONSET``). The new note
     keeps the performer's tuning (the held note's offset from its key) and runs to the held note's end."""
@@ -315,7 +315,8 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> list[
             if 0 <= held - MIDI_LOW < len(sounding):
                 sounding[held - MIDI_LOW] = False
             new_pitch = key + (pitch - held)
-            if sounding.any() and not (key > held and _support(tr, c, new_pitch, pitch, support) >= INSERT_SUPPORT):
+            above = key > held and _support(tr, c, new_pitch, pitch, support) >= INSERT_SUPPORT
+            if sounding.any() and not above:
                 continue
             out.append([start, c, pitch])
             start, pitch = c, round(new_pitch, 2)
