@@ -82,6 +82,60 @@ def test_an_onset_at_the_notes_own_key_splits_a_repeat():
     assert len(notes_from_track(tr)) == 1
 
 
+def _skipped_note(t_on=0.52, held=67, key=69):
+    """A held note at ``held`` (1 s) whose path never leaves it, while the network hears ``key`` start at
+    ``t_on`` and sound to the end (the held key stops there)."""
+    tr, onset, times = _held(pitch=held)
+    note = np.zeros_like(onset)
+    i = int(np.argmin(np.abs(times - t_on)))
+    note[:i, held - neural.MIDI_LOW] = 0.9
+    note[i:, key - neural.MIDI_LOW] = 0.8
+    onset[i - 1:i + 2, key - neural.MIDI_LOW] = [0.3, 0.9, 0.4]
+    tr.key_onset, tr.key_onset_times, tr.key_note = onset, times, note
+    return tr, i
+
+
+def test_an_onset_at_another_key_that_then_sounds_alone_starts_a_note():
+    tr, i = _skipped_note()
+    got = notes_from_track(tr)
+    assert list(np.round(got["pitch"])) == [67, 69]
+    assert got["onset"][1] == pytest.approx(tr.key_onset_times[i] - segment.KEY_ONSET_LAG_S, abs=0.011)
+    assert got["onset"][1] + got["duration"][1] == pytest.approx(1.0, abs=0.011)
+    # the performer's tuning stays: a held note 30 cents flat starts its new note 30 cents flat
+    tr.midi[:] = 66.7
+    assert list(notes_from_track(tr)["pitch"]) == pytest.approx([66.7, 68.7], abs=0.01)
+
+
+def test_no_note_starts_where_the_network_hears_other_keys_or_no_note():
+    tr, i = _skipped_note()
+    tr.key_note[i:, 48 - neural.MIDI_LOW] = 0.7        # a chord tone sounds with it: a mix, not the line
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _skipped_note()
+    tr.key_note[i:, 69 - neural.MIDI_LOW] = 0.2        # an onset whose key does not then sound
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _skipped_note(key=79)                      # a leap beyond INSERT_MAX_STEP (an overtone)
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _skipped_note(key=66)                      # a singer at 66.6, between keys 66 and 67
+    tr.midi[:] = 66.6
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _skipped_note(t_on=0.025)                  # too close to the note's start
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _skipped_note()
+    tr.key_note = None                                 # no note activation (salience-only track)
+    assert len(notes_from_track(tr)) == 1
+
+
+def test_in_a_mix_a_new_key_above_the_held_note_that_the_salience_hears_starts_a_note():
+    # chords sound under the lead (a third key): only a key above the held note, with a candidate of its own
+    for key, cand, expected in [(69, 0.6, [67, 69]), (69, 0.2, [67]), (65, 0.6, [67])]:
+        tr, i = _skipped_note(key=key)
+        tr.key_note[:, 55 - neural.MIDI_LOW] = 0.8
+        n = len(tr.midi)
+        tr.cand_midi = np.column_stack([np.full(n, 67.0), np.full(n, 55.0), np.full(n, float(key))]).astype("f4")
+        tr.cand_salience = np.column_stack([np.full(n, 1.0), np.full(n, 0.7), np.full(n, cand)]).astype("f4")
+        assert list(np.round(notes_from_track(tr)["pitch"])) == expected
+
+
 def test_fused_transcription_of_a_solo_line(tmp_path, rng):
     pitch = np.clip(64 + np.cumsum(rng.integers(-4, 5, 16)), 52, 84)
     pitch[1:][pitch[1:] == pitch[:-1]] += 2

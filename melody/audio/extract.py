@@ -66,6 +66,7 @@ class PitchTrack:
     attack: np.ndarray | None = None        # growth of the melody pitch's harmonics per frame (new attacks)
     key_onset: np.ndarray | None = None     # Basic Pitch's onset activation (frames, 88 keys from MIDI 21)
     key_onset_times: np.ndarray | None = None   # seconds of its frames
+    key_note: np.ndarray | None = None      # Basic Pitch's note activation (same frames and keys)
 
     @property
     def times(self) -> np.ndarray:

@@ -12,7 +12,8 @@ start. Per tracker frame and candidate we read the activation of the candidate's
 - onset: a pitch change into a candidate whose key starts a note is cheaper, like a harmonic attack
   (``extract.ONSET_EASE``);
 - the onset activation at each note's own key then splits re-played repeats that the salience shows as
-  one note (``melody.audio.segment``).
+  one note, and an onset at another key that then sounds alone starts the short note the path held the
+  previous note over (``melody.audio.segment``).
 
 The file is decoded twice (16 kHz for the tracker, 22.05 kHz for the network), both streamed.
 """
@@ -48,7 +49,7 @@ def fused_track(path: str, stats: AudioStats) -> PitchTrack:
     note = key_evidence(act.note, times, cand[0], NOTE_BEFORE_S, NOTE_AFTER_S)
     onset = key_evidence(act.onset, times, cand[0], ONSET_BEFORE_S, ONSET_AFTER_S)
     tr = track(*cand, cand_note=note, cand_onset=onset)
-    tr.key_onset, tr.key_onset_times = act.onset, times
+    tr.key_onset, tr.key_onset_times, tr.key_note = act.onset, times, act.note
     return tr
 
 

@@ -37,6 +37,18 @@ MAX_ATTACK_S = 0.08
 # peak of KEY_ONSET_SPLIT inside the note starts a repeated note there (a re-played note whose attack the
 # salience misses). The network's onset peaks lie KEY_ONSET_LAG_S after the onset (median, benchmark renders).
 KEY_ONSET_SPLIT, KEY_ONSET_LAG_S = 0.7, 0.009
+# A short note the path skips (it stays on the still-sounding previous note): where the network's onset at
+# another key peaks >= INSERT_ONSET inside a note and that key's note activation then averages >= INSERT_NOTE
+# over MIN_NOTE_S, a note at that key starts there if the key is the line's next note, by either test:
+# - no third key sounds then (activation >= INSERT_NOTE): the recording is a single line there;
+# - the key lies above the held note and our own salience has it (a candidate within 60 ms after, at least
+#   INSERT_SUPPORT of the held note's salience there): in a mix the accompaniment's onsets under a held lead
+#   note come from below it (the same assumption as the tracker's register), with its other keys sounding.
+# The key must be more than CHANGE and at most INSERT_MAX_STEP semitones from the held note's pitch, the onset
+# INSERT_MARGIN_S from either end of the note, and not the key of a next note that starts within
+# INSERT_LATE_S (the path found that one, late).
+INSERT_ONSET, INSERT_NOTE, INSERT_MAX_STEP, INSERT_MARGIN_S, INSERT_LATE_S = 0.6, 0.5, 9, 0.03, 0.15
+INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -188,6 +200,8 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
                     spans.append([s2, e2, round(float(np.median(seg[s2 - a:e2 - a])), 2)])
     if tr.cand_midi is not None:
         _refine_onsets(spans, tr, min_len)
+    if tr.key_onset is not None and tr.key_note is not None:
+        spans = _insert_key_onsets(spans, tr)
     spans = np.array(spans, dtype="f8").reshape(-1, 3)
     return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
 
@@ -255,3 +269,67 @@ def _key_onsets(tr: PitchTrack, pitch: float, t0: float, t1: float, threshold: f
         if x[i] >= threshold and x[i] >= x[i - 1] and x[i] > x[i + 1]:
             out.append(int(round((times[i] - KEY_ONSET_LAG_S) / tr.hop_s)))
     return out
+
+
+def _insert_key_onsets(spans: list[list], tr: PitchTrack) -> list[list]:
+    """``spans`` ([start, stop, pitch] in tracker frames, in time order) with a note started wherever the
+    network says another key begins inside one and then sounds alone (see ``INSERT_ONSET``). The new note
+    keeps the performer's tuning (the held note's offset from its key) and runs to the held note's end."""
+    on, note, times = tr.key_onset, tr.key_note, tr.key_onset_times
+    if len(on) < 3 or not spans:
+        return spans
+    inner = on[1:-1]
+    rows, keys = np.nonzero((inner >= INSERT_ONSET) & (inner >= on[:-2]) & (inner > on[2:]))
+    if not len(rows):
+        return spans
+    rows = rows + 1
+    order = np.argsort(times[rows], kind="stable")
+    rows, keys = rows[order], keys[order]
+    frames = np.round((times[rows] - KEY_ONSET_LAG_S) / tr.hop_s).astype(np.int64)
+    width = max(int(round(MIN_NOTE_S / float(np.median(np.diff(times))))), 1) if len(times) > 1 else 1
+    margin = max(int(round(INSERT_MARGIN_S / tr.hop_s)), 1)
+    late = int(round(INSERT_LATE_S / tr.hop_s))
+    support = max(int(round(SUPPORT_S / tr.hop_s)), 1)
+    out: list[list] = []
+    p = 0
+    for k, span in enumerate(spans):
+        start, stop, pitch = int(span[0]), int(span[1]), float(span[2])
+        next_key = int(np.floor(spans[k + 1][2] + 0.5)) if k + 1 < len(spans) else None
+        next_start = int(spans[k + 1][0]) if k + 1 < len(spans) else None
+        while p < len(frames) and frames[p] < start + margin:
+            p += 1
+        q = p
+        while q < len(frames) and frames[q] <= stop - margin:
+            c, row, key = int(frames[q]), int(rows[q]), int(keys[q]) + MIDI_LOW
+            q += 1
+            held = int(np.floor(pitch + 0.5))
+            # a key within CHANGE of the held pitch is that note heard by a singer between two keys
+            if abs(key - pitch) <= CHANGE or abs(key - held) > INSERT_MAX_STEP or c - start < margin:
+                continue
+            if next_key == key and next_start - c <= late:
+                continue
+            sounding = note[row:row + width].mean(axis=0) >= INSERT_NOTE
+            if not sounding[key - MIDI_LOW]:
+                continue
+            sounding[key - MIDI_LOW] = False
+            if 0 <= held - MIDI_LOW < len(sounding):
+                sounding[held - MIDI_LOW] = False
+            new_pitch = key + (pitch - held)
+            above = key > held and _support(tr, c, new_pitch, pitch, support) >= INSERT_SUPPORT
+            if sounding.any() and not above:
+                continue
+            out.append([start, c, pitch])
+            start, pitch = c, round(new_pitch, 2)
+        out.append([start, stop, pitch])
+    return out
+
+
+def _support(tr: PitchTrack, frame: int, pitch: float, held: float, width: int) -> float:
+    """The strongest candidate salience at ``pitch`` over ``width`` frames from ``frame``, relative to that at
+    the ``held`` pitch (inf where the held pitch has none; 0 where the track keeps no candidates)."""
+    if tr.cand_midi is None:
+        return 0.0
+    cm, cs = tr.cand_midi[frame:frame + width], tr.cand_salience[frame:frame + width]
+    new = float(np.where(np.abs(cm - pitch) < 0.5, cs, 0.0).max()) if len(cm) else 0.0
+    old = float(np.where(np.abs(cm - held) < 0.5, cs, 0.0).max()) if len(cm) else 0.0
+    return new / old if old > 0 else (np.inf if new > 0 else 0.0)
