@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import mido
 
+from .align.pitch import KEY_PROFILES
+
 PPQ = 480
 DRUM_CHANNEL = 9
 KICK, SNARE, HIHAT = 36, 38, 42
@@ -18,8 +20,6 @@ KICK, SNARE, HIHAT = 36, 38, 42
 _MAJOR = [(0, "maj"), (2, "min"), (4, "min"), (5, "maj"), (7, "maj"), (9, "min")]   # I ii iii IV V vi
 _MINOR = [(0, "min"), (3, "maj"), (5, "min"), (7, "maj"), (8, "maj"), (10, "maj")]  # i III iv V VI VII
 _PRIOR = {0: 0.3, 5: 0.15, 7: 0.2}   # tonic, subdominant, dominant are a little likelier
-_PROFILE_MAJOR = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]  # Krumhansl-Kessler
-_PROFILE_MINOR = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]
 
 
 @dataclass
@@ -91,7 +91,7 @@ def estimate_key(lead):
     for n in lead:
         hist[int(round(n[0])) % 12] += max(float(n[2]), 0.0)
     best = (-2.0, 0, False)
-    for minor, profile in ((False, _PROFILE_MAJOR), (True, _PROFILE_MINOR)):
+    for minor, profile in ((False, KEY_PROFILES[0].tolist()), (True, KEY_PROFILES[1].tolist())):
         for tonic in range(12):
             r = _corr(hist, [profile[(pc - tonic) % 12] for pc in range(12)])
             best = max(best, (r, tonic, minor))

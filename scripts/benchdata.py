@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from melody.align.pitch import KEY_PROFILES
 from melody.errors import MelodyError
 from melody.notes import Melody
 
@@ -104,8 +105,6 @@ DISPUTE_KINDS = (("mode",), ("meter",), ("reset",), ("embellish",), ("extend",),
                  ("mode", "meter"), ("reset", "embellish"))
 DISPUTE_MAX_NOTES = 160      # longer tunes (reels of many parts) are cut to their first notes
 
-_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 _MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 
@@ -195,7 +194,7 @@ def load_corpus(cache_dir: str | None = None, files_per_collection: int | None =
 
 def _profiles() -> np.ndarray:
     """The 24 key profiles (12 major then 12 minor), each standardised to mean 0 and unit norm."""
-    rows = [np.roll(prof, tonic) for prof in (_MAJOR_PROFILE, _MINOR_PROFILE) for tonic in range(12)]
+    rows = [np.roll(prof, tonic) for prof in KEY_PROFILES for tonic in range(12)]
     p = np.array(rows)
     p -= p.mean(axis=1, keepdims=True)
     return p / np.linalg.norm(p, axis=1, keepdims=True)

@@ -78,8 +78,9 @@ RHYTHM_CLASSES = 6              # relative lengths in classes of half a log2 uni
 # floored at 0 and capped at 4. Equal lengths (60% of steps) carry nothing, a doubling ~2 bits.
 RHYTHM_BITS = np.array([4.0, 4.0, 4.0, 2.85, 2.34, 4.0, 0.0, 4.0, 2.11, 3.65, 4.0, 4.0, 4.0])
 
-# Krumhansl-Kessler key profiles (major, minor), for the reference's key in the mode change (P_MODE)
-_KK = np.array([[6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88],
+# Krumhansl-Kessler key profiles (major, minor), for the reference's key in the mode change (P_MODE); also
+# the benchmark generators' key estimates (melody.testing, scripts/benchdata.py)
+KEY_PROFILES = np.array([[6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88],
                 [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]])
 # P_MODE: the degrees (semitones above the tonic) that move, and by how much, when a major melody is sung in
 # minor (its third and sixth a semitone lower) and a minor one in major (third, sixth and flat seventh a
@@ -98,7 +99,7 @@ def estimate_key(pitch):
     counts -= counts.mean()
     best, tonic, minor = 0.0, 0, 0
     for mode in range(2):
-        prof = _KK[mode] - _KK[mode].mean()
+        prof = KEY_PROFILES[mode] - KEY_PROFILES[mode].mean()
         for t in range(12):
             v = 0.0
             for c in range(12):

@@ -250,6 +250,7 @@ def _sharp_attack(attack: np.ndarray | None, start: int) -> bool:
 
 
 def _level(cands: np.ndarray, sal: np.ndarray, pitch: float) -> float:
+    """The strongest salience of the candidates (one frame's, or a window's) within half a semitone of pitch."""
     near = np.abs(cands - pitch) < 0.5
     return float(sal[near].max()) if near.any() else 0.0
 
@@ -263,12 +264,22 @@ def _key_onsets(tr: PitchTrack, pitch: float, t0: float, t1: float, threshold: f
     times = tr.key_onset_times
     lo, hi = np.searchsorted(times, [t0 + KEY_ONSET_LAG_S, t1 + KEY_ONSET_LAG_S])
     lo, hi = max(lo, 1), min(hi, len(times) - 1)
-    x = tr.key_onset[:, key]
-    out = []
-    for i in range(lo, hi):
-        if x[i] >= threshold and x[i] >= x[i - 1] and x[i] > x[i + 1]:
-            out.append(int(round((times[i] - KEY_ONSET_LAG_S) / tr.hop_s)))
-    return out
+    if hi <= lo:
+        return []
+    rows = lo + np.nonzero(_onset_peaks(tr.key_onset[lo - 1:hi + 1, key], threshold))[0]
+    return _onset_frames(tr, rows).tolist()
+
+
+def _onset_peaks(on: np.ndarray, threshold: float) -> np.ndarray:
+    """Where the network's onset activation (frames along axis 0) peaks at ``threshold`` or more: a mask of
+    its inner frames (frame i + 1 of ``on`` at row i)."""
+    inner = on[1:-1]
+    return (inner >= threshold) & (inner >= on[:-2]) & (inner > on[2:])
+
+
+def _onset_frames(tr: PitchTrack, rows: np.ndarray) -> np.ndarray:
+    """Tracker frames of the onsets whose network onset peaks at activation frames ``rows``."""
+    return np.round((tr.key_onset_times[rows] - KEY_ONSET_LAG_S) / tr.hop_s).astype(np.int64)
 
 
 def _insert_key_onsets(spans: list[list], tr: PitchTrack) -> list[list]:
@@ -278,14 +289,13 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack) -> list[list]:
     on, note, times = tr.key_onset, tr.key_note, tr.key_onset_times
     if len(on) < 3 or not spans:
         return spans
-    inner = on[1:-1]
-    rows, keys = np.nonzero((inner >= INSERT_ONSET) & (inner >= on[:-2]) & (inner > on[2:]))
+    rows, keys = np.nonzero(_onset_peaks(on, INSERT_ONSET))
     if not len(rows):
         return spans
     rows = rows + 1
     order = np.argsort(times[rows], kind="stable")
     rows, keys = rows[order], keys[order]
-    frames = np.round((times[rows] - KEY_ONSET_LAG_S) / tr.hop_s).astype(np.int64)
+    frames = _onset_frames(tr, rows)
     width = max(int(round(MIN_NOTE_S / float(np.median(np.diff(times))))), 1) if len(times) > 1 else 1
     margin = max(int(round(INSERT_MARGIN_S / tr.hop_s)), 1)
     late = int(round(INSERT_LATE_S / tr.hop_s))
@@ -330,6 +340,5 @@ def _support(tr: PitchTrack, frame: int, pitch: float, held: float, width: int) 
     if tr.cand_midi is None:
         return 0.0
     cm, cs = tr.cand_midi[frame:frame + width], tr.cand_salience[frame:frame + width]
-    new = float(np.where(np.abs(cm - pitch) < 0.5, cs, 0.0).max()) if len(cm) else 0.0
-    old = float(np.where(np.abs(cm - held) < 0.5, cs, 0.0).max()) if len(cm) else 0.0
+    new, old = _level(cm, cs, pitch), _level(cm, cs, held)
     return new / old if old > 0 else (np.inf if new > 0 else 0.0)
