@@ -73,6 +73,8 @@ def evidence(path: str, result: dict, catalog: Catalog):
     ev = m["evidence"]
     st.pyplot(figure)
     st.caption(ev["significance"][0].upper() + ev["significance"][1:] + ".")
+    if ev.get("mode_change"):
+        st.caption("Mode: " + ev["mode_change"]["text"] + ".")
     left, right = st.columns(2)
     with left:
         st.subheader("Intervals side by side")

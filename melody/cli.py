@@ -268,6 +268,8 @@ def cmd_compare(args):
         print(f" {flag}{k:2d}. E={m['evalue']:.2g} {m['matched_notes']:3d} notes  A {_fmt_span(m['query_span'])} "
               f"{_fmt_bars(m['query_bars'])}  B {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}"
               f"  transp {m['transposition']:+d}  tempo x{m['tempo_ratio']:.2f}")
+        if m["evidence"].get("mode_change"):
+            print(f"      {m['evidence']['mode_change']['text']}")
     return EXIT_OK
 
 

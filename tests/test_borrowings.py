@@ -33,3 +33,15 @@ def test_borrowed_tune_ranks_first_and_is_flagged(catalog, name):
 def test_shared_idioms_alone_are_not_flagged(catalog, name):
     matches = catalog.search(load(os.path.join(QUERIES, name))[0], top=3)
     assert not any(m.flagged for m in matches)
+
+
+def test_the_explanation_names_a_mode_change_only_where_the_tune_changed_mode(catalog):
+    for name, (target, _) in CASES.items():
+        if target:
+            best = catalog.search(load(os.path.join(QUERIES, name))[0], top=1)[0]
+            change = best.evidence["mode_change"]
+            if name == "bruder_martin.abc":      # Frère Jacques (C major) in D minor: every third and sixth lower
+                assert change["reference_key"] == "C major" and change["query_mode"] == "minor"
+                assert change["notes"] == 8
+            else:
+                assert change is None, name

@@ -129,3 +129,18 @@ def test_csv_rows_one_per_match_and_one_per_failed_file(pair):
     assert rows[1]["rank"] == 2 and rows[2]["error"] == "b.mid: corrupt"
     parsed = list(csv.DictReader(io.StringIO(csv_text(results))))
     assert len(parsed) == 3 and parsed[0]["title"] == "reference"
+
+
+def test_mode_change_reads_changed_notes_skipped_on_both_sides_as_pairs():
+    from melody.score.match import _substitutions, mode_change
+    major = np.array(TUNE, dtype=float)                            # C major: E and A are the third and sixth
+    minor = np.where(np.isin(major % 12, (4, 9)), major - 1, major) + 2       # D minor after transposing
+    changed = [k for k in range(len(TUNE)) if TUNE[k] % 12 in (4, 9)]
+    pairs = [(k, k) for k in range(len(TUNE)) if k not in changed]    # an interval alignment's gaps
+    assert _substitutions(pairs) == [(k, k) for k in range(len(TUNE))]
+    change = mode_change(minor, major, pairs, 2)
+    assert change["query_mode"] == "minor" and change["notes"] == len(changed)
+    assert mode_change(major + 2, major, pairs, 2) is None                 # the same mode
+    wrong = major + 2
+    wrong[[2, 9]] += 3                                                      # two wrong notes, not a mode
+    assert mode_change(wrong, major, [(k, k) for k in range(len(TUNE))], 2) is None

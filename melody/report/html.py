@@ -97,6 +97,8 @@ def html_report(result: dict, figures=None, intervals=None) -> str:
                      f"{m['transposition']:+d} semitones; tempo ratio {m['tempo_ratio']:.2f}.</p>")
         if ev.get("significance"):
             parts.append(f"<p><b>Significance:</b> {esc(ev['significance'][0].upper() + ev['significance'][1:])}.</p>")
+        if ev.get("mode_change"):
+            parts.append(f"<p><b>Mode:</b> {esc(ev['mode_change']['text'])}.</p>")
         if k in figures and figures[k] is not None:
             parts.append(f"<img alt='piano roll of match {k + 1}' src='{_png(figures[k])}'>")
         if intervals.get(k):

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..align import Alignment
+from ..align.pitch import change_mode, estimate_key
 from ..notes import Melody
 from . import significance
 
@@ -43,10 +44,53 @@ class Match:
         return d
 
 
+NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def _substitutions(pairs) -> list[tuple[int, int]]:
+    """The aligned pairs with every gap that skips as many notes of both melodies (k query notes against k
+    reference notes between two pairs) read as k changed notes, paired in order: an interval alignment
+    leaves a changed note out on both sides rather than pair it."""
+    out = []
+    for (i, j), (i2, j2) in zip(pairs, pairs[1:]):
+        out.append((i, j))
+        if i2 - i == j2 - j > 1:
+            out.extend((i + k, j + k) for k in range(1, i2 - i))
+    return out + list(pairs[-1:])
+
+
+def mode_change(query_pitch: np.ndarray, reference_pitch: np.ndarray, pairs, transposition: int):
+    """Whether the aligned notes read as the reference sung in the other mode (the re-scoring's P_MODE): the
+    pairs that differ become the same once the reference's thirds and sixths (and a minor tune's flat seventh)
+    move a semitone (`align.pitch.change_mode` in the reference's estimated key), at least two of them, and
+    more than twice as many as the pairs the move would spoil. Returns a description or None."""
+    pairs = _substitutions(pairs)
+    if len(pairs) < 3:
+        return None
+    ref = np.round(reference_pitch).astype(np.int64)
+    tonic, minor = estimate_key(ref)
+    moved = np.empty_like(ref)
+    change_mode(ref, tonic, minor, moved)
+    q = np.round(np.array([query_pitch[i] for i, _ in pairs])).astype(np.int64)
+    r = np.array([ref[j] for _, j in pairs]) + transposition
+    m = np.array([moved[j] for _, j in pairs]) + transposition
+    explained = int(np.sum((q != r) & (q == m)))
+    spoiled = int(np.sum((q == r) & (q != m)))
+    if explained < 2 or explained <= 2 * spoiled:
+        return None
+    key = f"{NOTE_NAMES[tonic]} {'minor' if minor else 'major'}"
+    other = "major" if minor else "minor"
+    return {"reference_key": key, "query_mode": other, "notes": explained,
+            "text": f"the reference (in {key}) sung in {other}: {explained} of its "
+                    f"{'thirds, sixths and sevenths' if minor else 'thirds and sixths'} a semitone "
+                    f"{'higher' if minor else 'lower'}"}
+
+
 def explain(query: Melody, reference: Melody, pairs, transposition: int, evalue: float,
             n_catalog: int) -> dict:
     """Why this is a match: every aligned note pair (same pitch after transposition or off by how much),
-    the notes of either melody left out of the alignment (ornaments, passing notes), and which shared
+    the notes of either melody left out of the alignment (ornaments, passing notes), whether the differences
+    are the reference in the other mode (`mode_change`, major <-> minor), and which shared
     3-note shapes are rare or common in the repertoire (information in bits, see melody.commonness)."""
     from ..commonness import step_weights
 
@@ -73,6 +117,7 @@ def explain(query: Melody, reference: Melody, pairs, transposition: int, evalue:
                 shared.append({"query_notes": [i, i3], "intervals": iq, "bits": round(bits, 2),
                                "rarity": "rare" if bits >= 7 else "common" if bits < 4 else "typical"})
     return {"aligned": notes,
+            "mode_change": mode_change(qn["pitch"], rn["pitch"], pairs, transposition),
             "query_only_notes": [k for k in range(q0, q1 + 1) if k not in matched_q],
             "reference_only_notes": [k for k in range(r0, r1 + 1) if k not in matched_r],
             "shared_shapes": shared,
