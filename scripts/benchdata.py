@@ -991,6 +991,40 @@ class Generator:
             out.append(self.hook_song(np.random.default_rng([self.seed, 43, k]), f"e{k:04d}", None, "none"))
         return members, out
 
+    def excerpt_disputes(self, n: int, notes=(8, 14)) -> tuple[list[Melody], list[Query]]:
+        """Disputes where both sides are short: n excerpts of `notes` notes of catalog tunes of >= 40 notes
+        (the small catalog: the plaintiff's passages), each queried by itself varied by one or two kinds of
+        DISPUTE_KINDS in turn plus one ornament, rhythm change or wrong note, with no context; and n // 2
+        held-out excerpts of the same length as negatives. Returns (the excerpts, queries); query k's
+        `ref_index` is k, an index into the excerpts."""
+        rng = np.random.default_rng([self.seed, 50, notes[0], notes[1]])
+        usable = [k for k, t in enumerate(self.split.catalog) if len(t.pitch) >= 40]
+        members = sorted(rng.choice(usable, size=min(n, len(usable)), replace=False).tolist())
+        excerpts, out = [], []
+        for k, ref in enumerate(members):
+            r = np.random.default_rng([self.seed, 51, notes[0], notes[1], k])
+            kinds = DISPUTE_KINDS[k % len(DISPUTE_KINDS)]
+            q = self.positive(r, f"x{k:04d}", f"{DISPUTE_CATEGORY}/excerpt-{'+'.join(kinds)}", ref, notes=notes,
+                              kinds=kinds, plan={str(r.choice(["ornament", "rhythm", "pitch"])): 1}, context=False)
+            tune = self.split.catalog[ref].melody
+            onset = tune.notes["onset"]
+            inside = (onset >= q.ref_span[0] - 1e-6) & (onset < q.ref_span[1] - 1e-6)
+            excerpts.append(Melody(tune.notes[inside].copy(), title=f"{tune.title} (excerpt)",
+                                   source=f"excerpt-{k:04d}", index=0))
+            q.ref_index, q.alt_ref_indices = k, []
+            out.append(q)
+        for k in range(n // 2):
+            r = np.random.default_rng([self.seed, 52, notes[0], notes[1], k])
+            t = self.split.heldout[int(r.integers(len(self.split.heldout)))]
+            m = min(int(r.integers(notes[0], notes[1] + 1)), len(t.pitch))
+            i = int(r.integers(0, len(t.pitch) - m + 1))
+            T = int(r.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
+            bpm, factor = self._tempo(r, t.spq)
+            q = Query(f"y{k:04d}", False, f"{DISPUTE_CATEGORY}/none", "", tempo_factor=factor, bpm=bpm,
+                      time_signature=_time_signature(t.bar_q), key_pc=(t.key_pc + T) % 12, minor=t.minor)
+            out.append(self._finish(r, q, _make_monophonic([[p + T, s, d, -1] for p, s, d, _ in _excerpt(t, i, m)])))
+        return excerpts, out
+
     def hook_song(self, rng, qid: str, ref_index: int | None, kind: str) -> Query:
         """A song of verse, hook, verse, hook, bridge, hook: the verses and the bridge phrases of held-out
         tunes in the hook's key, the hook a phrase of 8-14 notes of catalog tune `ref_index` varied by

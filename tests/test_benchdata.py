@@ -129,3 +129,15 @@ def test_dispute_mode_builds_whole_songs_hooks_and_negatives(split):
     assert {q.ref_index for q in whole} == set(members) == {q.ref_index for q in hooks}
     for q in hooks:
         assert len(q.lead) >= 3 * q.phrase_notes and q.context_notes[0] > 0
+
+
+def test_excerpt_disputes_pair_each_short_excerpt_with_its_varied_self(split):
+    excerpts, queries = benchdata.Generator(split, seed=7).excerpt_disputes(4, notes=(8, 14))
+    positives = [q for q in queries if q.positive]
+    assert len(excerpts) == len(positives) == 4 and len(queries) == 6
+    for k, (q, ex) in enumerate(zip(positives, excerpts)):
+        assert q.ref_index == k and 8 <= len(ex.notes) <= 14
+        assert q.context_notes == (0, 0)
+        tune = split.catalog[[t.melody.title for t in split.catalog].index(ex.title[:-len(" (excerpt)")])]
+        assert ex.notes["onset"][0] == pytest.approx(q.ref_span[0])
+        assert len(tune.melody.notes) >= 40
