@@ -235,7 +235,6 @@ DEFAULT_PITCH_PARAMS[P.P_EXACT] = 0.5     # per bit of the longest exactly share
 DEFAULT_PITCH_PARAMS[P.P_PC_INFO] = 0.5   # per bit of an exact match's pitch class above the query's mean (pitch.pc_worth)
 DEFAULT_PITCH_PARAMS[P.P_OCT_REL] = 1.0   # an octave pair continuing one with the same interval is a match (pitch module)
 DEFAULT_PITCH_PARAMS[P.P_MODE] = 4.0      # keys in different modes: the reference in the other mode too, at this cost (0: off)
-DEFAULT_PITCH_PARAMS[P.P_GAP_EXT] = -3.0   # each further note of a run of unmatched notes (P_GAP opens it; = P_GAP: linear)
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],

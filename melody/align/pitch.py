@@ -66,8 +66,8 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_GAP_EXT = range(19)
-N_PITCH_PARAMS = 19
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE = range(18)
+N_PITCH_PARAMS = 18
 N_TRANSPOSITIONS = 12
 
 
@@ -183,17 +183,15 @@ def pc_worth(qp, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, G, F, qbits, qworth, tabq):
+def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq):
     """Best score over the 12 transpositions base-6 .. base+5 (and their octaves) of the pitch alignment.
 
     qp / rp: integer pitches of the m+1 / n+1 notes; Q / R: prepared step rows (kernels.prepare);
-    tab: pitch_tables(p); H: float64 (3, >= n+1, 12) work buffer (rows reused modulo 3); G: float64
-    (2, >= n+1, 12) and F: float64 (12,) work buffers of the gap states (query notes / reference notes left
-    unmatched, Gotoh); qworth: pc_worth(qp);
+    tab: pitch_tables(p); H: float64 (3, >= n+1, 12) work buffer (rows reused modulo 3); qworth: pc_worth(qp);
     tabq: a (4, 2 * SPAN + 1) work buffer: rows 0 / 1 tab with query note i's exact match worth
     P_PC_INFO * qworth[i] more, rows 2 / 3 the same with octave pairs scored as that exact match (P_OCT_REL).
     """
-    gap, skip, extend = p[P_GAP], p[P_SKIP], p[P_GAP_EXT]
+    gap, skip = p[P_GAP], p[P_SKIP]
     rhy_match, rhy_pen = p[P_RHY_MATCH], p[P_RHY_PEN]
     rhy_free = -np.log2(1.0 - p[P_DUR_FREE])
     rhy_info, run, shift, repeat = p[P_RHY_INFO], p[P_RUN], p[P_SHIFT], p[P_REPEAT]
@@ -203,8 +201,6 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, G, F, qbits, qworth, tabq)
         for j in range(n + 1):
             for k in range(T):
                 H[r, j, k] = 0.0
-                if r < 2:
-                    G[r, j, k] = K.NEG
     off = SPAN - (base - 6)          # tab[qp - rp + off - k]: transposition base - 6 + k
     tabq[:2] = tab
     tabq[2:] = tab           # rows 2, 3 (P_OCT_REL): octave entries are set per query note below
@@ -212,10 +208,8 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, G, F, qbits, qworth, tabq)
     for i in range(1, m + 1):
         c, b, a = i % 3, (i - 1) % 3, (i - 2) % 3
         Hc, Hb, Ha = H[c], H[b], H[a]
-        Gc, Gb = G[i % 2], G[(i - 1) % 2]
         for k in range(T):
             Hc[0, k] = 0.0
-            F[k] = K.NEG
         s = i - 1
         lq, lqp, qmet = Q[K.LOGLEN, s], Q[K.LOGPREV, s], Q[K.MET, s]
         lq2, lqp2 = Q[K.LOGLEN2, s], Q[K.LOGPREV2, s]
@@ -261,16 +255,9 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, G, F, qbits, qworth, tabq)
             tb = tabq[row]
             d = min(max(qpi - rp[j] + off, T - 1), 2 * SPAN)
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
-            Gbj, Gcj = Gb[j], Gc[j]
             for k in range(T):
-                # gap states: a run of unmatched query notes (G, from the cell above) or reference notes
-                # (F, from the cell to the left) opens at P_GAP and grows at P_GAP_EXT per note
-                g = max(Hb0[k] + gap, Gbj[k] + extend)
-                f = max(Hc1[k] + gap, F[k] + extend)
-                Gcj[k] = g
-                F[k] = f
                 h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
-                h = max(max(h, max(g, f)), 0.0)
+                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), 0.0)
                 Hcj[k] = h
                 best = max(best, h)
             # A step copied whole: same interval (up to octaves) and the same change of length as the step
@@ -341,8 +328,6 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         r = rows[k]
         longest = max(longest, step_offsets[r + 1] - step_offsets[r])
     H = np.empty((3, longest + 1, N_TRANSPOSITIONS))
-    G = np.empty((2, longest + 1, N_TRANSPOSITIONS))
-    F = np.empty(N_TRANSPOSITIONS)
     tab = pitch_tables(p)
     tabq = np.empty((4, tab.shape[1]))
     qbits = np.empty(max(m, 1))
@@ -365,23 +350,23 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
             continue
         K.prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
         rpr = rp[na:nb]
-        out[k] = _one_score(qp, Q, m, rpr, R, b - a, qmed, p, tab, H, G, F, qbits, qworth, tabq, qs, nq, rs, run)
+        out[k] = _one_score(qp, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run)
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
             if rminor == qminor:
                 continue
             rpm = mode_buf[:nb - na]
             change_mode(rpr, tonic, rminor, rpm)
-            alt = _one_score(qp, Q, m, rpm, R, b - a, qmed, p, tab, H, G, F, qbits, qworth, tabq, qs, nq, rs, run)
+            alt = _one_score(qp, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run)
             out[k] = max(out[k], alt - p[P_MODE])
 
 
 @njit(cache=True, error_model="numpy")
-def _one_score(qp, Q, m, rpr, R, n, qmed, p, tab, H, G, F, qbits, qworth, tabq, qs, nq, rs, run):
+def _one_score(qp, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run):
     """The pitch alignment of the query against one reference (pitches rpr, n steps, prepared rows R),
     plus P_EXACT times its longest exact run."""
     base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
-    score = _pitch_local(qp, Q, m, rpr, R, n, base, p, tab, H, G, F, qbits, qworth, tabq)
+    score = _pitch_local(qp, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq)
     if p[P_EXACT] != 0.0:
         nr = _moving_steps(rpr, n, rs)
         score += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)
