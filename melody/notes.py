@@ -21,6 +21,7 @@ NOTE_DTYPE = np.dtype([
 ])
 
 MIN_NOTES = 3
+PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 def make_notes(onset, duration, pitch, bar=None, beat=None) -> np.ndarray:

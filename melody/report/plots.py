@@ -6,17 +6,16 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from ..notes import Melody
+from ..notes import PITCH_CLASS_NAMES, Melody
 from .passage import aligned_pairs, passage, reference_scale
 
 QUERY_COLOUR, REFERENCE_COLOUR, DIFFERENT_COLOUR = "tab:blue", "tab:orange", "tab:red"
-_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 
 
 def pitch_name(pitch: float) -> str:
     """Scientific pitch name of a MIDI pitch (60 -> 'C4'); fractional pitches are rounded."""
     p = int(round(float(pitch)))
-    return f"{_NAMES[p % 12]}{p // 12 - 1}"
+    return f"{PITCH_CLASS_NAMES[p % 12]}{p // 12 - 1}"
 
 
 def piano_roll(query: Melody, reference: Melody, match: dict) -> Figure:

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..align import Alignment
 from ..align.pitch import change_mode, estimate_key
-from ..notes import Melody
+from ..notes import PITCH_CLASS_NAMES, Melody
 from . import significance
 
 
@@ -44,9 +44,6 @@ class Match:
         return d
 
 
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-
-
 def _substitutions(pairs) -> list[tuple[int, int]]:
     """The aligned pairs with every gap that skips as many notes of both melodies (k query notes against k
     reference notes between two pairs) read as k changed notes, paired in order: an interval alignment
@@ -78,7 +75,7 @@ def mode_change(query_pitch: np.ndarray, reference_pitch: np.ndarray, pairs, tra
     spoiled = int(np.sum((q == r) & (q != m)))
     if explained < 2 or explained <= 2 * spoiled:
         return None
-    key = f"{NOTE_NAMES[tonic]} {'minor' if minor else 'major'}"
+    key = f"{PITCH_CLASS_NAMES[tonic]} {'minor' if minor else 'major'}"
     other = "major" if minor else "minor"
     return {"reference_key": key, "query_mode": other, "notes": explained,
             "text": f"the reference (in {key}) sung in {other}: {explained} of its "
