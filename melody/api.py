@@ -79,6 +79,33 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
     return passages
 
 
+def compare_files(path_a: str, path_b: str, max_passages: int = 10,
+                  max_evalue: float = significance.DEFAULT_MAX_EVALUE) -> dict:
+    """`melody compare A B`: every shared passage of every tune of A with every tune of B, best first.
+
+    A file with several tunes (an ABC collection) is compared tune by tune, so a tune other than the first
+    is not missed; each passage names its tunes (``query_tune``/``query_title`` for A,
+    ``reference_tune``/``reference_title`` for B). E-values are per pair of tunes, as in `compare`.
+    Raises MelodyError (naming the file) when either file cannot be read or has no melody of 3 notes.
+    """
+    tunes = []
+    for path in (path_a, path_b):
+        usable = [m for m in load(path) if len(m.notes) >= 3]
+        if not usable:
+            raise MelodyError(f"{path}: no melody with at least 3 notes")
+        tunes.append(usable)
+    passages = []
+    for a in tunes[0]:
+        for b in tunes[1]:
+            for p in compare(a, b, max_passages=max_passages, max_evalue=max_evalue):
+                p.update(query_tune=a.index, query_title=a.title, reference_tune=b.index, reference_title=b.title)
+                passages.append(p)
+    passages.sort(key=lambda d: (d["evalue"], -d["alignment_score"]))
+    passages = [p for k, p in enumerate(passages) if p["flagged"] or k < max_passages]
+    return {"a": os.fspath(path_a), "b": os.fspath(path_b), "flagged": any(p["flagged"] for p in passages),
+            "tunes": [len(tunes[0]), len(tunes[1])], "passages": passages}
+
+
 def match_melodies(path: str, catalog: Catalog, match: dict) -> tuple[Melody, Melody]:
     """The query and reference melodies a match of `query_file(path, catalog)` was found between.
 

@@ -109,6 +109,18 @@ def _fmt_bars(bars):
     return f"bars {bars[0]}-{bars[1]}" if bars else ""
 
 
+def _legend(query="the query", reference="the reference", chance="in this catalog"):
+    return (f"  (! flagged; E: matches this good expected by chance {chance}; transp: semitones from "
+            f"{reference} to {query}; tempo: {query}'s tempo / {reference}'s)")
+
+
+LEGEND = _legend()
+
+
+def _fmt_tune(index, title):
+    return f"tune {index + 1}" + (f" \"{title}\"" if title else "")
+
+
 def print_result_table(result: dict, out=None):
     out = out or sys.stdout   # looked up per call: a default of sys.stdout would pin the stream at import
     name = result["query"]
@@ -119,12 +131,15 @@ def print_result_table(result: dict, out=None):
     print(f"{name}: {verdict}", file=out)
     if not result["matches"]:
         print("  (no matches)", file=out)
+    several = any(m.get("query_tune") for m in result["matches"])    # a file of several tunes (ABC)
     for k, m in enumerate(result["matches"], 1):
         flag = "!" if m["flagged"] else " "
         print(f" {flag}{k:2d}. {m['title'][:40]:40s} score {m['score']:.3f}  E={m['evalue']:.2g}  "
               f"{m['matched_notes']:3d} notes  query {_fmt_span(m['query_span'])} {_fmt_bars(m['query_bars'])}"
               f"  ref {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}  "
-              f"transp {m['transposition']:+d}  tempo x{m['tempo_ratio']:.2f}", file=out)
+              f"transp {m['transposition']:+d} st  tempo x{m['tempo_ratio']:.2f}", file=out)
+        if several:
+            print(f"      in {_fmt_tune(m.get('query_tune', 0), m.get('query_title'))}", file=out)
 
 
 def _open_catalog(path):
@@ -160,6 +175,8 @@ def cmd_query(args):
         print(json.dumps(result, indent=2))
     else:
         print_result_table(result)
+        if result["matches"]:
+            print(LEGEND)
     if result["status"] != "ok":
         return EXIT_USAGE
     return EXIT_FLAGGED if args.fail_on_match and result["flagged"] else EXIT_OK
@@ -199,6 +216,8 @@ def cmd_scan(args):
             out.close()
     if not out and args.format == "json":
         print(json.dumps(results, indent=2))
+    elif not out and files:
+        print(LEGEND)
     print(f"scanned {len(files)} files: {flagged} flagged, {errors} errors", file=sys.stderr)
     return EXIT_FLAGGED if args.fail_on_match and flagged else EXIT_OK
 
@@ -254,22 +273,27 @@ def cmd_batch(args):
 
 
 def cmd_compare(args):
-    from .api import compare
-    from .io import load
-    a, b = load(args.a)[0], load(args.b)[0]
-    passages = compare(a, b, max_evalue=_max_evalue(args))
+    from .api import compare_files
+    doc = compare_files(args.a, args.b, max_evalue=_max_evalue(args))
+    passages = doc["passages"]
     if args.format == "json":
-        print(json.dumps({"a": args.a, "b": args.b, "flagged": any(p["flagged"] for p in passages),
-                          "passages": passages}, indent=2))
+        print(json.dumps(doc, indent=2))
         return EXIT_OK
-    print(f"{args.a} vs {args.b}: {len(passages)} shared passage(s)")
+    several = doc["tunes"] != [1, 1]
+    print(f"{args.a} vs {args.b}: {len(passages)} shared passage(s)"
+          + (f" between {doc['tunes'][0]} x {doc['tunes'][1]} tunes" if several else ""))
     for k, m in enumerate(passages, 1):
         flag = "!" if m["flagged"] else " "
         print(f" {flag}{k:2d}. E={m['evalue']:.2g} {m['matched_notes']:3d} notes  A {_fmt_span(m['query_span'])} "
               f"{_fmt_bars(m['query_bars'])}  B {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}"
-              f"  transp {m['transposition']:+d}  tempo x{m['tempo_ratio']:.2f}")
+              f"  transp {m['transposition']:+d} st  tempo x{m['tempo_ratio']:.2f}")
+        if several:
+            print(f"      A: {_fmt_tune(m['query_tune'], m['query_title'])}   "
+                  f"B: {_fmt_tune(m['reference_tune'], m['reference_title'])}")
         if m["evidence"].get("mode_change"):
             print(f"      {m['evidence']['mode_change']['text']}")
+    if passages:
+        print(_legend("A", "B", "between two tunes of this length"))
     return EXIT_OK
 
 
@@ -318,6 +342,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("melody: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:      # `melody compare ... | head`: the reader left; no traceback, and none at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_OK
     finally:
         if saved is None:
             os.environ.pop("MELODY_TRANSCRIBER", None)

@@ -273,3 +273,44 @@ def test_transcriber_option_reaches_the_audio_loader(world, capsys, tmp_path, mo
     monkeypatch.setenv(audio.METHOD_ENV, "crepe")
     message = error()
     assert "MELODY_TRANSCRIBER" in message and "fused" in message and "\n" not in message
+
+
+def _two_tune_abc(world, tmp_path):
+    """An ABC file whose first tune borrows nothing and whose second quotes ref2's notes 5-32 (+3)."""
+    unrelated = random_lead(np.random.default_rng(4321), 30, start_pitch=70)
+    quote = shift(world["leads"][2][5:33], semitones=3, t0=0.0)
+    return write_abc(tmp_path / "two.abc", [("Nothing Borrowed", unrelated), ("The Borrower", quote)])
+
+
+def test_compare_reads_every_tune_of_a_collection(world, capsys, tmp_path):
+    """A phrase borrowed in an ABC file's second tune is found (compare used to read the first tune only),
+    and each passage names its tunes."""
+    abc = _two_tune_abc(world, tmp_path)
+    code, out, err = run(capsys, "compare", abc, world["refs"] / "ref2.mid", "--format", "json")
+    doc = json.loads(out)
+    best = doc["passages"][0]
+    assert code == 0 and doc["flagged"] and doc["tunes"] == [2, 1]
+    assert best["flagged"] and best["query_tune"] == 1 and best["query_title"] == "The Borrower"
+    assert best["reference_tune"] == 0 and best["transposition"] == 3 and best["matched_notes"] >= 20
+    code, out, err = run(capsys, "compare", abc, world["refs"] / "ref2.mid")
+    assert code == 0 and 'A: tune 2 "The Borrower"' in out.splitlines()[2] and "semitones" in out
+
+
+def test_query_table_names_the_tune_of_a_collection(world, capsys, tmp_path):
+    code, out, err = run(capsys, "query", _two_tune_abc(world, tmp_path), "--catalog", world["catalog"])
+    lines = out.splitlines()
+    assert code == 0 and "ref2" in lines[1] and "+3 st" in lines[1]
+    assert lines[2].strip() == 'in tune 2 "The Borrower"' and "semitones" in lines[-1]
+
+
+def test_closed_pipe_is_not_a_traceback(world, capsys, monkeypatch):
+    """`melody compare a b --format json | head`: the reader leaves early; exit quietly, as other tools do."""
+    import io
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    ref = world["refs"] / "ref2.mid"
+    assert main(["compare", str(ref), str(ref), "--format", "json"]) == 0
