@@ -52,7 +52,10 @@ def blocks(path: str, stats: AudioStats | None = None, sr: int = SR) -> Iterator
     try:
         f = soundfile.SoundFile(path)
     except Exception as exc:   # libsndfile names the problem ("Format not recognised", "unexpected end")
-        raise CorruptFile(f"{path}: cannot decode audio ({_short(exc)})") from None
+        reason = _short(exc)
+        if "does not exist" in reason and os.path.isfile(path):   # libsndfile's words for an undecodable mp3
+            reason = f"not a valid {os.path.splitext(path)[1].lstrip('.').lower() or 'audio'} file"
+        raise CorruptFile(f"{path}: cannot decode audio ({reason})") from None
     with f:
         stats.rate, stats.channels = int(f.samplerate), int(f.channels)
         if not MIN_RATE <= stats.rate <= MAX_RATE:
