@@ -60,3 +60,19 @@ def test_right_extension_or_unknown_content_gets_no_hint(tmp_path):
     with pytest.raises(MelodyError) as info:
         load(truncated)
     assert "rename" not in str(info.value) and str(truncated) in str(info.value)
+
+
+def test_mp3_decoding_prints_nothing(capfd):
+    """libsndfile's libmpg123 writes resync notes ("error: part2_3_length ... too large") to the process's
+    stderr for this mp3 (the demo's), which it then decodes fine: a user saw "error" lines for a good file."""
+    import os
+
+    from melody.audio import decode
+    mp3 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
+                       "morning_commute_band.mp3")
+    audio, stats = decode.read(mp3)
+    out, err = capfd.readouterr()
+    assert stats.seconds > 40 and len(audio) > 40 * decode.SR
+    assert out == "" and err == ""
+    os.write(2, b"still here\n")                  # stderr is given back
+    assert capfd.readouterr().err == "still here\n"
