@@ -15,6 +15,7 @@ from melody.api import compare
 from melody.notes import Melody, make_notes
 from melody.report import csv_rows, csv_text, html_report, interval_table, passage, passage_audio, piano_roll, render
 from melody.report.plots import DIFFERENT_COLOUR
+from melody.report.html import summary_rows
 
 TUNE = [60, 62, 64, 60, 60, 62, 64, 60, 64, 65, 67, 64, 65, 67, 67, 69, 67, 65, 64, 60]   # Frere Jacques
 
@@ -144,3 +145,16 @@ def test_mode_change_reads_changed_notes_skipped_on_both_sides_as_pairs():
     wrong = major + 2
     wrong[[2, 9]] += 3                                                      # two wrong notes, not a mode
     assert mode_change(wrong, major, [(k, k) for k in range(len(TUNE))], 2) is None
+
+
+def test_reports_name_the_tune_of_a_collection(pair):
+    """A match found in an ABC collection's second tune: the CSV, the match table and the HTML say which tune
+    (the CSV had no column for it; a label auditing collections could not tell the tunes apart)."""
+    _, _, m = pair
+    second = {**m, "query_tune": 1, "query_title": "Second Tune"}
+    results = [{"query": "tunes.abc", "status": "ok", "error": None, "flagged": True, "matches": [second]}]
+    row = list(csv.DictReader(io.StringIO(csv_text(results))))[0]
+    assert row["query_tune"] == "1" and row["query_title"] == "Second Tune"
+    assert summary_rows([second])[0]["query tune"] == "2: Second Tune"
+    assert "query tune" not in summary_rows([{**m, "query_tune": 0}])[0]     # one tune: no column
+    assert "(tune 2: Second Tune)" in html_report(results[0])
