@@ -78,9 +78,12 @@ def evidence(path: str, result: dict, catalog: Catalog):
     left, right = st.columns(2)
     with left:
         st.subheader("Intervals side by side")
+        st.caption("Intervals in semitones; the reference's notes are named in its own key.")
         st.table(interval_table(query, reference, m))
     with right:
         st.subheader("Shared 3-note shapes")
+        st.caption("Two intervals in semitones each; bits: how rare the shape is in folk melodies (more is rarer, "
+                   "so stronger evidence).")
         for rarity in ("rare", "typical", "common"):
             shapes = [s for s in ev["shared_shapes"] if s["rarity"] == rarity]
             if shapes:

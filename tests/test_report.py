@@ -48,6 +48,7 @@ def test_piano_roll_draws_every_note_of_both_passages(pair):
     query, reference, m = pair
     fig = piano_roll(query, reference, m)
     assert isinstance(fig, Figure)
+    assert "transposed +3 semitones" in fig.axes[0].get_title()      # the unit, not a bare "+3"
     q0, q1 = m["query_notes"]
     r0, r1 = m["reference_notes"]
     assert len(_notes(fig, "query-note")) == q1 - q0 + 1

@@ -52,7 +52,8 @@ def _several_tunes(matches: list[dict]) -> bool:
 
 
 def _tune(m: dict) -> str:
-    return f"{m.get('query_tune', 0) + 1}" + (f": {m['query_title']}" if m.get("query_title") else "")
+    title = m.get("query_title") or ""
+    return f"{m.get('query_tune', 0) + 1}" + (f": {title[:24]}{'...' if len(title) > 24 else ''}" if title else "")
 
 
 def summary_rows(matches: list[dict]) -> list[dict]:
