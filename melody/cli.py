@@ -25,6 +25,9 @@ def _transcriber_arg(p):
                         "or pyin (monophonic, slow); also $MELODY_TRANSCRIBER")
 
 
+KINDS = "MIDI, MusicXML, .mxl, ABC, kern, or a wav/flac/ogg/mp3 recording"
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="melody", description="Find borrowed melodies: which reference melodies does a song (MIDI, MusicXML, "
@@ -36,9 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="add files and folders (recursively) to a catalog; unchanged files are skipped")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=f"files and folders to add ({KINDS})")
     _catalog_arg(p)
-    p.add_argument("--workers", type=int, default=None, help="parsing processes (default: all cores)")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="parsing processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _transcriber_arg(p)
 
@@ -47,10 +50,12 @@ def _parser() -> argparse.ArgumentParser:
                            ("scan", "search many files (folders recursively); one result per file")):
         p = sub.add_parser(name, help=helptext)
         if name == "query":
-            p.add_argument("file", metavar="FILE")
-            p.add_argument("--format", choices=("table", "json"), default="table")
+            p.add_argument("file", metavar="FILE", help=f"the song to search for ({KINDS})")
+            p.add_argument("--format", choices=("table", "json"), default="table",
+                           help="a table for people (default) or the JSON output contract")
         else:
-            p.add_argument("paths", nargs="+", metavar="PATH")
+            p.add_argument("paths", nargs="+", metavar="PATH", help="files and folders (searched recursively; "
+                           "files of other types in a folder are skipped)")
             p.add_argument("--jsonl", metavar="OUT", help="write one JSON line per input file, as each finishes")
             p.add_argument("--format", choices=("table", "json"), default="table",
                            help="stdout format when no --jsonl is given")
@@ -80,10 +85,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="JSON: add each match's evidence (aligned notes, differences, rare/common shapes)")
 
     p = sub.add_parser("compare", help="every shared passage of two files' melodies")
-    p.add_argument("a", metavar="A")
-    p.add_argument("b", metavar="B")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--max-evalue", type=float, default=None, metavar="E")
+    p.add_argument("a", metavar="A", help=f"the song that may borrow ({KINDS}); every tune of a collection")
+    p.add_argument("b", metavar="B", help="the song it may borrow from (same types)")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="a table for people (default) or JSON (each passage with its evidence)")
+    p.add_argument("--max-evalue", type=float, default=None, metavar="E",
+                   help="flag passages whose E-value (for this pair of tunes) is at most E (default 0.1)")
+    p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any passage is flagged")
     _transcriber_arg(p)
 
     p = sub.add_parser("catalog", help="catalog information and the default catalog")
@@ -276,9 +284,10 @@ def cmd_compare(args):
     from .api import compare_files
     doc = compare_files(args.a, args.b, max_evalue=_max_evalue(args))
     passages = doc["passages"]
+    status = EXIT_FLAGGED if args.fail_on_match and doc["flagged"] else EXIT_OK
     if args.format == "json":
         print(json.dumps(doc, indent=2))
-        return EXIT_OK
+        return status
     several = doc["tunes"] != [1, 1]
     print(f"{args.a} vs {args.b}: {len(passages)} shared passage(s)"
           + (f" between {doc['tunes'][0]} x {doc['tunes'][1]} tunes" if several else ""))
@@ -294,7 +303,7 @@ def cmd_compare(args):
             print(f"      {m['evidence']['mode_change']['text']}")
     if passages:
         print(_legend("A", "B", "between two tunes of this length"))
-    return EXIT_OK
+    return status
 
 
 def cmd_catalog(args):

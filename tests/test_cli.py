@@ -314,3 +314,14 @@ def test_closed_pipe_is_not_a_traceback(world, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     ref = world["refs"] / "ref2.mid"
     assert main(["compare", str(ref), str(ref), "--format", "json"]) == 0
+
+
+def test_compare_fail_on_match(world, capsys, tmp_path):
+    """`compare --fail-on-match` exits 1 when a passage is flagged, 0 otherwise, as query and scan do."""
+    abc = _two_tune_abc(world, tmp_path)
+    code, out, err = run(capsys, "compare", abc, world["refs"] / "ref2.mid", "--fail-on-match")
+    assert code == 1 and "!" in out
+    unrelated = song(tmp_path / "tritones.mid", filler(30))     # no step of it can match a random lead's
+    code, out, err = run(capsys, "compare", unrelated, world["refs"] / "ref0.mid", "--fail-on-match",
+                         "--format", "json")
+    assert code == 0 and not json.loads(out)["flagged"]
