@@ -159,3 +159,20 @@ def test_reports_name_the_tune_of_a_collection(pair):
     assert summary_rows([second])[0]["query tune"] == "2: Second Tune"
     assert "query tune" not in summary_rows([{**m, "query_tune": 0}])[0]     # one tune: no column
     assert "(tune 2: Second Tune)" in html_report(results[0])
+
+
+def test_shared_shapes_of_a_recording_with_its_own_tuning(rng):
+    """A recording's pitches are fractional (a singer a few cents off, drifting): its shared 3-note shapes are
+    still found (compared in whole semitones); the dashboard showed none for every recording."""
+    from melody.notes import Melody, make_notes
+    from melody.score.match import explain
+    tune = np.array(TUNE, dtype=float)
+    sung = tune + 2 + rng.uniform(-0.2, 0.2, len(tune))                 # up a tone, out of tune by up to 20 cents
+    times = np.arange(len(tune), dtype=float) * 0.5
+    query = Melody(make_notes(times, np.full(len(tune), 0.45), sung))
+    reference = Melody(make_notes(times, np.full(len(tune), 0.45), tune))
+    pairs = [(k, k) for k in range(len(tune))]
+    shapes = explain(query, reference, pairs, 2, 1e-6, 100)["shared_shapes"]
+    exact = explain(Melody(make_notes(times, np.full(len(tune), 0.45), tune + 2)), reference, pairs, 2, 1e-6, 100)
+    assert len(shapes) == len(exact["shared_shapes"]) == len(tune) - 2            # every 3-note window
+    assert [s["intervals"] for s in shapes] == [s["intervals"] for s in exact["shared_shapes"]]
