@@ -150,6 +150,16 @@ def print_result_table(result: dict, out=None):
             print(f"      in {_fmt_tune(m.get('query_tune', 0), m.get('query_title'))}", file=out)
 
 
+def _other_files(paths, found: int) -> str:
+    """'; 2 files of other types skipped' for files inside the given folders that melody does not read."""
+    from .catalog import expand_paths
+    other = len(expand_paths(paths, supported=lambda name: True)) - found
+    if other <= 0 and found:
+        return ""
+    return (f"; {other} file{'s' if other != 1 else ''} of other types skipped" if other > 0 else "") + \
+        ("" if found else " (no music files found: melody reads .mid .musicxml .mxl .abc .krn .wav .flac .ogg .mp3)")
+
+
 def _open_catalog(path):
     from .catalog import Catalog
     return Catalog.open(path)
@@ -166,12 +176,13 @@ def cmd_index(args):
     from .catalog import Catalog, expand_paths
     cat = Catalog.open(args.catalog, create=True)
     total = len(expand_paths(args.paths))
+    other = _other_files(args.paths, total)
     with tqdm(total=total, unit="file", disable=args.quiet, file=sys.stderr, desc="indexing") as bar:
         report = cat.index(args.paths, workers=args.workers, progress=bar.update)
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
     print(f"added {report.added_files} files ({report.added_melodies} melodies), "
-          f"skipped {len(report.skipped)} unchanged, {len(report.failed)} failed; catalog: {cat.path}")
+          f"skipped {len(report.skipped)} unchanged, {len(report.failed)} failed{other}; catalog: {cat.path}")
     return EXIT_OK
 
 
@@ -206,11 +217,12 @@ def cmd_scan(args):
     files = expand_paths(args.paths)
     out = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
     flagged = errors = 0
-    results = []
+    results, results_seen = [], []
     try:
         for path in tqdm(files, unit="file", disable=args.quiet, file=sys.stderr, desc="scanning"):
             result = query_file(path, cat, top=args.top, max_evalue=_max_evalue(args), evidence=args.explain)
             flagged += result["flagged"]
+            results_seen.append({"matches": bool(result["matches"])})
             errors += result["status"] != "ok"
             if out:
                 out.write(json.dumps(result) + "\n")
@@ -224,9 +236,10 @@ def cmd_scan(args):
             out.close()
     if not out and args.format == "json":
         print(json.dumps(results, indent=2))
-    elif not out and files:
+    elif not out and any(r["matches"] for r in results_seen):
         print(LEGEND)
-    print(f"scanned {len(files)} files: {flagged} flagged, {errors} errors", file=sys.stderr)
+    print(f"scanned {len(files)} files: {flagged} flagged, {errors} errors{_other_files(args.paths, len(files))}",
+          file=sys.stderr)
     return EXIT_FLAGGED if args.fail_on_match and flagged else EXIT_OK
 
 

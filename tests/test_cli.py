@@ -325,3 +325,26 @@ def test_compare_fail_on_match(world, capsys, tmp_path):
     code, out, err = run(capsys, "compare", unrelated, world["refs"] / "ref0.mid", "--fail-on-match",
                          "--format", "json")
     assert code == 0 and not json.loads(out)["flagged"]
+
+
+def test_missing_path_or_folder_is_named_as_such(world, capsys, tmp_path):
+    """`melody query songs` (a typo, or a folder): the message says what is wrong, not "unsupported file type
+    '(none)'"."""
+    for path, expected in ((tmp_path / "nowhere", "no such file or folder"), (tmp_path, "is a folder")):
+        code, out, err = run(capsys, "query", path, "--catalog", world["catalog"], "--format", "json")
+        result = json.loads(out)
+        assert code == 2 and result["error"] == f"{path}: {expected}" + (" (`melody scan` searches folders)"
+                                                                         if path == tmp_path else "")
+
+
+def test_scan_and_index_say_what_they_skipped(world, capsys, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "lyrics.txt").write_text("la la la")
+    code, out, err = run(capsys, "scan", folder, "--catalog", world["catalog"], "--quiet")
+    assert code == 0 and "scanned 0 files" in err and "1 file of other types skipped" in err
+    assert "no music files found" in err
+    song(folder / "tune.mid", random_lead(np.random.default_rng(5), 20))
+    code, out, err = run(capsys, "index", folder, "--catalog", str(tmp_path / "cat"), "--quiet", "--workers", "1")
+    assert code == 0 and "added 1 files" in out and "1 file of other types skipped" in out
+    assert "no music files" not in out

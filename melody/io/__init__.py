@@ -82,6 +82,10 @@ def load(path: str | os.PathLike) -> list[Melody]:
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
+    if not os.path.lexists(path):     # before the type: `melody query typo` is a missing file, not a '(none)' type
+        raise CorruptFile(f"{path}: no such file or folder")
+    if os.path.isdir(path):
+        raise UnsupportedFile(f"{path}: is a folder (`melody scan` searches folders)")
     try:
         return _load(path, ext)
     except (UnsupportedFile, CorruptFile) as exc:
