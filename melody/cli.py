@@ -186,8 +186,22 @@ def cmd_index(args):
     return EXIT_OK
 
 
+def _announce_recordings(*paths):
+    """A recording takes a while to transcribe (seconds per minute of audio): say so before the wait."""
+    from .io import is_audio
+    for path in paths:
+        if is_audio(path) and os.path.isfile(path):
+            try:
+                import soundfile
+                length = f" ({soundfile.info(path).duration:.0f} s of audio)"
+            except Exception:     # undecodable: the query itself reports it on one line
+                length = ""
+            print(f"melody: transcribing the melody of {path}{length}...", file=sys.stderr, flush=True)
+
+
 def cmd_query(args):
     from .api import query_file
+    _announce_recordings(args.file)
     result = query_file(args.file, _open_catalog(args.catalog), top=args.top, max_evalue=_max_evalue(args),
                         evidence=args.explain)
     if args.format == "json":
@@ -295,6 +309,7 @@ def cmd_batch(args):
 
 def cmd_compare(args):
     from .api import compare_files
+    _announce_recordings(args.a, args.b)
     doc = compare_files(args.a, args.b, max_evalue=_max_evalue(args))
     passages = doc["passages"]
     status = EXIT_FLAGGED if args.fail_on_match and doc["flagged"] else EXIT_OK

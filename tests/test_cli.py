@@ -348,3 +348,21 @@ def test_scan_and_index_say_what_they_skipped(world, capsys, tmp_path):
     code, out, err = run(capsys, "index", folder, "--catalog", str(tmp_path / "cat"), "--quiet", "--workers", "1")
     assert code == 0 and "added 1 files" in out and "1 file of other types skipped" in out
     assert "no music files" not in out
+
+
+def test_query_of_a_recording_says_it_is_transcribing(world, capsys, tmp_path, monkeypatch):
+    """Transcription takes seconds per minute of audio: the user is told before the wait, on stderr (the
+    JSON on stdout stays clean), with the recording's length."""
+    import soundfile
+
+    import melody.audio as audio
+
+    def transcribe(path, method="fused", snap=True):
+        raise audio.NoMelody(f"{path}: stub")
+
+    monkeypatch.setattr(audio, "transcribe", transcribe)
+    wav = tmp_path / "take.wav"
+    soundfile.write(str(wav), np.zeros(8000 * 3, dtype="f4"), 8000)
+    code, out, err = run(capsys, "query", wav, "--catalog", world["catalog"], "--format", "json")
+    assert json.loads(out)["error"].endswith("stub")
+    assert err.strip() == f"melody: transcribing the melody of {wav} (3 s of audio)..."
