@@ -360,7 +360,12 @@ def cmd_catalog(args):
 def cmd_app(args):
     import subprocess
     app = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", app, "--server.maxUploadSize", "100"])
+    return subprocess.call(_app_command(app))
+
+
+def _app_command(app: str) -> list[str]:
+    from .uploads import MAX_AUDIO_BYTES     # the server lets the app's largest upload (a recording) through
+    return [sys.executable, "-m", "streamlit", "run", app, "--server.maxUploadSize", str(MAX_AUDIO_BYTES // 2**20)]
 
 
 def main(argv=None) -> int:

@@ -366,3 +366,16 @@ def test_query_of_a_recording_says_it_is_transcribing(world, capsys, tmp_path, m
     code, out, err = run(capsys, "query", wav, "--catalog", world["catalog"], "--format", "json")
     assert json.loads(out)["error"].endswith("stub")
     assert err.strip() == f"melody: transcribing the melody of {wav} (3 s of audio)..."
+
+
+def test_app_server_accepts_the_uploads_the_app_promises():
+    """The sidebar promises 200 MB per recording; Streamlit refused anything over 100 MB before the app saw it."""
+    import tomllib
+
+    from melody.cli import _app_command
+    from melody.uploads import MAX_AUDIO_BYTES, MAX_FILE_BYTES, MAX_ZIP_BYTES
+    largest = max(MAX_AUDIO_BYTES, MAX_FILE_BYTES, MAX_ZIP_BYTES) // 2**20
+    command = _app_command("app.py")
+    assert int(command[command.index("--server.maxUploadSize") + 1]) >= largest
+    with open(os.path.join(ROOT, ".streamlit", "config.toml"), "rb") as fh:
+        assert tomllib.load(fh)["server"]["maxUploadSize"] >= largest
