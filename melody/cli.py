@@ -150,6 +150,11 @@ def print_result_table(result: dict, out=None):
             print(f"      in {_fmt_tune(m.get('query_tune', 0), m.get('query_title'))}", file=out)
 
 
+def _duplicates(report) -> str:
+    n = len(report.duplicates)
+    return f", {n} duplicate{'s' if n != 1 else ''} of other files (same content)" if n else ""
+
+
 def _other_files(paths, found: int) -> str:
     """'; 2 files of other types skipped' for files inside the given folders that melody does not read."""
     from .catalog import expand_paths
@@ -182,7 +187,8 @@ def cmd_index(args):
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
     print(f"added {report.added_files} files ({report.added_melodies} melodies), "
-          f"skipped {len(report.skipped)} unchanged, {len(report.failed)} failed{other}; catalog: {cat.path}")
+          f"skipped {len(report.skipped) - len(report.duplicates)} unchanged{_duplicates(report)}, "
+          f"{len(report.failed)} failed{other}; catalog: {cat.path}")
     return EXIT_OK
 
 
@@ -353,7 +359,8 @@ def cmd_catalog(args):
                                  set_total=lambda n: setattr(bar, "total", n))
     bar.close()
     print(f"default catalog at {path}: added {report.added_files} files ({report.added_melodies} melodies), "
-          f"{len(report.skipped)} already there, {len(report.failed)} failed")
+          f"{len(report.skipped) - len(report.duplicates)} already there{_duplicates(report)}, "
+          f"{len(report.failed)} failed")
     return EXIT_OK
 
 

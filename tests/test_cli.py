@@ -379,3 +379,15 @@ def test_app_server_accepts_the_uploads_the_app_promises():
     assert int(command[command.index("--server.maxUploadSize") + 1]) >= largest
     with open(os.path.join(ROOT, ".streamlit", "config.toml"), "rb") as fh:
         assert tomllib.load(fh)["server"]["maxUploadSize"] >= largest
+
+
+def test_index_tells_duplicates_from_unchanged_files(world, capsys, tmp_path):
+    """A first build said "13 already there" for files whose content repeats another file of the same run."""
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    first = song(folder / "a.mid", random_lead(np.random.default_rng(6), 20))
+    (folder / "b.mid").write_bytes(open(first, "rb").read())
+    code, out, err = run(capsys, "index", folder, "--catalog", tmp_path / "cat", "--quiet", "--workers", "1")
+    assert code == 0 and "added 1 files" in out and "skipped 0 unchanged, 1 duplicate of other files" in out
+    code, out, err = run(capsys, "index", folder, "--catalog", tmp_path / "cat", "--quiet", "--workers", "1")
+    assert "skipped 2 unchanged, 0 failed" in out and "of other files" not in out
