@@ -221,7 +221,18 @@ def cmd_query(args):
     return EXIT_FLAGGED if args.fail_on_match and result["flagged"] else EXIT_OK
 
 
+def _check_writable(path):
+    """Fail now, on one line, rather than with a traceback (or after an hour's batch) when OUT cannot be written."""
+    from .errors import MelodyError
+    try:
+        open(path, "a", encoding="utf-8").close()
+    except OSError as exc:
+        raise MelodyError(f"{path}: cannot write the results here ({exc.strerror or exc})") from None
+
+
 def cmd_scan(args):
+    if args.jsonl:
+        _check_writable(args.jsonl)
     if args.out:
         return cmd_batch(args)
     batch_only = [f"--{name.replace('_', '-')}" for name in ("resume", "workers", "dask", "timeout", "max_memory")
@@ -237,12 +248,12 @@ def cmd_scan(args):
     files = expand_paths(args.paths)
     out = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
     flagged = errors = 0
-    results, results_seen = [], []
+    results, any_matches = [], False
     try:
         for path in tqdm(files, unit="file", disable=args.quiet, file=sys.stderr, desc="scanning"):
             result = query_file(path, cat, top=args.top, max_evalue=_max_evalue(args), evidence=args.explain)
             flagged += result["flagged"]
-            results_seen.append({"matches": bool(result["matches"])})
+            any_matches |= bool(result["matches"])
             errors += result["status"] != "ok"
             if out:
                 out.write(json.dumps(result) + "\n")
@@ -256,7 +267,7 @@ def cmd_scan(args):
             out.close()
     if not out and args.format == "json":
         print(json.dumps(results, indent=2))
-    elif not out and any(r["matches"] for r in results_seen):
+    elif not out and any_matches:
         print(LEGEND)
     print(f"scanned {len(files)} files: {flagged} flagged, {errors} errors{_other_files(args.paths, len(files))}",
           file=sys.stderr)

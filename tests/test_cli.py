@@ -391,3 +391,15 @@ def test_index_tells_duplicates_from_unchanged_files(world, capsys, tmp_path):
     assert code == 0 and "added 1 files" in out and "skipped 0 unchanged, 1 duplicate of other files" in out
     code, out, err = run(capsys, "index", folder, "--catalog", tmp_path / "cat", "--quiet", "--workers", "1")
     assert "skipped 2 unchanged, 0 failed" in out and "of other files" not in out
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_scan_jsonl_that_cannot_be_written_is_one_line(world, capsys, tmp_path, batch):
+    """`--jsonl` into a missing folder was a FileNotFoundError traceback (and with --out, only after the run)."""
+    target = tmp_path / "missing" / "results.jsonl"
+    extra = ["--out", tmp_path / "run", "--workers", "1"] if batch else []
+    code, out, err = run(capsys, "scan", world["queries"] / "original.mid", "--catalog", world["catalog"], "--quiet",
+                         "--jsonl", target, *extra)
+    assert code == 2 and err.strip().splitlines() == [f"melody: error: {target}: cannot write the results here "
+                                                      "(No such file or directory)"]
+    assert not (tmp_path / "run").exists()
