@@ -25,6 +25,17 @@ def _transcriber_arg(p):
                         "or pyin (monophonic, slow); also $MELODY_TRANSCRIBER")
 
 
+def _positive_int(text: str) -> int:
+    """--top K: a usage error (exit 2 with the usage line), not every file's error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 KINDS = "MIDI, MusicXML, .mxl, ABC, kern, or a wav/flac/ogg/mp3 recording"
 
 
@@ -77,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="address-space limit per worker in MB (default 4096; 0: none)")
         _catalog_arg(p)
         _transcriber_arg(p)
-        p.add_argument("--top", type=int, default=10, metavar="K", help="matches per file (default 10)")
+        p.add_argument("--top", type=_positive_int, default=10, metavar="K", help="matches per file (default 10)")
         p.add_argument("--max-evalue", type=float, default=None, metavar="E",
                        help="flag matches whose E-value is at most E (default 0.1, chosen for a false-positive rate <= 1%%)")
         p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any match is flagged")

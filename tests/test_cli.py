@@ -170,7 +170,8 @@ def test_scan_fail_on_match(world, capsys):
 
 
 @pytest.mark.parametrize("argv", [[], ["query"], ["frobnicate"], ["query", "x.mid", "--top", "many"],
-                                  ["query", "x.mid", "--format", "xml"], ["catalog"]])
+                                  ["query", "x.mid", "--format", "xml"], ["catalog"],
+                                  ["query", "x.mid", "--top", "0"], ["scan", "songs/", "--top", "-3"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
