@@ -331,11 +331,10 @@ def test_compare_fail_on_match(world, capsys, tmp_path):
 def test_missing_path_or_folder_is_named_as_such(world, capsys, tmp_path):
     """`melody query songs` (a typo, or a folder): the message says what is wrong, not "unsupported file type
     '(none)'"."""
-    for path, expected in ((tmp_path / "nowhere", "no such file or folder"), (tmp_path, "is a folder")):
+    for path, expected in ((tmp_path / "nowhere", "no such file or folder"),
+                           (tmp_path, "is a folder (`melody scan` searches folders)")):
         code, out, err = run(capsys, "query", path, "--catalog", world["catalog"], "--format", "json")
-        result = json.loads(out)
-        assert code == 2 and result["error"] == f"{path}: {expected}" + (" (`melody scan` searches folders)"
-                                                                         if path == tmp_path else "")
+        assert code == 2 and json.loads(out)["error"] == f"{path}: {expected}"
 
 
 def test_scan_and_index_say_what_they_skipped(world, capsys, tmp_path):
