@@ -216,11 +216,34 @@ def _announce_recordings(*paths):
             print(f"melody: transcribing the melody of {path}{length}...", file=sys.stderr, flush=True)
 
 
+SLOW_NOTICE_S = 15.0
+
+
+class _SlowNotice:
+    """Say once on stderr when a command is still working after SLOW_NOTICE_S seconds: the first run of a new
+    installation compiles the Numba kernels (about a minute) and printed nothing meanwhile."""
+
+    def __enter__(self):
+        import threading
+        self.timer = threading.Timer(SLOW_NOTICE_S, lambda: print(
+            f"melody: still working after {SLOW_NOTICE_S:.0f} s (the first run of a new installation compiles "
+            "its alignment kernels once, about a minute; recordings take a while to transcribe)",
+            file=sys.stderr, flush=True))
+        self.timer.daemon = True
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.cancel()
+        return False
+
+
 def cmd_query(args):
     from .api import query_file
     _announce_recordings(args.file)
-    result = query_file(args.file, _open_catalog(args.catalog), top=args.top, max_evalue=_max_evalue(args),
-                        evidence=args.explain)
+    with _SlowNotice():
+        result = query_file(args.file, _open_catalog(args.catalog), top=args.top, max_evalue=_max_evalue(args),
+                            evidence=args.explain)
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
@@ -338,7 +361,8 @@ def cmd_batch(args):
 def cmd_compare(args):
     from .api import compare_files
     _announce_recordings(args.a, args.b)
-    doc = compare_files(args.a, args.b, max_evalue=_max_evalue(args))
+    with _SlowNotice():
+        doc = compare_files(args.a, args.b, max_evalue=_max_evalue(args))
     passages = doc["passages"]
     status = EXIT_FLAGGED if args.fail_on_match and doc["flagged"] else EXIT_OK
     if args.format == "json":

@@ -427,3 +427,23 @@ def test_compare_of_two_collections_does_not_flag_chance(tmp_path):
     assert sum(p["flagged"] for p in doc["passages"]) <= 3
     best = doc["passages"][0]
     assert best["evalue"] > best["pair_evalue"] and best["score"] == pytest.approx(np.exp(-best["evalue"]))
+
+
+def test_a_slow_query_says_it_is_still_working(world, capsys, monkeypatch):
+    """The first query of a new installation compiles the kernels for about a minute; it used to print
+    nothing meanwhile. A query that finishes in time prints no notice."""
+    import melody.api
+    import melody.cli as cli
+    path = world["queries"] / "original.mid"
+    code, out, err = run(capsys, "query", path, "--catalog", world["catalog"], "--top", "1")
+    assert code == 0 and "still working" not in err
+    real = melody.api.query_file
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "SLOW_NOTICE_S", 0.05)
+    monkeypatch.setattr(melody.api, "query_file", slow)
+    code, out, err = run(capsys, "query", path, "--catalog", world["catalog"], "--top", "1")
+    assert code == 0 and err.count("melody: still working after 0 s (the first run") == 1
