@@ -17,7 +17,7 @@ from melody.io import SUPPORTED_EXTENSIONS, is_audio
 from melody.report import clip_audio, csv_text, html_report, interval_table, passage_audio, piano_roll
 from melody.report.html import summary_rows
 from melody.score.significance import DEFAULT_MAX_EVALUE
-from melody.uploads import MAX_AUDIO_BYTES, MAX_FILE_BYTES, UploadError, extract_zip, save_upload
+from melody.uploads import MAX_AUDIO_BYTES, MAX_FILE_BYTES, UploadError, extract_zip, relabel, save_upload
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 UPLOADS = os.path.join(tempfile.gettempdir(), "melody-uploads")
@@ -40,9 +40,7 @@ def search(path: str, modified: float, catalog_path: str, top: int, max_evalue: 
 
 def run_search(path: str, label: str, catalog_path: str, top: int, max_evalue: float) -> dict:
     """The result as the user should see it: named by the label, never by a temporary path."""
-    result = search(path, os.path.getmtime(path), catalog_path, top, max_evalue)
-    error = result["error"].replace(path, label) if result["error"] else None
-    return {**result, "query": label, "error": error}
+    return relabel(search(path, os.path.getmtime(path), catalog_path, top, max_evalue), path, label)
 
 
 def verdict(label: str, result: dict):
@@ -78,9 +76,12 @@ def evidence(path: str, result: dict, catalog: Catalog):
     left, right = st.columns(2)
     with left:
         st.subheader("Intervals side by side")
+        st.caption("Intervals in semitones; the reference's notes are named in its own key.")
         st.table(interval_table(query, reference, m))
     with right:
         st.subheader("Shared 3-note shapes")
+        st.caption("Two intervals in semitones each; bits: how rare the shape is in folk melodies (more is rarer, "
+                   "so stronger evidence).")
         for rarity in ("rare", "typical", "common"):
             shapes = [s for s in ev["shared_shapes"] if s["rarity"] == rarity]
             if shapes:

@@ -65,7 +65,14 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
     that borrows one phrase and a verse that borrows another both appear. E-values are for this pair. A
     melody without bars gets its beats from a steady pulse, as in `Catalog.search`.
     """
-    fa, fb = features(melody_with_guessed_beats(a.require())), features(melody_with_guessed_beats(b.require()))
+    return _passages(a, b, _features(a), _features(b), max_passages, max_evalue, min_notes)
+
+
+def _features(melody: Melody):
+    return features(melody_with_guessed_beats(melody.require()))
+
+
+def _passages(a: Melody, b: Melody, fa, fb, max_passages: int, max_evalue: float, min_notes: int) -> list[dict]:
     mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
     entry = Entry(-1, b.meta.get("id", os.path.basename(b.source)), b.title, b.composer, b.source)
     passages = []
@@ -77,6 +84,55 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
         ev, _ = significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))
         passages.append(build_match(a, b, aln, entry, float(ev[0]), max_evalue).to_dict(evidence=True))
     return passages
+
+
+def collection_evalue(pair_evalue: float, m: int, n: int, lengths_a, lengths_b) -> float:
+    """The E-value of a passage found between tunes of lengths m and n (steps) with E-value `pair_evalue`
+    for that pair, when every tune of A (`lengths_a`) was compared with every tune of B (`lengths_b`): the
+    expected number of chance passages this good over all the pairs (the global Gumbel model of `compare`,
+    whose search space is m x n). Equal to `pair_evalue` for one tune against one."""
+    rate = -np.log1p(-min(float(pair_evalue), 1.0 - 1e-16))      # exp(-z) of the pair
+    space = np.outer(np.maximum(np.asarray(lengths_a, dtype="f8"), 1.0),
+                     np.maximum(np.asarray(lengths_b, dtype="f8"), 1.0))
+    return float(np.sum(-np.expm1(-rate * space / (max(m, 1) * max(n, 1)))))
+
+
+def compare_files(path_a: str, path_b: str, max_passages: int = 10,
+                  max_evalue: float = significance.DEFAULT_MAX_EVALUE, min_notes: int = 5) -> dict:
+    """`melody compare A B`: every shared passage of every tune of A with every tune of B, best first.
+
+    A file with several tunes (an ABC collection) is compared tune by tune, so a tune other than the first
+    is not missed; each passage names its tunes (``query_tune``/``query_title`` for A,
+    ``reference_tune``/``reference_title`` for B). Its E-value counts every pair of tunes compared
+    (`collection_evalue`; ``pair_evalue`` is the pair's own), so two collections of hundreds of tunes do not
+    flag the chance passages their many pairs produce. Raises MelodyError (naming the file) when either file
+    cannot be read or has no melody of 3 notes.
+    """
+    tunes = []
+    for path in (path_a, path_b):
+        usable = [m for m in load(path) if len(m.notes) >= 3]
+        if not usable:
+            raise MelodyError(f"{path}: no melody with at least 3 notes")
+        tunes.append([(m, _features(m)) for m in usable])
+    lengths_a, lengths_b = ([len(f) for _, f in side] for side in tunes)
+    one_pair = len(lengths_a) * len(lengths_b) == 1
+    passages = []
+    for a, fa in tunes[0]:
+        for b, fb in tunes[1]:
+            for p in _passages(a, b, fa, fb, max_passages, max_evalue, min_notes):
+                evalue = collection_evalue(p["evalue"], len(fa), len(fb), lengths_a, lengths_b)
+                between = "these two melodies" if one_pair else \
+                    f"any of the {len(lengths_a)} x {len(lengths_b)} pairs of tunes compared"
+                p["evidence"]["significance"] = (f"a {p['matched_notes']}-note passage this close is expected by "
+                                                 f"chance {evalue:.2g} times between {between}")
+                p.update(pair_evalue=p["evalue"], evalue=evalue, score=float(np.exp(-evalue)),
+                         flagged=evalue <= max_evalue, query_tune=a.index, query_title=a.title,
+                         reference_tune=b.index, reference_title=b.title)
+                passages.append(p)
+    passages.sort(key=lambda d: (d["evalue"], -d["alignment_score"]))
+    passages = [p for k, p in enumerate(passages) if p["flagged"] or k < max_passages]
+    return {"a": os.fspath(path_a), "b": os.fspath(path_b), "flagged": any(p["flagged"] for p in passages),
+            "tunes": [len(lengths_a), len(lengths_b)], "passages": passages}
 
 
 def match_melodies(path: str, catalog: Catalog, match: dict) -> tuple[Melody, Melody]:

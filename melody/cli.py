@@ -25,6 +25,20 @@ def _transcriber_arg(p):
                         "or pyin (monophonic, slow); also $MELODY_TRANSCRIBER")
 
 
+def _positive_int(text: str) -> int:
+    """--top K: a usage error (exit 2 with the usage line), not every file's error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+KINDS = "MIDI, MusicXML, .mxl, ABC, kern, or a wav/flac/ogg/mp3 recording"
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="melody", description="Find borrowed melodies: which reference melodies does a song (MIDI, MusicXML, "
@@ -36,9 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="add files and folders (recursively) to a catalog; unchanged files are skipped")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=f"files and folders to add ({KINDS})")
     _catalog_arg(p)
-    p.add_argument("--workers", type=int, default=None, help="parsing processes (default: all cores)")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="parsing processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _transcriber_arg(p)
 
@@ -47,10 +61,12 @@ def _parser() -> argparse.ArgumentParser:
                            ("scan", "search many files (folders recursively); one result per file")):
         p = sub.add_parser(name, help=helptext)
         if name == "query":
-            p.add_argument("file", metavar="FILE")
-            p.add_argument("--format", choices=("table", "json"), default="table")
+            p.add_argument("file", metavar="FILE", help=f"the song to search for ({KINDS})")
+            p.add_argument("--format", choices=("table", "json"), default="table",
+                           help="a table for people (default) or the JSON output contract")
         else:
-            p.add_argument("paths", nargs="+", metavar="PATH")
+            p.add_argument("paths", nargs="+", metavar="PATH", help="files and folders (searched recursively; "
+                           "files of other types in a folder are skipped)")
             p.add_argument("--jsonl", metavar="OUT", help="write one JSON line per input file, as each finishes")
             p.add_argument("--format", choices=("table", "json"), default="table",
                            help="stdout format when no --jsonl is given")
@@ -72,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="address-space limit per worker in MB (default 4096; 0: none)")
         _catalog_arg(p)
         _transcriber_arg(p)
-        p.add_argument("--top", type=int, default=10, metavar="K", help="matches per file (default 10)")
+        p.add_argument("--top", type=_positive_int, default=10, metavar="K", help="matches per file (default 10)")
         p.add_argument("--max-evalue", type=float, default=None, metavar="E",
                        help="flag matches whose E-value is at most E (default 0.1, chosen for a false-positive rate <= 1%%)")
         p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any match is flagged")
@@ -80,10 +96,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="JSON: add each match's evidence (aligned notes, differences, rare/common shapes)")
 
     p = sub.add_parser("compare", help="every shared passage of two files' melodies")
-    p.add_argument("a", metavar="A")
-    p.add_argument("b", metavar="B")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--max-evalue", type=float, default=None, metavar="E")
+    p.add_argument("a", metavar="A", help=f"the song that may borrow ({KINDS}); every tune of a collection")
+    p.add_argument("b", metavar="B", help="the song it may borrow from (same types)")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="a table for people (default) or JSON (each passage with its evidence)")
+    p.add_argument("--max-evalue", type=float, default=None, metavar="E",
+                   help="flag passages whose E-value (for this pair of tunes) is at most E (default 0.1)")
+    p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any passage is flagged")
     _transcriber_arg(p)
 
     p = sub.add_parser("catalog", help="catalog information and the default catalog")
@@ -109,6 +128,18 @@ def _fmt_bars(bars):
     return f"bars {bars[0]}-{bars[1]}" if bars else ""
 
 
+def _legend(query="the query", reference="the reference", chance="in this catalog"):
+    return (f"  (! flagged; E: matches this good expected by chance {chance}; transp: semitones from "
+            f"{reference} to {query}; tempo: {query}'s tempo / {reference}'s)")
+
+
+LEGEND = _legend()
+
+
+def _fmt_tune(index, title):
+    return f"tune {index + 1}" + (f" \"{title}\"" if title else "")
+
+
 def print_result_table(result: dict, out=None):
     out = out or sys.stdout   # looked up per call: a default of sys.stdout would pin the stream at import
     name = result["query"]
@@ -119,12 +150,30 @@ def print_result_table(result: dict, out=None):
     print(f"{name}: {verdict}", file=out)
     if not result["matches"]:
         print("  (no matches)", file=out)
+    several = any(m.get("query_tune") for m in result["matches"])    # a file of several tunes (ABC)
     for k, m in enumerate(result["matches"], 1):
         flag = "!" if m["flagged"] else " "
         print(f" {flag}{k:2d}. {m['title'][:40]:40s} score {m['score']:.3f}  E={m['evalue']:.2g}  "
               f"{m['matched_notes']:3d} notes  query {_fmt_span(m['query_span'])} {_fmt_bars(m['query_bars'])}"
               f"  ref {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}  "
-              f"transp {m['transposition']:+d}  tempo x{m['tempo_ratio']:.2f}", file=out)
+              f"transp {m['transposition']:+d} st  tempo x{m['tempo_ratio']:.2f}", file=out)
+        if several:
+            print(f"      in {_fmt_tune(m.get('query_tune', 0), m.get('query_title'))}", file=out)
+
+
+def _duplicates(report) -> str:
+    n = len(report.duplicates)
+    return f", {n} duplicate{'s' if n != 1 else ''} of other files (same content)" if n else ""
+
+
+def _other_files(paths, found: int) -> str:
+    """'; 2 files of other types skipped' for files inside the given folders that melody does not read."""
+    from .catalog import expand_paths
+    other = len(expand_paths(paths, supported=lambda name: True)) - found
+    if other <= 0 and found:
+        return ""
+    return (f"; {other} file{'s' if other != 1 else ''} of other types skipped" if other > 0 else "") + \
+        ("" if found else " (no music files found: melody reads .mid .musicxml .mxl .abc .krn .wav .flac .ogg .mp3)")
 
 
 def _open_catalog(path):
@@ -143,29 +192,81 @@ def cmd_index(args):
     from .catalog import Catalog, expand_paths
     cat = Catalog.open(args.catalog, create=True)
     total = len(expand_paths(args.paths))
+    other = _other_files(args.paths, total)
     with tqdm(total=total, unit="file", disable=args.quiet, file=sys.stderr, desc="indexing") as bar:
         report = cat.index(args.paths, workers=args.workers, progress=bar.update)
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
     print(f"added {report.added_files} files ({report.added_melodies} melodies), "
-          f"skipped {len(report.skipped)} unchanged, {len(report.failed)} failed; catalog: {cat.path}")
+          f"skipped {len(report.skipped) - len(report.duplicates)} unchanged{_duplicates(report)}, "
+          f"{len(report.failed)} failed{other}; catalog: {cat.path}")
     return EXIT_OK
+
+
+def _announce_recordings(*paths):
+    """A recording takes a while to transcribe (seconds per minute of audio): say so before the wait."""
+    from .io import is_audio
+    for path in paths:
+        if is_audio(path) and os.path.isfile(path):
+            try:
+                import soundfile
+                length = f" ({soundfile.info(path).duration:.0f} s of audio)"
+            except Exception:     # undecodable: the query itself reports it on one line
+                length = ""
+            print(f"melody: transcribing the melody of {path}{length}...", file=sys.stderr, flush=True)
+
+
+SLOW_NOTICE_S = 15.0
+
+
+class _SlowNotice:
+    """Say once on stderr when a command is still working after SLOW_NOTICE_S seconds: the first run of a new
+    installation compiles the Numba kernels (about a minute) and printed nothing meanwhile."""
+
+    def __enter__(self):
+        import threading
+        self.timer = threading.Timer(SLOW_NOTICE_S, lambda: print(
+            f"melody: still working after {SLOW_NOTICE_S:.0f} s (the first run of a new installation compiles "
+            "its alignment kernels once, about a minute; recordings take a while to transcribe)",
+            file=sys.stderr, flush=True))
+        self.timer.daemon = True
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.cancel()
+        return False
 
 
 def cmd_query(args):
     from .api import query_file
-    result = query_file(args.file, _open_catalog(args.catalog), top=args.top, max_evalue=_max_evalue(args),
-                        evidence=args.explain)
+    _announce_recordings(args.file)
+    with _SlowNotice():
+        result = query_file(args.file, _open_catalog(args.catalog), top=args.top, max_evalue=_max_evalue(args),
+                            evidence=args.explain)
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
         print_result_table(result)
+        if result["matches"]:
+            print(LEGEND)
     if result["status"] != "ok":
         return EXIT_USAGE
     return EXIT_FLAGGED if args.fail_on_match and result["flagged"] else EXIT_OK
 
 
+def _check_writable(path):
+    """Fail now, on one line, rather than with a traceback (or after an hour's batch) when OUT cannot be written."""
+    from .errors import MelodyError
+    try:
+        open(path, "a", encoding="utf-8").close()
+    except OSError as exc:
+        raise MelodyError(f"{path}: cannot write the results here ({exc.strerror or exc})") from None
+
+
 def cmd_scan(args):
+    if args.jsonl:
+        _check_writable(args.jsonl)
     if args.out:
         return cmd_batch(args)
     batch_only = [f"--{name.replace('_', '-')}" for name in ("resume", "workers", "dask", "timeout", "max_memory")
@@ -181,11 +282,12 @@ def cmd_scan(args):
     files = expand_paths(args.paths)
     out = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
     flagged = errors = 0
-    results = []
+    results, any_matches = [], False
     try:
         for path in tqdm(files, unit="file", disable=args.quiet, file=sys.stderr, desc="scanning"):
             result = query_file(path, cat, top=args.top, max_evalue=_max_evalue(args), evidence=args.explain)
             flagged += result["flagged"]
+            any_matches |= bool(result["matches"])
             errors += result["status"] != "ok"
             if out:
                 out.write(json.dumps(result) + "\n")
@@ -199,7 +301,10 @@ def cmd_scan(args):
             out.close()
     if not out and args.format == "json":
         print(json.dumps(results, indent=2))
-    print(f"scanned {len(files)} files: {flagged} flagged, {errors} errors", file=sys.stderr)
+    elif not out and any_matches:
+        print(LEGEND)
+    print(f"scanned {len(files)} files: {flagged} flagged, {errors} errors{_other_files(args.paths, len(files))}",
+          file=sys.stderr)
     return EXIT_FLAGGED if args.fail_on_match and flagged else EXIT_OK
 
 
@@ -254,23 +359,31 @@ def cmd_batch(args):
 
 
 def cmd_compare(args):
-    from .api import compare
-    from .io import load
-    a, b = load(args.a)[0], load(args.b)[0]
-    passages = compare(a, b, max_evalue=_max_evalue(args))
+    from .api import compare_files
+    _announce_recordings(args.a, args.b)
+    with _SlowNotice():
+        doc = compare_files(args.a, args.b, max_evalue=_max_evalue(args))
+    passages = doc["passages"]
+    status = EXIT_FLAGGED if args.fail_on_match and doc["flagged"] else EXIT_OK
     if args.format == "json":
-        print(json.dumps({"a": args.a, "b": args.b, "flagged": any(p["flagged"] for p in passages),
-                          "passages": passages}, indent=2))
-        return EXIT_OK
-    print(f"{args.a} vs {args.b}: {len(passages)} shared passage(s)")
+        print(json.dumps(doc, indent=2))
+        return status
+    several = doc["tunes"] != [1, 1]
+    print(f"{args.a} vs {args.b}: {len(passages)} shared passage(s)"
+          + (f" between {doc['tunes'][0]} x {doc['tunes'][1]} tunes" if several else ""))
     for k, m in enumerate(passages, 1):
         flag = "!" if m["flagged"] else " "
         print(f" {flag}{k:2d}. E={m['evalue']:.2g} {m['matched_notes']:3d} notes  A {_fmt_span(m['query_span'])} "
               f"{_fmt_bars(m['query_bars'])}  B {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}"
-              f"  transp {m['transposition']:+d}  tempo x{m['tempo_ratio']:.2f}")
+              f"  transp {m['transposition']:+d} st  tempo x{m['tempo_ratio']:.2f}")
+        if several:
+            print(f"      A: {_fmt_tune(m['query_tune'], m['query_title'])}   "
+                  f"B: {_fmt_tune(m['reference_tune'], m['reference_title'])}")
         if m["evidence"].get("mode_change"):
             print(f"      {m['evidence']['mode_change']['text']}")
-    return EXIT_OK
+    if passages:
+        print(_legend("A", "B", "between two tunes of this length"))
+    return status
 
 
 def cmd_catalog(args):
@@ -292,14 +405,20 @@ def cmd_catalog(args):
                                  set_total=lambda n: setattr(bar, "total", n))
     bar.close()
     print(f"default catalog at {path}: added {report.added_files} files ({report.added_melodies} melodies), "
-          f"{len(report.skipped)} already there, {len(report.failed)} failed")
+          f"{len(report.skipped) - len(report.duplicates)} already there{_duplicates(report)}, "
+          f"{len(report.failed)} failed")
     return EXIT_OK
 
 
 def cmd_app(args):
     import subprocess
     app = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", app, "--server.maxUploadSize", "100"])
+    return subprocess.call(_app_command(app))
+
+
+def _app_command(app: str) -> list[str]:
+    from .uploads import MAX_AUDIO_BYTES     # the server lets the app's largest upload (a recording) through
+    return [sys.executable, "-m", "streamlit", "run", app, "--server.maxUploadSize", str(MAX_AUDIO_BYTES // 2**20)]
 
 
 def main(argv=None) -> int:
@@ -318,6 +437,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("melody: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:      # `melody compare ... | head`: the reader left; no traceback, and none at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_OK
     finally:
         if saved is None:
             os.environ.pop("MELODY_TRANSCRIBER", None)

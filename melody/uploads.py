@@ -86,3 +86,14 @@ def extract_zip(data: bytes, folder: str, max_files: int = MAX_ZIP_FILES, max_by
                 raise UploadError(f"{member.filename}: the zip's contents are larger than the limit")
             out.append((member.filename, save_upload(member.filename, content, folder, max_file_bytes)))
     return out
+
+
+def relabel(result: dict, path: str, label: str) -> dict:
+    """A result of `query_file(path)` as the user should see it: named by the uploaded name `label`, never by
+    the stored, content-hashed path (in the error, and as the title of a melody named after its file, as a
+    recording or an untitled score is)."""
+    stored, shown = (os.path.splitext(os.path.basename(x))[0] for x in (path, label))
+    matches = [{**m, "query_title": shown} if m.get("query_title") == stored else m
+               for m in result.get("matches") or []]
+    error = result["error"].replace(path, label) if result.get("error") else result.get("error")
+    return {**result, "query": label, "error": error, "matches": matches}

@@ -32,6 +32,7 @@ def test_example_gives_matches_and_evidence(catalog_dir, monkeypatch):
     assert table["title"].iloc[0] == "Ode to Joy"            # the borrowed tune ranks first
     assert at.warning and "flagged" in at.warning[0].value    # a 15-note copy in a 33-tune catalog
     assert any("expected by chance" in c.value for c in at.caption)
+    assert any("semitones" in c.value for c in at.caption) and any("bits" in c.value for c in at.caption)
 
 
 def test_missing_catalog_is_a_message_not_a_traceback(tmp_path, monkeypatch):

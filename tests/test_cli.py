@@ -170,7 +170,8 @@ def test_scan_fail_on_match(world, capsys):
 
 
 @pytest.mark.parametrize("argv", [[], ["query"], ["frobnicate"], ["query", "x.mid", "--top", "many"],
-                                  ["query", "x.mid", "--format", "xml"], ["catalog"]])
+                                  ["query", "x.mid", "--format", "xml"], ["catalog"],
+                                  ["query", "x.mid", "--top", "0"], ["scan", "songs/", "--top", "-3"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -273,3 +274,176 @@ def test_transcriber_option_reaches_the_audio_loader(world, capsys, tmp_path, mo
     monkeypatch.setenv(audio.METHOD_ENV, "crepe")
     message = error()
     assert "MELODY_TRANSCRIBER" in message and "fused" in message and "\n" not in message
+
+
+def _two_tune_abc(world, tmp_path):
+    """An ABC file whose first tune borrows nothing and whose second quotes ref2's notes 5-32 (+3)."""
+    unrelated = random_lead(np.random.default_rng(4321), 30, start_pitch=70)
+    quote = shift(world["leads"][2][5:33], semitones=3, t0=0.0)
+    return write_abc(tmp_path / "two.abc", [("Nothing Borrowed", unrelated), ("The Borrower", quote)])
+
+
+def test_compare_reads_every_tune_of_a_collection(world, capsys, tmp_path):
+    """A phrase borrowed in an ABC file's second tune is found (compare used to read the first tune only),
+    and each passage names its tunes."""
+    abc = _two_tune_abc(world, tmp_path)
+    code, out, err = run(capsys, "compare", abc, world["refs"] / "ref2.mid", "--format", "json")
+    doc = json.loads(out)
+    best = doc["passages"][0]
+    assert code == 0 and doc["flagged"] and doc["tunes"] == [2, 1]
+    assert best["flagged"] and best["query_tune"] == 1 and best["query_title"] == "The Borrower"
+    assert best["reference_tune"] == 0 and best["transposition"] == 3 and best["matched_notes"] >= 20
+    code, out, err = run(capsys, "compare", abc, world["refs"] / "ref2.mid")
+    assert code == 0 and 'A: tune 2 "The Borrower"' in out.splitlines()[2] and "semitones" in out
+
+
+def test_query_table_names_the_tune_of_a_collection(world, capsys, tmp_path):
+    code, out, err = run(capsys, "query", _two_tune_abc(world, tmp_path), "--catalog", world["catalog"])
+    lines = out.splitlines()
+    assert code == 0 and "ref2" in lines[1] and "+3 st" in lines[1]
+    assert lines[2].strip() == 'in tune 2 "The Borrower"' and "semitones" in lines[-1]
+
+
+def test_closed_pipe_is_not_a_traceback(world, capsys, monkeypatch):
+    """`melody compare a b --format json | head`: the reader leaves early; exit quietly, as other tools do."""
+    import io
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    ref = world["refs"] / "ref2.mid"
+    assert main(["compare", str(ref), str(ref), "--format", "json"]) == 0
+
+
+def test_compare_fail_on_match(world, capsys, tmp_path):
+    """`compare --fail-on-match` exits 1 when a passage is flagged, 0 otherwise, as query and scan do."""
+    abc = _two_tune_abc(world, tmp_path)
+    code, out, err = run(capsys, "compare", abc, world["refs"] / "ref2.mid", "--fail-on-match")
+    assert code == 1 and "!" in out
+    unrelated = song(tmp_path / "tritones.mid", filler(30))     # no step of it can match a random lead's
+    code, out, err = run(capsys, "compare", unrelated, world["refs"] / "ref0.mid", "--fail-on-match",
+                         "--format", "json")
+    assert code == 0 and not json.loads(out)["flagged"]
+
+
+def test_missing_path_or_folder_is_named_as_such(world, capsys, tmp_path):
+    """`melody query songs` (a typo, or a folder): the message says what is wrong, not "unsupported file type
+    '(none)'"."""
+    for path, expected in ((tmp_path / "nowhere", "no such file or folder"),
+                           (tmp_path, "is a folder (`melody scan` searches folders)")):
+        code, out, err = run(capsys, "query", path, "--catalog", world["catalog"], "--format", "json")
+        assert code == 2 and json.loads(out)["error"] == f"{path}: {expected}"
+
+
+def test_scan_and_index_say_what_they_skipped(world, capsys, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "lyrics.txt").write_text("la la la")
+    code, out, err = run(capsys, "scan", folder, "--catalog", world["catalog"], "--quiet")
+    assert code == 0 and "scanned 0 files" in err and "1 file of other types skipped" in err
+    assert "no music files found" in err
+    song(folder / "tune.mid", random_lead(np.random.default_rng(5), 20))
+    code, out, err = run(capsys, "index", folder, "--catalog", str(tmp_path / "cat"), "--quiet", "--workers", "1")
+    assert code == 0 and "added 1 files" in out and "1 file of other types skipped" in out
+    assert "no music files" not in out
+
+
+def test_query_of_a_recording_says_it_is_transcribing(world, capsys, tmp_path, monkeypatch):
+    """Transcription takes seconds per minute of audio: the user is told before the wait, on stderr (the
+    JSON on stdout stays clean), with the recording's length."""
+    import soundfile
+
+    import melody.audio as audio
+
+    def transcribe(path, method="fused", snap=True):
+        raise audio.NoMelody(f"{path}: stub")
+
+    monkeypatch.setattr(audio, "transcribe", transcribe)
+    wav = tmp_path / "take.wav"
+    soundfile.write(str(wav), np.zeros(8000 * 3, dtype="f4"), 8000)
+    code, out, err = run(capsys, "query", wav, "--catalog", world["catalog"], "--format", "json")
+    assert json.loads(out)["error"].endswith("stub")
+    assert err.strip() == f"melody: transcribing the melody of {wav} (3 s of audio)..."
+
+
+def test_app_server_accepts_the_uploads_the_app_promises():
+    """The sidebar promises 200 MB per recording; Streamlit refused anything over 100 MB before the app saw it."""
+    import tomllib
+
+    from melody.cli import _app_command
+    from melody.uploads import MAX_AUDIO_BYTES, MAX_FILE_BYTES, MAX_ZIP_BYTES
+    largest = max(MAX_AUDIO_BYTES, MAX_FILE_BYTES, MAX_ZIP_BYTES) // 2**20
+    command = _app_command("app.py")
+    assert int(command[command.index("--server.maxUploadSize") + 1]) >= largest
+    with open(os.path.join(ROOT, ".streamlit", "config.toml"), "rb") as fh:
+        assert tomllib.load(fh)["server"]["maxUploadSize"] >= largest
+
+
+def test_index_tells_duplicates_from_unchanged_files(world, capsys, tmp_path):
+    """A first build said "13 already there" for files whose content repeats another file of the same run."""
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    first = song(folder / "a.mid", random_lead(np.random.default_rng(6), 20))
+    (folder / "b.mid").write_bytes(open(first, "rb").read())
+    code, out, err = run(capsys, "index", folder, "--catalog", tmp_path / "cat", "--quiet", "--workers", "1")
+    assert code == 0 and "added 1 files" in out and "skipped 0 unchanged, 1 duplicate of other files" in out
+    code, out, err = run(capsys, "index", folder, "--catalog", tmp_path / "cat", "--quiet", "--workers", "1")
+    assert "skipped 2 unchanged, 0 failed" in out and "of other files" not in out
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_scan_jsonl_that_cannot_be_written_is_one_line(world, capsys, tmp_path, batch):
+    """`--jsonl` into a missing folder was a FileNotFoundError traceback (and with --out, only after the run)."""
+    target = tmp_path / "missing" / "results.jsonl"
+    extra = ["--out", tmp_path / "run", "--workers", "1"] if batch else []
+    code, out, err = run(capsys, "scan", world["queries"] / "original.mid", "--catalog", world["catalog"], "--quiet",
+                         "--jsonl", target, *extra)
+    assert code == 2 and err.strip().splitlines() == [f"melody: error: {target}: cannot write the results here "
+                                                      "(No such file or directory)"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_collection_evalue_counts_every_pair():
+    from melody.api import collection_evalue
+    assert collection_evalue(0.003, 40, 50, [40], [50]) == pytest.approx(0.003, rel=1e-9)   # one pair: its own
+    assert collection_evalue(1e-4, 40, 50, [40] * 6, [50] * 5) == pytest.approx(30e-4, rel=1e-3)
+    longer = collection_evalue(1e-4, 40, 50, [40, 80], [50])          # a longer tune offers more chances
+    assert longer == pytest.approx(3e-4, rel=1e-3) and collection_evalue(0.5, 40, 50, [40] * 10, [50]) < 10
+
+
+def test_compare_of_two_collections_does_not_flag_chance(tmp_path):
+    """30 random tunes against 30 others: 900 pairs. Each pair's own E-value flags dozens of chance passages;
+    counted over every pair compared, few (0, 2 and 3 for seeds 77-79: the pair null is a little liberal for
+    these generated tunes, whose steps and rhythms come from small sets)."""
+    from melody.api import compare_files
+    rng = np.random.default_rng(77)
+    a = write_abc(tmp_path / "a.abc", [(f"A{k}", random_lead(rng, 30)) for k in range(30)])
+    b = write_abc(tmp_path / "b.abc", [(f"B{k}", random_lead(rng, 30)) for k in range(30)])
+    doc = compare_files(a, b)
+    assert doc["tunes"] == [30, 30] and len(doc["passages"]) >= 10
+    assert sum(p["pair_evalue"] <= 0.1 for p in doc["passages"]) >= 5       # what each pair alone would flag
+    assert sum(p["flagged"] for p in doc["passages"]) <= 3
+    best = doc["passages"][0]
+    assert best["evalue"] > best["pair_evalue"] and best["score"] == pytest.approx(np.exp(-best["evalue"]))
+
+
+def test_a_slow_query_says_it_is_still_working(world, capsys, monkeypatch):
+    """The first query of a new installation compiles the kernels for about a minute; it used to print
+    nothing meanwhile. A query that finishes in time prints no notice."""
+    import melody.api
+    import melody.cli as cli
+    path = world["queries"] / "original.mid"
+    code, out, err = run(capsys, "query", path, "--catalog", world["catalog"], "--top", "1")
+    assert code == 0 and "still working" not in err
+    real = melody.api.query_file
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "SLOW_NOTICE_S", 0.05)
+    monkeypatch.setattr(melody.api, "query_file", slow)
+    code, out, err = run(capsys, "query", path, "--catalog", world["catalog"], "--top", "1")
+    assert code == 0 and err.count("melody: still working after 0 s (the first run") == 1

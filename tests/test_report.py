@@ -15,6 +15,7 @@ from melody.api import compare
 from melody.notes import Melody, make_notes
 from melody.report import csv_rows, csv_text, html_report, interval_table, passage, passage_audio, piano_roll, render
 from melody.report.plots import DIFFERENT_COLOUR
+from melody.report.html import summary_rows
 
 TUNE = [60, 62, 64, 60, 60, 62, 64, 60, 64, 65, 67, 64, 65, 67, 67, 69, 67, 65, 64, 60]   # Frere Jacques
 
@@ -47,6 +48,7 @@ def test_piano_roll_draws_every_note_of_both_passages(pair):
     query, reference, m = pair
     fig = piano_roll(query, reference, m)
     assert isinstance(fig, Figure)
+    assert "transposed +3 semitones" in fig.axes[0].get_title()      # the unit, not a bare "+3"
     q0, q1 = m["query_notes"]
     r0, r1 = m["reference_notes"]
     assert len(_notes(fig, "query-note")) == q1 - q0 + 1
@@ -144,3 +146,33 @@ def test_mode_change_reads_changed_notes_skipped_on_both_sides_as_pairs():
     wrong = major + 2
     wrong[[2, 9]] += 3                                                      # two wrong notes, not a mode
     assert mode_change(wrong, major, [(k, k) for k in range(len(TUNE))], 2) is None
+
+
+def test_reports_name_the_tune_of_a_collection(pair):
+    """A match found in an ABC collection's second tune: the CSV, the match table and the HTML say which tune
+    (the CSV had no column for it; a label auditing collections could not tell the tunes apart)."""
+    _, _, m = pair
+    second = {**m, "query_tune": 1, "query_title": "Second Tune"}
+    results = [{"query": "tunes.abc", "status": "ok", "error": None, "flagged": True, "matches": [second]}]
+    row = list(csv.DictReader(io.StringIO(csv_text(results))))[0]
+    assert row["query_tune"] == "1" and row["query_title"] == "Second Tune"
+    assert summary_rows([second])[0]["query tune"] == "2: Second Tune"
+    assert "query tune" not in summary_rows([{**m, "query_tune": 0}])[0]     # one tune: no column
+    assert "(tune 2: Second Tune)" in html_report(results[0])
+
+
+def test_shared_shapes_of_a_recording_with_its_own_tuning(rng):
+    """A recording's pitches are fractional (a singer a few cents off, drifting): its shared 3-note shapes are
+    still found (compared in whole semitones); the dashboard showed none for every recording."""
+    from melody.notes import Melody, make_notes
+    from melody.score.match import explain
+    tune = np.array(TUNE, dtype=float)
+    sung = tune + 2 + rng.uniform(-0.2, 0.2, len(tune))                 # up a tone, out of tune by up to 20 cents
+    times = np.arange(len(tune), dtype=float) * 0.5
+    query = Melody(make_notes(times, np.full(len(tune), 0.45), sung))
+    reference = Melody(make_notes(times, np.full(len(tune), 0.45), tune))
+    pairs = [(k, k) for k in range(len(tune))]
+    shapes = explain(query, reference, pairs, 2, 1e-6, 100)["shared_shapes"]
+    exact = explain(Melody(make_notes(times, np.full(len(tune), 0.45), tune + 2)), reference, pairs, 2, 1e-6, 100)
+    assert len(shapes) == len(exact["shared_shapes"]) == len(tune) - 2            # every 3-note window
+    assert [s["intervals"] for s in shapes] == [s["intervals"] for s in exact["shared_shapes"]]

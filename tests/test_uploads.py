@@ -66,3 +66,25 @@ def test_a_recording_gets_the_larger_limit(tmp_path):
     assert save_upload("take.mp3", big, str(tmp_path)).endswith(".mp3")
     with pytest.raises(UploadError, match="limit"):
         save_upload("song.mid", big, str(tmp_path))
+
+
+def test_relabel_shows_the_uploaded_name_not_the_stored_one(tmp_path):
+    """An upload is stored under its content hash; a melody named after its file (a recording, an untitled
+    MIDI) was shown in the dashboard's piano roll as '0f24644b414807c955775cc9 vs Ode to Joy'."""
+    import numpy as np
+
+    from _songs import random_lead
+    from melody.io import load
+    from melody.testing import Track, write_midi
+    from melody.uploads import relabel
+    song = write_midi(str(tmp_path / "x.mid"), [Track("Lead", 0, random_lead(np.random.default_rng(2), 12))])
+    path = save_upload("My Song.mid", open(song, "rb").read(), str(tmp_path / "up"))
+    title = load(path)[0].title
+    assert title == os.path.splitext(os.path.basename(path))[0]          # the premise: named after the file
+    result = {"query": path, "status": "ok", "error": None, "flagged": False,
+              "matches": [{"title": "Ref", "query_title": title}, {"title": "Ref", "query_title": "Verse"}]}
+    shown = relabel(result, path, "My Song.mid")
+    assert shown["query"] == "My Song.mid"
+    assert [m["query_title"] for m in shown["matches"]] == ["My Song", "Verse"]
+    failed = relabel({**result, "status": "error", "error": f"{path}: corrupt", "matches": []}, path, "My Song.mid")
+    assert failed["error"] == "My Song.mid: corrupt"

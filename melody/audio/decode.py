@@ -5,7 +5,9 @@ resampler, so a one-hour file costs no more memory than a ten-second one.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -49,10 +51,15 @@ def blocks(path: str, stats: AudioStats | None = None, sr: int = SR) -> Iterator
     import soxr
 
     stats = stats if stats is not None else AudioStats(path)
+    quiet = _QuietStderr() if path.lower().endswith(".mp3") else contextlib.nullcontext()
     try:
-        f = soundfile.SoundFile(path)
+        with quiet:
+            f = soundfile.SoundFile(path)
     except Exception as exc:   # libsndfile names the problem ("Format not recognised", "unexpected end")
-        raise CorruptFile(f"{path}: cannot decode audio ({_short(exc)})") from None
+        reason = _short(exc)
+        if "does not exist" in reason and os.path.isfile(path):   # libsndfile's words for an undecodable mp3
+            reason = f"not a valid {os.path.splitext(path)[1].lstrip('.').lower() or 'audio'} file"
+        raise CorruptFile(f"{path}: cannot decode audio ({reason})") from None
     with f:
         stats.rate, stats.channels = int(f.samplerate), int(f.channels)
         if not MIN_RATE <= stats.rate <= MAX_RATE:
@@ -62,7 +69,8 @@ def blocks(path: str, stats: AudioStats | None = None, sr: int = SR) -> Iterator
         step = int(BLOCK_SECONDS * stats.rate)
         while True:
             try:
-                data = f.read(step, dtype="float32", always_2d=True)
+                with quiet:
+                    data = f.read(step, dtype="float32", always_2d=True)
             except Exception as exc:
                 raise CorruptFile(f"{path}: audio data is damaged after {stats.seconds:.1f} s "
                                   f"({_short(exc)})") from None
@@ -89,6 +97,28 @@ def read(path: str, sr: int = SR) -> tuple[np.ndarray, AudioStats]:
     stats = AudioStats(os.fspath(path))
     parts = list(blocks(stats.path, stats, sr))
     return (np.concatenate(parts) if parts else np.zeros(0, dtype="f4")), stats
+
+
+class _QuietStderr:
+    """Silence file descriptor 2 while libsndfile decodes an mp3: its libmpg123 prints resync notes ("error:
+    part2_3_length ... too large") for files it then decodes fine, and library code never prints."""
+
+    def __enter__(self):
+        try:
+            sys.stderr.flush()
+            self.saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):   # no fd 2 (an embedding host): nothing to silence
+            self.saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            os.dup2(self.saved, 2)
+            os.close(self.saved)
+        return False
 
 
 def _short(exc: Exception) -> str:

@@ -45,6 +45,7 @@ class IndexReport:
     added_files: int = 0
     added_melodies: int = 0
     skipped: list[str] = field(default_factory=list)            # unchanged (same content already indexed)
+    duplicates: list[str] = field(default_factory=list)         # of those, the same content as another file of this run
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
 
 
@@ -153,6 +154,7 @@ class Catalog:
         self.store.lock()
         try:
             known = self.store.known_hashes()
+            earlier = set(known)
             pending = []
             for path in files:
                 try:
@@ -162,6 +164,8 @@ class Catalog:
                     continue
                 if sha in known:
                     report.skipped.append(path)
+                    if sha not in earlier:
+                        report.duplicates.append(path)
                 else:
                     known[sha] = path
                     pending.append(path)

@@ -23,6 +23,45 @@ def is_audio(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in AUDIO_EXTENSIONS
 
 
+_KINDS = {"MIDI": (MIDI_EXTENSIONS, ".mid"), "WAV": ((".wav",), ".wav"), "FLAC": ((".flac",), ".flac"),
+          "Ogg": ((".ogg",), ".ogg"), "MP3": ((".mp3",), ".mp3"), "compressed MusicXML (zip)": ((".mxl",), ".mxl"),
+          "MusicXML": ((".musicxml", ".xml"), ".musicxml"), "ABC": ((".abc",), ".abc"), "kern": ((".krn",), ".krn")}
+
+
+def sniff(path: str) -> str | None:
+    """What the file's first bytes say it is (a key of _KINDS), or None; for hints, never for dispatch."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    if head.startswith(b"MThd"):
+        return "MIDI"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "WAV"
+    for magic, kind in ((b"fLaC", "FLAC"), (b"OggS", "Ogg"), (b"ID3", "MP3"), (b"PK\x03\x04", "compressed MusicXML (zip)")):
+        if head.startswith(magic):
+            return kind
+    if len(head) > 3 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[2] & 0xF0 not in (0x00, 0xF0):
+        return "MP3"            # an MPEG audio frame header without an ID3 tag (valid bitrate index)
+    text = head.decode("utf-8", errors="ignore").lstrip("\ufeff \t\r\n")
+    if text.startswith("<?xml") or text.startswith("<score-partwise") or text.startswith("<score-timewise"):
+        return "MusicXML" if "<score-" in text or "MusicXML" in text else None
+    if text.startswith("**kern") or "\n**kern" in text or text.startswith("!!!"):
+        return "kern"
+    if text.startswith("X:") or "\nX:" in text:
+        return "ABC"
+    return None
+
+
+def _hint(path: str, ext: str) -> str:
+    """'; its content is MIDI: rename it to .mid' when the content contradicts the extension, else ''."""
+    kind = sniff(path)
+    if kind is None or ext in _KINDS[kind][0]:
+        return ""
+    return f"; its content looks like {kind}: rename it to {_KINDS[kind][1]}"
+
+
 def load(path: str | os.PathLike) -> list[Melody]:
     """Load every melody in a music file.
 
@@ -37,10 +76,27 @@ def load(path: str | os.PathLike) -> list[Melody]:
 
     Raises
     ------
-    UnsupportedFile, CorruptFile, NoMelody (all MelodyError) with a message naming the file.
+    UnsupportedFile, CorruptFile, NoMelody (all MelodyError) with a message naming the file. The type is
+    chosen by the extension; when a file fails and its content is another type (a MIDI file named .mp3),
+    the message says which and the extension to give it.
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
+    if not os.path.lexists(path):     # before the type: `melody query typo` is a missing file, not a '(none)' type
+        raise CorruptFile(f"{path}: no such file or folder")
+    if os.path.isdir(path):
+        raise UnsupportedFile(f"{path}: is a folder (`melody scan` searches folders)")
+    try:
+        return _load(path, ext)
+    except (UnsupportedFile, CorruptFile) as exc:
+        hint = _hint(path, ext) if os.path.isfile(path) else ""
+        if not hint:
+            raise
+        raise type(exc)(f"{exc}{hint}") from None
+
+
+def _load(path: str, ext: str) -> list[Melody]:
+    """The loader for `ext` (chosen by the extension alone)."""
     if ext not in SUPPORTED_EXTENSIONS:
         raise UnsupportedFile(f"{path}: unsupported file type '{ext or '(none)'}' "
                               f"(supported: {', '.join(SUPPORTED_EXTENSIONS)})")

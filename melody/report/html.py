@@ -8,7 +8,8 @@ import io
 
 CSV_COLUMNS = ["query", "status", "error", "file_flagged", "rank", "title", "composer", "score", "evalue",
                "flagged", "matched_notes", "exact_notes", "query_start_s", "query_end_s", "reference_start_s",
-               "reference_end_s", "query_bars", "reference_bars", "transposition", "tempo_ratio", "id"]
+               "reference_end_s", "query_bars", "reference_bars", "transposition", "tempo_ratio", "id",
+               "query_tune", "query_title"]    # the tune (0-based) of a file with several, e.g. an ABC collection
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}
@@ -46,10 +47,22 @@ def _png(figure) -> str:
     return "data:image/png;base64," + base64.b64encode(figure).decode("ascii")
 
 
+def _several_tunes(matches: list[dict]) -> bool:
+    return any(m.get("query_tune") for m in matches)
+
+
+def _tune(m: dict) -> str:
+    title = m.get("query_title") or ""
+    return f"{m.get('query_tune', 0) + 1}" + (f": {title[:24]}{'...' if len(title) > 24 else ''}" if title else "")
+
+
 def summary_rows(matches: list[dict]) -> list[dict]:
-    """One row per match with the columns people sort by (the app's table and the report's)."""
+    """One row per match with the columns people sort by (the app's table and the report's); a file of
+    several tunes (an ABC collection) also gets the query's tune."""
+    several = _several_tunes(matches)
     return [{"rank": k + 1, "title": m["title"], "score": round(m["score"], 4), "E-value": m["evalue"],
              "flagged": m["flagged"], "matched notes": m["matched_notes"],
+             **({"query tune": _tune(m)} if several else {}),
              "query s": _fmt_span(m["query_span"], "{:.1f}"), "reference s": _fmt_span(m["reference_span"], "{:.1f}"),
              "query bars": _fmt_span(m["query_bars"]), "reference bars": _fmt_span(m["reference_bars"]),
              "transposition": m["transposition"], "tempo ratio": m["tempo_ratio"]}
@@ -91,7 +104,8 @@ def html_report(result: dict, figures=None, intervals=None) -> str:
         ev = m.get("evidence") or {}
         parts.append(f"<h2>{k + 1}. {esc(m['title'])}{' (' + esc(m['composer']) + ')' if m.get('composer') else ''}"
                      f"{' <span class=flag>flagged</span>' if m['flagged'] else ''}</h2>")
-        parts.append(f"<p>Query {m['query_span'][0]:.1f}-{m['query_span'][1]:.1f} s matches reference "
+        parts.append(f"<p>Query {'(tune ' + esc(_tune(m)) + ') ' if _several_tunes(matches) else ''}"
+                     f"{m['query_span'][0]:.1f}-{m['query_span'][1]:.1f} s matches reference "
                      f"{m['reference_span'][0]:.1f}-{m['reference_span'][1]:.1f} s; {m['matched_notes']} notes "
                      f"aligned, {m['exact_notes']} identical after transposing the reference "
                      f"{m['transposition']:+d} semitones; tempo ratio {m['tempo_ratio']:.2f}.</p>")
@@ -131,7 +145,8 @@ def csv_rows(results) -> list[dict]:
                          "query_start_s": m["query_span"][0], "query_end_s": m["query_span"][1],
                          "reference_start_s": m["reference_span"][0], "reference_end_s": m["reference_span"][1],
                          "query_bars": _fmt(m["query_bars"]), "reference_bars": _fmt(m["reference_bars"]),
-                         "transposition": m["transposition"], "tempo_ratio": m["tempo_ratio"], "id": m["id"]})
+                         "transposition": m["transposition"], "tempo_ratio": m["tempo_ratio"], "id": m["id"],
+                         "query_tune": m.get("query_tune", ""), "query_title": m.get("query_title", "")})
     return rows
 
 

@@ -78,7 +78,7 @@ def piano_roll(query: Melody, reference: Melody, match: dict) -> Figure:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: pitch_name(value)))
     ax.set_ylabel("pitch (query key)")
     ax.set_title(f"{match.get('query_title') or 'query'} vs {match['title']} "
-                 f"(reference transposed {match['transposition']:+d}, tempo x{match['tempo_ratio']:.2f})")
+                 f"(reference transposed {match['transposition']:+d} semitones, tempo x{match['tempo_ratio']:.2f})")
     ax.legend(handles=[Patch(facecolor=QUERY_COLOUR, label="query"),
                        Patch(facecolor=REFERENCE_COLOUR, alpha=0.45, label="reference (moved onto query)"),
                        Patch(facecolor=QUERY_COLOUR, edgecolor=DIFFERENT_COLOUR, linewidth=2, label="different pitch"),

@@ -107,8 +107,9 @@ def explain(query: Melody, reference: Melody, pairs, transposition: int, evalue:
     shared = []
     for (i, j), (i2, j2), (i3, j3) in zip(pairs, pairs[1:], pairs[2:]):
         if i2 - i == 1 and i3 - i2 == 1 and j2 - j == 1 and j3 - j2 == 1:
-            iq = [float(qn["pitch"][i2] - qn["pitch"][i]), float(qn["pitch"][i3] - qn["pitch"][i2])]
-            ir = [float(rn["pitch"][j2] - rn["pitch"][j]), float(rn["pitch"][j3] - rn["pitch"][j2])]
+            # rounded: a recording's pitches are fractional (the singer's own tuning), a shape is in semitones
+            iq = [float(round(qn["pitch"][i2] - qn["pitch"][i])), float(round(qn["pitch"][i3] - qn["pitch"][i2]))]
+            ir = [float(round(rn["pitch"][j2] - rn["pitch"][j])), float(round(rn["pitch"][j3] - rn["pitch"][j2]))]
             if iq == ir:
                 bits = float(q_weights[i] + q_weights[i2])
                 shared.append({"query_notes": [i, i3], "intervals": iq, "bits": round(bits, 2),
