@@ -274,7 +274,8 @@ def _write(path, x, sr=SR):
 
 
 @pytest.mark.parametrize("name,make,kind,words", [
-    ("silent.wav", lambda p: _write(p, np.zeros(SR * 3, "f4")), NoMelody, "silent"),
+    ("silent.wav", lambda p: _write(p, np.zeros(SR * 3, "f4")), NoMelody, "silent (every sample is zero)"),
+    ("hush.wav", lambda p: _write(p, np.full(SR * 3, 1e-4, "f4")), NoMelody, "silent (peak -8"),
     ("short.wav", lambda p: _write(p, 0.5 * np.sin(np.arange(2000) / 5.0).astype("f4")), NoMelody, "only 0.09 s"),
     ("one.wav", lambda p: _write(p, np.array([0.5], "f4")), NoMelody, "only 0.00 s"),
     ("noise.wav", lambda p: _write(p, np.random.default_rng(0).normal(0, 0.3, SR * 4).astype("f4")),

@@ -51,14 +51,16 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     if stats.seconds < MIN_SECONDS:
         raise NoMelody(f"{path}: only {stats.seconds:.2f} s of audio, need at least {MIN_SECONDS} s")
     if stats.peak <= 10 ** (-70 / 20):
-        raise NoMelody(f"{path}: the audio is silent (peak {20 * np.log10(max(stats.peak, 1e-12)):.0f} dBFS)")
+        level = "every sample is zero" if stats.peak == 0 else f"peak {20 * np.log10(stats.peak):.0f} dBFS"
+        raise NoMelody(f"{path}: the audio is silent ({level})")
     voiced = float(np.isfinite(tr.midi).mean()) if len(tr.midi) else 0.0
     notes = notes_from_track(tr)
     rhythm = {"snapped": False}
     if snap:
         notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s)
     if voiced < MIN_VOICED_FRACTION or len(notes) < 3:
-        raise NoMelody(f"{path}: no melody found ({len(notes)} stable pitched notes in {stats.seconds:.1f} s; "
+        raise NoMelody(f"{path}: no melody found ({len(notes)} stable pitched note{'' if len(notes) == 1 else 's'} "
+                       f"in {stats.seconds:.1f} s; "
                        "noise, drums or speech only?)")
     if stats.clipped_fraction > CLIPPED_WARNING:
         stats.warnings.append(f"{100 * stats.clipped_fraction:.1f}% of samples are clipped; "
