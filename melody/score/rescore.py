@@ -39,6 +39,9 @@ NULL_SAMPLE = 300          # catalog references scored for the null (all of a ca
 LAMBDA_RESCORE = 0.1026   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
 K_RESCORE = 0.036016     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
 PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
+PASSAGE_MAX = 24           # a query of at most this many steps is a passage: also read whole (the passage view)
+LAMBDA_WHOLE = 0.1539        # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
+K_WHOLE = 0.99664
 QUERY_LENGTH_EXP = 1.0     # search space m^a n^b of the null's length correction (scripts/calibrate.py --rescore)
 REF_LENGTH_EXP = 1.0
 
@@ -67,7 +70,15 @@ def null_sample(n_refs: int, size: int = NULL_SAMPLE) -> np.ndarray:
     return np.sort(np.random.default_rng(n_refs).choice(n_refs, size=min(size, n_refs), replace=False))
 
 
-def fit_null(null_scores: np.ndarray, null_space: np.ndarray) -> tuple[float, float]:
+def whole_space(n_steps: np.ndarray) -> np.ndarray:
+    """The passage view's search space per reference: a passage aligned whole against a passage is one
+    test (1); against a longer reference, one per place it can start (n)."""
+    n = np.maximum(np.asarray(n_steps, dtype="f8"), 1.0)
+    return np.where(n <= PASSAGE_MAX, 1.0, n)
+
+
+def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float, float] | None = None
+             ) -> tuple[float, float]:
     """(lambda, log K) of the Gumbel null ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))`` for one query.
 
     lambda: the query's own maximum-likelihood lambda, shrunk halfway towards LAMBDA_RESCORE (a few hundred
@@ -75,13 +86,15 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray) -> tuple[float, fl
     further the smaller the sample (weight n / (n + PRIOR_WEIGHT) on the query's own part). K: the
     maximum-likelihood K at that lambda, 1 / mean(mn exp(-lambda S)), with PRIOR_WEIGHT pseudo-observations
     at K_RESCORE; dominated by the low and middle scores, so the sample's few true relatives hardly move it.
+    prior: (lambda, K) in place of (LAMBDA_RESCORE, K_RESCORE) (the passage view's).
     """
+    lam0, k0 = (LAMBDA_RESCORE, K_RESCORE) if prior is None else prior
     x = np.asarray(null_scores, dtype="f8")
     log_space = np.log(np.asarray(null_space, dtype="f8"))
 
     def log_k(lam):
         total = float(np.sum(np.exp(log_space - lam * x)))
-        return float(np.log(len(x) + PRIOR_WEIGHT) - np.log(total + PRIOR_WEIGHT / K_RESCORE))
+        return float(np.log(len(x) + PRIOR_WEIGHT) - np.log(total + PRIOR_WEIGHT / k0))
 
     def nll(lam):              # profile negative log-likelihood (K at its maximum-likelihood value)
         z = lam * x - float(-np.log(np.mean(np.exp(log_space - lam * x)))) - log_space
@@ -96,7 +109,7 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray) -> tuple[float, fl
         else:
             lo = a
     own = len(x) / (len(x) + PRIOR_WEIGHT)    # how far a sample of this size is trusted
-    lam = LAMBDA_RESCORE + 0.5 * own * (float(np.exp(0.5 * (lo + hi))) - LAMBDA_RESCORE)
+    lam = lam0 + 0.5 * own * (float(np.exp(0.5 * (lo + hi))) - lam0)
     return lam, log_k(lam)
 
 
@@ -132,6 +145,7 @@ class View:
     packed: object
     s1: np.ndarray
     evalues1: np.ndarray
+    whole: bool = False      # the passage view: the query aligned whole in stage 2 (P_WHOLE), its own null
 
 
 def _query_pitches(query) -> np.ndarray:
@@ -172,6 +186,9 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     re-scored)); rows not re-scored follow in the order of their smallest stage-1 E-value.
     """
     first_view = views[0]
+    if 0 < len(first_view.qf) <= PASSAGE_MAX:
+        views = list(views) + [View(first_view.query, first_view.qf, first_view.packed, first_view.s1,
+                                    first_view.evalues1, whole=True)]
     n_refs = len(first_view.s1)
     stage1 = [_stage1_order(v.s1, v.evalues1) for v in views]
     if n_refs <= sample:
@@ -186,10 +203,15 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     z = np.empty((len(views), len(cand)))
     z_null = np.empty((len(views), len(null_rows)))
     for k, v in enumerate(views):
+        params = pitch_params
+        if v.whole:
+            params = np.array(align.DEFAULT_PITCH_PARAMS if pitch_params is None else pitch_params, dtype="f8")
+            params[align.pitch.P_WHOLE] = PASSAGE_MAX
         combined[k, rows] = v.s1[rows] + pitch_scores(_query_pitches(v.query), v.qf, v.packed,
-                                                      pitches(v.packed), rows, pitch_params)
-        space = search_space(len(v.qf), np.diff(v.packed.step_offsets))
-        lam, log_k = fit_null(combined[k, null_rows], space[null_rows])
+                                                      pitches(v.packed), rows, params)
+        n_steps = np.diff(v.packed.step_offsets)
+        space = whole_space(n_steps) if v.whole else search_space(len(v.qf), n_steps)
+        lam, log_k = fit_null(combined[k, null_rows], space[null_rows], (LAMBDA_WHOLE, K_WHOLE) if v.whole else None)
         z[k] = lam * combined[k, cand] - log_k - np.log(space[cand])
         z_null[k] = lam * combined[k, null_rows] - log_k - np.log(space[null_rows])
     factor = views_factor(z_null)
