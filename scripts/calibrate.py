@@ -117,11 +117,11 @@ def excerpt(m, rng, lo: int = 9, hi: int | None = None):
 
 
 def whole_lambda(queries, refs, n_queries, rng):
-    """LAMBDA_WHOLE and K_WHOLE of the passage view (rescore: a query of at most PASSAGE_MAX steps aligned
-    whole, against a passage aligned whole too or a longer reference): passages of 9..PASSAGE_MAX + 1 notes
-    of unrelated melodies as queries, each against NULL_SAMPLE references of which half are whole tunes and
-    half passages of the same lengths (a catalog of tunes, or of excerpts as in a dispute); median per-query
-    lambda, median per-query K at it (search space rescore.whole_space)."""
+    """LAMBDA_WHOLE and K_WHOLE of the passage view (rescore: a passage of at most PASSAGE_MAX steps
+    against the catalog's passages, both aligned whole): passages of 9..PASSAGE_MAX + 1 notes of unrelated
+    melodies as queries, each against NULL_SAMPLE passages of the same lengths of other melodies (a
+    catalog of excerpts, as in a dispute); median per-query lambda, median per-query K at it (one test per
+    pair: search space 1)."""
     from melody.catalog.packed import pack
     from melody.notes import NOTE_DTYPE
     from melody.score import rescore
@@ -134,7 +134,7 @@ def whole_lambda(queries, refs, n_queries, rng):
         if not 0 < len(qf) <= rescore.PASSAGE_MAX:
             continue
         picks = [refs[k] for k in rng.choice(len(refs), size=rescore.NULL_SAMPLE, replace=False)]
-        picks = [m if j % 2 else excerpt(m, rng) for j, m in enumerate(picks)]
+        picks = [excerpt(m, rng) for m in picks]
         notes = np.concatenate([m.notes for m in picks]).astype(NOTE_DTYPE)
         offsets = np.concatenate([[0], np.cumsum([len(m.notes) for m in picks])]).astype(np.int64)
         packed = pack([None] * len(picks), notes, offsets)
@@ -142,13 +142,11 @@ def whole_lambda(queries, refs, n_queries, rng):
         s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
         s2 = rescore.pitch_scores(np.rint(qm.notes["pitch"]).astype(np.int64), qf, packed,
                                   rescore.pitches(packed), rows, p)
-        samples.append((s1 + s2, rescore.whole_space(np.diff(packed.step_offsets))))
+        short = np.diff(packed.step_offsets) <= rescore.PASSAGE_MAX
+        samples.append(((s1 + s2)[short], np.ones(int(short.sum()))))
     lams = [fit(s, space)[0] for s, space in samples]
     lam = float(np.median(lams))
     log_k = np.median([-np.log(np.mean(space * np.exp(-lam * s))) for s, space in samples])
-    for name, sel in (("passages", 0), ("whole tunes", 1)):      # diagnostics: the two halves apart
-        k = np.median([-np.log(np.mean(space[sel::2] * np.exp(-lam * s[sel::2]))) for s, space in samples])
-        print(f"  K at that lambda against {name} only: {np.exp(k):.5g}")
     print(f"queries={len(lams)} per-query lambda quartiles {np.percentile(lams, [25, 50, 75]).round(4)}; "
           f"LAMBDA_WHOLE={lam:.4f} K_WHOLE={np.exp(log_k):.5g}")
 

@@ -32,6 +32,9 @@ With MODE > 0, when the two melodies' keys (the Krumhansl-Kessler profile that b
 melody's pitch-class counts) are in different modes, the score is the better of that and the same score
 against the reference in the other mode (in a major key the third and sixth a semitone lower, in a minor key
 the third, sixth and flat seventh a semitone higher) less MODE.
+With WHOLE > 0 and a query of at most WHOLE steps, the query is aligned whole (the passage view): H[i, 0] =
+i GAP, no floor, and the score is the best cell of the last query row; a reference of at most WHOLE steps is
+aligned whole too (H[0, j] = j GAP, the score the last cell of the last row).
 """
 from __future__ import annotations
 
@@ -120,9 +123,17 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
             return lengths[k - 1] + lengths[k], (lengths[k - 2] if k >= 2 else None)
         return lengths[k], (lengths[k - 1] if k >= 1 else None)
 
-    best = 0.0
+    whole = p[PK.P_WHOLE]
+    qg = 0 < whole and m <= whole          # the query aligned whole (and a short reference too)
+    rg = qg and n <= whole
+    floor = -np.inf if qg else 0.0
+    best = -np.inf if qg else 0.0
     for T in range(base - 6, base + 6):
         H = np.zeros((m + 1, n + 1))
+        if qg:
+            H[:, 0] = p[PK.P_GAP] * np.arange(m + 1)
+        if rg:
+            H[0, :] = p[PK.P_GAP] * np.arange(n + 1)
         for i in range(1, m + 1):
             for j in range(1, n + 1):
                 e = qp[i] - rp[j] - T
@@ -148,7 +159,7 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                     diag += p[PK.P_RHY_INFO] * PK.RHYTHM_BITS[ratio + 6]
                     if e % 12 == 0 and (qp[i] - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
                         diag += p[PK.P_RUN]
-                h = max(0.0, H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
+                h = max(floor, H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
                     skip = p[PK.P_REPEAT] if qp[i - 1] in (qp[i], qp[i - 2]) else p[PK.P_SKIP]
                     h = max(h, H[i - 2, j - 1] + v + skip
@@ -158,7 +169,7 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                     h = max(h, H[i - 1, j - 2] + v + skip
                             + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, True), p))
                 H[i, j] = h
-        best = max(best, float(H.max()))
+        best = max(best, float(H[m, n] if rg else H[m, 1:].max() if qg else H.max()))
     return best + p[PK.P_EXACT] * ref_exact_run(qp, rp, qf.weight, ql, rl, p)
 
 
@@ -217,11 +228,12 @@ def test_pitch_kernel_matches_reference(qm, refs):
 @FAST
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
-       st.sampled_from([0.0, 0.5, 4.0]))
+       st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
-                                                                                       oct_rel, mode):
+                                                                                       oct_rel, mode, whole):
     p = PP.copy()
+    p[PK.P_WHOLE] = whole
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode
     got = kernel_pitch_score(qm, refs, p)

@@ -40,8 +40,8 @@ LAMBDA_RESCORE = 0.1026   # Gumbel lambda of S_interval + S_pitch (scripts/calib
 K_RESCORE = 0.036016     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
 PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
 PASSAGE_MAX = 24           # a query of at most this many steps is a passage: also read whole (the passage view)
-LAMBDA_WHOLE = 0.1539        # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
-K_WHOLE = 0.99664
+LAMBDA_WHOLE = 0.1126        # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
+K_WHOLE = 1.3788
 QUERY_LENGTH_EXP = 1.0     # search space m^a n^b of the null's length correction (scripts/calibrate.py --rescore)
 REF_LENGTH_EXP = 1.0
 
@@ -70,13 +70,6 @@ def null_sample(n_refs: int, size: int = NULL_SAMPLE) -> np.ndarray:
     return np.sort(np.random.default_rng(n_refs).choice(n_refs, size=min(size, n_refs), replace=False))
 
 
-def whole_space(n_steps: np.ndarray) -> np.ndarray:
-    """The passage view's search space per reference: a passage aligned whole against a passage is one
-    test (1); against a longer reference, one per place it can start (n)."""
-    n = np.maximum(np.asarray(n_steps, dtype="f8"), 1.0)
-    return np.where(n <= PASSAGE_MAX, 1.0, n)
-
-
 def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float, float] | None = None
              ) -> tuple[float, float]:
     """(lambda, log K) of the Gumbel null ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))`` for one query.
@@ -90,6 +83,8 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float
     """
     lam0, k0 = (LAMBDA_RESCORE, K_RESCORE) if prior is None else prior
     x = np.asarray(null_scores, dtype="f8")
+    if len(x) == 0:
+        return lam0, float(np.log(k0))
     log_space = np.log(np.asarray(null_space, dtype="f8"))
 
     def log_k(lam):
@@ -145,7 +140,7 @@ class View:
     packed: object
     s1: np.ndarray
     evalues1: np.ndarray
-    whole: bool = False      # the passage view: the query aligned whole in stage 2 (P_WHOLE), its own null
+    whole: bool = False      # the passage view: a passage against the catalog's passages, aligned whole
 
 
 def _query_pitches(query) -> np.ndarray:
@@ -203,18 +198,27 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     z = np.empty((len(views), len(cand)))
     z_null = np.empty((len(views), len(null_rows)))
     for k, v in enumerate(views):
-        params = pitch_params
-        if v.whole:
+        n_steps = np.diff(v.packed.step_offsets)
+        if v.whole:          # the passage view: passages of the catalog only, each pair aligned whole
             params = np.array(align.DEFAULT_PITCH_PARAMS if pitch_params is None else pitch_params, dtype="f8")
             params[align.pitch.P_WHOLE] = PASSAGE_MAX
-        combined[k, rows] = v.s1[rows] + pitch_scores(_query_pitches(v.query), v.qf, v.packed,
-                                                      pitches(v.packed), rows, params)
-        n_steps = np.diff(v.packed.step_offsets)
-        space = whole_space(n_steps) if v.whole else search_space(len(v.qf), n_steps)
-        lam, log_k = fit_null(combined[k, null_rows], space[null_rows], (LAMBDA_WHOLE, K_WHOLE) if v.whole else None)
+            scored, space, prior = rows[n_steps[rows] <= PASSAGE_MAX], np.ones(n_refs), (LAMBDA_WHOLE, K_WHOLE)
+            combined[k, rows] = -np.inf
+        else:
+            params, scored, space, prior = pitch_params, rows, search_space(len(v.qf), n_steps), None
+        combined[k, scored] = v.s1[scored] + pitch_scores(_query_pitches(v.query), v.qf, v.packed,
+                                                          pitches(v.packed), scored, params)
+        fitted = null_rows[np.isfinite(combined[k, null_rows])]
+        lam, log_k = fit_null(combined[k, fitted], space[fitted], prior)
         z[k] = lam * combined[k, cand] - log_k - np.log(space[cand])
         z_null[k] = lam * combined[k, null_rows] - log_k - np.log(space[null_rows])
-    factor = views_factor(z_null)
+    # the correction for taking the best of several views, where several were taken: over the null rows
+    # every view scored (all views' factor), and the views that score every row (the others)
+    plain = np.array([not v.whole for v in views])
+    every = np.isfinite(z_null).all(axis=0)
+    factor_plain = views_factor(z_null[plain])
+    factor_all = views_factor(z_null[:, every]) if every.any() else float(len(views))
+    factor = np.where(np.isfinite(z).all(axis=0), factor_all, factor_plain)
     best = combined.max(axis=0) if len(views) > 1 else combined[0]
     ev = np.array(first_view.evalues1, dtype="f8", copy=True)
     for v in views[1:]:
