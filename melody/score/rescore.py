@@ -24,6 +24,20 @@ pseudo-observations against the 300 null scores (lambda moves 0.19 of the way to
 separated better than one of 50 on two data seeds (0.75 / 0.73 against 0.72 / 0.69); see BENCHMARKS.md. Small catalogs are their own null sample rather than
 shuffled copies of it: shuffled notes lose the stepwise motion of real melodies, which would make chance
 pitch matches look rarer than they are. E = N p as in stage 1.
+
+The passage view. Disputes are argued over passages: a few bars of one song against a few bars of the
+other. When the query is a passage (at most PASSAGE_MAX steps), its pitch alignment against each of the
+catalog's passages (references of at most PASSAGE_MAX steps) is also computed *whole*, from the first note
+of both to the last (`melody.align.pitch`, P_WHOLE), as a second view with its own null (`rescore_views`):
+a local alignment keeps only the best stretch of a short passage whose changes are spread over all of it
+(a mode change and a re-barring, re-set rhythm and an ornament), and a chance partner matches a stretch that
+short as well; aligned whole, every note of the two passages is evidence, for or against. The view's
+null is a Gumbel law without length correction (one test per pair of passages), LAMBDA_WHOLE and K_WHOLE
+fitted on passages of unrelated corpus melodies (`scripts/calibrate.py --rescore --whole`), with the same
+per-query shrinkage; a reference's significance is that of the better view, corrected for taking the
+better of two (`views_factor`, on the null rows both views scored). Longer references, and queries longer
+than a passage (a song that borrows a phrase amid its own material), get the local view alone: there a
+whole alignment would charge the borrowing for its context (BENCHMARKS.md, seventh and tenth sessions).
 """
 from __future__ import annotations
 
@@ -39,8 +53,8 @@ NULL_SAMPLE = 300          # catalog references scored for the null (all of a ca
 LAMBDA_RESCORE = 0.1026   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
 K_RESCORE = 0.036016     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
 PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
-PASSAGE_MAX = 24           # a query of at most this many steps is a passage: also read whole (the passage view)
-LAMBDA_WHOLE = 0.1126        # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
+PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: two passages also read whole
+LAMBDA_WHOLE = 0.1126      # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
 K_WHOLE = 1.3788
 QUERY_LENGTH_EXP = 1.0     # search space m^a n^b of the null's length correction (scripts/calibrate.py --rescore)
 REF_LENGTH_EXP = 1.0
@@ -177,7 +191,8 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     view, each view's combined scores get their own per-query null (`fit_null`, on the same null rows), and
     a reference's significance is that of its best reduced score over the views, corrected for taking the
     best of several (`views_factor`): ``E = N (1 - exp(-c exp(-max_v z_v)))``. With one view this is the
-    plain re-scoring. Returns (order, E-value per row, best combined score per row (NaN where not
+    plain re-scoring. A query of at most PASSAGE_MAX steps gets the passage view of the first view as well
+    (the module docstring): it scores the catalog's passages only, and c counts it only for them. Returns (order, E-value per row, best combined score per row (NaN where not
     re-scored)); rows not re-scored follow in the order of their smallest stage-1 E-value.
     """
     first_view = views[0]
