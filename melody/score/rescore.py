@@ -106,7 +106,9 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float
         return float(np.log(len(x) + PRIOR_WEIGHT) - np.log(total + PRIOR_WEIGHT / k0))
 
     def nll(lam):              # profile negative log-likelihood (K at its maximum-likelihood value)
-        z = lam * x - float(-np.log(np.mean(np.exp(log_space - lam * x)))) - log_space
+        a = log_space - lam * x
+        top = float(a.max())       # log-mean-exp without underflow (a few high scores at a large lambda)
+        z = lam * x + top + float(np.log(np.mean(np.exp(a - top)))) - log_space
         return -float(np.sum(np.log(lam) - z - np.exp(-z)))
 
     lo, hi = np.log(0.02), np.log(2.0)        # golden-section search over log lambda
@@ -163,6 +165,7 @@ def _query_pitches(query) -> np.ndarray:
 
 
 VIEWS_TAIL = 0.1     # the share of each view's null scores whose joint exceedances give views_factor
+VIEWS_MIN_ROWS = 20  # null rows scored by every view needed to measure views_factor (else: Bonferroni)
 
 
 def views_factor(z: np.ndarray) -> float:
@@ -192,8 +195,10 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     a reference's significance is that of its best reduced score over the views, corrected for taking the
     best of several (`views_factor`): ``E = N (1 - exp(-c exp(-max_v z_v)))``. With one view this is the
     plain re-scoring. A query of at most PASSAGE_MAX steps gets the passage view of the first view as well
-    (the module docstring): it scores the catalog's passages only, and c counts it only for them. Returns (order, E-value per row, best combined score per row (NaN where not
-    re-scored)); rows not re-scored follow in the order of their smallest stage-1 E-value.
+    (the module docstring): it scores the catalog's passages only, and c counts it only for them (from
+    the null rows every view scored; the number of views, as Bonferroni, when fewer than VIEWS_MIN_ROWS).
+    Returns (order, E-value per row, best combined score per row (NaN where not re-scored)); rows not
+    re-scored follow in the order of their smallest stage-1 E-value.
     """
     first_view = views[0]
     if 0 < len(first_view.qf) <= PASSAGE_MAX:
@@ -232,7 +237,7 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     plain = np.array([not v.whole for v in views])
     every = np.isfinite(z_null).all(axis=0)
     factor_plain = views_factor(z_null[plain])
-    factor_all = views_factor(z_null[:, every]) if every.any() else float(len(views))
+    factor_all = views_factor(z_null[:, every]) if every.sum() >= VIEWS_MIN_ROWS else float(len(views))
     factor = np.where(np.isfinite(z).all(axis=0), factor_all, factor_plain)
     best = combined.max(axis=0) if len(views) > 1 else combined[0]
     ev = np.array(first_view.evalues1, dtype="f8", copy=True)
