@@ -57,6 +57,11 @@ break it), each step worth its interval's commonness weight (bits, as in stage 1
 information when both melodies change length the same way. A loose alignment can outscore a short
 exact copy by running on through the surrounding context; this term keeps an exact copy of rare material
 ahead of it, while a shared scale run or repeated note (low weights) adds little.
+
+With P_WHOLE > 0 (the re-scoring's passage view, `melody.score.rescore`), a query of at most P_WHOLE steps
+is aligned whole, from its first note to its last (a note left unmatched at either end costs P_GAP, and
+the score has no zero floor), against a reference of at most P_WHOLE steps aligned whole too
+(`passage_ends`): two short passages in a dispute, where every note is evidence for or against.
 """
 from __future__ import annotations
 
