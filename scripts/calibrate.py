@@ -12,6 +12,7 @@ fits K with K_RESCORE as a prior). Queries and references come from all three co
 
     .venv/bin/python scripts/calibrate.py --pairs 20000
     .venv/bin/python scripts/calibrate.py --rescore --queries 200
+    .venv/bin/python scripts/calibrate.py --rescore --whole --queries 200   # the passage view (rescore.LAMBDA_WHOLE)
     .venv/bin/python scripts/calibrate.py --rhythm ~/.cache/melody/default-catalog   # melody.align.pitch.RHYTHM_BITS
 """
 from __future__ import annotations
@@ -105,6 +106,51 @@ def rescore_lambda(queries, refs, n_queries, rng):
           f"LAMBDA_RESCORE={lam:.4f} K_RESCORE={np.exp(log_k):.5g}")
 
 
+def excerpt(m, rng, lo: int = 9, hi: int | None = None):
+    """A passage of lo..hi notes (hi: rescore.PASSAGE_MAX + 1, a passage's most notes) of melody m, at random."""
+    from melody import Melody
+    from melody.score import rescore
+    hi = rescore.PASSAGE_MAX + 1 if hi is None else hi
+    k = min(int(rng.integers(lo, hi + 1)), len(m.notes))
+    i = int(rng.integers(0, len(m.notes) - k + 1))
+    return Melody(m.notes[i:i + k].copy(), m.title, source=m.source)
+
+
+def whole_lambda(queries, refs, n_queries, rng):
+    """LAMBDA_WHOLE and K_WHOLE of the passage view (rescore: a passage of at most PASSAGE_MAX steps
+    against the catalog's passages, both aligned whole): passages of 9..PASSAGE_MAX + 1 notes of unrelated
+    melodies as queries, each against NULL_SAMPLE passages of the same lengths of other melodies (a
+    catalog of excerpts, as in a dispute); median per-query lambda, median per-query K at it (one test per
+    pair: search space 1)."""
+    from melody.catalog.packed import pack
+    from melody.notes import NOTE_DTYPE
+    from melody.score import rescore
+    p = np.array(align.DEFAULT_PITCH_PARAMS)
+    p[align.pitch.P_WHOLE] = rescore.PASSAGE_MAX
+    samples = []
+    for q in rng.permutation(len(queries))[:n_queries]:
+        qm = excerpt(queries[q], rng)
+        qf = features(qm)
+        if not 0 < len(qf) <= rescore.PASSAGE_MAX:
+            continue
+        picks = [refs[k] for k in rng.choice(len(refs), size=rescore.NULL_SAMPLE, replace=False)]
+        picks = [excerpt(m, rng) for m in picks]
+        notes = np.concatenate([m.notes for m in picks]).astype(NOTE_DTYPE)
+        offsets = np.concatenate([[0], np.cumsum([len(m.notes) for m in picks])]).astype(np.int64)
+        packed = pack([None] * len(picks), notes, offsets)
+        rows = np.arange(len(picks))
+        s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
+        s2 = rescore.pitch_scores(np.rint(qm.notes["pitch"]).astype(np.int64), qf, packed,
+                                  rescore.pitches(packed), rows, p)
+        short = np.diff(packed.step_offsets) <= rescore.PASSAGE_MAX
+        samples.append(((s1 + s2)[short], np.ones(int(short.sum()))))
+    lams = [fit(s, space)[0] for s, space in samples]
+    lam = float(np.median(lams))
+    log_k = np.median([-np.log(np.mean(space * np.exp(-lam * s))) for s, space in samples])
+    print(f"queries={len(lams)} per-query lambda quartiles {np.percentile(lams, [25, 50, 75]).round(4)}; "
+          f"LAMBDA_WHOLE={lam:.4f} K_WHOLE={np.exp(log_k):.5g}")
+
+
 def rhythm_bits(catalog_path: str):
     """RHYTHM_BITS of melody.align.pitch: -log2 P(class) - 1 of each step's length relative to the step before
     (classes of half a log2 unit, -3..+3), over a catalog's melodies, floored at 0 and capped at 4."""
@@ -127,6 +173,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rescore", action="store_true", help="fit stage 2's LAMBDA_RESCORE instead")
     ap.add_argument("--queries", type=int, default=200, help="queries for --rescore")
+    ap.add_argument("--whole", action="store_true", help="with --rescore: the passage view's LAMBDA_WHOLE, K_WHOLE")
     ap.add_argument("--rhythm", metavar="CATALOG", help="print melody.align.pitch.RHYTHM_BITS from a catalog instead")
     args = ap.parse_args()
     if args.rhythm:
@@ -145,8 +192,8 @@ def main():
                 seen.add(key)
                 pool.append(m)
         order = rng.permutation(len(pool))
-        rescore_lambda([pool[k] for k in order[:args.queries]], [pool[k] for k in order[args.queries:]],
-                       args.queries, rng)
+        fit_one = whole_lambda if args.whole else rescore_lambda
+        fit_one([pool[k] for k in order[:args.queries]], [pool[k] for k in order[args.queries:]], args.queries, rng)
         return
     qf = [features(m) for m in queries]
     rf = [features(m) for m in refs]

@@ -32,6 +32,9 @@ With MODE > 0, when the two melodies' keys (the Krumhansl-Kessler profile that b
 melody's pitch-class counts) are in different modes, the score is the better of that and the same score
 against the reference in the other mode (in a major key the third and sixth a semitone lower, in a minor key
 the third, sixth and flat seventh a semitone higher) less MODE.
+With WHOLE > 0 and a query of at most WHOLE steps, the query is aligned whole (the passage view): H[i, 0] =
+i GAP, no floor, and the score is the best cell of the last query row; a reference of at most WHOLE steps is
+aligned whole too (H[0, j] = j GAP, the score the last cell of the last row).
 """
 from __future__ import annotations
 
@@ -120,9 +123,17 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
             return lengths[k - 1] + lengths[k], (lengths[k - 2] if k >= 2 else None)
         return lengths[k], (lengths[k - 1] if k >= 1 else None)
 
-    best = 0.0
+    whole = p[PK.P_WHOLE]
+    qg = 0 < whole and m <= whole          # the query aligned whole (and a short reference too)
+    rg = qg and n <= whole
+    floor = -np.inf if qg else 0.0
+    best = -np.inf if qg else 0.0
     for T in range(base - 6, base + 6):
         H = np.zeros((m + 1, n + 1))
+        if qg:
+            H[:, 0] = p[PK.P_GAP] * np.arange(m + 1)
+        if rg:
+            H[0, :] = p[PK.P_GAP] * np.arange(n + 1)
         for i in range(1, m + 1):
             for j in range(1, n + 1):
                 e = qp[i] - rp[j] - T
@@ -148,7 +159,7 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                     diag += p[PK.P_RHY_INFO] * PK.RHYTHM_BITS[ratio + 6]
                     if e % 12 == 0 and (qp[i] - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
                         diag += p[PK.P_RUN]
-                h = max(0.0, H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
+                h = max(floor, H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
                     skip = p[PK.P_REPEAT] if qp[i - 1] in (qp[i], qp[i - 2]) else p[PK.P_SKIP]
                     h = max(h, H[i - 2, j - 1] + v + skip
@@ -158,7 +169,7 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                     h = max(h, H[i - 1, j - 2] + v + skip
                             + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, True), p))
                 H[i, j] = h
-        best = max(best, float(H.max()))
+        best = max(best, float(H[m, n] if rg else H[m, 1:].max() if qg else H.max()))
     return best + p[PK.P_EXACT] * ref_exact_run(qp, rp, qf.weight, ql, rl, p)
 
 
@@ -217,11 +228,12 @@ def test_pitch_kernel_matches_reference(qm, refs):
 @FAST
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
-       st.sampled_from([0.0, 0.5, 4.0]))
+       st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
-                                                                                       oct_rel, mode):
+                                                                                       oct_rel, mode, whole):
     p = PP.copy()
+    p[PK.P_WHOLE] = whole
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode
     got = kernel_pitch_score(qm, refs, p)
@@ -413,3 +425,72 @@ def test_the_better_of_two_independent_views_is_no_more_significant_than_one(rng
     one = -np.expm1(-np.exp(-z[0]))
     for cut in (0.01, 0.05):
         assert np.mean(p <= cut) == pytest.approx(np.mean(one <= cut), rel=0.25)
+
+
+def _varied_passage(notes, rng):
+    """A passage as another song sings it: transposed, a note every fourth a semitone or two off (a mode
+    change, other words), one note split in two, two notes held twice as long."""
+    p = np.rint(notes["pitch"]).astype(int) + 5
+    iois = np.diff(np.append(notes["onset"], notes["onset"][-1] + notes["duration"][-1]))
+    for k in range(1, len(p) - 1, 4):
+        p[k] += int(rng.choice([-2, -1, 1, 2]))
+    s = int(rng.integers(2, len(p) - 2))
+    p, iois = np.insert(p, s, p[s]), np.insert(iois, s, iois[s] / 2)
+    iois[s + 1] /= 2
+    iois[rng.choice(len(p), 2, replace=False)] *= 2.0
+    return Melody(make_notes(np.concatenate([[0.0], np.cumsum(iois[:-1])]), iois, p))
+
+
+def _passage_disputes(tmp_path, seeds):
+    """(counterpart first, counterpart first and flagged, unrelated passages flagging anything) over small
+    catalogs of 40 passages of 9-14 notes, each queried with a varied copy of one of them and with 3
+    unrelated passages."""
+    first = flagged = false = 0
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        refs = [Melody(_random_tune(rng, int(rng.integers(9, 15))), title=f"r{k}", source=f"mem/{k}")
+                for k in range(40)]
+        cat = Catalog.create(str(tmp_path / f"c{seed}-{rescore.PASSAGE_MAX}"))
+        cat.add(refs)
+        top = cat.search(_varied_passage(refs[7].notes, rng), top=3)[0]
+        first += top.title == "r7"
+        flagged += top.title == "r7" and top.evalue <= 0.1
+        for k in range(3):
+            q = Melody(_random_tune(np.random.default_rng([seed, k]), int(rng.integers(9, 15))))
+            false += any(m.evalue <= 0.1 for m in cat.search(q, top=3))
+    return first, flagged, false
+
+
+def test_a_varied_passage_against_a_catalog_of_passages_is_found_and_significant(tmp_path, monkeypatch):
+    """Both sides short (a dispute argued over a few bars): the passage view aligns the two passages whole,
+    so changes spread over the whole passage still add up to one correspondence; a local alignment keeps
+    only the best stretch, which chance partners match as well."""
+    seeds = range(16)
+    first, flagged, false = _passage_disputes(tmp_path, seeds)
+    monkeypatch.setattr(rescore, "PASSAGE_MAX", 0)               # local alignments only
+    first0, flagged0, false0 = _passage_disputes(tmp_path, seeds)
+    assert first == first0 == 16
+    assert flagged >= 8 and flagged >= flagged0 + 4              # 10 against 4 of 16 when written
+    # these random walks resemble each other more than real melodies do (the null is fitted on real ones):
+    # the local alignments alone flag 7 of the 48 unrelated passages; the passage view adds few
+    assert false <= false0 + 3
+
+
+def test_the_passage_view_leaves_long_references_alone(tmp_path, monkeypatch):
+    """Only a passage against the catalog's passages is read whole: against a catalog of longer tunes a
+    passage gets the plain re-scoring, E-values and scores unchanged."""
+    rng = np.random.default_rng(5)
+    refs = [Melody(_random_tune(rng, int(rng.integers(30, 50))), title=f"r{k}", source=f"mem/{k}") for k in range(30)]
+    cat = Catalog.create(str(tmp_path / "c"))
+    cat.add(refs)
+    p = cat.packed
+    query = Melody(refs[3].notes[4:16].copy())
+    qf = p.query_features(query)
+    s1, ev1 = cat._stage1(qf, p, None)
+    assert len(qf) <= rescore.PASSAGE_MAX < np.diff(p.step_offsets).min()
+    one = rescore.rescore_views([rescore.View(query, qf, p, s1, ev1)])      # the view is added, scores nothing
+    monkeypatch.setattr(rescore, "PASSAGE_MAX", 0)
+    plain = rescore.rescore_views([rescore.View(query, qf, p, s1, ev1)])
+    np.testing.assert_array_equal(one[0], plain[0])
+    np.testing.assert_allclose(one[1], plain[1])
+    np.testing.assert_allclose(one[2], plain[2])

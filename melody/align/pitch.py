@@ -57,6 +57,11 @@ break it), each step worth its interval's commonness weight (bits, as in stage 1
 information when both melodies change length the same way. A loose alignment can outscore a short
 exact copy by running on through the surrounding context; this term keeps an exact copy of rare material
 ahead of it, while a shared scale run or repeated note (low weights) adds little.
+
+With P_WHOLE > 0 (the re-scoring's passage view, `melody.score.rescore`), a query of at most P_WHOLE steps
+is aligned whole, from its first note to its last (a note left unmatched at either end costs P_GAP, and
+the score has no zero floor), against a reference of at most P_WHOLE steps aligned whole too
+(`passage_ends`): two short passages in a dispute, where every note is evidence for or against.
 """
 from __future__ import annotations
 
@@ -66,8 +71,8 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE = range(18)
-N_PITCH_PARAMS = 18
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE = range(19)
+N_PITCH_PARAMS = 19
 N_TRANSPOSITIONS = 12
 
 
@@ -183,33 +188,38 @@ def pc_worth(qp, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq):
+def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends):
     """Best score over the 12 transpositions base-6 .. base+5 (and their octaves) of the pitch alignment.
 
     qp / rp: integer pitches of the m+1 / n+1 notes; Q / R: prepared step rows (kernels.prepare);
     tab: pitch_tables(p); H: float64 (3, >= n+1, 12) work buffer (rows reused modulo 3); qworth: pc_worth(qp);
     tabq: a (4, 2 * SPAN + 1) work buffer: rows 0 / 1 tab with query note i's exact match worth
     P_PC_INFO * qworth[i] more, rows 2 / 3 the same with octave pairs scored as that exact match (P_OCT_REL).
+    ends: 0 for a local alignment; bit 1: the query aligned whole (from its first note to its last, notes
+    left unmatched at either end cost P_GAP each), bit 2: the reference aligned whole (`passage_ends`).
     """
     gap, skip = p[P_GAP], p[P_SKIP]
     rhy_match, rhy_pen = p[P_RHY_MATCH], p[P_RHY_PEN]
     rhy_free = -np.log2(1.0 - p[P_DUR_FREE])
     rhy_info, run, shift, repeat = p[P_RHY_INFO], p[P_RUN], p[P_SHIFT], p[P_REPEAT]
     rel = p[P_OCT_REL] != 0.0
+    qg, rg = (ends & 1) != 0, (ends & 2) != 0
+    floor = K.NEG if (qg or rg) else 0.0
     T = N_TRANSPOSITIONS
     for r in range(3):
         for j in range(n + 1):
             for k in range(T):
-                H[r, j, k] = 0.0
+                H[r, j, k] = j * gap if (rg and r == 0) else 0.0
     off = SPAN - (base - 6)          # tab[qp - rp + off - k]: transposition base - 6 + k
     tabq[:2] = tab
     tabq[2:] = tab           # rows 2, 3 (P_OCT_REL): octave entries are set per query note below
-    best = 0.0
+    best = K.NEG if (qg or rg) else 0.0
     for i in range(1, m + 1):
         c, b, a = i % 3, (i - 1) % 3, (i - 2) % 3
         Hc, Hb, Ha = H[c], H[b], H[a]
         for k in range(T):
-            Hc[0, k] = 0.0
+            Hc[0, k] = i * gap if qg else 0.0
+        row_end = (not qg) or i == m
         s = i - 1
         lq, lqp, qmet = Q[K.LOGLEN, s], Q[K.LOGPREV, s], Q[K.MET, s]
         lq2, lqp2 = Q[K.LOGLEN2, s], Q[K.LOGPREV2, s]
@@ -257,9 +267,10 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq):
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
             for k in range(T):
                 h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
-                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), 0.0)
+                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), floor)
                 Hcj[k] = h
-                best = max(best, h)
+                if row_end and (not rg or j == n):
+                    best = max(best, h)
             # A step copied whole: same interval (up to octaves) and the same change of length as the step
             # before, continuing a pair that matched in pitch class under the one transposition k where
             # this pair matches too.
@@ -268,8 +279,19 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq):
                 h = Hb1[k] + r11 + tb[d - k] + run
                 if h > Hcj[k]:
                     Hcj[k] = h
-                    best = max(best, h)
+                    if row_end and (not rg or j == n):
+                        best = max(best, h)
     return best
+
+
+@njit(cache=True)
+def passage_ends(m, n, whole):
+    """Which melodies of a pair are aligned whole (`_pitch_local`'s ends) under P_WHOLE = whole: none when
+    whole is 0; else the query (bit 1) and the reference (bit 2) when it has at most `whole` steps (a
+    passage). A query longer than that gets a local alignment."""
+    if whole <= 0.0 or m > whole:
+        return 0
+    return 3 if n <= whole else 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -350,23 +372,24 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
             continue
         K.prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
         rpr = rp[na:nb]
-        out[k] = _one_score(qp, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run)
+        ends = passage_ends(m, b - a, p[P_WHOLE])
+        out[k] = _one_score(qp, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends)
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
             if rminor == qminor:
                 continue
             rpm = mode_buf[:nb - na]
             change_mode(rpr, tonic, rminor, rpm)
-            alt = _one_score(qp, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run)
+            alt = _one_score(qp, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends)
             out[k] = max(out[k], alt - p[P_MODE])
 
 
 @njit(cache=True, error_model="numpy")
-def _one_score(qp, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run):
+def _one_score(qp, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends):
     """The pitch alignment of the query against one reference (pitches rpr, n steps, prepared rows R),
     plus P_EXACT times its longest exact run."""
     base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
-    score = _pitch_local(qp, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq)
+    score = _pitch_local(qp, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends)
     if p[P_EXACT] != 0.0:
         nr = _moving_steps(rpr, n, rs)
         score += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)

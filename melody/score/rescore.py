@@ -24,6 +24,20 @@ pseudo-observations against the 300 null scores (lambda moves 0.19 of the way to
 separated better than one of 50 on two data seeds (0.75 / 0.73 against 0.72 / 0.69); see BENCHMARKS.md. Small catalogs are their own null sample rather than
 shuffled copies of it: shuffled notes lose the stepwise motion of real melodies, which would make chance
 pitch matches look rarer than they are. E = N p as in stage 1.
+
+The passage view. Disputes are argued over passages: a few bars of one song against a few bars of the
+other. When the query is a passage (at most PASSAGE_MAX steps), its pitch alignment against each of the
+catalog's passages (references of at most PASSAGE_MAX steps) is also computed *whole*, from the first note
+of both to the last (`melody.align.pitch`, P_WHOLE), as a second view with its own null (`rescore_views`):
+a local alignment keeps only the best stretch of a short passage whose changes are spread over all of it
+(a mode change and a re-barring, re-set rhythm and an ornament), and a chance partner matches a stretch that
+short as well; aligned whole, every note of the two passages is evidence, for or against. The view's
+null is a Gumbel law without length correction (one test per pair of passages), LAMBDA_WHOLE and K_WHOLE
+fitted on passages of unrelated corpus melodies (`scripts/calibrate.py --rescore --whole`), with the same
+per-query shrinkage; a reference's significance is that of the better view, corrected for taking the
+better of two (`views_factor`, on the null rows both views scored). Longer references, and queries longer
+than a passage (a song that borrows a phrase amid its own material), get the local view alone: there a
+whole alignment would charge the borrowing for its context (BENCHMARKS.md, seventh and tenth sessions).
 """
 from __future__ import annotations
 
@@ -39,6 +53,9 @@ NULL_SAMPLE = 300          # catalog references scored for the null (all of a ca
 LAMBDA_RESCORE = 0.1026   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
 K_RESCORE = 0.036016     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
 PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
+PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: two passages also read whole
+LAMBDA_WHOLE = 0.1126      # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
+K_WHOLE = 1.3788
 QUERY_LENGTH_EXP = 1.0     # search space m^a n^b of the null's length correction (scripts/calibrate.py --rescore)
 REF_LENGTH_EXP = 1.0
 
@@ -67,7 +84,8 @@ def null_sample(n_refs: int, size: int = NULL_SAMPLE) -> np.ndarray:
     return np.sort(np.random.default_rng(n_refs).choice(n_refs, size=min(size, n_refs), replace=False))
 
 
-def fit_null(null_scores: np.ndarray, null_space: np.ndarray) -> tuple[float, float]:
+def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float, float] | None = None
+             ) -> tuple[float, float]:
     """(lambda, log K) of the Gumbel null ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))`` for one query.
 
     lambda: the query's own maximum-likelihood lambda, shrunk halfway towards LAMBDA_RESCORE (a few hundred
@@ -75,16 +93,22 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray) -> tuple[float, fl
     further the smaller the sample (weight n / (n + PRIOR_WEIGHT) on the query's own part). K: the
     maximum-likelihood K at that lambda, 1 / mean(mn exp(-lambda S)), with PRIOR_WEIGHT pseudo-observations
     at K_RESCORE; dominated by the low and middle scores, so the sample's few true relatives hardly move it.
+    prior: (lambda, K) in place of (LAMBDA_RESCORE, K_RESCORE) (the passage view's).
     """
+    lam0, k0 = (LAMBDA_RESCORE, K_RESCORE) if prior is None else prior
     x = np.asarray(null_scores, dtype="f8")
+    if len(x) == 0:
+        return lam0, float(np.log(k0))
     log_space = np.log(np.asarray(null_space, dtype="f8"))
 
     def log_k(lam):
         total = float(np.sum(np.exp(log_space - lam * x)))
-        return float(np.log(len(x) + PRIOR_WEIGHT) - np.log(total + PRIOR_WEIGHT / K_RESCORE))
+        return float(np.log(len(x) + PRIOR_WEIGHT) - np.log(total + PRIOR_WEIGHT / k0))
 
     def nll(lam):              # profile negative log-likelihood (K at its maximum-likelihood value)
-        z = lam * x - float(-np.log(np.mean(np.exp(log_space - lam * x)))) - log_space
+        a = log_space - lam * x
+        top = float(a.max())       # log-mean-exp without underflow (a few high scores at a large lambda)
+        z = lam * x + top + float(np.log(np.mean(np.exp(a - top)))) - log_space
         return -float(np.sum(np.log(lam) - z - np.exp(-z)))
 
     lo, hi = np.log(0.02), np.log(2.0)        # golden-section search over log lambda
@@ -96,7 +120,7 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray) -> tuple[float, fl
         else:
             lo = a
     own = len(x) / (len(x) + PRIOR_WEIGHT)    # how far a sample of this size is trusted
-    lam = LAMBDA_RESCORE + 0.5 * own * (float(np.exp(0.5 * (lo + hi))) - LAMBDA_RESCORE)
+    lam = lam0 + 0.5 * own * (float(np.exp(0.5 * (lo + hi))) - lam0)
     return lam, log_k(lam)
 
 
@@ -132,6 +156,7 @@ class View:
     packed: object
     s1: np.ndarray
     evalues1: np.ndarray
+    whole: bool = False      # the passage view: a passage against the catalog's passages, aligned whole
 
 
 def _query_pitches(query) -> np.ndarray:
@@ -140,6 +165,7 @@ def _query_pitches(query) -> np.ndarray:
 
 
 VIEWS_TAIL = 0.1     # the share of each view's null scores whose joint exceedances give views_factor
+VIEWS_MIN_ROWS = 20  # null rows scored by every view needed to measure views_factor (else: Bonferroni)
 
 
 def views_factor(z: np.ndarray) -> float:
@@ -168,10 +194,16 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     view, each view's combined scores get their own per-query null (`fit_null`, on the same null rows), and
     a reference's significance is that of its best reduced score over the views, corrected for taking the
     best of several (`views_factor`): ``E = N (1 - exp(-c exp(-max_v z_v)))``. With one view this is the
-    plain re-scoring. Returns (order, E-value per row, best combined score per row (NaN where not
-    re-scored)); rows not re-scored follow in the order of their smallest stage-1 E-value.
+    plain re-scoring. A query of at most PASSAGE_MAX steps gets the passage view of the first view as well
+    (the module docstring): it scores the catalog's passages only, and c counts it only for them (from
+    the null rows every view scored; the number of views, as Bonferroni, when fewer than VIEWS_MIN_ROWS).
+    Returns (order, E-value per row, best combined score per row (NaN where not re-scored)); rows not
+    re-scored follow in the order of their smallest stage-1 E-value.
     """
     first_view = views[0]
+    if 0 < len(first_view.qf) <= PASSAGE_MAX:
+        views = list(views) + [View(first_view.query, first_view.qf, first_view.packed, first_view.s1,
+                                    first_view.evalues1, whole=True)]
     n_refs = len(first_view.s1)
     stage1 = [_stage1_order(v.s1, v.evalues1) for v in views]
     if n_refs <= sample:
@@ -186,13 +218,27 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     z = np.empty((len(views), len(cand)))
     z_null = np.empty((len(views), len(null_rows)))
     for k, v in enumerate(views):
-        combined[k, rows] = v.s1[rows] + pitch_scores(_query_pitches(v.query), v.qf, v.packed,
-                                                      pitches(v.packed), rows, pitch_params)
-        space = search_space(len(v.qf), np.diff(v.packed.step_offsets))
-        lam, log_k = fit_null(combined[k, null_rows], space[null_rows])
+        n_steps = np.diff(v.packed.step_offsets)
+        if v.whole:          # the passage view: passages of the catalog only, each pair aligned whole
+            params = np.array(align.DEFAULT_PITCH_PARAMS if pitch_params is None else pitch_params, dtype="f8")
+            params[align.pitch.P_WHOLE] = PASSAGE_MAX
+            scored, space, prior = rows[n_steps[rows] <= PASSAGE_MAX], np.ones(n_refs), (LAMBDA_WHOLE, K_WHOLE)
+            combined[k, rows] = -np.inf
+        else:
+            params, scored, space, prior = pitch_params, rows, search_space(len(v.qf), n_steps), None
+        combined[k, scored] = v.s1[scored] + pitch_scores(_query_pitches(v.query), v.qf, v.packed,
+                                                          pitches(v.packed), scored, params)
+        fitted = null_rows[np.isfinite(combined[k, null_rows])]
+        lam, log_k = fit_null(combined[k, fitted], space[fitted], prior)
         z[k] = lam * combined[k, cand] - log_k - np.log(space[cand])
         z_null[k] = lam * combined[k, null_rows] - log_k - np.log(space[null_rows])
-    factor = views_factor(z_null)
+    # the correction for taking the best of several views, where several were taken: over the null rows
+    # every view scored (all views' factor), and the views that score every row (the others)
+    plain = np.array([not v.whole for v in views])
+    every = np.isfinite(z_null).all(axis=0)
+    factor_plain = views_factor(z_null[plain])
+    factor_all = views_factor(z_null[:, every]) if every.sum() >= VIEWS_MIN_ROWS else float(len(views))
+    factor = np.where(np.isfinite(z).all(axis=0), factor_all, factor_plain)
     best = combined.max(axis=0) if len(views) > 1 else combined[0]
     ev = np.array(first_view.evalues1, dtype="f8", copy=True)
     for v in views[1:]:
