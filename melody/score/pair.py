@@ -1,0 +1,42 @@
+"""Significance of the best shared passage of one pair of melodies, as a search would judge it.
+
+`Catalog.search` ranks by stage 2 (`melody.score.rescore`): the interval alignment's score plus the
+transposed absolute-pitch alignment's, ``S = S_interval + S_pitch``, whose null is the Gumbel law
+``P(S >= x) = 1 - exp(-K m n exp(-lambda x))``. For one pair there is no catalog to fit the query's own
+lambda and K on, so the calibrated constants LAMBDA_RESCORE and K_RESCORE are used: they are what the
+per-query fit shrinks towards, the medians of per-query fits over unrelated corpus melodies. The pair's
+E-value is then the search's E-value divided by the catalog's size, up to the query's own fit.
+
+Stage 1's Gumbel model alone (LAMBDA, K_GLOBAL, `significance.evalues` without a tail sample) was the
+pair model before: on unrelated pairs of tunes of different corpora it is liberal, a chance passage of
+common idioms scores as if it were rare (BENCHMARKS.md, "Tenth session: compare's significance").
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import align
+from ..notes import Melody, tuning_offset
+from ..represent import Features
+from . import rescore
+
+
+def note_pitches(melody: Melody) -> np.ndarray:
+    """Integer pitches as stage 2 reads them (a recording's in the performer's own tuning)."""
+    pitch = melody.notes["pitch"].astype(np.float64)
+    return np.rint(pitch - tuning_offset(pitch, melody.notes["duration"])).astype(np.int64)
+
+
+def pitch_score(a: Melody, b: Melody, fa: Features, fb: Features, params=None) -> float:
+    """Stage 2's pitch-alignment score of melody a (features fa) against melody b (features fb)."""
+    if len(fa) == 0 or len(fb) == 0:
+        return 0.0
+    steps = (note_pitches(b), fb.interval, fb.length, fb.weight, fb.metric_or_unknown())
+    return float(align.pitch_search(note_pitches(a), fa, steps, np.array([0, len(b.notes)]),
+                                    np.array([0, len(fb)]), np.array([0]), params, workers=1)[0])
+
+
+def combined_evalue(score: float, m: int, n: int) -> float:
+    """P(S >= score) for one pair of m and n steps under stage 2's calibrated null (the pair's E-value)."""
+    z = rescore.LAMBDA_RESCORE * score - np.log(rescore.K_RESCORE) - np.log(rescore.search_space(m, np.array([n]))[0])
+    return float(-np.expm1(-np.exp(-z)))
