@@ -77,10 +77,12 @@ def _passages(a: Melody, b: Melody, fa, fb, max_passages: int, max_evalue: float
 
     The best passage is judged as `Catalog.search` judges a match (`melody.score.pair`: interval plus
     transposed pitch alignment under stage 2's calibrated null), so `compare` and `query` agree on it up to
-    the catalog's size. A further passage is found by the interval alignment alone, with the masked cells of
-    the passages before it; its E-value is its stage-1 E-value (``interval_evalue``, LAMBDA and K_GLOBAL)
-    but never smaller than the best passage's: a weaker passage of the same pair is no more surprising.
+    the catalog's size. A further passage is found by the interval alignment with the cells of the passages
+    before it masked, and judged the same way on its own notes (`pair.passage_pitch_score`), never more
+    significant than the best. ``interval_evalue``: each passage's E-value under stage 1's model alone
+    (LAMBDA, K_GLOBAL), what compare reported before.
     """
+    ga, gb = melody_with_guessed_beats(a), melody_with_guessed_beats(b)    # as _features aligned them
     mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
     entry = Entry(-1, b.meta.get("id", os.path.basename(b.source)), b.title, b.composer, b.source)
     passages = []
@@ -92,10 +94,11 @@ def _passages(a: Melody, b: Melody, fa, fb, max_passages: int, max_evalue: float
         mask[aln.query_steps[0] + 1:aln.query_steps[1] + 1, aln.reference_steps[0] + 1:aln.reference_steps[1] + 1] = True
         ev1 = float(significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))[0][0])
         if best is None:
-            combined = aln.score + pair.pitch_score(a, b, fa, fb)
+            combined = aln.score + pair.pitch_score(ga, gb, fa, fb)
             best = ev = pair.combined_evalue(combined, len(fa), len(fb))
         else:
-            ev = max(ev1, best)
+            combined = aln.score + pair.passage_pitch_score(ga, gb, aln.query_notes, aln.reference_notes)
+            ev = max(pair.combined_evalue(combined, len(fa), len(fb)), best)
         d = build_match(a, b, aln, entry, ev, max_evalue).to_dict(evidence=True)
         d["interval_evalue"] = ev1
         passages.append(d)

@@ -86,25 +86,40 @@ def null_pairs(split, n_pairs: int, seed: int) -> list[dict]:
     return rows
 
 
-def null_collections(split, n_sets: int, size: int, seed: int) -> list[dict]:
-    """Flagged passages of `size` x `size` tune comparisons (Essen against Irish), under both models:
+def null_collections(split, n_sets: int, size: int, seed: int, mixed: bool = False) -> list[dict]:
+    """Flagged passages of `size` x `size` tune comparisons (Essen against Irish; mixed: two draws of
+    catalog tunes of all three collections, which may hold relatives), under both models:
     `compare_collections`' E-values, each pair's passages scaled to the whole comparison by
     `collection_evalue`."""
     from melody.api import _features, collection_evalue, compare
     essen, irish = _unrelated(split)
     rows = []
     for k in range(n_sets):
-        rng = np.random.default_rng([seed, 91, k])
-        a = [essen[i] for i in rng.choice(len(essen), size=size, replace=False)]
-        b = [irish[i] for i in rng.choice(len(irish), size=size, replace=False)]
+        rng = np.random.default_rng([seed, 94 if mixed else 91, k])
+        if mixed:
+            picks = rng.choice(len(split.catalog), size=2 * size, replace=False)
+            a = [split.catalog[i].melody for i in picks[:size]]
+            b = [split.catalog[i].melody for i in picks[size:]]
+            coll = {id(split.catalog[i].melody): split.catalog[i].collection[:5] for i in picks}
+        else:
+            a = [essen[i] for i in rng.choice(len(essen), size=size, replace=False)]
+            b = [irish[i] for i in rng.choice(len(irish), size=size, replace=False)]
+            coll = {}
         la, lb = [len(_features(m)) for m in a], [len(_features(m)) for m in b]
         evs = {key: [] for key in KEYS}
+        flagged = []
         for x, m in zip(a, la):
             for y, n in zip(b, lb):
                 for p in compare(x, y):
                     for key in KEYS:
                         evs[key].append(collection_evalue(p[key], m, n, la, lb))
-        rows.append({"set": k, **{f"flagged_{key}": int(np.sum(np.array(evs[key]) <= THRESHOLD)) for key in KEYS},
+                    if min(collection_evalue(p[key], m, n, la, lb) for key in KEYS) <= THRESHOLD:
+                        kinds = sorted((coll.get(id(x), "essen"), coll.get(id(y), "irish")))
+                        flagged.append({"a": x.title, "b": y.title, "collections": "x".join(kinds),
+                                        "notes": p["matched_notes"],
+                                        "exact": p["exact_notes"], "evalue": collection_evalue(p["evalue"], m, n, la, lb),
+                                        "interval_evalue": collection_evalue(p["interval_evalue"], m, n, la, lb)})
+        rows.append({"set": k, "flagged_passages": flagged, **{f"flagged_{key}": int(np.sum(np.array(evs[key]) <= THRESHOLD)) for key in KEYS},
                      **{f"best_{key}": float(min(evs[key], default=np.inf)) for key in KEYS}})
     return rows
 
@@ -164,6 +179,8 @@ def positives(split, n: int, seed: int, workdir: str) -> list[dict]:
         rows.append({"qid": q.qid, "category": q.category, "phrase_notes": q.phrase_notes,
                      **{k2: _best(got, k2) for k2 in KEYS},
                      "truth_iou": _span_iou(best["query_span"], q.query_span) if best else 0.0,
+                     **{f"extra_{k2}": sum(_span_iou(p["query_span"], q.query_span) == 0 and p[k2] <= THRESHOLD
+                                           for p in got[1:]) for k2 in KEYS},
                      "query_evalue": hit.evalue if hit else None, "catalog": len(cat),
                      "span_iou": _iou(best["query_notes"], hit.query_notes) if hit and best else 0.0})
     cat.close()
@@ -198,6 +215,23 @@ def report(res: dict) -> None:
         bkey = f"best_{key}"
         print(f"  {key:16s} flagged per set {[c[f'flagged_{key}'] for c in coll]}  "
               f"best E {[float(f'{c[bkey]:.2g}') for c in coll]}")
+    coll = res["mixed_collections"]
+    print(f"collections of catalog tunes of all three collections (30 x 30, {len(coll)} sets; may hold relatives):")
+    for key in KEYS:
+        bkey = f"best_{key}"
+        print(f"  {key:16s} flagged per set {[c[f'flagged_{key}'] for c in coll]}  "
+              f"best E {[float(f'{c[bkey]:.2g}') for c in coll]}")
+    flags = [f for c in coll for f in c["flagged_passages"]]
+    for key in KEYS:
+        by = {}
+        for f in flags:
+            if f[key] <= THRESHOLD:
+                by[f["collections"]] = by.get(f["collections"], 0) + 1
+        print(f"  {key:16s} flagged passages by the collections of their tunes: {dict(sorted(by.items()))}")
+    exact = [f["exact"] for f in flags if f["evalue"] <= THRESHOLD]
+    if exact:
+        print(f"  passages flagged by evalue: median {np.median([f['notes'] for f in flags if f['evalue'] <= THRESHOLD]):.0f} "
+              f"aligned notes, median {np.median(exact):.0f} exact after transposition")
     bor = res["borrowings"]
     neg = [b for b in bor if not b["positive"]]
     print(f"songs borrowing nothing x reference_tracks ({len(neg)} pairs):")
@@ -208,6 +242,9 @@ def report(res: dict) -> None:
     for key in KEYS:
         print(f"  {key:16s} flagged {_rate([p[key] for p in pos])}  "
               f"log10(E_query / (N E_compare)) {_ratio(pos, key)}")
+    print("  further passages flagged outside the borrowed phrase (chance passages of a borrowing pair): " +
+          ", ".join(f"{key} {sum(p[f'extra_{key}'] for p in pos)} in {sum(p[f'extra_{key}'] > 0 for p in pos)} pairs"
+                    for key in KEYS))
     print(f"  best passage vs truth: median IoU {np.median([p['truth_iou'] for p in pos]):.2f}; "
           f"vs query's match: median IoU {np.median([p['span_iou'] for p in pos if p['query_evalue'] is not None]):.2f}, "
           f">= 0.5 in {np.mean([p['span_iou'] >= 0.5 for p in pos if p['query_evalue'] is not None]):.3f}; "
@@ -236,6 +273,7 @@ def main(argv=None) -> int:
     res = {"seed": args.seed}
     for name, fn in (("null_pairs", lambda: null_pairs(split, args.pairs, args.seed)),
                      ("null_collections", lambda: null_collections(split, args.sets, 30, args.seed)),
+                     ("mixed_collections", lambda: null_collections(split, args.sets, 30, args.seed, mixed=True)),
                      ("borrowings", lambda: borrowings(args.workdir)),
                      ("positives", lambda: positives(split, args.positives, args.seed, args.workdir))):
         t = time.perf_counter()

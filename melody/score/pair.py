@@ -7,6 +7,10 @@ lambda and K on, so the calibrated constants LAMBDA_RESCORE and K_RESCORE are us
 per-query fit shrinks towards, the medians of per-query fits over unrelated corpus melodies. The pair's
 E-value is then the search's E-value divided by the catalog's size, up to the query's own fit.
 
+`melody compare` finds further passages by Waterman-Eggert (the cells of the passages before masked); the
+pitch alignment cannot be masked, so a further passage's pitch score is that of its own notes against
+each other (`passage_pitch_score`), with the whole pair's search space in the null.
+
 Stage 1's Gumbel model alone (LAMBDA, K_GLOBAL, `significance.evalues` without a tail sample) was the
 pair model before: on unrelated pairs of tunes of different corpora it is liberal, a chance passage of
 common idioms scores as if it were rare (BENCHMARKS.md, "Tenth session: compare's significance").
@@ -17,7 +21,7 @@ import numpy as np
 
 from .. import align
 from ..notes import Melody, tuning_offset
-from ..represent import Features
+from ..represent import Features, features
 from . import rescore
 
 
@@ -34,6 +38,17 @@ def pitch_score(a: Melody, b: Melody, fa: Features, fb: Features, params=None) -
     steps = (note_pitches(b), fb.interval, fb.length, fb.weight, fb.metric_or_unknown())
     return float(align.pitch_search(note_pitches(a), fa, steps, np.array([0, len(b.notes)]),
                                     np.array([0, len(fb)]), np.array([0]), params, workers=1)[0])
+
+
+def passage_pitch_score(a: Melody, b: Melody, query_notes, reference_notes, params=None) -> float:
+    """Stage 2's pitch-alignment score of one passage: a's notes query_notes [first, last] against b's
+    reference_notes [first, last] (a further Waterman-Eggert passage, whose cells the whole pair's pitch
+    alignment cannot be kept off). `a` and `b` as aligned (beats guessed where there were none)."""
+    sub_a = Melody(a.notes[query_notes[0]:query_notes[1] + 1], a.title, source=a.source)
+    sub_b = Melody(b.notes[reference_notes[0]:reference_notes[1] + 1], b.title, source=b.source)
+    if len(sub_a.notes) < 2 or len(sub_b.notes) < 2:
+        return 0.0
+    return pitch_score(sub_a, sub_b, features(sub_a), features(sub_b), params)
 
 
 def combined_evalue(score: float, m: int, n: int) -> float:
