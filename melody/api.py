@@ -62,8 +62,10 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
     """Every shared passage of two melodies, best first.
 
     Waterman-Eggert: after each passage its cells are masked and the alignment is recomputed, so a chorus
-    that borrows one phrase and a verse that borrows another both appear. E-values are for this pair. A
-    melody without bars gets its beats from a steady pulse, as in `Catalog.search`.
+    that borrows one phrase and a verse that borrows another both appear. E-values are for this pair, from
+    the model `Catalog.search` flags with (`_passages`): a search's E-value for b in a catalog of N
+    melodies is about N times compare's. A melody without bars gets its beats from a steady pulse, as in
+    `Catalog.search`.
     """
     return _passages(a, b, _features(a), _features(b), max_passages, max_evalue, min_notes)
 
@@ -79,8 +81,10 @@ def _passages(a: Melody, b: Melody, fa, fb, max_passages: int, max_evalue: float
     transposed pitch alignment under stage 2's calibrated null), so `compare` and `query` agree on it up to
     the catalog's size. A further passage is found by the interval alignment with the cells of the passages
     before it masked, and judged the same way on its own notes (`pair.passage_pitch_score`), never more
-    significant than the best. ``interval_evalue``: each passage's E-value under stage 1's model alone
-    (LAMBDA, K_GLOBAL), what compare reported before.
+    significant than the best. ``interval_evalue``: each passage's E-value for the pair under stage 1's
+    model alone (LAMBDA, K_GLOBAL), what compare reported before (BENCHMARKS.md, "Tenth session: compare's
+    significance"). A recording is read as transcribed only (a search also tries it with repeated notes
+    merged).
     """
     ga, gb = melody_with_guessed_beats(a), melody_with_guessed_beats(b)    # as _features aligned them
     mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
@@ -108,8 +112,8 @@ def _passages(a: Melody, b: Melody, fa, fb, max_passages: int, max_evalue: float
 def collection_evalue(pair_evalue: float, m: int, n: int, lengths_a, lengths_b) -> float:
     """The E-value of a passage found between tunes of lengths m and n (steps) with E-value `pair_evalue`
     for that pair, when every tune of A (`lengths_a`) was compared with every tune of B (`lengths_b`): the
-    expected number of chance passages this good over all the pairs (the global Gumbel model of `compare`,
-    whose search space is m x n). Equal to `pair_evalue` for one tune against one."""
+    expected number of chance passages this good over all the pairs (the Gumbel null of `compare`, whose
+    search space is m x n). Equal to `pair_evalue` for one tune against one."""
     rate = -np.log1p(-min(float(pair_evalue), 1.0 - 1e-16))      # exp(-z) of the pair
     space = np.outer(np.maximum(np.asarray(lengths_a, dtype="f8"), 1.0),
                      np.maximum(np.asarray(lengths_b, dtype="f8"), 1.0))
