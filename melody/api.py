@@ -98,8 +98,7 @@ def _passages(a: Melody, b: Melody, fa, fb, max_passages: int, max_evalue: float
         mask[aln.query_steps[0] + 1:aln.query_steps[1] + 1, aln.reference_steps[0] + 1:aln.reference_steps[1] + 1] = True
         ev1 = float(significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))[0][0])
         if best is None:
-            combined = aln.score + pair.pitch_score(ga, gb, fa, fb)
-            best = ev = pair.combined_evalue(combined, len(fa), len(fb))
+            best = ev = pair.best_evalue(ga, gb, fa, fb, aln.score)
         else:
             combined = aln.score + pair.passage_pitch_score(ga, gb, aln.query_notes, aln.reference_notes)
             ev = max(pair.combined_evalue(combined, len(fa), len(fb)), best)

@@ -5,7 +5,9 @@ transposed absolute-pitch alignment's, ``S = S_interval + S_pitch``, whose null 
 ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))``. For one pair there is no catalog to fit the query's own
 lambda and K on, so the calibrated constants LAMBDA_RESCORE and K_RESCORE are used: they are what the
 per-query fit shrinks towards, the medians of per-query fits over unrelated corpus melodies. The pair's
-E-value is then the search's E-value divided by the catalog's size, up to the query's own fit.
+E-value is then the search's E-value divided by the catalog's size, up to the query's own fit. Two
+passages (at most rescore.PASSAGE_MAX steps each) are also read whole, as a search reads them
+(`best_evalue`).
 
 `melody compare` finds further passages by Waterman-Eggert (the cells of the passages before masked); the
 pitch alignment cannot be masked, so a further passage's pitch score is that of its own notes against
@@ -51,7 +53,31 @@ def passage_pitch_score(a: Melody, b: Melody, query_notes, reference_notes, para
     return pitch_score(sub_a, sub_b, features(sub_a), features(sub_b), params)
 
 
+def best_evalue(a: Melody, b: Melody, fa: Features, fb: Features, interval_score: float) -> float:
+    """The pair's E-value as `Catalog.search` would give it (divided by the catalog's size): stage 1's
+    interval score plus the local pitch alignment's, under the local null (`combined_evalue`); when both
+    melodies are passages (at most rescore.PASSAGE_MAX steps), also aligned whole under the passage
+    view's null (LAMBDA_WHOLE, K_WHOLE, no length correction), the better of the two views counting twice
+    (Bonferroni: one pair gives no null rows to measure how the views depend on each other, as
+    `rescore.rescore_views` does with too few)."""
+    local = interval_score + pitch_score(a, b, fa, fb)
+    z = _reduced(local, len(fa), len(fb))
+    views = 1
+    if 0 < len(fa) <= rescore.PASSAGE_MAX and 0 < len(fb) <= rescore.PASSAGE_MAX:
+        params = np.array(align.DEFAULT_PITCH_PARAMS, dtype="f8")
+        params[align.pitch.P_WHOLE] = rescore.PASSAGE_MAX
+        whole = interval_score + pitch_score(a, b, fa, fb, params)
+        z = max(z, rescore.LAMBDA_WHOLE * whole - np.log(rescore.K_WHOLE))
+        views = 2
+    return float(-np.expm1(-views * np.exp(-z)))
+
+
+def _reduced(score: float, m: int, n: int) -> float:
+    """lambda S - ln(K m n) under stage 2's local null (standard Gumbel for unrelated melodies)."""
+    space = rescore.search_space(m, np.array([n]))[0]
+    return float(rescore.LAMBDA_RESCORE * score - np.log(rescore.K_RESCORE) - np.log(space))
+
+
 def combined_evalue(score: float, m: int, n: int) -> float:
     """P(S >= score) for one pair of m and n steps under stage 2's calibrated null (the pair's E-value)."""
-    z = rescore.LAMBDA_RESCORE * score - np.log(rescore.K_RESCORE) - np.log(rescore.search_space(m, np.array([n]))[0])
-    return float(-np.expm1(-np.exp(-z)))
+    return float(-np.expm1(-np.exp(-_reduced(score, m, n))))
