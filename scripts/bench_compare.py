@@ -5,10 +5,13 @@ Three measurements, on the corpus split of scripts/bench_accuracy.py (1,000 cata
 tunes that share no run of 7 intervals with the catalog; `benchdata.split_corpus`):
 
 - false flags on pairs that borrow nothing: held-out Essen tunes (German, Chinese, ...) against the
-  catalog's Irish tunes (O'Neill, Ryan; no held-out tune shares a run of 7 intervals with the catalog), one pair at a time, and as collections (30 x 30 tunes, `compare_collections`);
-  and the three songs of scripts/bench_borrowings.py that borrow nothing against each of reference_tracks/.
-  Under a calibrated null a pair's best passage has E <= x with probability 1 - exp(-x) (0.095 at the
-  default threshold 0.1, 0.01 at 0.01), and a 30 x 30 comparison flags about 0.1 passages;
+  catalog's Irish tunes (O'Neill, Ryan; no held-out tune shares a run of 7 intervals with the catalog), one
+  pair at a time, and as collections (30 x 30 tunes, E-values scaled by `collection_evalue` as
+  `compare_files` scales them); and the three songs of scripts/bench_borrowings.py that borrow nothing
+  against each of reference_tracks/. Under a calibrated null a pair's best passage has E <= x with
+  probability 1 - exp(-x) (0.095 at the default threshold 0.1, 0.01 at 0.01), and a 30 x 30 comparison flags
+  about 0.1 passages. Also 30 x 30 catalog tunes of all three collections, which may hold real relatives
+  (Irish dance tunes share many figures): flagged passages by the collections of their tunes;
 - true flags on pairs that borrow: bench_accuracy-style positives (a varied 10-20 note phrase of a catalog
   tune between held-out context, written as MIDI and loaded back) against their catalog tune, and the seven
   historical borrowings against their reference;
