@@ -14,7 +14,7 @@ from .io import load
 from .meter import melody_with_guessed_beats
 from .notes import Melody
 from .represent import features
-from .score import significance
+from .score import pair, significance
 from .score.match import build_match
 
 
@@ -62,8 +62,10 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
     """Every shared passage of two melodies, best first.
 
     Waterman-Eggert: after each passage its cells are masked and the alignment is recomputed, so a chorus
-    that borrows one phrase and a verse that borrows another both appear. E-values are for this pair. A
-    melody without bars gets its beats from a steady pulse, as in `Catalog.search`.
+    that borrows one phrase and a verse that borrows another both appear. E-values are for this pair, from
+    the model `Catalog.search` flags with (`_passages`): a search's E-value for b in a catalog of N
+    melodies is about N times compare's. A melody without bars gets its beats from a steady pulse, as in
+    `Catalog.search`.
     """
     return _passages(a, b, _features(a), _features(b), max_passages, max_evalue, min_notes)
 
@@ -73,24 +75,44 @@ def _features(melody: Melody):
 
 
 def _passages(a: Melody, b: Melody, fa, fb, max_passages: int, max_evalue: float, min_notes: int) -> list[dict]:
+    """Waterman-Eggert passages of one pair, best first, each with its E-value for this pair.
+
+    The best passage is judged as `Catalog.search` judges a match (`melody.score.pair`: interval plus
+    transposed pitch alignment under stage 2's calibrated null), so `compare` and `query` agree on it up to
+    the catalog's size. A further passage is found by the interval alignment with the cells of the passages
+    before it masked, and judged the same way on its own notes (`pair.passage_pitch_score`), never more
+    significant than the best. ``interval_evalue``: each passage's E-value for the pair under stage 1's
+    model alone (LAMBDA, K_GLOBAL), what compare reported before (BENCHMARKS.md, "Tenth session: compare's
+    significance"). A recording is read as transcribed only (a search also tries it with repeated notes
+    merged).
+    """
+    ga, gb = melody_with_guessed_beats(a), melody_with_guessed_beats(b)    # as _features aligned them
     mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
     entry = Entry(-1, b.meta.get("id", os.path.basename(b.source)), b.title, b.composer, b.source)
     passages = []
+    best = None
     for _ in range(max_passages):
         aln = align.local_align(fa, fb, mask=mask)
         if aln.score <= 0 or len(aln.pairs) < min_notes:
             break
         mask[aln.query_steps[0] + 1:aln.query_steps[1] + 1, aln.reference_steps[0] + 1:aln.reference_steps[1] + 1] = True
-        ev, _ = significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))
-        passages.append(build_match(a, b, aln, entry, float(ev[0]), max_evalue).to_dict(evidence=True))
+        ev1 = float(significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))[0][0])
+        if best is None:
+            best = ev = pair.best_evalue(ga, gb, fa, fb, aln.score)
+        else:
+            combined = aln.score + pair.passage_pitch_score(ga, gb, aln.query_notes, aln.reference_notes)
+            ev = max(pair.combined_evalue(combined, len(fa), len(fb)), best)
+        d = build_match(a, b, aln, entry, ev, max_evalue).to_dict(evidence=True)
+        d["interval_evalue"] = ev1
+        passages.append(d)
     return passages
 
 
 def collection_evalue(pair_evalue: float, m: int, n: int, lengths_a, lengths_b) -> float:
     """The E-value of a passage found between tunes of lengths m and n (steps) with E-value `pair_evalue`
     for that pair, when every tune of A (`lengths_a`) was compared with every tune of B (`lengths_b`): the
-    expected number of chance passages this good over all the pairs (the global Gumbel model of `compare`,
-    whose search space is m x n). Equal to `pair_evalue` for one tune against one."""
+    expected number of chance passages this good over all the pairs (the Gumbel null of `compare`, whose
+    search space is m x n). Equal to `pair_evalue` for one tune against one."""
     rate = -np.log1p(-min(float(pair_evalue), 1.0 - 1e-16))      # exp(-z) of the pair
     space = np.outer(np.maximum(np.asarray(lengths_a, dtype="f8"), 1.0),
                      np.maximum(np.asarray(lengths_b, dtype="f8"), 1.0))
@@ -113,7 +135,17 @@ def compare_files(path_a: str, path_b: str, max_passages: int = 10,
         usable = [m for m in load(path) if len(m.notes) >= 3]
         if not usable:
             raise MelodyError(f"{path}: no melody with at least 3 notes")
-        tunes.append([(m, _features(m)) for m in usable])
+        tunes.append(usable)
+    return {"a": os.fspath(path_a), "b": os.fspath(path_b),
+            **compare_collections(tunes[0], tunes[1], max_passages, max_evalue, min_notes)}
+
+
+def compare_collections(tunes_a: list[Melody], tunes_b: list[Melody], max_passages: int = 10,
+                        max_evalue: float = significance.DEFAULT_MAX_EVALUE, min_notes: int = 5) -> dict:
+    """Every shared passage of every melody of `tunes_a` with every melody of `tunes_b` (`compare_files`
+    without the files): ``{"flagged", "tunes", "passages"}``, passages best first, E-values counting every
+    pair of tunes compared (`collection_evalue`)."""
+    tunes = [[(m, _features(m)) for m in side] for side in (tunes_a, tunes_b)]
     lengths_a, lengths_b = ([len(f) for _, f in side] for side in tunes)
     one_pair = len(lengths_a) * len(lengths_b) == 1
     passages = []
@@ -131,8 +163,8 @@ def compare_files(path_a: str, path_b: str, max_passages: int = 10,
                 passages.append(p)
     passages.sort(key=lambda d: (d["evalue"], -d["alignment_score"]))
     passages = [p for k, p in enumerate(passages) if p["flagged"] or k < max_passages]
-    return {"a": os.fspath(path_a), "b": os.fspath(path_b), "flagged": any(p["flagged"] for p in passages),
-            "tunes": [len(lengths_a), len(lengths_b)], "passages": passages}
+    return {"flagged": any(p["flagged"] for p in passages), "tunes": [len(lengths_a), len(lengths_b)],
+            "passages": passages}
 
 
 def match_melodies(path: str, catalog: Catalog, match: dict) -> tuple[Melody, Melody]:
