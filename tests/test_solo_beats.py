@@ -55,6 +55,14 @@ def test_tracked_beats_that_agree_with_the_notes_pulse_are_kept():
     assert out is notes and got["beats_kept"] and got["meter"] == 4
 
 
+def test_tracked_beats_at_another_level_of_the_same_pulse_are_kept():
+    notes, info = snapped_line()
+    half = notes.copy()              # a tracker at half the tempo: every other beat, in phase
+    pos = (half["onset"] - 1.0) / SPB
+    half["beat"] = np.where(np.abs(pos / 2 - np.round(pos / 2)) < 1e-9, 0.0, 0.5)
+    assert rhythm.beats_of_one_line(half, info)[1]["beats_kept"]
+
+
 def test_tracked_beats_off_the_notes_pulse_are_removed_and_onsets_stay():
     notes, info = snapped_line(shift=0.5)
     out, got = rhythm.beats_of_one_line(notes, info)

@@ -209,10 +209,10 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float)
 # they sat at the score's beats in only 43 of 121 snapped files (mixes, whose drums and chords mark the
 # beat: 100 of 122). Wrong beat marks cost a borrowed phrase its metric bonus and hand it to chance
 # alignments elsewhere (BENCHMARKS.md, ninth session). So in a single line the tracker's beats are kept
-# only where the notes' own pulse (`melody.meter.guess_beats`) marks the same notes as on the beat.
+# only where the notes' own pulse (`melody.meter.guess_beats`) confirms them.
 SECOND_KEY_SHARE = 0.5     # one line: fewer of the frames where a key sounds than this hear a second key
 KEY_SOUNDS = 0.5           # a key sounds where Basic Pitch's note activation reaches this
-BEAT_AGREEMENT = 0.8       # share of notes whose on-beat mark the tracker and the notes' own pulse must share
+BEATS_NESTED = 0.9         # share of one grid's on-beat notes the other must mark on the beat too
 
 
 def one_line(key_note: np.ndarray | None) -> bool:
@@ -228,15 +228,24 @@ def one_line(key_note: np.ndarray | None) -> bool:
 
 
 def beats_of_one_line(notes: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
-    """The snapped notes of a single line with the tracker's beat marks kept where the notes' own pulse
-    agrees with them (BEAT_AGREEMENT of the notes marked alike, on or off the beat), else removed (``beat``
-    unknown; the search reads the pulse off the notes, `melody.meter`). Onsets stay snapped."""
+    """The snapped notes of a single line, with the tracker's beat marks kept where the notes' own pulse
+    (`melody.meter.guess_beats`) confirms them, else removed (``beat`` unknown: the search then reads the
+    pulse off the notes as for any melody without bars, `melody.meter`). Onsets stay snapped.
+
+    Confirmed: the two grids nest, BEATS_NESTED of the notes that one marks on a beat are on a beat of the
+    other too (the same pulse in the same phase, perhaps counted at another level: the tracker's beat
+    may be the notes' half beat). A tracker locked on the off-beats, or on 2/3 or 4/3 of the tempo, fails.
+    """
     if not info.get("snapped") or not np.isfinite(notes["beat"]).any():
         return notes, info
     own = guess_beats(notes)
-    tracked = np.abs(notes["beat"] - np.round(notes["beat"])) < 1e-3     # on a beat (downbeats included)
-    if own is not None and float(np.mean(tracked == (own >= 1.0))) >= BEAT_AGREEMENT:
-        return notes, {**info, "beats_kept": True}
+    if own is not None:
+        tracked = np.abs(notes["beat"] - np.round(notes["beat"])) < 1e-3     # on a beat (downbeats included)
+        mine = own >= 1.0
+        nested = max(float(np.mean(tracked[mine])) if mine.any() else 0.0,
+                     float(np.mean(mine[tracked])) if tracked.any() else 0.0)
+        if nested >= BEATS_NESTED:
+            return notes, {**info, "beats_kept": True}
     out = notes.copy()
     out["beat"] = np.nan
     out["bar"] = -1
