@@ -172,12 +172,13 @@ def _quarter(levels, step: float, unit: float):
         seconds = period * step
         return -0.5 * (np.log2(seconds / BEAT_SECONDS) ** 2 + np.log2(seconds / (BEAT_UNITS * unit)) ** 2)
 
-    period, phase, i = max(cands, key=lambda c: log_prior(c[0]))
-    for bar_period, bar_phase, strength in levels:
-        if bar_period > period and bar_period % period == 0 and bar_period // period in BAR_BEATS \
-                and (bar_phase - phase) % period == 0:
-            return period, phase, ((bar_period, bar_phase) if strength >= DOWNBEAT_STRENGTH else None)
-    return period, phase, None
+    period, phase, _ = max(cands, key=lambda c: log_prior(c[0]))
+    # the bar: the most strongly grouped level of 2, 3 or 4 beats above the beat, if it stands out
+    bars = [(strength, bar_period, bar_phase) for bar_period, bar_phase, strength in levels
+            if bar_period > period and bar_period % period == 0 and bar_period // period in BAR_BEATS
+            and (bar_phase - phase) % period == 0]
+    strength, bar_period, bar_phase = max(bars, default=(0.0, 0, 0))
+    return period, phase, ((bar_period, bar_phase) if strength >= DOWNBEAT_STRENGTH else None)
 
 
 def with_guessed_beats(notes: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..meter import guess_beats
+from ..meter import beats_on_grid, guess_beats
 
 SUBDIVISIONS = (4, 3)      # snap to quarter-beats, or to thirds (compound meters, triplets) if they fit better
 MAX_RESIDUAL_S = 0.035     # the onsets fit the grid when three quarters of them are this close to it
@@ -154,8 +154,13 @@ def _grid_fit(onset: np.ndarray, beats: np.ndarray):
     return period, sub, grid, lag, pos
 
 
-def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float) -> tuple[np.ndarray, dict]:
-    """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found."""
+def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float,
+                  own_beats: bool = False) -> tuple[np.ndarray, dict]:
+    """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found.
+
+    own_beats : mark the beats the notes themselves put on the tracker's grid (`melody.meter.beats_on_grid`:
+        long and accented notes on beats), not the tracker's own beats (for a single line, `one_line`).
+    """
     info = {"beats": 0, "tempo_bpm": None, "snapped": False}
     if len(notes) < 3:
         return notes, info
@@ -200,6 +205,12 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float)
     out["beat"] = np.where(on_beat, in_bar, 0.5).astype("f4")
     out["bar"] = -1
     info["meter"], info["downbeat_phase"] = meter, phase
+    if own_beats:
+        # the tracker's grid (its tempo, perhaps 2/3 or 3/2 of the written one, in quarters or thirds) holds
+        # the notes' own beats; which of its points are beats and downbeats the notes decide
+        k = np.round(grid[keep] * sub).astype(np.int64)
+        out["beat"] = beats_on_grid(out, k, ~far[keep], period / sub)
+        info["meter"], info["downbeat_phase"], info["own_beats"] = 0, 0, True
     info["snapped"] = True
     return out, info
 
@@ -241,7 +252,7 @@ def beats_of_one_line(notes: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
     own = guess_beats(notes)
     if own is not None:
         tracked = np.abs(notes["beat"] - np.round(notes["beat"])) < 1e-3     # on a beat (downbeats included)
-        mine = own >= 1.0
+        mine = np.abs(own - np.round(own)) < 1e-3                          # downbeats (0.0) included
         nested = max(float(np.mean(tracked[mine])) if mine.any() else 0.0,
                      float(np.mean(mine[tracked])) if tracked.any() else 0.0)
         if nested >= BEATS_NESTED:
