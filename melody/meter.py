@@ -84,11 +84,13 @@ def guess_beats(notes: np.ndarray) -> np.ndarray | None:
     return beats_on_grid(notes, k, on_grid, step)
 
 
-def beats_on_grid(notes: np.ndarray, k: np.ndarray, on_grid: np.ndarray, step: float) -> np.ndarray:
+def beats_on_grid(notes: np.ndarray, k: np.ndarray, on_grid: np.ndarray, step: float,
+                  beat: int | None = None) -> np.ndarray:
     """``beat`` values (as `guess_beats`) for notes whose onsets sit at grid numbers `k` of a grid of `step`
     seconds (`on_grid`: the onsets the grid explains; the others are off the beat): the metric hierarchy
     built on the grid (`hierarchy`), the quarter-note beat chosen among its levels (`_quarter`), and the
-    bar's downbeats where the level above the beat stands out (DOWNBEAT_STRENGTH)."""
+    bar's downbeats where the level above the beat stands out (DOWNBEAT_STRENGTH). `beat`: the beat's length
+    in grid steps where it is known (a beat tracker's tempo): only its phase and the bar are read off the notes."""
     onset = notes["onset"].astype("f8")
     k = np.asarray(k, dtype=np.int64)
     k0 = k - int(k[on_grid].min() if on_grid.any() else k.min())
@@ -96,14 +98,20 @@ def beats_on_grid(notes: np.ndarray, k: np.ndarray, on_grid: np.ndarray, step: f
     unit = float(np.median(ioi[ioi > 1e-3])) if np.any(ioi > 1e-3) else step
     w = salience(notes, unit, on_grid)
     span = int(k0[on_grid].max()) + 1 if on_grid.any() else 1
-    levels = hierarchy(k0[on_grid], w[on_grid], span)
-    period, phase, bar = _quarter(levels, step, unit)
+    levels = hierarchy(k0[on_grid], w[on_grid], span, beat)
+    if not beat:
+        period, phase, bar = _quarter(levels, step, unit)
+    elif len(levels) > 1:
+        period, phase = levels[1][:2]
+        bar = _bar(levels, period, phase)
+    else:                                   # too short for even three beats
+        period, phase, bar = beat, 0, None
     on_beat = on_grid & (np.mod(k0 - phase, period) == 0)
-    beat = np.where(on_beat, 1.0, 0.5)
+    out = np.where(on_beat, 1.0, 0.5)
     if bar is not None:
         bar_period, bar_phase = bar
-        beat = np.where(on_grid & (np.mod(k0 - bar_phase, bar_period) == 0), 0.0, beat)
-    return beat.astype("f4")
+        out = np.where(on_grid & (np.mod(k0 - bar_phase, bar_period) == 0), 0.0, out)
+    return out.astype("f4")
 
 
 def salience(notes: np.ndarray, unit: float, on_grid: np.ndarray) -> np.ndarray:
@@ -119,12 +127,13 @@ def salience(notes: np.ndarray, unit: float, on_grid: np.ndarray) -> np.ndarray:
     return np.where(on_grid, w, 0.0)
 
 
-def hierarchy(k: np.ndarray, w: np.ndarray, span: int) -> list[tuple[int, int, float]]:
+def hierarchy(k: np.ndarray, w: np.ndarray, span: int, first: int | None = None) -> list[tuple[int, int, float]]:
     """The metric levels of onsets at grid numbers `k` (0 .. span-1) with saliences `w`: [(period, phase,
     strength)] from the grid step (1, 0, 1.0) up. Each level groups the one below in twos or threes, at the
     phase whose positions carry the most salience per position, times the share of them that carry an onset
     (strength: that product relative to the level below, 1 when the grouping says nothing); it stops when a
-    level would have fewer than three periods in the span."""
+    level would have fewer than three periods in the span. `first`: the first level groups `first` steps
+    (a beat whose length is known; its phase is still the notes')."""
     levels = [(1, 0, 1.0)]
     period, phase = 1, 0
     while True:
@@ -133,7 +142,7 @@ def hierarchy(k: np.ndarray, w: np.ndarray, span: int) -> list[tuple[int, int, f
         if total <= 0:
             break
         best = None
-        for group in GROUPINGS:
+        for group in ((first,) if first and period == 1 else GROUPINGS):
             if span < 3 * group * period:
                 continue
             for j in range(group):
@@ -173,12 +182,17 @@ def _quarter(levels, step: float, unit: float):
         return -0.5 * (np.log2(seconds / BEAT_SECONDS) ** 2 + np.log2(seconds / (BEAT_UNITS * unit)) ** 2)
 
     period, phase, _ = max(cands, key=lambda c: log_prior(c[0]))
+    return period, phase, _bar(levels, period, phase)
+
+
+def _bar(levels, period: int, phase: int):
+    """(period, phase) in grid steps of the bar above a beat of `period` steps at `phase`, or None."""
     # the bar: the most strongly grouped level of 2, 3 or 4 beats above the beat, if it stands out
     bars = [(strength, bar_period, bar_phase) for bar_period, bar_phase, strength in levels
             if bar_period > period and bar_period % period == 0 and bar_period // period in BAR_BEATS
             and (bar_phase - phase) % period == 0]
     strength, bar_period, bar_phase = max(bars, default=(0.0, 0, 0))
-    return period, phase, ((bar_period, bar_phase) if strength >= DOWNBEAT_STRENGTH else None)
+    return (bar_period, bar_phase) if strength >= DOWNBEAT_STRENGTH else None
 
 
 def with_guessed_beats(notes: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ MIN_DOWNBEAT_CONTRAST = 0.15
 # accident, so the alternatives need ALTERNATIVE_MIN_NOTES onsets (a sung phrase of a dozen notes is left
 # at the tracked tempo)
 TEMPO_ALTERNATIVES, ALTERNATIVE_MIN_NOTES = (1.5, 2.0 / 3.0), 24
+OWN_BEAT_IS_TRACKED = True   # own_beats: the beat keeps the tracker's length, the notes give its phase and bar
 
 
 def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.ndarray:
@@ -209,7 +210,7 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float,
         # the tracker's grid (its tempo, perhaps 2/3 or 3/2 of the written one, in quarters or thirds) holds
         # the notes' own beats; which of its points are beats and downbeats the notes decide
         k = np.round(grid[keep] * sub).astype(np.int64)
-        out["beat"] = beats_on_grid(out, k, ~far[keep], period / sub)
+        out["beat"] = beats_on_grid(out, k, ~far[keep], period / sub, sub if OWN_BEAT_IS_TRACKED else None)
         info["meter"], info["downbeat_phase"], info["own_beats"] = 0, 0, True
     info["snapped"] = True
     return out, info
