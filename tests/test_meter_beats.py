@@ -1,12 +1,10 @@
 """The beat of a melody without bars, read off its notes (melody.meter): the metric hierarchy on the notes'
-grid, the quarter-note beat among its levels, the downbeat where the bar stands out; and a solo recording's
-beats read off its notes on the tracker's grid (melody.audio.rhythm.snap_to_beats(own_beats=True))."""
+grid, the quarter-note beat among its levels, the downbeat where the bar stands out."""
 from __future__ import annotations
 
 import numpy as np
 
-from melody.audio import rhythm
-from melody.meter import beats_on_grid, guess_beats, hierarchy
+from melody.meter import beats_on_grid, guess_beats, hierarchy, salience
 from melody.notes import make_notes
 from melody.represent import metric_classes
 
@@ -89,24 +87,5 @@ def test_the_hierarchy_groups_a_waltz_in_threes_and_a_march_in_twos():
         notes, beat = tune(bars, spq=0.5)
         k = np.round((notes["onset"] - notes["onset"][0]) / 0.5).astype(np.int64)     # quarter-note grid
         on = np.ones(len(notes), bool)
-        from melody.meter import salience
         levels = hierarchy(k, salience(notes, 0.5, on), int(k.max()) + 1)
         assert levels[1][0] == group and levels[1][1] == 0         # the bar, from its first beat
-
-
-def test_a_solo_gets_its_own_beats_on_the_trackers_grid(monkeypatch):
-    """A tracker locked on the off-beats: its grid still holds the notes' onsets; with own_beats the notes
-    decide which of its points are beats (their long notes'), without it the tracker's marks stay."""
-    spq = 0.5
-    notes, beat = tune(FOUR_FOUR, spq=spq, t0=1.0)
-    truth = classes_of(notes, beat) >= 1
-    off = 1.0 - 0.5 * spq + spq * np.arange(-2, 60)         # beats half a beat before the notes' beats
-    monkeypatch.setattr(rhythm, "beat_times", lambda env, hop, factor=1.0: off)
-    env = np.zeros(int(35.0 / 0.01), "f4")
-    tracked, info = rhythm.snap_to_beats(notes, env, 0.01)
-    assert info["snapped"]
-    assert np.mean((np.abs(tracked["beat"] - np.round(tracked["beat"])) < 1e-3) == truth) < 0.6
-    own, info = rhythm.snap_to_beats(notes, env, 0.01, own_beats=True)
-    assert info["snapped"] and info["own_beats"]
-    assert np.array_equal(own["onset"], tracked["onset"])
-    assert np.array_equal(np.abs(own["beat"] - np.round(own["beat"])) < 1e-3, truth)

@@ -13,7 +13,7 @@ from ..errors import MelodyError, NoMelody
 from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import PitchTrack, melody_track, pyin_track
-from .rhythm import beats_of_one_line, one_line, snap_to_beats
+from .rhythm import snap_to_beats
 from .segment import notes_from_track
 
 MIN_SECONDS = 0.5
@@ -58,8 +58,6 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     rhythm = {"snapped": False}
     if snap:
         notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s)
-        if one_line(tr.key_note):       # a solo: its beats are only as good as its own onsets' pulse
-            notes, rhythm = beats_of_one_line(notes, rhythm)
     if voiced < MIN_VOICED_FRACTION or len(notes) < 3:
         raise NoMelody(f"{path}: no melody found ({len(notes)} stable pitched note{'' if len(notes) == 1 else 's'} "
                        f"in {stats.seconds:.1f} s; "

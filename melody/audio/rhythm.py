@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..meter import beats_on_grid, guess_beats
-
 SUBDIVISIONS = (4, 3)      # snap to quarter-beats, or to thirds (compound meters, triplets) if they fit better
 MAX_RESIDUAL_S = 0.035     # the onsets fit the grid when three quarters of them are this close to it
 MAX_MOVE_S = 0.06          # and no onset moves further than this
@@ -31,7 +29,6 @@ MIN_DOWNBEAT_CONTRAST = 0.15
 # accident, so the alternatives need ALTERNATIVE_MIN_NOTES onsets (a sung phrase of a dozen notes is left
 # at the tracked tempo)
 TEMPO_ALTERNATIVES, ALTERNATIVE_MIN_NOTES = (1.5, 2.0 / 3.0), 24
-OWN_BEAT_IS_TRACKED = True   # own_beats: the beat keeps the tracker's length, the notes give its phase and bar
 
 
 def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.ndarray:
@@ -155,13 +152,8 @@ def _grid_fit(onset: np.ndarray, beats: np.ndarray):
     return period, sub, grid, lag, pos
 
 
-def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float,
-                  own_beats: bool = False) -> tuple[np.ndarray, dict]:
-    """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found.
-
-    own_beats : mark the beats the notes themselves put on the tracker's grid (`melody.meter.beats_on_grid`:
-        long and accented notes on beats), not the tracker's own beats (for a single line, `one_line`).
-    """
+def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float) -> tuple[np.ndarray, dict]:
+    """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found."""
     info = {"beats": 0, "tempo_bpm": None, "snapped": False}
     if len(notes) < 3:
         return notes, info
@@ -206,59 +198,5 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float,
     out["beat"] = np.where(on_beat, in_bar, 0.5).astype("f4")
     out["bar"] = -1
     info["meter"], info["downbeat_phase"] = meter, phase
-    if own_beats:
-        # the tracker's grid (its tempo, perhaps 2/3 or 3/2 of the written one, in quarters or thirds) holds
-        # the notes' own beats; which of its points are beats and downbeats the notes decide
-        k = np.round(grid[keep] * sub).astype(np.int64)
-        out["beat"] = beats_on_grid(out, k, ~far[keep], period / sub, sub if OWN_BEAT_IS_TRACKED else None)
-        info["meter"], info["downbeat_phase"], info["own_beats"] = 0, 0, True
     info["snapped"] = True
     return out, info
-
-
-# A recording of one line (a solo voice or instrument) gives the beat tracker nothing but that line's own
-# onsets: its beats then say no more about the bar than the notes do, and on the benchmark's solo renders
-# they sat at the score's beats in only 43 of 121 snapped files (mixes, whose drums and chords mark the
-# beat: 100 of 122). Wrong beat marks cost a borrowed phrase its metric bonus and hand it to chance
-# alignments elsewhere (BENCHMARKS.md, ninth session). So in a single line the tracker's beats are kept
-# only where the notes' own pulse (`melody.meter.guess_beats`) confirms them.
-SECOND_KEY_SHARE = 0.5     # one line: fewer of the frames where a key sounds than this hear a second key
-KEY_SOUNDS = 0.5           # a key sounds where Basic Pitch's note activation reaches this
-BEATS_NESTED = 0.9         # share of one grid's on-beat notes the other must mark on the beat too
-
-
-def one_line(key_note: np.ndarray | None) -> bool:
-    """Whether Basic Pitch's note activation (frames x keys) hears a single line: in fewer than
-    SECOND_KEY_SHARE of the frames where any key sounds, a second key sounds too. False without it."""
-    if key_note is None or len(key_note) == 0:
-        return False
-    sounding = np.count_nonzero(key_note >= KEY_SOUNDS, axis=1)
-    voiced = sounding >= 1
-    if not voiced.any():
-        return False
-    return float(np.mean(sounding[voiced] >= 2)) < SECOND_KEY_SHARE
-
-
-def beats_of_one_line(notes: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
-    """The snapped notes of a single line, with the tracker's beat marks kept where the notes' own pulse
-    (`melody.meter.guess_beats`) confirms them, else removed (``beat`` unknown: the search then reads the
-    pulse off the notes as for any melody without bars, `melody.meter`). Onsets stay snapped.
-
-    Confirmed: the two grids nest, BEATS_NESTED of the notes that one marks on a beat are on a beat of the
-    other too (the same pulse in the same phase, perhaps counted at another level: the tracker's beat
-    may be the notes' half beat). A tracker locked on the off-beats, or on 2/3 or 4/3 of the tempo, fails.
-    """
-    if not info.get("snapped") or not np.isfinite(notes["beat"]).any():
-        return notes, info
-    own = guess_beats(notes)
-    if own is not None:
-        tracked = np.abs(notes["beat"] - np.round(notes["beat"])) < 1e-3     # on a beat (downbeats included)
-        mine = np.abs(own - np.round(own)) < 1e-3                          # downbeats (0.0) included
-        nested = max(float(np.mean(tracked[mine])) if mine.any() else 0.0,
-                     float(np.mean(mine[tracked])) if tracked.any() else 0.0)
-        if nested >= BEATS_NESTED:
-            return notes, {**info, "beats_kept": True}
-    out = notes.copy()
-    out["beat"] = np.nan
-    out["bar"] = -1
-    return out, {**info, "beats_kept": False, "meter": 0, "downbeat_phase": 0}
