@@ -73,27 +73,33 @@ def length_exponents(samples):
     return a, b
 
 
+def combined_scores(query, refs, pitch_params=None):
+    """Stage 2's combined scores (stage 1's interval score + the pitch alignment's) of melody `query`
+    against each melody of `refs` packed as a catalog, and each reference's number of steps."""
+    from melody.catalog.packed import pack
+    from melody.notes import NOTE_DTYPE
+    from melody.score import rescore
+    qf = features(query)
+    notes = np.concatenate([m.notes for m in refs]).astype(NOTE_DTYPE)
+    offsets = np.concatenate([[0], np.cumsum([len(m.notes) for m in refs])]).astype(np.int64)
+    packed = pack([None] * len(refs), notes, offsets)
+    s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
+    s2 = rescore.pitch_scores(np.rint(query.notes["pitch"]).astype(np.int64), qf, packed,
+                              rescore.pitches(packed), np.arange(len(refs)), pitch_params)
+    return s1 + s2, np.diff(packed.step_offsets).astype("f8")
+
+
 def rescore_lambda(queries, refs, n_queries, rng):
     """Median per-query Gumbel lambda of interval + pitch scores against unrelated references (search space
     rescore.search_space), and, as a diagnostic, the search space's length exponents fitted on the same
     scores (length_exponents)."""
-    from melody.catalog.packed import pack
-    from melody.notes import NOTE_DTYPE
     from melody.score import rescore
     samples = []
     for q in rng.permutation(len(queries))[:n_queries]:
         qm = queries[q]
-        qf = features(qm)
         picks = [refs[k] for k in rng.choice(len(refs), size=rescore.NULL_SAMPLE, replace=False)]
-        notes = np.concatenate([m.notes for m in picks]).astype(NOTE_DTYPE)
-        offsets = np.concatenate([[0], np.cumsum([len(m.notes) for m in picks])]).astype(np.int64)
-        packed = pack([None] * len(picks), notes, offsets)
-        rows = np.arange(len(picks))
-        s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
-        s2 = rescore.pitch_scores(np.rint(qm.notes["pitch"]).astype(np.int64), qf, packed,
-                                  rescore.pitches(packed), rows)
-        n_steps = np.maximum(np.diff(packed.step_offsets)[rows], 1.0)
-        samples.append((s1 + s2, max(len(qf), 1), n_steps))
+        scores, n_steps = combined_scores(qm, picks)
+        samples.append((scores, max(len(features(qm)), 1), np.maximum(n_steps, 1.0)))
     a, b = length_exponents(samples)
     print(f"fitted search space m^a n^b: a={a:.3f} b={b:.3f} (search uses a={rescore.QUERY_LENGTH_EXP}, "
           f"b={rescore.REF_LENGTH_EXP}; BENCHMARKS.md, fifth session)")
@@ -122,28 +128,18 @@ def whole_lambda(queries, refs, n_queries, rng):
     melodies as queries, each against NULL_SAMPLE passages of the same lengths of other melodies (a
     catalog of excerpts, as in a dispute); median per-query lambda, median per-query K at it (one test per
     pair: search space 1)."""
-    from melody.catalog.packed import pack
-    from melody.notes import NOTE_DTYPE
     from melody.score import rescore
     p = np.array(align.DEFAULT_PITCH_PARAMS)
     p[align.pitch.P_WHOLE] = rescore.PASSAGE_MAX
     samples = []
     for q in rng.permutation(len(queries))[:n_queries]:
         qm = excerpt(queries[q], rng)
-        qf = features(qm)
-        if not 0 < len(qf) <= rescore.PASSAGE_MAX:
+        if not 0 < len(features(qm)) <= rescore.PASSAGE_MAX:
             continue
         picks = [refs[k] for k in rng.choice(len(refs), size=rescore.NULL_SAMPLE, replace=False)]
-        picks = [excerpt(m, rng) for m in picks]
-        notes = np.concatenate([m.notes for m in picks]).astype(NOTE_DTYPE)
-        offsets = np.concatenate([[0], np.cumsum([len(m.notes) for m in picks])]).astype(np.int64)
-        packed = pack([None] * len(picks), notes, offsets)
-        rows = np.arange(len(picks))
-        s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
-        s2 = rescore.pitch_scores(np.rint(qm.notes["pitch"]).astype(np.int64), qf, packed,
-                                  rescore.pitches(packed), rows, p)
-        short = np.diff(packed.step_offsets) <= rescore.PASSAGE_MAX
-        samples.append(((s1 + s2)[short], np.ones(int(short.sum()))))
+        scores, n_steps = combined_scores(qm, [excerpt(m, rng) for m in picks], p)
+        short = n_steps <= rescore.PASSAGE_MAX
+        samples.append((scores[short], np.ones(int(short.sum()))))
     lams = [fit(s, space)[0] for s, space in samples]
     lam = float(np.median(lams))
     log_k = np.median([-np.log(np.mean(space * np.exp(-lam * s))) for s, space in samples])
