@@ -186,14 +186,14 @@ def _sieved_by_rows(cat, qf, share, keep):
     """The sieved stage 1 written the plain way, in catalog row order (float64 reduced scores over every
     row): the rows the full kernel re-scores."""
     from melody.align import fast, sieve
-    from melody.score.rescore import null_sample
+    from melody.score.rescore import style_sample
     from melody.score.significance import reduced_scores
     p = cat.packed
     n = len(p)
     counts = np.diff(p.step_offsets)
     z = reduced_scores(sieve.sieve_scores(qf, p.layout), len(qf), counts)
     k = max(int(share * n), keep)
-    chosen = np.union1d(np.argsort(-z, kind="stable")[:k], null_sample(n))
+    chosen = np.union1d(np.argsort(-z, kind="stable")[:k], style_sample(qf, p))   # stage 2's null rows
     z[chosen] = reduced_scores(fast.prefilter_scores(qf, p.layout)[chosen], len(qf), counts[chosen])
     return np.sort(np.argsort(-z, kind="stable")[:keep])
 

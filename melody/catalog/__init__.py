@@ -17,7 +17,7 @@ from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
-from ..score.rescore import View, null_sample, rescore_views
+from ..score.rescore import View, rescore_views, style_sample
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
                      merge_repeats, pack, read_cache, write_cache)
 from .store import Entries, Store
@@ -290,18 +290,20 @@ class Catalog:
         memory. The passage shown is still aligned note for note.
         """
         qf = p.query_features(query)
-        scores, evalues = self._stage1(qf, p, params)
+        null = style_sample(qf, p)      # stage 2's null sample; stage 1 gives these rows first-pass scores
+        scores, evalues = self._stage1(qf, p, params, null)
         views = [View(query, qf, p, scores, evalues)]
         if query.meta.get("kind") == "audio" and len(p) < MERGED_MAX:
             merged = Melody(merge_repeats(query.notes)[0], query.title, source=query.source, meta=query.meta)
             if len(merged.notes) >= MIN_NOTES:
                 mp = self._merged_packed()
                 mqf = mp.query_features(merged)
-                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params)))
-        order, evalues, _ = rescore_views(views, pitch_params)
+                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null)))
+        order, evalues, _ = rescore_views(views, pitch_params, null_rows=null)
         return np.max([v.s1 for v in views], axis=0), evalues, order
 
-    def _stage1(self, qf: Features, p: Packed, params) -> tuple[np.ndarray, np.ndarray]:
+    def _stage1(self, qf: Features, p: Packed, params, null: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         """Interval-alignment score and E-value of every row (melody.align.search).
 
         A catalog of PREFILTER_MIN melodies or more is ranked first by the fast SIMD kernel
@@ -317,8 +319,9 @@ class Catalog:
         score 0 and E = N (they cannot rank).
         """
         n = len(p)
+        null = style_sample(qf, p) if null is None else null
         if n >= SIEVE_MIN and p.layout is not None:
-            return self._sieved(qf, p, params, null_sample(n))
+            return self._sieved(qf, p, params, null)
         n_steps = np.diff(p.step_offsets)
         steps = (p.interval, p.length, p.weight, p.metric)
         if n < PREFILTER_MIN or p.layout is None:
@@ -327,7 +330,6 @@ class Catalog:
             if n >= significance.MIN_FOR_LOCAL_FIT:
                 return scores, significance.evalues(scores, len(qf), n_steps)[0]
             return scores, np.full(n, float(n))   # stage 2 re-scores every reference of a small catalog
-        null = null_sample(n)
         scores = fast.prefilter_scores(qf, p.layout, params=params).astype(np.float64)
         z = significance.reduced_scores(scores, len(qf), n_steps)
         rows = np.sort(np.argpartition(-z, FIRST_PASS_KEEP - 1)[:FIRST_PASS_KEEP]) if n > FIRST_PASS_KEEP \

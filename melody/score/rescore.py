@@ -5,9 +5,10 @@ The interval alignment (stage 1, `melody.align.search`) is transposition-invaria
 two intervals and a chance match can drift in key. Stage 2 aligns the notes themselves under one
 transposition (`melody.align.pitch`): a wrong note costs one note. A candidate's combined score is
 ``S = S_interval + S_pitch``; it is computed for the RESCORE_TOP best references of stage 1 and, as the null
-sample, for NULL_SAMPLE references of the catalog drawn at random (a fixed draw per catalog size, so
-results are reproducible); a catalog of at most NULL_SAMPLE melodies is re-scored whole and is its own
-null sample.
+sample, for NULL_SAMPLE references of the catalog nearest to the query in style, its chance partners of its own
+kind (`style_sample`: intervals and length ratios, no corpus labels; in catalogs of STYLE_MAX melodies or
+more a fixed random draw per catalog size); a catalog of at most NULL_SAMPLE melodies is re-scored whole
+and is its own null sample.
 
 S_pitch includes the longest exactly shared run of steps, once more, at P_EXACT per bit of its information
 (`melody.align.pitch._exact_run`): an exact transposed copy of 8 notes is strong evidence, which a longer
@@ -82,6 +83,44 @@ def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.n
 def null_sample(n_refs: int, size: int = NULL_SAMPLE) -> np.ndarray:
     """The catalog rows whose combined scores are the null sample (a fixed draw per catalog size, sorted)."""
     return np.sort(np.random.default_rng(n_refs).choice(n_refs, size=min(size, n_refs), replace=False))
+
+
+STYLE_MAX = 50_000   # catalogs below this size draw the null sample from the query's own kind (`style_sample`)
+
+
+def style_histograms(interval: np.ndarray, length: np.ndarray, step_offsets: np.ndarray) -> np.ndarray:
+    """Each melody's style as two normalised histograms side by side (float32, rows x 38): its intervals in
+    semitones (-12..12, wider clipped) and its steps' length ratios in half log2 units (-3..3, wider
+    clipped). Each half sums to 1 (0 for a melody without steps)."""
+    n_rows = len(step_offsets) - 1
+    row = np.repeat(np.arange(n_rows), np.diff(step_offsets))
+    iv = np.clip(np.rint(interval), -12, 12).astype(np.int64) + 12
+    ln = np.clip(np.rint(2 * np.asarray(length, dtype="f8")), -6, 6).astype(np.int64) + 6 + 25
+    h = (np.bincount(row * 38 + iv, minlength=n_rows * 38)
+         + np.bincount(row * 38 + ln, minlength=n_rows * 38)).reshape(n_rows, 38).astype(np.float32)
+    h /= np.maximum(np.diff(step_offsets), 1).astype(np.float32)[:, None]
+    return h
+
+
+def style_sample(qf, packed, size: int = NULL_SAMPLE) -> np.ndarray:
+    """The null sample of a query: the `size` catalog melodies nearest to it in style (L1 distance of
+    `style_histograms`), sorted; the fixed random `null_sample` in catalogs of STYLE_MAX melodies or more.
+
+    The question a match answers is whether it is more than the material of its kind has in common: an
+    Irish reel shares scale runs, arpeggio openings and cadence formulas with a hundred other reels, a
+    chorale its cadences with other chorales. A null drawn at random from a mixed catalog dilutes those
+    chance partners by the other kinds and lets a genre's stock figures look rare (BENCHMARKS.md, "Tenth
+    session: Irish dance tunes and the null"); the query's stylistic neighbours are its chance partners.
+    No corpus labels are used. The histograms are cached in ``packed.derived``."""
+    n_refs = len(packed)
+    if n_refs <= size or n_refs >= STYLE_MAX:
+        return null_sample(n_refs, size)
+    hist = packed.derived.get("style")
+    if hist is None:
+        hist = packed.derived["style"] = style_histograms(packed.interval, packed.length, packed.step_offsets)
+    q = style_histograms(qf.interval, qf.length, np.array([0, len(qf.interval)]))[0]
+    distance = np.abs(hist - q).sum(axis=1)
+    return np.sort(np.argpartition(distance, size - 1)[:size])
 
 
 def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float, float] | None = None
@@ -188,7 +227,8 @@ def views_factor(z: np.ndarray) -> float:
     return float(np.clip(share, 1.0, z.shape[0]))
 
 
-def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, sample: int = NULL_SAMPLE):
+def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, sample: int = NULL_SAMPLE,
+                  null_rows: np.ndarray | None = None):
     """`rescore` of a query read in several ways (a recording as transcribed and with repeated notes merged,
     `melody.catalog.Catalog._rank`): every view's RESCORE_TOP best stage-1 candidates are re-scored in every
     view, each view's combined scores get their own per-query null (`fit_null`, on the same null rows), and
@@ -212,7 +252,8 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
         cand = stage1[0][:top]
         for order in stage1[1:]:
             cand = np.union1d(cand, order[:top])
-        null_rows = null_sample(n_refs, sample)
+        if null_rows is None:   # every view's stage 1 must have scored these rows (Catalog._stage1's `null`)
+            null_rows = style_sample(first_view.qf, first_view.packed, sample)
         rows = np.union1d(cand, null_rows)
     combined = np.full((len(views), n_refs), np.nan)
     z = np.empty((len(views), len(cand)))

@@ -1,0 +1,65 @@
+"""Stage 2's null sample drawn from the query's own kind (`rescore.style_sample`)."""
+from __future__ import annotations
+
+import numpy as np
+
+from melody.catalog.packed import pack
+from melody.notes import NOTE_DTYPE, make_notes
+from melody.represent import features
+from melody.score import rescore
+
+
+def _stepwise_even(rng, n=32):
+    """A reel-like line: even notes moving by steps."""
+    pitch = 67 + np.cumsum(rng.choice([-2, -1, 1, 2], size=n))
+    return make_notes(np.arange(n) * 0.25, np.full(n, 0.25), pitch)
+
+
+def _leaping_dotted(rng, n=32):
+    """Another kind: leaps of a fourth or more, dotted long-short rhythm."""
+    pitch = 60 + np.cumsum(rng.choice([-7, -5, 5, 7], size=n)) % 24
+    length = np.tile([0.75, 0.25], n // 2)
+    return make_notes(np.concatenate([[0.0], np.cumsum(length[:-1])]), length, pitch)
+
+
+def _catalog(rng, kinds):
+    melodies = [(_stepwise_even if k == 0 else _leaping_dotted)(rng) for k in kinds]
+    notes = np.concatenate(melodies).astype(NOTE_DTYPE)
+    offsets = np.concatenate([[0], np.cumsum([len(m) for m in melodies])]).astype(np.int64)
+    return pack([None] * len(melodies), notes, offsets)
+
+
+def test_style_histograms_count_intervals_and_length_ratios_each_summing_to_one():
+    h = rescore.style_histograms(np.array([2.0, -2.0, 30.0, 0.0]), np.array([0.0, 1.0, -1.0, 9.0]),
+                                 np.array([0, 3, 4, 4]))
+    assert h.shape == (3, 38)
+    assert np.allclose(h[0, :25].sum(), 1) and np.allclose(h[0, 25:].sum(), 1)
+    assert np.isclose(h[0, 12 + 2], 1 / 3) and np.isclose(h[0, 24], 1 / 3)        # 30 semitones clipped to 12
+    assert np.isclose(h[0, 25 + 6 + 2], 1 / 3) and np.isclose(h[1, 25 + 12], 1)   # length 9 clipped to 3
+    assert h[2].sum() == 0                                                           # no steps
+
+
+def test_the_null_sample_of_a_query_is_drawn_from_melodies_of_its_kind():
+    rng = np.random.default_rng(3)
+    kinds = rng.permutation(np.repeat([0, 1], 400))            # a mixed catalog, half of each kind
+    packed = _catalog(rng, kinds)
+    for kind, make in ((0, _stepwise_even), (1, _leaping_dotted)):
+        qf = features(_as_melody(make(rng)))
+        rows = rescore.style_sample(qf, packed, size=300)
+        assert len(rows) == 300 and np.all(np.diff(rows) > 0)
+        assert np.mean(kinds[rows] == kind) > 0.95                 # a random draw: ~0.5
+    assert "style" in packed.derived                               # histograms cached per catalog
+
+
+def test_small_and_very_large_catalogs_keep_the_fixed_random_sample(monkeypatch):
+    rng = np.random.default_rng(4)
+    packed = _catalog(rng, np.repeat([0, 1], 200))
+    qf = features(_as_melody(_stepwise_even(rng)))
+    assert np.array_equal(rescore.style_sample(qf, packed, size=500), np.arange(400))   # all rows
+    monkeypatch.setattr(rescore, "STYLE_MAX", 300)
+    assert np.array_equal(rescore.style_sample(qf, packed, size=100), rescore.null_sample(400, 100))
+
+
+def _as_melody(notes):
+    from melody.notes import Melody
+    return Melody(notes, "q")
