@@ -204,6 +204,14 @@ def _ratio(rows, key) -> str:
     return f"median {q[1]:+.2f} (10-90%: {q[0]:+.2f} .. {q[2]:+.2f})"
 
 
+def _report_sets(coll: list, title: str) -> None:
+    print(title.format(len(coll)))
+    for key in KEYS:
+        bkey = f"best_{key}"
+        print(f"  {key:16s} flagged per set {[c[f'flagged_{key}'] for c in coll]}  "
+              f"best E {[float(f'{c[bkey]:.2g}') for c in coll]}")
+
+
 def report(res: dict) -> None:
     pairs = res["null_pairs"]
     print(f"\nfalse flags, Essen x Irish held-out pairs ({len(pairs)}; a calibrated null flags "
@@ -212,18 +220,9 @@ def report(res: dict) -> None:
         v = [p[key] for p in pairs]
         print(f"  {key:16s} E<=0.1 {_rate(v)}  E<=0.01 {_rate(v, 0.01)}  E<=1 {_rate(v, 1.0)}  "
               f"median best E {np.median(v):.3g}")
-    coll = res["null_collections"]
-    print(f"collections (30 x 30, {len(coll)} sets; a calibrated null flags ~0.1 per set):")
-    for key in KEYS:
-        bkey = f"best_{key}"
-        print(f"  {key:16s} flagged per set {[c[f'flagged_{key}'] for c in coll]}  "
-              f"best E {[float(f'{c[bkey]:.2g}') for c in coll]}")
+    _report_sets(res["null_collections"], "collections (30 x 30, {} sets; a calibrated null flags ~0.1 per set):")
     coll = res["mixed_collections"]
-    print(f"collections of catalog tunes of all three collections (30 x 30, {len(coll)} sets; may hold relatives):")
-    for key in KEYS:
-        bkey = f"best_{key}"
-        print(f"  {key:16s} flagged per set {[c[f'flagged_{key}'] for c in coll]}  "
-              f"best E {[float(f'{c[bkey]:.2g}') for c in coll]}")
+    _report_sets(coll, "collections of catalog tunes of all three collections (30 x 30, {} sets; may hold relatives):")
     flags = [f for c in coll for f in c["flagged_passages"]]
     for key in KEYS:
         by = {}
