@@ -129,8 +129,7 @@ def whole_lambda(queries, refs, n_queries, rng):
     catalog of excerpts, as in a dispute); median per-query lambda, median per-query K at it (one test per
     pair: search space 1)."""
     from melody.score import rescore
-    p = np.array(align.DEFAULT_PITCH_PARAMS)
-    p[align.pitch.P_WHOLE] = rescore.PASSAGE_MAX
+    p = rescore.whole_params()
     samples = []
     for q in rng.permutation(len(queries))[:n_queries]:
         qm = excerpt(queries[q], rng)

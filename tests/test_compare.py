@@ -53,7 +53,7 @@ def test_pitch_score_of_a_pair_is_the_search_kernels_score(tmp_path):
     reference = melody_with_guessed_beats(load(target)[0])
     p = cat.packed
     qf = p.query_features(query)
-    want = rescore.pitch_scores(pair.note_pitches(query), qf, p, rescore.pitches(p), np.array([0]))[0]
+    want = rescore.pitch_scores(rescore.query_pitches(query), qf, p, rescore.pitches(p), np.array([0]))[0]
     got = pair.pitch_score(query, reference, qf, _features(reference))
     assert got == pytest.approx(want, rel=1e-9) and got > 0
 

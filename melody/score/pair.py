@@ -22,23 +22,17 @@ from __future__ import annotations
 import numpy as np
 
 from .. import align
-from ..notes import Melody, tuning_offset
+from ..notes import Melody
 from ..represent import Features, features
 from . import rescore
-
-
-def note_pitches(melody: Melody) -> np.ndarray:
-    """Integer pitches as stage 2 reads them (a recording's in the performer's own tuning)."""
-    pitch = melody.notes["pitch"].astype(np.float64)
-    return np.rint(pitch - tuning_offset(pitch, melody.notes["duration"])).astype(np.int64)
 
 
 def pitch_score(a: Melody, b: Melody, fa: Features, fb: Features, params=None) -> float:
     """Stage 2's pitch-alignment score of melody a (features fa) against melody b (features fb)."""
     if len(fa) == 0 or len(fb) == 0:
         return 0.0
-    steps = (note_pitches(b), fb.interval, fb.length, fb.weight, fb.metric_or_unknown())
-    return float(align.pitch_search(note_pitches(a), fa, steps, np.array([0, len(b.notes)]),
+    steps = (rescore.query_pitches(b), fb.interval, fb.length, fb.weight, fb.metric_or_unknown())
+    return float(align.pitch_search(rescore.query_pitches(a), fa, steps, np.array([0, len(b.notes)]),
                                     np.array([0, len(fb)]), np.array([0]), params, workers=1)[0])
 
 
@@ -64,9 +58,7 @@ def best_evalue(a: Melody, b: Melody, fa: Features, fb: Features, interval_score
     z = _reduced(local, len(fa), len(fb))
     views = 1
     if 0 < len(fa) <= rescore.PASSAGE_MAX and 0 < len(fb) <= rescore.PASSAGE_MAX:
-        params = np.array(align.DEFAULT_PITCH_PARAMS, dtype="f8")
-        params[align.pitch.P_WHOLE] = rescore.PASSAGE_MAX
-        whole = interval_score + pitch_score(a, b, fa, fb, params)
+        whole = interval_score + pitch_score(a, b, fa, fb, rescore.whole_params())
         z = max(z, rescore.LAMBDA_WHOLE * whole - np.log(rescore.K_WHOLE))
         views = 2
     return float(-np.expm1(-views * np.exp(-z)))

@@ -80,6 +80,14 @@ def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.n
                               packed.offsets, packed.step_offsets, rows, params)
 
 
+def whole_params(pitch_params=None) -> np.ndarray:
+    """Stage 2's pitch parameters (the defaults, or `pitch_params`) with passages aligned whole (P_WHOLE:
+    a query of at most PASSAGE_MAX steps, and a reference as short, first note to last): the passage view."""
+    params = np.array(align.DEFAULT_PITCH_PARAMS if pitch_params is None else pitch_params, dtype="f8")
+    params[align.pitch.P_WHOLE] = PASSAGE_MAX
+    return params
+
+
 def null_sample(n_refs: int, size: int = NULL_SAMPLE) -> np.ndarray:
     """The catalog rows whose combined scores are the null sample (a fixed draw per catalog size, sorted)."""
     return np.sort(np.random.default_rng(n_refs).choice(n_refs, size=min(size, n_refs), replace=False))
@@ -198,8 +206,10 @@ class View:
     whole: bool = False      # the passage view: a passage against the catalog's passages, aligned whole
 
 
-def _query_pitches(query) -> np.ndarray:
-    pitch = query.notes["pitch"].astype(np.float64)    # recordings: fractional, in the performer's tuning
+def query_pitches(query) -> np.ndarray:
+    """A melody's note pitches as stage 2 aligns them: integers in the performer's own tuning (a recording's
+    pitches are fractional)."""
+    pitch = query.notes["pitch"].astype(np.float64)
     return np.rint(pitch - tuning_offset(pitch, query.notes["duration"])).astype(np.int64)
 
 
@@ -261,13 +271,12 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     for k, v in enumerate(views):
         n_steps = np.diff(v.packed.step_offsets)
         if v.whole:          # the passage view: passages of the catalog only, each pair aligned whole
-            params = np.array(align.DEFAULT_PITCH_PARAMS if pitch_params is None else pitch_params, dtype="f8")
-            params[align.pitch.P_WHOLE] = PASSAGE_MAX
+            params = whole_params(pitch_params)
             scored, space, prior = rows[n_steps[rows] <= PASSAGE_MAX], np.ones(n_refs), (LAMBDA_WHOLE, K_WHOLE)
             combined[k, rows] = -np.inf
         else:
             params, scored, space, prior = pitch_params, rows, search_space(len(v.qf), n_steps), None
-        combined[k, scored] = v.s1[scored] + pitch_scores(_query_pitches(v.query), v.qf, v.packed,
+        combined[k, scored] = v.s1[scored] + pitch_scores(query_pitches(v.query), v.qf, v.packed,
                                                           pitches(v.packed), scored, params)
         fitted = null_rows[np.isfinite(combined[k, null_rows])]
         lam, log_k = fit_null(combined[k, fitted], space[fitted], prior)
