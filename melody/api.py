@@ -67,14 +67,21 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
     melodies is about N times compare's. A melody without bars gets its beats from a steady pulse, as in
     `Catalog.search`.
     """
-    return _passages(a, b, _features(a), _features(b), max_passages, max_evalue, min_notes)
+    return _passages(_prepared(a), _prepared(b), max_passages, max_evalue, min_notes)
+
+
+def _prepared(melody: Melody) -> tuple[Melody, Melody, object]:
+    """(the melody, the melody with beats guessed where it has none, the latter's features): what
+    `_passages` aligns, computed once per tune."""
+    guessed = melody_with_guessed_beats(melody.require())
+    return melody, guessed, features(guessed)
 
 
 def _features(melody: Melody):
-    return features(melody_with_guessed_beats(melody.require()))
+    return _prepared(melody)[2]
 
 
-def _passages(a: Melody, b: Melody, fa, fb, max_passages: int, max_evalue: float, min_notes: int) -> list[dict]:
+def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_notes: int) -> list[dict]:
     """Waterman-Eggert passages of one pair, best first, each with its E-value for this pair.
 
     The best passage is judged as `Catalog.search` judges a match (`melody.score.pair`: interval plus
@@ -86,7 +93,7 @@ def _passages(a: Melody, b: Melody, fa, fb, max_passages: int, max_evalue: float
     significance"). A recording is read as transcribed only (a search also tries it with repeated notes
     merged).
     """
-    ga, gb = melody_with_guessed_beats(a), melody_with_guessed_beats(b)    # as _features aligned them
+    (a, ga, fa), (b, gb, fb) = pa, pb     # `_prepared`
     mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
     entry = Entry(-1, b.meta.get("id", os.path.basename(b.source)), b.title, b.composer, b.source)
     passages = []
@@ -145,13 +152,14 @@ def compare_collections(tunes_a: list[Melody], tunes_b: list[Melody], max_passag
     """Every shared passage of every melody of `tunes_a` with every melody of `tunes_b` (`compare_files`
     without the files): ``{"flagged", "tunes", "passages"}``, passages best first, E-values counting every
     pair of tunes compared (`collection_evalue`)."""
-    tunes = [[(m, _features(m)) for m in side] for side in (tunes_a, tunes_b)]
-    lengths_a, lengths_b = ([len(f) for _, f in side] for side in tunes)
+    tunes = [[_prepared(m) for m in side] for side in (tunes_a, tunes_b)]
+    lengths_a, lengths_b = ([len(f) for _, _, f in side] for side in tunes)
     one_pair = len(lengths_a) * len(lengths_b) == 1
     passages = []
-    for a, fa in tunes[0]:
-        for b, fb in tunes[1]:
-            for p in _passages(a, b, fa, fb, max_passages, max_evalue, min_notes):
+    for pa in tunes[0]:
+        for pb in tunes[1]:
+            (a, _, fa), (b, _, fb) = pa, pb
+            for p in _passages(pa, pb, max_passages, max_evalue, min_notes):
                 evalue = collection_evalue(p["evalue"], len(fa), len(fb), lengths_a, lengths_b)
                 between = "these two melodies" if one_pair else \
                     f"any of the {len(lengths_a)} x {len(lengths_b)} pairs of tunes compared"
