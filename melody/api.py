@@ -8,6 +8,7 @@ import numpy as np
 
 from . import align
 from .catalog import Catalog, expand_paths
+from .catalog.packed import merged_reading
 from .catalog.store import Entry
 from .errors import MelodyError
 from .io import load
@@ -67,14 +68,33 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
     melodies is about N times compare's. A melody without bars gets its beats from a steady pulse, as in
     `Catalog.search`.
     """
-    return _passages(_prepared(a), _prepared(b), max_passages, max_evalue, min_notes)
+    merged = _recording(a, b)
+    return _passages(_prepared(a, merged), _prepared(b, merged), max_passages, max_evalue, min_notes)
 
 
-def _prepared(melody: Melody) -> tuple[Melody, Melody, object]:
-    """(the melody, the melody with beats guessed where it has none, the latter's features): what
-    `_passages` aligns, computed once per tune."""
+def _prepared(melody: Melody, merged: bool = False) -> tuple:
+    """(the melody, the melody with beats guessed where it has none, the latter's features, the guessed
+    melody's reading with repeated notes merged and its features, or None): what `_passages` aligns,
+    computed once per tune. `merged`: compute the merged reading (when either side of a comparison is a
+    recording, `_recording`)."""
     guessed = melody_with_guessed_beats(melody.require())
-    return melody, guessed, features(guessed)
+    reading = merged_reading(guessed) if merged else None
+    return melody, guessed, features(guessed), None if reading is None else (reading, features(reading))
+
+
+def _recording(*melodies: Melody) -> bool:
+    """Whether any of the melodies was transcribed from a recording (compared in two readings)."""
+    return any(m.meta.get("kind") == "audio" for m in melodies)
+
+
+def readings_evalue(evalues) -> float:
+    """The E-value of the better of several readings of one pair (each an E-value for the pair), corrected
+    for taking the better one: ``1 - exp(-n min_i r_i)`` with ``r_i = -ln(1 - E_i)``, the rate of chance
+    passages of reading i. Bonferroni over the n readings: `Catalog.search` measures the correction on the
+    query's null sample (`rescore.views_factor`, at most the number of views), one pair has none, and
+    `rescore_views` falls back to the number of views when too few null rows are scored."""
+    rates = [-np.log1p(-min(float(e), 1.0 - 1e-16)) for e in evalues]
+    return float(-np.expm1(-len(rates) * min(rates)))
 
 
 def _features(melody: Melody):
@@ -90,10 +110,12 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
     before it masked, and judged the same way on its own notes (`pair.passage_pitch_score`), never more
     significant than the best. ``interval_evalue``: each passage's E-value for the pair under stage 1's
     model alone (LAMBDA, K_GLOBAL), what compare reported before (BENCHMARKS.md, "Tenth session: compare's
-    significance"). A recording is read as transcribed only (a search also tries it with repeated notes
-    merged).
+    significance"). When either melody is a recording (both have a merged reading, `_prepared`), the best
+    passage's E-value is that of the better of two readings, as transcribed and with repeated notes merged
+    in both melodies, as `Catalog.search` ranks a recording (`readings_evalue`); the passages shown are
+    aligned note for note as transcribed, as a search shows them.
     """
-    (a, ga, fa), (b, gb, fb) = pa, pb     # `_prepared`
+    (a, ga, fa, ra), (b, gb, fb, rb) = pa, pb     # `_prepared`
     mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
     entry = Entry(-1, b.meta.get("id", os.path.basename(b.source)), b.title, b.composer, b.source)
     passages = []
@@ -106,6 +128,11 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
         ev1 = float(significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))[0][0])
         if best is None:
             best = ev = pair.best_evalue(ga, gb, fa, fb, aln.score)
+            if ra is not None and rb is not None:
+                (ma, mfa), (mb, mfb) = ra, rb
+                merged = align.local_align(mfa, mfb).score
+                if merged > 0:
+                    best = ev = readings_evalue([ev, pair.best_evalue(ma, mb, mfa, mfb, merged)])
         else:
             combined = aln.score + pair.passage_pitch_score(ga, gb, aln.query_notes, aln.reference_notes)
             ev = max(pair.combined_evalue(combined, len(fa), len(fb)), best)
@@ -152,13 +179,14 @@ def compare_collections(tunes_a: list[Melody], tunes_b: list[Melody], max_passag
     """Every shared passage of every melody of `tunes_a` with every melody of `tunes_b` (`compare_files`
     without the files): ``{"flagged", "tunes", "passages"}``, passages best first, E-values counting every
     pair of tunes compared (`collection_evalue`)."""
-    tunes = [[_prepared(m) for m in side] for side in (tunes_a, tunes_b)]
-    lengths_a, lengths_b = ([len(f) for _, _, f in side] for side in tunes)
+    merged = _recording(*tunes_a, *tunes_b)
+    tunes = [[_prepared(m, merged) for m in side] for side in (tunes_a, tunes_b)]
+    lengths_a, lengths_b = ([len(f) for _, _, f, _ in side] for side in tunes)
     one_pair = len(lengths_a) * len(lengths_b) == 1
     passages = []
     for pa in tunes[0]:
         for pb in tunes[1]:
-            (a, _, fa), (b, _, fb) = pa, pb
+            (a, _, fa, _), (b, _, fb, _) = pa, pb
             for p in _passages(pa, pb, max_passages, max_evalue, min_notes):
                 evalue = collection_evalue(p["evalue"], len(fa), len(fb), lengths_a, lengths_b)
                 between = "these two melodies" if one_pair else \

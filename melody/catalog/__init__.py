@@ -19,7 +19,7 @@ from ..score import significance
 from ..score.match import Match, build_match
 from ..score.rescore import View, rescore_views, style_sample
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
-                     merge_repeats, pack, read_cache, write_cache)
+                     merge_repeats, merged_reading, pack, read_cache, write_cache)
 from .store import Entries, Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
@@ -294,8 +294,8 @@ class Catalog:
         scores, evalues = self._stage1(qf, p, params, null)
         views = [View(query, qf, p, scores, evalues)]
         if query.meta.get("kind") == "audio" and len(p) < MERGED_MAX:
-            merged = Melody(merge_repeats(query.notes)[0], query.title, source=query.source, meta=query.meta)
-            if len(merged.notes) >= MIN_NOTES:
+            merged = merged_reading(query)
+            if merged is not None:
                 mp = self._merged_packed()
                 mqf = mp.query_features(merged)
                 views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null)))

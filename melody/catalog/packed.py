@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..align import fast, sieve
-from ..notes import NOTE_DTYPE, Melody
+from ..notes import MIN_NOTES, NOTE_DTYPE, Melody
 from ..represent import Features, features, metric_classes
 
 FEATURES_VERSION = 5   # bump when features or weights change: cached step arrays are then rebuilt
@@ -115,6 +115,17 @@ def merge_repeats(notes: np.ndarray, offsets: np.ndarray | None = None) -> tuple
     new_offsets = np.zeros(len(offsets), dtype=np.int64)
     new_offsets[1:] = np.cumsum(np.bincount(row[keep], minlength=len(offsets) - 1))
     return out, new_offsets
+
+
+def merged_reading(melody: Melody) -> Melody | None:
+    """The melody with its repeated notes merged (`merge_repeats`): the second reading a recording is
+    compared in (a transcriber hears some repeated notes that are not re-articulated and misses others),
+    by `Catalog.search` (against the catalog's notes merged the same way) and by `melody.api.compare`
+    (both melodies merged). None when fewer than MIN_NOTES notes remain."""
+    notes = merge_repeats(melody.notes)[0]
+    if len(notes) < MIN_NOTES:
+        return None
+    return Melody(notes, melody.title, melody.composer, melody.source, melody.index, melody.meta)
 
 
 def step_weights_packed(interval: np.ndarray, step_offsets: np.ndarray) -> np.ndarray:
