@@ -10,14 +10,17 @@ import tempfile
 
 import streamlit as st
 
-from melody.api import match_melodies, query_file
+from melody.api import compare_collections, match_melodies, query_file, tunes
 from melody.catalog import Catalog, default_catalog_path
+from melody.catalog.store import Entry
 from melody.errors import MelodyError
 from melody.io import SUPPORTED_EXTENSIONS, is_audio
 from melody.report import clip_audio, csv_text, html_report, interval_table, passage_audio, piano_roll
-from melody.report.html import summary_rows
+from melody.notes import Melody
+from melody.report.html import passage_rows, summary_rows
 from melody.score.significance import DEFAULT_MAX_EVALUE
-from melody.uploads import MAX_AUDIO_BYTES, MAX_FILE_BYTES, UploadError, extract_zip, relabel, save_upload
+from melody.uploads import (MAX_AUDIO_BYTES, MAX_FILE_BYTES, UploadError, extract_zip, relabel, relabel_melodies,
+                            save_upload)
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 UPLOADS = os.path.join(tempfile.gettempdir(), "melody-uploads")
@@ -56,14 +59,11 @@ def match_table(matches: list[dict]):
                  column_config={"E-value": st.column_config.NumberColumn(format="scientific")})
 
 
-def evidence(path: str, result: dict, catalog: Catalog):
-    """The chosen match: piano roll, intervals, significance, shared shapes, audio, downloads."""
-    matches = result["matches"]
-    k = st.selectbox("Show the evidence for match", range(len(matches)),
-                     format_func=lambda i: f"{i + 1}. {matches[i]['title']}")
-    m = matches[k]
+def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=()):
+    """One match's (or shared passage's) evidence: piano roll, significance, intervals, shared shapes, and
+    the sound of the alignment. `recordings`: (caption, path, span) of each recording whose own passage
+    is played too."""
     try:
-        query, reference = match_melodies(path, catalog, m)
         figure = piano_roll(query, reference, m)
     except (MelodyError, ValueError) as exc:
         st.error(f"Cannot show the evidence: {exc}")
@@ -91,14 +91,29 @@ def evidence(path: str, result: dict, catalog: Catalog):
             st.markdown(f"Notes only in the query (ornaments): {len(ev['query_only_notes'])}; "
                         f"only in the reference: {len(ev['reference_only_notes'])}")
     st.subheader("Listen")
-    if is_audio(path):
-        st.caption("The matched passage of the recording itself:")
+    for caption, path, span in recordings:
+        st.caption(caption)
         try:
-            st.audio(clip_audio(path, *m["query_span"]), format="audio/wav")
+            st.audio(clip_audio(path, *span), format="audio/wav")
         except MelodyError as exc:
             st.error(str(exc))
     st.caption("The query passage, half a second of silence, then the reference passage in the query's key.")
     st.audio(passage_audio(query, reference, m), format="audio/wav")
+
+
+def evidence(path: str, result: dict, catalog: Catalog):
+    """The chosen match: piano roll, intervals, significance, shared shapes, audio, downloads."""
+    matches = result["matches"]
+    k = st.selectbox("Show the evidence for match", range(len(matches)),
+                     format_func=lambda i: f"{i + 1}. {matches[i]['title']}")
+    m = matches[k]
+    try:
+        query, reference = match_melodies(path, catalog, m)
+    except (MelodyError, ValueError) as exc:
+        st.error(f"Cannot show the evidence: {exc}")
+        return
+    recordings = [("The matched passage of the recording itself:", path, m["query_span"])] if is_audio(path) else []
+    passage_evidence(query, reference, m, recordings)
 
     def full_report() -> str:     # built only when the button is pressed: a piano roll per match
         figures, intervals = {}, {}
@@ -197,10 +212,126 @@ def batch_page(catalog_path: str, top: int, max_evalue: float):
                       key="batch_csv")
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def file_tunes(path: str, modified: float, label: str) -> list[Melody]:
+    """The tunes of one file as compare reads them (a recording transcribed once per file version),
+    named by the label where a tune is named after its stored file."""
+    return relabel_melodies(tunes(path), path, label)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_compare(key_a: tuple, key_b: tuple, max_evalue: float, _tunes_a: list, _tunes_b: list) -> dict:
+    """compare_collections of two songs' tunes, cached per pair of file versions (or catalog tune) and
+    threshold (the keys name what the tunes were read from)."""
+    return compare_collections(_tunes_a, _tunes_b, max_evalue=max_evalue)
+
+
+def pick_song(side: str, key: str) -> tuple[str, str] | None:
+    """An uploaded song or an example: (path, label), or None when none is chosen yet."""
+    upload = st.file_uploader(f"Upload song {side}", type=SONG_TYPES, key=f"{key}_upload")
+    if upload is not None:
+        label = os.path.basename(upload.name)
+        try:
+            return save_upload(label, upload.getvalue(), UPLOADS), label
+        except UploadError as exc:
+            st.error(str(exc))
+            return None
+    examples = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(SUPPORTED_EXTENSIONS)) if os.path.isdir(EXAMPLES) else []
+    example = st.selectbox(f"...or pick an example as song {side}", ["(none)"] + examples, key=f"{key}_example")
+    return (os.path.join(EXAMPLES, example), example) if example != "(none)" else None
+
+
+def pick_catalog_tune(catalog: Catalog) -> Entry | None:
+    """A catalog melody chosen by (part of) its title."""
+    text = st.text_input("Title of a catalog tune (or part of it)", key="compare_title")
+    if not text.strip():
+        return None
+    found = catalog.titled(text, limit=100)
+    if not found:
+        st.warning(f"No catalog tune's title contains '{text.strip()}'.")
+        return None
+    k = st.selectbox(f"{len(found)} tune(s) found" + (" (the first 100)" if len(found) == 100 else ""),
+                     range(len(found)), key="compare_tune",
+                     format_func=lambda i: f"{found[i].title}  ({os.path.basename(found[i].source)})")
+    return found[k]
+
+
+def compare_page(catalog: Catalog, catalog_path: str, max_evalue: float):
+    st.caption("Every passage two songs share, each with its significance: song A is read as the query, "
+               "song B as the reference. A file of several tunes (an ABC collection) is compared tune by tune.")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Song A")
+        a = pick_song("A", "compare_a")
+    with right:
+        st.subheader("Song B")
+        source = st.radio("Song B is", ["a file", "a catalog tune"], horizontal=True, key="compare_b_source")
+        b = pick_song("B", "compare_b") if source == "a file" else None
+        entry = pick_catalog_tune(catalog) if source == "a catalog tune" else None
+    if a is None or (b is None and entry is None):
+        st.info("Choose song A (upload or example) and song B (upload, example or a catalog tune by title).")
+        return
+    (path_a, label_a) = a
+    try:
+        with st.spinner("Reading the songs (a recording's melody is transcribed first)..."):
+            tunes_a = file_tunes(path_a, os.path.getmtime(path_a), label_a)
+            if entry is not None:
+                tunes_b, label_b, key_b = [catalog.melody(entry.row)], entry.title, (catalog_path, entry.uid)
+            else:
+                path_b, label_b = b
+                tunes_b = file_tunes(path_b, os.path.getmtime(path_b), label_b)
+                key_b = (path_b, os.path.getmtime(path_b))
+        with st.spinner("Comparing..."):
+            doc = run_compare((path_a, os.path.getmtime(path_a)), key_b, max_evalue, tunes_a, tunes_b)
+    except MelodyError as exc:
+        message = str(exc)
+        for stored, label in [a] + ([b] if b else []):     # the user's names, never a stored upload's path
+            message = message.replace(stored, label)
+        st.error(f"Cannot compare: {message}")
+        return
+    doc = {"a": label_a, "b": label_b, **doc}
+    passages = doc["passages"]
+    flagged = sum(p["flagged"] for p in passages)
+    several = doc["tunes"] != [1, 1]
+    between = f" between {doc['tunes'][0]} x {doc['tunes'][1]} tunes" if several else ""
+    if flagged:
+        st.warning(f"{label_a} vs {label_b}: {flagged} flagged passage(s){between} — likely borrowed material")
+    elif passages:
+        st.success(f"{label_a} vs {label_b}: nothing flagged{between}; {len(passages)} weaker shared passage(s)")
+    else:
+        st.success(f"{label_a} vs {label_b}: no shared passage of 5 notes or more{between}")
+    if not passages:
+        return
+    st.dataframe(passage_rows(passages), width="stretch", hide_index=True,
+                 column_config={"E-value": st.column_config.NumberColumn(format="scientific"),
+                                "pair E-value": st.column_config.NumberColumn(format="scientific")})
+    if several:
+        st.caption("E-value: the expected number of chance passages this good over every pair of tunes compared; "
+                   "pair E-value: for that pair of tunes alone.")
+
+    def name(i: int) -> str:
+        p = passages[i]
+        tunes = f" ({p['query_title']} / {p['reference_title']})" if several else ""
+        return f"{i + 1}. {p['matched_notes']} notes, E {p['evalue']:.2g}{tunes}"
+
+    k = st.selectbox("Show the evidence for passage", range(len(passages)), format_func=name, key="compare_passage")
+    p = passages[k]
+    query = next(t for t in tunes_a if t.index == p["query_tune"])
+    reference = next(t for t in tunes_b if t.index == p["reference_tune"])
+    st.caption("Song A is drawn and played as the query, song B as the reference.")
+    recordings = [(f"The passage of {label_a} (the recording itself):", path_a, p["query_span"])] if is_audio(path_a) else []
+    if b is not None and is_audio(b[0]):
+        recordings.append((f"The passage of {label_b} (the recording itself):", b[0], p["reference_span"]))
+    passage_evidence(query, reference, p, recordings)
+    stem = "-".join(os.path.splitext(x)[0] for x in (label_a, label_b))
+    st.download_button("Download JSON", json.dumps(doc, indent=1), file_name=f"{stem}-melody-compare.json",
+                       mime="application/json", key="compare_json")
+
+
 def main():
     st.set_page_config(page_title="melody: find borrowed melodies", layout="wide")
     st.title("melody — does this song reuse an existing melody?")
-    page = st.sidebar.radio("Page", ["One song", "Batch"], key="page")
+    page = st.sidebar.radio("Page", ["One song", "Compare two songs", "Batch"], key="page")
     catalog_path = st.sidebar.text_input("Catalog folder", value=default_catalog_path())
     top = st.sidebar.slider("Matches to show", 1, 50, 10)
     max_evalue = st.sidebar.number_input("Flag when E-value at most", value=DEFAULT_MAX_EVALUE, format="%.4f")
@@ -214,6 +345,8 @@ def main():
     st.sidebar.caption(f"{len(catalog)} reference melodies")
     if page == "Batch":
         batch_page(catalog_path, top, max_evalue)
+    elif page == "Compare two songs":
+        compare_page(catalog, catalog_path, max_evalue)
     else:
         song_page(catalog, catalog_path, top, max_evalue)
 

@@ -164,14 +164,19 @@ def compare_files(path_a: str, path_b: str, max_passages: int = 10,
     flag the chance passages their many pairs produce. Raises MelodyError (naming the file) when either file
     cannot be read or has no melody of 3 notes.
     """
-    tunes = []
-    for path in (path_a, path_b):
-        usable = [m for m in load(path) if len(m.notes) >= 3]
-        if not usable:
-            raise MelodyError(f"{path}: no melody with at least 3 notes")
-        tunes.append(usable)
     return {"a": os.fspath(path_a), "b": os.fspath(path_b),
-            **compare_collections(tunes[0], tunes[1], max_passages, max_evalue, min_notes)}
+            **compare_collections(tunes(path_a), tunes(path_b), max_passages, max_evalue, min_notes)}
+
+
+def tunes(path: str) -> list[Melody]:
+    """Every melody of a file that `compare_files` compares (at least 3 notes), in file order.
+
+    Raises MelodyError (naming the file) when the file cannot be read or has no such melody.
+    """
+    usable = [m for m in load(path) if len(m.notes) >= 3]
+    if not usable:
+        raise MelodyError(f"{path}: no melody with at least 3 notes")
+    return usable
 
 
 def compare_collections(tunes_a: list[Melody], tunes_b: list[Melody], max_passages: int = 10,

@@ -8,6 +8,7 @@ from io import BytesIO
 
 from .errors import MelodyError
 from .io import is_audio, is_supported
+from .notes import Melody
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_AUDIO_BYTES = 200 * 1024 * 1024   # a recording: about 20 minutes of CD-quality wav
@@ -97,3 +98,11 @@ def relabel(result: dict, path: str, label: str) -> dict:
                for m in result.get("matches") or []]
     error = result["error"].replace(path, label) if result.get("error") else result.get("error")
     return {**result, "query": label, "error": error, "matches": matches}
+
+
+def relabel_melodies(melodies: list[Melody], path: str, label: str) -> list[Melody]:
+    """Melodies loaded from the stored upload `path` as the user should see them: a melody named after its
+    file (a recording, an untitled score) takes the uploaded name `label`'s, not the content hash's."""
+    stored, shown = (os.path.splitext(os.path.basename(x))[0] for x in (path, label))
+    return [Melody(m.notes, shown, m.composer, m.source, m.index, m.meta) if m.title == stored else m
+            for m in melodies]

@@ -118,3 +118,70 @@ def test_recording_example_is_transcribed_and_playable(catalog_dir, monkeypatch)
     table = at.dataframe[0].value
     assert "Ode to Joy" in table["title"].tolist()[:3]
     assert any("passage of the recording itself" in c.value for c in at.caption)
+
+
+def _compare_page(catalog_dir, monkeypatch):
+    at = _app(catalog_dir, monkeypatch)
+    at.sidebar.radio(key="page").set_value("Compare two songs").run()
+    assert not at.exception and at.info                      # asks for two songs
+    return at
+
+
+def test_compare_page_with_a_catalog_tune_shows_every_passage_and_its_evidence(catalog_dir, monkeypatch):
+    """Song A an example, song B a catalog tune found by part of its title: the shared passages with their
+    significance, and the chosen passage's piano roll, intervals and sound, as on the one-song page."""
+    at = _compare_page(catalog_dir, monkeypatch)
+    at.selectbox(key="compare_a_example").select("morning_commute.mid").run()
+    at.radio(key="compare_b_source").set_value("a catalog tune").run()
+    at.text_input(key="compare_title").input("ODE").run()     # any case, part of the title
+    assert not at.exception and not at.error
+    assert at.selectbox(key="compare_tune").options == ["Ode to Joy  (ode_to_joy.abc)"]
+    table = at.dataframe[0].value
+    assert bool(table["flagged"].iloc[0]) and table["E-value"].iloc[0] <= 0.1
+    assert "A tune" not in table.columns                     # one tune against one
+    # the quote matches both statements of Ode to Joy's first phrase (bars 1-6 and 12-16)
+    assert at.warning and "morning_commute.mid vs Ode to Joy: 2 flagged passage(s)" in at.warning[0].value
+    assert int(table["flagged"].sum()) == 2
+    assert len(at.get("image")) == 1                         # the piano roll
+    assert {"query interval", "reference interval", "same"} <= set(at.table[0].value.columns)
+    assert any("expected by chance" in c.value and "between these two melodies" in c.value for c in at.caption)
+    assert len(at.get("audio")) == 1
+    assert [b.label for b in at.get("download_button")] == ["Download JSON"]
+    at.text_input(key="compare_title").input("no such tune at all").run()
+    assert not at.exception and at.warning and "No catalog tune's title contains" in at.warning[0].value
+
+
+def test_compare_page_names_the_tunes_of_collections_and_the_uploads(catalog_dir, monkeypatch, tmp_path):
+    """Song B an uploaded ABC collection whose second tune is Ode to Joy: the passage names both tunes and
+    the upload's name, never its stored path; a broken upload is a message naming it."""
+    with open(os.path.join(ROOT, "reference_tracks", "ode_to_joy.abc")) as fh:
+        ode = fh.read().replace("X:1", "X:2")
+    other = ("X:1\nT:A Jig Nobody Borrowed\nM:6/8\nL:1/8\nK:D\n"
+             "D2F A2d|c2B A2F|G2E F2D|E3 E2A|D2F A2d|c2B A2F|G2E CDE|D3 D3|\n")
+    collection = (other + "\n" + ode).encode()
+    at = _compare_page(catalog_dir, monkeypatch)
+    at.selectbox(key="compare_a_example").select("morning_commute.mid").run()
+    at.file_uploader(key="compare_b_upload").set_value(("two tunes.abc", collection, "text/plain")).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert {"A tune", "B tune", "pair E-value"} <= set(table.columns)
+    assert table["B tune"].iloc[0] == "2: Ode to Joy" and bool(table["flagged"].iloc[0])
+    assert "vs two tunes.abc" in at.warning[0].value and "between 1 x 2 tunes" in at.warning[0].value
+    assert any("any of the 1 x 2 pairs of tunes" in c.value for c in at.caption)
+    at.file_uploader(key="compare_b_upload").set_value(("broken.mid", b"MThd\0\0\0\6 not midi", "audio/midi")).run()
+    assert not at.exception and not at.dataframe
+    assert at.error and at.error[0].value.startswith("Cannot compare: broken.mid")
+    assert "melody-uploads" not in at.error[0].value
+
+
+def test_compare_page_plays_the_recordings_own_passage(catalog_dir, monkeypatch):
+    """A recording as song A (the band's mp3 of morning_commute) against the catalog's Ode to Joy: the
+    recording's own passage is played next to the synthesised alignment."""
+    at = _compare_page(catalog_dir, monkeypatch)
+    at.selectbox(key="compare_a_example").select("morning_commute_band.mp3").run()
+    at.radio(key="compare_b_source").set_value("a catalog tune").run()
+    at.text_input(key="compare_title").input("ode to joy").run()
+    assert not at.exception and not at.error
+    assert at.dataframe[0].value["matched notes"].iloc[0] >= 10
+    assert any("morning_commute_band.mp3 (the recording itself)" in c.value for c in at.caption)
+    assert len(at.get("audio")) == 2

@@ -20,7 +20,7 @@ from ..score.match import Match, build_match
 from ..score.rescore import View, rescore_views, style_sample
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
                      merge_repeats, merged_reading, pack, read_cache, write_cache)
-from .store import Entries, Store
+from .store import Entries, Entry, Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
 
@@ -239,6 +239,13 @@ class Catalog:
         e = p.entries[row]
         return Melody(np.array(p.notes[p.offsets[row]:p.offsets[row + 1]]), title=e.title,
                       composer=e.composer, source=e.source, meta={"id": e.uid})
+
+    def titled(self, text: str, limit: int = 50) -> list[Entry]:
+        """Up to `limit` catalog melodies whose title contains `text` (any case), by title: how a user
+        names a reference (the dashboard's comparison with a catalog tune)."""
+        entries = self.packed.entries
+        rows = [entries.row_of(uid) for uid in self.store.uids_titled(text.strip(), limit)]
+        return [entries[row] for row in rows if row is not None]
 
     def features(self, row: int) -> Features:
         p = self.packed
