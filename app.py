@@ -73,7 +73,7 @@ def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=()):
     st.caption(ev["significance"][0].upper() + ev["significance"][1:] + ".")
     if ev.get("mode_change"):
         st.caption("Mode: " + ev["mode_change"]["text"] + ".")
-    left, right = st.columns(2)
+    left, right = st.columns([3, 2])      # the interval table's note names need the room
     with left:
         st.subheader("Intervals side by side")
         st.caption("Intervals in semitones; the reference's notes are named in its own key.")
@@ -302,12 +302,14 @@ def compare_page(catalog: Catalog, catalog_path: str, max_evalue: float):
         st.success(f"{label_a} vs {label_b}: no shared passage of 5 notes or more{between}")
     if not passages:
         return
-    st.dataframe(passage_rows(passages), width="stretch", hide_index=True,
-                 column_config={"E-value": st.column_config.NumberColumn(format="scientific"),
-                                "pair E-value": st.column_config.NumberColumn(format="scientific")})
-    if several:
-        st.caption("E-value: the expected number of chance passages this good over every pair of tunes compared; "
-                   "pair E-value: for that pair of tunes alone.")
+    st.dataframe(passage_rows(passages, doc["tunes"]), width="stretch", hide_index=True,
+                 column_config={"E-value": st.column_config.NumberColumn(format="%.3g"),
+                                "pair E-value": st.column_config.NumberColumn(format="%.3g")})
+    st.caption("E-value: the number of passages this good expected by chance "
+               + ("over every pair of tunes compared; pair E-value: for that pair of tunes alone"
+                  if several else "between these two melodies")
+               + f" (flagged at {max_evalue:g} or less). Semitones: B's transposition up to A; tempo ratio: "
+               "A's tempo over B's; bars as numbered in the score (0: a pickup bar).")
 
     def name(i: int) -> str:
         p = passages[i]
@@ -333,7 +335,7 @@ def main():
     st.title("melody — does this song reuse an existing melody?")
     page = st.sidebar.radio("Page", ["One song", "Compare two songs", "Batch"], key="page")
     catalog_path = st.sidebar.text_input("Catalog folder", value=default_catalog_path())
-    top = st.sidebar.slider("Matches to show", 1, 50, 10)
+    top = st.sidebar.slider("Matches to show", 1, 50, 10) if page != "Compare two songs" else 10
     max_evalue = st.sidebar.number_input("Flag when E-value at most", value=DEFAULT_MAX_EVALUE, format="%.4f")
     st.sidebar.caption(f"Uploads: at most {MAX_FILE_BYTES // 2**20} MB per score, "
                        f"{MAX_AUDIO_BYTES // 2**20} MB per recording.")

@@ -69,20 +69,21 @@ def summary_rows(matches: list[dict]) -> list[dict]:
             for k, m in enumerate(matches)]
 
 
-def passage_rows(passages: list[dict]) -> list[dict]:
+def passage_rows(passages: list[dict], tunes=(1, 1)) -> list[dict]:
     """One row per shared passage of `melody compare` (``compare_files``/``compare_collections``), A as
-    the query and B as the reference: the app's table. Two collections also get each passage's tunes and
-    its E-value for its own pair of tunes."""
-    several = any(p.get("query_tune") or p.get("reference_tune") for p in passages)
-    several = several or any(p.get("pair_evalue") != p.get("evalue") for p in passages)
+    the query and B as the reference: the app's table. `tunes`: the number of tunes compared on each side
+    (the result's ``"tunes"``); a side of several (an ABC collection) gets each passage's tune, and
+    several pairs of tunes each passage's E-value for its own pair."""
+    tune_a, tune_b = (n > 1 for n in tunes)
     return [{"passage": k + 1, "E-value": p["evalue"], "flagged": p["flagged"], "matched notes": p["matched_notes"],
              "exact notes": p["exact_notes"],
-             **({"A tune": _tune({"query_tune": p.get("query_tune", 0), "query_title": p.get("query_title")}),
-                 "B tune": _tune({"query_tune": p.get("reference_tune", 0), "query_title": p.get("reference_title")}),
-                 "pair E-value": p.get("pair_evalue")} if several else {}),
-             "A s": _fmt_span(p["query_span"], "{:.1f}"), "B s": _fmt_span(p["reference_span"], "{:.1f}"),
+             **({"A tune": _tune({"query_tune": p["query_tune"], "query_title": p["query_title"]})} if tune_a else {}),
+             **({"B tune": _tune({"query_tune": p["reference_tune"], "query_title": p["reference_title"]})}
+                if tune_b else {}),
+             **({"pair E-value": p["pair_evalue"]} if tune_a or tune_b else {}),
+             "A seconds": _fmt_span(p["query_span"], "{:.1f}"), "B seconds": _fmt_span(p["reference_span"], "{:.1f}"),
              "A bars": _fmt_span(p["query_bars"]), "B bars": _fmt_span(p["reference_bars"]),
-             "transposition (semitones)": p["transposition"], "tempo ratio": round(p["tempo_ratio"], 2)}
+             "semitones": p["transposition"], "tempo ratio": round(p["tempo_ratio"], 2)}
             for k, p in enumerate(passages)]
 
 
