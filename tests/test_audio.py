@@ -430,3 +430,37 @@ def test_beat_positions_and_times_are_inverse():
     beats = np.array([1.0, 1.5, 2.1, 2.6, 3.0])
     t = np.array([0.2, 1.0, 1.7, 2.6, 3.4, 4.0])
     assert np.allclose(rhythm.times_at(rhythm.beat_positions(t, beats), beats), t)
+
+
+def _click(path, seconds=20.0, level=1e-3):
+    """Silence with one click of `level` (-60 dBFS): above the silence threshold, but no analysis frame
+    is loud enough for the tracker to find a pitch in."""
+    x = np.zeros(int(SR * seconds), "f4")
+    x[SR] = level
+    return _write(path, x)
+
+
+@pytest.mark.parametrize("method", ["fused", "salience"])
+@pytest.mark.parametrize("name,make,words", [
+    ("silent.wav", lambda p: _write(p, np.zeros(SR * 20, "f4")), "the audio is silent (every sample is zero)"),
+    ("click.wav", _click, "no melody found (0 stable pitched notes in 20.0 s; noise, drums or speech only?)"),
+])
+def test_silent_audio_is_refused_before_the_tracker_and_the_network(tmp_path, monkeypatch, method, name, make,
+                                                                    words):
+    """A silent recording, or one with no frame loud enough to hold a pitch, is refused after one decoding
+    pass, with the message the whole transcription ends in: the pitch tracker and Basic Pitch never run
+    (before, both ran over the whole file: a one-hour silent wav timed out in a batch)."""
+    from melody.audio import extract, neural
+
+    def never(*args, **kwargs):
+        raise AssertionError("ran the tracker or the network on a silent file")
+
+    path = make(tmp_path / name)
+    with pytest.raises(NoMelody) as err:
+        transcribe(path, method=method)
+    assert str(err.value) == f"{path}: {words}"
+    monkeypatch.setattr(neural, "activations", never)
+    monkeypatch.setattr(extract.kernels, "viterbi_candidates", never)
+    with pytest.raises(NoMelody) as early:
+        transcribe(path, method=method)
+    assert str(early.value) == str(err.value)

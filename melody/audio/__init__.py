@@ -12,13 +12,14 @@ import numpy as np
 from ..errors import MelodyError, NoMelody
 from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
-from .extract import PitchTrack, melody_track, pyin_track
+from .extract import MIN_RMS, PitchTrack, candidates, pyin_track, track
 from .rhythm import snap_to_beats
 from .segment import notes_from_track
 
 MIN_SECONDS = 0.5
 MIN_VOICED_FRACTION = 0.03
 CLIPPED_WARNING = 0.01
+SILENT_PEAK = 10 ** (-70 / 20)   # a file whose loudest sample is this quiet or quieter is silent
 
 
 METHODS = ("salience", "pyin", "fused")
@@ -43,25 +44,26 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     if method not in METHODS:
         raise ValueError(f"unknown transcription method {method!r} (choose from {', '.join(METHODS)})")
     stats = AudioStats(path)
-    if method == "fused":
-        from .fuse import fused_track
-        tr = fused_track(path, stats)
+    if method == "pyin":
+        tr = pyin_track(blocks(path, stats))
+        _require_sound(path, stats)
     else:
-        tr = (melody_track if method == "salience" else pyin_track)(blocks(path, stats))
-    if stats.seconds < MIN_SECONDS:
-        raise NoMelody(f"{path}: only {stats.seconds:.2f} s of audio, need at least {MIN_SECONDS} s")
-    if stats.peak <= 10 ** (-70 / 20):
-        level = "every sample is zero" if stats.peak == 0 else f"peak {20 * np.log10(stats.peak):.0f} dBFS"
-        raise NoMelody(f"{path}: the audio is silent ({level})")
+        cand = candidates(blocks(path, stats))
+        # before the tracking and the network (most of the time): a silent or too short file is refused after
+        # one decoding pass, with the message the whole transcription would end in
+        _require_sound(path, stats, cand[2])
+        if method == "fused":
+            from .fuse import fused_track
+            tr = fused_track(path, stats, cand)
+        else:
+            tr = track(*cand)
     voiced = float(np.isfinite(tr.midi).mean()) if len(tr.midi) else 0.0
     notes = notes_from_track(tr)
     rhythm = {"snapped": False}
     if snap:
         notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s)
     if voiced < MIN_VOICED_FRACTION or len(notes) < 3:
-        raise NoMelody(f"{path}: no melody found ({len(notes)} stable pitched note{'' if len(notes) == 1 else 's'} "
-                       f"in {stats.seconds:.1f} s; "
-                       "noise, drums or speech only?)")
+        raise NoMelody(_no_melody(path, len(notes), stats))
     if stats.clipped_fraction > CLIPPED_WARNING:
         stats.warnings.append(f"{100 * stats.clipped_fraction:.1f}% of samples are clipped; "
                               "pitches may be less reliable")
@@ -70,6 +72,24 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
             "tuning_cents": int(round(100 * tuning_offset(notes["pitch"], notes["duration"]))), "seconds": round(stats.seconds, 3), "sample_rate": stats.rate,
             "channels": stats.channels, "voiced_fraction": round(voiced, 3), "warnings": stats.warnings, **rhythm}
     return Melody(notes, title=title, source=path, meta=meta), tr
+
+
+def _no_melody(path: str, n_notes: int, stats: AudioStats) -> str:
+    return (f"{path}: no melody found ({n_notes} stable pitched note{'' if n_notes == 1 else 's'} "
+            f"in {stats.seconds:.1f} s; noise, drums or speech only?)")
+
+
+def _require_sound(path: str, stats: AudioStats, frame_rms: np.ndarray | None = None):
+    """Raise NoMelody for audio too short or silent (`stats` of the whole decoded file), or, given the
+    salience frames' RMS, without a frame loud enough for the tracker (`extract.track` would find no
+    pitch in any frame: no notes)."""
+    if stats.seconds < MIN_SECONDS:
+        raise NoMelody(f"{path}: only {stats.seconds:.2f} s of audio, need at least {MIN_SECONDS} s")
+    if stats.peak <= SILENT_PEAK:
+        level = "every sample is zero" if stats.peak == 0 else f"peak {20 * np.log10(stats.peak):.0f} dBFS"
+        raise NoMelody(f"{path}: the audio is silent ({level})")
+    if frame_rms is not None and not np.any(frame_rms > MIN_RMS):
+        raise NoMelody(_no_melody(path, 0, stats))
 
 
 def load_method() -> str:

@@ -40,10 +40,12 @@ def key_evidence(act: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray, 
     return out
 
 
-def fused_track(path: str, stats: AudioStats) -> PitchTrack:
+def fused_track(path: str, stats: AudioStats, cand: tuple | None = None) -> PitchTrack:
     """The melody pitch track of the audio file at ``path`` (decoded into ``stats`` at 16 kHz), with
-    Basic Pitch's note and onset evidence."""
-    cand = candidates(blocks(path, stats))
+    Basic Pitch's note and onset evidence. ``cand``: the file's `extract.candidates`, when already
+    computed."""
+    if cand is None:
+        cand = candidates(blocks(path, stats))
     act = neural.activations(blocks(path, sr=neural.SR), contour=False)
     times = act.times()
     note = key_evidence(act.note, times, cand[0], NOTE_BEFORE_S, NOTE_AFTER_S)
