@@ -316,18 +316,34 @@ def compare_page(catalog: Catalog, catalog_path: str, max_evalue: float):
         tunes = f" ({p['query_title']} / {p['reference_title']})" if several else ""
         return f"{i + 1}. {p['matched_notes']} notes, E {p['evalue']:.2g}{tunes}"
 
+    def melodies(p: dict) -> tuple[Melody, Melody]:
+        return (next(t for t in tunes_a if t.index == p["query_tune"]),
+                next(t for t in tunes_b if t.index == p["reference_tune"]))
+
     k = st.selectbox("Show the evidence for passage", range(len(passages)), format_func=name, key="compare_passage")
     p = passages[k]
-    query = next(t for t in tunes_a if t.index == p["query_tune"])
-    reference = next(t for t in tunes_b if t.index == p["reference_tune"])
+    query, reference = melodies(p)
     st.caption("Song A is drawn and played as the query, song B as the reference.")
     recordings = [(f"The passage of {label_a} (the recording itself):", path_a, p["query_span"])] if is_audio(path_a) else []
     if b is not None and is_audio(b[0]):
         recordings.append((f"The passage of {label_b} (the recording itself):", b[0], p["reference_span"]))
     passage_evidence(query, reference, p, recordings)
+    def full_report() -> str:     # built only when the button is pressed: a piano roll per passage
+        figures, intervals = {}, {}
+        for i, passage in enumerate(passages):
+            q, r = melodies(passage)
+            try:
+                figures[i], intervals[i] = piano_roll(q, r, passage), interval_table(q, r, passage)
+            except (MelodyError, ValueError):
+                continue
+        return html_report(doc, figures, intervals)
+
     stem = "-".join(os.path.splitext(x)[0] for x in (label_a, label_b))
-    st.download_button("Download JSON", json.dumps(doc, indent=1), file_name=f"{stem}-melody-compare.json",
-                       mime="application/json", key="compare_json")
+    left, right = st.columns(2)
+    left.download_button("Download report (HTML)", full_report, file_name=f"{stem}-melody-compare.html",
+                         mime="text/html", key="compare_html")
+    right.download_button("Download JSON", json.dumps(doc, indent=1), file_name=f"{stem}-melody-compare.json",
+                          mime="application/json", key="compare_json")
 
 
 def main():

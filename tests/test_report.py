@@ -176,3 +176,24 @@ def test_shared_shapes_of_a_recording_with_its_own_tuning(rng):
     exact = explain(Melody(make_notes(times, np.full(len(tune), 0.45), tune + 2)), reference, pairs, 2, 1e-6, 100)
     assert len(shapes) == len(exact["shared_shapes"]) == len(tune) - 2            # every 3-note window
     assert [s["intervals"] for s in shapes] == [s["intervals"] for s in exact["shared_shapes"]]
+
+
+def test_html_report_of_a_comparison_names_both_songs_and_every_passage():
+    """`melody compare`'s result (the dashboard's compare page) as an HTML report: both songs, each shared
+    passage with its tunes and significance, and a tune column for the side with several tunes."""
+    from melody.api import compare_collections
+    from melody.report.html import passage_rows
+
+    other = tune([67, 66, 64, 62, 71, 69, 67, 66, 64, 62, 60, 59], 0.5, "other")
+    doc = {"a": "song <A>.mid", "b": "tunes.abc",
+           **compare_collections([tune(TUNE, 0.5, "mine")], [other, Melody(tune(TUNE, 0.6, "theirs").notes,
+                                                                            "theirs", index=1)])}
+    figures = {0: piano_roll(tune(TUNE, 0.5, "mine"), tune(TUNE, 0.6, "theirs"), doc["passages"][0])}
+    page = html_report(doc, figures)
+    assert "melody report: song &lt;A&gt;.mid vs tunes.abc" in page
+    assert "flagged passage(s)" in page and "<h2>Shared passages</h2>" in page
+    assert "<h2>1. mine / theirs <span class=flag>flagged</span></h2>" in page
+    assert "any of the 1 x 2 pairs of tunes compared" in page
+    assert "data:image/png;base64," in page
+    rows = passage_rows(doc["passages"], doc["tunes"])
+    assert rows[0]["B tune"] == "2: theirs" and "A tune" not in rows[0] and rows[0]["pair E-value"] <= rows[0]["E-value"]

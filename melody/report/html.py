@@ -88,12 +88,14 @@ def passage_rows(passages: list[dict], tunes=(1, 1)) -> list[dict]:
 
 
 def html_report(result: dict, figures=None, intervals=None) -> str:
-    """A self-contained HTML report of one query: verdict, match table, and each match's evidence.
+    """A self-contained HTML report of one query (or comparison): verdict, match table, and each match's
+    (passage's) evidence.
 
     Parameters
     ----------
     result : dict
-        One result of ``query_file(..., evidence=True)`` (an error result gives a page with the error).
+        One result of ``query_file(..., evidence=True)`` (an error result gives a page with the error), or
+        of ``compare_files`` / ``compare_collections`` (with ``"a"`` and ``"b"``): its shared passages.
     figures : dict or list, optional
         Piano rolls by match index: matplotlib Figures or PNG bytes, embedded as base64 PNG.
     intervals : dict or list, optional
@@ -107,26 +109,38 @@ def html_report(result: dict, figures=None, intervals=None) -> str:
     figures = dict(enumerate(figures)) if isinstance(figures, (list, tuple)) else dict(figures or {})
     intervals = dict(enumerate(intervals)) if isinstance(intervals, (list, tuple)) else dict(intervals or {})
     esc = _html.escape
-    name = result.get("query", "")
+    pair = "passages" in result          # `melody compare`'s result: A as the query, B as the reference
+    name = f"{result.get('a', '')} vs {result.get('b', '')}" if pair else result.get("query", "")
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>melody report: {esc(name)}</title>"
              f"<style>{_CSS}</style></head><body><h1>melody report: {esc(name)}</h1>"]
-    matches = result.get("matches") or []
-    if result.get("status") != "ok":
+    matches = result.get("passages" if pair else "matches") or []
+    plural = "passage(s)" if pair else "match(es)"
+    if result.get("status", "ok") != "ok":
         parts.append(f"<p class='flag'>Could not analyse the file: {esc(str(result.get('error')))}</p>")
     else:
         flagged = sum(bool(m["flagged"]) for m in matches)
-        parts.append(f"<p class='flag'>{flagged} flagged match(es): likely borrowed material</p>" if flagged
+        parts.append(f"<p class='flag'>{flagged} flagged {plural}: likely borrowed material</p>" if flagged
                      else "<p class='ok'>Nothing flagged</p>")
-        parts.append("<h2>Matches</h2>" + _table(summary_rows(matches)))
+        parts.append(("<h2>Shared passages</h2>" + _table(passage_rows(matches, result.get("tunes", (1, 1)))))
+                     if pair else ("<h2>Matches</h2>" + _table(summary_rows(matches))))
     for k, m in enumerate(matches):
         ev = m.get("evidence") or {}
-        parts.append(f"<h2>{k + 1}. {esc(m['title'])}{' (' + esc(m['composer']) + ')' if m.get('composer') else ''}"
-                     f"{' <span class=flag>flagged</span>' if m['flagged'] else ''}</h2>")
-        parts.append(f"<p>Query {'(tune ' + esc(_tune(m)) + ') ' if _several_tunes(matches) else ''}"
-                     f"{m['query_span'][0]:.1f}-{m['query_span'][1]:.1f} s matches reference "
-                     f"{m['reference_span'][0]:.1f}-{m['reference_span'][1]:.1f} s; {m['matched_notes']} notes "
-                     f"aligned, {m['exact_notes']} identical after transposing the reference "
-                     f"{m['transposition']:+d} semitones; tempo ratio {m['tempo_ratio']:.2f}.</p>")
+        flag = ' <span class=flag>flagged</span>' if m['flagged'] else ''
+        if pair:
+            parts.append(f"<h2>{k + 1}. {esc(m.get('query_title') or 'A')} / {esc(m.get('reference_title') or 'B')}"
+                         f"{flag}</h2>")
+            parts.append(f"<p>A {m['query_span'][0]:.1f}-{m['query_span'][1]:.1f} s matches B "
+                         f"{m['reference_span'][0]:.1f}-{m['reference_span'][1]:.1f} s; {m['matched_notes']} notes "
+                         f"aligned, {m['exact_notes']} identical after transposing B "
+                         f"{m['transposition']:+d} semitones; tempo ratio (A / B) {m['tempo_ratio']:.2f}.</p>")
+        else:
+            parts.append(f"<h2>{k + 1}. {esc(m['title'])}{' (' + esc(m['composer']) + ')' if m.get('composer') else ''}"
+                         f"{flag}</h2>")
+            parts.append(f"<p>Query {'(tune ' + esc(_tune(m)) + ') ' if _several_tunes(matches) else ''}"
+                         f"{m['query_span'][0]:.1f}-{m['query_span'][1]:.1f} s matches reference "
+                         f"{m['reference_span'][0]:.1f}-{m['reference_span'][1]:.1f} s; {m['matched_notes']} notes "
+                         f"aligned, {m['exact_notes']} identical after transposing the reference "
+                         f"{m['transposition']:+d} semitones; tempo ratio {m['tempo_ratio']:.2f}.</p>")
         if ev.get("significance"):
             parts.append(f"<p><b>Significance:</b> {esc(ev['significance'][0].upper() + ev['significance'][1:])}.</p>")
         if ev.get("mode_change"):
