@@ -121,7 +121,10 @@ def html_report(result: dict, figures=None, intervals=None) -> str:
         flagged = sum(bool(m["flagged"]) for m in matches)
         parts.append(f"<p class='flag'>{flagged} flagged {plural}: likely borrowed material</p>" if flagged
                      else "<p class='ok'>Nothing flagged</p>")
-        parts.append(("<h2>Shared passages</h2>" + _table(passage_rows(matches, result.get("tunes", (1, 1)))))
+        parts.append(("<h2>Shared passages</h2>" + _table(passage_rows(matches, result.get("tunes", (1, 1))))
+                      + "<p>E-value: how many passages this good are expected by chance between the tunes compared "
+                      "(pair E-value: for that pair of tunes alone); semitones: B's transposition up to A; tempo "
+                      "ratio: A's tempo over B's; bars as numbered in the score (0: a pickup bar).</p>")
                      if pair else ("<h2>Matches</h2>" + _table(summary_rows(matches))))
     for k, m in enumerate(matches):
         ev = m.get("evidence") or {}
