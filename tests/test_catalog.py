@@ -314,3 +314,21 @@ def test_search_errors(tmp_path):
         cat.search(query, top=0)
     with pytest.raises(MelodyError):
         cat.search(to_melody([(60, 0, 1), (62, 1, 1)]))
+
+
+def test_titled_finds_tunes_by_part_of_their_title(tmp_path):
+    """How the dashboard's compare page finds a catalog tune: any case, part of the title, by title; '%'
+    and '_' are characters, not SQL wildcards."""
+    rng = np.random.default_rng(5)
+    path = write_abc(tmp_path / "tunes.abc", [("Tune D", random_lead(rng, 20)), ("Reel 100", random_lead(rng, 20)),
+                                              ("the_jig", random_lead(rng, 20)), ("Another tune", random_lead(rng, 20))])
+    cat = Catalog.create(str(tmp_path / "cat"))
+    cat.index([path], workers=1)
+    assert [e.title for e in cat.titled("TUNE")] == ["Another tune", "Tune D"]
+    assert cat.titled("%") == [] and [e.title for e in cat.titled("1%0")] == []   # no title holds a '%'
+    assert [e.title for e in cat.titled("100")] == ["Reel 100"]
+    assert [e.title for e in cat.titled("_")] == ["the_jig"]
+    assert [e.title for e in cat.titled("tune", limit=1)] == ["Another tune"]
+    found = cat.titled(" d ")                       # surrounding spaces ignored
+    assert [e.title for e in found] == ["Tune D"] and cat.melody(found[0].row).title == "Tune D"
+    assert cat.titled("no such title") == []
