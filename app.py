@@ -310,6 +310,10 @@ def compare_page(catalog: Catalog, catalog_path: str, max_evalue: float):
                   if several else "between these two melodies")
                + f" (flagged at {max_evalue:g} or less). Semitones: B's transposition up to A; tempo ratio: "
                "A's tempo over B's; bars as numbered in the score (0: a pickup bar).")
+    if entry is not None:     # the same tune judged on the one-song page: one of the catalog's N chances
+        st.caption(f"A search of the whole catalog (the One song page) gives every one of its {len(catalog):,} "
+                   f"melodies a chance to match, so its E-value for {label_b} is about {len(catalog):,} times this "
+                   f"page's (here about {min(passages[0]['evalue'] * len(catalog), len(catalog)):.2g}).")
 
     def name(i: int) -> str:
         p = passages[i]
