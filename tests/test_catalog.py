@@ -317,18 +317,22 @@ def test_search_errors(tmp_path):
 
 
 def test_titled_finds_tunes_by_part_of_their_title(tmp_path):
-    """How the dashboard's compare page finds a catalog tune: any case, part of the title, by title; '%'
-    and '_' are characters, not SQL wildcards."""
+    """How the dashboard's compare page finds a catalog tune: any case, part of the title; the title
+    itself, then titles that begin with the text, then a word that does, then the rest; '%' and '_' are
+    characters, not SQL wildcards."""
     rng = np.random.default_rng(5)
     path = write_abc(tmp_path / "tunes.abc", [("Tune D", random_lead(rng, 20)), ("Reel 100", random_lead(rng, 20)),
                                               ("the_jig", random_lead(rng, 20)), ("Another tune", random_lead(rng, 20))])
     cat = Catalog.create(str(tmp_path / "cat"))
     cat.index([path], workers=1)
-    assert [e.title for e in cat.titled("TUNE")] == ["Another tune", "Tune D"]
+    assert [e.title for e in cat.titled("TUNE")] == ["Tune D", "Another tune"]   # a title that begins with it first
+    assert [e.title for e in cat.titled("tune d")] == ["Tune D"]
     assert cat.titled("%") == [] and [e.title for e in cat.titled("1%0")] == []   # no title holds a '%'
     assert [e.title for e in cat.titled("100")] == ["Reel 100"]
     assert [e.title for e in cat.titled("_")] == ["the_jig"]
-    assert [e.title for e in cat.titled("tune", limit=1)] == ["Another tune"]
+    assert [e.title for e in cat.titled("tune", limit=1)] == ["Tune D"]
+    assert [e.title for e in cat.titled("t")] == ["the_jig", "Tune D", "Another tune"]   # a word's start third
+    assert [e.title for e in cat.titled("n")] == ["Another tune", "Tune D"]
     found = cat.titled(" d ")                       # surrounding spaces ignored
     assert [e.title for e in found] == ["Tune D"] and cat.melody(found[0].row).title == "Tune D"
     assert cat.titled("no such title") == []

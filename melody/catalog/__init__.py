@@ -30,6 +30,7 @@ MERGED_MAX = 50_000     # recordings are ranked against a merged-repeat copy of 
 SIEVE_MIN = 50_000      # catalogs at least this large are sieved before the first pass (melody.align.sieve)
 SIEVE_SHARE = 0.02      # the share of rows, best by sieve score, that the first pass re-scores
 TAIL_SAMPLE = 1 << 16   # rows of a sieved catalog whose cheap scores fit the stage-1 E-values' tail
+TITLED_MAX = 5_000      # titles `Catalog.titled` ranks at most (the database's first by title)
 
 
 def default_catalog_path() -> str:
@@ -241,10 +242,21 @@ class Catalog:
                       composer=e.composer, source=e.source, meta={"id": e.uid})
 
     def titled(self, text: str, limit: int = 50) -> list[Entry]:
-        """Up to `limit` catalog melodies whose title contains `text` (any case), by title: how a user
-        names a reference (the dashboard's comparison with a catalog tune)."""
+        """Up to `limit` catalog melodies whose title contains `text` (any case): how a user names a
+        reference (the dashboard's comparison with a catalog tune). The title itself first, then titles
+        that begin with it, then those with a word that does, then the rest, each group by title."""
+        text = text.strip()
+        if not text:
+            return []
+        low = text.lower()
+
+        def rank(title: str) -> tuple:
+            t = title.lower().strip(" \"'")
+            return (t != low, not t.startswith(low), f" {low}" not in f" {t}", t)
+
+        found = sorted(self.store.titled(text, TITLED_MAX), key=lambda row: rank(row[1]))[:limit]
         entries = self.packed.entries
-        rows = [entries.row_of(uid) for uid in self.store.uids_titled(text.strip(), limit)]
+        rows = [entries.row_of(uid) for uid, _ in found]
         return [entries[row] for row in rows if row is not None]
 
     def features(self, row: int) -> Features:

@@ -263,13 +263,12 @@ class Store:
                     out[mid] = (uid, title or "", composer or "", source or "")
         return out
 
-    def uids_titled(self, text: str, limit: int) -> list[str]:
-        """The uids of up to `limit` melodies whose title contains `text` (any case), by title."""
+    def titled(self, text: str, limit: int) -> list[tuple[str, str]]:
+        """(uid, title) of up to `limit` melodies whose title contains `text` (any case), by title."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self._read_lock:
-            rows = self.db.execute("SELECT uid FROM melodies WHERE title LIKE ? ESCAPE '\\' ORDER BY title, id "
-                                   "LIMIT ?", (pattern, int(limit))).fetchall()
-        return [uid for (uid,) in rows]
+            return self.db.execute("SELECT uid, title FROM melodies WHERE title LIKE ? ESCAPE '\\' "
+                                   "ORDER BY title, id LIMIT ?", (pattern, int(limit))).fetchall()
 
     def id_of_uid(self, uid: str) -> int | None:
         with self._read_lock:
