@@ -59,6 +59,15 @@ def match_table(matches: list[dict]):
                  column_config={"E-value": st.column_config.NumberColumn(format="scientific")})
 
 
+def signed_intervals(rows: list[dict]) -> list[dict]:
+    """`interval_table` rows with the intervals as signed text ("+2", "-1.96", "0"): a column of whole and
+    fractional (a recording's) semitones would otherwise show every value to four decimals."""
+    def signed(value) -> str:
+        return "0" if value == 0 else f"{value:+g}"
+    return [{**r, "query interval": signed(r["query interval"]), "reference interval": signed(r["reference interval"])}
+            for r in rows]
+
+
 def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=()):
     """One match's (or shared passage's) evidence: piano roll, significance, intervals, shared shapes, and
     the sound of the alignment. `recordings`: (caption, path, span) of each recording whose own passage
@@ -76,8 +85,8 @@ def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=()):
     left, right = st.columns([3, 2])      # the interval table's note names need the room
     with left:
         st.subheader("Intervals side by side")
-        st.caption("Intervals in semitones; the reference's notes are named in its own key.")
-        st.table(interval_table(query, reference, m))
+        st.caption("Intervals in semitones (+ up, - down); the reference's notes are named in its own key.")
+        st.table(signed_intervals(interval_table(query, reference, m)))
     with right:
         st.subheader("Shared 3-note shapes")
         st.caption("Two intervals in semitones each; bits: how rare the shape is in folk melodies (more is rarer, "

@@ -187,3 +187,7 @@ def test_compare_page_plays_the_recordings_own_passage(catalog_dir, monkeypatch)
     assert at.dataframe[0].value["matched notes"].iloc[0] >= 10
     assert any("morning_commute_band.mp3 (the recording itself)" in c.value for c in at.caption)
     assert len(at.get("audio")) == 2
+    # a recording's fractional intervals are signed and to at most 2 decimals, not "2.0700" and "0.0000"
+    shown = at.table[0].value["query interval"].tolist()
+    assert all(v == "0" or (v[0] in "+-" and len(v.partition(".")[2]) <= 2) for v in shown), shown
+    assert any("." in v for v in shown)
