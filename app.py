@@ -14,7 +14,7 @@ from melody.api import compare_collections, match_melodies, query_file, tunes
 from melody.catalog import Catalog, default_catalog_path
 from melody.catalog.store import Entry
 from melody.errors import MelodyError
-from melody.io import SUPPORTED_EXTENSIONS, is_audio
+from melody.io import SUPPORTED_EXTENSIONS, is_audio, load
 from melody.report import clip_audio, csv_text, html_report, interval_table, passage_audio, piano_roll
 from melody.notes import Melody
 from melody.report.html import passage_rows, summary_rows
@@ -39,6 +39,13 @@ def open_catalog(path: str) -> Catalog:
 def search(path: str, modified: float, catalog_path: str, top: int, max_evalue: float) -> dict:
     """query_file with evidence, cached per file version and settings (`modified` is part of the key)."""
     return query_file(path, open_catalog(catalog_path), top=top, max_evalue=max_evalue, evidence=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def file_melodies(path: str, modified: float) -> list[Melody]:
+    """Every melody of a file, read once per file version: the evidence of each match of a recording
+    would otherwise transcribe it again."""
+    return load(path)
 
 
 def run_search(path: str, label: str, catalog_path: str, top: int, max_evalue: float) -> dict:
@@ -117,7 +124,9 @@ def evidence(path: str, result: dict, catalog: Catalog):
                      format_func=lambda i: f"{i + 1}. {matches[i]['title']}")
     m = matches[k]
     try:
-        query, reference = match_melodies(path, catalog, m)
+        with st.spinner("Reading the song..."):
+            melodies = file_melodies(path, os.path.getmtime(path))
+        query, reference = match_melodies(path, catalog, m, melodies)
     except (MelodyError, ValueError) as exc:
         st.error(f"Cannot show the evidence: {exc}")
         return
@@ -128,7 +137,7 @@ def evidence(path: str, result: dict, catalog: Catalog):
         figures, intervals = {}, {}
         for i, match in enumerate(matches):
             try:
-                q, r = match_melodies(path, catalog, match)
+                q, r = match_melodies(path, catalog, match, melodies)
                 figures[i], intervals[i] = piano_roll(q, r, match), interval_table(q, r, match)
             except (MelodyError, ValueError):
                 continue

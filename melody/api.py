@@ -208,12 +208,15 @@ def compare_collections(tunes_a: list[Melody], tunes_b: list[Melody], max_passag
             "passages": passages}
 
 
-def match_melodies(path: str, catalog: Catalog, match: dict) -> tuple[Melody, Melody]:
+def match_melodies(path: str, catalog: Catalog, match: dict,
+                   melodies: list[Melody] | None = None) -> tuple[Melody, Melody]:
     """The query and reference melodies a match of `query_file(path, catalog)` was found between.
+    `melodies`: the file's melodies (`load(path)`) when the caller keeps them (a recording is transcribed
+    again otherwise).
 
     Raises MelodyError when the file no longer loads or the reference is no longer in the catalog.
     """
-    melodies = load(path)
+    melodies = load(path) if melodies is None else melodies
     query = next((m for m in melodies if m.index == match.get("query_tune")), None)
     row = catalog.packed.entries.row_of(match["id"])
     if query is None or row is None:

@@ -111,13 +111,24 @@ def test_batch_page_lists_flagged_files_first_and_reports_broken_ones(catalog_di
 
 
 def test_recording_example_is_transcribed_and_playable(catalog_dir, monkeypatch):
-    """The mp3 example (a band playing morning_commute): matches, and the recording's own passage to hear."""
+    """The mp3 example (a band playing morning_commute): matches, and the recording's own passage to hear;
+    showing another match's evidence does not transcribe the recording again (it did, 20-60 s a time)."""
+    import melody.audio
+
+    calls = []
+    transcribe = melody.audio.transcribe
+    monkeypatch.setattr(melody.audio, "transcribe", lambda *a, **k: calls.append(a) or transcribe(*a, **k))
     at = _app(catalog_dir, monkeypatch)
     at.selectbox[0].select("morning_commute_band.mp3").run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert "Ode to Joy" in table["title"].tolist()[:3]
     assert any("passage of the recording itself" in c.value for c in at.caption)
+    before = len(calls)
+    at.selectbox[1].select(1).run()                           # another match's evidence
+    at.selectbox[1].select(2).run()
+    assert not at.exception and not at.error and len(at.get("image")) == 1
+    assert len(calls) == before
 
 
 def _compare_page(catalog_dir, monkeypatch):
