@@ -35,17 +35,24 @@ def open_catalog(path: str) -> Catalog:
     return catalog
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def search(path: str, modified: float, catalog_path: str, top: int, max_evalue: float) -> dict:
-    """query_file with evidence, cached per file version and settings (`modified` is part of the key)."""
-    return query_file(path, open_catalog(catalog_path), top=top, max_evalue=max_evalue, evidence=True)
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
 def file_melodies(path: str, modified: float) -> list[Melody]:
     """Every melody of a file, read once per file version: the evidence of each match of a recording
     would otherwise transcribe it again."""
     return load(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def search(path: str, modified: float, catalog_path: str, top: int, max_evalue: float) -> dict:
+    """query_file with evidence, cached per file version and settings (`modified` is part of the key), on
+    the file's melodies as `file_melodies` keeps them (a recording is transcribed once, for the search and
+    the evidence; a file that does not load is query_file's error result)."""
+    try:
+        melodies = file_melodies(path, modified)
+    except Exception:       # query_file reads it again and reports why, as the file's error (never a traceback)
+        melodies = None
+    return query_file(path, open_catalog(catalog_path), top=top, max_evalue=max_evalue, evidence=True,
+                      melodies=melodies)
 
 
 def run_search(path: str, label: str, catalog_path: str, top: int, max_evalue: float) -> dict:
@@ -234,7 +241,7 @@ def batch_page(catalog_path: str, top: int, max_evalue: float):
 def file_tunes(path: str, modified: float, label: str) -> list[Melody]:
     """The tunes of one file as compare reads them (a recording transcribed once per file version),
     named by the label where a tune is named after its stored file."""
-    return relabel_melodies(tunes(path), path, label)
+    return relabel_melodies(tunes(path, file_melodies(path, modified)), path, label)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -301,8 +308,8 @@ def compare_page(catalog: Catalog, catalog_path: str, max_evalue: float):
                 key_b = (path_b, os.path.getmtime(path_b))
         with st.spinner("Comparing..."):
             doc = run_compare((path_a, os.path.getmtime(path_a)), key_b, max_evalue, tunes_a, tunes_b)
-    except MelodyError as exc:
-        message = str(exc)
+    except Exception as exc:      # a file that does not load: one line naming it, never a traceback (as query_file)
+        message = str(exc) if isinstance(exc, MelodyError) else f"unexpected {type(exc).__name__}: {exc}"
         for stored, label in [a] + ([b] if b else []):     # the user's names, never a stored upload's path
             message = message.replace(stored, label)
         st.error(f"Cannot compare: {message}")

@@ -20,16 +20,19 @@ from .score.match import build_match
 
 
 def query_file(path: str, catalog: Catalog, top: int = 10,
-               max_evalue: float = significance.DEFAULT_MAX_EVALUE, evidence: bool = False) -> dict:
+               max_evalue: float = significance.DEFAULT_MAX_EVALUE, evidence: bool = False,
+               melodies: list[Melody] | None = None) -> dict:
     """Search every melody of one file against a catalog; never raises for a bad file.
 
     Returns the output contract: ``{"query", "status", "error", "flagged", "matches": [...]}`` with
     matches best first (all tunes of a multi-tune file merged, each tagged with ``query_tune``).
     evidence=True adds each match's explanation (aligned notes, differences, shared rare/common shapes).
+    melodies: the file's melodies (`load(path)`) when the caller has them (a recording is not transcribed
+    again).
     """
     result = {"query": os.fspath(path), "status": "ok", "error": None, "flagged": False, "matches": []}
     try:
-        melodies = load(path)
+        melodies = load(path) if melodies is None else melodies
         matches = []
         for melody in melodies:
             if len(melody.notes) < 3:
@@ -168,12 +171,13 @@ def compare_files(path_a: str, path_b: str, max_passages: int = 10,
             **compare_collections(tunes(path_a), tunes(path_b), max_passages, max_evalue, min_notes)}
 
 
-def tunes(path: str) -> list[Melody]:
-    """Every melody of a file that `compare_files` compares (at least 3 notes), in file order.
+def tunes(path: str, melodies: list[Melody] | None = None) -> list[Melody]:
+    """Every melody of a file that `compare_files` compares (at least 3 notes), in file order, of
+    `melodies` (`load(path)`) when the caller has them.
 
     Raises MelodyError (naming the file) when the file cannot be read or has no such melody.
     """
-    usable = [m for m in load(path) if len(m.notes) >= 3]
+    usable = [m for m in (load(path) if melodies is None else melodies) if len(m.notes) >= 3]
     if not usable:
         raise MelodyError(f"{path}: no melody with at least 3 notes")
     return usable

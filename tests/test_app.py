@@ -112,7 +112,8 @@ def test_batch_page_lists_flagged_files_first_and_reports_broken_ones(catalog_di
 
 def test_recording_example_is_transcribed_and_playable(catalog_dir, monkeypatch):
     """The mp3 example (a band playing morning_commute): matches, and the recording's own passage to hear;
-    showing another match's evidence does not transcribe the recording again (it did, 20-60 s a time)."""
+    the search and the evidence share one transcription, and showing another match's evidence does not
+    transcribe the recording again (it did, 20-60 s a time)."""
     import melody.audio
 
     calls = []
@@ -124,6 +125,7 @@ def test_recording_example_is_transcribed_and_playable(catalog_dir, monkeypatch)
     table = at.dataframe[0].value
     assert "Ode to Joy" in table["title"].tolist()[:3]
     assert any("passage of the recording itself" in c.value for c in at.caption)
+    assert len(calls) <= 1                                    # once for the search and the evidence (0: cached)
     before = len(calls)
     at.selectbox[1].select(1).run()                           # another match's evidence
     at.selectbox[1].select(2).run()
