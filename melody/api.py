@@ -113,10 +113,11 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
     before it masked, and judged the same way on its own notes (`pair.passage_pitch_score`), never more
     significant than the best. ``interval_evalue``: each passage's E-value for the pair under stage 1's
     model alone (LAMBDA, K_GLOBAL), what compare reported before (BENCHMARKS.md, "Tenth session: compare's
-    significance"). When either melody is a recording (both have a merged reading, `_prepared`), the best
-    passage's E-value is that of the better of two readings, as transcribed and with repeated notes merged
-    in both melodies, as `Catalog.search` ranks a recording (`readings_evalue`); the passages shown are
-    aligned note for note as transcribed, as a search shows them.
+    significance"). When either melody is a recording (both have a merged reading, `_prepared`) and either
+    has a repeated note, the best passage's E-value is that of the better of two readings, as transcribed
+    and with repeated notes merged in both melodies, as `Catalog.search` ranks a recording
+    (`readings_evalue`); the passages shown are aligned note for note as transcribed, as a search shows
+    them.
     """
     (a, ga, fa, ra), (b, gb, fb, rb) = pa, pb     # `_prepared`
     mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
@@ -131,8 +132,8 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
         ev1 = float(significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))[0][0])
         if best is None:
             best = ev = pair.best_evalue(ga, gb, fa, fb, aln.score)
-            if ra is not None and rb is not None:
-                (ma, mfa), (mb, mfb) = ra, rb
+            if ra is not None and rb is not None and len(ra[0].notes) + len(rb[0].notes) < len(ga.notes) + len(gb.notes):
+                (ma, mfa), (mb, mfb) = ra, rb     # a second reading only where merging changes a melody
                 merged = align.local_align(mfa, mfb).score
                 if merged > 0:
                     best = ev = readings_evalue([ev, pair.best_evalue(ma, mb, mfa, mfb, merged)])

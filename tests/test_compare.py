@@ -136,6 +136,15 @@ def test_a_recording_is_compared_as_transcribed_and_with_repeated_notes_merged(n
     assert got["reference_notes"] == transcribed["reference_notes"]
 
 
+def test_a_recording_without_repeated_notes_is_read_once():
+    """Merging changes nothing when neither melody repeats a note: one reading, no correction for two."""
+    rng = np.random.default_rng(8)
+    steps = rng.choice([-4, -3, -2, -1, 1, 2, 3, 5], size=40)
+    a, b = _tune(list(60 + np.cumsum(steps[:30])), "a"), _tune(list(62 + np.cumsum(steps[5:40])), "b")
+    as_recording = Melody(a.notes, a.title, source=a.source, meta={"kind": "audio"})
+    assert compare(as_recording, b)[0]["evalue"] == compare(a, b)[0]["evalue"]
+
+
 def test_a_score_pair_is_read_once_and_readings_evalue_is_bonferroni():
     """Two scores keep the one reading; the better of n equal readings costs a factor n in the rate."""
     from melody.api import readings_evalue
