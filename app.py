@@ -73,21 +73,26 @@ def match_table(matches: list[dict]):
                  column_config={"E-value": st.column_config.NumberColumn(format="scientific")})
 
 
-def signed_intervals(rows: list[dict]) -> list[dict]:
-    """`interval_table` rows with the intervals as signed text ("+2", "-1.96", "0"): a column of whole and
-    fractional (a recording's) semitones would otherwise show every value to four decimals."""
+def shown_intervals(rows: list[dict], names=("query", "reference")) -> list[dict]:
+    """`interval_table` rows as shown: intervals as signed text ("+2", "-1.96", "0"; a column of whole and
+    fractional (a recording's) semitones would otherwise show every value to four decimals), the columns
+    named after the two melodies."""
     def signed(value) -> str:
         return "0" if value == 0 else f"{value:+g}"
-    return [{**r, "query interval": signed(r["query interval"]), "reference interval": signed(r["reference interval"])}
-            for r in rows]
+
+    def column(key: str) -> str:
+        return key.replace("query", names[0]).replace("reference", names[1])
+
+    return [{column(k): signed(v) if k.endswith("interval") else v for k, v in r.items()} for r in rows]
 
 
-def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=()):
+def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=(), names=("query", "reference")):
     """One match's (or shared passage's) evidence: piano roll, significance, intervals, shared shapes, and
     the sound of the alignment. `recordings`: (caption, path, span) of each recording whose own passage
-    is played too."""
+    is played too; `names`: what the two melodies are called (("A", "B") on the compare page)."""
+    a, b = names
     try:
-        figure = piano_roll(query, reference, m)
+        figure = piano_roll(query, reference, m, names)
     except (MelodyError, ValueError) as exc:
         st.error(f"Cannot show the evidence: {exc}")
         return
@@ -99,8 +104,9 @@ def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=()):
     left, right = st.columns([3, 2])      # the interval table's note names need the room
     with left:
         st.subheader("Intervals side by side")
-        st.caption("Intervals in semitones (+ up, - down); the reference's notes are named in its own key.")
-        st.table(signed_intervals(interval_table(query, reference, m)))
+        st.caption(f"Intervals in semitones (+ up, - down); {'the ' if b == 'reference' else ''}{b}'s notes are "
+                   "named in its own key.")
+        st.table(shown_intervals(interval_table(query, reference, m), names))
     with right:
         st.subheader("Shared 3-note shapes")
         st.caption("Two intervals in semitones each; bits: how rare the shape is in folk melodies (more is rarer, "
@@ -111,8 +117,8 @@ def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=()):
                 st.markdown(f"**{rarity}** ({len(shapes)}): " + ", ".join(
                     f"{'/'.join(f'{x:+.0f}' for x in s['intervals'])} ({s['bits']:.1f} bits)" for s in shapes))
         if ev["query_only_notes"] or ev["reference_only_notes"]:
-            st.markdown(f"Notes only in the query (ornaments): {len(ev['query_only_notes'])}; "
-                        f"only in the reference: {len(ev['reference_only_notes'])}")
+            st.markdown(f"Notes only in {'the ' if a == 'query' else ''}{a} (ornaments): {len(ev['query_only_notes'])}; "
+                        f"only in {'the ' if b == 'reference' else ''}{b}: {len(ev['reference_only_notes'])}")
     st.subheader("Listen")
     for caption, path, span in recordings:
         st.caption(caption)
@@ -120,7 +126,8 @@ def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=()):
             st.audio(clip_audio(path, *span), format="audio/wav")
         except MelodyError as exc:
             st.error(str(exc))
-    st.caption("The query passage, half a second of silence, then the reference passage in the query's key.")
+    the = "the " if names == ("query", "reference") else ""
+    st.caption(f"{the.capitalize()}{a}'s passage, half a second of silence, then {the}{b}'s passage in {the}{a}'s key.")
     st.audio(passage_audio(query, reference, m), format="audio/wav")
 
 
@@ -352,17 +359,17 @@ def compare_page(catalog: Catalog, catalog_path: str, max_evalue: float):
     k = st.selectbox("Show the evidence for passage", range(len(passages)), format_func=name, key="compare_passage")
     p = passages[k]
     query, reference = melodies(p)
-    st.caption("Song A is drawn and played as the query, song B as the reference.")
     recordings = [(f"The passage of {label_a} (the recording itself):", path_a, p["query_span"])] if is_audio(path_a) else []
     if b is not None and is_audio(b[0]):
         recordings.append((f"The passage of {label_b} (the recording itself):", b[0], p["reference_span"]))
-    passage_evidence(query, reference, p, recordings)
+    passage_evidence(query, reference, p, recordings, names=("A", "B"))
     def full_report() -> str:     # built only when the button is pressed: a piano roll per passage
         figures, intervals = {}, {}
         for i, passage in enumerate(passages):
             q, r = melodies(passage)
             try:
-                figures[i], intervals[i] = piano_roll(q, r, passage), interval_table(q, r, passage)
+                figures[i] = piano_roll(q, r, passage, ("A", "B"))
+                intervals[i] = shown_intervals(interval_table(q, r, passage), ("A", "B"))
             except (MelodyError, ValueError):
                 continue
         return html_report(doc, figures, intervals)

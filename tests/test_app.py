@@ -156,10 +156,12 @@ def test_compare_page_with_a_catalog_tune_shows_every_passage_and_its_evidence(c
     assert at.warning and "morning_commute.mid vs Ode to Joy: 2 flagged passage(s)" in at.warning[0].value
     assert int(table["flagged"].sum()) == 2
     assert len(at.get("image")) == 1                         # the piano roll
-    assert {"query interval", "reference interval", "same"} <= set(at.table[0].value.columns)
+    assert {"A interval", "B interval", "same"} <= set(at.table[0].value.columns)
     assert any("-note passage this close is expected by chance" in c.value and "between these two melodies" in c.value
                for c in at.caption)
     assert len(at.get("audio")) == 1
+    assert any(c.value.startswith("A's passage, half a second of silence, then B's passage in A's key")
+               for c in at.caption)
     assert [b.label for b in at.get("download_button")] == ["Download report (HTML)", "Download JSON"]
     assert any("every one of its 33 melodies" in c.value for c in at.caption)   # why the One song page differs
     at.text_input(key="compare_title").input("no such tune at all").run()
@@ -201,6 +203,6 @@ def test_compare_page_plays_the_recordings_own_passage(catalog_dir, monkeypatch)
     assert any("morning_commute_band.mp3 (the recording itself)" in c.value for c in at.caption)
     assert len(at.get("audio")) == 2
     # a recording's fractional intervals are signed and to at most 2 decimals, not "2.0700" and "0.0000"
-    shown = at.table[0].value["query interval"].tolist()
+    shown = at.table[0].value["A interval"].tolist()
     assert all(v == "0" or (v[0] in "+-" and len(v.partition(".")[2]) <= 2) for v in shown), shown
     assert any("." in v for v in shown)

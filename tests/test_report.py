@@ -70,6 +70,18 @@ def test_piano_roll_draws_every_note_of_both_passages(pair):
     assert len(red) == 1
 
 
+def test_piano_roll_names_the_two_songs_of_a_comparison(pair):
+    """The compare page calls the songs A and B: so do the legend and the axes (not query/reference)."""
+    query, reference, m = pair
+    ax = piano_roll(query, reference, m, names=("A", "B")).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:2] == ["A", "B (moved onto A)"] and "A only (ornament)" in labels
+    assert "A's key" in ax.get_ylabel() and "A starts at" in ax.get_xlabel() and "B transposed +3" in ax.get_title()
+    assert not any("query" in t or "reference" in t for t in labels)
+    default = [t.get_text() for t in piano_roll(query, reference, m).axes[0].get_legend().get_texts()]
+    assert default[:2] == ["query", "reference (moved onto query)"]
+
+
 def test_piano_roll_needs_evidence(pair):
     query, reference, m = pair
     with pytest.raises(ValueError, match="evidence"):

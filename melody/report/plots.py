@@ -18,7 +18,7 @@ def pitch_name(pitch: float) -> str:
     return f"{PITCH_CLASS_NAMES[p % 12]}{p // 12 - 1}"
 
 
-def piano_roll(query: Melody, reference: Melody, match: dict) -> Figure:
+def piano_roll(query: Melody, reference: Melody, match: dict, names: tuple[str, str] = ("query", "reference")) -> Figure:
     """Both matched passages on one piano roll, the reference moved onto the query.
 
     The reference is transposed by ``match["transposition"]`` and time-scaled by the tempo ratio so the
@@ -31,6 +31,8 @@ def piano_roll(query: Melody, reference: Melody, match: dict) -> Figure:
         The melodies the match was found between.
     match : dict
         One match of ``query_file(..., evidence=True)``.
+    names : (str, str)
+        What the legend and axes call the two melodies (``("A", "B")`` for a comparison of two songs).
 
     Returns
     -------
@@ -73,16 +75,16 @@ def piano_roll(query: Melody, reference: Melody, match: dict) -> Figure:
     pitches = [float(x["pitch"].min()) for x in (qn, rn)] + [float(x["pitch"].max()) for x in (qn, rn)]
     ax.set_xlim(0, max(ends) * 1.02 if ends else 1)
     ax.set_ylim(min(pitches) - 1.5, max(pitches) + 1.5)
-    ax.set_xlabel(f"seconds into the matched passage (query starts at {match['query_span'][0]:.1f} s)")
+    ax.set_xlabel(f"seconds into the matched passage ({names[0]} starts at {match['query_span'][0]:.1f} s)")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: pitch_name(value)))
-    ax.set_ylabel("pitch (query key)")
-    ax.set_title(f"{match.get('query_title') or 'query'} vs {match['title']} "
-                 f"(reference transposed {match['transposition']:+d} semitones, tempo x{match['tempo_ratio']:.2f})")
-    ax.legend(handles=[Patch(facecolor=QUERY_COLOUR, label="query"),
-                       Patch(facecolor=REFERENCE_COLOUR, alpha=0.45, label="reference (moved onto query)"),
+    ax.set_ylabel(f"pitch ({names[0]}'s key)")
+    ax.set_title(f"{match.get('query_title') or names[0]} vs {match['title']} "
+                 f"({names[1]} transposed {match['transposition']:+d} semitones, tempo x{match['tempo_ratio']:.2f})")
+    ax.legend(handles=[Patch(facecolor=QUERY_COLOUR, label=names[0]),
+                       Patch(facecolor=REFERENCE_COLOUR, alpha=0.45, label=f"{names[1]} (moved onto {names[0]})"),
                        Patch(facecolor=QUERY_COLOUR, edgecolor=DIFFERENT_COLOUR, linewidth=2, label="different pitch"),
-                       Patch(facecolor="white", edgecolor=QUERY_COLOUR, hatch="xx", label="query only (ornament)"),
+                       Patch(facecolor="white", edgecolor=QUERY_COLOUR, hatch="xx", label=f"{names[0]} only (ornament)"),
                        Line2D([], [], color="0.4", linewidth=0.6, label="aligned")],
               loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
     return fig
