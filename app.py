@@ -91,6 +91,7 @@ def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=(), n
     the sound of the alignment. `recordings`: (caption, path, span) of each recording whose own passage
     is played too; `names`: what the two melodies are called (("A", "B") on the compare page)."""
     a, b = names
+    the = "the " if names == ("query", "reference") else ""
     try:
         figure = piano_roll(query, reference, m, names)
     except (MelodyError, ValueError) as exc:
@@ -104,7 +105,7 @@ def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=(), n
     left, right = st.columns([3, 2])      # the interval table's note names need the room
     with left:
         st.subheader("Intervals side by side")
-        st.caption(f"Intervals in semitones (+ up, - down); {'the ' if b == 'reference' else ''}{b}'s notes are "
+        st.caption(f"Intervals in semitones (+ up, - down); {the}{b}'s notes are "
                    "named in its own key.")
         st.table(shown_intervals(interval_table(query, reference, m), names))
     with right:
@@ -117,8 +118,8 @@ def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=(), n
                 st.markdown(f"**{rarity}** ({len(shapes)}): " + ", ".join(
                     f"{'/'.join(f'{x:+.0f}' for x in s['intervals'])} ({s['bits']:.1f} bits)" for s in shapes))
         if ev["query_only_notes"] or ev["reference_only_notes"]:
-            st.markdown(f"Notes only in {'the ' if a == 'query' else ''}{a} (ornaments): {len(ev['query_only_notes'])}; "
-                        f"only in {'the ' if b == 'reference' else ''}{b}: {len(ev['reference_only_notes'])}")
+            st.markdown(f"Notes only in {the}{a} (ornaments): {len(ev['query_only_notes'])}; "
+                        f"only in {the}{b}: {len(ev['reference_only_notes'])}")
     st.subheader("Listen")
     for caption, path, span in recordings:
         st.caption(caption)
@@ -126,7 +127,6 @@ def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=(), n
             st.audio(clip_audio(path, *span), format="audio/wav")
         except MelodyError as exc:
             st.error(str(exc))
-    the = "the " if names == ("query", "reference") else ""
     st.caption(f"{the.capitalize()}{a}'s passage, half a second of silence, then {the}{b}'s passage in {the}{a}'s key.")
     st.audio(passage_audio(query, reference, m), format="audio/wav")
 
@@ -165,9 +165,15 @@ def evidence(path: str, result: dict, catalog: Catalog):
                       mime="application/json", key="download_json")
 
 
+def example_files() -> list[str]:
+    if not os.path.isdir(EXAMPLES):
+        return []
+    return sorted(f for f in os.listdir(EXAMPLES) if f.endswith(SUPPORTED_EXTENSIONS))
+
+
 def song_page(catalog: Catalog, catalog_path: str, top: int, max_evalue: float):
     upload = st.file_uploader("Upload a song", type=SONG_TYPES, key="song_upload")
-    examples = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(SUPPORTED_EXTENSIONS)) if os.path.isdir(EXAMPLES) else []
+    examples = example_files()
     example = st.selectbox("...or pick an example", ["(none)"] + examples)
     if upload is not None:
         label = os.path.basename(upload.name)
@@ -268,7 +274,7 @@ def pick_song(side: str, key: str) -> tuple[str, str] | None:
         except UploadError as exc:
             st.error(str(exc))
             return None
-    examples = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(SUPPORTED_EXTENSIONS)) if os.path.isdir(EXAMPLES) else []
+    examples = example_files()
     example = st.selectbox(f"...or pick an example as song {side}", ["(none)"] + examples, key=f"{key}_example")
     return (os.path.join(EXAMPLES, example), example) if example != "(none)" else None
 
@@ -359,9 +365,9 @@ def compare_page(catalog: Catalog, catalog_path: str, max_evalue: float):
     k = st.selectbox("Show the evidence for passage", range(len(passages)), format_func=name, key="compare_passage")
     p = passages[k]
     query, reference = melodies(p)
-    recordings = [(f"The passage of {label_a} (the recording itself):", path_a, p["query_span"])] if is_audio(path_a) else []
-    if b is not None and is_audio(b[0]):
-        recordings.append((f"The passage of {label_b} (the recording itself):", b[0], p["reference_span"]))
+    recordings = [(f"The passage of {label} (the recording itself):", path, span)
+                  for path, label, span in ((path_a, label_a, p["query_span"]),
+                                            (b[0] if b else "", label_b, p["reference_span"])) if is_audio(path)]
     passage_evidence(query, reference, p, recordings, names=("A", "B"))
     def full_report() -> str:     # built only when the button is pressed: a piano roll per passage
         figures, intervals = {}, {}

@@ -69,7 +69,7 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
     that borrows one phrase and a verse that borrows another both appear. E-values are for this pair, from
     the model `Catalog.search` flags with (`_passages`): a search's E-value for b in a catalog of N
     melodies is about N times compare's. A melody without bars gets its beats from a steady pulse, as in
-    `Catalog.search`.
+    `Catalog.search`; a recording is also read with repeated notes merged, as a search reads it.
     """
     merged = _recording(a, b)
     return _passages(_prepared(a, merged), _prepared(b, merged), max_passages, max_evalue, min_notes)
@@ -132,8 +132,9 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
         ev1 = float(significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))[0][0])
         if best is None:
             best = ev = pair.best_evalue(ga, gb, fa, fb, aln.score)
-            if ra is not None and rb is not None and len(ra[0].notes) + len(rb[0].notes) < len(ga.notes) + len(gb.notes):
-                (ma, mfa), (mb, mfb) = ra, rb     # a second reading only where merging changes a melody
+            if ra is not None and rb is not None and \
+                    len(ra[0].notes) + len(rb[0].notes) < len(ga.notes) + len(gb.notes):   # merging changes one
+                (ma, mfa), (mb, mfb) = ra, rb
                 merged = align.local_align(mfa, mfb).score
                 if merged > 0:
                     best = ev = readings_evalue([ev, pair.best_evalue(ma, mb, mfa, mfb, merged)])
