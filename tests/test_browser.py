@@ -95,3 +95,34 @@ def test_example_shows_match_table_and_piano_roll(server):
             assert "data:image/png;base64," in report and "Ode to Joy" in report
         finally:
             browser.close()
+
+
+def test_compare_page_with_a_catalog_tune_in_a_browser(server):
+    """The compare page in a real browser: an example against a catalog tune found by part of its title
+    gives the passage table and the piano roll. A screenshot goes to tests/artifacts/app-compare.png."""
+    from playwright.sync_api import sync_playwright
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 3000})
+            page.goto(server, wait_until="domcontentloaded")
+            page.get_by_text("Compare two songs").wait_for(timeout=60_000)
+            page.get_by_text("Compare two songs").click()
+            page.get_by_text("...or pick an example as song A").wait_for(timeout=60_000)
+            page.locator('[data-testid="stSelectbox"]').first.click()
+            page.get_by_role("option", name="morning_commute.mid").click()
+            page.get_by_text("a catalog tune", exact=True).click()
+            page.get_by_label("Title of a catalog tune (or part of it)").fill("ode")
+            page.keyboard.press("Enter")
+            try:
+                page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=90_000)
+                page.locator('[data-testid="stImage"] img').first.wait_for(timeout=60_000)
+                page.get_by_text("Download report (HTML)").wait_for(timeout=30_000)
+            finally:
+                page.screenshot(path=os.path.join(ARTIFACTS, "app-compare.png"), full_page=True)
+            assert page.get_by_text("morning_commute.mid vs Ode to Joy: 2 flagged passage(s)").count() == 1
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()
