@@ -294,7 +294,7 @@ def pick_catalog_tune(catalog: Catalog) -> Entry | None:
     return found[k]
 
 
-def compare_page(catalog: Catalog, catalog_path: str, max_evalue: float):
+def compare_page(catalog: Catalog | None, catalog_path: str, max_evalue: float):
     st.caption("Every passage two songs share, each with its significance: song A is read as the query, "
                "song B as the reference. A file of several tunes (an ABC collection) is compared tune by tune.")
     left, right = st.columns(2)
@@ -303,7 +303,11 @@ def compare_page(catalog: Catalog, catalog_path: str, max_evalue: float):
         a = pick_song("A", "compare_a")
     with right:
         st.subheader("Song B")
-        source = st.radio("Song B is", ["a file", "a catalog tune"], horizontal=True, key="compare_b_source")
+        if catalog is None:
+            st.caption("No catalog is open (see the sidebar), so song B is a file.")
+        source = st.radio("Song B is", ["a file", "a catalog tune"], horizontal=True, key="compare_b_source",
+                          disabled=catalog is None)
+        source = "a file" if catalog is None else source
         b = pick_song("B", "compare_b") if source == "a file" else None
         entry = pick_catalog_tune(catalog) if source == "a catalog tune" else None
     if a is None or (b is None and entry is None):
@@ -400,9 +404,13 @@ def main():
     try:
         catalog = open_catalog(catalog_path)
     except Exception as exc:   # shown to the user, never a traceback
-        st.error(f"Cannot open the catalog: {exc}")
-        st.stop()
-    st.sidebar.caption(f"{len(catalog)} reference melodies")
+        if page != "Compare two songs":
+            st.error(f"Cannot open the catalog: {exc}")
+            st.stop()
+        catalog = None         # two files compare without one (a new installation before build-default)
+        st.sidebar.caption(f"No catalog: {exc}")
+    if catalog is not None:
+        st.sidebar.caption(f"{len(catalog)} reference melodies")
     if page == "Batch":
         batch_page(catalog_path, top, max_evalue)
     elif page == "Compare two songs":

@@ -45,6 +45,25 @@ def test_missing_catalog_is_a_message_not_a_traceback(tmp_path, monkeypatch):
     assert at.error and "Cannot open the catalog" in at.error[0].value
 
 
+def test_two_files_compare_without_a_catalog(tmp_path, monkeypatch):
+    """A new installation before `melody catalog build-default`: the compare page still compares two files
+    (it needs no catalog); the other pages say the catalog cannot be opened."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MELODY_CATALOG", str(tmp_path / "nowhere"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.sidebar.radio(key="page").set_value("Compare two songs").run()
+    assert not at.exception and not at.error
+    assert at.radio(key="compare_b_source").disabled
+    at.selectbox(key="compare_a_example").select("morning_commute.mid").run()
+    at.selectbox(key="compare_b_example").select("harbor_lights.mid").run()
+    assert not at.exception and not at.error
+    assert at.dataframe and "morning_commute.mid vs harbor_lights.mid" in (at.warning or at.success)[0].value
+    at.sidebar.radio(key="page").set_value("One song").run()
+    assert at.error and "Cannot open the catalog" in at.error[0].value
+
+
 def _app(catalog_dir, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
