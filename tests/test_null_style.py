@@ -63,3 +63,27 @@ def test_small_and_very_large_catalogs_keep_the_fixed_random_sample(monkeypatch)
 def _as_melody(notes):
     from melody.notes import Melody
     return Melody(notes, "q")
+
+
+def test_calibration_draws_each_querys_null_as_search_does():
+    """scripts/calibrate.py --rescore fits stage 2's prior (LAMBDA_RESCORE, K_RESCORE) on null samples drawn as
+    search draws them: the query's NULL_SAMPLE nearest references in style, the same rows `style_sample` picks
+    in a catalog of those references; --null random keeps the old random draw."""
+    import os
+    import sys
+    from melody.notes import Melody
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+    import calibrate
+
+    rng = np.random.default_rng(5)
+    kinds = rng.permutation(np.repeat([0, 1], 400))
+    refs = [Melody((_stepwise_even if k == 0 else _leaping_dotted)(rng), f"r{i}") for i, k in enumerate(kinds)]
+    query = _as_melody(_leaping_dotted(rng))
+    picked = calibrate.null_picker(refs, "style", rng)(query)
+    notes = np.concatenate([m.notes for m in refs]).astype(NOTE_DTYPE)
+    offsets = np.concatenate([[0], np.cumsum([len(m.notes) for m in refs])]).astype(np.int64)
+    want = rescore.style_sample(features(query), pack([None] * len(refs), notes, offsets))
+    assert np.array_equal(picked, want)
+    assert np.mean(kinds[picked] == 1) > 0.95
+    drawn = calibrate.null_picker(refs, "random", rng)(query)
+    assert len(drawn) == rescore.NULL_SAMPLE and 0.3 < np.mean(kinds[drawn] == 1) < 0.7
