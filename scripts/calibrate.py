@@ -9,10 +9,12 @@ rescore.NULL_SAMPLE unrelated references is fitted by a Gumbel law with length c
 maximum likelihood); LAMBDA_RESCORE is the median of the per-query lambdas and K_RESCORE the median
 per-query K at that lambda (search shrinks each query's own lambda halfway towards LAMBDA_RESCORE and
 fits K with K_RESCORE as a prior). Queries and references come from all three collections, as in catalogs.
-The sample is drawn as search draws a query's null (--null style, the default): the NULL_SAMPLE references
-nearest to the query in style (`rescore.style_sample` over all the references packed as one catalog), so
-the prior is fitted on the same kind of chance partners the per-query fit sees; --null random draws them
-at random (the constants fitted before the null became the query's own kind).
+The sample is drawn at random (--null random, the default: the shipped constants) or as search draws a
+query's null (--null style: the NULL_SAMPLE references nearest to the query in style, `rescore.style_sample`
+over all the references packed as one catalog). The style-drawn prior (lambda 0.0907, K 0.0517) has the
+heavier tail of a kind's own chance partners; shrinking every query towards it made E-values about three
+times larger and separated no better (BENCHMARKS.md, "Eleventh session"), so search keeps the random-drawn
+prior and trusts the query's own (style-drawn) null sample more instead (rescore.PRIOR_WEIGHT).
 
     .venv/bin/python scripts/calibrate.py --pairs 20000
     .venv/bin/python scripts/calibrate.py --rescore --queries 200
@@ -107,7 +109,7 @@ def null_picker(refs, how: str, rng):
     return lambda qm: rescore.style_sample(features(qm), packed)
 
 
-def rescore_lambda(queries, refs, n_queries, rng, how: str = "style"):
+def rescore_lambda(queries, refs, n_queries, rng, how: str = "random"):
     """Median per-query Gumbel lambda of interval + pitch scores against unrelated references (search space
     rescore.search_space; the references of each query drawn by `null_picker`), and, as a diagnostic, the
     search space's length exponents fitted on the same scores (length_exponents)."""
@@ -141,22 +143,28 @@ def excerpt(m, rng, lo: int = 9, hi: int | None = None):
     return Melody(m.notes[i:i + k].copy(), m.title, source=m.source)
 
 
-def whole_lambda(queries, refs, n_queries, rng, how: str = "style"):
+def whole_lambda(queries, refs, n_queries, rng, how: str = "random"):
     """LAMBDA_WHOLE and K_WHOLE of the passage view (rescore: a passage of at most PASSAGE_MAX steps
     against the catalog's passages, both aligned whole): passages of 9..PASSAGE_MAX + 1 notes of unrelated
     melodies as queries, each against NULL_SAMPLE passages of the same lengths of other melodies (a
-    catalog of excerpts, as in a dispute; one excerpt per reference, the null's passages drawn from them by
-    `null_picker`); median per-query lambda, median per-query K at it (one test per pair: search space 1)."""
+    catalog of excerpts, as in a dispute; with how="style" one excerpt per reference, the null's passages
+    drawn from them by `null_picker`); median per-query lambda, median per-query K at it (one test per pair:
+    search space 1)."""
     from melody.score import rescore
     p = rescore.whole_params()
-    passages = [excerpt(m, rng) for m in refs]
-    pick = null_picker(passages, how, rng)
+    if how == "style":
+        passages = [excerpt(m, rng) for m in refs]
+        pick = null_picker(passages, how, rng)
     samples = []
     for q in rng.permutation(len(queries))[:n_queries]:
         qm = excerpt(queries[q], rng)
         if not 0 < len(features(qm)) <= rescore.PASSAGE_MAX:
             continue
-        scores, n_steps = combined_scores(qm, [passages[k] for k in pick(qm)], p)
+        if how == "style":
+            picks = [passages[k] for k in pick(qm)]
+        else:
+            picks = [excerpt(refs[k], rng) for k in rng.choice(len(refs), size=rescore.NULL_SAMPLE, replace=False)]
+        scores, n_steps = combined_scores(qm, picks, p)
         short = n_steps <= rescore.PASSAGE_MAX
         samples.append((scores[short], np.ones(int(short.sum()))))
     lams = [fit(s, space)[0] for s, space in samples]
@@ -189,7 +197,7 @@ def main():
     ap.add_argument("--rescore", action="store_true", help="fit stage 2's LAMBDA_RESCORE instead")
     ap.add_argument("--queries", type=int, default=200, help="queries for --rescore")
     ap.add_argument("--whole", action="store_true", help="with --rescore: the passage view's LAMBDA_WHOLE, K_WHOLE")
-    ap.add_argument("--null", choices=("style", "random"), default="style",
+    ap.add_argument("--null", choices=("random", "style"), default="random",
                     help="with --rescore: each query's null references, its nearest in style (as search) or random")
     ap.add_argument("--rhythm", metavar="CATALOG", help="print melody.align.pitch.RHYTHM_BITS from a catalog instead")
     args = ap.parse_args()

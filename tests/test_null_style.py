@@ -87,3 +87,20 @@ def test_calibration_draws_each_querys_null_as_search_does():
     assert np.mean(kinds[picked] == 1) > 0.95
     drawn = calibrate.null_picker(refs, "random", rng)(query)
     assert len(drawn) == rescore.NULL_SAMPLE and 0.3 < np.mean(kinds[drawn] == 1) < 0.7
+
+
+def test_a_query_whose_own_kind_has_a_heavier_tail_moves_a_third_of_the_way_to_it(monkeypatch):
+    """The null sample is the query's own kind, so the per-query fit trusts it more than the random-drawn prior
+    (PRIOR_WEIGHT 150 against 300 scores: lambda moves a third of the way, not a fifth as with 500): an Irish
+    reel's chance partners, reels sharing its stock figures, score higher than the prior's mixed sample, and
+    its matches count less (BENCHMARKS.md, "Eleventh session")."""
+    rng = np.random.default_rng(7)
+    m, n, lam_true, k_true = 40, 60, 0.06, 3 * rescore.K_RESCORE
+    scores = (np.log(k_true * m * n) - np.log(-np.log(rng.random(300)))) / lam_true
+    space = np.full(300, float(m * n))
+    lam, log_k = rescore.fit_null(scores, space)
+    monkeypatch.setattr(rescore, "PRIOR_WEIGHT", 0.0)
+    own = 2 * rescore.fit_null(scores, space)[0] - rescore.LAMBDA_RESCORE    # the query's own estimate
+    assert own < lam < rescore.LAMBDA_RESCORE
+    assert (rescore.LAMBDA_RESCORE - lam) / (rescore.LAMBDA_RESCORE - own) > 0.3
+    assert np.exp(log_k) > 2 * rescore.K_RESCORE                          # its chance scores are higher

@@ -20,9 +20,14 @@ LAMBDA_RESCORE (the median of per-query fits over unrelated corpus melodies, `sc
 --rescore`), K its maximum-likelihood value at that lambda with PRIOR_WEIGHT pseudo-observations at
 K_RESCORE: a query made of clichés gets a larger K or a smaller lambda, so its matches count less. On
 scripts/bench_accuracy.py a free per-query lambda was too noisy (separation at 1% false positives fell to
-0.55) and a fixed one separated less well than the halfway shrinkage (0.67 against 0.71); a prior of 500
-pseudo-observations against the 300 null scores (lambda moves 0.19 of the way to the query's own, K 0.38)
-separated better than one of 50 on two data seeds (0.75 / 0.73 against 0.72 / 0.69); see BENCHMARKS.md. Small catalogs are their own null sample rather than
+0.55) and a fixed one separated less well than the halfway shrinkage (0.67 against 0.71). With a random
+null sample a prior of 500 pseudo-observations against the 300 null scores separated better than one of 50
+on two data seeds (0.75 / 0.73 against 0.72 / 0.69). Since the null sample is the query's own kind, its
+scores deserve more trust: with 150 (lambda moves 0.33 of the way to the query's own, K 0.67) an Irish
+dance tune's stock figures flag about half as many catalog tunes (26 -> 12 per query) and separation holds
+(0.806 / 0.788 against 0.800 / 0.788); the prior refitted on samples of the query's own kind instead
+(`scripts/calibrate.py --rescore --null style`: lambda 0.091, K 0.052) made every E-value about three times
+larger, separating one positive less on both seeds; see BENCHMARKS.md, "Eleventh session". Small catalogs are their own null sample rather than
 shuffled copies of it: shuffled notes lose the stepwise motion of real melodies, which would make chance
 pitch matches look rarer than they are. E = N p as in stage 1.
 
@@ -53,7 +58,7 @@ RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
 LAMBDA_RESCORE = 0.1026   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
 K_RESCORE = 0.036016     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
-PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
+PRIOR_WEIGHT = 150.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
 PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: two passages also read whole
 LAMBDA_WHOLE = 0.1126      # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
 K_WHOLE = 1.3788
