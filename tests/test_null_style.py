@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from melody.catalog.packed import pack
 from melody.notes import NOTE_DTYPE, make_notes
@@ -89,18 +90,37 @@ def test_calibration_draws_each_querys_null_as_search_does():
     assert len(drawn) == rescore.NULL_SAMPLE and 0.3 < np.mean(kinds[drawn] == 1) < 0.7
 
 
-def test_a_query_whose_own_kind_has_a_heavier_tail_moves_a_third_of_the_way_to_it(monkeypatch):
-    """The null sample is the query's own kind, so the per-query fit trusts it more than the random-drawn prior
-    (PRIOR_WEIGHT 150 against 300 scores: lambda moves a third of the way, not a fifth as with 500): an Irish
-    reel's chance partners, reels sharing its stock figures, score higher than the prior's mixed sample, and
-    its matches count less (BENCHMARKS.md, "Eleventh session")."""
+def test_a_null_sample_of_the_querys_own_kind_moves_the_fit_a_third_of_the_way_to_its_tail(monkeypatch):
+    """A null sample drawn from the query's own kind is trusted more than the random-drawn prior
+    (STYLE_PRIOR_WEIGHT 150 against 300 scores: lambda moves a third of the way, not a fifth as with 500):
+    an Irish reel's chance partners, reels sharing its stock figures, score higher than the prior's mixed
+    sample, and its matches count less (BENCHMARKS.md, "Eleventh session")."""
     rng = np.random.default_rng(7)
     m, n, lam_true, k_true = 40, 60, 0.06, 3 * rescore.K_RESCORE
     scores = (np.log(k_true * m * n) - np.log(-np.log(rng.random(300)))) / lam_true
     space = np.full(300, float(m * n))
-    lam, log_k = rescore.fit_null(scores, space)
-    monkeypatch.setattr(rescore, "PRIOR_WEIGHT", 0.0)
-    own = 2 * rescore.fit_null(scores, space)[0] - rescore.LAMBDA_RESCORE    # the query's own estimate
+    lam, log_k = rescore.fit_null(scores, space, weight=rescore.STYLE_PRIOR_WEIGHT)
+    own = 2 * rescore.fit_null(scores, space, weight=0.0)[0] - rescore.LAMBDA_RESCORE    # the query's own
     assert own < lam < rescore.LAMBDA_RESCORE
     assert (rescore.LAMBDA_RESCORE - lam) / (rescore.LAMBDA_RESCORE - own) > 0.3
     assert np.exp(log_k) > 2 * rescore.K_RESCORE                          # its chance scores are higher
+    assert rescore.fit_null(scores, space)[0] > lam                       # the plain weight trusts it less
+
+
+@pytest.mark.parametrize("n_refs, want", [(400, "style"), (120, "plain")])
+def test_search_trusts_only_a_null_sample_drawn_from_the_querys_kind_more(monkeypatch, n_refs, want):
+    """rescore_views fits the null with STYLE_PRIOR_WEIGHT where the sample is `style_sample`'s, and with
+    PRIOR_WEIGHT where a small catalog is its own null (so `query` there stays as close to `compare`, which
+    has only the prior, as before)."""
+    from melody import align
+    rng = np.random.default_rng(n_refs)
+    packed = _catalog(rng, rng.integers(0, 2, n_refs))
+    query = _as_melody(_stepwise_even(rng))
+    qf = features(query)
+    s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
+    seen = []
+    real = rescore.fit_null
+    monkeypatch.setattr(rescore, "fit_null", lambda *a, **k: seen.append(a[3]) or real(*a, **k))
+    rescore.rescore_views([rescore.View(query, qf, packed, s1, np.full(n_refs, float(n_refs)))], sample=300)
+    expect = rescore.STYLE_PRIOR_WEIGHT if want == "style" else rescore.PRIOR_WEIGHT
+    assert seen and all(w == expect for w in seen)

@@ -22,10 +22,13 @@ K_RESCORE: a query made of clichés gets a larger K or a smaller lambda, so its 
 scripts/bench_accuracy.py a free per-query lambda was too noisy (separation at 1% false positives fell to
 0.55) and a fixed one separated less well than the halfway shrinkage (0.67 against 0.71). With a random
 null sample a prior of 500 pseudo-observations against the 300 null scores separated better than one of 50
-on two data seeds (0.75 / 0.73 against 0.72 / 0.69). Since the null sample is the query's own kind, its
-scores deserve more trust: with 150 (lambda moves 0.33 of the way to the query's own, K 0.67) an Irish
-dance tune's stock figures flag about half as many catalog tunes (26 -> 12 per query) and separation holds
-(0.806 / 0.788 against 0.800 / 0.788); the prior refitted on samples of the query's own kind instead
+on two data seeds (0.75 / 0.73 against 0.72 / 0.69). A null sample of the query's own kind (`style_sample`)
+deserves more trust: with STYLE_PRIOR_WEIGHT 150 (lambda moves 0.33 of the way to the query's own, K 0.67)
+an Irish dance tune's stock figures flag about half as many catalog tunes (26 -> 12 per query) and
+separation holds (0.806 / 0.788 against 0.800 / 0.788). A catalog that is its own null sample, or one too
+large for `style_sample`, keeps 500: there the sample is not drawn from the query's kind, and a small
+catalog's few scores would pull `query`'s E-values away from `melody compare`'s, which has only the prior
+(`melody.score.pair`). The prior refitted on samples of the query's own kind instead
 (`scripts/calibrate.py --rescore --null style`: lambda 0.091, K 0.052) made every E-value about three times
 larger, separating one positive less on both seeds; see BENCHMARKS.md, "Eleventh session". Small catalogs are their own null sample rather than
 shuffled copies of it: shuffled notes lose the stepwise motion of real melodies, which would make chance
@@ -58,7 +61,8 @@ RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
 LAMBDA_RESCORE = 0.1026   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
 K_RESCORE = 0.036016     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
-PRIOR_WEIGHT = 150.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
+PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
+STYLE_PRIOR_WEIGHT = 150.0  # the same when the null sample is the query's own kind (`style_sample`)
 PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: two passages also read whole
 LAMBDA_WHOLE = 0.1126      # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
 K_WHOLE = 1.3788
@@ -136,8 +140,8 @@ def style_sample(qf, packed, size: int = NULL_SAMPLE) -> np.ndarray:
     return np.sort(np.argpartition(distance, size - 1)[:size])
 
 
-def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float, float] | None = None
-             ) -> tuple[float, float]:
+def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float, float] | None = None,
+             weight: float | None = None) -> tuple[float, float]:
     """(lambda, log K) of the Gumbel null ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))`` for one query.
 
     lambda: the query's own maximum-likelihood lambda, shrunk halfway towards LAMBDA_RESCORE (a few hundred
@@ -145,9 +149,11 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float
     further the smaller the sample (weight n / (n + PRIOR_WEIGHT) on the query's own part). K: the
     maximum-likelihood K at that lambda, 1 / mean(mn exp(-lambda S)), with PRIOR_WEIGHT pseudo-observations
     at K_RESCORE; dominated by the low and middle scores, so the sample's few true relatives hardly move it.
-    prior: (lambda, K) in place of (LAMBDA_RESCORE, K_RESCORE) (the passage view's).
+    prior: (lambda, K) in place of (LAMBDA_RESCORE, K_RESCORE) (the passage view's). weight: the prior's
+    pseudo-observations in place of PRIOR_WEIGHT (STYLE_PRIOR_WEIGHT for a null sample of the query's kind).
     """
     lam0, k0 = (LAMBDA_RESCORE, K_RESCORE) if prior is None else prior
+    weight = PRIOR_WEIGHT if weight is None else float(weight)
     x = np.asarray(null_scores, dtype="f8")
     if len(x) == 0:
         return lam0, float(np.log(k0))
@@ -155,7 +161,7 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float
 
     def log_k(lam):
         total = float(np.sum(np.exp(log_space - lam * x)))
-        return float(np.log(len(x) + PRIOR_WEIGHT) - np.log(total + PRIOR_WEIGHT / k0))
+        return float(np.log(len(x) + weight) - np.log(total + weight / k0))
 
     def nll(lam):              # profile negative log-likelihood (K at its maximum-likelihood value)
         a = log_space - lam * x
@@ -171,7 +177,7 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float
             hi = b
         else:
             lo = a
-    own = len(x) / (len(x) + PRIOR_WEIGHT)    # how far a sample of this size is trusted
+    own = len(x) / (len(x) + weight)          # how far a sample of this size is trusted
     lam = lam0 + 0.5 * own * (float(np.exp(0.5 * (lo + hi))) - lam0)
     return lam, log_k(lam)
 
@@ -261,6 +267,9 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
                                     first_view.evalues1, whole=True)]
     n_refs = len(first_view.s1)
     stage1 = [_stage1_order(v.s1, v.evalues1) for v in views]
+    # a null sample drawn from the query's own kind is trusted more than the whole of a small catalog or a
+    # large catalog's random draw (STYLE_PRIOR_WEIGHT; the module docstring)
+    weight = STYLE_PRIOR_WEIGHT if sample < n_refs < STYLE_MAX else PRIOR_WEIGHT
     if n_refs <= sample:
         cand = null_rows = rows = np.arange(n_refs)
     else:
@@ -284,7 +293,7 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
         combined[k, scored] = v.s1[scored] + pitch_scores(query_pitches(v.query), v.qf, v.packed,
                                                           pitches(v.packed), scored, params)
         fitted = null_rows[np.isfinite(combined[k, null_rows])]
-        lam, log_k = fit_null(combined[k, fitted], space[fitted], prior)
+        lam, log_k = fit_null(combined[k, fitted], space[fitted], prior, weight)
         z[k] = lam * combined[k, cand] - log_k - np.log(space[cand])
         z_null[k] = lam * combined[k, null_rows] - log_k - np.log(space[null_rows])
     # the correction for taking the best of several views, where several were taken: over the null rows
