@@ -135,6 +135,8 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
         if rg:
             H[0, :] = p[PK.P_GAP] * np.arange(n + 1)
         for i in range(1, m + 1):
+            if p[PK.P_CHAIN] > 0 and not qg:     # a further alignment starts from the best one before, less P_CHAIN
+                H[i, 0] = max(0.0, H[:i].max() - p[PK.P_CHAIN])
             for j in range(1, n + 1):
                 e = qp[i] - rp[j] - T
                 v = (p[PK.P_MATCH] + p[PK.P_PC_INFO] * worth[i] if e == 0 else p[PK.P_OCTAVE] if e % 12 == 0
@@ -159,7 +161,7 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                     diag += p[PK.P_RHY_INFO] * PK.RHYTHM_BITS[ratio + 6]
                     if e % 12 == 0 and (qp[i] - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
                         diag += p[PK.P_RUN]
-                h = max(floor, H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
+                h = max(H[i, 0] if not qg else floor, H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
                     skip = p[PK.P_REPEAT] if qp[i - 1] in (qp[i], qp[i - 2]) else p[PK.P_SKIP]
                     h = max(h, H[i - 2, j - 1] + v + skip
@@ -228,12 +230,13 @@ def test_pitch_kernel_matches_reference(qm, refs):
 @FAST
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
-       st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]))
+       st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]),
+       st.sampled_from([0.0, 0.5, 3.0, 8.0]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
-                                                                                       oct_rel, mode, whole):
+                                                                                       oct_rel, mode, whole, chain):
     p = PP.copy()
-    p[PK.P_WHOLE] = whole
+    p[PK.P_WHOLE], p[PK.P_CHAIN] = whole, chain
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode
     got = kernel_pitch_score(qm, refs, p)
@@ -494,3 +497,30 @@ def test_the_passage_view_leaves_long_references_alone(tmp_path, monkeypatch):
     np.testing.assert_array_equal(one[0], plain[0])
     np.testing.assert_allclose(one[1], plain[1])
     np.testing.assert_allclose(one[2], plain[2])
+
+
+def _joined(parts, shift=0):
+    duration = np.concatenate([x["duration"] for x in parts])
+    return Melody(make_notes(np.concatenate([[0.0], np.cumsum(duration[:-1])]), duration,
+                             np.concatenate([x["pitch"] for x in parts]) + shift))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_hook_stated_three_times_adds_its_further_statements_less_the_chain_cost(seed):
+    # verse, hook, verse, hook, verse, hook (transposed) against a tune holding the hook once: with P_CHAIN
+    # each further statement adds its own alignment's score less P_CHAIN; unrelated verses add nothing
+    rng = np.random.default_rng(seed)
+    hook = _random_tune(rng, 10)
+    verses = [_random_tune(rng, 16) for _ in range(3)]
+    ref = _joined([_random_tune(rng, 20), hook, _random_tune(rng, 20)])
+    song = _joined([verses[0], hook, verses[1], hook, verses[2], hook], 2)
+    unrelated = _joined(verses, 2)
+    single = PP.copy()
+    single[PK.P_EXACT], single[PK.P_CHAIN] = 0.0, 0.0
+    chained = single.copy()
+    chained[PK.P_CHAIN] = 20.0
+    alone = kernel_pitch_score(_joined([hook], 2), [ref], single)[0]
+    assert alone > 30.0
+    one, three = (kernel_pitch_score(song, [ref], p)[0] for p in (single, chained))
+    assert three - one == pytest.approx(2 * (alone - chained[PK.P_CHAIN]), abs=6.0)
+    assert kernel_pitch_score(unrelated, [ref], chained)[0] <= kernel_pitch_score(unrelated, [ref], single)[0] + 2.0

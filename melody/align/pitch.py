@@ -71,8 +71,8 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE = range(19)
-N_PITCH_PARAMS = 19
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN = range(20)
+N_PITCH_PARAMS = 20
 N_TRANSPOSITIONS = 12
 
 
@@ -188,7 +188,7 @@ def pc_worth(qp, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends):
+def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done):
     """Best score over the 12 transpositions base-6 .. base+5 (and their octaves) of the pitch alignment.
 
     qp / rp: integer pitches of the m+1 / n+1 notes; Q / R: prepared step rows (kernels.prepare);
@@ -197,6 +197,9 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends)
     P_PC_INFO * qworth[i] more, rows 2 / 3 the same with octave pairs scored as that exact match (P_OCT_REL).
     ends: 0 for a local alignment; bit 1: the query aligned whole (from its first note to its last, notes
     left unmatched at either end cost P_GAP each), bit 2: the reference aligned whole (`passage_ends`).
+    done: a float64 (3, 12) work buffer for the chain (P_CHAIN > 0, local alignments only), per
+    transposition: row 0 the best score over the query's rows before the current one, row 1 the current
+    row's best, row 2 the current row's floor (where a further alignment may start).
     """
     gap, skip = p[P_GAP], p[P_SKIP]
     rhy_match, rhy_pen = p[P_RHY_MATCH], p[P_RHY_PEN]
@@ -205,7 +208,12 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends)
     rel = p[P_OCT_REL] != 0.0
     qg, rg = (ends & 1) != 0, (ends & 2) != 0
     floor = K.NEG if (qg or rg) else 0.0
+    chain = p[P_CHAIN] if (p[P_CHAIN] > 0.0 and not (qg or rg)) else 0.0
     T = N_TRANSPOSITIONS
+    for k in range(T):
+        done[0, k] = 0.0
+        done[1, k] = 0.0
+        done[2, k] = floor
     for r in range(3):
         for j in range(n + 1):
             for k in range(T):
@@ -218,7 +226,11 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends)
         c, b, a = i % 3, (i - 1) % 3, (i - 2) % 3
         Hc, Hb, Ha = H[c], H[b], H[a]
         for k in range(T):
-            Hc[0, k] = i * gap if qg else 0.0
+            if chain > 0.0:      # P_CHAIN: a new alignment may start from the best one before, less P_CHAIN
+                done[0, k] = max(done[0, k], done[1, k])
+                done[1, k] = 0.0
+                done[2, k] = max(floor, done[0, k] - chain)
+            Hc[0, k] = i * gap if qg else done[2, k]
         row_end = (not qg) or i == m
         s = i - 1
         lq, lqp, qmet = Q[K.LOGLEN, s], Q[K.LOGPREV, s], Q[K.MET, s]
@@ -267,8 +279,9 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends)
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
             for k in range(T):
                 h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
-                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), floor)
+                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), done[2, k])
                 Hcj[k] = h
+                done[1, k] = max(done[1, k], h)
                 if row_end and (not rg or j == n):
                     best = max(best, h)
             # A step copied whole: same interval (up to octaves) and the same change of length as the step
@@ -279,6 +292,7 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends)
                 h = Hb1[k] + r11 + tb[d - k] + run
                 if h > Hcj[k]:
                     Hcj[k] = h
+                    done[1, k] = max(done[1, k], h)
                     if row_end and (not rg or j == n):
                         best = max(best, h)
     return best
@@ -362,6 +376,7 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
     qs = np.empty(max(m, 1), dtype=np.int64)
     nq = _moving_steps(qp, m, qs)
     mode_buf = np.empty(longest + 1, dtype=np.int64)
+    done = np.empty((3, N_TRANSPOSITIONS))
     qminor = estimate_key(qp)[1]
     for k in range(rows.shape[0]):
         r = rows[k]
@@ -373,23 +388,23 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         K.prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
         rpr = rp[na:nb]
         ends = passage_ends(m, b - a, p[P_WHOLE])
-        out[k] = _one_score(qp, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends)
+        out[k] = _one_score(qp, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done)
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
             if rminor == qminor:
                 continue
             rpm = mode_buf[:nb - na]
             change_mode(rpr, tonic, rminor, rpm)
-            alt = _one_score(qp, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends)
+            alt = _one_score(qp, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done)
             out[k] = max(out[k], alt - p[P_MODE])
 
 
 @njit(cache=True, error_model="numpy")
-def _one_score(qp, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends):
+def _one_score(qp, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done):
     """The pitch alignment of the query against one reference (pitches rpr, n steps, prepared rows R),
     plus P_EXACT times its longest exact run."""
     base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
-    score = _pitch_local(qp, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends)
+    score = _pitch_local(qp, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done)
     if p[P_EXACT] != 0.0:
         nr = _moving_steps(rpr, n, rs)
         score += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)
