@@ -32,6 +32,8 @@ With MODE > 0, when the two melodies' keys (the Krumhansl-Kessler profile that b
 melody's pitch-class counts) are in different modes, the score is the better of that and the same score
 against the reference in the other mode (in a major key the third and sixth a semitone lower, in a minor key
 the third, sixth and flat seventh a semitone higher) less MODE.
+With CHAIN > 0 (and the query not aligned whole), a further alignment may start from the best score of
+the query's earlier rows less CHAIN: H[i, 0] = max(0, max H[:i] - CHAIN), and that is the floor of row i.
 With WHOLE > 0 and a query of at most WHOLE steps, the query is aligned whole (the passage view): H[i, 0] =
 i GAP, no floor, and the score is the best cell of the last query row; a reference of at most WHOLE steps is
 aligned whole too (H[0, j] = j GAP, the score the last cell of the last row).

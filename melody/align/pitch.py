@@ -58,6 +58,16 @@ information when both melodies change length the same way. A loose alignment can
 exact copy by running on through the surrounding context; this term keeps an exact copy of rare material
 ahead of it, while a shared scale run or repeated note (low weights) adds little.
 
+A song that borrows a hook states it several times (verse, hook, verse, hook, bridge, hook), and a chance
+partner rarely matches more than one stretch of it: with P_CHAIN > 0 the local alignment may go on past
+its end and start again later in the query, against any part of the reference (the same hook again, or
+another borrowed passage), at a cost of P_CHAIN (repeat matches, Durbin et al. 1998, section 2.3): each
+further query-disjoint alignment under the same transposition adds its score less P_CHAIN, so only
+statements scoring more than P_CHAIN count, and a single alignment scores as before. A long loose
+alignment through a song's own verses is one statement; the hook's three statements are three. On
+scripts/bench_accuracy.py's dispute hook songs this ranked 3 / 6 more of 40 counterparts first (seeds 0 / 1,
+BENCHMARKS.md, eleventh session). Not for whole alignments (P_WHOLE): a passage is one statement.
+
 With P_WHOLE > 0 (the re-scoring's passage view, `melody.score.rescore`), a query of at most P_WHOLE steps
 is aligned whole, from its first note to its last (a note left unmatched at either end costs P_GAP, and
 the score has no zero floor), against a reference of at most P_WHOLE steps aligned whole too
