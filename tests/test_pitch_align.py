@@ -163,7 +163,8 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                     diag += p[PK.P_RHY_INFO] * PK.RHYTHM_BITS[ratio + 6]
                     if e % 12 == 0 and (qp[i] - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
                         diag += p[PK.P_RUN]
-                h = max(H[i, 0] if not qg else floor, H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP], H[i, j - 1] + p[PK.P_GAP])
+                h = max(floor if qg else H[i, 0], H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP],
+                        H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
                     skip = p[PK.P_REPEAT] if qp[i - 1] in (qp[i], qp[i - 2]) else p[PK.P_SKIP]
                     h = max(h, H[i - 2, j - 1] + v + skip

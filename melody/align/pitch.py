@@ -65,8 +65,10 @@ another borrowed passage), at a cost of P_CHAIN (repeat matches, Durbin et al. 1
 further query-disjoint alignment under the same transposition adds its score less P_CHAIN, so only
 statements scoring more than P_CHAIN count, and a single alignment scores as before. A long loose
 alignment through a song's own verses is one statement; the hook's three statements are three. On
-scripts/bench_accuracy.py's dispute hook songs this ranked 3 / 6 more of 40 counterparts first (seeds 0 / 1, P_CHAIN 25,
-BENCHMARKS.md, eleventh session). Not for whole alignments (P_WHOLE): a passage is one statement.
+scripts/bench_accuracy.py's dispute hook songs P_CHAIN 25 ranked 3 / 6 more of 40 counterparts first
+(seeds 0 / 1), every other figure unchanged; at 20, chance partners of folk queries that repeat a phrase
+chained as well (BENCHMARKS.md, eleventh session). Not for whole alignments (P_WHOLE): a passage is one
+statement.
 
 With P_WHOLE > 0 (the re-scoring's passage view, `melody.score.rescore`), a query of at most P_WHOLE steps
 is aligned whole, from its first note to its last (a note left unmatched at either end costs P_GAP, and
