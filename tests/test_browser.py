@@ -2,6 +2,7 @@
 the match table and the piano roll. A screenshot goes to tests/artifacts/ (not committed)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -69,60 +70,59 @@ def server(tmp_path_factory):
         log.close()
 
 
-def test_example_shows_match_table_and_piano_roll(server):
+@contextlib.contextmanager
+def _page(server: str, height: int):
+    """A headless Chromium page on the dashboard, closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     os.makedirs(ARTIFACTS, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page = browser.new_page(viewport={"width": 1400, "height": height})
             page.goto(server, wait_until="domcontentloaded")
-            page.get_by_text("...or pick an example").wait_for(timeout=60_000)
-            page.locator('[data-testid="stSelectbox"]').first.click()
-            page.get_by_role("option", name="morning_commute.mid").click()
-            try:
-                page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=90_000)
-                page.locator('[data-testid="stImage"] img').first.wait_for(timeout=60_000)
-                page.get_by_text("Download report (HTML)").wait_for(timeout=30_000)
-            finally:
-                page.screenshot(path=os.path.join(ARTIFACTS, "app-example.png"), full_page=True)
-            assert page.get_by_text("1 flagged match(es)").count() == 1
-            assert page.locator('[data-testid="stException"]').count() == 0
-            with page.expect_download(timeout=60_000) as download:     # the report is built on click
-                page.get_by_text("Download report (HTML)").click()
-            report = open(download.value.path(), encoding="utf-8").read()
-            assert "data:image/png;base64," in report and "Ode to Joy" in report
+            yield page
         finally:
             browser.close()
+
+
+def _wait_for_results(page, screenshot: str):
+    """Wait for the table, the piano roll and the report button; the page's screenshot goes to
+    tests/artifacts/ whatever happens."""
+    try:
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=90_000)
+        page.locator('[data-testid="stImage"] img').first.wait_for(timeout=60_000)
+        page.get_by_text("Download report (HTML)").wait_for(timeout=30_000)
+    finally:
+        page.screenshot(path=os.path.join(ARTIFACTS, screenshot), full_page=True)
+
+
+def test_example_shows_match_table_and_piano_roll(server):
+    with _page(server, 1800) as page:
+        page.get_by_text("...or pick an example").wait_for(timeout=60_000)
+        page.locator('[data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="morning_commute.mid").click()
+        _wait_for_results(page, "app-example.png")
+        assert page.get_by_text("1 flagged match(es)").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0
+        with page.expect_download(timeout=60_000) as download:     # the report is built on click
+            page.get_by_text("Download report (HTML)").click()
+        report = open(download.value.path(), encoding="utf-8").read()
+        assert "data:image/png;base64," in report and "Ode to Joy" in report
 
 
 def test_compare_page_with_a_catalog_tune_in_a_browser(server):
     """The compare page in a real browser: an example against a catalog tune found by part of its title
     gives the passage table and the piano roll. A screenshot goes to tests/artifacts/app-compare.png."""
-    from playwright.sync_api import sync_playwright
-
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 3000})
-            page.goto(server, wait_until="domcontentloaded")
-            page.get_by_text("Compare two songs").wait_for(timeout=60_000)
-            page.get_by_text("Compare two songs").click()
-            page.get_by_text("...or pick an example as song A").wait_for(timeout=60_000)
-            page.locator('[data-testid="stSelectbox"]').first.click()
-            page.get_by_role("option", name="morning_commute.mid").click()
-            page.get_by_text("a catalog tune", exact=True).click()
-            page.get_by_label("Title of a catalog tune (or part of it)").fill("ode")
-            page.keyboard.press("Enter")
-            try:
-                page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=90_000)
-                page.locator('[data-testid="stImage"] img').first.wait_for(timeout=60_000)
-                page.get_by_text("Download report (HTML)").wait_for(timeout=30_000)
-            finally:
-                page.screenshot(path=os.path.join(ARTIFACTS, "app-compare.png"), full_page=True)
-            assert page.get_by_text("morning_commute.mid vs Ode to Joy: 2 flagged passage(s)").count() == 1
-            assert page.locator('[data-testid="stException"]').count() == 0
-        finally:
-            browser.close()
+    with _page(server, 3000) as page:
+        page.get_by_text("Compare two songs").wait_for(timeout=60_000)
+        page.get_by_text("Compare two songs").click()
+        page.get_by_text("...or pick an example as song A").wait_for(timeout=60_000)
+        page.locator('[data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="morning_commute.mid").click()
+        page.get_by_text("a catalog tune", exact=True).click()
+        page.get_by_label("Title of a catalog tune (or part of it)").fill("ode")
+        page.keyboard.press("Enter")
+        _wait_for_results(page, "app-compare.png")
+        assert page.get_by_text("morning_commute.mid vs Ode to Joy: 2 flagged passage(s)").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0
