@@ -373,6 +373,7 @@ def compare_page(catalog: Catalog | None, catalog_path: str, max_evalue: float):
                   for path, label, span in ((path_a, label_a, p["query_span"]),
                                             (b[0] if b else "", label_b, p["reference_span"])) if is_audio(path)]
     passage_evidence(query, reference, p, recordings, names=("A", "B"))
+
     def full_report() -> str:     # built only when the button is pressed: a piano roll per passage
         figures, intervals = {}, {}
         for i, passage in enumerate(passages):
