@@ -14,7 +14,7 @@ query's null (--null style: the NULL_SAMPLE references nearest to the query in s
 over all the references packed as one catalog). The style-drawn prior (lambda 0.0907, K 0.0517) has the
 heavier tail of a kind's own chance partners; shrinking every query towards it made E-values about three
 times larger and separated no better (BENCHMARKS.md, "Eleventh session"), so search keeps the random-drawn
-prior and trusts the query's own (style-drawn) null sample more instead (rescore.PRIOR_WEIGHT).
+prior and trusts the query's own (style-drawn) null sample more instead (rescore.STYLE_PRIOR_WEIGHT).
 
     .venv/bin/python scripts/calibrate.py --pairs 20000
     .venv/bin/python scripts/calibrate.py --rescore --queries 200
@@ -82,13 +82,10 @@ def length_exponents(samples):
 def combined_scores(query, refs, pitch_params=None):
     """Stage 2's combined scores (stage 1's interval score + the pitch alignment's) of melody `query`
     against each melody of `refs` packed as a catalog, and each reference's number of steps."""
-    from melody.catalog.packed import pack
-    from melody.notes import NOTE_DTYPE
+    from melody.catalog.packed import pack_melodies
     from melody.score import rescore
     qf = features(query)
-    notes = np.concatenate([m.notes for m in refs]).astype(NOTE_DTYPE)
-    offsets = np.concatenate([[0], np.cumsum([len(m.notes) for m in refs])]).astype(np.int64)
-    packed = pack([None] * len(refs), notes, offsets)
+    packed = pack_melodies(refs)
     s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
     s2 = rescore.pitch_scores(np.rint(query.notes["pitch"]).astype(np.int64), qf, packed,
                               rescore.pitches(packed), np.arange(len(refs)), pitch_params)
@@ -98,14 +95,11 @@ def combined_scores(query, refs, pitch_params=None):
 def null_picker(refs, how: str, rng):
     """A function (query melody -> indices into `refs` of its NULL_SAMPLE null references): drawn as search
     draws them (how="style": `rescore.style_sample` with `refs` packed as one catalog) or at random."""
-    from melody.catalog.packed import pack
-    from melody.notes import NOTE_DTYPE
+    from melody.catalog.packed import pack_melodies
     from melody.score import rescore
     if how == "random":
         return lambda qm: rng.choice(len(refs), size=rescore.NULL_SAMPLE, replace=False)
-    notes = np.concatenate([m.notes for m in refs]).astype(NOTE_DTYPE)
-    offsets = np.concatenate([[0], np.cumsum([len(m.notes) for m in refs])]).astype(np.int64)
-    packed = pack([None] * len(refs), notes, offsets)
+    packed = pack_melodies(refs)
     return lambda qm: rescore.style_sample(features(qm), packed)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from melody.catalog.packed import pack
+from melody.catalog.packed import pack, pack_melodies
 from melody.notes import NOTE_DTYPE, make_notes
 from melody.represent import features
 from melody.score import rescore
@@ -81,9 +81,7 @@ def test_calibration_draws_each_querys_null_as_search_does():
     refs = [Melody((_stepwise_even if k == 0 else _leaping_dotted)(rng), f"r{i}") for i, k in enumerate(kinds)]
     query = _as_melody(_leaping_dotted(rng))
     picked = calibrate.null_picker(refs, "style", rng)(query)
-    notes = np.concatenate([m.notes for m in refs]).astype(NOTE_DTYPE)
-    offsets = np.concatenate([[0], np.cumsum([len(m.notes) for m in refs])]).astype(np.int64)
-    want = rescore.style_sample(features(query), pack([None] * len(refs), notes, offsets))
+    want = rescore.style_sample(features(query), pack_melodies(refs))
     assert np.array_equal(picked, want)
     assert np.mean(kinds[picked] == 1) > 0.95
     drawn = calibrate.null_picker(refs, "random", rng)(query)

@@ -88,6 +88,14 @@ def pack(entries, notes: np.ndarray, offsets: np.ndarray) -> Packed:
     return Packed(entries, notes, offsets, interval, length, weight, metric, step_offsets, unit)
 
 
+def pack_melodies(melodies: list[Melody]) -> Packed:
+    """Melodies packed as one in-memory catalog without entries (row k is melodies[k]): the null samples
+    `scripts/calibrate.py` scores as search scores a catalog."""
+    notes = np.concatenate([m.notes for m in melodies]).astype(NOTE_DTYPE)
+    offsets = np.concatenate([[0], np.cumsum([len(m.notes) for m in melodies])]).astype(np.int64)
+    return pack([None] * len(melodies), notes, offsets)
+
+
 def repeats(notes: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
     """True for every note that repeats the pitch of the note before it in the same melody."""
     pitch = np.rint(notes["pitch"].astype("f8"))
