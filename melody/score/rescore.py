@@ -123,6 +123,12 @@ def style_histograms(interval: np.ndarray, length: np.ndarray, step_offsets: np.
     return h
 
 
+def by_style(n_refs: int, size: int = NULL_SAMPLE) -> bool:
+    """Whether a catalog of n_refs melodies draws a query's null sample of `size` by style
+    (`style_sample`): not when it is its own null sample, nor at STYLE_MAX melodies or more."""
+    return size < n_refs < STYLE_MAX
+
+
 def style_sample(qf, packed, size: int = NULL_SAMPLE) -> np.ndarray:
     """The null sample of a query: the `size` catalog melodies nearest to it in style (L1 distance of
     `style_histograms`), sorted; the fixed random `null_sample` in catalogs of STYLE_MAX melodies or more.
@@ -134,7 +140,7 @@ def style_sample(qf, packed, size: int = NULL_SAMPLE) -> np.ndarray:
     session: Irish dance tunes and the null"); the query's stylistic neighbours are its chance partners.
     No corpus labels are used. The histograms are cached in ``packed.derived``."""
     n_refs = len(packed)
-    if n_refs <= size or n_refs >= STYLE_MAX:
+    if not by_style(n_refs, size):
         return null_sample(n_refs, size)
     hist = packed.derived.get("style")
     if hist is None:
@@ -273,7 +279,7 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     stage1 = [_stage1_order(v.s1, v.evalues1) for v in views]
     # a null sample drawn from the query's own kind is trusted more than the whole of a small catalog or a
     # large catalog's random draw (STYLE_PRIOR_WEIGHT; the module docstring)
-    weight = STYLE_PRIOR_WEIGHT if sample < n_refs < STYLE_MAX else PRIOR_WEIGHT
+    weight = STYLE_PRIOR_WEIGHT if by_style(n_refs, sample) else PRIOR_WEIGHT
     if n_refs <= sample:
         cand = null_rows = rows = np.arange(n_refs)
     else:
