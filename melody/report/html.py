@@ -51,9 +51,10 @@ def _several_tunes(matches: list[dict]) -> bool:
     return any(m.get("query_tune") for m in matches)
 
 
-def _tune(m: dict) -> str:
-    title = m.get("query_title") or ""
-    return f"{m.get('query_tune', 0) + 1}" + (f": {title[:24]}{'...' if len(title) > 24 else ''}" if title else "")
+def _tune(index: int, title: str | None) -> str:
+    """A tune of a file as numbered from 1, with its title shortened."""
+    title = title or ""
+    return f"{index + 1}" + (f": {title[:24]}{'...' if len(title) > 24 else ''}" if title else "")
 
 
 def summary_rows(matches: list[dict]) -> list[dict]:
@@ -62,7 +63,7 @@ def summary_rows(matches: list[dict]) -> list[dict]:
     several = _several_tunes(matches)
     return [{"rank": k + 1, "title": m["title"], "score": round(m["score"], 4), "E-value": m["evalue"],
              "flagged": m["flagged"], "matched notes": m["matched_notes"],
-             **({"query tune": _tune(m)} if several else {}),
+             **({"query tune": _tune(m.get("query_tune", 0), m.get("query_title"))} if several else {}),
              "query s": _fmt_span(m["query_span"], "{:.1f}"), "reference s": _fmt_span(m["reference_span"], "{:.1f}"),
              "query bars": _fmt_span(m["query_bars"]), "reference bars": _fmt_span(m["reference_bars"]),
              "transposition": m["transposition"], "tempo ratio": m["tempo_ratio"]}
@@ -77,9 +78,8 @@ def passage_rows(passages: list[dict], tunes=(1, 1)) -> list[dict]:
     tune_a, tune_b = (n > 1 for n in tunes)
     return [{"passage": k + 1, "E-value": p["evalue"], "flagged": p["flagged"], "matched notes": p["matched_notes"],
              "exact notes": p["exact_notes"],
-             **({"A tune": _tune({"query_tune": p["query_tune"], "query_title": p["query_title"]})} if tune_a else {}),
-             **({"B tune": _tune({"query_tune": p["reference_tune"], "query_title": p["reference_title"]})}
-                if tune_b else {}),
+             **({"A tune": _tune(p["query_tune"], p["query_title"])} if tune_a else {}),
+             **({"B tune": _tune(p["reference_tune"], p["reference_title"])} if tune_b else {}),
              **({"pair E-value": p["pair_evalue"]} if tune_a or tune_b else {}),
              "A seconds": _fmt_span(p["query_span"], "{:.1f}"), "B seconds": _fmt_span(p["reference_span"], "{:.1f}"),
              "A bars": _fmt_span(p["query_bars"]), "B bars": _fmt_span(p["reference_bars"]),
@@ -139,7 +139,8 @@ def html_report(result: dict, figures=None, intervals=None) -> str:
         else:
             parts.append(f"<h2>{k + 1}. {esc(m['title'])}{' (' + esc(m['composer']) + ')' if m.get('composer') else ''}"
                          f"{flag}</h2>")
-            parts.append(f"<p>Query {'(tune ' + esc(_tune(m)) + ') ' if _several_tunes(matches) else ''}"
+            tune = _tune(m.get("query_tune", 0), m.get("query_title")) if _several_tunes(matches) else None
+            parts.append(f"<p>Query {'(tune ' + esc(tune) + ') ' if tune else ''}"
                          f"{m['query_span'][0]:.1f}-{m['query_span'][1]:.1f} s matches reference "
                          f"{m['reference_span'][0]:.1f}-{m['reference_span'][1]:.1f} s; {m['matched_notes']} notes "
                          f"aligned, {m['exact_notes']} identical after transposing the reference "
