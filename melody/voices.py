@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .notes import CHORD_SIZE, CHORD_SPREAD, CHORD_WINDOW, NOTE_DTYPE, onset_groups
+from .notes import CHORD_SIZE, CHORD_WINDOW, NOTE_DTYPE, onset_groups, top_voices
 
 # -ln(share) of melodic intervals of 0..24 semitones (up or down) in the 11,582 tunes of the Essen, O'Neill
 # and Ryan collections (775,000 intervals), rounded; the tritone and the major seventh, which folk tunes
@@ -47,7 +47,7 @@ REST = 3.0              # where the melody's last note ends and a rest begins
 REST_EACH = 2.5         # every onset during a rest (the accompaniment plays on, the melody is silent)
 CUT = 3.0               # a lower melody note struck while the last one still sounds
 WINDOW = CHORD_WINDOW   # seconds: notes starting this close together are struck together (notes.py's
-                        # CHORD_SIZE and CHORD_SPREAD say what a close block chord is)
+                        # CHORD_SIZE and top_voices say what a block chord is)
 HOLD_MIN = 0.05         # seconds a note must still sound after an onset to count as held over it
 NO_NOTE = 128           # the state before the melody's first note
 RESTING = NO_NOTE + 1   # added to a state: the melody rests after that pitch
@@ -182,14 +182,13 @@ def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
         cost[group_start[g]:group_start[g + 1]] += repeated
     skip = np.zeros(n_groups)
     if anchor is not None:
-        # the anchor line's choice stands except at onsets of close block chords and onsets where it has no note
+        # the anchor line's choice stands except at onsets where it has no note and onsets of block chords,
+        # unless there it takes the voice of its own on top (notes.top_voices)
         anchored = np.full(n_groups, -1, dtype=np.int64)
         g_of = np.searchsorted(group_onset, anchor["onset"] + 1e-9, side="right") - 1
         anchored[g_of[g_of >= 0]] = np.rint(anchor["pitch"][g_of >= 0]).astype(np.int64)
-        spread = np.full(n_groups, np.iinfo(np.int64).max)
-        chordal = size >= CHORD_SIZE
-        spread[chordal] = cand_pitch[group_start[:-1][chordal]] - cand_pitch[group_start[:-1][chordal] + 1]
-        for g in np.flatnonzero((anchored >= 0) & (spread > CHORD_SPREAD)):
+        on_top = top_voices(notes, starts, ends, window) & (anchored == cand_pitch[group_start[:-1]])
+        for g in np.flatnonzero((anchored >= 0) & ((size < CHORD_SIZE) | on_top)):
             here = slice(group_start[g], group_start[g + 1])
             chosen = cand_pitch[here] == anchored[g]
             if chosen.any():                         # always, for an anchor made from these notes
