@@ -16,7 +16,9 @@ Costs, each in nats (negative log-probabilities, so they add):
   the melody's pitch at an onset it lets pass for every semitone the onset's highest note lies above it
   (the melody is usually the top voice);
 * a note of a block chord that repeats the block chord before it (the accompaniment striking it again)
-  costs ``REPEATED``;
+  costs ``REPEATED``, and a tone of a block chord (notes struck and released together) struck with a voice
+  of its own (a note released apart) inside or above the chord costs ``CHORD_TONE`` (the melody in the
+  chords' register, held for its own length);
 * a rest costs ``REST`` where it begins and ``REST_EACH`` at every onset it lasts; while the melody's
   last note still sounds (a held note over the accompaniment) letting an onset pass is free, and striking a
   lower note then costs ``CUT`` (a note struck under a held melody note is an inner voice, as in the skyline).
@@ -24,8 +26,9 @@ Costs, each in nats (negative log-probabilities, so they add):
 Alone, such a line gives up too many real notes: a rest is cheaper than a leap of an octave and back, and a
 melody note doubled by a chord tone looks like the chord. So the MIDI loader gives it an ``anchor``, the
 line of the pattern rules (`notes.drop_repeated_chords`, `notes.monophonic`, `notes.drop_low_dips`), and
-lets it decide only where those rules are weakest: onsets of close block chords (3+ notes, the top at most
-a fourth above the next) and onsets the anchor leaves empty. The kernel is small and pure, with no
+lets it decide only where those rules are weakest: onsets of block chords where the anchor does not take a
+voice of its own on top (`notes.top_voices`: a top more than a fourth above the next note, or released apart
+from the chord) and onsets the anchor leaves empty. The kernel is small and pure, with no
 allocation inside its loops; `line_inputs` prepares its input.
 """
 from __future__ import annotations
@@ -33,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .notes import CHORD_SIZE, CHORD_SPREAD, CHORD_WINDOW, NOTE_DTYPE, onset_groups
+from .notes import CHORD_SIZE, CHORD_WINDOW, NOTE_DTYPE, onset_groups, top_voices
 
 # -ln(share) of melodic intervals of 0..24 semitones (up or down) in the 11,582 tunes of the Essen, O'Neill
 # and Ryan collections (775,000 intervals), rounded; the tritone and the major seventh, which folk tunes
@@ -46,8 +49,11 @@ REPEATED = 2.0          # a note of a block chord that repeats the block chord b
 REST = 3.0              # where the melody's last note ends and a rest begins
 REST_EACH = 2.5         # every onset during a rest (the accompaniment plays on, the melody is silent)
 CUT = 3.0               # a lower melody note struck while the last one still sounds
+CHORD_TONE = 3.0        # a tone of a block chord struck with a voice of its own inside or above it (as CUT:
+                        # an inner voice; 1 / 3 / inf measured on the bench's piano parts and six real songs,
+                        # inf lost the songs' notes)
 WINDOW = CHORD_WINDOW   # seconds: notes starting this close together are struck together (notes.py's
-                        # CHORD_SIZE and CHORD_SPREAD say what a close block chord is)
+                        # CHORD_SIZE and top_voices say what a block chord is)
 HOLD_MIN = 0.05         # seconds a note must still sound after an onset to count as held over it
 NO_NOTE = 128           # the state before the melody's first note
 RESTING = NO_NOTE + 1   # added to a state: the melody rests after that pitch
@@ -137,12 +143,13 @@ def _leap_table() -> np.ndarray:
 
 
 def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW, repeated: float = REPEATED,
-                anchor: np.ndarray | None = None):
+                anchor: np.ndarray | None = None, chord_tone: float = CHORD_TONE):
     """The kernel's input for a polyphonic NOTE_DTYPE array sorted by onset: the candidates (indices into
     `notes`, one per distinct pitch of each onset group, the longest), group starts, candidate pitches and
     costs, the cost of taking no note at each group and the held-pitch matrix. With an `anchor` line (a
-    monophonic NOTE_DTYPE array from the same notes) only onsets of close block chords and onsets where the
-    anchor has no note are left open; elsewhere the anchor's note is the only choice."""
+    monophonic NOTE_DTYPE array from the same notes) only onsets of block chords (unless the anchor takes a
+    voice of its own on top) and onsets where the anchor has no note are left open; elsewhere the anchor's
+    note is the only choice."""
     onset = notes["onset"]
     n_notes = len(notes)
     starts, ends = onset_groups(onset, window)
@@ -180,16 +187,24 @@ def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
     held_before = (low_set[blocks[1:]] & ~low_set[blocks[:-1]]) | (high_set[blocks[1:]] & ~high_set[blocks[:-1]])
     for g in blocks[1:][held_before == 0]:
         cost[group_start[g]:group_start[g + 1]] += repeated
+    # tones of a block chord (CHORD_SIZE or more notes released together) struck with a voice of its own
+    # (released apart) inside or above the chord's compass: the melody in the chords' register
+    cand_release = end[cand]
+    for g in blocks:
+        here = slice(group_start[g], group_start[g + 1])
+        released = cand_release[here]
+        tone = (np.abs(released[:, None] - released[None, :]) <= window).sum(axis=1) >= CHORD_SIZE
+        if tone.any() and np.any(~tone & (cand_pitch[here] > cand_pitch[here][tone].min())):
+            cost[here] += np.where(tone, chord_tone, 0.0)
     skip = np.zeros(n_groups)
     if anchor is not None:
-        # the anchor line's choice stands except at onsets of close block chords and onsets where it has no note
+        # the anchor line's choice stands except at onsets where it has no note and onsets of block chords,
+        # unless there it takes the voice of its own on top (notes.top_voices)
         anchored = np.full(n_groups, -1, dtype=np.int64)
         g_of = np.searchsorted(group_onset, anchor["onset"] + 1e-9, side="right") - 1
         anchored[g_of[g_of >= 0]] = np.rint(anchor["pitch"][g_of >= 0]).astype(np.int64)
-        spread = np.full(n_groups, np.iinfo(np.int64).max)
-        chordal = size >= CHORD_SIZE
-        spread[chordal] = cand_pitch[group_start[:-1][chordal]] - cand_pitch[group_start[:-1][chordal] + 1]
-        for g in np.flatnonzero((anchored >= 0) & (spread > CHORD_SPREAD)):
+        on_top = top_voices(notes, starts, ends, window) & (anchored == cand_pitch[group_start[:-1]])
+        for g in np.flatnonzero((anchored >= 0) & ((size < CHORD_SIZE) | on_top)):
             here = slice(group_start[g], group_start[g + 1])
             chosen = cand_pitch[here] == anchored[g]
             if chosen.any():                         # always, for an anchor made from these notes
@@ -200,7 +215,7 @@ def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
 
 def melody_line(notes: np.ndarray, window: float = WINDOW, below: float = BELOW, repeated: float = REPEATED,
                 rest: float = REST, rest_each: float = REST_EACH, cut: float = CUT,
-                anchor: np.ndarray | None = None) -> np.ndarray:
+                anchor: np.ndarray | None = None, chord_tone: float = CHORD_TONE) -> np.ndarray:
     """The melody of a polyphonic part by continuity (see the module's docstring): a monophonic NOTE_DTYPE
     array, sorted by onset, each note cut where the next begins. `notes` is any NOTE_DTYPE array."""
     if notes.dtype != NOTE_DTYPE:
@@ -208,7 +223,7 @@ def melody_line(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
     if len(notes) == 0:
         return notes.copy()
     notes = notes[np.argsort(notes["onset"], kind="stable")]
-    cand, group_start, pitch, cost, skip, held = line_inputs(notes, window, below, repeated, anchor)
+    cand, group_start, pitch, cost, skip, held = line_inputs(notes, window, below, repeated, anchor, chord_tone)
     keep = _viterbi(group_start, pitch, cost, skip, held, _leap_table(), float(rest), float(rest_each), float(cut),
                     float(below))
     out = notes[np.sort(cand[keep])].copy()

@@ -9,7 +9,8 @@ import pytest
 
 from melody.errors import CorruptFile, MelodyError, NoMelody, UnsupportedFile
 from melody.io import load
-from melody.notes import drop_low_dips, drop_repeated_chords, make_notes
+from melody.notes import (CHORD_WINDOW, chord_top_share, drop_low_dips, drop_repeated_chords, make_notes, monophonic,
+                          onset_groups, top_voices)
 from melody.testing import Track, accompany, piano_arrangement, write_midi
 
 PPQ = 480
@@ -420,3 +421,54 @@ def test_an_invalid_key_signature_is_a_corrupt_file(tmp_path):
     with pytest.raises(CorruptFile) as info:
         load(path)
     assert "key.mid" in str(info.value)
+
+
+def test_a_melody_note_inside_an_oompah_with_its_own_length_is_kept(tmp_path):
+    # the melody lies just above the accompaniment's close chord (63 over 60 55 51, a minor third) and is
+    # struck with it on beats 2 and 4, but held for its own length (two beats, then a half beat) while the
+    # chord is detached: a voice of its own, not the top of the chord struck again in the oom-pah
+    lead, accompaniment = [], []
+    for bar in range(4):
+        t = 4.0 * bar
+        lead += [(67 - bar % 2, t, 1.0), (63, t + 1, 2.0), (63, t + 3, 0.5), (65, t + 3.5, 0.5)]
+        accompaniment += [(39, t, 0.95), (39, t + 2, 0.95)]
+        accompaniment += [(p, t + beat, 0.9) for beat in (1, 3) for p in (60, 55, 51)]
+    (melody,) = load(write_midi(tmp_path / "inner.mid", [piano_track(lead, accompaniment)], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+
+
+def test_chords_on_every_beat_under_a_resting_melody_are_not_a_hymn(tmp_path):
+    # the accompaniment strikes the same chord on every beat; the melody plays two notes a bar and rests
+    # for the second half. Most of the skyline's notes then top a chord, as in a hymn, but these chords
+    # repeat the one before: an accompaniment, whose tops in the melody's rests are not the tune
+    lead, accompaniment = [], []
+    for bar in range(6):
+        t = 4.0 * bar
+        lead += [(67 + bar % 3, t, 1.0), (69 - bar % 2, t + 1.5, 0.5)]
+        accompaniment += [(p, t + beat, 0.9) for beat in range(4) for p in (60, 55, 52)]
+    lead.append((67, 24.0, 2.0))
+    accompaniment += [(p, 24.0, 2.0) for p in (60, 55, 48)]
+    (melody,) = load(write_midi(tmp_path / "beats.mid", [piano_track(lead, accompaniment)], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+
+
+def test_top_voices_a_top_released_apart_or_far_above_is_a_voice_of_its_own():
+    rows = [  # (onset, duration, pitch): four groups struck together
+        (0.0, 0.9, 64), (0.0, 0.9, 60), (0.0, 0.9, 55),          # a block chord: released together
+        (1.0, 2.0, 63), (1.0, 0.9, 60), (1.0, 0.9, 55),          # its top held longer
+        (3.0, 0.9, 72), (3.0, 0.9, 60), (3.0, 0.9, 55),          # more than a fourth above
+        (4.0, 0.5, 60), (4.0, 0.9, 60)]                           # one pitch: no chord under it
+    notes = make_notes(*zip(*rows))
+    starts, ends = onset_groups(notes["onset"], CHORD_WINDOW)
+    assert top_voices(notes, starts, ends).tolist() == [False, True, True, False]
+
+
+def test_chord_top_share_counts_chords_that_move_not_chords_struck_again():
+    # a hymn: every skyline note tops a chord and the chords change -> 1.0; the same tune's tops over one
+    # chord struck on every beat with the tune resting between -> only the chord under each melody note
+    hymn = make_notes(np.repeat(np.arange(4.0), 3), np.full(12, 0.9),
+                      [67, 60, 52, 69, 62, 53, 71, 62, 55, 72, 64, 55])
+    assert chord_top_share(monophonic(hymn), hymn) == 1.0
+    rows = [(b, 0.9, p) for b in range(8) for p in (60, 55, 52)] + [(0.0, 1.0, 67), (4.0, 1.0, 69)]
+    part = make_notes(*zip(*rows))
+    assert chord_top_share(monophonic(part), part) == pytest.approx(2 / 8)

@@ -142,16 +142,32 @@ def test_line_inputs_on_a_small_part():
     # onset 0: melody 74 (2 beats) over a close chord 60 64 67; onset 1: the chord again; onset 2: 71 alone
     part = notes_of([(0, 2, 74), (0, 1, 60), (0, 1, 64), (0, 1, 67), (1, 1, 60), (1, 1, 64), (1, 1, 67),
                      (2, 1, 71)])
-    cand, group_start, pitch, cost, skip, held = line_inputs(part, below=1.0, repeated=2.0)
+    cand, group_start, pitch, cost, skip, held = line_inputs(part, below=1.0, repeated=2.0, chord_tone=3.0)
     assert group_start.tolist() == [0, 4, 7, 8] and not skip.any()
     assert pitch.tolist() == [74, 67, 64, 60, 67, 64, 60, 71]                    # each onset high to low
     assert held[1, 74] and not held[1, 67] and not held[2, 74]                   # 74 sounds on over onset 1
-    # onset 0: below the top; onset 1: below the held 74, plus the chord struck again (the first strike is free)
-    assert cost[:4].tolist() == [0, 7, 10, 14]
+    # onset 0: below the top, and the chord's tones 3 more (74 is released apart: a voice of its own);
+    # onset 1: below the held 74, plus the chord struck again (the first strike is free)
+    assert cost[:4].tolist() == [0, 7 + 3, 10 + 3, 14 + 3]
     assert cost[4:7].tolist() == [7 + 2, 10 + 2, 14 + 2]
+    _, _, _, cost, _, _ = line_inputs(part, below=1.0, repeated=2.0, chord_tone=0.0)
+    assert cost[:4].tolist() == [0, 7, 10, 14]
     # with the skyline as anchor: onset 0's 74 lies a fifth above the chord, a voice of its own, so the
     # anchor's note stands; onset 1 (a close chord) is open; onset 2: the anchor's 71
     _, _, _, cost, skip, _ = line_inputs(part, below=1.0, repeated=2.0, anchor=monophonic(part))
     assert skip[0] == np.inf and np.isinf(cost[1:4]).all()
     assert skip[1] == 0 and np.isfinite(cost[4:7]).all()
     assert skip[2] == np.inf and cost[7] == 0
+
+
+def test_a_melody_note_inside_the_chords_register_with_its_own_length_is_the_line():
+    # after a note of its own (67), the melody (64 65 64 62, a beat and a half each) lies a step under the
+    # top of the accompaniment's close chords (detached half-beat chords 57 60 65 / 53 60 65 on every beat):
+    # where it is struck with a chord, the note released apart from the chord is the melody, not the top
+    melody = [(0.0, 1.0, 67), (1.0, 1.5, 64), (2.5, 1.5, 65), (4.0, 1.5, 64), (5.5, 1.0, 62)]
+    chords = [(float(b), 0.5, p) for b in range(1, 6) for p in ((57, 60, 65) if b % 2 else (53, 60, 65))]
+    part = notes_of(melody + chords)
+    line = melody_line(part, anchor=monophonic(part))
+    assert list(zip(line["onset"].tolist(), line["pitch"].tolist())) == [(t, p) for t, _, p in melody]
+    line = melody_line(part, anchor=monophonic(part), chord_tone=0.0)        # without the cost: the top
+    assert line["pitch"][line["onset"] == 1.0].tolist() == [65]

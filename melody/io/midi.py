@@ -10,16 +10,13 @@ import re
 import numpy as np
 
 from ..errors import CorruptFile, NoMelody
-from ..notes import (CHORDAL_TEXTURE, Melody, chord_top_share, drop_low_dips, drop_repeated_chords,
-                     make_notes, monophonic)
+from ..notes import Melody, make_notes
+from .lead import lead_line
 
 MAX_EVENTS = 2_000_000          # a file with more events than this is treated as corrupt
 MAX_TRACKS = 1_000
 DRUM_CHANNEL = 9
-POLYPHONIC_SHARE = 0.9         # a voice whose skyline keeps less than this share of its notes is polyphonic
 MIN_TEMPO, MAX_TEMPO = 60_000, 60_000_000   # microseconds per beat: 1000 bpm .. 1 bpm; outside is corrupt
-MAX_VOICED_NOTES = 100_000   # a polyphonic part with more notes keeps its pattern-rule line (the continuity
-                             # line's table takes ~0.7 KB per onset: 3,000 onsets in a 3-minute song)
 
 # Track names that announce the melody, and names/programs that rule a track out as the lead.
 _LEAD_NAMES = re.compile(r"lead|melod|vocal|voice|vox|sing|solo|tune|theme|soprano|right|\brh\b|top", re.I)
@@ -219,29 +216,10 @@ def load_midi(path: str) -> list[Melody]:
     on = _ticks_to_seconds(raw[:, 0], tmap)
     off = _ticks_to_seconds(raw[:, 1], tmap)
     bar, beat = _bars(mid, ppq, raw[:, 0])
-    notes = _lead_line(make_notes(on, off - on, raw[:, 2], bar, beat))
+    notes = lead_line(make_notes(on, off - on, raw[:, 2], bar, beat))
     title = _title(mid) or os.path.splitext(os.path.basename(path))[0]
     return [Melody(notes, title=title, source=path,
                    meta={"track": voices[best]["name"], "track_index": best[0], "channel": best[1]})]
-
-
-def _lead_line(part):
-    """One melody line from a voice's notes: the skyline; for a polyphonic part (melody and accompaniment
-    in one track), first without the accompaniment's repeated chords (unless the chords carry the tune, as in
-    a hymn), then without the notes where the skyline falls through to the accompaniment and climbs back
-    (see notes.py); in a melody-and-accompaniment part, that line is then followed by continuity through
-    the onsets of close block chords and the onsets it leaves empty (voices.melody_line)."""
-    notes = monophonic(part)
-    if len(notes) >= POLYPHONIC_SHARE * len(part):   # monophonic, or nearly: taken as it is
-        return notes
-    if chord_top_share(notes, part) > CHORDAL_TEXTURE:   # the chords carry the tune, as in a hymn
-        return drop_low_dips(notes)
-    part = drop_repeated_chords(part)
-    notes = drop_low_dips(monophonic(part))
-    if len(part) > MAX_VOICED_NOTES:
-        return notes
-    from ..voices import melody_line                 # numba: imported only for polyphonic parts
-    return melody_line(part, anchor=notes)
 
 
 def _title(mid) -> str:

@@ -3,7 +3,9 @@
 Reads ``score-partwise`` and ``score-timewise`` scores and returns the melody part as one `Melody`, chosen
 with the part-selection rules of `notation.py` (one shared scoring function).  Like music21, a part with
 several staves counts as one part per staff, every voice of a staff is read and reduced to its top line
-(`monophonic`), chords keep the top note, tied notes are merged, grace and cue notes are skipped.  Other
+(`monophonic`; chords keep the top note) or, for a staff written in several voices, to its melody as the MIDI
+loader reduces a track (`lead.lead_line`: a melody and its accompaniment in one staff), tied notes are
+merged, grace and cue notes are skipped.  Other
 root elements raise `_Unsupported` (the caller then falls back to music21).
 
 Safety: ElementTree's expat parser never fetches external entities or DTDs; files (and zip members) over
@@ -21,6 +23,7 @@ import numpy as np
 
 from ..errors import CorruptFile, NoMelody
 from ..notes import Melody, make_notes, monophonic
+from .lead import lead_line
 from .notation import _part_score
 
 __all__ = ["load_musicxml"]
@@ -117,8 +120,9 @@ def _parts(root: ET.Element) -> list:
 
 def _read_part(measures: list):
     """Walk one part's measures.  Returns {staff: [[onset, duration, pitch, bar, chord group], ...]} (times in
-    quarter notes from the start), the offset of each bar number, and the first tempo mark (qpm or None)."""
-    staves, measure_offsets, bpm = {}, {}, None
+    quarter notes from the start), the offset of each bar number, the first tempo mark (qpm or None) and
+    {staff: the voices its notes are written in}."""
+    staves, measure_offsets, bpm, voices = {}, {}, None, {}
     divisions, bar_ql, start, bar, group = 1.0, 4.0, 0.0, 0, 0
     open_ties = {}   # (staff, pitch, end) -> (note with <tie type="start">, its voice): the next one extends it
     for measure in measures:
@@ -151,6 +155,7 @@ def _read_part(measures: list):
                     (pitch.findtext("step") or "C").strip().upper(), 0) + _num(pitch.find("alter")))
                 staff = int(_num(el.find("staff"), 1))
                 voice, ties = el.findtext("voice"), {t.get("type") for t in el.findall("tie")}
+                voices.setdefault(staff, set()).add(voice)
                 tied, tie_voice = open_ties.pop((staff, midi, round(onset + start, 6)), (None, None))
                 if tied is not None and ("stop" in ties or tie_voice == voice):   # "stop" is often missing
                     tied[1] = onset + start + dur - tied[0]
@@ -178,17 +183,19 @@ def _read_part(measures: list):
                 if qpm and 10 <= qpm <= 1000:
                     bpm = qpm
         start += highest if highest > 0 else bar_ql
-    return staves, measure_offsets, bpm
+    return staves, measure_offsets, bpm, voices
 
 
-def _staff_notes(events: list, measure_offsets: dict, bpm: float):
-    """Monophonic NOTE_DTYPE array of one staff, and the fraction of its onsets that are chords."""
+def _staff_notes(events: list, measure_offsets: dict, bpm: float, voiced: bool = False):
+    """The melody line of one staff (NOTE_DTYPE), and the fraction of its onsets that are chords. A staff
+    written in one voice is its top line (chords give their top note); one written in several (`voiced`: a
+    melody over its accompaniment, as in a piano-vocal score's right hand) is reduced as a MIDI track is."""
     on, dur, pitch, bar, groups = (np.array(col, dtype="f8") for col in zip(*events))
     beat = on - np.array([measure_offsets[int(b)] for b in bar])
     sec = 60.0 / bpm
     notes = make_notes(on * sec, dur * sec, pitch, bar.astype("i4"), beat)
     _, sizes = np.unique(groups, return_counts=True)
-    return monophonic(notes), float(np.mean(sizes > 1))
+    return (lead_line(notes) if voiced else monophonic(notes)), float(np.mean(sizes > 1))
 
 
 def _text(root: ET.Element, path: str) -> str:
@@ -207,16 +214,16 @@ def load_musicxml(path: str | os.PathLike) -> list[Melody]:
              for sp in root.iter("score-part")}
     bpm, staves = None, []
     for part_id, measures in _parts(root):
-        part_staves, offsets, part_bpm = _read_part(measures)
+        part_staves, offsets, part_bpm, voices = _read_part(measures)
         bpm = bpm or part_bpm
         keys = sorted(set(part_staves) | {1})   # like music21: one part per staff, empty ones too
-        staves += [(names.get(part_id, ""), part_staves.get(s), offsets) for s in keys]
+        staves += [(names.get(part_id, ""), part_staves.get(s), offsets, len(voices.get(s, ())) > 1) for s in keys]
     bpm = bpm or 120.0
     best = None
-    for k, (name, events, offsets) in enumerate(staves):
+    for k, (name, events, offsets, voiced) in enumerate(staves):
         if not events:
             continue
-        notes, chordal = _staff_notes(events, offsets, bpm)
+        notes, chordal = _staff_notes(events, offsets, bpm, voiced)
         score = _part_score(name, notes["pitch"], chordal, k)
         if best is None or score > best[0]:
             best = (score, notes, name)
