@@ -90,9 +90,10 @@ def _pitch_track(path: str, stats: AudioStats, method: str) -> PitchTrack:
 
 def _no_melody(path: str, n_notes: int, stats: AudioStats, heard: int | None = None) -> str:
     """The one line for a recording without a melody: what was found, the likely cause, what to do."""
-    found = f"{n_notes} stable pitched note{'' if n_notes == 1 else 's'} in {stats.seconds:.1f} s"
-    if heard is not None and heard < n_notes:
-        found += f", {heard} of them heard as sung or played notes"
+    if heard is not None and heard < n_notes:     # the tracker held drum hits, noise or speech for notes
+        found = f"{n_notes} pitched sounds in {stats.seconds:.1f} s, {heard} of them heard as sung or played notes"
+    else:
+        found = f"{n_notes} stable pitched note{'' if n_notes == 1 else 's'} in {stats.seconds:.1f} s"
     return (f"{path}: no melody found ({found}; noise, drums or speech only?): "
             "give a recording or score of a sung or played tune")
 
