@@ -45,7 +45,8 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     Raises
     ------
     CorruptFile : undecodable, NaN samples, absurd sample rate.
-    NoMelody : too short, silent, or no stable pitched line (noise, drums only).
+    NoMelody : too short, silent, or no stable pitched line: fewer than MIN_NOTES notes, counting (fused)
+        only those Basic Pitch hears as notes (noise, drums, percussion, speech-like sounds).
     """
     path = os.fspath(path)
     if method not in METHODS:
