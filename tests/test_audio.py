@@ -443,7 +443,8 @@ def _click(path, seconds=20.0, level=1e-3):
 @pytest.mark.parametrize("method", ["fused", "salience"])
 @pytest.mark.parametrize("name,make,words", [
     ("silent.wav", lambda p: _write(p, np.zeros(SR * 20, "f4")), "the audio is silent (every sample is zero)"),
-    ("click.wav", _click, "no melody found (0 stable pitched notes in 20.0 s; noise, drums or speech only?)"),
+    ("click.wav", _click, "no melody found (0 stable pitched notes in 20.0 s; noise, drums or speech only?): give a "
+                          "recording or score of a sung or played tune"),
 ])
 def test_silent_audio_is_refused_before_the_tracker_and_the_network(tmp_path, monkeypatch, method, name, make,
                                                                     words):

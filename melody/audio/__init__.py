@@ -14,10 +14,17 @@ from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import MIN_RMS, PitchTrack, candidates, pyin_track, track
 from .rhythm import snap_to_beats
-from .segment import notes_from_track
+from .segment import note_activation, notes_from_track
 
 MIN_SECONDS = 0.5
 MIN_VOICED_FRACTION = 0.03
+MIN_NOTES = 3                 # fewer stable pitched notes than this is no melody
+# A transcribed note counts towards MIN_NOTES only where Basic Pitch hears its key as a note at least this
+# surely (mean note activation over the note, `segment.note_activation`). Chosen between the two sides of
+# scripts/bench_nomelody.py (BENCHMARKS.md, "Twelfth session: recordings without a melody"): in drum kits, hand
+# percussion and voiced speech-like sounds the third most surely heard "note" reaches 0.39 at most; in every
+# recording with a sung or played line (300 bench_audio renders, vocadito, MASTmelody, bass lines) 0.58 at least.
+HEARD_NOTE = 0.5
 CLIPPED_WARNING = 0.01
 SILENT_PEAK = 10 ** (-70 / 20)   # a file whose loudest sample is this quiet or quieter is silent
 
@@ -38,32 +45,23 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     Raises
     ------
     CorruptFile : undecodable, NaN samples, absurd sample rate.
-    NoMelody : too short, silent, or no stable pitched line (noise, drums only).
+    NoMelody : too short, silent, or no stable pitched line: fewer than MIN_NOTES notes, counting (fused)
+        only those Basic Pitch hears as notes (noise, drums, percussion, speech-like sounds).
     """
     path = os.fspath(path)
     if method not in METHODS:
         raise ValueError(f"unknown transcription method {method!r} (choose from {', '.join(METHODS)})")
     stats = AudioStats(path)
-    if method == "pyin":
-        tr = pyin_track(blocks(path, stats))
-        _require_sound(path, stats)
-    else:
-        cand = candidates(blocks(path, stats))
-        # before the tracking and the network (most of the time): a silent or too short file is refused after
-        # one decoding pass, with the message the whole transcription would end in
-        _require_sound(path, stats, cand[2])
-        if method == "fused":
-            from .fuse import fused_track
-            tr = fused_track(path, stats, cand)
-        else:
-            tr = track(*cand)
+    tr = _pitch_track(path, stats, method)
     voiced = float(np.isfinite(tr.midi).mean()) if len(tr.midi) else 0.0
     notes = notes_from_track(tr)
+    activation = note_activation(notes, tr)      # None without the network (salience, pyin): every note counts
+    heard = len(notes) if activation is None else int(np.sum(activation >= HEARD_NOTE))
     rhythm = {"snapped": False}
     if snap:
         notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s)
-    if voiced < MIN_VOICED_FRACTION or len(notes) < 3:
-        raise NoMelody(_no_melody(path, len(notes), stats))
+    if voiced < MIN_VOICED_FRACTION or heard < MIN_NOTES:
+        raise NoMelody(_no_melody(path, len(notes), stats, heard))
     if stats.clipped_fraction > CLIPPED_WARNING:
         stats.warnings.append(f"{100 * stats.clipped_fraction:.1f}% of samples are clipped; "
                               "pitches may be less reliable")
@@ -74,9 +72,31 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     return Melody(notes, title=title, source=path, meta=meta), tr
 
 
-def _no_melody(path: str, n_notes: int, stats: AudioStats) -> str:
-    return (f"{path}: no melody found ({n_notes} stable pitched note{'' if n_notes == 1 else 's'} "
-            f"in {stats.seconds:.1f} s; noise, drums or speech only?)")
+def _pitch_track(path: str, stats: AudioStats, method: str) -> PitchTrack:
+    """The file's melody pitch track by `method` (`transcribe`'s first half); NoMelody for a silent or too
+    short file, refused after one decoding pass (before the tracking and the network) where it can be."""
+    if method == "pyin":
+        tr = pyin_track(blocks(path, stats))
+        _require_sound(path, stats)
+        return tr
+    cand = candidates(blocks(path, stats))
+    # before the tracking and the network (most of the time): a silent or too short file is refused after
+    # one decoding pass, with the message the whole transcription would end in
+    _require_sound(path, stats, cand[2])
+    if method == "fused":
+        from .fuse import fused_track
+        return fused_track(path, stats, cand)
+    return track(*cand)
+
+
+def _no_melody(path: str, n_notes: int, stats: AudioStats, heard: int | None = None) -> str:
+    """The one line for a recording without a melody: what was found, the likely cause, what to do."""
+    if heard is not None and heard < n_notes:     # the tracker held drum hits, noise or speech for notes
+        found = f"{n_notes} pitched sounds in {stats.seconds:.1f} s, {heard} of them heard as sung or played notes"
+    else:
+        found = f"{n_notes} stable pitched note{'' if n_notes == 1 else 's'} in {stats.seconds:.1f} s"
+    return (f"{path}: no melody found ({found}; noise, drums or speech only?): "
+            "give a recording or score of a sung or played tune")
 
 
 def _require_sound(path: str, stats: AudioStats, frame_rms: np.ndarray | None = None):

@@ -206,6 +206,24 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
 
 
+def note_activation(notes: np.ndarray, tr: PitchTrack) -> np.ndarray | None:
+    """Each note's mean Basic Pitch note activation (``tr.key_note``) at its nearest key over its span: how
+    surely the network, trained on real sung and played notes, hears it as a pitched note. Drum hits and noise
+    that the salience tracker holds for a note score ~0.1-0.5, sung and played notes mostly 0.5-0.9
+    (BENCHMARKS.md, "no melody"). None when the track has no network evidence (the salience method)."""
+    if tr.key_note is None or tr.key_onset_times is None:
+        return None
+    times, act = tr.key_onset_times, tr.key_note
+    out = np.zeros(len(notes))
+    lo = np.searchsorted(times, notes["onset"])
+    hi = np.maximum(np.searchsorted(times, notes["onset"] + notes["duration"]), lo + 1)
+    keys = np.floor(notes["pitch"] + 0.5).astype(np.int64) - MIDI_LOW
+    for k in range(len(notes)):
+        if 0 <= keys[k] < act.shape[1] and lo[k] < len(act):
+            out[k] = float(act[lo[k]:hi[k], keys[k]].mean())
+    return out
+
+
 def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
     """Move each note's start back over its attack, up to ``MAX_ATTACK_S``: while the frame before still
     has a candidate at the note's pitch, weaker than the one after it (the note is still growing).

@@ -1,0 +1,114 @@
+"""Recordings without a melody (drums, hand percussion, noise, speech-like sounds) are refused with one line
+naming the file; sung and played lines, a bass line among them, are not; a batch goes on past the refused
+file. The corpus is scripts/bench_nomelody.py's, smaller (BENCHMARKS.md has the full measurement)."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import require_system
+from melody import batch
+from melody.audio import extract
+from melody.audio.segment import note_activation
+from melody.errors import NoMelody
+from melody.io import load
+from melody.notes import make_notes
+from melody.testing import soundfont
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import bench_nomelody as corpus  # noqa: E402
+
+REFUSED = ("drums.wav", "hand_percussion.wav", "voiced_speech.wav", "pink_noise.wav")
+ACCEPTED = ("sung_line.wav", "bass_line.wav", "flute_line.mp3")
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    """{name: path}: 12-20 s recordings without and with a melody."""
+    require_system(bool(shutil.which("fluidsynth") and soundfont()), "FluidSynth + fluid-soundfont-gm")
+    from melody.testing import Track, render_audio, write_midi
+
+    folder = tmp_path_factory.mktemp("nomelody")
+    rng = np.random.default_rng(4)
+    paths = {}
+
+    def wav(name, x):
+        paths[name] = str(folder / name)
+        soundfile.write(paths[name], corpus.level(x), corpus.SR)
+
+    def midi(name, tracks, bpm):
+        mid = write_midi(str(folder / (os.path.splitext(name)[0] + ".mid")), tracks, bpm=bpm)
+        paths[name] = render_audio(mid, str(folder / name), sample_rate=22050)
+
+    midi("drums.wav", [corpus.drum_kit(8)], 120)                 # kick, snare, hats, crash, a tom fill
+    midi("hand_percussion.wav", [corpus.percussion(6, "hand")], 100)
+    wav("voiced_speech.wav", corpus.voiced_speech(rng, 12))
+    wav("pink_noise.wav", corpus.coloured_noise(rng, 12 * corpus.SR, 1.0))
+    wav("sung_line.wav", corpus.sung_line(rng, 12))
+    midi("bass_line.wav", [corpus.bass_line(rng, 8)], 110)
+    midi("flute_line.mp3", [Track("Flute", 73, corpus.line(rng, 24))], 110)
+    return paths
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_a_recording_without_a_melody_is_refused_with_one_line(recordings, name):
+    with pytest.raises(NoMelody) as err:
+        load(recordings[name])
+    message = str(err.value)
+    assert message.startswith(f"{recordings[name]}: no melody found (") and "\n" not in message
+    assert message.endswith("drums or speech only?): give a recording or score of a sung or played tune")
+    if name != "pink_noise.wav":      # the tracker holds drum hits and glides for notes; the network does not
+        assert "of them heard as sung or played notes" in message
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_a_sung_or_played_line_is_accepted(recordings, name):
+    (melody,) = load(recordings[name])
+    assert len(melody.notes) >= 15
+
+
+def test_the_batch_goes_on_past_a_recording_without_a_melody(recordings, tmp_path):
+    from _batch_world import make_refs
+    from melody.catalog import Catalog
+
+    make_refs(str(tmp_path / "refs"), n_midi=2)
+    catalog = str(tmp_path / "cat")
+    Catalog.open(catalog, create=True).index([str(tmp_path / "refs")], workers=1)
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for name in ("drums.wav", "bass_line.wav", "flute_line.mp3"):    # the refused file first
+        shutil.copy(recordings[name], folder / name)
+    report = batch.run([str(folder)], batch.Settings(catalog, timeout_s=120), str(tmp_path / "run"), workers=1)
+    assert (report.scanned, report.failed) == (2, 1)
+    (failed,) = report.summary["failed"]
+    assert failed["path"].endswith("drums.wav")
+    assert "drums.wav: no melody found (" in failed["error"] and "\n" not in failed["error"]
+
+
+def _track(key_note, hop_s=0.01):
+    n = len(key_note)
+    return extract.PitchTrack(np.full(n, np.nan, "f4"), np.zeros(n, "f4"), np.zeros(n), hop_s=hop_s,
+                              key_note=key_note, key_onset=np.zeros_like(key_note),
+                              key_onset_times=np.arange(n) * hop_s)
+
+
+def test_note_activation_is_the_mean_at_the_notes_key_over_the_note(rng):
+    act = rng.random((300, 88)).astype("f4")
+    tr = _track(act)
+    notes = make_notes([0.0, 0.5, 1.234, 2.95], [0.3, 0.02, 0.4, 0.5], [60.0, 71.6, 20.0, 45.4])
+    got = note_activation(notes, tr)
+    times = tr.key_onset_times
+    expected = []
+    for onset, duration, pitch in zip(notes["onset"], notes["duration"], notes["pitch"]):   # the plain reading
+        key = int(np.floor(pitch + 0.5)) - 21
+        frames = [t for t in range(len(times)) if onset <= times[t] < onset + duration] or \
+            [t for t in range(len(times)) if times[t] >= onset][:1]
+        expected.append(float(act[frames, key].mean()) if 0 <= key < 88 and frames else 0.0)
+    assert got == pytest.approx(expected, rel=1e-6)       # a note under the piano's lowest key (20) is heard as 0
+    assert note_activation(notes, extract.PitchTrack(np.zeros(3), np.zeros(3), np.zeros(3))) is None
