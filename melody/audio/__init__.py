@@ -22,8 +22,9 @@ MIN_NOTES = 3                 # fewer stable pitched notes than this is no melod
 # A transcribed note counts towards MIN_NOTES only where Basic Pitch hears its key as a note at least this
 # surely (mean note activation over the note, `segment.note_activation`). Chosen between the two sides of
 # scripts/bench_nomelody.py (BENCHMARKS.md, "Twelfth session: recordings without a melody"): in drum kits, hand
-# percussion and voiced speech-like sounds the third most surely heard "note" reaches 0.39 at most; in every
-# recording with a sung or played line (300 bench_audio renders, vocadito, MASTmelody, bass lines) 0.58 at least.
+# percussion and hi-hats the third most surely heard "note" reaches 0.45 at most (12 of 13 voiced speech-like
+# sounds: 0.36 at most, one 0.55); in every recording with a sung or played line (300 bench_audio renders,
+# vocadito, MASTmelody, bass lines) 0.58 at least. Known miss: a timpani line (0.16-0.19) is refused.
 HEARD_NOTE = 0.5
 CLIPPED_WARNING = 0.01
 SILENT_PEAK = 10 ** (-70 / 20)   # a file whose loudest sample is this quiet or quieter is silent
