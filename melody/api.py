@@ -17,7 +17,6 @@ from .notes import Melody
 from .represent import features
 from .score import pair, significance
 from .score.match import build_match
-from .score.rescore import PASSAGE_MAX
 
 
 def query_file(path: str, catalog: Catalog, top: int = 10,
@@ -70,17 +69,17 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
     that borrows one phrase and a verse that borrows another both appear. E-values are for this pair, from
     the model `Catalog.search` flags with (`_passages`): a search's E-value for b in a catalog of N
     melodies is about N times compare's. A melody without bars gets its beats from a steady pulse, as in
-    `Catalog.search`; a recording, or a song longer than a passage as `a`, is also read with repeated notes
-    merged, as a search reads it (`_two_readings`).
+    `Catalog.search`; a recording is also read with repeated notes merged, as a search reads it.
     """
-    return _passages(_prepared(a, True), _prepared(b, True), max_passages, max_evalue, min_notes)
+    merged = _recording(a, b)
+    return _passages(_prepared(a, merged), _prepared(b, merged), max_passages, max_evalue, min_notes)
 
 
 def _prepared(melody: Melody, merged: bool = False) -> tuple:
     """(the melody, the melody with beats guessed where it has none, the latter's features, the guessed
     melody's reading with repeated notes merged and its features, or None): what `_passages` aligns,
-    computed once per tune. `merged`: compute the merged reading (`_passages` uses it where
-    `_two_readings` says so)."""
+    computed once per tune. `merged`: compute the merged reading (when either side of a comparison is a
+    recording, `_recording`)."""
     guessed = melody_with_guessed_beats(melody.require())
     reading = merged_reading(guessed) if merged else None
     return melody, guessed, features(guessed), None if reading is None else (reading, features(reading))
@@ -89,13 +88,6 @@ def _prepared(melody: Melody, merged: bool = False) -> tuple:
 def _recording(*melodies: Melody) -> bool:
     """Whether any of the melodies was transcribed from a recording (compared in two readings)."""
     return any(m.meta.get("kind") == "audio" for m in melodies)
-
-
-def _two_readings(a: Melody, fa, b: Melody) -> bool:
-    """Whether the pair is also compared with repeated notes merged in both melodies, as `Catalog.search`
-    reads a query (`Catalog._rank`): when either is a recording, or when `a` (the query's side, features
-    `fa`) is a song longer than a passage (`rescore.PASSAGE_MAX` steps)."""
-    return _recording(a, b) or len(fa) > PASSAGE_MAX
 
 
 def readings_evalue(evalues) -> float:
@@ -121,11 +113,11 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
     before it masked, and judged the same way on its own notes (`pair.passage_pitch_score`), never more
     significant than the best. ``interval_evalue``: each passage's E-value for the pair under stage 1's
     model alone (LAMBDA, K_GLOBAL), what compare reported before (BENCHMARKS.md, "Tenth session: compare's
-    significance"). When the pair is read twice (`_two_readings`: either melody is a recording, or `a` is
-    longer than a passage) and either has a repeated note, the best passage's E-value is that of the better
-    of two readings, as given and with repeated notes merged in both melodies, as `Catalog.search` ranks
-    such a query (`readings_evalue`); the passages shown are aligned note for note as given, as a search
-    shows them.
+    significance"). When either melody is a recording (both have a merged reading, `_prepared`) and either
+    has a repeated note, the best passage's E-value is that of the better of two readings, as transcribed
+    and with repeated notes merged in both melodies, as `Catalog.search` ranks a recording
+    (`readings_evalue`); the passages shown are aligned note for note as transcribed, as a search shows
+    them.
     """
     (a, ga, fa, ra), (b, gb, fb, rb) = pa, pb     # `_prepared`
     mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
@@ -140,7 +132,7 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
         ev1 = float(significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))[0][0])
         if best is None:
             best = ev = pair.best_evalue(ga, gb, fa, fb, aln.score)
-            if ra is not None and rb is not None and _two_readings(a, fa, b) and \
+            if ra is not None and rb is not None and \
                     len(ra[0].notes) + len(rb[0].notes) < len(ga.notes) + len(gb.notes):   # merging changes one
                 (ma, mfa), (mb, mfb) = ra, rb
                 merged = align.local_align(mfa, mfb).score
@@ -198,7 +190,8 @@ def compare_collections(tunes_a: list[Melody], tunes_b: list[Melody], max_passag
     """Every shared passage of every melody of `tunes_a` with every melody of `tunes_b` (`compare_files`
     without the files): ``{"flagged", "tunes", "passages"}``, passages best first, E-values counting every
     pair of tunes compared (`collection_evalue`)."""
-    tunes = [[_prepared(m, True) for m in side] for side in (tunes_a, tunes_b)]
+    merged = _recording(*tunes_a, *tunes_b)
+    tunes = [[_prepared(m, merged) for m in side] for side in (tunes_a, tunes_b)]
     lengths_a, lengths_b = ([len(f) for _, _, f, _ in side] for side in tunes)
     one_pair = len(lengths_a) * len(lengths_b) == 1
     passages = []

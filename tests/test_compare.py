@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from melody import Catalog, align, load
+from melody import Catalog, load
 from melody.api import _features, compare, compare_collections, compare_files
 from melody.meter import melody_with_guessed_beats
 from melody.notes import Melody, make_notes
@@ -145,24 +145,13 @@ def test_a_recording_without_repeated_notes_is_read_once():
     assert compare(as_recording, b)[0]["evalue"] == compare(a, b)[0]["evalue"]
 
 
-def test_a_score_passage_is_read_once_a_longer_song_twice_and_readings_evalue_is_bonferroni():
-    """A passage of a score (at most rescore.PASSAGE_MAX steps, as `a`) keeps the one reading; a longer song
-    is also read with repeated notes merged in both melodies, as `Catalog._rank` reads such a query; the
-    better of n equal readings costs a factor n in the rate."""
+def test_a_score_pair_is_read_once_and_readings_evalue_is_bonferroni():
+    """Two scores keep the one reading; the better of n equal readings costs a factor n in the rate."""
     from melody.api import readings_evalue
-    from melody.catalog.packed import merged_reading
-    song = load(os.path.join(QUERIES, "bruder_martin.abc"))[0]
+    a = load(os.path.join(QUERIES, "bruder_martin.abc"))[0]
     b = load(os.path.join(REFERENCES, "frere_jacques.abc"))[0]
-    passage = Melody(song.notes[:16].copy(), song.title, source=song.source)
-
-    def one_reading(a, b):
-        ga, gb = (melody_with_guessed_beats(m) for m in (a, b))
-        return pair.best_evalue(ga, gb, _features(a), _features(b), align.local_align(_features(a), _features(b)).score)
-
-    assert len(_features(passage)) <= rescore.PASSAGE_MAX < len(_features(song))
-    assert compare(passage, b)[0]["evalue"] == pytest.approx(one_reading(passage, b), rel=1e-9)
-    merged = [merged_reading(melody_with_guessed_beats(m)) for m in (song, b)]
-    assert compare(song, b)[0]["evalue"] == pytest.approx(
-        readings_evalue([one_reading(song, b), one_reading(*merged)]), rel=1e-9)
+    assert compare(a, b)[0]["evalue"] == pytest.approx(
+        pair.best_evalue(*(melody_with_guessed_beats(m) for m in (a, b)), _features(a), _features(b),
+                         compare(a, b)[0]["alignment_score"]), rel=1e-9)
     assert readings_evalue([0.01]) == pytest.approx(0.01)
     assert readings_evalue([0.01, 0.5]) == pytest.approx(-np.expm1(2 * np.log1p(-0.01)))

@@ -17,7 +17,7 @@ from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
-from ..score.rescore import PASSAGE_MAX, View, rescore_views, style_sample
+from ..score.rescore import View, rescore_views, style_sample
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
                      merge_repeats, merged_reading, pack, read_cache, write_cache)
 from .store import Entries, Entry, Store
@@ -312,7 +312,7 @@ class Catalog:
         null = style_sample(qf, p)      # stage 2's null sample; stage 1 gives these rows first-pass scores
         scores, evalues = self._stage1(qf, p, params, null)
         views = [View(query, qf, p, scores, evalues)]
-        if (query.meta.get("kind") == "audio" or len(qf) > PASSAGE_MAX) and len(p) < MERGED_MAX:
+        if query.meta.get("kind") == "audio" and len(p) < MERGED_MAX:
             merged = merged_reading(query)
             if merged is not None:
                 mp = self._merged_packed()
