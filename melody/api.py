@@ -131,13 +131,13 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
         mask[aln.query_steps[0] + 1:aln.query_steps[1] + 1, aln.reference_steps[0] + 1:aln.reference_steps[1] + 1] = True
         ev1 = float(significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))[0][0])
         if best is None:
-            best = ev = pair.best_evalue(ga, gb, fa, fb, aln.score)
+            best = ev = pair.best_evalue(ga, gb, fa, fb, aln.score, one_reading=not _recording(a, b))
             if ra is not None and rb is not None and \
                     len(ra[0].notes) + len(rb[0].notes) < len(ga.notes) + len(gb.notes):   # merging changes one
                 (ma, mfa), (mb, mfb) = ra, rb
                 merged = align.local_align(mfa, mfb).score
                 if merged > 0:
-                    best = ev = readings_evalue([ev, pair.best_evalue(ma, mb, mfa, mfb, merged)])
+                    best = ev = readings_evalue([ev, pair.best_evalue(ma, mb, mfa, mfb, merged, one_reading=False)])
         else:
             combined = aln.score + pair.passage_pitch_score(ga, gb, aln.query_notes, aln.reference_notes)
             ev = max(pair.combined_evalue(combined, len(fa), len(fb)), best)

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from melody import Catalog, load
+from melody import Catalog, align, load
 from melody.api import _features, compare, compare_collections, compare_files
 from melody.meter import melody_with_guessed_beats
 from melody.notes import Melody, make_notes
@@ -126,10 +126,15 @@ def test_a_recording_is_compared_as_transcribed_and_with_repeated_notes_merged(n
     query = load(os.path.join(QUERIES, name))[0]
     as_score, as_recording = _legato(query, None), _legato(query, "audio")
     transcribed = compare(as_score, reference)[0]
-    both_merged = compare(as_score, Melody(merge_repeats(reference.notes)[0], reference.title,
-                                           source=reference.source))[0]
+    merged_reference = Melody(merge_repeats(reference.notes)[0], reference.title, source=reference.source)
     got = compare(as_recording, reference)[0]
-    want = readings_evalue([transcribed["evalue"], both_merged["evalue"]])
+
+    def reading(b):     # judged as a recording's reading is (`one_reading` False)
+        a, b = melody_with_guessed_beats(as_score), melody_with_guessed_beats(b)
+        fa, fb = _features(a), _features(b)
+        return pair.best_evalue(a, b, fa, fb, align.local_align(fa, fb).score, one_reading=False)
+
+    want = readings_evalue([reading(reference), reading(merged_reference)])
     assert got["evalue"] == pytest.approx(want, rel=1e-6)
     assert got["evalue"] < transcribed["evalue"] / 1e3
     assert got["query_notes"] == transcribed["query_notes"]
@@ -155,3 +160,18 @@ def test_a_score_pair_is_read_once_and_readings_evalue_is_bonferroni():
                          compare(a, b)[0]["alignment_score"]), rel=1e-9)
     assert readings_evalue([0.01]) == pytest.approx(0.01)
     assert readings_evalue([0.01, 0.5]) == pytest.approx(-np.expm1(2 * np.log1p(-0.01)))
+
+
+def test_two_score_passages_are_judged_whole_only_as_a_search_judges_them():
+    """Two passages (at most rescore.PASSAGE_MAX steps) are compared end to end, under the passage view's
+    null alone, as `Catalog.search` compares a passage with a catalog's passages: no second (local) view,
+    no factor for taking the better of two."""
+    a = load(os.path.join(QUERIES, "bruder_martin.abc"))[0]
+    b = load(os.path.join(REFERENCES, "frere_jacques.abc"))[0]
+    a, b = (Melody(m.notes[:16].copy(), m.title, source=m.source) for m in (a, b))
+    ga, gb = (melody_with_guessed_beats(m) for m in (a, b))
+    fa, fb = _features(a), _features(b)
+    assert len(fa) <= rescore.PASSAGE_MAX and len(fb) <= rescore.PASSAGE_MAX
+    whole = align.local_align(fa, fb).score + pair.pitch_score(ga, gb, fa, fb, rescore.whole_params())
+    want = -np.expm1(-np.exp(np.log(rescore.K_WHOLE) - rescore.LAMBDA_WHOLE * whole))
+    assert compare(a, b)[0]["evalue"] == pytest.approx(want, rel=1e-9)

@@ -527,3 +527,26 @@ def test_a_hook_stated_three_times_adds_its_further_statements_less_the_chain_co
     one, three = (kernel_pitch_score(song, [ref], p)[0] for p in (single, chained))
     assert three - one == pytest.approx(2 * (alone - chained[PK.P_CHAIN]), abs=6.0)
     assert kernel_pitch_score(unrelated, [ref], chained)[0] <= kernel_pitch_score(unrelated, [ref], single)[0] + 2.0
+
+
+def test_a_passage_is_compared_with_the_catalogs_passages_whole_only(tmp_path):
+    """Two passages are compared end to end: a passage query's E-values for the catalog's passages follow
+    their whole-alignment combined scores (stage 1 + whole pitch alignment) alone, with no factor for
+    taking the better of a local and a whole view; before, the better of the two counted (a local stretch
+    of 3-8 notes that chance partners share too), corrected for two views."""
+    rng = np.random.default_rng(3)
+    refs = [Melody(_random_tune(rng, int(rng.integers(9, 15))), title=f"r{k}", source=f"mem/{k}")
+            for k in range(40)]
+    cat = Catalog.create(str(tmp_path / "c"))
+    cat.add(refs)
+    p = cat.packed
+    query = _varied_passage(refs[7].notes, rng)
+    qf = p.query_features(query)
+    s1, ev1 = cat._stage1(qf, p, None)
+    order, ev, _ = rescore.rescore_views([rescore.View(query, qf, p, s1, ev1)])
+    rows = np.arange(len(p))
+    whole = s1 + rescore.pitch_scores(rescore.query_pitches(query), qf, p, rescore.pitches(p), rows,
+                                      rescore.whole_params())
+    lam, log_k = rescore.fit_null(whole, np.ones(len(p)), (rescore.LAMBDA_WHOLE, rescore.K_WHOLE))
+    np.testing.assert_allclose(ev, len(p) * -np.expm1(-np.exp(log_k - lam * whole)), rtol=1e-9)
+    assert order[0] == 7

@@ -6,8 +6,7 @@ transposed absolute-pitch alignment's, ``S = S_interval + S_pitch``, whose null 
 lambda and K on, so the calibrated constants LAMBDA_RESCORE and K_RESCORE are used: they are what the
 per-query fit shrinks towards, the medians of per-query fits over unrelated corpus melodies. The pair's
 E-value is then the search's E-value divided by the catalog's size, up to the query's own fit. Two
-passages (at most rescore.PASSAGE_MAX steps each) are also read whole, as a search reads them
-(`best_evalue`).
+passages (at most rescore.PASSAGE_MAX steps each) are read whole, as a search reads them (`best_evalue`).
 
 `melody compare` finds further passages by Waterman-Eggert (the cells of the passages before masked); the
 pitch alignment cannot be masked, so a further passage's pitch score is that of its own notes against
@@ -47,20 +46,23 @@ def passage_pitch_score(a: Melody, b: Melody, query_notes, reference_notes, para
     return pitch_score(sub_a, sub_b, features(sub_a), features(sub_b), params)
 
 
-def best_evalue(a: Melody, b: Melody, fa: Features, fb: Features, interval_score: float) -> float:
+def best_evalue(a: Melody, b: Melody, fa: Features, fb: Features, interval_score: float,
+                one_reading: bool = True) -> float:
     """The pair's E-value as `Catalog.search` would give it (divided by the catalog's size): stage 1's
     interval score plus the local pitch alignment's, under the local null (`combined_evalue`); when both
-    melodies are passages (at most rescore.PASSAGE_MAX steps), also aligned whole under the passage
-    view's null (LAMBDA_WHOLE, K_WHOLE, no length correction), the better of the two views counting twice
-    (Bonferroni: one pair gives no null rows to measure how the views depend on each other, as
-    `rescore.rescore_views` does with too few)."""
-    local = interval_score + pitch_score(a, b, fa, fb)
-    z = _reduced(local, len(fa), len(fb))
-    views = 1
-    if 0 < len(fa) <= rescore.PASSAGE_MAX and 0 < len(fb) <= rescore.PASSAGE_MAX:
+    melodies are passages (at most rescore.PASSAGE_MAX steps), aligned whole instead, under the passage
+    view's null (LAMBDA_WHOLE, K_WHOLE, no length correction), as a search compares a query read one way
+    with the catalog's passages. `one_reading` False (a recording, read as transcribed and with repeated
+    notes merged): two passages are read both ways, the better view counting twice (Bonferroni: one pair
+    gives no null rows to measure how the views depend on each other, as `rescore.rescore_views` does
+    with too few)."""
+    passages = 0 < len(fa) <= rescore.PASSAGE_MAX and 0 < len(fb) <= rescore.PASSAGE_MAX
+    z, views = -np.inf, 0
+    if not (passages and one_reading):
+        z, views = _reduced(interval_score + pitch_score(a, b, fa, fb), len(fa), len(fb)), 1
+    if passages:
         whole = interval_score + pitch_score(a, b, fa, fb, rescore.whole_params())
-        z = max(z, rescore.LAMBDA_WHOLE * whole - np.log(rescore.K_WHOLE))
-        views = 2
+        z, views = max(z, rescore.LAMBDA_WHOLE * whole - np.log(rescore.K_WHOLE)), views + 1
     return float(-np.expm1(-views * np.exp(-z)))
 
 

@@ -47,10 +47,15 @@ a local alignment keeps only the best stretch of a short passage whose changes a
 short as well; aligned whole, every note of the two passages is evidence, for or against. The view's
 null is a Gumbel law without length correction (one test per pair of passages), LAMBDA_WHOLE and K_WHOLE
 fitted on passages of unrelated corpus melodies (`scripts/calibrate.py --rescore --whole`), with the same
-per-query shrinkage; a reference's significance is that of the better view, corrected for taking the
-better of two (`views_factor`, on the null rows both views scored). Longer references, and queries longer
-than a passage (a song that borrows a phrase amid its own material), get the local view alone: there a
-whole alignment would charge the borrowing for its context (BENCHMARKS.md, seventh and tenth sessions).
+per-query shrinkage. A catalog passage's significance for a passage query is the whole view's alone: two
+passages are one test of whether they are the same passage, and a local view beside it only added chance
+evidence (a stretch of 3-8 notes that unrelated passages in one key share) and a factor for taking the
+better of two; on scripts/bench_excerpts.py this ranked 1 / 0 / 0 more counterparts of 40 first (seeds
+0 / 1 / 2) and flagged 1 / 0 / 3 more, and queries holding 4 or 8 notes more than their counterpart lost
+nothing (BENCHMARKS.md, "Twelfth session"). A recording's two readings keep both views for passages, the
+better counting (`views_factor`). Longer references, and queries longer than a passage (a song that
+borrows a phrase amid its own material), get the local view alone: there a whole alignment would charge
+the borrowing for its context (BENCHMARKS.md, seventh and tenth sessions).
 """
 from __future__ import annotations
 
@@ -266,16 +271,23 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     a reference's significance is that of its best reduced score over the views, corrected for taking the
     best of several (`views_factor`): ``E = N (1 - exp(-c exp(-max_v z_v)))``. With one view this is the
     plain re-scoring. A query of at most PASSAGE_MAX steps gets the passage view of the first view as well
-    (the module docstring): it scores the catalog's passages only, and c counts it only for them (from
-    the null rows every view scored; the number of views, as Bonferroni, when fewer than VIEWS_MIN_ROWS).
+    (the module docstring): it scores the catalog's passages only, in place of the local view when the
+    query is read one way; for a recording's readings it is one more view there, and c counts it only for
+    them (from the null rows every view scored; the number of views, as Bonferroni, when fewer than
+    VIEWS_MIN_ROWS).
     Returns (order, E-value per row, best combined score per row (NaN where not re-scored)); rows not
     re-scored follow in the order of their smallest stage-1 E-value.
     """
     first_view = views[0]
+    n_refs = len(first_view.s1)
+    # two passages: a query read one way is compared with the catalog's passages whole only (the module
+    # docstring); a recording's two readings keep their local views as well
+    whole_only = np.zeros(n_refs, dtype=bool)
     if 0 < len(first_view.qf) <= PASSAGE_MAX:
+        if len(views) == 1:
+            whole_only = np.diff(first_view.packed.step_offsets) <= PASSAGE_MAX
         views = list(views) + [View(first_view.query, first_view.qf, first_view.packed, first_view.s1,
                                     first_view.evalues1, whole=True)]
-    n_refs = len(first_view.s1)
     stage1 = [_stage1_order(v.s1, v.evalues1) for v in views]
     # a null sample drawn from the query's own kind is trusted more than the whole of a small catalog or a
     # large catalog's random draw (STYLE_PRIOR_WEIGHT; the module docstring)
@@ -306,6 +318,9 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
         lam, log_k = fit_null(combined[k, fitted], space[fitted], prior, weight)
         z[k] = lam * combined[k, cand] - log_k - np.log(space[cand])
         z_null[k] = lam * combined[k, null_rows] - log_k - np.log(space[null_rows])
+        if not v.whole:
+            z[k, whole_only[cand]] = -np.inf
+            z_null[k, whole_only[null_rows]] = -np.inf
     # the correction for taking the best of several views, where several were taken: over the null rows
     # every view scored (all views' factor), and the views that score every row (the others)
     plain = np.array([not v.whole for v in views])
