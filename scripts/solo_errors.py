@@ -170,13 +170,20 @@ def repair(ref: np.ndarray, est: np.ndarray, errors: dict, kinds) -> np.ndarray:
     return notes
 
 
+def _same(a, b) -> bool:
+    """Whether two note arrays have the same onsets, durations and pitches (None: no notes)."""
+    if a is None or b is None or len(a) != len(b):
+        return a is None and b is None
+    return all(np.allclose(a[f], b[f], atol=1e-9) for f in ("onset", "duration", "pitch"))
+
+
 def capture(queries, workdir: str, kind: str) -> dict:
-    """qid -> (notes before snapping, onset envelope, hop) of each render, as `transcribe` computes them."""
+    """qid -> the pitch track of each render as `transcribe` computes it (None where it fails), cached in
+    the workdir; `notes_from_track` (the code being measured) makes the notes, `as_query` snaps them."""
     from melody.audio import decode, extract, fuse
-    from melody.audio.segment import notes_from_track
     from melody.errors import MelodyError
 
-    path = os.path.join(workdir, f"solo_errors-{kind}.pkl")
+    path = os.path.join(workdir, f"solo_errors-{kind}-tracks.pkl")
     if os.path.exists(path):
         with open(path, "rb") as fh:
             return pickle.load(fh)
@@ -188,11 +195,10 @@ def capture(queries, workdir: str, kind: str) -> dict:
                    and not f.endswith(".mid"))
         try:
             stats = decode.AudioStats(src)
-            tr = fuse.fused_track(src, stats, extract.candidates(decode.blocks(src, stats)))
-            out[q.qid] = (notes_from_track(tr), tr.onset_env, tr.hop_s)
+            out[q.qid] = fuse.fused_track(src, stats, extract.candidates(decode.blocks(src, stats)))
         except MelodyError:
             out[q.qid] = None
-    print(f"captured {len(out)} {kind} transcriptions in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(f"captured {len(out)} {kind} pitch tracks in {time.perf_counter() - t0:.0f} s", flush=True)
     with open(path, "wb") as fh:
         pickle.dump(out, fh)
     return out
@@ -218,6 +224,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-catalog", type=int, default=1000)
     ap.add_argument("--kind", default="solo", choices=("solo", "mix"))
     ap.add_argument("--repairs", nargs="*", default=["none", *KINDS, "timing", "all"])
+    ap.add_argument("--negatives", nargs="*", default=["all"],
+                    help="repairs also applied to the negatives (FPR); the others keep the negatives' base rows")
     ap.add_argument("--marks", nargs="*", default=["marks", "none"], choices=("marks", "none"))
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args(argv)
@@ -227,7 +235,9 @@ def main(argv=None) -> int:
 
     hdir = os.path.join(args.workdir, "solo_errors")
     split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, hdir, n_variation=0)
-    cap = capture(queries, args.workdir, args.kind)
+    from melody.audio.segment import notes_from_track
+    tracks = capture(queries, args.workdir, args.kind)
+    cap = {qid: None if tr is None else (notes_from_track(tr), tr.onset_env, tr.hop_s) for qid, tr in tracks.items()}
     cat_dir = os.path.join(hdir, "catalog")
     shutil.rmtree(cat_dir, ignore_errors=True)
     cat = melody.Catalog.create(cat_dir)
@@ -249,24 +259,38 @@ def main(argv=None) -> int:
 
     results = {}
     for marks in args.marks:
+        base = {}
         for rep in args.repairs:
             kinds = [] if rep == "none" else list(KINDS) + ["timing"] if rep == "all" else [rep]
-            rows, t0 = [], time.perf_counter()
+            rows, t0, searched = [], time.perf_counter(), 0
             for q in queries:
                 c = cap[q.qid]
-                try:
-                    if c is None:
-                        raise MelodyError("no transcription")
+                notes = None
+                if c is not None:
                     ref = np.array([(p, s, d) for p, s, d, _ in q.lead], dtype="f8")
                     notes = repair(ref, c[0], errors[q.qid], kinds) if kinds else c[0]
+                # a query the repair leaves as it was (or a negative, unless asked for) keeps its row
+                if q.qid in base and (_same(notes, cap[q.qid][0])
+                                      or (not q.positive and rep not in args.negatives)):
+                    rows.append(base[q.qid])
+                    continue
+                try:
+                    if notes is None:
+                        raise MelodyError("no transcription")
                     matches = cat.search(as_query(notes, c[1], c[2], marks == "marks"), top=10)
                 except MelodyError:
                     matches = []
+                searched += 1
                 rows.append(bench_accuracy.evaluate(q, matches, ids))
+            if rep == "none":
+                base = {r["qid"]: r for r in rows}
             s = bench_accuracy.summarize(rows)
-            results[f"{marks}/{rep}"] = {"summary": s, "ranks": {r["qid"]: r.get("rank") for r in rows if r["positive"]}}
+            fpr = f"{s['fpr']:.3f}" if rep in args.negatives or rep == "none" else "  -  "
+            results[f"{marks}/{rep}"] = {"summary": s, "ranks": {r["qid"]: r.get("rank") for r in rows if r["positive"]},
+                                        "searched": searched}
             print(f"{marks:<6} {rep:<14} R@1 {s['recall_at_1']:.3f}  R@10 {s['recall_at_10']:.3f}  "
-                  f"TPR {s['tpr']:.3f}  FPR {s['fpr']:.3f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
+                  f"TPR {s['tpr']:.3f}  FPR {fpr}  ({searched} searched, {time.perf_counter() - t0:.0f} s)",
+                  flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"config": vars(args), "census": census, "results": results,
