@@ -294,7 +294,7 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"config": vars(args), "census": census, "results": results,
-                       "errors": {q: {k: v for k, v in e.items()} for q, e in errors.items()}}, fh, indent=1)
+                       "errors": errors}, fh, indent=1, default=int)
     return 0
 
 
