@@ -44,14 +44,13 @@ KEY_ONSET_SPLIT, KEY_ONSET_LAG_S = 0.7, 0.009
 # - the key lies above the held note and our own salience has it (a candidate within 60 ms after, at least
 #   INSERT_SUPPORT of the held note's salience there): in a mix the accompaniment's onsets under a held lead
 #   note come from below it (the same assumption as the tracker's register), with its other keys sounding.
-# The key must be more than CHANGE and at most INSERT_MAX_STEP semitones from the held note's pitch, or exactly
-# INSERT_OCTAVE from its key where the recording is a single line (the first test), the onset INSERT_MARGIN_S
-# from either end of the note, and not the key of a next note that starts within INSERT_LATE_S (the path found
-# that one, late). The octave: the path cannot step an octave off a ringing note (the new note's partials are
-# the held note's own, `extract.EASE_SHARED_CENTS`), so a written octave leap under a held note is a blind spot
-# of the salience: of the 29 written notes the path skipped in bench_audio's solo renders (seed 1), 6 lie an
-# octave from the held note, none 10 or 11 semitones (inserted, those were wrong 3 times in 4). Not by the
-# second test: a candidate an octave above the held note is that note's own second partial.
+# The key must be more than CHANGE and at most INSERT_MAX_STEP semitones from the held note's pitch, or
+# exactly INSERT_OCTAVE from its key, the onset INSERT_MARGIN_S from either end of the note, and not the key
+# of a next note that starts within INSERT_LATE_S (the path found that one, late). The octave: the path cannot
+# step an octave off a ringing note (the new note's partials are the held note's own, `extract.EASE_SHARED_CENTS`),
+# so a written octave leap under the held note is a blind spot of the salience, not noise: of the 29 written
+# solo notes the path skipped on bench_audio's solo renders (seed 1), 6 lie an octave from the held note, none 10-11;
+# 10-11 semitones stay out (inserted, they were wrong 3 times in 4 there).
 INSERT_ONSET, INSERT_NOTE, INSERT_MAX_STEP, INSERT_MARGIN_S, INSERT_LATE_S = 0.6, 0.5, 9, 0.03, 0.15
 INSERT_OCTAVE = 12
 INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
@@ -332,9 +331,7 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack) -> list[list]:
             if 0 <= held - MIDI_LOW < len(sounding):
                 sounding[held - MIDI_LOW] = False
             new_pitch = key + (pitch - held)
-            # the octave only in a single line: a candidate an octave above the held note is its own partial
-            above = (key > held and step <= INSERT_MAX_STEP
-                     and _support(tr, c, new_pitch, pitch, support) >= INSERT_SUPPORT)
+            above = key > held and _support(tr, c, new_pitch, pitch, support) >= INSERT_SUPPORT
             if sounding.any() and not above:
                 continue
             out.append([start, c, pitch])
