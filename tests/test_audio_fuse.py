@@ -113,7 +113,7 @@ def test_no_note_starts_where_the_network_hears_other_keys_or_no_note():
     tr, i = _skipped_note()
     tr.key_note[i:, 69 - neural.MIDI_LOW] = 0.2        # an onset whose key does not then sound
     assert len(notes_from_track(tr)) == 1
-    tr, i = _skipped_note(key=78)                      # a leap beyond INSERT_MAX_STEP, not an octave
+    tr, i = _skipped_note(key=79)                      # a leap beyond INSERT_MAX_STEP (an overtone)
     assert len(notes_from_track(tr)) == 1
     tr, i = _skipped_note(key=66)                      # a singer at 66.6, between keys 66 and 67
     tr.midi[:] = 66.6
@@ -123,18 +123,6 @@ def test_no_note_starts_where_the_network_hears_other_keys_or_no_note():
     tr, i = _skipped_note()
     tr.key_note = None                                 # no note activation (salience-only track)
     assert len(notes_from_track(tr)) == 1
-
-
-def test_an_octave_leap_the_path_cannot_take_starts_a_note():
-    # the salience path cannot step an octave off a ringing note (shared partials): the network's onset can
-    for key in (79, 55):
-        tr, i = _skipped_note(key=key)
-        got = notes_from_track(tr)
-        assert list(np.round(got["pitch"])) == [67, key]
-        assert got["onset"][1] == pytest.approx(tr.key_onset_times[i] - segment.KEY_ONSET_LAG_S, abs=0.011)
-    for key in (78, 56, 80):                           # 11 or 13 semitones: neither a step nor the octave
-        tr, i = _skipped_note(key=key)
-        assert len(notes_from_track(tr)) == 1
 
 
 def test_in_a_mix_a_new_key_above_the_held_note_that_the_salience_hears_starts_a_note():

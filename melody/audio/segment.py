@@ -44,15 +44,10 @@ KEY_ONSET_SPLIT, KEY_ONSET_LAG_S = 0.7, 0.009
 # - the key lies above the held note and our own salience has it (a candidate within 60 ms after, at least
 #   INSERT_SUPPORT of the held note's salience there): in a mix the accompaniment's onsets under a held lead
 #   note come from below it (the same assumption as the tracker's register), with its other keys sounding.
-# The key must be more than CHANGE and at most INSERT_MAX_STEP semitones from the held note's pitch, or
-# exactly INSERT_OCTAVE from its key, the onset INSERT_MARGIN_S from either end of the note, and not the key
-# of a next note that starts within INSERT_LATE_S (the path found that one, late). The octave: the path cannot
-# step an octave off a ringing note (the new note's partials are the held note's own, `extract.EASE_SHARED_CENTS`),
-# so a written octave leap under the held note is a blind spot of the salience, not noise: of the 29 written
-# solo notes the path skipped on bench_audio's solo renders (seed 1), 6 lie an octave from the held note, none 10-11;
-# 10-11 semitones stay out (inserted, they were wrong 3 times in 4 there).
+# The key must be more than CHANGE and at most INSERT_MAX_STEP semitones from the held note's pitch, the onset
+# INSERT_MARGIN_S from either end of the note, and not the key of a next note that starts within
+# INSERT_LATE_S (the path found that one, late).
 INSERT_ONSET, INSERT_NOTE, INSERT_MAX_STEP, INSERT_MARGIN_S, INSERT_LATE_S = 0.6, 0.5, 9, 0.03, 0.15
-INSERT_OCTAVE = 12
 INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 
 
@@ -319,8 +314,7 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack) -> list[list]:
             q += 1
             held = int(np.floor(pitch + 0.5))
             # a key within CHANGE of the held pitch is that note heard by a singer between two keys
-            step = abs(key - held)
-            if abs(key - pitch) <= CHANGE or (step > INSERT_MAX_STEP and step != INSERT_OCTAVE) or c - start < margin:
+            if abs(key - pitch) <= CHANGE or abs(key - held) > INSERT_MAX_STEP or c - start < margin:
                 continue
             if next_key == key and next_start - c <= late:
                 continue
