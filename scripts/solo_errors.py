@@ -117,7 +117,8 @@ def _tuning(est) -> float:
 
 def repair(ref: np.ndarray, est: np.ndarray, errors: dict, kinds) -> np.ndarray:
     """The transcribed notes with the errors of `kinds` set right from the written notes (onsets keep the
-    file's lag; ``"timing"`` also puts every matched note's onset and length at the written ones)."""
+    file's lag); ``"timing"`` puts every matched note's onset and length at the written ones, ``"onsets"`` and
+    ``"durations"`` one of the two."""
     from melody.notes import make_notes
 
     lag, tune = errors["lag"], _tuning(est)
@@ -133,10 +134,13 @@ def repair(ref: np.ndarray, est: np.ndarray, errors: dict, kinds) -> np.ndarray:
                 end = on[j] + dur[j]
                 on[j] = ref[i, 1] + lag
                 dur[j] = max(end - on[j], 0.03)
-        elif kind == "timing":
+        elif kind in ("timing", "onsets", "durations"):
             for k in ("ok", "octave", "pitch", "late"):
                 for i, j in errors[k]:
-                    on[j], dur[j] = ref[i, 1] + lag, ref[i, 2]
+                    if kind != "durations":
+                        on[j] = ref[i, 1] + lag
+                    if kind != "onsets":
+                        dur[j] = ref[i, 2]
         elif kind == "split":
             for i, j in errors[kind]:
                 drop[j] = True
