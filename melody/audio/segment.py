@@ -49,10 +49,6 @@ KEY_ONSET_SPLIT, KEY_ONSET_LAG_S = 0.7, 0.009
 # INSERT_LATE_S (the path found that one, late).
 INSERT_ONSET, INSERT_NOTE, INSERT_MAX_STEP, INSERT_MARGIN_S, INSERT_LATE_S = 0.6, 0.5, 9, 0.03, 0.15
 INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
-# A note's onset moves to the network's onset peak at its own key (>= ONSET_AT_KEY) within ONSET_BEFORE_S before
-# to ONSET_AFTER_S after it: the path's onset wanders with the attack (its lag spreads 30-80 ms), the network's
-# peak sits KEY_ONSET_LAG_S after the played onset (experimental, branch solo12)
-ONSET_AT_KEY, ONSET_BEFORE_S, ONSET_AFTER_S = 0.5, 0.08, 0.04
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -204,8 +200,6 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
                     spans.append([s2, e2, round(float(np.median(seg[s2 - a:e2 - a])), 2)])
     if tr.cand_midi is not None:
         _refine_onsets(spans, tr, min_len)
-    if tr.key_onset is not None:
-        _onsets_at_key_peaks(spans, tr, min_len)
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr)
     spans = np.array(spans, dtype="f8").reshape(-1, 3)
@@ -244,33 +238,6 @@ def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
             span[0] = t
             if k and spans[k - 1][1] > t:
                 spans[k - 1][1] = t
-
-
-def _onsets_at_key_peaks(spans: list[list], tr: PitchTrack, min_len: int) -> None:
-    """Move each note's start to the network's nearest onset peak at its key (see ``ONSET_AT_KEY``), keeping
-    at least ``min_len`` frames after the previous note's start; the previous note ends there."""
-    times = tr.key_onset_times
-    for k, span in enumerate(spans):
-        start, pitch = int(span[0]), float(span[2])
-        key = int(np.floor(pitch + 0.5)) - MIDI_LOW
-        if not 0 <= key < tr.key_onset.shape[1]:
-            continue
-        t = start * tr.hop_s + KEY_ONSET_LAG_S
-        lo, hi = np.searchsorted(times, [t - ONSET_BEFORE_S, t + ONSET_AFTER_S])
-        lo, hi = max(lo, 1), min(hi, len(times) - 1)
-        if hi <= lo:
-            continue
-        rows = lo + np.nonzero(_onset_peaks(tr.key_onset[lo - 1:hi + 1, key], ONSET_AT_KEY))[0]
-        if not len(rows):
-            continue
-        frame = int(_onset_frames(tr, rows[np.argmin(np.abs(times[rows] - t))][None])[0])
-        floor = int(spans[k - 1][0]) + min_len if k else 0
-        frame = max(frame, floor)
-        if frame >= int(span[1]) - min_len or frame == start:
-            continue
-        span[0] = frame
-        if k and spans[k - 1][1] > frame:
-            spans[k - 1][1] = frame
 
 
 def _sharp_attack(attack: np.ndarray | None, start: int) -> bool:
