@@ -2,15 +2,16 @@
 """Which kind of note error costs an audio query its rank: repair one kind at a time with the truth.
 
 Reuses the renders of a `bench_audio.py --workdir W` run (the same songs: same --seed, --n-queries and
---n-catalog). Each recording (solo by default) is transcribed once as `melody.audio.transcribe` does,
-stopping before the beat snapping, and cached (W/solo_errors-<kind>.pkl). Its notes are matched with the
-written lead (`classify`, mir_eval-style onset matching after removing the file's own lag) and every error
-falls in one kind: octave, wrong pitch, a late or early onset (right pitch, 50-200 ms off), a note split in
-two, a repeated note merged into the one before, another note swallowed by the held one, a missed note, an
-extra note. Then each kind is repaired alone with the truth (`repair`), the notes are snapped and searched
-as bench_audio searches recordings (a fresh 1,000-tune catalog, `Catalog.search`), and recall@1 / @10 /
-TPR / FPR are reported per repair, with the tracker's metric marks ("marks") and without any ("no marks":
-the search reads beats off the notes, as for the written lead given as a recording).
+--n-catalog). Each recording's pitch track (solo by default) is computed once as `melody.audio.transcribe`
+computes it and cached (W/solo_errors-<kind>-tracks.pkl); the notes come from `notes_from_track` of the code
+being measured, before the beat snapping. They are matched with the written lead (`classify`, mir_eval-style
+onset matching after removing the file's own lag) and every error falls in one kind: octave, wrong pitch, a
+late or early onset (right pitch, 50-200 ms off), a note split in two, a repeated note merged into the one
+before, another note swallowed by the held one, a missed note, an extra note. Then each kind is repaired
+alone with the truth (`repair`), the notes are snapped and searched as bench_audio searches recordings (a
+fresh 1,000-tune catalog, `Catalog.search`), and recall@1 / @10 / TPR / FPR are reported per repair, with the
+tracker's metric marks ("marks") and without any ("no marks": the search reads beats off the notes, as for
+the written lead given as a recording). BENCHMARKS.md, "Twelfth session: a solo recording's lost ranks".
 
     NUMBA_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python scripts/solo_errors.py --workdir /tmp/ba --json out.json
 """
@@ -235,11 +236,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import melody
+    from melody.audio.segment import notes_from_track
     from melody.errors import MelodyError
 
     hdir = os.path.join(args.workdir, "solo_errors")
     split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, hdir, n_variation=0)
-    from melody.audio.segment import notes_from_track
     tracks = capture(queries, args.workdir, args.kind)
     cap = {qid: None if tr is None else (notes_from_track(tr), tr.onset_env, tr.hop_s) for qid, tr in tracks.items()}
     cat_dir = os.path.join(hdir, "catalog")
@@ -290,8 +291,8 @@ def main(argv=None) -> int:
                 base = {r["qid"]: r for r in rows}
             s = bench_accuracy.summarize(rows)
             fpr = f"{s['fpr']:.3f}" if rep in args.negatives or rep == "none" else "  -  "
-            results[f"{marks}/{rep}"] = {"summary": s, "ranks": {r["qid"]: r.get("rank") for r in rows if r["positive"]},
-                                        "searched": searched}
+            ranks = {r["qid"]: r.get("rank") for r in rows if r["positive"]}
+            results[f"{marks}/{rep}"] = {"summary": s, "ranks": ranks, "searched": searched}
             print(f"{marks:<6} {rep:<14} R@1 {s['recall_at_1']:.3f}  R@10 {s['recall_at_10']:.3f}  "
                   f"TPR {s['tpr']:.3f}  FPR {fpr}  ({searched} searched, {time.perf_counter() - t0:.0f} s)",
                   flush=True)
