@@ -1,0 +1,58 @@
+"""scripts/solo_errors.py: every transcription error is named, and each repair sets right its own kind only."""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+import solo_errors  # noqa: E402
+
+from melody.notes import make_notes  # noqa: E402
+
+# the written line: eight notes of 0.5 s, a repeated note at 0.5 s
+REF = np.array([[60, 0, .5], [60, .5, .5], [62, 1, .5], [64, 1.5, .5], [65, 2, .5], [67, 2.5, .5], [69, 3, .5],
+                [71, 3.5, .5]], dtype="f8")
+
+
+def _transcribed():
+    """The line heard 30 ms late with one error of each kind: the repeat merged (60 for 1 s), 64 an octave
+    high, 65 split in two, 67 120 ms late, 69 missed, 71 heard as 70, and a stray 50."""
+    return make_notes([0.03, 1.03, 1.53, 2.03, 2.28, 2.65, 3.53, 3.9], [1, .5, .5, .25, .25, .35, .35, .1],
+                      [60, 62, 76, 65, 65, 67, 70, 50])
+
+
+def test_every_error_gets_its_kind():
+    e = solo_errors.classify(REF, _transcribed())
+    assert abs(e["lag"] - 0.03) < 1e-9
+    named = {k: sorted((int(i), int(j)) for i, j in e[k]) for k in ("ok",) + solo_errors.KINDS}
+    assert named == {"ok": [(0, 0), (2, 1), (4, 3)], "octave": [(3, 2)], "pitch": [(7, 6)], "late": [(5, 5)],
+                     "split": [(4, 4)], "merged_repeat": [(1, 0)], "swallowed": [], "missed": [(6, -1)],
+                     "extra": [(-1, 7)]}
+
+
+def test_a_note_inside_a_held_note_of_another_key_is_swallowed():
+    est = make_notes([0.0, 1.0], [1.0, 1.0], [60, 64])
+    ref = np.array([[60, 0, .5], [62, .5, .5], [64, 1, 1]], dtype="f8")
+    e = solo_errors.classify(ref, est)
+    assert [(int(i), int(j)) for i, j in e["swallowed"]] == [(1, 0)] and not e["missed"]
+
+
+def test_each_repair_sets_right_its_own_kind_only():
+    est = _transcribed()
+    e = solo_errors.classify(REF, est)
+
+    def line(kinds):
+        got = solo_errors.repair(REF, est, e, kinds)
+        return [(round(float(o), 2), int(p)) for o, p in zip(got["onset"], got["pitch"])]
+
+    base = line([])
+    assert base == [(0.03, 60), (1.03, 62), (1.53, 76), (2.03, 65), (2.28, 65), (2.65, 67), (3.53, 70), (3.9, 50)]
+    assert line(["octave"]) == [n if n != (1.53, 76) else (1.53, 64) for n in base]
+    assert line(["pitch"]) == [n if n != (3.53, 70) else (3.53, 71) for n in base]
+    assert line(["late"]) == [n if n != (2.65, 67) else (2.53, 67) for n in base]
+    assert line(["split"]) == [n for n in base if n != (2.28, 65)]
+    assert line(["merged_repeat"]) == sorted(base + [(0.53, 60)])
+    assert line(["missed"]) == sorted(base + [(3.03, 69)])
+    assert line(["extra"]) == [n for n in base if n != (3.9, 50)]
+    every = line(list(solo_errors.KINDS) + ["timing"])
+    assert every == [(round(o + 0.03, 2), int(p)) for p, o, _ in REF]
