@@ -1,0 +1,60 @@
+"""Which parts of a multi-part file (MIDI tracks and channels, MusicXML staves) become melodies.
+
+`load(path, parts="lead")` keeps the one part that looks most like the melody (each loader's own score);
+`parts="all"` keeps every pitched part with enough notes, each reduced to its line by `lead.lead_line`,
+so a borrowed riff, bass line or countermelody is searched too. A part that only doubles another (in unison
+or at the octave) is dropped: searching it again would find nothing new and cost a try
+(`melody.api.query_file` multiplies each part's E-values by the number of parts searched).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import MelodyError
+
+PARTS = ("lead", "all")
+MIN_PART_NOTES = 8           # a part with fewer notes in its line (a few hits, a held pad) is not searched;
+                             # the shortest borrowing the benchmarks flag is about 8 notes
+DOUBLING_ONSET_S = 0.05      # notes of two parts starting within this many seconds sound together
+DOUBLING_SHARE = 0.9         # two lines doubling each other (same pitch class at the same time) in this share of
+                             # the longer line's notes are one line: a doubled bass, strings doubling the lead
+
+
+def check_parts(parts: str) -> str:
+    """`parts` if it is one of PARTS; MelodyError naming the choices otherwise."""
+    if parts not in PARTS:
+        raise MelodyError(f"parts must be one of {', '.join(PARTS)}, got {parts!r}")
+    return parts
+
+
+def doubles(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two monophonic lines (NOTE_DTYPE, sorted by onset) are one line doubled: at least
+    DOUBLING_SHARE of the longer line's notes have a note of the other starting with them
+    (DOUBLING_ONSET_S) on the same pitch class."""
+    if not len(a) or not len(b):
+        return False
+    longer, shorter = (a, b) if len(a) >= len(b) else (b, a)
+    onsets, t = shorter["onset"], longer["onset"]
+    after = np.searchsorted(onsets, t)
+    lo, hi = np.clip(after - 1, 0, len(onsets) - 1), np.clip(after, 0, len(onsets) - 1)
+    k = np.where(np.abs(onsets[lo] - t) <= np.abs(onsets[hi] - t), lo, hi)    # the nearest onset
+    near = np.abs(onsets[k] - t) <= DOUBLING_ONSET_S
+    same_class = np.rint(longer["pitch"] - shorter["pitch"][k]) % 12 == 0
+    return bool(np.sum(near & same_class) >= DOUBLING_SHARE * len(longer))
+
+
+def distinct_parts(lines: dict, ranked: list) -> list:
+    """The parts of a file loaded with parts="all", in file order: `ranked` lists the parts' keys
+    likeliest melody first (the loader's own score; the first is the lead, always kept), `lines` maps each
+    key to its line. Every other part is kept when its line has at least MIN_PART_NOTES notes and does not
+    double a part kept before it (so a doubling keeps the likelier melody)."""
+    kept = list(ranked[:1])
+    for k in ranked[1:]:
+        if len(lines[k]) >= MIN_PART_NOTES and not any(doubles(lines[k], lines[j]) for j in kept):
+            kept.append(k)
+    return sorted(kept)
+
+
+def part_meta(index: int, name: str) -> dict:
+    """The Melody.meta entries naming a part of a file loaded with parts="all" (`query_part` of a match)."""
+    return {"part_index": index, "part_name": name}
