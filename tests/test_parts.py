@@ -141,3 +141,15 @@ def test_cli_parts_flag(world, capsys):
     assert [r["flagged"] for r in results] == [True, False]
     with pytest.raises(SystemExit):
         main(["query", world["song"], "--catalog", catalog, "--parts", "bass"])
+
+
+def test_reports_name_the_part(world):
+    from melody.report import csv_text, html_report
+    from melody.report.html import summary_rows
+    every = query_file(world["song"], world["catalog"], parts="all", evidence=True)
+    assert summary_rows(every["matches"])[0]["query part"] == "Bass"
+    assert "(part Bass)" in html_report(every)
+    header, first = csv_text([every]).splitlines()[:2]
+    assert header.endswith(",query_part") and first.endswith(",Bass")
+    lead_only = query_file(world["song"], world["catalog"])
+    assert "query part" not in summary_rows(lead_only["matches"])[0]
