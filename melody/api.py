@@ -54,7 +54,7 @@ def query_file(path: str, catalog: Catalog, top: int = 10,
                     d.update(evalue=evalue, score=float(significance.confidence(evalue)),
                              flagged=bool(evalue <= max_evalue))
                     if evidence:
-                        d["evidence"]["significance"] += f", times {k}: the {k} parts of the file were searched"
+                        d["evidence"]["significance"] += f" (one part's search), {evalue:.2g} times over the {k} parts searched"
                 d["query_tune"] = melody.index
                 d["query_title"] = melody.title
                 if parts == "all":
