@@ -153,3 +153,13 @@ def test_reports_name_the_part(world):
     assert header.endswith(",query_part") and first.endswith(",Bass")
     lead_only = query_file(world["song"], world["catalog"])
     assert "query part" not in summary_rows(lead_only["matches"])[0]
+
+
+def test_a_journaled_scan_searches_every_part(world, tmp_path):
+    from melody import batch
+    settings = batch.Settings(str(world["base"] / "catalog"), parts="all")
+    report = batch.run([world["song"], world["plain"]], settings, str(tmp_path / "run"), workers=1)
+    with open(tmp_path / "run" / "results.jsonl") as fh:
+        results = {r["query"]: r for r in map(json.loads, fh)}
+    assert report.flagged == 1 and results[world["song"]]["matches"][0]["query_part"]["name"] == "Bass"
+    assert not results[world["plain"]]["flagged"]
