@@ -61,7 +61,7 @@ def song(gen, split, k: int, role: str, positive: bool, seed: int, qdir: str):
     returns its benchdata.Query (category "<role>" or "neg/<role>")."""
     from melody.testing import Track, accompany, write_midi
 
-    rng = np.random.default_rng([seed, 60, k, positive])
+    rng = np.random.default_rng([seed, 60, list(ROLES).index(role), k, positive])
     q = gen.negative(rng, f"{'p' if positive else 'n'}{role[0]}{k:03d}", "neg/medley")   # the lead: held out
     q.arrangement, q.positive, q.category = "band", positive, role if positive else f"neg/{role}"
     spb = 60.0 / q.bpm

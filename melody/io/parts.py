@@ -13,8 +13,10 @@ import numpy as np
 from ..errors import MelodyError
 
 PARTS = ("lead", "all")
-MIN_PART_NOTES = 8           # a part with fewer notes in its line (a few hits, a held pad) is not searched;
-                             # the shortest borrowing the benchmarks flag is about 8 notes
+MIN_PART_NOTES = 8           # a part whose line changes pitch fewer times than this (a few hits, a held pad, a
+                             # pedal bass) is not searched: the shortest borrowing the benchmarks flag is about
+                             # 8 notes, and a line of one repeated note matched the repeated-note runs of folk
+                             # tunes by chance (scripts/bench_parts.py: negatives flagged 2 of 60 on seed 0)
 DOUBLING_ONSET_S = 0.05      # notes of two parts starting within this many seconds sound together
 DOUBLING_SHARE = 0.9         # two lines doubling each other (same pitch class at the same time) in this share of
                              # the longer line's notes are one line: a doubled bass, strings doubling the lead
@@ -43,14 +45,20 @@ def doubles(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.sum(near & same_class) >= DOUBLING_SHARE * len(longer))
 
 
+def pitch_changes(line: np.ndarray) -> int:
+    """The number of notes of a line that differ in pitch from the note before (the first counts): its
+    length with repeated notes merged."""
+    return int(len(line) and 1 + np.count_nonzero(np.rint(np.diff(line["pitch"]))))
+
+
 def distinct_parts(lines: dict, ranked: list) -> list:
     """The parts of a file loaded with parts="all", in file order: `ranked` lists the parts' keys
     likeliest melody first (the loader's own score; the first is the lead, always kept), `lines` maps each
-    key to its line. Every other part is kept when its line has at least MIN_PART_NOTES notes and does not
-    double a part kept before it (so a doubling keeps the likelier melody)."""
+    key to its line. Every other part is kept when its line has at least MIN_PART_NOTES notes with repeated
+    notes merged and does not double a part kept before it (so a doubling keeps the likelier melody)."""
     kept = list(ranked[:1])
     for k in ranked[1:]:
-        if len(lines[k]) >= MIN_PART_NOTES and not any(doubles(lines[k], lines[j]) for j in kept):
+        if pitch_changes(lines[k]) >= MIN_PART_NOTES and not any(doubles(lines[k], lines[j]) for j in kept):
             kept.append(k)
     return sorted(kept)
 
