@@ -14,9 +14,10 @@ from ..errors import MelodyError
 
 PARTS = ("lead", "all")
 MIN_PART_NOTES = 8           # a part whose line changes pitch fewer times than this (a few hits, a held pad, a
-                             # pedal bass) is not searched: the shortest borrowing the benchmarks flag is about
-                             # 8 notes, and a line of one repeated note matched the repeated-note runs of folk
-                             # tunes by chance (scripts/bench_parts.py: negatives flagged 2 of 60 on seed 0)
+                             # pedal bass) is not searched: 8 is the shortest copy bench_accuracy measures
+                             # (exact8), and counted with repeated notes, a bass holding one note for bars
+                             # matched the repeated-note runs of folk tunes by chance (scripts/bench_parts.py
+                             # seed 0: negatives flagged 2 of 60, 0 of 60 counted without repeats)
 DOUBLING_ONSET_S = 0.05      # notes of two parts starting within this many seconds sound together
 DOUBLING_SHARE = 0.9         # two lines doubling each other (same pitch class at the same time) in this share of
                              # the longer line's notes are one line: a doubled bass, strings doubling the lead
