@@ -54,7 +54,8 @@ def query_file(path: str, catalog: Catalog, top: int = 10,
                     d.update(evalue=evalue, score=float(significance.confidence(evalue)),
                              flagged=bool(evalue <= max_evalue))
                     if evidence:
-                        d["evidence"]["significance"] += f" (one part's search), {evalue:.2g} times over the {k} parts searched"
+                        d["evidence"]["significance"] += (f" (one part's search), {evalue:.2g} times over the {k} "
+                                                          "parts searched")
                 d["query_tune"] = melody.index
                 d["query_title"] = melody.title
                 if parts == "all":

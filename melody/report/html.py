@@ -149,7 +149,8 @@ def html_report(result: dict, figures=None, intervals=None) -> str:
                          f"{flag}</h2>")
             tune = _tune(m.get("query_tune", 0), m.get("query_title")) if _several_tunes(matches) else None
             part = _part(m)
-            parts.append(f"<p>Query {'(tune ' + esc(tune) + ') ' if tune else ''}{'(part ' + esc(part) + ') ' if part else ''}"
+            parts.append(f"<p>Query {'(tune ' + esc(tune) + ') ' if tune else ''}"
+                         f"{'(part ' + esc(part) + ') ' if part else ''}"
                          f"{m['query_span'][0]:.1f}-{m['query_span'][1]:.1f} s matches reference "
                          f"{m['reference_span'][0]:.1f}-{m['reference_span'][1]:.1f} s; {m['matched_notes']} notes "
                          f"aligned, {m['exact_notes']} identical after transposing the reference "
