@@ -165,11 +165,13 @@ def test_a_journaled_scan_searches_every_part(world, tmp_path):
     assert not results[world["plain"]]["flagged"]
 
 
-def test_a_pedal_bass_is_not_a_part(tmp_path):
+def test_a_pedal_or_a_two_note_line_is_not_a_part(tmp_path):
     lead = random_lead(np.random.default_rng(3), 24)
     pedal = [(40 if k % 8 < 6 else 43 + k % 8, k * 0.5, 0.5) for k in range(48)]     # 48 notes, 18 changes
     drone = [(36 if k % 12 < 11 else 38, k * 0.5, 0.5) for k in range(48)]          # 48 notes, 8 changes...
     few = [(36 if k % 16 < 15 else 38, k * 0.5, 0.5) for k in range(48)]            # ...and 6
+    timpani = [(41 if k % 2 else 36, k * 0.5, 0.5) for k in range(48)]               # 48 changes, 2 classes
+    octaves = [(36 + 12 * (k % 2) + (2 if k % 8 > 3 else 0), k * 0.5, 0.5) for k in range(48)]
     write_midi(tmp_path / "p.mid", [Track("Lead", 0, lead), Track("Bass", 33, pedal), Track("Drone", 89, drone),
-                                    Track("Pad", 89, few)])
-    assert [m.meta["part_name"] for m in load(tmp_path / "p.mid", parts="all")] == ["Lead", "Bass", "Drone"]
+                                    Track("Pad", 89, few), Track("Timpani", 47, timpani), Track("Octaves", 38, octaves)])
+    assert [m.meta["part_name"] for m in load(tmp_path / "p.mid", parts="all")] == ["Lead", "Bass"]

@@ -18,6 +18,9 @@ MIN_PART_NOTES = 8           # a part whose line changes pitch fewer times than 
                              # (exact8), and counted with repeated notes, a bass holding one note for bars
                              # matched the repeated-note runs of folk tunes by chance (scripts/bench_parts.py
                              # seed 0: negatives flagged 2 of 60, 0 of 60 counted without repeats)
+MIN_PITCH_CLASSES = 3        # nor one that moves between fewer pitch classes (timpani, octave jumps, a two-note
+                             # ostinato): in 100 Bach chorales a timpani part matched 16 notes of a folk tune
+                             # exactly (E 0.0003), a line no melody search can weigh
 DOUBLING_ONSET_S = 0.05      # notes of two parts starting within this many seconds sound together
 DOUBLING_SHARE = 0.9         # two lines doubling each other (same pitch class at the same time) in this share of
                              # the longer line's notes are one line: a doubled bass, strings doubling the lead
@@ -52,14 +55,21 @@ def pitch_changes(line: np.ndarray) -> int:
     return int(len(line) and 1 + np.count_nonzero(np.rint(np.diff(line["pitch"]))))
 
 
+def melodic(line: np.ndarray) -> bool:
+    """Whether a line is searched as a part of its own: at least MIN_PART_NOTES notes with repeated notes
+    merged (`pitch_changes`) on at least MIN_PITCH_CLASSES pitch classes."""
+    return pitch_changes(line) >= MIN_PART_NOTES and \
+        len(np.unique(np.rint(line["pitch"]) % 12)) >= MIN_PITCH_CLASSES
+
+
 def distinct_parts(lines: dict, ranked: list) -> list:
     """The parts of a file loaded with parts="all", in file order: `ranked` lists the parts' keys
     likeliest melody first (the loader's own score; the first is the lead, always kept), `lines` maps each
-    key to its line. Every other part is kept when its line has at least MIN_PART_NOTES notes with repeated
-    notes merged and does not double a part kept before it (so a doubling keeps the likelier melody)."""
+    key to its line. Every other part is kept when its line is `melodic` and does not double a part kept
+    before it (so a doubling keeps the likelier melody)."""
     kept = list(ranked[:1])
     for k in ranked[1:]:
-        if pitch_changes(lines[k]) >= MIN_PART_NOTES and not any(doubles(lines[k], lines[j]) for j in kept):
+        if melodic(lines[k]) and not any(doubles(lines[k], lines[j]) for j in kept):
             kept.append(k)
     return sorted(kept)
 
