@@ -36,28 +36,28 @@ def open_catalog(path: str) -> Catalog:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def file_melodies(path: str, modified: float) -> list[Melody]:
-    """Every melody of a file, read once per file version: the evidence of each match of a recording
-    would otherwise transcribe it again."""
-    return load(path)
+def file_melodies(path: str, modified: float, parts: str = "lead") -> list[Melody]:
+    """Every melody of a file (of every part with parts="all"), read once per file version: the evidence
+    of each match of a recording would otherwise transcribe it again."""
+    return load(path, parts=parts)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def search(path: str, modified: float, catalog_path: str, top: int, max_evalue: float) -> dict:
+def search(path: str, modified: float, catalog_path: str, top: int, max_evalue: float, parts: str = "lead") -> dict:
     """query_file with evidence, cached per file version and settings (`modified` is part of the key), on
     the file's melodies as `file_melodies` keeps them (a recording is transcribed once, for the search and
     the evidence; a file that does not load is query_file's error result)."""
     try:
-        melodies = file_melodies(path, modified)
+        melodies = file_melodies(path, modified, parts)
     except Exception:       # query_file reads it again and reports why, as the file's error (never a traceback)
         melodies = None
     return query_file(path, open_catalog(catalog_path), top=top, max_evalue=max_evalue, evidence=True,
-                      melodies=melodies)
+                      melodies=melodies, parts=parts)
 
 
-def run_search(path: str, label: str, catalog_path: str, top: int, max_evalue: float) -> dict:
+def run_search(path: str, label: str, catalog_path: str, top: int, max_evalue: float, parts: str = "lead") -> dict:
     """The result as the user should see it: named by the label, never by a temporary path."""
-    return relabel(search(path, os.path.getmtime(path), catalog_path, top, max_evalue), path, label)
+    return relabel(search(path, os.path.getmtime(path), catalog_path, top, max_evalue, parts), path, label)
 
 
 def verdict(label: str, result: dict):
@@ -131,15 +131,16 @@ def passage_evidence(query: Melody, reference: Melody, m: dict, recordings=(), n
     st.audio(passage_audio(query, reference, m), format="audio/wav")
 
 
-def evidence(path: str, result: dict, catalog: Catalog):
+def evidence(path: str, result: dict, catalog: Catalog, parts: str = "lead"):
     """The chosen match: piano roll, intervals, significance, shared shapes, audio, downloads."""
     matches = result["matches"]
     k = st.selectbox("Show the evidence for match", range(len(matches)),
-                     format_func=lambda i: f"{i + 1}. {matches[i]['title']}")
+                     format_func=lambda i: f"{i + 1}. {matches[i]['title']}" + (
+                         f" (in {matches[i]['query_part']['name']})" if matches[i].get("query_part") else ""))
     m = matches[k]
     try:
         with st.spinner("Reading the song..."):
-            melodies = file_melodies(path, os.path.getmtime(path))
+            melodies = file_melodies(path, os.path.getmtime(path), parts)
         query, reference = match_melodies(path, catalog, m, melodies)
     except (MelodyError, ValueError) as exc:
         st.error(f"Cannot show the evidence: {exc}")
@@ -171,7 +172,7 @@ def example_files() -> list[str]:
     return sorted(f for f in os.listdir(EXAMPLES) if f.endswith(SUPPORTED_EXTENSIONS))
 
 
-def song_page(catalog: Catalog, catalog_path: str, top: int, max_evalue: float):
+def song_page(catalog: Catalog, catalog_path: str, top: int, max_evalue: float, parts: str = "lead"):
     upload = st.file_uploader("Upload a song", type=SONG_TYPES, key="song_upload")
     examples = example_files()
     example = st.selectbox("...or pick an example", ["(none)"] + examples)
@@ -190,14 +191,14 @@ def song_page(catalog: Catalog, catalog_path: str, top: int, max_evalue: float):
         return
 
     with st.spinner("Searching the catalog..."):
-        result = run_search(path, label, catalog_path, top, max_evalue)
+        result = run_search(path, label, catalog_path, top, max_evalue, parts)
     if result["status"] != "ok":
         st.error(f"Cannot analyse this file: {result['error']}")
         return
     verdict(label, result)
     match_table(result["matches"])
     if result["matches"]:
-        evidence(path, result, catalog)
+        evidence(path, result, catalog, parts)
 
 
 def batch_songs(uploads) -> tuple[list[tuple[str, str]], list[dict]]:
@@ -215,7 +216,7 @@ def batch_songs(uploads) -> tuple[list[tuple[str, str]], list[dict]]:
     return songs, failed
 
 
-def batch_page(catalog_path: str, top: int, max_evalue: float):
+def batch_page(catalog_path: str, top: int, max_evalue: float, parts: str = "lead"):
     uploads = st.file_uploader("Upload songs, or a zip of songs", type=SONG_TYPES + ["zip"],
                                accept_multiple_files=True, key="batch_upload")
     if not uploads:
@@ -227,7 +228,7 @@ def batch_page(catalog_path: str, top: int, max_evalue: float):
         return
     progress = st.progress(0.0, text="Searching the catalog...")
     for k, (label, path) in enumerate(songs):
-        results.append(run_search(path, label, catalog_path, top, max_evalue))
+        results.append(run_search(path, label, catalog_path, top, max_evalue, parts))
         progress.progress((k + 1) / len(songs), text=f"{k + 1} of {len(songs)} songs")
     progress.empty()
     results.sort(key=lambda r: (not r["flagged"], r["status"] != "ok",
@@ -400,6 +401,10 @@ def main():
     catalog_path = st.sidebar.text_input("Catalog folder", value=default_catalog_path())
     top = st.sidebar.slider("Matches to show", 1, 50, 10) if page != "Compare two songs" else 10
     max_evalue = st.sidebar.number_input("Flag when E-value at most", value=DEFAULT_MAX_EVALUE, format="%.4f")
+    parts = "all" if page != "Compare two songs" and st.sidebar.checkbox(
+        "Search every part", key="parts",
+        help="MIDI and MusicXML: search every pitched part (a borrowed riff, bass line or countermelody), not only "
+             "the melody; each part counts as a search, so E-values are multiplied by the number of parts") else "lead"
     st.sidebar.caption(f"Uploads: at most {MAX_FILE_BYTES // 2**20} MB per score, "
                        f"{MAX_AUDIO_BYTES // 2**20} MB per recording.")
     try:
@@ -413,11 +418,11 @@ def main():
     if catalog is not None:
         st.sidebar.caption(f"{len(catalog)} reference melodies")
     if page == "Batch":
-        batch_page(catalog_path, top, max_evalue)
+        batch_page(catalog_path, top, max_evalue, parts)
     elif page == "Compare two songs":
         compare_page(catalog, catalog_path, max_evalue)
     else:
-        song_page(catalog, catalog_path, top, max_evalue)
+        song_page(catalog, catalog_path, top, max_evalue, parts)
 
 
 main()

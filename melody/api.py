@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -12,6 +13,7 @@ from .catalog.packed import merged_reading
 from .catalog.store import Entry
 from .errors import MelodyError
 from .io import load
+from .io.parts import check_parts
 from .meter import melody_with_guessed_beats
 from .notes import Melody
 from .represent import features
@@ -21,29 +23,44 @@ from .score.match import build_match
 
 def query_file(path: str, catalog: Catalog, top: int = 10,
                max_evalue: float = significance.DEFAULT_MAX_EVALUE, evidence: bool = False,
-               melodies: list[Melody] | None = None) -> dict:
+               melodies: list[Melody] | None = None, parts: str = "lead") -> dict:
     """Search every melody of one file against a catalog; never raises for a bad file.
 
     Returns the output contract: ``{"query", "status", "error", "flagged", "matches": [...]}`` with
     matches best first (all tunes of a multi-tune file merged, each tagged with ``query_tune``).
     evidence=True adds each match's explanation (aligned notes, differences, shared rare/common shapes).
-    melodies: the file's melodies (`load(path)`) when the caller has them (a recording is not transcribed
-    again).
+    melodies: the file's melodies (`load(path, parts=parts)`) when the caller has them (a recording is not
+    transcribed again).
+    parts: "lead" (default) searches each tune's lead line; "all" every pitched part of a MIDI or MusicXML
+    file (`melody.io.load`), each match naming its part (``query_part``: index and name). Searching k parts
+    of a tune is k tries: their E-values are multiplied by k (`parts_evalue`) before flagging, so a file's
+    chance of a false flag stays what `max_evalue` promises.
     """
     result = {"query": os.fspath(path), "status": "ok", "error": None, "flagged": False, "matches": []}
     try:
-        melodies = load(path) if melodies is None else melodies
+        check_parts(parts)
+        melodies = load(path, parts=parts) if melodies is None else melodies
+        searched = [m for m in melodies if len(m.notes) >= 3]
+        if not searched:
+            raise MelodyError(f"{path}: no melody with at least 3 notes")
+        tries = Counter(m.index for m in searched)       # the parts searched per tune
         matches = []
-        for melody in melodies:
-            if len(melody.notes) < 3:
-                continue
+        for melody in searched:
+            k = tries[melody.index]
             for m in catalog.search(melody, top=top, max_evalue=max_evalue):
                 d = m.to_dict(evidence=evidence)
+                if k > 1:
+                    evalue = parts_evalue(d["evalue"], k)
+                    d.update(evalue=evalue, score=float(significance.confidence(evalue)),
+                             flagged=bool(evalue <= max_evalue))
+                    if evidence:
+                        d["evidence"]["significance"] += (f" (one part's search), {evalue:.2g} times over the {k} "
+                                                          "parts searched")
                 d["query_tune"] = melody.index
                 d["query_title"] = melody.title
+                if parts == "all":
+                    d["query_part"] = query_part(melody)
                 matches.append(d)
-        if not matches and not any(len(m.notes) >= 3 for m in melodies):
-            raise MelodyError(f"{path}: no melody with at least 3 notes")
     except MelodyError as exc:
         return {**result, "status": "error", "error": str(exc)}
     except Exception as exc:   # a bug in a parser must not end a batch: report it as this file's error
@@ -54,11 +71,27 @@ def query_file(path: str, catalog: Catalog, top: int = 10,
     return result
 
 
+def parts_evalue(evalue: float, tries: int) -> float:
+    """The E-value of a match found by one of `tries` parts of a file, each searched against the catalog:
+    Bonferroni, the expected number of chance matches this good over all the searches (`tries` times one
+    search's)."""
+    return float(evalue) * tries
+
+
+def query_part(melody: Melody) -> dict | None:
+    """A match's ``query_part``: the part of the file (0-based index among the parts searched, and its name)
+    that `melody` is, or None for a melody without parts (ABC, kern, a recording)."""
+    if "part_index" not in melody.meta:
+        return None
+    return {"index": melody.meta["part_index"], "name": melody.meta["part_name"]}
+
+
 def scan(paths: Iterable[str], catalog: Catalog, top: int = 10,
-         max_evalue: float = significance.DEFAULT_MAX_EVALUE, evidence: bool = False) -> Iterator[dict]:
+         max_evalue: float = significance.DEFAULT_MAX_EVALUE, evidence: bool = False,
+         parts: str = "lead") -> Iterator[dict]:
     """query_file for every supported file under `paths` (folders recursively), one result at a time."""
     for path in expand_paths(paths):
-        yield query_file(path, catalog, top=top, max_evalue=max_evalue, evidence=evidence)
+        yield query_file(path, catalog, top=top, max_evalue=max_evalue, evidence=evidence, parts=parts)
 
 
 def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = significance.DEFAULT_MAX_EVALUE,
@@ -216,14 +249,17 @@ def compare_collections(tunes_a: list[Melody], tunes_b: list[Melody], max_passag
 
 def match_melodies(path: str, catalog: Catalog, match: dict,
                    melodies: list[Melody] | None = None) -> tuple[Melody, Melody]:
-    """The query and reference melodies a match of `query_file(path, catalog)` was found between.
-    `melodies`: the file's melodies (`load(path)`) when the caller keeps them (a recording is transcribed
-    again otherwise).
+    """The query and reference melodies a match of `query_file(path, catalog)` was found between (the part
+    it names, when it names one). `melodies`: the file's melodies (`load(path)`, with parts="all" for a
+    match that names its part) when the caller keeps them (a recording is transcribed again otherwise).
 
     Raises MelodyError when the file no longer loads or the reference is no longer in the catalog.
     """
-    melodies = load(path) if melodies is None else melodies
-    query = next((m for m in melodies if m.index == match.get("query_tune")), None)
+    part = (match.get("query_part") or {}).get("index")
+    if melodies is None:
+        melodies = load(path, parts="lead" if match.get("query_part") is None else "all")
+    query = next((m for m in melodies if m.index == match.get("query_tune")
+                  and m.meta.get("part_index") == part), None)
     row = catalog.packed.entries.row_of(match["id"])
     if query is None or row is None:
         raise MelodyError(f"{path}: match {match['id']} no longer fits the file or the catalog")

@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any match is flagged")
         p.add_argument("--explain", action="store_true",
                        help="JSON: add each match's evidence (aligned notes, differences, rare/common shapes)")
+        p.add_argument("--parts", choices=("lead", "all"), default="lead",
+                       help="which lines of a MIDI or MusicXML file are searched: lead (default: its melody) or "
+                            "all (every pitched part but drums, e.g. a borrowed riff, bass line or countermelody; "
+                            "each match names its part, and E-values are multiplied by the number of parts)")
 
     p = sub.add_parser("compare", help="every shared passage of two files' melodies")
     p.add_argument("a", metavar="A", help=f"the song that may borrow ({KINDS}); every tune of a collection")
@@ -159,6 +163,8 @@ def print_result_table(result: dict, out=None):
               f"transp {m['transposition']:+d} st  tempo x{m['tempo_ratio']:.2f}", file=out)
         if several:
             print(f"      in {_fmt_tune(m.get('query_tune', 0), m.get('query_title'))}", file=out)
+        if m.get("query_part"):
+            print(f"      in part {m['query_part']['index'] + 1} \"{m['query_part']['name']}\"", file=out)
 
 
 def _duplicates(report) -> str:
@@ -243,7 +249,7 @@ def cmd_query(args):
     _announce_recordings(args.file)
     with _SlowNotice():
         result = query_file(args.file, _open_catalog(args.catalog), top=args.top, max_evalue=_max_evalue(args),
-                            evidence=args.explain)
+                            evidence=args.explain, parts=args.parts)
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
@@ -285,7 +291,8 @@ def cmd_scan(args):
     results, any_matches = [], False
     try:
         for path in tqdm(files, unit="file", disable=args.quiet, file=sys.stderr, desc="scanning"):
-            result = query_file(path, cat, top=args.top, max_evalue=_max_evalue(args), evidence=args.explain)
+            result = query_file(path, cat, top=args.top, max_evalue=_max_evalue(args), evidence=args.explain,
+                                parts=args.parts)
             flagged += result["flagged"]
             any_matches |= bool(result["matches"])
             errors += result["status"] != "ok"
@@ -318,7 +325,8 @@ def cmd_batch(args):
     settings = batch.Settings(
         catalog=args.catalog, top=args.top, max_evalue=args.max_evalue, evidence=args.explain,
         timeout_s=batch.DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout,
-        memory_mb=batch.DEFAULT_MEMORY_MB if args.max_memory is None else (args.max_memory or None))
+        memory_mb=batch.DEFAULT_MEMORY_MB if args.max_memory is None else (args.max_memory or None),
+        parts=args.parts)
     bar = None
 
     def progress(done, total, initial):

@@ -5,6 +5,7 @@ import os
 
 from ..errors import CorruptFile, MelodyError, UnsupportedFile
 from ..notes import Melody
+from .parts import check_parts
 
 MIDI_EXTENSIONS = (".mid", ".midi")
 NOTATION_EXTENSIONS = (".musicxml", ".xml", ".mxl", ".krn", ".abc")
@@ -62,13 +63,18 @@ def _hint(path: str, ext: str) -> str:
     return f"; its content looks like {kind}: rename it to {_KINDS[kind][1]}"
 
 
-def load(path: str | os.PathLike) -> list[Melody]:
+def load(path: str | os.PathLike, parts: str = "lead") -> list[Melody]:
     """Load every melody in a music file.
 
     Parameters
     ----------
     path : MIDI (.mid/.midi), MusicXML (.musicxml/.xml/.mxl), ABC (.abc, one melody per tune), kern (.krn),
         or audio (.wav/.flac/.ogg/.mp3: the predominant melody is transcribed, see `melody.audio`).
+    parts : "lead" (default): one melody per tune, the lead part of a multi-part file; "all": every pitched
+        part of a MIDI file ((track, channel), drums never) or MusicXML score (staff) with at least
+        `parts.MIN_PART_NOTES` notes, each reduced to its line, doublings dropped, the part named in
+        ``meta["part_name"]`` / ``meta["part_index"]`` (see `melody.io.parts`). ABC, kern and recordings
+        (one line) are loaded as with "lead".
 
     Returns
     -------
@@ -80,6 +86,7 @@ def load(path: str | os.PathLike) -> list[Melody]:
     chosen by the extension; when a file fails and its content is another type (a MIDI file named .mp3),
     the message says which and the extension to give it.
     """
+    check_parts(parts)
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if not os.path.lexists(path):     # before the type: `melody query typo` is a missing file, not a '(none)' type
@@ -87,7 +94,7 @@ def load(path: str | os.PathLike) -> list[Melody]:
     if os.path.isdir(path):
         raise UnsupportedFile(f"{path}: is a folder (`melody scan` searches folders)")
     try:
-        return _load(path, ext)
+        return _load(path, ext, parts)
     except (UnsupportedFile, CorruptFile) as exc:
         hint = _hint(path, ext) if os.path.isfile(path) else ""
         if not hint:
@@ -95,7 +102,7 @@ def load(path: str | os.PathLike) -> list[Melody]:
         raise type(exc)(f"{exc}{hint}") from None
 
 
-def _load(path: str, ext: str) -> list[Melody]:
+def _load(path: str, ext: str, parts: str = "lead") -> list[Melody]:
     """The loader for `ext` (chosen by the extension alone)."""
     if ext not in SUPPORTED_EXTENSIONS:
         raise UnsupportedFile(f"{path}: unsupported file type '{ext or '(none)'}' "
@@ -115,7 +122,7 @@ def _load(path: str, ext: str) -> list[Melody]:
         raise CorruptFile(f"{path}: {size} bytes is too large for a symbolic music file")
     if ext in MIDI_EXTENSIONS:
         from .midi import load_midi
-        return load_midi(path)
+        return load_midi(path, parts)
     if ext == ".abc":
         from .abc import load_abc
         try:
@@ -127,10 +134,10 @@ def _load(path: str, ext: str) -> list[Melody]:
     if ext in (".musicxml", ".xml", ".mxl"):
         from .musicxml import load_musicxml
         try:
-            return load_musicxml(path)
+            return load_musicxml(path, parts)
         except MelodyError:   # unreadable file, broken zip, malformed XML, no notes: music21 would fail too
             raise
         except Exception:     # musicxml._Unsupported (not a partwise/timewise score) or a construct the
             pass              # fast reader trips on: music21 is slower but reads more
     from .notation import load_notation
-    return load_notation(path)
+    return load_notation(path, parts if ext in (".musicxml", ".xml", ".mxl") else "lead")   # ABC, kern: one line

@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import CorruptFile, NoMelody
 from ..notes import Melody, make_notes
 from .lead import lead_line
+from .parts import check_parts, distinct_parts, part_meta
 
 MAX_EVENTS = 2_000_000          # a file with more events than this is treated as corrupt
 MAX_TRACKS = 1_000
@@ -195,8 +196,11 @@ def _lead_score(voice, channel) -> float:
     return score
 
 
-def load_midi(path: str) -> list[Melody]:
-    """Read a MIDI file and return its lead melody as a one-element list."""
+def load_midi(path: str, parts: str = "lead") -> list[Melody]:
+    """Read a MIDI file and return its lead melody as a one-element list; with parts="all", one melody per
+    pitched (track, channel) part, in file order (`melody.io.parts`: drums never, short parts and doublings
+    dropped), each naming its part in `meta`."""
+    check_parts(parts)
     mid = _read(path)
     ppq = mid.ticks_per_beat
     try:
@@ -207,19 +211,32 @@ def load_midi(path: str) -> list[Melody]:
     scored = [s for s in scored if np.isfinite(s[0])]
     if not scored:
         raise NoMelody(f"{path}: no pitched notes (empty or drums only)")
-    best = max(scored)[1]
-    raw = np.array(voices[best]["notes"], dtype="f8")
+    ranked = [key for _, key in sorted(scored, reverse=True)]     # the lead first (max, as before)
     try:
         tmap = _tempo_map(mid, ppq)
     except CorruptFile as exc:
         raise CorruptFile(f"{path}: {exc}") from None
+    lines = {key: _line(voices[key]["notes"], mid, ppq, tmap) for key in (ranked if parts == "all" else ranked[:1])}
+    kept = ranked[:1] if parts == "lead" else distinct_parts(lines, ranked)
+    title = _title(mid) or os.path.splitext(os.path.basename(path))[0]
+    melodies = []
+    for index, key in enumerate(kept):
+        voice = voices[key]
+        meta = {"track": voice["name"], "track_index": key[0], "channel": key[1]}
+        if parts == "all":
+            name = voice["name"].strip() or f"track {key[0]} channel {key[1] + 1} program {voice.get('program', 0)}"
+            meta.update(program=voice.get("program", 0), **part_meta(index, name))
+        melodies.append(Melody(lines[key], title=title, source=path, meta=meta))
+    return melodies
+
+
+def _line(raw_notes, mid, ppq, tmap) -> np.ndarray:
+    """One voice's notes (tick triples) in seconds with bars, reduced to its line (`lead_line`)."""
+    raw = np.array(raw_notes, dtype="f8")
     on = _ticks_to_seconds(raw[:, 0], tmap)
     off = _ticks_to_seconds(raw[:, 1], tmap)
     bar, beat = _bars(mid, ppq, raw[:, 0])
-    notes = lead_line(make_notes(on, off - on, raw[:, 2], bar, beat))
-    title = _title(mid) or os.path.splitext(os.path.basename(path))[0]
-    return [Melody(notes, title=title, source=path,
-                   meta={"track": voices[best]["name"], "track_index": best[0], "channel": best[1]})]
+    return lead_line(make_notes(on, off - on, raw[:, 2], bar, beat))
 
 
 def _title(mid) -> str:

@@ -25,6 +25,7 @@ from ..errors import CorruptFile, NoMelody
 from ..notes import Melody, make_notes, monophonic
 from .lead import lead_line
 from .notation import _part_score
+from .parts import check_parts, distinct_parts, part_meta
 
 __all__ = ["load_musicxml"]
 
@@ -202,12 +203,15 @@ def _text(root: ET.Element, path: str) -> str:
     return " ".join((root.findtext(path) or "").split())
 
 
-def load_musicxml(path: str | os.PathLike) -> list[Melody]:
-    """Parse a MusicXML file (plain or compressed .mxl) and return its melody as a one-item list.
+def load_musicxml(path: str | os.PathLike, parts: str = "lead") -> list[Melody]:
+    """Parse a MusicXML file (plain or compressed .mxl) and return its melody as a one-item list; with
+    parts="all", one melody per staff with notes, in score order (`melody.io.parts`: short staves and
+    doublings dropped), each naming its part in `meta`.
 
     Raises CorruptFile (unreadable, broken zip, malformed XML, too large), NoMelody (no pitched notes) and
     _Unsupported (not a partwise or timewise score: use music21 instead).
     """
+    check_parts(parts)
     path = os.fspath(path)
     root = _read_xml(path)
     names = {sp.get("id"): " ".join((sp.findtext("part-name") or "").split())
@@ -217,20 +221,28 @@ def load_musicxml(path: str | os.PathLike) -> list[Melody]:
         part_staves, offsets, part_bpm, voices = _read_part(measures)
         bpm = bpm or part_bpm
         keys = sorted(set(part_staves) | {1})   # like music21: one part per staff, empty ones too
-        staves += [(names.get(part_id, ""), part_staves.get(s), offsets, len(voices.get(s, ())) > 1) for s in keys]
+        staves += [(names.get(part_id, ""), part_staves.get(s), offsets, len(voices.get(s, ())) > 1,
+                    f" (staff {s})" if len(keys) > 1 else "") for s in keys]
     bpm = bpm or 120.0
-    best = None
-    for k, (name, events, offsets, voiced) in enumerate(staves):
+    lines, scores = {}, {}
+    for k, (name, events, offsets, voiced, _) in enumerate(staves):
         if not events:
             continue
-        notes, chordal = _staff_notes(events, offsets, bpm, voiced)
-        score = _part_score(name, notes["pitch"], chordal, k)
-        if best is None or score > best[0]:
-            best = (score, notes, name)
-    if best is None:
+        lines[k], chordal = _staff_notes(events, offsets, bpm, voiced)
+        scores[k] = _part_score(name, lines[k]["pitch"], chordal, k)
+    if not lines:
         raise NoMelody(f"{path}: no notes found")
+    ranked = sorted(scores, key=lambda k: -scores[k])      # stable: the first of equals, as before
+    kept = ranked[:1] if parts == "lead" else distinct_parts(lines, ranked)
     title = _text(root, "work/work-title") or _text(root, "movement-title")
     composer = next((" ".join((c.text or "").split()) for c in root.iter("creator")
                      if c.get("type") == "composer"), "")
-    return [Melody(best[1], title=title or os.path.splitext(os.path.basename(path))[0], composer=composer,
-                   source=path, meta={"part": best[2], "qpm": bpm})]
+    melodies = []
+    for index, k in enumerate(kept):
+        name, staff = staves[k][0], staves[k][4]
+        meta = {"part": name, "qpm": bpm}
+        if parts == "all":
+            meta.update(part_meta(index, (name or f"part {k + 1}") + staff))
+        melodies.append(Melody(lines[k], title=title or os.path.splitext(os.path.basename(path))[0],
+                               composer=composer, source=path, meta=meta))
+    return melodies

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import CorruptFile, NoMelody
 from ..notes import Melody, make_notes, monophonic
+from .parts import check_parts, distinct_parts, part_meta
 
 _LEAD_PART = re.compile(r"sopran|melod|voice|vocal|lead|solo|cantus|violin ?i\b|flute|tenor", re.I)
 
@@ -64,10 +65,12 @@ def _tempo(score) -> float:
     return 120.0
 
 
-def load_notation(path: str) -> list[Melody]:
-    """Parse any music21-readable score and return one Melody per work (opus: one per tune)."""
+def load_notation(path: str, parts: str = "lead") -> list[Melody]:
+    """Parse any music21-readable score and return one Melody per work (opus: one per tune); with
+    parts="all", one per part of each work (`melody.io.parts`), each naming its part in `meta`."""
     import music21
 
+    check_parts(parts)
     try:
         parsed = music21.converter.parse(path)
     except Exception as exc:  # music21 raises many unrelated types on bad input
@@ -76,34 +79,38 @@ def load_notation(path: str) -> list[Melody]:
     scores = list(parsed.scores) if isinstance(parsed, music21.stream.Opus) else [parsed]
     melodies = []
     for index, score in enumerate(scores):
-        melody = _score_melody(score, path, index)
-        if melody is not None:
-            melodies.append(melody)
+        melodies += _score_melodies(score, path, index, parts)
     if not melodies:
         raise NoMelody(f"{path}: no notes found")
     return melodies
 
 
-def _score_melody(score, path: str, index: int):
+def _score_melodies(score, path: str, index: int, parts: str) -> list[Melody]:
     bpm = _tempo(score)
-    parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
-    best = None
-    for k, part in enumerate(parts):
+    score_parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
+    lines, scores, names = {}, {}, {}
+    for k, part in enumerate(score_parts):
         try:
             notes, chordal = _part_notes(part, bpm)
         except (ValueError, AttributeError, TypeError):
             continue
         if len(notes) == 0:
             continue
-        name = part.partName or "" if hasattr(part, "partName") else ""
-        s = _part_score(name, notes["pitch"], chordal, k)
-        if best is None or s > best[0]:
-            best = (s, notes, name)
-    if best is None:
-        return None
+        names[k] = name = part.partName or "" if hasattr(part, "partName") else ""
+        lines[k], scores[k] = notes, _part_score(name, notes["pitch"], chordal, k)
+    if not lines:
+        return []
+    ranked = sorted(scores, key=lambda k: -scores[k])      # stable: the first of equals, as before
+    kept = ranked[:1] if parts == "lead" else distinct_parts(lines, ranked)
     md = score.metadata
     title = (md.title or md.movementName or "") if md else ""
     composer = (md.composer or "") if md else ""
     title = title or os.path.splitext(os.path.basename(path))[0]
-    return Melody(best[1], title=str(title), composer=str(composer), source=path, index=index,
-                  meta={"part": best[2], "qpm": bpm})
+    melodies = []
+    for part_index, k in enumerate(kept):
+        meta = {"part": names[k], "qpm": bpm}
+        if parts == "all":
+            meta.update(part_meta(part_index, names[k] or f"part {k + 1}"))
+        melodies.append(Melody(lines[k], title=str(title), composer=str(composer), source=path, index=index,
+                               meta=meta))
+    return melodies

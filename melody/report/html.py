@@ -9,7 +9,8 @@ import io
 CSV_COLUMNS = ["query", "status", "error", "file_flagged", "rank", "title", "composer", "score", "evalue",
                "flagged", "matched_notes", "exact_notes", "query_start_s", "query_end_s", "reference_start_s",
                "reference_end_s", "query_bars", "reference_bars", "transposition", "tempo_ratio", "id",
-               "query_tune", "query_title"]    # the tune (0-based) of a file with several, e.g. an ABC collection
+               "query_tune", "query_title",    # the tune (0-based) of a file with several, e.g. an ABC collection
+               "query_part"]                   # the part's name, when every part was searched (parts="all")
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}
@@ -51,6 +52,11 @@ def _several_tunes(matches: list[dict]) -> bool:
     return any(m.get("query_tune") for m in matches)
 
 
+def _part(match: dict) -> str:
+    """The name of the part of the file a match was found in (searches of every part), else ''."""
+    return (match.get("query_part") or {}).get("name", "")
+
+
 def _tune(index: int, title: str | None) -> str:
     """A tune of a file as numbered from 1, with its title shortened."""
     title = title or ""
@@ -59,11 +65,13 @@ def _tune(index: int, title: str | None) -> str:
 
 def summary_rows(matches: list[dict]) -> list[dict]:
     """One row per match with the columns people sort by (the app's table and the report's); a file of
-    several tunes (an ABC collection) also gets the query's tune."""
+    several tunes (an ABC collection) also gets the query's tune, a search of every part the query's part."""
     several = _several_tunes(matches)
+    parts = any(_part(m) for m in matches)
     return [{"rank": k + 1, "title": m["title"], "score": round(m["score"], 4), "E-value": m["evalue"],
              "flagged": m["flagged"], "matched notes": m["matched_notes"],
              **({"query tune": _tune(m.get("query_tune", 0), m.get("query_title"))} if several else {}),
+             **({"query part": _part(m)} if parts else {}),
              "query s": _fmt_span(m["query_span"], "{:.1f}"), "reference s": _fmt_span(m["reference_span"], "{:.1f}"),
              "query bars": _fmt_span(m["query_bars"]), "reference bars": _fmt_span(m["reference_bars"]),
              "transposition": m["transposition"], "tempo ratio": m["tempo_ratio"]}
@@ -140,7 +148,9 @@ def html_report(result: dict, figures=None, intervals=None) -> str:
             parts.append(f"<h2>{k + 1}. {esc(m['title'])}{' (' + esc(m['composer']) + ')' if m.get('composer') else ''}"
                          f"{flag}</h2>")
             tune = _tune(m.get("query_tune", 0), m.get("query_title")) if _several_tunes(matches) else None
+            part = _part(m)
             parts.append(f"<p>Query {'(tune ' + esc(tune) + ') ' if tune else ''}"
+                         f"{'(part ' + esc(part) + ') ' if part else ''}"
                          f"{m['query_span'][0]:.1f}-{m['query_span'][1]:.1f} s matches reference "
                          f"{m['reference_span'][0]:.1f}-{m['reference_span'][1]:.1f} s; {m['matched_notes']} notes "
                          f"aligned, {m['exact_notes']} identical after transposing the reference "
@@ -182,7 +192,8 @@ def csv_rows(results) -> list[dict]:
                          "reference_start_s": m["reference_span"][0], "reference_end_s": m["reference_span"][1],
                          "query_bars": _fmt(m["query_bars"]), "reference_bars": _fmt(m["reference_bars"]),
                          "transposition": m["transposition"], "tempo_ratio": m["tempo_ratio"], "id": m["id"],
-                         "query_tune": m.get("query_tune", ""), "query_title": m.get("query_title", "")})
+                         "query_tune": m.get("query_tune", ""), "query_title": m.get("query_title", ""),
+                         "query_part": _part(m)})
     return rows
 
 
