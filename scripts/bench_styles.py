@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -35,6 +36,8 @@ import bench_accuracy  # noqa: E402
 import benchdata  # noqa: E402
 
 SHUFFLE_WINDOW = 8      # notes per window of `shuffle`: about a chorale phrase (7-9 notes between fermatas)
+REPEAT_WINDOW = 8       # intervals per window of `self_repetition` (a phrase restated, not a stock 3-note turn)
+LONG_REPEAT = (60, 0.3)  # (notes, self_repetition): the group of controls that flagged most (seeds 0-1, BENCHMARKS)
 TRANSFORMS = ("original", "retrograde", "inversion", "shuffle")
 
 
@@ -62,6 +65,17 @@ def transformed(melody, kind: str, rng):
             out[i:i + SHUFFLE_WINDOW] = rng.permutation(out[i:i + SHUFFLE_WINDOW])
         return with_pitch(melody, out)
     raise ValueError(f"unknown transform {kind!r}")
+
+
+def self_repetition(pitch) -> float:
+    """The share of the melody's REPEAT_WINDOW-interval windows that occur more than once in it (0 for a tune
+    that never restates a phrase, about 0.5 for AABB tunes and written-out repeats)."""
+    b = benchdata.interval_bytes(np.round(np.asarray(pitch, dtype="f8")))
+    windows = [b[i:i + REPEAT_WINDOW] for i in range(len(b) - REPEAT_WINDOW + 1)]
+    if not windows:
+        return 0.0
+    counts = Counter(windows)
+    return float(np.mean([counts[w] > 1 for w in windows]))
 
 
 def shares_run(melody, grams: set) -> bool:
@@ -121,6 +135,7 @@ def main(argv=None) -> int:
                 best = matches[0].to_dict(evidence=True) if matches else None
                 row = {"qid": qid, "style": style, "transform": kind, "title": mel.title, "notes": len(q.notes),
                        "shares_run": shares_run(q, grams),
+                       "repetition": self_repetition(mel.notes["pitch"]),
                        "evalue": best["evalue"] if best else float("inf"),
                        "flagged": bool(best and best["flagged"])}
                 if best:
@@ -142,6 +157,13 @@ def main(argv=None) -> int:
             table[f"{style}/{kind}"] = g
             print(f"{style:8s} {kind:11s} {g['n']:4d} {g['flagged']:8d} {g['e_le_1']:6d} {g['mean_notes']:10.1f} "
                   f"{g['shares_run']:12d}")
+    print(f"\ncontrols (retrograde, inversion, shuffle) flagged, by length and self-repetition (>= {LONG_REPEAT[1]}):")
+    for style in sets:
+        ctrl = [x for x in rows if x["style"] == style and x["transform"] != "original"]
+        for name, pick in (("long, repeating", lambda x: x["notes"] > LONG_REPEAT[0] and x["repetition"] >= LONG_REPEAT[1]),
+                           ("the others", lambda x: not (x["notes"] > LONG_REPEAT[0] and x["repetition"] >= LONG_REPEAT[1]))):
+            r = [x for x in ctrl if pick(x)]
+            print(f"  {style:8s} {name:16s} {sum(x['flagged'] for x in r):3d} of {len(r)}")
     for x in rows:
         if x["flagged"]:
             print(f"  {x['style']}/{x['transform']} {x['qid']} E={x['evalue']:.3g} {x['ref_title']!r} "

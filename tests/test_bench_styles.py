@@ -56,3 +56,12 @@ def test_shuffle_permutes_within_windows(tune):
 def test_unknown_transform_is_refused(tune):
     with pytest.raises(ValueError, match="unknown transform"):
         bench_styles.transformed(tune, "augmentation", np.random.default_rng(0))
+
+
+def test_self_repetition_counts_restated_phrases():
+    phrase = [60, 62, 64, 65, 67, 65, 64, 62, 60, 59]
+    other = [72, 71, 69, 67, 66, 64, 62, 61, 59, 57]
+    assert bench_styles.self_repetition(phrase + other) == 0.0
+    assert bench_styles.self_repetition(phrase + phrase) > 0.3
+    assert bench_styles.self_repetition(phrase * 4) == 1.0
+    assert bench_styles.self_repetition([60, 62, 64]) == 0.0
