@@ -96,6 +96,11 @@ def essen_outside(corpus, split, n: int, seed: int) -> list:
     return [pool[k] for k in rng.permutation(len(pool))[:n]]
 
 
+def long_repeating(row: dict) -> bool:
+    """Whether a query is in the LONG_REPEAT group (more notes, and at least that self-repetition)."""
+    return row["notes"] > LONG_REPEAT[0] and row["repetition"] >= LONG_REPEAT[1]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
@@ -160,9 +165,8 @@ def main(argv=None) -> int:
     print(f"\ncontrols (retrograde, inversion, shuffle) flagged, by length and self-repetition (>= {LONG_REPEAT[1]}):")
     for style in sets:
         ctrl = [x for x in rows if x["style"] == style and x["transform"] != "original"]
-        for name, pick in (("long, repeating", lambda x: x["notes"] > LONG_REPEAT[0] and x["repetition"] >= LONG_REPEAT[1]),
-                           ("the others", lambda x: not (x["notes"] > LONG_REPEAT[0] and x["repetition"] >= LONG_REPEAT[1]))):
-            r = [x for x in ctrl if pick(x)]
+        for name, wanted in (("long, repeating", True), ("the others", False)):
+            r = [x for x in ctrl if long_repeating(x) == wanted]
             print(f"  {style:8s} {name:16s} {sum(x['flagged'] for x in r):3d} of {len(r)}")
     for x in rows:
         if x["flagged"]:
