@@ -217,7 +217,7 @@ def load_midi(path: str, parts: str = "lead") -> list[Melody]:
     except CorruptFile as exc:
         raise CorruptFile(f"{path}: {exc}") from None
     lines = {key: _line(voices[key]["notes"], mid, ppq, tmap) for key in (ranked if parts == "all" else ranked[:1])}
-    kept = ranked[:1] if parts == "lead" else distinct_parts(lines, ranked)
+    kept = distinct_parts(lines, ranked, parts)
     title = _title(mid) or os.path.splitext(os.path.basename(path))[0]
     melodies = []
     for index, key in enumerate(kept):

@@ -233,7 +233,7 @@ def load_musicxml(path: str | os.PathLike, parts: str = "lead") -> list[Melody]:
     if not lines:
         raise NoMelody(f"{path}: no notes found")
     ranked = sorted(scores, key=lambda k: -scores[k])      # stable: the first of equals, as before
-    kept = ranked[:1] if parts == "lead" else distinct_parts(lines, ranked)
+    kept = distinct_parts(lines, ranked, parts)
     title = _text(root, "work/work-title") or _text(root, "movement-title")
     composer = next((" ".join((c.text or "").split()) for c in root.iter("creator")
                      if c.get("type") == "composer"), "")

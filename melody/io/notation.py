@@ -101,7 +101,7 @@ def _score_melodies(score, path: str, index: int, parts: str) -> list[Melody]:
     if not lines:
         return []
     ranked = sorted(scores, key=lambda k: -scores[k])      # stable: the first of equals, as before
-    kept = ranked[:1] if parts == "lead" else distinct_parts(lines, ranked)
+    kept = distinct_parts(lines, ranked, parts)
     md = score.metadata
     title = (md.title or md.movementName or "") if md else ""
     composer = (md.composer or "") if md else ""

@@ -62,12 +62,15 @@ def melodic(line: np.ndarray) -> bool:
         len(np.unique(np.rint(line["pitch"]) % 12)) >= MIN_PITCH_CLASSES
 
 
-def distinct_parts(lines: dict, ranked: list) -> list:
-    """The parts of a file loaded with parts="all", in file order: `ranked` lists the parts' keys
-    likeliest melody first (the loader's own score; the first is the lead, always kept), `lines` maps each
-    key to its line. Every other part is kept when its line is `melodic` and does not double a part kept
-    before it (so a doubling keeps the likelier melody)."""
+def distinct_parts(lines: dict, ranked: list, parts: str = "all") -> list:
+    """The parts of a file to load, in file order: `ranked` lists the parts' keys likeliest melody first
+    (the loader's own score; the first is the lead, always kept), `lines` maps each key to its line (with
+    parts="lead", at least the lead's). parts="lead" keeps the lead alone; "all" keeps every other part too
+    whose line is `melodic` and does not double a part kept before it (so a doubling keeps the likelier
+    melody)."""
     kept = list(ranked[:1])
+    if parts == "lead":
+        return kept
     for k in ranked[1:]:
         if melodic(lines[k]) and not any(doubles(lines[k], lines[j]) for j in kept):
             kept.append(k)
