@@ -147,31 +147,3 @@ def test_fused_transcription_of_a_solo_line(tmp_path, rng):
     hits = sum(any(abs(e["onset"] - r["onset"]) <= 0.05 and abs(e["pitch"] - r["pitch"]) < 0.5 for e in m.notes)
                for r in notes)
     assert hits >= 14 and len(m.notes) <= 17
-
-
-def _lead_falls_onto_a_chord_tone(tone=64, struck=False, before=True):
-    """A mix's path: the lead's 72 (0-0.5 s), then ``tone`` (0.5-1 s) while the lead still sounds above. The
-    network hears a chord (60 and ``tone``) struck at 0.2 s under the lead, and ``tone`` struck again at 0.5 s
-    if ``struck``; ``before``: whether ``tone`` sounds before 0.5 s."""
-    tr, onset, times = _held(pitch=72.0)
-    tr.midi[50:] = tone
-    note = np.zeros_like(onset)
-    at = lambda t: int(np.argmin(np.abs(times - t)))  # noqa: E731
-    note[:, 72 - neural.MIDI_LOW] = 0.8
-    onset[at(0.0), 72 - neural.MIDI_LOW] = 0.9
-    for key in (60, tone):
-        note[at(0.2 if before or key == 60 else 0.5):, key - neural.MIDI_LOW] = 0.7
-        onset[at(0.2) - 1:at(0.2) + 2, key - neural.MIDI_LOW] = [0.3, 0.9, 0.4]
-    if struck:
-        onset[at(0.5) - 1:at(0.5) + 2, tone - neural.MIDI_LOW] = [0.3, 0.9, 0.4]
-    tr.key_onset, tr.key_onset_times, tr.key_note = onset, times, note
-    return tr
-
-
-def test_a_held_chord_tone_the_path_falls_onto_is_dropped():
-    # the tone sounded before the path took it and has no attack of its own there: the accompaniment
-    assert list(np.round(notes_from_track(_lead_falls_onto_a_chord_tone())["pitch"])) == [72]
-    # a note of its own: struck where it starts, or not sounding before, or above the line (rule off: 2 notes)
-    assert list(np.round(notes_from_track(_lead_falls_onto_a_chord_tone(struck=True))["pitch"])) == [72, 64]
-    assert list(np.round(notes_from_track(_lead_falls_onto_a_chord_tone(before=False))["pitch"])) == [72, 64]
-    assert list(np.round(notes_from_track(_lead_falls_onto_a_chord_tone(tone=76))["pitch"])) == [72, 76]

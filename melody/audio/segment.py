@@ -49,12 +49,6 @@ KEY_ONSET_SPLIT, KEY_ONSET_LAG_S = 0.7, 0.009
 # INSERT_LATE_S (the path found that one, late).
 INSERT_ONSET, INSERT_NOTE, INSERT_MAX_STEP, INSERT_MARGIN_S, INSERT_LATE_S = 0.6, 0.5, 9, 0.03, 0.15
 INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
-# A chord tone the path falls onto (a mix: the lead fades or rests while the accompaniment holds): a note below
-# the line's previous note whose key the network heard sounding before the note began (mean note activation
-# >= HELD_BEFORE from HELD_BEFORE_S to HELD_GAP_S before its start) and which has no attack of its own (onset
-# activation at its key below HELD_ONSET within HELD_ONSET_S of its start) is dropped: the lead's notes start
-# with an onset at their key (in the benchmark mixes 0.63 or more for nine lead notes in ten).
-HELD_ONSET, HELD_BEFORE, HELD_ONSET_S, HELD_BEFORE_S, HELD_GAP_S = 0.3, 0.3, 0.06, 0.1, 0.02
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -208,27 +202,8 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         _refine_onsets(spans, tr, min_len)
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr)
-        spans = _drop_held_tones(spans, tr)
     spans = np.array(spans, dtype="f8").reshape(-1, 3)
     return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
-
-
-def _drop_held_tones(spans: list[list], tr: PitchTrack) -> list[list]:
-    """``spans`` ([start, stop, pitch] in tracker frames, in time order) without the notes that start below
-    the line's previous note on a key already sounding, without an onset of their own (see ``HELD_ONSET``)."""
-    times, note, onset = tr.key_onset_times, tr.key_note, tr.key_onset
-    out = spans[:1]
-    for span in spans[1:]:
-        t, key = span[0] * tr.hop_s, int(np.floor(span[2] + 0.5)) - MIDI_LOW
-        if span[2] < out[-1][2] - CHANGE and 0 <= key < note.shape[1]:
-            a, b, lo, c = np.searchsorted(times, [t - HELD_BEFORE_S, t - HELD_GAP_S, t - HELD_ONSET_S,
-                                                  t + HELD_ONSET_S])
-            before = float(note[a:max(b, a + 1), key].mean()) if a < len(note) else 0.0
-            attack = float(onset[lo:max(c, lo + 1), key].max()) if lo < len(onset) else 0.0
-            if before >= HELD_BEFORE and attack < HELD_ONSET:
-                continue
-        out.append(span)
-    return out
 
 
 def note_activation(notes: np.ndarray, tr: PitchTrack) -> np.ndarray | None:
