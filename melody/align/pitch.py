@@ -83,14 +83,9 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_SEQ = range(21)
-N_PITCH_PARAMS = 21
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN = range(20)
+N_PITCH_PARAMS = 20
 N_TRANSPOSITIONS = 12
-# P_SEQ: a motif restated at once, at the same or another pitch level (a sequence), SEQ_MIN..SEQ_MAX notes long:
-# the length of the motifs a songwriter repeats or sequences (three to five notes in most melodies; two-note
-# figures are too common to count as a motif, trills and alternations are made of them)
-SEQ_MIN = 3
-SEQ_MAX = 6
 
 
 SPAN = 300                      # pitch-score tables cover differences -SPAN..SPAN
@@ -205,45 +200,11 @@ def pc_worth(qp, out):
 
 
 @njit(cache=True, error_model="numpy")
-def restatements(pitch, loglen, n_notes, rhy_free, out):
-    """out[i] = the motif lengths L (SEQ_MIN..SEQ_MAX, bit L set) for which notes i-L+1..i restate notes
-    i-2L+1..i-L at once, at the same or another pitch level: the same contour (every interval of the same
-    sign), each note within a semitone of the first note's shift (a sequence by scale steps changes some
-    intervals by a semitone), the same rhythm (the lengths of the steps inside the motif within rhy_free,
-    log2 units), and not one repeated pitch (repeated notes are P_REPEAT's). loglen: log2 length of each
-    step (note k to k + 1)."""
-    for i in range(n_notes):
-        out[i] = 0
-        for L in range(SEQ_MIN, SEQ_MAX + 1):
-            a, b = i - 2 * L + 1, i - L + 1        # first notes of the motif and of its restatement
-            if a < 0:
-                break
-            shift = pitch[b] - pitch[a]
-            ok = True
-            moves = False
-            for k in range(1, L):
-                if abs(pitch[b + k] - pitch[a + k] - shift) > 1:
-                    ok = False
-                    break
-                dq, dr = pitch[b + k] - pitch[b + k - 1], pitch[a + k] - pitch[a + k - 1]
-                if (dq > 0) != (dr > 0) or (dq < 0) != (dr < 0):
-                    ok = False
-                    break
-                if abs(loglen[b + k - 1] - loglen[a + k - 1]) > rhy_free + 1e-9:
-                    ok = False
-                    break
-                moves = moves or dq != 0
-            if ok and moves:
-                out[i] |= 1 << L
-
-
-@njit(cache=True, error_model="numpy")
-def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done, qseq, rseq):
+def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done):
     """Best score over the 12 transpositions base-6 .. base+5 (and their octaves) of the pitch alignment.
 
     qp / rp: integer pitches of the m+1 / n+1 notes; Q / R: prepared step rows (kernels.prepare);
-    tab: pitch_tables(p); H: float64 (SEQ_MAX + 1, >= n+1, 12) work buffer (rows reused modulo its first
-    dimension, at least 3); qworth: pc_worth(qp);
+    tab: pitch_tables(p); H: float64 (3, >= n+1, 12) work buffer (rows reused modulo 3); qworth: pc_worth(qp);
     tabq: a (4, 2 * SPAN + 1) work buffer: rows 0 / 1 tab with query note i's exact match worth
     P_PC_INFO * qworth[i] more, rows 2 / 3 the same with octave pairs scored as that exact match (P_OCT_REL).
     ends: 0 for a local alignment; bit 1: the query aligned whole (from its first note to its last, notes
@@ -251,8 +212,6 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
     done: a float64 (3, 12) work buffer for the chain (P_CHAIN > 0, local alignments only), per
     transposition: row 0 the best score over the query's rows before the current one, row 1 the current
     row's best, row 2 the current row's floor (where a further alignment may start).
-    qseq / rseq: `restatements` of the query's / reference's notes; with P_SEQ != 0 a motif restated at once
-    in one melody may be left unmatched as one event costing P_SEQ (the cell L rows or columns back).
     """
     gap, skip = p[P_GAP], p[P_SKIP]
     rhy_match, rhy_pen = p[P_RHY_MATCH], p[P_RHY_PEN]
@@ -262,14 +221,12 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
     qg, rg = (ends & 1) != 0, (ends & 2) != 0
     floor = K.NEG if (qg or rg) else 0.0
     chain = p[P_CHAIN] if (p[P_CHAIN] > 0.0 and not (qg or rg)) else 0.0
-    seq = p[P_SEQ]
     T = N_TRANSPOSITIONS
-    nr = H.shape[0]
     for k in range(T):
         done[0, k] = 0.0
         done[1, k] = 0.0
         done[2, k] = floor
-    for r in range(nr):
+    for r in range(3):
         for j in range(n + 1):
             for k in range(T):
                 H[r, j, k] = j * gap if (rg and r == 0) else 0.0
@@ -278,8 +235,7 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
     tabq[2:] = tab           # rows 2, 3 (P_OCT_REL): octave entries are set per query note below
     best = K.NEG if (qg or rg) else 0.0
     for i in range(1, m + 1):
-        c, b, a = i % nr, (i - 1) % nr, (i - 2) % nr
-        qrest = qseq[i] if seq != 0.0 else 0
+        c, b, a = i % 3, (i - 1) % 3, (i - 2) % 3
         Hc, Hb, Ha = H[c], H[b], H[a]
         for k in range(T):
             if chain > 0.0:      # P_CHAIN: a new alignment may start from the best one before, less P_CHAIN
@@ -333,16 +289,9 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
             tb = tabq[row]
             d = min(max(qpi - rp[j] + off, T - 1), 2 * SPAN)
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
-            rrest = rseq[j] if seq != 0.0 else 0
             for k in range(T):
                 h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
                 h = max(max(h, max(Hb0[k], Hc1[k]) + gap), done[2, k])
-                if qrest or rrest:       # P_SEQ: a motif restated at once in one melody, left out as one event
-                    for L in range(SEQ_MIN, SEQ_MAX + 1):
-                        if (qrest >> L) & 1:
-                            h = max(h, H[(i - L) % nr, j, k] + seq)
-                        if (rrest >> L) & 1:
-                            h = max(h, Hc[j - L, k] + seq)
                 Hcj[k] = h
                 done[1, k] = max(done[1, k], h)
                 if row_end and (not rg or j == n):
@@ -426,7 +375,7 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
     for k in range(rows.shape[0]):
         r = rows[k]
         longest = max(longest, step_offsets[r + 1] - step_offsets[r])
-    H = np.empty((SEQ_MAX + 1, longest + 1, N_TRANSPOSITIONS))
+    H = np.empty((3, longest + 1, N_TRANSPOSITIONS))
     tab = pitch_tables(p)
     tabq = np.empty((4, tab.shape[1]))
     qbits = np.empty(max(m, 1))
@@ -440,11 +389,6 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
     nq = _moving_steps(qp, m, qs)
     mode_buf = np.empty(longest + 1, dtype=np.int64)
     done = np.empty((3, N_TRANSPOSITIONS))
-    rhy_free = -np.log2(1.0 - p[P_DUR_FREE])
-    qseq = np.zeros(qp.shape[0], dtype=np.int64)
-    rseq = np.zeros(longest + 1, dtype=np.int64)
-    if p[P_SEQ] != 0.0:
-        restatements(qp, Q[K.LOGLEN], qp.shape[0], rhy_free, qseq)
     qminor = estimate_key(qp)[1]
     for k in range(rows.shape[0]):
         r = rows[k]
@@ -456,28 +400,23 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         K.prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
         rpr = rp[na:nb]
         ends = passage_ends(m, b - a, p[P_WHOLE])
-        out[k] = _one_score(qp, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done,
-                            qseq, rseq)
+        out[k] = _one_score(qp, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done)
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
             if rminor == qminor:
                 continue
             rpm = mode_buf[:nb - na]
             change_mode(rpr, tonic, rminor, rpm)
-            alt = _one_score(qp, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done,
-                             qseq, rseq)
+            alt = _one_score(qp, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done)
             out[k] = max(out[k], alt - p[P_MODE])
 
 
 @njit(cache=True, error_model="numpy")
-def _one_score(qp, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done, qseq, rseq):
+def _one_score(qp, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done):
     """The pitch alignment of the query against one reference (pitches rpr, n steps, prepared rows R),
-    plus P_EXACT times its longest exact run. rseq: a work buffer of >= n + 1 for the reference's
-    `restatements`."""
+    plus P_EXACT times its longest exact run."""
     base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
-    if p[P_SEQ] != 0.0:
-        restatements(rpr, R[K.LOGLEN], n + 1, -np.log2(1.0 - p[P_DUR_FREE]), rseq)
-    score = _pitch_local(qp, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done, qseq, rseq)
+    score = _pitch_local(qp, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done)
     if p[P_EXACT] != 0.0:
         nr = _moving_steps(rpr, n, rs)
         score += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)
