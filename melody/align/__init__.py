@@ -29,7 +29,6 @@ DEFAULT_PARAMS[K.RHY_PEN] = 2.0     # times (1 - length ratio): 1:2 costs 1.0
 DEFAULT_PARAMS[K.DUR_FREE] = 0.15   # length ratios within 15% count as the same (expressive timing)
 DEFAULT_PARAMS[K.RUN_BONUS] = 0.0   # exact-run bonus: off (with the metric bonus it lowered separation, BENCHMARKS.md)
 DEFAULT_PARAMS[K.METRIC_MATCH] = 1.5  # a (1,1) step whose notes sit at the same metric position
-DEFAULT_PARAMS[K.FILL] = 0.0         # < 0: notes inserted that return to the path, as one group (kernels._local; off)
 
 
 @dataclass
@@ -105,9 +104,9 @@ def backtrace(H: np.ndarray, moves: np.ndarray, x_drop: float = X_DROP) -> Align
         code = int(moves[i, j])
         if in_run:
             di, dj = 1, 1
-            in_run = (code >> 5) == K.RUN_CONTINUE
+            in_run = (code >> 4) == K.RUN_CONTINUE
         else:
-            move = code & 31
+            move = code & 15
             if move == K.STOP or H[i, j] <= 0:
                 break
             if move == K.RUN:

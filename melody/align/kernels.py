@@ -17,19 +17,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-MATCH, NEAR, OCTAVE, MISMATCH, GAP, FRAG, WRONG, RHY_MATCH, RHY_PEN, DUR_FREE, RUN_BONUS, METRIC_MATCH, FILL = range(13)
-N_PARAMS = 13
-GROUP_MAX = 8      # FILL: at most this many steps of one melody against one step of the other
+MATCH, NEAR, OCTAVE, MISMATCH, GAP, FRAG, WRONG, RHY_MATCH, RHY_PEN, DUR_FREE, RUN_BONUS, METRIC_MATCH = range(12)
+N_PARAMS = 12
 
 # Backtrace codes for the full-matrix local alignment.
 STOP, DIAG, UP, LEFT, Q2R1, Q1R2, Q2R2, RUN = range(8)
-QG, RG = 8, 8 + GROUP_MAX - 2    # (g, 1) is code QG + g - 3, (1, g) is RG + g - 3, for g = 3 .. GROUP_MAX
-RUN_START, RUN_CONTINUE = 0, 1   # how a cell of the exact-run state X was entered (moves >> 5)
+RUN_START, RUN_CONTINUE = 0, 1   # how a cell of the exact-run state X was entered (moves >> 4)
 NEG = -1e30
 _NO_MASK = np.zeros((1, 1), dtype=np.bool_)
 MOVES = {DIAG: (1, 1), UP: (1, 0), LEFT: (0, 1), Q2R1: (2, 1), Q1R2: (1, 2), Q2R2: (2, 2)}
-MOVES.update({QG + g - 3: (g, 1) for g in range(3, GROUP_MAX + 1)})
-MOVES.update({RG + g - 3: (1, g) for g in range(3, GROUP_MAX + 1)})
 
 
 # Rows of a prepared step table (see `prepare`): one column per step of a melody.
@@ -108,7 +104,7 @@ def _step_score(qa, lq, lqp, qw, ra, lr, lrp, rw, match, near, octave, mismatch,
 
 
 @njit(cache=True, error_model="numpy")
-def _local(Q, R, m, n, p, H, X, moves, full, mask, qcum, rcum):
+def _local(Q, R, m, n, p, H, X, moves, full, mask):
     """Fill the local-alignment DP of prepared steps Q (query, m steps) and R (reference, n steps).
 
     Two states, as in Gotoh's affine gaps: H is the best alignment ending at a cell, X the best ending in a
@@ -122,14 +118,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask, qcum, rcum):
 
     full=True: H, X and moves are (m+1, n+1) and keep every cell (for backtracing); cells where the
     (m+1, n+1) bool `mask` is set score 0 (pass a (1, 1) mask for none).
-    full=False: H is (>= GROUP_MAX + 1, >= n+1) and X (3, >= n+1), rows reused modulo their count (score
-    only); moves and mask unused.
-    FILL < 0: a group of 3..GROUP_MAX steps of one melody against one step of the other whose intervals sum
-    to it (notes inserted that return to the melody's path: an inserted bar, a motif restated in sequence,
-    an ornamental figure) costs FRAG + FILL per step beyond two, its pitch part a match of the summed
-    interval (the other melody's step weight), its rhythm the summed lengths'. qcum / rcum: each melody's
-    pitch at each note relative to its first (cumulative intervals, m+1 / n+1 values); log2 lengths come
-    from Q / R.
+    full=False: H and X are (3, >= n+1), rows are reused modulo 3 (score only); moves and mask unused.
     Returns the best score.
     """
     masked = full and mask.shape[0] == m + 1
@@ -139,24 +128,19 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask, qcum, rcum):
     rhy_free = -np.log2(1.0 - p[DUR_FREE])
     run_bonus = p[RUN_BONUS]
     metric_match = p[METRIC_MATCH]
-    fill = p[FILL]
     miss = max(near, octave, mismatch)      # the best a step can score for pitch without equal intervals
-    nh = H.shape[0]
     for r in range(1 if full else 3):
         for j in range(n + 1):
-            X[r, j] = NEG
-    for r in range(1 if full else nh):
-        for j in range(n + 1):
             H[r, j] = 0.0
+            X[r, j] = NEG
     r_iv, r_len, r_w, r_prev, r_met = R[IV], R[LOGLEN], R[W], R[LOGPREV], R[MET]
     r_iv2, r_len2, r_w2, r_prev2 = R[IV2], R[LOGLEN2], R[W2], R[LOGPREV2]
     best = 0.0
     for i in range(1, m + 1):
-        c = i if full else i % nh
-        b = i - 1 if full else (i - 1) % nh
-        a = i - 2 if full else (i - 2) % nh
-        Hc, Hb, Ha = H[c], H[b], H[a]   # row views: cheaper indexing in the inner loop
-        Xc, Xb = (X[i], X[i - 1]) if full else (X[i % 3], X[(i - 1) % 3])
+        c = i if full else i % 3
+        b = i - 1 if full else (i - 1) % 3
+        a = i - 2 if full else (i - 2) % 3
+        Hc, Hb, Ha, Xc, Xb = H[c], H[b], H[a], X[c], X[b]   # row views: cheaper indexing in the inner loop
         Hc[0] = 0.0
         Xc[0] = NEG
         k = i - 1
@@ -218,28 +202,12 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask, qcum, rcum):
                         s += _rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free)
                         if s > h:
                             h, mv = s, Q2R1
-            if fill < 0.0:       # FILL: inserted notes that return to the path, as one group
-                for g in range(3, GROUP_MAX + 1):
-                    if i >= g and abs(qcum[i] - qcum[i - g] - ra) < 0.5:
-                        lq_g = np.log2(np.exp2(Q[LOGLEN, i - g:i]).sum())
-                        lqp_g = Q[LOGLEN, i - g - 1] if i - g - 1 >= 0 else NONE
-                        s = (H[i - g if full else (i - g) % nh, j - 1] + frag + fill * (g - 2) + match * rw
-                             + _rhythm_score(lq_g, lqp_g, lr, lrp, rhy_match, rhy_pen, rhy_free))
-                        if s > h:
-                            h, mv = s, QG + g - 3
-                    if j >= g and abs(rcum[j] - rcum[j - g] - qa) < 0.5:
-                        lr_g = np.log2(np.exp2(R[LOGLEN, j - g:j]).sum())
-                        lrp_g = R[LOGLEN, j - g - 1] if j - g - 1 >= 0 else NONE
-                        s = (Hb[j - g] + frag + fill * (g - 2) + match * qw
-                             + _rhythm_score(lq, lqp, lr_g, lrp_g, rhy_match, rhy_pen, rhy_free))
-                        if s > h:
-                            h, mv = s, RG + g - 3
             if masked and mask[i, j]:
                 h, mv, x, xm = 0.0, STOP, NEG, RUN_START
             Hc[j] = h
             Xc[j] = x
             if full:
-                moves[i, j] = mv | (xm << 5)
+                moves[i, j] = mv | (xm << 4)
             if h > best:
                 best = h
     return best
@@ -247,25 +215,13 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask, qcum, rcum):
 
 @njit(cache=True, error_model="numpy")
 def local_score(qi, ql, qw, qm, ri, rl, rw, rm, p, table, buf):
-    """Best local-alignment score of query vs reference in O(n) memory (buf: float64 (BUF_ROWS, >= n+1))."""
+    """Best local-alignment score of query vs reference in O(n) memory (buf: float64 (6, >= n+1))."""
     m, n = qi.shape[0], ri.shape[0]
     Q = np.empty((N_ROWS, max(m, 1)))
     R = np.empty((N_ROWS, max(n, 1)))
     prepare(qi, ql, qw, qm, table, Q)
     prepare(ri, rl, rw, rm, table, R)
-    return _local(Q, R, m, n, p, buf[3:], buf[0:3], buf, False, _NO_MASK, cumulative(qi), cumulative(ri))
-
-
-BUF_ROWS = GROUP_MAX + 4     # a score-only DP's work rows: X's 3, then H's GROUP_MAX + 1
-
-
-@njit(cache=True, error_model="numpy")
-def cumulative(interval):
-    """Pitch of every note relative to the first (n+1 values for n steps)."""
-    out = np.zeros(interval.shape[0] + 1)
-    for k in range(interval.shape[0]):
-        out[k + 1] = out[k] + interval[k]
-    return out
+    return _local(Q, R, m, n, p, buf[0:3], buf[3:6], buf, False, _NO_MASK)
 
 
 @njit(cache=True, error_model="numpy")
@@ -282,7 +238,7 @@ def local_matrix(qi, ql, qw, qm, ri, rl, rw, rm, p, table, mask):
     H = np.zeros((m + 1, n + 1))
     X = np.full((m + 1, n + 1), NEG)
     moves = np.zeros((m + 1, n + 1), dtype=np.int8)
-    _local(Q, R, m, n, p, H, X, moves, True, mask, cumulative(qi), cumulative(ri))
+    _local(Q, R, m, n, p, H, X, moves, True, mask)
     return H, moves
 
 
@@ -300,18 +256,13 @@ def search_scores(qi, ql, qw, qm, ri, rl, rw, rm, offsets, first, last, p, table
     longest = 1
     for r in range(first, last):
         longest = max(longest, offsets[r + 1] - offsets[r])
-    buf = np.empty((BUF_ROWS, longest + 1))     # allocated once per call, reused for every reference
+    buf = np.empty((6, longest + 1))     # allocated once per call, reused for every reference
     R = np.empty((N_ROWS, longest))
-    qcum = cumulative(qi)
-    rcum = np.zeros(longest + 1)
     for r in range(first, last):
         a = offsets[r]
         b = offsets[r + 1]
         prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
-        if p[FILL] < 0.0:
-            for k in range(b - a):
-                rcum[k + 1] = rcum[k] + ri[a + k]
-        out[r] = _local(Q, R, m, b - a, p, buf[3:], buf[0:3], buf, False, _NO_MASK, qcum, rcum)
+        out[r] = _local(Q, R, m, b - a, p, buf[0:3], buf[3:6], buf, False, _NO_MASK)
 
 
 @njit(cache=True, error_model="numpy")
