@@ -61,7 +61,8 @@ def trace(cat, query, true_row: int) -> dict:
     """Stage by stage, the true tune's fate and the winner's, for one query."""
     from melody import align
     from melody.meter import melody_with_guessed_beats
-    from melody.score.rescore import View, _stage1_order, pitch_scores, pitches, query_pitches, rescore_views, style_sample
+    from melody.score.rescore import (View, _stage1_order, pitch_scores, pitches, query_pitches, rescore_views,
+                                      style_sample)
 
     p = cat.packed
     sq = melody_with_guessed_beats(query)
