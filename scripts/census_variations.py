@@ -1,0 +1,148 @@
+#!/usr/bin/env python
+"""Census of the songwriters' variations that lose their rank: where the true tune was lost and what beat it.
+
+Reads a `bench_accuracy.py --json OUT --workdir DIR` run (its catalog and query files are kept in DIR) and, for
+every positive of the variation groups and the 8-note copies not ranked first, runs the search again stage by
+stage: the true tune's stage-1 rank (outside the RESCORE_TOP re-scored candidates it cannot rank), its
+stage-2 rank, its combined score and E-value against the winner's, how much of the borrowed phrase its
+interval alignment covers, and whether the winner aligns to the borrowed phrase or only to the query's
+foreign context (the written lead's notes are regenerated from the seed to tell them apart). Each miss gets
+a first-guess cause (BENCHMARKS.md, "Thirteenth session"):
+
+- stage 1: the true tune is not among the re-scored candidates;
+- context: the winner aligns only to the foreign context (a catalog relative of the held-out material);
+- length: the true tune's combined score is at least the winner's; it loses on the search-space correction
+  of its longer reference;
+- split: the true alignment covers at most 0.7 of the borrowed notes of a phrase with notes inserted or
+  re-set (inserted bar, sequence, ornament figures, split notes, a varied continuation);
+- weak: the rest (read the alignments: a winner holding the same notes is a stock figure or a relative).
+
+    .venv/bin/python scripts/bench_accuracy.py --json /tmp/acc0.json --workdir /tmp/acc0
+    .venv/bin/python scripts/census_variations.py /tmp/acc0.json /tmp/acc0
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import benchdata  # noqa: E402
+
+GROUPS = tuple(benchdata.VARIATION_CATEGORIES) + (benchdata.SHORT_CATEGORY,)
+INSERTING = ("extend", "sequence", "embellish", "reset", "fragment")   # groups whose phrase gains or re-sets notes
+SPLIT_COVER = 0.7
+
+
+def note_origins(loaded, lead, context) -> list[str]:
+    """Per loaded note: 'B' a borrowed note, 'M' a borrowed note moved (mode change, varied continuation), 'N'
+    a note the variation added, 'c' foreign context, 'x' not in the written lead (30 ms, same pitch)."""
+    before, after = context
+    out = []
+    for t, p in zip(loaded.notes["onset"], np.round(loaded.notes["pitch"]).astype(int)):
+        tag = "x"
+        for k, (lp, s, _, o) in enumerate(lead):
+            if abs(s - t) < 0.03 and lp == p:
+                tag = "c" if (k < before or k >= len(lead) - after) else "B" if o >= 0 else "M" if o == -2 else "N"
+                break
+        out.append(tag)
+    return out
+
+
+def trace(cat, query, true_row: int) -> dict:
+    """Stage by stage, the true tune's fate and the winner's, for one query."""
+    from melody import align
+    from melody.meter import melody_with_guessed_beats
+    from melody.score.rescore import (View, _stage1_order, pitch_scores, pitches, query_pitches, rescore_views,
+                                      style_sample)
+
+    p = cat.packed
+    sq = melody_with_guessed_beats(query)
+    qf = p.query_features(sq)
+    null = style_sample(qf, p)
+    s1, ev1 = cat._stage1(qf, p, None, null)
+    order, ev, best = rescore_views([View(sq, qf, p, s1, ev1)], null_rows=null)
+    winner = int(order[0]) if int(order[0]) != true_row else int(order[1])
+    combined = best[true_row]
+    if np.isnan(combined):      # not re-scored: what stage 2 would have given it
+        combined = s1[true_row] + pitch_scores(query_pitches(sq), qf, p, pitches(p), np.array([true_row]))[0]
+
+    def passage(row):
+        a = align.local_align(qf, cat.features(row), None)
+        return a.query_notes
+
+    return {"stage1_rank": int(np.flatnonzero(_stage1_order(s1, ev1) == true_row)[0]) + 1,
+            "stage2_rank": int(np.flatnonzero(order == true_row)[0]) + 1,
+            "true": (float(combined), float(ev[true_row]), passage(true_row), len(cat.melody(true_row).notes)),
+            "winner": (float(best[winner]), float(ev[winner]), passage(winner), len(cat.melody(winner).notes)),
+            "winner_title": cat.melody(winner).title}
+
+
+def cause(group: str, t: dict, tags: list[str]) -> tuple[str, float, str]:
+    """(first-guess cause, share of borrowed notes in the true alignment, where the winner aligns)."""
+    borrowed = sum(g in "BM" for g in tags)
+    q0, q1 = t["true"][2]
+    cover = sum(g in "BM" for g in tags[q0:q1 + 1]) / max(borrowed, 1)
+    w0, w1 = t["winner"][2]
+    on_phrase = sum(g in "BMN" for g in tags[w0:w1 + 1])
+    where = "context" if on_phrase == 0 else "phrase"
+    if t["stage1_rank"] > 100:
+        return "stage 1", cover, where
+    if where == "context":
+        return "context", cover, where
+    if t["true"][0] >= t["winner"][0]:
+        return "length", cover, where
+    if cover <= SPLIT_COVER and group in INSERTING:
+        return "split", cover, where
+    return "weak", cover, where
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("result", help="bench_accuracy.py --json output")
+    ap.add_argument("workdir", help="its --workdir (catalog and queries)")
+    args = ap.parse_args(argv)
+
+    import melody
+    from melody.catalog import Catalog
+
+    data = json.load(open(args.result))
+    cfg = data["config"]
+    with tempfile.TemporaryDirectory() as tmp:      # the written leads, regenerated (deterministic per seed)
+        _, queries = benchdata.build(cfg["n_catalog"], cfg["n_queries"], cfg["seed"], tmp, cfg["n_heldout"],
+                                     log=None, n_variation=cfg["n_variation"])
+    written = {q.qid: q for q in queries}
+    cat = Catalog.open(os.path.join(args.workdir, "catalog"), read_only=True)
+    counts = collections.Counter()
+    print("| query | group | cause | stage-1 rank | combined true / winner | E true / winner | notes true / winner "
+          "| borrowed notes in the true alignment | winner aligns to | winner |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in data["queries"]:
+        if r["category"] not in GROUPS or r.get("rank") == 1:
+            continue
+        q = written[r["qid"]]
+        loaded = max(melody.load(os.path.join(args.workdir, "queries", r["qid"] + ".mid")), key=len)
+        t = trace(cat, loaded, cat.packed.entries.row_of(r["true_id"]))
+        group = r["category"].split("/")[0]
+        why, cover, where = cause(group, t, note_origins(loaded, q.lead, q.context_notes))
+        counts[group, why] += 1
+        print(f"| {r['qid']} | {group} | {why} | {t['stage1_rank']} | {t['true'][0]:.1f} / {t['winner'][0]:.1f} "
+              f"| {t['true'][1]:.3g} / {t['winner'][1]:.3g} | {t['true'][3]} / {t['winner'][3]} | {cover:.2f} "
+              f"| {where} | {t['winner_title'][:30]} |", flush=True)
+    causes = ("split", "context", "length", "stage 1", "weak")
+    print("\n| group | " + " | ".join(causes) + " |\n|---|" + "---|" * len(causes))
+    for group in sorted({g for g, _ in counts}):
+        print(f"| {group} | " + " | ".join(str(counts[group, c]) for c in causes) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
