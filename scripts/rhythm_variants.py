@@ -46,7 +46,51 @@ VARIANTS = {
     "thirds_unmarked": ("thirds_unmarked", {}),
     "played": ("played", {}),
     "played_free25": ("played", {"DUR_FREE": 0.25, "P_DUR_FREE": 0.25}),
+    # the metric bonus kept only where the marks agree with the best partners' beyond chance (`trusted_search`)
+    "trust1": ("snapped", {"trust_z": 1.0}),
+    "trust2": ("snapped", {"trust_z": 2.0}),
 }
+TRUST_TOP = 3     # candidates (found with the metric bonus off) whose alignments test the query's marks
+
+
+def metric_agreement(cat, query, matches, params) -> tuple[int, int, float]:
+    """(steps whose metric classes agree, steps compared, agreements expected by chance) over the (1,1)
+    steps with equal intervals of the query's alignments with `matches` (both classes known). The chance
+    rate of a pair is the sum over classes of the two melodies' class shares."""
+    from melody import align
+    from melody.meter import melody_with_guessed_beats
+
+    packed = cat.packed
+    qf = packed.query_features(melody_with_guessed_beats(query))
+    qmet = qf.metric_or_unknown()
+    agree = n = 0
+    expected = 0.0
+    for match in matches:
+        rf = cat.features(packed.entries.row_of(match.id))
+        rmet = rf.metric_or_unknown()
+        known_q, known_r = qmet[qmet >= 0], rmet[rmet >= 0]
+        if not len(known_q) or not len(known_r):
+            continue
+        chance = sum(float(np.mean(known_q == c) * np.mean(known_r == c)) for c in (0.0, 1.0, 2.0))
+        aln = align.local_align(qf, rf, params)
+        i, j = aln.query_steps[0], aln.reference_steps[0]
+        for di, dj in aln.moves:
+            if (di, dj) == (1, 1) and abs(qf.interval[i] - rf.interval[j]) < 0.5 and qmet[i] >= 0 and rmet[j] >= 0:
+                n += 1
+                agree += int(qmet[i] == rmet[j])
+                expected += chance
+            i, j = i + di, j + dj
+    return agree, n, expected
+
+
+def trusted_search(cat, query, z_min: float):
+    """Search with the metric bonus off; where the query's marks agree with its TRUST_TOP best partners'
+    beyond chance (binomial z >= z_min, `metric_agreement`), search again with the bonus on."""
+    params, pitch_params = variant_params({"METRIC_MATCH": 0.0, "P_METRIC": 0.0})
+    first = cat.search(query, top=10, params=params, pitch_params=pitch_params)
+    agree, n, expected = metric_agreement(cat, query, first[:TRUST_TOP], params)
+    z = (agree - expected) / np.sqrt(max(expected * (1.0 - expected / n), 1e-9)) if n else 0.0
+    return cat.search(query, top=10) if z >= z_min else first
 
 
 def variant_params(overrides: dict):
@@ -102,13 +146,17 @@ def main(argv=None) -> int:
     results = {}
     for name in args.variants:
         which, overrides = VARIANTS[name]
-        params, pitch_params = variant_params(overrides)
+        trust = overrides.get("trust_z")
+        params, pitch_params = variant_params({} if trust is not None else overrides)
         rows, t0 = [], time.perf_counter()
         for q in queries:
             try:
                 if q.qid not in readings:
                     raise MelodyError("no transcription")
-                matches = cat.search(readings[q.qid][which], top=10, params=params, pitch_params=pitch_params)
+                if trust is not None:
+                    matches = trusted_search(cat, readings[q.qid][which], trust)
+                else:
+                    matches = cat.search(readings[q.qid][which], top=10, params=params, pitch_params=pitch_params)
             except MelodyError:
                 matches = []
             rows.append(bench_accuracy.evaluate(q, matches, ids))
