@@ -47,6 +47,7 @@ VARIANTS = {
     "played": ("played", {}),
     "played_free25": ("played", {"DUR_FREE": 0.25, "P_DUR_FREE": 0.25}),
     # the metric bonus kept only where the marks agree with the best partners' beyond chance (`trusted_search`)
+    "trust05": ("snapped", {"trust_z": 0.5}),
     "trust1": ("snapped", {"trust_z": 1.0}),
     "trust2": ("snapped", {"trust_z": 2.0}),
 }
