@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """How a recording's rhythm is compared: search the same transcriptions under other rhythm settings.
 
-Reuses the pitch tracks that `scripts/solo_errors.py` caches in a bench_audio workdir (W/solo_errors-<kind>-
-tracks.pkl; run solo_errors.py on the workdir first) and its catalog of the same songs. Each track's notes
+Reuses the renders of a bench_audio workdir W and the pitch tracks that `scripts/solo_errors.py` caches there
+(W/solo_errors-<kind>-tracks.pkl: computed here, the same way, when missing), and builds a catalog of the
+same songs. Each track's notes
 come from `notes_from_track` and are snapped by `rhythm.snap_to_beats` as `transcribe` does; then every
 named variant changes one thing about how the query's rhythm is read or compared, and the queries are
 searched with `Catalog.search` as bench_audio searches recordings. R@1 / R@10 / TPR / FPR per variant, and
