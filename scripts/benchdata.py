@@ -1190,11 +1190,12 @@ def render(query: Query, path: str, seed: int) -> None:
 
 def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: str = "bench-work",
           n_heldout: int = 400, log=print, n_short: int = N_SHORT, n_sync: int = N_SYNC,
-          n_variation: int = N_VARIATION, n_dispute: int = 0) -> tuple[Split, list[Query]]:
+          n_variation: int = N_VARIATION, n_dispute: int = 0, n_song: int = 0) -> tuple[Split, list[Query]]:
     """Load and split the corpus, generate the queries and write them as MIDI files under workdir/queries.
 
     With n_dispute > 0 the dispute-mode queries follow (`Generator.disputes`); their small catalog is
-    `split.stats["dispute_catalog"]` (indices into split.catalog)."""
+    `split.stats["dispute_catalog"]` (indices into split.catalog). With n_song > 0 the song negatives
+    (`Generator.songs`) come last, so every query before them is written as it was without them."""
     t0 = time.perf_counter()
     corpus = load_corpus(os.path.join(workdir, "cache"), log=log)
     split = split_corpus(corpus, n_catalog, n_heldout, seed)
@@ -1204,6 +1205,8 @@ def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: s
         members, disputes = gen.disputes(n_dispute)
         split.stats["dispute_catalog"] = members
         queries += disputes
+    if n_song:
+        queries += gen.songs(n_song)
     qdir = os.path.join(workdir, "queries")
     os.makedirs(qdir, exist_ok=True)
     for k, q in enumerate(queries):

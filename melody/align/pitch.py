@@ -209,9 +209,9 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
     P_PC_INFO * qworth[i] more, rows 2 / 3 the same with octave pairs scored as that exact match (P_OCT_REL).
     ends: 0 for a local alignment; bit 1: the query aligned whole (from its first note to its last, notes
     left unmatched at either end cost P_GAP each), bit 2: the reference aligned whole (`passage_ends`).
-    done: a float64 (3, 12) work buffer for the chain (P_CHAIN > 0, local alignments only), per
-    transposition: row 0 the best score over the query's rows before the current one, row 1 the current
-    row's best, row 2 the current row's floor (where a further alignment may start).
+    done: a float64 (>= n+1, 12) work buffer for the chain (P_CHAIN > 0, local alignments only): done[j, k]
+    the best score of an alignment under transposition k that ended in a query row before the current one
+    and at reference step j or earlier; a further alignment may start after it in both melodies, less P_CHAIN.
     """
     gap, skip = p[P_GAP], p[P_SKIP]
     rhy_match, rhy_pen = p[P_RHY_MATCH], p[P_RHY_PEN]
@@ -222,10 +222,9 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
     floor = K.NEG if (qg or rg) else 0.0
     chain = p[P_CHAIN] if (p[P_CHAIN] > 0.0 and not (qg or rg)) else 0.0
     T = N_TRANSPOSITIONS
-    for k in range(T):
-        done[0, k] = 0.0
-        done[1, k] = 0.0
-        done[2, k] = floor
+    for j in range(n + 1):
+        for k in range(T):
+            done[j, k] = 0.0
     for r in range(3):
         for j in range(n + 1):
             for k in range(T):
@@ -237,12 +236,14 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
     for i in range(1, m + 1):
         c, b, a = i % 3, (i - 1) % 3, (i - 2) % 3
         Hc, Hb, Ha = H[c], H[b], H[a]
+        if chain > 0.0:      # P_CHAIN: fold in the previous row's alignments, by the reference step they end at
+            for k in range(T):
+                running = 0.0
+                for j in range(n + 1):
+                    running = max(running, Hb[j, k])
+                    done[j, k] = max(done[j, k], running)
         for k in range(T):
-            if chain > 0.0:      # P_CHAIN: a new alignment may start from the best one before, less P_CHAIN
-                done[0, k] = max(done[0, k], done[1, k])
-                done[1, k] = 0.0
-                done[2, k] = max(floor, done[0, k] - chain)
-            Hc[0, k] = i * gap if qg else done[2, k]
+            Hc[0, k] = i * gap if qg else (max(floor, done[0, k] - chain) if chain > 0.0 else floor)
         row_end = (not qg) or i == m
         s = i - 1
         lq, lqp, qmet = Q[K.LOGLEN, s], Q[K.LOGPREV, s], Q[K.MET, s]
@@ -291,9 +292,10 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
             for k in range(T):
                 h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
-                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), done[2, k])
+                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), floor)
+                if chain > 0.0:      # a further alignment, after an earlier one in both melodies
+                    h = max(h, done[j, k] - chain)
                 Hcj[k] = h
-                done[1, k] = max(done[1, k], h)
                 if row_end and (not rg or j == n):
                     best = max(best, h)
             # A step copied whole: same interval (up to octaves) and the same change of length as the step
@@ -304,7 +306,6 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
                 h = Hb1[k] + r11 + tb[d - k] + run
                 if h > Hcj[k]:
                     Hcj[k] = h
-                    done[1, k] = max(done[1, k], h)
                     if row_end and (not rg or j == n):
                         best = max(best, h)
     return best
@@ -388,7 +389,7 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
     qs = np.empty(max(m, 1), dtype=np.int64)
     nq = _moving_steps(qp, m, qs)
     mode_buf = np.empty(longest + 1, dtype=np.int64)
-    done = np.empty((3, N_TRANSPOSITIONS))
+    done = np.empty((longest + 1, N_TRANSPOSITIONS))
     qminor = estimate_key(qp)[1]
     for k in range(rows.shape[0]):
         r = rows[k]
