@@ -58,17 +58,18 @@ information when both melodies change length the same way. A loose alignment can
 exact copy by running on through the surrounding context; this term keeps an exact copy of rare material
 ahead of it, while a shared scale run or repeated note (low weights) adds little.
 
-A song that borrows a hook states it several times (verse, hook, verse, hook, bridge, hook), and a chance
-partner rarely matches more than one stretch of it: with P_CHAIN > 0 the local alignment may go on past
-its end and start again later in the query, against any part of the reference (the same hook again, or
-another borrowed passage), at a cost of P_CHAIN (repeat matches, Durbin et al. 1998, section 2.3): each
-further query-disjoint alignment under the same transposition adds its score less P_CHAIN, so only
-statements scoring more than P_CHAIN count, and a single alignment scores as before. A long loose
-alignment through a song's own verses is one statement; the hook's three statements are three. On
-scripts/bench_accuracy.py's dispute hook songs P_CHAIN 25 ranked 3 / 6 more of 40 counterparts first
-(seeds 0 / 1), every other figure unchanged; at 20, chance partners of folk queries that repeat a phrase
-chained as well (BENCHMARKS.md, eleventh session). Not for whole alignments (P_WHOLE): a passage is one
-statement.
+A song that borrows a hook states it several times (verse, hook, verse, hook, bridge, hook), and so does
+the song it was taken from: with P_CHAIN > 0 the local alignment may go on past its end and start again
+later in *both* melodies (repeat matches, Durbin et al. 1998, section 2.3, kept in order): each further
+alignment under the same transposition, after the earlier one in the query and in the reference, adds its
+score less P_CHAIN, so only statements scoring more than P_CHAIN count, and a single alignment scores as
+before. A query's restatements met again and again by one passage of the reference are one match: a song
+restates its verses and choruses too, and a chance partner of one of them matched once per restatement
+made long songs flag by chance (BENCHMARKS.md, thirteenth session: with the chain free to re-use the
+reference, 15 / 9 of 40 song-like negatives flagged on seeds 0 / 1, 6 / 2 in order). The eleventh session's
+chain (any part of the reference again) ranked 3 / 6 more of scripts/bench_accuracy.py's 40 dispute hook
+songs first (seeds 0 / 1), mostly by counting a hook that its reference states once three times. Not for
+whole alignments (P_WHOLE): a passage is one statement.
 
 With P_WHOLE > 0 (the re-scoring's passage view, `melody.score.rescore`), a query of at most P_WHOLE steps
 is aligned whole, from its first note to its last (a note left unmatched at either end costs P_GAP, and
