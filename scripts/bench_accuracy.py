@@ -23,7 +23,7 @@ empirical 1% cut" (printed below the table): the share of the 10-20 note positiv
 smaller E-value than all but floor(1%) of the negatives' best matches (separation, independent of the flag's
 threshold).
 
-    .venv/bin/python scripts/bench_accuracy.py                      # 1000 tunes, 330 queries + 15 + 15 + 7 x 15
+    .venv/bin/python scripts/bench_accuracy.py                      # 1000 tunes, 330 + 15 + 15 + 7 x 15 + disputes + 40 songs
     .venv/bin/python scripts/bench_accuracy.py --json bench.json --workdir /tmp/bench
     .venv/bin/python scripts/bench_accuracy.py --dump /tmp/queries  # only write queries + truth.json
 """
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n-dispute", type=int, default=40,
                     help="dispute mode: whole songs against a small catalog of this many tunes (default 40; 0: off)")
     ap.add_argument("--n-song", type=int, default=benchdata.N_SONG,
-                    help=f"negatives laid out as songs that restate their sections (default {benchdata.N_SONG}; 0: none)")
+                    help=f"negatives laid out as songs restating their sections (default {benchdata.N_SONG}; 0: none)")
     args = ap.parse_args(argv)
 
     if args.dump:
