@@ -23,7 +23,7 @@ empirical 1% cut" (printed below the table): the share of the 10-20 note positiv
 smaller E-value than all but floor(1%) of the negatives' best matches (separation, independent of the flag's
 threshold).
 
-    .venv/bin/python scripts/bench_accuracy.py                      # 1000 tunes, 330 + 15 + 15 + 7 x 15 + disputes + 40 songs
+    .venv/bin/python scripts/bench_accuracy.py                      # 1000 tunes, 330 + 15 + 15 + 7 x 15 + 40 songs
     .venv/bin/python scripts/bench_accuracy.py --json bench.json --workdir /tmp/bench
     .venv/bin/python scripts/bench_accuracy.py --dump /tmp/queries  # only write queries + truth.json
 """

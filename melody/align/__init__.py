@@ -236,7 +236,7 @@ DEFAULT_PITCH_PARAMS[P.P_PC_INFO] = 0.5   # per bit of an exact match's pitch cl
 DEFAULT_PITCH_PARAMS[P.P_OCT_REL] = 1.0   # an octave pair continuing one with the same interval is a match (pitch module)
 DEFAULT_PITCH_PARAMS[P.P_MODE] = 4.0      # keys in different modes: the reference in the other mode too, at this cost (0: off)
 DEFAULT_PITCH_PARAMS[P.P_WHOLE] = 0.0     # > 0: a query of at most this many steps aligned whole (rescore's passage view)
-DEFAULT_PITCH_PARAMS[P.P_CHAIN] = 25.0    # a further alignment, later in both melodies (a hook restated), adds less this
+DEFAULT_PITCH_PARAMS[P.P_CHAIN] = 25.0    # a further alignment, later in both melodies (a hook restated): less this
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],
