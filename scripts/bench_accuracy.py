@@ -9,8 +9,10 @@ an inserted bar and a held note, a quoted fragment varied, a motif in sequence) 
 (nothing borrowed), runs every query and reports recall@1/@10, the flag's true- and false-positive rates,
 span IoU and timings, overall and per category. Dispute mode (--n-dispute, on by default) queries whole
 songs, each a variant of one tune of a small catalog of such tunes, and whole held-out songs that borrow
-nothing, against that small catalog: the counterpart must rank first. See scripts/benchdata.py for how the
-data is made.
+nothing, against that small catalog: the counterpart must rank first. Last come 40 negatives laid out as
+songs are (group song/s60: sections of held-out tunes restated 2-4 times, AABA, verse-chorus, 60-200 notes),
+kept apart from the 165 negatives: long queries that restate their material flag by chance more often.
+See scripts/benchdata.py for how the data is made.
 
 Columns: R@1 / R@10 = the true reference (or a catalog tune holding the same phrase exactly) is ranked
 first / in the top 10; TPR = it is flagged; FPR = a negative has any flagged match; wrong = a positive has a
@@ -21,7 +23,7 @@ empirical 1% cut" (printed below the table): the share of the 10-20 note positiv
 smaller E-value than all but floor(1%) of the negatives' best matches (separation, independent of the flag's
 threshold).
 
-    .venv/bin/python scripts/bench_accuracy.py                      # 1000 tunes, 330 queries + 15 + 15 + 7 x 15
+    .venv/bin/python scripts/bench_accuracy.py                      # 1000 tunes, 330 + 15 + 15 + 7 x 15 + 40 songs
     .venv/bin/python scripts/bench_accuracy.py --json bench.json --workdir /tmp/bench
     .venv/bin/python scripts/bench_accuracy.py --dump /tmp/queries  # only write queries + truth.json
 """
@@ -183,11 +185,14 @@ def main(argv=None) -> int:
                     help=f"queries per kind of songwriters' variation (default {benchdata.N_VARIATION}; 0: none)")
     ap.add_argument("--n-dispute", type=int, default=40,
                     help="dispute mode: whole songs against a small catalog of this many tunes (default 40; 0: off)")
+    ap.add_argument("--n-song", type=int, default=benchdata.N_SONG,
+                    help=f"negatives laid out as songs restating their sections (default {benchdata.N_SONG}; 0: none)")
     args = ap.parse_args(argv)
 
     if args.dump:
         split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, args.dump, args.n_heldout,
-                                         n_variation=args.n_variation, n_dispute=args.n_dispute)
+                                         n_variation=args.n_variation, n_dispute=args.n_dispute,
+                                         n_song=args.n_song)
         print(f"wrote {len(queries)} queries and {benchdata.dump(split, queries, args.dump)}")
         return 0
 
@@ -200,7 +205,8 @@ def main(argv=None) -> int:
     try:
         t0 = time.perf_counter()
         split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, workdir, args.n_heldout,
-                                         n_variation=args.n_variation, n_dispute=args.n_dispute)
+                                         n_variation=args.n_variation, n_dispute=args.n_dispute,
+                                         n_song=args.n_song)
         t_data = time.perf_counter() - t0
 
         cat_dir = os.path.join(workdir, "catalog")
@@ -212,7 +218,8 @@ def main(argv=None) -> int:
         print(f"catalog: {len(ids)} melodies in {t_build:.1f} s")
 
         dispute = [q for q in queries if q.category.startswith(benchdata.DISPUTE_CATEGORY + "/")]
-        queries = [q for q in queries if q not in dispute]
+        songs = [q for q in queries if q.category == benchdata.SONG_CATEGORY]     # kept apart, last
+        queries = [q for q in queries if q not in dispute and q not in songs]
         small = None
         if dispute:          # the small catalog of dispute mode: ids in a list parallel to the big catalog
             shutil.rmtree(os.path.join(workdir, "catalog-dispute"), ignore_errors=True)
@@ -223,7 +230,7 @@ def main(argv=None) -> int:
                 small_ids[k] = uid
 
         rows, t_load, t_search = [], [], []
-        for q in queries + dispute:
+        for q in queries + dispute + songs:
             t0 = time.perf_counter()
             loaded = load_query(q.path)
             t_load.append(time.perf_counter() - t0)
@@ -234,7 +241,8 @@ def main(argv=None) -> int:
             row = evaluate(q, matches, small_ids if in_dispute else ids)
             row["lead_recall"], row["lead_precision"] = lead_agreement(loaded, q)
             rows.append(row)
-        d_rows = rows[len(queries):]
+        s_rows = rows[len(queries) + len(dispute):]
+        d_rows = rows[len(queries):len(queries) + len(dispute)]
         rows = rows[:len(queries)]
         t_search, t_load = t_search[:len(queries)], t_load[:len(queries)]
 
@@ -271,6 +279,8 @@ def main(argv=None) -> int:
                 sel = [r for r in d_rows if r["category"] == f"{benchdata.DISPUTE_CATEGORY}/{name}"]
                 if sel:
                     groups["d:" + name] = summarize(sel)
+        if s_rows:
+            groups[benchdata.SONG_CATEGORY] = summarize(s_rows)
         cuts = {"pos 10-20 notes": tpr_at_cut(base, neg)}
         for category in list(extra) + list(varied):
             cuts[category] = tpr_at_cut([r for r in rows if r["category"] == category], neg)
@@ -298,12 +308,17 @@ def main(argv=None) -> int:
         print()
         print("TPR at the empirical 1% cut (dispute: below every negative): "
               + ", ".join(f"{k} {_fmt(v)}" for k, v in cuts.items()))
+        if s_rows:
+            flagged = sorted(r["top_evalue"] for r in s_rows if r["any_flagged"])
+            print(f"{benchdata.SONG_CATEGORY} (songs restating their sections, negatives): {len(flagged)} of "
+                  f"{len(s_rows)} flagged, best E " + ", ".join(f"{e:.2g}" for e in flagged))
         print("timings: " + ", ".join(f"{k}={v:.3f}" for k, v in timings.items()))
         if args.json:
             with open(args.json, "w") as fh:
                 json.dump({"config": vars(args), "split": split.stats, "timings": timings, "groups": groups,
                            "tpr_at_1pct_cut": cuts,
-                           "queries": [dict(q.truth(), **r) for q, r in zip(queries + dispute, rows + d_rows)]},
+                           "queries": [dict(q.truth(), **r) for q, r in zip(queries + dispute + songs,
+                                                                           rows + d_rows + s_rows)]},
                           fh, indent=1)
             print(f"figures written to {args.json}")
     finally:

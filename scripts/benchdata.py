@@ -105,6 +105,19 @@ DISPUTE_KINDS = (("mode",), ("meter",), ("reset",), ("embellish",), ("extend",),
                  ("mode", "meter"), ("reset", "embellish"))
 DISPUTE_MAX_NOTES = 160      # longer tunes (reels of many parts) are cut to their first notes
 
+# Long songs that restate their own material (issue 3, thirteenth session): negatives laid out as songs are,
+# sections of held-out tunes (the negatives' pool and filter) in one key, each restated 2-4 times with a small
+# change (ornament, rhythm or wrong note) in most restatements, in one of SONG_FORMS (A, B, C: sections; AABA,
+# AABB, verse-chorus, ...), SONG_NOTES notes in all; generated after every other group with their own seeds.
+# bench_styles.py found such queries flag by chance far more often than the others (BENCHMARKS.md, "Twelfth
+# session: E-values for queries of another style"); bench_accuracy's 165 negatives hold none of them.
+SONG_CATEGORY = "song/s60"
+SONG_FORMS = ("AABA", "AABB", "ABAB", "ABABCB", "AABABA", "AABAAB")
+SONG_NOTES = (60, 200)
+SONG_SECTION_NOTES = (8, 32)
+P_SONG_CHANGE = 0.7          # chance that a restatement carries one small change
+N_SONG = 40
+
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 _MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 
@@ -1025,6 +1038,48 @@ class Generator:
             out.append(self._finish(r, q, _make_monophonic([[p + T, s, d, -1] for p, s, d, _ in _excerpt(t, i, m)])))
         return excerpts, out
 
+    def song(self, rng, qid: str) -> Query:
+        """A negative laid out as a song (SONG_FORMS): each section a phrase of another held-out tune, moved
+        to one key and register, restated as the form says, most restatements with one small change; the
+        section lengths are drawn so the song has SONG_NOTES notes."""
+        held = self.split.heldout
+        form = SONG_FORMS[int(rng.integers(len(SONG_FORMS)))]
+        if rng.random() < 0.5 and 2 * len(form) * SONG_SECTION_NOTES[0] <= SONG_NOTES[1]:
+            form = form + form[-2:]          # a last chorus (or A section) sung twice more at the end
+        lo = max(SONG_SECTION_NOTES[0], -(-SONG_NOTES[0] // len(form)))
+        hi = min(SONG_SECTION_NOTES[1], SONG_NOTES[1] // len(form))
+        used = [int(rng.integers(len(held)))]
+        first = held[used[0]]
+        T = int(rng.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
+        key_pc, minor, bar_q = (first.key_pc + T) % 12, first.minor, first.bar_q
+        register = float(np.median(first.pitch)) + T
+        sections = {}
+        for name in sorted(set(form)):
+            if name != "A":              # another held-out tune for each further section
+                j = int(rng.integers(len(held)))
+                while j in used:
+                    j = int(rng.integers(len(held)))
+                used.append(j)
+            t = held[used[-1]]
+            n = min(int(rng.integers(lo, hi + 1)), len(t.pitch))
+            i = int(rng.integers(0, len(t.pitch) - n + 1))
+            sections[name] = _fit([[p, s, d, -1] for p, s, d, _ in _excerpt(t, i, n)], t.key_pc, key_pc, register)
+        lead, seen = [], set()
+        for name in form:
+            seq = [x[:] for x in sections[name]]
+            if name in seen and rng.random() < P_SONG_CHANGE:
+                seq = vary(seq, {str(rng.choice(["ornament", "rhythm", "pitch"])): 1}, rng, key_pc, minor)
+            seen.add(name)
+            lead = lead + _shift(seq, (np.ceil(_end(lead) * 2 - 1e-9) / 2 if lead else 0.0) - seq[0][1])
+        bpm, factor = self._tempo(rng, first.spq)
+        return self._finish(rng, Query(qid, False, SONG_CATEGORY, "", tempo_factor=factor, bpm=bpm,
+                                       time_signature=_time_signature(bar_q), key_pc=key_pc, minor=minor),
+                            _make_monophonic(lead))
+
+    def songs(self, n: int = N_SONG) -> list[Query]:
+        """n `song` negatives, with their own seeds (after every other group's)."""
+        return [self.song(np.random.default_rng([self.seed, 60, k]), f"r{k:04d}") for k in range(n)]
+
     def hook_song(self, rng, qid: str, ref_index: int | None, kind: str) -> Query:
         """A song of verse, hook, verse, hook, bridge, hook: the verses and the bridge phrases of held-out
         tunes in the hook's key, the hook a phrase of 8-14 notes of catalog tune `ref_index` varied by
@@ -1135,11 +1190,12 @@ def render(query: Query, path: str, seed: int) -> None:
 
 def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: str = "bench-work",
           n_heldout: int = 400, log=print, n_short: int = N_SHORT, n_sync: int = N_SYNC,
-          n_variation: int = N_VARIATION, n_dispute: int = 0) -> tuple[Split, list[Query]]:
+          n_variation: int = N_VARIATION, n_dispute: int = 0, n_song: int = 0) -> tuple[Split, list[Query]]:
     """Load and split the corpus, generate the queries and write them as MIDI files under workdir/queries.
 
     With n_dispute > 0 the dispute-mode queries follow (`Generator.disputes`); their small catalog is
-    `split.stats["dispute_catalog"]` (indices into split.catalog)."""
+    `split.stats["dispute_catalog"]` (indices into split.catalog). With n_song > 0 the song negatives
+    (`Generator.songs`) come last, so every query before them is written as it was without them."""
     t0 = time.perf_counter()
     corpus = load_corpus(os.path.join(workdir, "cache"), log=log)
     split = split_corpus(corpus, n_catalog, n_heldout, seed)
@@ -1149,6 +1205,8 @@ def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: s
         members, disputes = gen.disputes(n_dispute)
         split.stats["dispute_catalog"] = members
         queries += disputes
+    if n_song:
+        queries += gen.songs(n_song)
     qdir = os.path.join(workdir, "queries")
     os.makedirs(qdir, exist_ok=True)
     for k, q in enumerate(queries):

@@ -141,3 +141,17 @@ def test_excerpt_disputes_pair_each_short_excerpt_with_its_varied_self(split):
         tune = split.catalog[[t.melody.title for t in split.catalog].index(ex.title[:-len(" (excerpt)")])]
         assert ex.notes["onset"][0] == pytest.approx(q.ref_span[0])
         assert len(tune.melody.notes) >= 40
+
+
+def test_song_negatives_restate_held_out_sections_in_a_song_form(split):
+    # bench_accuracy's song/s60 group: long negatives that restate their own material, as songs do
+    songs = benchdata.Generator(split, seed=7).songs(6)
+    assert [q.qid for q in songs] == [f"r{k:04d}" for k in range(6)]
+    for q in songs:
+        assert not q.positive and q.category == benchdata.SONG_CATEGORY
+        assert benchdata.SONG_NOTES[0] <= len(q.lead) <= benchdata.SONG_NOTES[1]
+        iv = benchdata.interval_bytes(np.array([n[0] for n in q.lead]))
+        windows = [iv[i:i + 8] for i in range(len(iv) - 7)]
+        assert sum(windows.count(w) > 1 for w in windows) >= len(windows) / 3     # a section sung again
+    again = benchdata.Generator(split, seed=7).songs(6)
+    assert [q.lead for q in again] == [q.lead for q in songs]
