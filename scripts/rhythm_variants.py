@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -51,6 +52,9 @@ VARIANTS = {
     "trust05": ("snapped", {"trust_z": 0.5}),
     "trust1": ("snapped", {"trust_z": 1.0}),
     "trust2": ("snapped", {"trust_z": 2.0}),
+    # the same with a plain one-sided exact binomial test at 5% instead of a z cutoff (fixed beforehand,
+    # BENCHMARKS.md "Thirteenth session: the metric-agreement rule")
+    "binom05": ("snapped", {"trust_p": 0.05}),
 }
 TRUST_TOP = 3     # candidates (found with the metric bonus off) whose alignments test the query's marks
 
@@ -85,14 +89,27 @@ def metric_agreement(cat, query, matches, params) -> tuple[int, int, float]:
     return agree, n, expected
 
 
-def trusted_search(cat, query, z_min: float):
+def binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): the one-sided p-value of k agreements in n steps at chance rate p."""
+    p = min(max(p, 0.0), 1.0)
+    return float(sum(math.comb(n, i) * p ** i * (1.0 - p) ** (n - i) for i in range(max(k, 0), n + 1)))
+
+
+def trusted_search(cat, query, z_min: float | None = None, p_max: float | None = None, default=None):
     """Search with the metric bonus off; where the query's marks agree with its TRUST_TOP best partners'
-    beyond chance (binomial z >= z_min, `metric_agreement`), search again with the bonus on."""
+    beyond chance (`metric_agreement`: binomial z >= z_min, or the exact one-sided binomial p-value
+    <= p_max), search again with the bonus on (or return `default`, that search's result if already run)."""
     params, pitch_params = variant_params({"METRIC_MATCH": 0.0, "P_METRIC": 0.0})
     first = cat.search(query, top=10, params=params, pitch_params=pitch_params)
     agree, n, expected = metric_agreement(cat, query, first[:TRUST_TOP], params)
-    z = (agree - expected) / np.sqrt(max(expected * (1.0 - expected / n), 1e-9)) if n else 0.0
-    return cat.search(query, top=10) if z >= z_min else first
+    if p_max is not None:
+        trusted = n > 0 and binomial_tail(agree, n, expected / n) <= p_max
+    else:
+        z = (agree - expected) / np.sqrt(max(expected * (1.0 - expected / n), 1e-9)) if n else 0.0
+        trusted = z >= z_min
+    if not trusted:
+        return first
+    return default if default is not None else cat.search(query, top=10)
 
 
 def variant_params(overrides: dict):
@@ -145,22 +162,26 @@ def main(argv=None) -> int:
     cat = melody.Catalog.create(cat_dir)
     ids = bench_accuracy.add_in_order(cat, [t.melody for t in split.catalog])
 
-    results = {}
+    results, main_matches = {}, {}
     for name in args.variants:
         which, overrides = VARIANTS[name]
-        trust = overrides.get("trust_z")
-        params, pitch_params = variant_params({} if trust is not None else overrides)
+        trust_z, trust_p = overrides.get("trust_z"), overrides.get("trust_p")
+        trust = trust_z is not None or trust_p is not None
+        params, pitch_params = variant_params({} if trust else overrides)
         rows, t0 = [], time.perf_counter()
         for q in queries:
             try:
                 if q.qid not in readings:
                     raise MelodyError("no transcription")
-                if trust is not None:
-                    matches = trusted_search(cat, readings[q.qid][which], trust)
+                if trust:     # main's own result where main ran first (the same default search)
+                    matches = trusted_search(cat, readings[q.qid][which], trust_z, trust_p,
+                                             default=main_matches.get(q.qid))
                 else:
                     matches = cat.search(readings[q.qid][which], top=10, params=params, pitch_params=pitch_params)
             except MelodyError:
                 matches = []
+            if name == "main":
+                main_matches[q.qid] = matches
             rows.append(bench_accuracy.evaluate(q, matches, ids))
         s = bench_accuracy.summarize(rows)
         ranks = {r["qid"]: r.get("rank") for r in rows if r["positive"]}
