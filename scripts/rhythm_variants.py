@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -91,8 +90,8 @@ def metric_agreement(cat, query, matches, params) -> tuple[int, int, float]:
 
 def binomial_tail(k: int, n: int, p: float) -> float:
     """P(X >= k) for X ~ Binomial(n, p): the one-sided p-value of k agreements in n steps at chance rate p."""
-    p = min(max(p, 0.0), 1.0)
-    return float(sum(math.comb(n, i) * p ** i * (1.0 - p) ** (n - i) for i in range(max(k, 0), n + 1)))
+    from scipy.stats import binom
+    return float(binom.sf(k - 1, n, min(max(p, 0.0), 1.0)))
 
 
 def trusted_search(cat, query, z_min: float | None = None, p_max: float | None = None, default=None):
