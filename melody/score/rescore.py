@@ -65,6 +65,7 @@ import numpy as np
 
 from .. import align
 from ..notes import tuning_offset
+from . import significance
 
 RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
@@ -263,13 +264,11 @@ def tail_bound(z: np.ndarray, z_null: np.ndarray) -> np.ndarray:
     x = z_null[np.isfinite(z_null)]
     if NULL_TAIL_SHARE <= 0 or len(x) * NULL_TAIL_SHARE < NULL_TAIL_MIN + NULL_TAIL_SKIP:
         return z
-    t = float(np.quantile(x, 1.0 - NULL_TAIL_SHARE))
-    tail = np.sort(x[x > t])[:-NULL_TAIL_SKIP]
-    if len(tail) < NULL_TAIL_MIN:
+    t, beta = significance.tail_fit(x, NULL_TAIL_SHARE, NULL_TAIL_SKIP)
+    above = int(np.sum(x > t))
+    if above - NULL_TAIL_SKIP < NULL_TAIL_MIN:
         return z
-    beta = 1.0 / max(float(np.mean(tail - t)), 1e-3)
-    share = float(np.mean(x > t))
-    return np.minimum(z, beta * (z - t) - np.log(share))
+    return np.minimum(z, beta * (z - t) - np.log(above / len(x)))
 
 
 VIEWS_TAIL = 0.1     # the share of each view's null scores whose joint exceedances give views_factor

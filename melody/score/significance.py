@@ -35,10 +35,11 @@ def reduced_scores(scores: np.ndarray, m: int, n: np.ndarray) -> np.ndarray:
     return LAMBDA * np.asarray(scores, dtype="f8") - np.log(K_GLOBAL * space)
 
 
-def tail_fit(z: np.ndarray) -> tuple[float, float]:
-    """(threshold t, rate beta) of the exponential upper tail of reduced scores z (see module docstring)."""
-    t = float(np.quantile(z, 1.0 - TAIL_SHARE))
-    tail = np.sort(z[z > t])[:-TAIL_SKIP] if np.sum(z > t) > 2 * TAIL_SKIP else z[z > t]
+def tail_fit(z: np.ndarray, share: float = TAIL_SHARE, skip: int = TAIL_SKIP) -> tuple[float, float]:
+    """(threshold t, rate beta) of the exponential upper tail of reduced scores z (see module docstring):
+    t the (1 - share) quantile, beta fitted to the excesses over t less the `skip` best."""
+    t = float(np.quantile(z, 1.0 - share))
+    tail = np.sort(z[z > t])[:-skip] if np.sum(z > t) > 2 * skip else z[z > t]
     if len(tail) < 5:
         return t, 1.0
     return t, float(1.0 / max(np.mean(tail - t), 1e-3))
