@@ -149,7 +149,8 @@ def main(argv=None) -> int:
               f"{d['evalue_prior_only']:.2g} |")
     print("\n| negative | E | catalog tune | matched / exact | shared run | query passage | reference passage |")
     print("|---|---|---|---|---|---|---|")
-    for r in sorted(negatives, key=lambda r: r["top_evalue"] if r["top_evalue"] is not None else np.inf)[:args.negatives]:
+    by_evalue = sorted(negatives, key=lambda r: r["top_evalue"] if r["top_evalue"] is not None else np.inf)
+    for r in by_evalue[:args.negatives]:
         loaded = load(r["qid"])
         best = cat.search(loaded, top=1)[0]
         ref = cat.melody(cat.packed.entries.row_of(best.id))

@@ -52,7 +52,8 @@ def test_points_short_is_what_the_gumbel_law_asks_without_a_tail_bound():
     z_cut = -np.log(-np.log1p(-cut / n_refs))        # E = N (1 - exp(-exp(-z))) = cut
     needed = (z_cut + log_k + log_space) / lam
     no_tail = np.array([])                            # too few null scores: no tail bound
-    assert census.points_short(needed - 12.5, lam, log_k, log_space, no_tail, n_refs, cut) == pytest.approx(12.5, abs=1e-6)
+    short = census.points_short(needed - 12.5, lam, log_k, log_space, no_tail, n_refs, cut)
+    assert short == pytest.approx(12.5, abs=1e-6)
     assert census.points_short(needed + 1.0, lam, log_k, log_space, no_tail, n_refs, cut) == 0.0
 
 
