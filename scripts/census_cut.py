@@ -133,12 +133,12 @@ def main(argv=None) -> int:
     for r in queries:
         if not r["positive"] or r["category"] not in benchdata.POSITIVE_CATEGORIES:
             continue
-        e = r.get("true_evalue", np.inf)
-        if e < cut and e <= 0.1:
+        e = r.get("true_evalue")         # absent when the true tune is not among the top 10
+        if e is not None and e < cut and e <= 0.1:
             continue
         loaded = load(r["qid"])
         head = (f"| {r['qid']} | {r['category']} | {r['arrangement']} | {r['phrase_notes']} "
-                f"({r['context_notes'][0]}+{r['context_notes'][1]}) | {r.get('rank') or '>10'} | {e:.2g} | ")
+                f"({r['context_notes'][0]}+{r['context_notes'][1]}) | {r.get('rank') or '>10'} | {'-' if e is None else f'{e:.2g}'} | ")
         if len(cat.packed.query_features(loaded)) <= rescore.PASSAGE_MAX:
             print(head + "passage-length query | | | | |")
             continue
