@@ -1,0 +1,65 @@
+"""scripts/census_cut.py: the empirical cut, the longest shared run of intervals, and the points a match
+lacks for the cut, on hand-made cases with known answers."""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+import census_cut as census  # noqa: E402
+
+
+def test_cut_is_the_negative_at_one_percent():
+    evalues = np.linspace(10.0, 0.1, 200)          # floor(1% of 200) = 2: the third smallest
+    assert census.cut_of(evalues) == pytest.approx(np.sort(evalues)[2])
+    assert census.cut_of([5.0, 0.3, 2.0]) == 0.3  # fewer than 100 negatives: the smallest
+
+
+def _plain_run(a, b):
+    """Reference: every pair of start positions, extended while the intervals agree."""
+    ia, ib = np.diff(a), np.diff(b)
+    best = 0
+    for i in range(len(ia)):
+        for j in range(len(ib)):
+            k = 0
+            while i + k < len(ia) and j + k < len(ib) and ia[i + k] == ib[j + k]:
+                k += 1
+            best = max(best, k)
+    return best + 1 if best else 0
+
+
+def test_longest_shared_run_transposed_with_one_change():
+    phrase = [60, 62, 64, 65, 67, 65, 64, 62, 60]
+    varied = [p + 5 for p in phrase]
+    varied[4] += 1                   # one changed note splits the run: 4 notes (3 intervals) on either side
+    assert census.longest_shared_run([50, 51] + phrase, varied + [90]) == 4
+    assert census.longest_shared_run(phrase, [p - 3 for p in phrase]) == len(phrase)
+    assert census.longest_shared_run([60, 60], [70, 72]) == 0
+
+
+def test_longest_shared_run_agrees_with_the_plain_reference(rng):
+    for _ in range(30):
+        a = rng.integers(60, 66, rng.integers(2, 25))
+        b = rng.integers(60, 66, rng.integers(2, 25))
+        assert census.longest_shared_run(a, b) == _plain_run(a, b)
+
+
+def test_points_short_is_what_the_gumbel_law_asks_without_a_tail_bound():
+    lam, log_k, log_space, n_refs, cut = 0.1, np.log(0.035), np.log(40 * 120), 1000, 0.3
+    z_cut = -np.log(-np.log1p(-cut / n_refs))        # E = N (1 - exp(-exp(-z))) = cut
+    needed = (z_cut + log_k + log_space) / lam
+    no_tail = np.array([])                            # too few null scores: no tail bound
+    short = census.points_short(needed - 12.5, lam, log_k, log_space, no_tail, n_refs, cut)
+    assert short == pytest.approx(12.5, abs=1e-6)
+    assert census.points_short(needed + 1.0, lam, log_k, log_space, no_tail, n_refs, cut) == 0.0
+
+
+def test_points_short_counts_the_tail_bound(rng):
+    lam, log_k, log_space, n_refs, cut = 0.1, np.log(0.035), np.log(40 * 120), 1000, 0.3
+    heavy = rng.exponential(3.0, 300)                # a null sample whose reduced scores have a heavy tail
+    free = census.points_short(80.0, lam, log_k, log_space, np.array([]), n_refs, cut)
+    bounded = census.points_short(80.0, lam, log_k, log_space, heavy, n_refs, cut)
+    assert bounded > free > 0.0
