@@ -114,9 +114,34 @@ def recording_catalog(paths: list[str], cat_dir: str, log=print):
     return stored
 
 
-def mixed_catalog(split, stored: dict, recordings: dict, kind: str, cat_dir: str):
-    """The 1000-tune catalog with the recorded tunes replaced by their stored `kind` recordings; returns
-    (catalog, ids in catalog order, {index: True where recorded})."""
+def ref_beats(m, how: str):
+    """A stored recording with its metric marks as tracked, dropped ("none"), or read off its notes
+    ("guessed", `melody.meter`): a diagnosis of how a reference recording's beats count."""
+    from melody.meter import melody_with_guessed_beats
+    from melody.notes import Melody
+
+    if how == "tracked":
+        return m
+    notes = m.notes.copy()
+    notes["beat"] = np.nan
+    m = Melody(notes, m.title, m.composer, m.source, m.index, m.meta)
+    return melody_with_guessed_beats(m) if how == "guessed" else m
+
+
+def written_as_recording(m):
+    """Diagnosis: a catalog tune's written notes as a perfect transcription would store them (no bars or
+    beats), in place of its recording."""
+    from melody.notes import Melody, make_notes
+
+    n = m.notes
+    return Melody(make_notes(n["onset"], n["duration"], n["pitch"]), m.title, m.composer, m.source + "#written", m.index)
+
+
+def mixed_catalog(split, stored: dict, recordings: dict, kind: str, cat_dir: str, beats: str = "tracked",
+                  written: bool = False):
+    """The 1000-tune catalog with the recorded tunes replaced by their stored `kind` recordings (or, with
+    `written`, by their written notes without bars or beats); returns (catalog, ids in catalog order,
+    {index: True where recorded})."""
     import melody
 
     shutil.rmtree(cat_dir, ignore_errors=True)
@@ -125,8 +150,10 @@ def mixed_catalog(split, stored: dict, recordings: dict, kind: str, cat_dir: str
     for k, t in enumerate(split.catalog):
         rec = recordings.get(k)
         m = stored.get(os.path.abspath(rec[kind])) if rec else None
+        if m is not None and written:
+            m = written_as_recording(t.melody)
         recorded[k] = m is not None
-        melodies.append(m if m is not None else t.melody)
+        melodies.append(ref_beats(m, beats) if m is not None else t.melody)
     return cat, bench_accuracy.add_in_order(cat, melodies), recorded
 
 
@@ -175,6 +202,13 @@ def main(argv=None) -> int:
     ap.add_argument("--render-seed", type=int, default=1, help="seed of the catalog recordings' renders")
     ap.add_argument("--method", default="fused", choices=("salience", "fused"))
     ap.add_argument("--catalogs", nargs="+", default=["midi", "mix", "solo"])
+    ap.add_argument("--queries", nargs="+", default=["midi", "mix", "solo"])
+    ap.add_argument("--ref-beats", default="tracked", choices=("tracked", "none", "guessed"),
+                    help="diagnosis: the catalog recordings' metric marks as tracked, dropped or read off the notes")
+    ap.add_argument("--written-refs", action="store_true",
+                    help="diagnosis: the recorded tunes' written notes without bars or beats in place of their recordings")
+    ap.add_argument("--midi-two-readings", action="store_true",
+                    help="diagnosis: MIDI queries also ranked with repeated notes merged, as recordings are")
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args(argv)
 
@@ -199,6 +233,10 @@ def main(argv=None) -> int:
     print(f"{len(recordings)} catalog tunes rendered ({seconds / 60:.0f} min each kind) in "
           f"{time.perf_counter() - t0:.0f} s")
     qmel = query_melodies(queries, renders, w, args.method)
+    qmel = {k: qmel[k] for k in args.queries}
+    if args.midi_two_readings and "midi" in qmel:
+        for m in qmel["midi"]:
+            m.meta["kind"] = "audio"
     result = {"config": vars(args), "recordings": {str(k): v for k, v in recordings.items()}, "catalogs": {}}
     for ckind in args.catalogs:
         t0 = time.perf_counter()
@@ -213,10 +251,12 @@ def main(argv=None) -> int:
             stored = recording_catalog([r[ckind] for r in recordings.values()],
                                        os.path.join(rdir, f"catalog-{ckind}"))
             cat, ids, recorded = mixed_catalog(split, stored, recordings, ckind,
-                                               os.path.join(w, f"audiocat-{ckind}-cat"))
+                                               os.path.join(w, f"audiocat-{ckind}-cat"), args.ref_beats,
+                                               args.written_refs)
         rows = run_searches(queries, qmel, cat, ids, recorded)
         summ = {qk: bench_accuracy.summarize(r) for qk, r in rows.items()}
-        result["catalogs"][ckind] = {"summary": summ, "rows": rows}
+        result["catalogs"][ckind] = {"summary": summ, "rows": rows,
+                                     "recorded_ids": [ids[k] for k in recordings] if recorded else []}
         print(f"\ncatalog {ckind} ({time.perf_counter() - t0:.0f} s)")
         print(f"{'query':<8}{'R@1':>7}{'R@10':>7}{'TPR':>7}{'FPR':>7}")
         for qk, s in summ.items():
