@@ -180,12 +180,21 @@ def query_melodies(queries, renders, workdir: str, method: str) -> dict:
     return out
 
 
-def run_searches(queries, qmel: dict, cat, ids, recorded: dict | None, top: int = 10) -> dict:
+def run_searches(queries, qmel: dict, cat, ids, recorded: dict | None, top: int = 10,
+                 metric: bool = True) -> dict:
+    from melody import align
+
+    params = pitch_params = None
+    if not metric:        # diagnosis: the metric bonus off for every pair, in both stages
+        params = np.array(align.DEFAULT_PARAMS, dtype="f8")
+        params[align.kernels.METRIC_MATCH] = 0.0
+        pitch_params = np.array(align.DEFAULT_PITCH_PARAMS, dtype="f8")
+        pitch_params[align.pitch.P_METRIC] = 0.0
     rows = {}
     for kind, mels in qmel.items():
         rows[kind] = []
         for q, m in zip(queries, mels):
-            matches = cat.search(m, top=top) if m is not None else []
+            matches = cat.search(m, top=top, params=params, pitch_params=pitch_params) if m is not None else []
             row = bench_accuracy.evaluate(q, matches, ids)
             if recorded is not None and q.positive:
                 row["ref_recorded"] = recorded[q.ref_index]
@@ -209,6 +218,7 @@ def main(argv=None) -> int:
                     help="diagnosis: the recorded tunes' written notes without bars or beats in place of their recordings")
     ap.add_argument("--midi-two-readings", action="store_true",
                     help="diagnosis: MIDI queries also ranked with repeated notes merged, as recordings are")
+    ap.add_argument("--metric-off", action="store_true", help="diagnosis: no metric bonus for any pair")
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args(argv)
 
@@ -253,7 +263,7 @@ def main(argv=None) -> int:
             cat, ids, recorded = mixed_catalog(split, stored, recordings, ckind,
                                                os.path.join(w, f"audiocat-{ckind}-cat"), args.ref_beats,
                                                args.written_refs)
-        rows = run_searches(queries, qmel, cat, ids, recorded)
+        rows = run_searches(queries, qmel, cat, ids, recorded, metric=not args.metric_off)
         summ = {qk: bench_accuracy.summarize(r) for qk, r in rows.items()}
         result["catalogs"][ckind] = {"summary": summ, "rows": rows,
                                      "recorded_ids": [ids[k] for k in recordings] if recorded else []}
