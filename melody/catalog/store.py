@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CatalogError, CatalogLocked
+from ..io import AUDIO_EXTENSIONS
 from ..notes import NOTE_DTYPE, Melody
 
 DB_NAME = "catalog.sqlite"
@@ -285,7 +286,6 @@ class Store:
 
     def holds_recordings(self) -> bool:
         """Whether any melody was transcribed from a recording (its file's extension says so)."""
-        from ..io import AUDIO_EXTENSIONS
         clause = " OR ".join("lower(path) LIKE ?" for _ in AUDIO_EXTENSIONS)
         row = self.db.execute(f"SELECT 1 FROM files WHERE {clause} LIMIT 1",
                               [f"%{ext}" for ext in AUDIO_EXTENSIONS]).fetchone()
