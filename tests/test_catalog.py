@@ -336,3 +336,30 @@ def test_titled_finds_tunes_by_part_of_their_title(tmp_path):
     found = cat.titled(" d ")                       # surrounding spaces ignored
     assert [e.title for e in found] == ["Tune D"] and cat.melody(found[0].row).title == "Tune D"
     assert cat.titled("no such title") == []
+
+
+def test_a_catalog_holding_recordings_ranks_a_score_as_it_ranks_a_recording(tmp_path):
+    """A recorded reference shows a transcriber's repeated-note errors as a recorded query does, so in a
+    catalog that holds a recording a score's query is ranked with repeated notes merged as well: its
+    E-values are those of the same notes searched as a recording. Against scores only it is ranked once."""
+    rng = np.random.default_rng(5)
+    refs = [to_melody(random_lead(rng, 40), title=f"t{k}", source=f"t{k}.mid") for k in range(30)]
+    notes = refs[3].notes[5:25].copy()
+    notes["pitch"][[4, 9, 14]] = notes["pitch"][[3, 8, 13]]       # repeated notes, so the readings differ
+    query = Melody(notes, title="q")
+    as_recording = Melody(notes, title="q", meta={"kind": "audio"})
+    take = Melody(refs[7].notes.copy(), title="take", source=str(tmp_path / "take.wav"))
+    for name, melodies, same in (("scores", refs, False), ("with-take", refs + [take], True)):
+        cat = Catalog.create(str(tmp_path / name))
+        cat.add(melodies)
+        as_score = {m.id: m.evalue for m in cat.search(query, top=5)}
+        as_take = {m.id: m.evalue for m in cat.search(as_recording, top=5)}
+        assert (as_score == as_take) is same, name
+
+
+def test_only_audio_files_make_a_catalog_hold_recordings(tmp_path):
+    cat = Catalog.create(str(tmp_path / "cat"))
+    cat.add([Melody(make_notes([0, 1, 2, 3], [1] * 4, [60, 62, 64, 65]), source="a.MID")])
+    assert not cat.store.holds_recordings()
+    cat.add([Melody(make_notes([0, 1, 2, 3], [1] * 4, [60, 62, 64, 67]), source="songs/b.Flac")])
+    assert cat.store.holds_recordings()

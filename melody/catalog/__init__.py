@@ -221,6 +221,14 @@ class Catalog:
     def info(self) -> dict:
         return self.store.info()
 
+    def _holds_recordings(self) -> bool:
+        """Whether the catalog holds a transcribed recording (checked once per packed state): then every
+        query, a score's too, is ranked both as given and with repeated notes merged (`_rank`)."""
+        p = self.packed
+        if "recordings" not in p.derived:
+            p.derived["recordings"] = self.store.holds_recordings()
+        return p.derived["recordings"]
+
     def _merged_packed(self) -> Packed:
         """The catalog's step arrays with repeated notes merged (for recordings), built once per process
         (with the first pass's layout when the catalog is large enough to use it)."""
@@ -305,6 +313,9 @@ class Catalog:
         show them (piano, guitar, most singing). So a recording is ranked both ways, as transcribed and
         with repeated notes merged on both sides, and each reference keeps the better of its two
         significances, corrected for taking the better of two (`rescore.rescore_views`, `views_factor`).
+        The same holds with the roles swapped: in a catalog that holds recordings, a score's query is ranked
+        both ways too, since a recorded reference shows the same errors (BENCHMARKS.md, fourteenth session:
+        a catalog of recordings).
         Not in catalogs of MERGED_MAX melodies or more: a merged copy of every melody would not fit in
         memory. The passage shown is still aligned note for note.
         """
@@ -312,7 +323,7 @@ class Catalog:
         null = style_sample(qf, p)      # stage 2's null sample; stage 1 gives these rows first-pass scores
         scores, evalues = self._stage1(qf, p, params, null)
         views = [View(query, qf, p, scores, evalues)]
-        if query.meta.get("kind") == "audio" and len(p) < MERGED_MAX:
+        if (query.meta.get("kind") == "audio" or self._holds_recordings()) and len(p) < MERGED_MAX:
             merged = merged_reading(query)
             if merged is not None:
                 mp = self._merged_packed()

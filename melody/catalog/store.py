@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CatalogError, CatalogLocked
+from ..io import AUDIO_EXTENSIONS
 from ..notes import NOTE_DTYPE, Melody
 
 DB_NAME = "catalog.sqlite"
@@ -282,6 +283,13 @@ class Store:
         n, last = self.db.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM melodies").fetchone()
         meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('changes', 'deletions')"))
         return int(n), f"{n}-{last}-{meta.get('changes', 0)}-{meta.get('deletions', 0)}"
+
+    def holds_recordings(self) -> bool:
+        """Whether any melody was transcribed from a recording (its file's extension says so)."""
+        clause = " OR ".join("lower(path) LIKE ?" for _ in AUDIO_EXTENSIONS)
+        row = self.db.execute(f"SELECT 1 FROM files WHERE {clause} LIMIT 1",
+                              [f"%{ext}" for ext in AUDIO_EXTENSIONS]).fetchone()
+        return row is not None
 
     def _segment(self, name: str) -> np.ndarray:
         path = os.path.join(self.path, "segments", name)
