@@ -38,6 +38,12 @@ larger, separating one positive less on both seeds; see BENCHMARKS.md, "Eleventh
 shuffled copies of it: shuffled notes lose the stepwise motion of real melodies, which would make chance
 pitch matches look rarer than they are. E = N p as in stage 1.
 
+A song restates its material (verses and choruses sung again), and a chance partner of one passage meets its
+restatements as well: the hook chain adds them, and one alignment runs on through a restatement in both
+songs. Its null sample of 300 rarely holds such a partner, so before the fit a query's combined scores above
+its null's (1 - NULL_TAIL_SHARE) quantile are scaled down by how many times it states its material
+(`restatement`, `restated`): monotone, so no ranking changes, only the E-values of its best matches rise.
+
 The passage view. Disputes are argued over passages: a few bars of one song against a few bars of the
 other. When the query is a passage (at most PASSAGE_MAX steps), its pitch alignment against each of the
 catalog's passages (references of at most PASSAGE_MAX steps) is also computed *whole*, from the first note
