@@ -72,6 +72,7 @@ def test_a_restated_querys_scores_keep_their_order_and_only_the_tail_narrows():
     np.testing.assert_array_equal(got[scores <= t], scores[scores <= t])
     np.testing.assert_allclose(got[scores > t], t + (scores[scores > t] - t) / 3.0)
     np.testing.assert_array_equal(rescore.restated(scores, null, 1.0), scores)   # stated once: unchanged
+    np.testing.assert_array_equal(rescore.restated(scores, null[:40], 3.0), scores)   # a small null: unchanged
 
 
 def _thrice(notes):

@@ -306,11 +306,13 @@ def restated(scores: np.ndarray, null_scores: np.ndarray, statements: float) -> 
     songs. So the chance scores' upper tail is about `statements` times as wide as the null sample (300 scores,
     which rarely hold the partner that is met again and again) shows. A monotone map of the query's scores:
     no ranking changes, a hook restated against one passage of its source still ranks it first; only the
-    E-values of the query's best scores rise. Scores at or below t, and a query stated once, are unchanged.
+    E-values of the query's best scores rise. Scores at or below t, and a query stated once, are unchanged; so
+    are all scores where the null sample is too small to place t (`tail_bound`'s NULL_TAIL_MIN: a catalog of
+    fewer than 130 melodies is its own null, and `melody compare`, which has no null sample, must agree with it).
     """
     x = np.asarray(scores, dtype="f8")
     finite = null_scores[np.isfinite(null_scores)]
-    if statements <= 1.0 or NULL_TAIL_SHARE <= 0 or len(finite) == 0:
+    if statements <= 1.0 or NULL_TAIL_SHARE <= 0 or len(finite) * NULL_TAIL_SHARE < NULL_TAIL_MIN + NULL_TAIL_SKIP:
         return x
     t = float(np.quantile(finite, 1.0 - NULL_TAIL_SHARE))
     return np.where(x > t, t + (x - t) / statements, x)
