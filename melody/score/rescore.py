@@ -279,7 +279,7 @@ def tail_bound(z: np.ndarray, z_null: np.ndarray) -> np.ndarray:
 
 # A query that restates its material (verses and choruses sung again) has the tail of its chance scores
 # widened by as many statements (`restatement`, `restated`). The window is bench_styles.py's REPEAT_WINDOW (a
-# phrase restated, not a stock 3-note turn), fixed before measuring; the tail starts where `tail_bound`'s does
+# phrase restated, not a stock 3-note turn; 6 intervals cost more positives); the tail starts where `tail_bound`'s does
 # (NULL_TAIL_SHARE). On scripts/bench_accuracy.py's song negatives this flagged 0 / 1 / 0 of 40 (seeds 0 / 1 /
 # 2; 7 / 4 / 6 without it), no hook song's rank changed (BENCHMARKS.md, fourteenth session).
 RESTATE_WINDOW = 8
