@@ -1,7 +1,9 @@
-"""Stage 2's E-values bounded by the null sample's own upper tail (`rescore.tail_bound`)."""
+"""Stage 2's E-values bounded by the null sample's own upper tail (`rescore.tail_bound`), and a query that restates its
+material scored as one statement (`rescore.restatement`, `restated`)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from melody.score import rescore
 
@@ -35,3 +37,92 @@ def test_a_null_sample_too_small_to_measure_its_tail_leaves_the_scores_as_they_a
     rng = np.random.default_rng(2)
     z = np.array([3.0, 9.0])
     np.testing.assert_array_equal(rescore.tail_bound(z, _gumbel(rng, 40, scale=3.0)), z)
+
+
+def ref_restatement(pitch, window=8) -> float:
+    """Plain-Python `rescore.restatement`: the mean over windows of `window` intervals of their count."""
+    iv = [b - a for a, b in zip(pitch[:-1], pitch[1:])]
+    windows = [tuple(iv[i:i + window]) for i in range(len(iv) - window + 1)]
+    if len(windows) < 2:
+        return 1.0
+    return sum(windows.count(w) for w in windows) / len(windows)
+
+
+def test_restatement_counts_how_often_the_melodys_phrases_come_back():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        section = [int(x) for x in np.cumsum(rng.integers(-4, 5, int(rng.integers(3, 30)))) + 60]
+        other = [int(x) for x in np.cumsum(rng.integers(-7, 8, int(rng.integers(3, 30)))) + 60]
+        song = section + other + section + (section if rng.random() < 0.5 else [])
+        assert rescore.restatement(np.array(song)) == pytest.approx(ref_restatement(song))
+    assert rescore.restatement(np.arange(60, 90, 3) % 17 + np.arange(10)) == 1.0     # no window twice
+    tune = [60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 69, 67, 65, 64, 62, 60, 59, 60]
+    assert rescore.restatement(np.array(tune * 3)) == pytest.approx(ref_restatement(tune * 3))
+    assert 2.5 < rescore.restatement(np.array(tune * 3)) <= 3.0
+    assert rescore.restatement(np.array([60, 62, 64])) == 1.0
+
+
+def test_a_restated_querys_scores_keep_their_order_and_only_the_tail_narrows():
+    rng = np.random.default_rng(4)
+    null = rng.gumbel(50.0, 10.0, 300)
+    scores = np.linspace(0.0, 200.0, 41)
+    t = np.quantile(null, 1.0 - rescore.NULL_TAIL_SHARE)
+    got = rescore.restated(scores, null, 3.0)
+    assert np.all(np.diff(got) > 0)                              # monotone: no ranking changes
+    np.testing.assert_array_equal(got[scores <= t], scores[scores <= t])
+    np.testing.assert_allclose(got[scores > t], t + (scores[scores > t] - t) / 3.0)
+    np.testing.assert_array_equal(rescore.restated(scores, null, 1.0), scores)   # stated once: unchanged
+    np.testing.assert_array_equal(rescore.restated(scores, null[:40], 3.0), scores)   # a small null: unchanged
+
+
+def _thrice(notes):
+    span = notes["onset"][-1] + notes["duration"][-1]
+    parts = []
+    for k in range(3):
+        part = notes.copy()
+        part["onset"] += k * span
+        parts.append(part)
+    return np.concatenate(parts)
+
+
+@pytest.fixture(scope="module")
+def random_catalog(tmp_path_factory):
+    from melody import Catalog
+    from melody.notes import Melody
+    from test_pitch_align import _random_tune
+    rng = np.random.default_rng(400)
+    refs = [Melody(_random_tune(rng, int(rng.integers(30, 60))), title=f"r{k}", source=f"mem/{k}")
+            for k in range(400)]
+    cat = Catalog.create(str(tmp_path_factory.mktemp("restated") / "c"))
+    cat.add(refs)
+    return cat, refs
+
+
+def test_a_tune_sung_three_times_through_is_no_more_significant_by_chance_than_sung_once(random_catalog):
+    # its chance partners are met three times (stage 2's chain); the E-values count that as one statement
+    from melody.notes import Melody
+    from test_pitch_align import _random_tune
+    cat, _ = random_catalog
+    for k in range(12):
+        once = _random_tune(np.random.default_rng(2000 + k), 40)
+        assert cat.search(Melody(_thrice(once)), top=1)[0].evalue >= cat.search(Melody(once), top=1)[0].evalue
+
+
+def test_a_hook_restated_in_a_song_still_ranks_its_source_first(random_catalog, monkeypatch):
+    from melody.notes import Melody
+    from test_pitch_align import _random_tune
+    cat, refs = random_catalog
+    hook = refs[7].notes[5:25].copy()
+    hook["pitch"] += 3
+    parts, start = [], 0.0
+    for k in range(3):        # verse, hook, verse, hook, verse, hook
+        for piece in (_random_tune(np.random.default_rng(3000 + k), 24), hook):
+            piece = piece.copy()
+            piece["onset"] += start - piece["onset"][0]
+            start = piece["onset"][-1] + piece["duration"][-1]
+            parts.append(piece)
+    song = Melody(np.concatenate(parts))
+    found = cat.search(song, top=5)
+    assert found[0].title == "r7"
+    monkeypatch.setattr(rescore, "restatement", lambda pitch, window=8: 1.0)
+    assert [m.title for m in cat.search(song, top=5)] == [m.title for m in found]
