@@ -58,6 +58,7 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 # half cycle within the middle half of the swing); a played trill or a run of notes steps across it.
 VIBRATO_HALF_S, VIBRATO_SWING, VIBRATO_LIKE = (0.05, 0.15), (0.2, 3.0), 2.0
 VIBRATO_HALVES, VIBRATO_MIDDLE = 3, 2
+VIBRATO_REACH = 1.2      # frames before the first and after the last crest within this many half swings
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -108,8 +109,16 @@ def vibrato(pitch: np.ndarray, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
             mid[1:-1] = 0.25 * (v[:-2] + 2 * v[1:-1] + v[2:])
             mid[0], mid[-1] = 0.5 * (v[0] + v[1]), 0.5 * (v[-2] + v[-1])
             span = np.arange(frame[k], frame[end] + 1)
+            half_swing = 0.5 * float(np.mean(size[k:end]))
             centre[span] = np.interp(span, frame[k:end + 1], mid)
-            swing[span] = 0.5 * float(np.mean(size[k:end]))
+            swing[span] = half_swing
+            # the rise to the first crest and the fall from the last (up to a half cycle) are the note's too
+            for first, level, way in ((frame[k] - 1, mid[0], -1), (frame[end] + 1, mid[-1], 1)):
+                j = first
+                while (0 <= j < len(pitch) and abs(j - first) < hi and swing[j] == 0
+                       and abs(pitch[j] - level) <= VIBRATO_REACH * half_swing):
+                    centre[j], swing[j] = level, half_swing
+                    j += way
         k = end
     return centre, swing
 
