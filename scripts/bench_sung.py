@@ -26,8 +26,8 @@ breaths) and a singer's effects drawn per take (`--seed`) at strengths taken fro
 - room: every effect above plus a room (exponentially decaying noise reverb, RT60 0.3-1.0 s) and pink noise
   at 15-30 dB SNR.
 
-Each take is sung in a voice range (its melody moved by octaves into a female or male register) and in a key
-of its own (retrieval is transposition invariant). Conditions: "clean" (the voice with no effect), each
+Each take is sung in a voice range (its melody moved by octaves to put the fewest notes outside A3-G5 or
+A2-G4, a female or male amateur's range) and in a key of its own (retrieval is transposition invariant). Conditions: "clean" (the voice with no effect), each
 effect alone, "all" (every effect), "hum" and "room".
 
 Reported per condition: note P / R / F of the transcription (mir_eval: onset within 50 ms, pitch within 50
@@ -107,8 +107,11 @@ def plan_notes(lead, take: dict, effects: set[str], rng) -> dict:
     written = np.array([p for p, _, _, _ in lead], dtype="f8")
     on = np.array([s for _, s, _, _ in lead], dtype="f8")
     end = on + np.array([d for _, _, d, _ in lead], dtype="f8")
-    centre = 67.0 if take["female"] else 55.0
-    shift = take["key"] + 12 * np.round((centre - take["key"] - np.median(written)) / 12)
+    low, high = (57, 79) if take["female"] else (45, 67)          # A3-G5, A2-G4: an amateur's range
+    shifts = take["key"] + 12 * np.arange(-6, 7)
+    outside = [np.sum((written + s < low) | (written + s > high)) for s in shifts]
+    best = [s for s, o in zip(shifts, outside) if o == min(outside)]
+    shift = min(best, key=lambda s: abs(np.median(written) + s - 0.5 * (low + high)))
     pitch = written + shift
     n = len(pitch)
     tuning = np.zeros(n)
