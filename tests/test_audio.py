@@ -175,29 +175,6 @@ def test_vibrato_and_glides_are_steady_and_noise_is_not(rng):
     assert not steady(noise)[50:250].any()
 
 
-def test_notes_are_the_semitones_meant_in_the_singers_running_tuning():
-    """Each note sung up to 25 cents off, the take drifting 70 cents sharp: the notes are the semitones meant,
-    in the tuning of the moment (the drift stays in the pitches, not in the intervals)."""
-    intended = np.array([60, 62, 64, 60, 67, 65, 64, 62, 60, 59, 60, 62, 64, 65, 67, 69, 67, 65, 64, 62])
-    error = np.tile([0.2, -0.25, 0.1, -0.15, 0.25], 4)
-    drift = np.linspace(0.0, 0.7, len(intended))
-    midi = np.repeat(intended + drift + error, 40).astype("f4")
-    for k in range(5):
-        midi[35 + k::40] = np.nan                           # a 50 ms gap (a consonant) ends each note
-    got = notes_from_track(PitchTrack(midi, np.ones_like(midi), np.ones(len(midi)), 0.01))
-    assert len(got) == len(intended)
-    assert np.diff(got["pitch"]) == pytest.approx(np.diff(intended), abs=0.1)
-    assert got["pitch"] - intended == pytest.approx(drift, abs=0.3)      # the tuning of its 21 notes
-
-
-def test_running_tuning_follows_a_drift_past_half_a_semitone():
-    from melody.audio.segment import running_tuning
-
-    drift = np.linspace(-0.2, 1.1, 80)              # more than a semitone over the take: unwrapped, not wrapped
-    pitch = 60 + np.tile([0, 2, 4, 5, 7], 16) + drift
-    assert running_tuning(pitch, np.ones(80)) == pytest.approx(drift, abs=0.1)
-
-
 def test_rests_end_notes_and_repeated_attacks_split_them():
     hop = 0.01
     midi = np.full(200, 60.0, dtype="f4")

@@ -5,10 +5,8 @@
 2. Pieces shorter than ``MIN_NOTE_S`` (glides, scoops, octave blips) join the neighbour they are
    closest to in pitch; a note of one pitch splits where the salience dips and rises again (a repeated
    note), and unvoiced gaps (rests, consonants) end notes.
-3. Each note's pitch is the semitone nearest its median pitch in the performer's running tuning (the
-   fractional part its neighbours share, ``running_tuning``): a singer 30 cents flat keeps exact intervals,
-   one who drifts keeps them while drifting, and a note sung 30 cents off its neighbours' tuning is the note
-   meant (``melody.notes.tuning_offset`` finds the take's tuning where whole semitones are needed).
+3. Each note's pitch is its median pitch, fractional: a singer 30 cents flat keeps exact intervals
+   (``melody.notes.tuning_offset`` finds the performer's tuning where whole semitones are needed).
 """
 from __future__ import annotations
 
@@ -61,11 +59,6 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 VIBRATO_HALF_S, VIBRATO_SWING, VIBRATO_LIKE = (0.05, 0.15), (0.2, 3.0), 2.0
 VIBRATO_HALVES, VIBRATO_MIDDLE = 3, 2
 VIBRATO_REACH = 1.2      # frames before the first and after the last crest within this many half swings
-# A note's running tuning is the circular mean of the fractional pitches of the TUNING_NOTES notes on each side
-# (weighted by duration), unwrapped along the take: an amateur sings each note ~19 cents off (median) and
-# drifts ~11 cents over 50 s, sometimes a semitone (Mauch, Frieler & Dixon, JASA 2014); 21 notes average the
-# first out to a few cents and follow the second.
-TUNING_NOTES = 10
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -278,22 +271,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
     spans = np.array(spans, dtype="f8").reshape(-1, 3)
-    duration = spans[:, 1] - spans[:, 0]
-    tuning = running_tuning(spans[:, 2], duration)
-    pitch = np.round(tuning + np.rint(spans[:, 2] - tuning), 2)
-    return make_notes(spans[:, 0] * tr.hop_s, duration * tr.hop_s, pitch)
-
-
-def running_tuning(pitch: np.ndarray, weight: np.ndarray, half: int = TUNING_NOTES) -> np.ndarray:
-    """Each note's tuning: the weighted circular mean of the fractional semitones of the ``half`` notes on
-    each side and itself, unwrapped along the notes (a drift past half a semitone goes on, not back)."""
-    if len(pitch) == 0:
-        return np.zeros(0)
-    z = np.asarray(weight, dtype="f8") * np.exp(2j * np.pi * np.asarray(pitch, dtype="f8"))
-    total = np.concatenate([[0], np.cumsum(z)])
-    k = np.arange(len(z))
-    window = total[np.minimum(k + half + 1, len(z))] - total[np.maximum(k - half, 0)]
-    return np.unwrap(np.angle(window)) / (2 * np.pi)
+    return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
 
 
 def note_activation(notes: np.ndarray, tr: PitchTrack) -> np.ndarray | None:
