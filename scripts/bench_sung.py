@@ -237,7 +237,9 @@ def render(q, condition: str, seed: int, path: str) -> dict:
     """Sing query `q` under `condition` into `path` (a wav); the take's notes (what the singer meant)."""
     import soundfile
 
-    take_rng = np.random.default_rng([seed, int(q.qid[1:]) if q.qid[1:].isdigit() else hash(q.qid) % 10**6])
+    import zlib
+
+    take_rng = np.random.default_rng([seed, int(q.qid[1:]) if q.qid[1:].isdigit() else zlib.crc32(q.qid.encode())])
     take = draw_take(take_rng)
     effects = effects_of(condition)
     rng = np.random.default_rng([seed, take_rng.integers(1 << 30), CONDITIONS.index(condition)])
