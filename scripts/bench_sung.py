@@ -161,18 +161,18 @@ def sing(notes: dict, take: dict, effects: set[str], rng, hum: bool = False) -> 
             noise[b:b + length] += breath[:max(0, min(length, total - b))]
             breath_clock = 0.0
         seg = t[a:b] - on[k]
-        cents = np.full(b - a, sung[k])
+        semitones = np.full(b - a, sung[k])
         if "scoops" in effects and rng.random() < take["scoop_share"]:
             tau = rng.uniform(0.04, 0.15) / 3.0
             joined = k > 0 and on[k] - end[k - 1] < 0.03
             start = sung[k - 1] if joined and rng.random() < 0.5 else sung[k] - rng.uniform(0.5, 2.0)
-            cents = cents + (start - sung[k]) * np.exp(-seg / tau)
+            semitones = semitones + (start - sung[k]) * np.exp(-seg / tau)
         if "vibrato" in effects and seg[-1] > take["vib_delay"] + 0.1:
             rate = take["vib_rate"] * (1 + 0.1 * _smooth_noise(rng, b - a, int(0.5 * SR)))
             extent = take["vib_extent"] * (1 + 0.1 * _smooth_noise(rng, b - a, int(0.5 * SR)))
             ramp = np.clip((seg - take["vib_delay"]) / 0.2, 0.0, 1.0)
-            cents = cents + ramp * extent * np.sin(2 * np.pi * np.cumsum(rate) / SR)
-        f0[a:b] = cents
+            semitones = semitones + ramp * extent * np.sin(2 * np.pi * np.cumsum(rate) / SR)
+        f0[a:b] = semitones
         attack = int(SR * rng.uniform(0.02, 0.06))
         release = min(int(SR * 0.04), (b - a) // 3)
         env = np.ones(b - a) * 10 ** (rng.normal(0, 3) / 20)
