@@ -134,6 +134,47 @@ def test_vibrato_and_glides_do_not_split_notes():
     assert np.allclose(got["onset"], np.arange(5) * 0.5, atol=0.06)
 
 
+def _sung(targets, extent, rate=5.5, hop=0.01, frames=80):
+    """A sung pitch track: each target held ``frames`` frames with vibrato of +-``extent`` semitones."""
+    t = np.arange(frames) * hop
+    return np.concatenate([p + extent * np.sin(2 * np.pi * rate * t) for p in targets]).astype("f4")
+
+
+def test_a_wide_vibrato_is_one_note_at_its_centre():
+    """+-1 semitone at 5 Hz (a trained singer's widest): its crests stay more than CHANGE from the note for
+    longer than CHANGE_FRAMES, which started a note at every crest."""
+    targets = [60, 64, 62, 67]
+    midi = _sung(targets, 1.0, rate=5.0)
+    got = notes_from_track(PitchTrack(midi, np.ones_like(midi), np.ones(len(midi)), 0.01))
+    assert np.round(got["pitch"]).astype(int).tolist() == targets
+    assert np.allclose(got["onset"], np.arange(4) * 0.8, atol=0.06)
+
+
+def test_vibrato_centre_and_swing_and_steps_are_not_vibrato():
+    from melody.audio.segment import vibrato
+
+    centre, swing = vibrato(_sung([62], 0.8, rate=6.0, frames=100).astype("f8"), 0.01)
+    inside = swing > 0
+    assert inside[20:90].all()
+    assert np.abs(centre[inside] - 62).max() < 0.15
+    assert np.median(swing[inside]) == pytest.approx(0.8, abs=0.1)
+    # notes a whole tone apart every 80 ms step across the middle at once: a played trill or run, kept as notes
+    steps = np.repeat(np.tile([60.0, 62.0], 8), 8)
+    centre, swing = vibrato(steps, 0.01)
+    assert not swing.any() and np.array_equal(centre, steps)
+
+
+def test_vibrato_and_glides_are_steady_and_noise_is_not(rng):
+    from melody.audio.extract import steady
+
+    wide = _sung([62, 65], 1.0, rate=6.5, frames=150)    # up to 0.41 semitones per frame at 6.5 Hz
+    assert steady(wide).all()
+    glide = np.linspace(60, 67, 100).astype("f4")         # a slow portamento over a fifth: 0.07 per frame
+    assert steady(glide).all()
+    noise = rng.uniform(50, 80, 300).astype("f4")
+    assert not steady(noise)[50:250].any()
+
+
 def test_rests_end_notes_and_repeated_attacks_split_them():
     hop = 0.01
     midi = np.full(200, 60.0, dtype="f4")

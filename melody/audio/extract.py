@@ -39,6 +39,10 @@ UNVOICED, PER_SEMITONE, CAP, SWITCH = 0.15, 0.5, 1.6, 0.8
 EASE_ATTACK, EASE_SHARED_CENTS = 3.0, 50.0
 MIN_RMS = 10 ** (-70 / 20)
 STEADY_WINDOW, MIN_STEADY = 100, 0.85
+# a step of up to GLIDE_STEP semitones that bends less than CALM_STEP from the step before it is calm too: a
+# voice's vibrato (+-1 semitone at 6 Hz moves up to 0.4 semitones per frame) and glides move smoothly, noise
+# jumps about (scripts/bench_sung.py: wide vibrato was dropped as erratic)
+CALM_STEP, GLIDE_STEP = 0.3, 1.0
 # Register (second pass): the lead's register is the REGISTER_QUANTILE of the first path's pitch, per
 # REGISTER_CHUNK frames, then over +-REGISTER_S seconds; a candidate more than REGISTER_RANGE semitones from
 # it keeps exp(-excess / REGISTER_SCALE) of its emission.
@@ -258,15 +262,17 @@ def register_weight(cand_midi: np.ndarray, centre: np.ndarray) -> np.ndarray:
 
 def steady(midi: np.ndarray) -> np.ndarray:
     """False where the path jumps about: in noise the most salient pitch changes almost every frame,
-    in music it holds for a note (measured: >= 95% of steps under 0.3 semitones in music, ~65-70% in
+    in music it holds for a note or glides (vibrato, a scoop: ``GLIDE_STEP``) (measured: >= 95% of steps under 0.3 semitones in music, ~65-70% in
     white or brown noise). Judged over ``STEADY_WINDOW`` frames around each frame; unvoiced frames pass."""
     from scipy.ndimage import uniform_filter1d
 
     if len(midi) < 2:
         return np.ones(len(midi), dtype=bool)
-    step = np.abs(np.diff(midi.astype("f8")))
+    step = np.diff(midi.astype("f8"))
     known = np.isfinite(step)
-    calm = known & (step < 0.3)
+    bend = np.abs(np.diff(step, prepend=np.nan))
+    with np.errstate(invalid="ignore"):
+        calm = known & ((np.abs(step) < CALM_STEP) | ((np.abs(step) < GLIDE_STEP) & (bend < CALM_STEP)))
     density = uniform_filter1d(known.astype("f8"), STEADY_WINDOW, mode="constant")
     share = uniform_filter1d(calm.astype("f8"), STEADY_WINDOW, mode="constant") / np.maximum(density, 1e-9)
     ok = (share >= MIN_STEADY) | (density < 0.25)

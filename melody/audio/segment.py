@@ -49,6 +49,16 @@ KEY_ONSET_SPLIT, KEY_ONSET_LAG_S = 0.7, 0.009
 # INSERT_LATE_S (the path found that one, late).
 INSERT_ONSET, INSERT_NOTE, INSERT_MAX_STEP, INSERT_MARGIN_S, INSERT_LATE_S = 0.6, 0.5, 9, 0.03, 0.15
 INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
+# Vibrato: a voice swings around the pitch it means at 4-8 Hz, by up to +-1 semitone (Timmers & Desain 2000,
+# after Seashore and Sundberg: 5.5-8 Hz and 0.6-2 semitones crest to trough in trained singers; amateurs
+# slower). A crest more than CHANGE from the note would start a note, and Basic Pitch hears each crest near the
+# next key start a note there. A stretch of at least VIBRATO_HALVES consecutive half cycles of VIBRATO_HALF_S
+# seconds swinging VIBRATO_SWING semitones (each within VIBRATO_LIKE times its neighbour's) is read as the
+# one note at its centre. A voice glides through the middle of its swing (at least VIBRATO_MIDDLE frames of a
+# half cycle within the middle half of the swing); a played trill or a run of notes steps across it.
+VIBRATO_HALF_S, VIBRATO_SWING, VIBRATO_LIKE = (0.05, 0.15), (0.2, 3.0), 2.0
+VIBRATO_HALVES, VIBRATO_MIDDLE = 3, 2
+VIBRATO_REACH = 1.2      # frames before the first and after the last crest within this many half swings
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -56,6 +66,61 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
     d = np.diff(padded)
     return list(zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]))
+
+
+def vibrato(pitch: np.ndarray, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The centre line of one voiced run's smoothed pitch, and its half swing per frame (0 outside vibrato).
+
+    The centre is the pitch itself except over vibrato (see ``VIBRATO_HALF_S``), where it is the mean of each
+    crest or trough with its two neighbours' (the middle of the swing), interpolated between them.
+    """
+    centre, swing = pitch.astype("f8").copy(), np.zeros(len(pitch))
+    step = np.diff(pitch)
+    moving = np.nonzero(step)[0]
+    if len(moving) < 2:
+        return centre, swing
+    turn = np.nonzero(np.sign(step[moving[1:]]) != np.sign(step[moving[:-1]]))[0]
+    # an extremum is the middle of the plateau between the last step towards it and the first step away
+    frame = (moving[turn] + 1 + moving[turn + 1]) // 2
+    value = pitch[moving[turn] + 1].astype("f8")
+    if len(frame) < VIBRATO_HALVES + 1:
+        return centre, swing
+    lo, hi = VIBRATO_HALF_S[0] / hop_s, VIBRATO_HALF_S[1] / hop_s
+    size = np.abs(np.diff(value))
+    half = np.zeros(len(size), dtype=bool)
+    for k in range(len(size)):
+        if lo <= frame[k + 1] - frame[k] <= hi and VIBRATO_SWING[0] <= size[k] <= VIBRATO_SWING[1]:
+            between = pitch[frame[k] + 1:frame[k + 1]]
+            middle = np.abs(between - 0.5 * (value[k] + value[k + 1])) < 0.25 * size[k]
+            half[k] = middle.sum() >= VIBRATO_MIDDLE
+    like = np.ones(len(size), dtype=bool)             # each half cycle like the one before it
+    like[1:] = np.maximum(size[1:], size[:-1]) <= VIBRATO_LIKE * np.minimum(size[1:], size[:-1])
+    k = 0
+    while k < len(size):
+        if not half[k]:
+            k += 1
+            continue
+        end = k + 1
+        while end < len(size) and half[end] and like[end]:
+            end += 1
+        if end - k >= VIBRATO_HALVES:                 # half cycles k..end-1: extrema k..end
+            v = value[k:end + 1]
+            mid = v.copy()
+            mid[1:-1] = 0.25 * (v[:-2] + 2 * v[1:-1] + v[2:])
+            mid[0], mid[-1] = 0.5 * (v[0] + v[1]), 0.5 * (v[-2] + v[-1])
+            span = np.arange(frame[k], frame[end] + 1)
+            half_swing = 0.5 * float(np.mean(size[k:end]))
+            centre[span] = np.interp(span, frame[k:end + 1], mid)
+            swing[span] = half_swing
+            # the rise to the first crest and the fall from the last (up to a half cycle) are the note's too
+            for first, level, way in ((frame[k] - 1, mid[0], -1), (frame[end] + 1, mid[-1], 1)):
+                j = first
+                while (0 <= j < len(pitch) and abs(j - first) < hi and swing[j] == 0
+                       and abs(pitch[j] - level) <= VIBRATO_REACH * half_swing):
+                    centre[j], swing[j] = level, half_swing
+                    j += way
+        k = end
+    return centre, swing
 
 
 def _stable_notes(pitch: np.ndarray, min_len: int) -> list[list[int]]:
@@ -180,19 +245,22 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         else:
             joined.append([a, b])
     spans = []   # [start, stop, pitch] in frames
+    swing = np.zeros(len(tr.midi))      # half the vibrato's swing per frame (0 outside vibrato)
     for a, b in joined:
         if b - a < min_len:
             continue
         seg = tr.midi[a:b].astype("f8")
         seg = np.interp(np.arange(b - a), np.nonzero(np.isfinite(seg))[0], seg[np.isfinite(seg)])
         smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
-        for s, e in _stable_notes(smooth, min_len):
+        centre, swing[a:b] = vibrato(smooth, tr.hop_s)
+        for s, e in _stable_notes(centre, min_len):
             inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env)
             if tr.key_onset is not None:
                 pitch = float(np.median(seg[s:e]))
                 for c in _key_onsets(tr, pitch, (a + s + min_len) * tr.hop_s, (a + e - min_len) * tr.hop_s,
                                      KEY_ONSET_SPLIT):
-                    if all(abs(c - x) >= max(min_len, NEIGHBOURHOOD) for x in inner):
+                    # the network hears a vibrato's return to the note's own key as a new onset
+                    if swing[c] == 0 and all(abs(c - x) >= max(min_len, NEIGHBOURHOOD) for x in inner):
                         inner.append(c)
             cuts = [a + s] + sorted(inner) + [a + e]
             for s2, e2 in zip(cuts[:-1], cuts[1:]):
@@ -201,7 +269,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     if tr.cand_midi is not None:
         _refine_onsets(spans, tr, min_len)
     if tr.key_onset is not None and tr.key_note is not None:
-        spans = _insert_key_onsets(spans, tr)
+        spans = _insert_key_onsets(spans, tr, swing)
     spans = np.array(spans, dtype="f8").reshape(-1, 3)
     return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
 
@@ -300,10 +368,11 @@ def _onset_frames(tr: PitchTrack, rows: np.ndarray) -> np.ndarray:
     return np.round((tr.key_onset_times[rows] - KEY_ONSET_LAG_S) / tr.hop_s).astype(np.int64)
 
 
-def _insert_key_onsets(spans: list[list], tr: PitchTrack) -> list[list]:
+def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = None) -> list[list]:
     """``spans`` ([start, stop, pitch] in tracker frames, in time order) with a note started wherever the
     network says another key begins inside one and then sounds alone (see ``INSERT_ONSET``). The new note
-    keeps the performer's tuning (the held note's offset from its key) and runs to the held note's end."""
+    keeps the performer's tuning (the held note's offset from its key) and runs to the held note's end.
+    ``swing``: half the vibrato's swing per tracker frame; a key the held note's vibrato reaches is its crest."""
     on, note, times = tr.key_onset, tr.key_note, tr.key_onset_times
     if len(on) < 3 or not spans:
         return spans
@@ -333,6 +402,8 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack) -> list[list]:
             held = int(np.floor(pitch + 0.5))
             # a key within CHANGE of the held pitch is that note heard by a singer between two keys
             if abs(key - pitch) <= CHANGE or abs(key - held) > INSERT_MAX_STEP or c - start < margin:
+                continue
+            if swing is not None and 0 <= c < len(swing) and abs(key - pitch) <= swing[c] + 0.5:
                 continue
             if next_key == key and next_start - c <= late:
                 continue
