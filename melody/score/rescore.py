@@ -255,6 +255,11 @@ NULL_TAIL_SKIP = 3      # best null scores left out of that tail (they may be re
 NULL_TAIL_MIN = 10      # tail scores needed to measure it (a smaller sample: no bound)
 
 
+def _tail_measurable(n_null: int) -> bool:
+    """Whether a null sample of `n_null` finite scores is large enough to place and fit its upper tail."""
+    return NULL_TAIL_SHARE > 0 and n_null * NULL_TAIL_SHARE >= NULL_TAIL_MIN + NULL_TAIL_SKIP
+
+
 def tail_bound(z: np.ndarray, z_null: np.ndarray) -> np.ndarray:
     """Reduced scores z, lowered where the query's null sample (its reduced scores z_null) has a heavier
     upper tail than the fitted Gumbel law promises.
@@ -268,7 +273,7 @@ def tail_bound(z: np.ndarray, z_null: np.ndarray) -> np.ndarray:
     where that is larger than exp(-z), it counts. Monotone in z, so a query's ranking is unchanged.
     """
     x = z_null[np.isfinite(z_null)]
-    if NULL_TAIL_SHARE <= 0 or len(x) * NULL_TAIL_SHARE < NULL_TAIL_MIN + NULL_TAIL_SKIP:
+    if not _tail_measurable(len(x)):
         return z
     t, beta = significance.tail_fit(x, NULL_TAIL_SHARE, NULL_TAIL_SKIP)
     above = int(np.sum(x > t))
@@ -312,7 +317,7 @@ def restated(scores: np.ndarray, null_scores: np.ndarray, statements: float) -> 
     """
     x = np.asarray(scores, dtype="f8")
     finite = null_scores[np.isfinite(null_scores)]
-    if statements <= 1.0 or NULL_TAIL_SHARE <= 0 or len(finite) * NULL_TAIL_SHARE < NULL_TAIL_MIN + NULL_TAIL_SKIP:
+    if statements <= 1.0 or not _tail_measurable(len(finite)):
         return x
     t = float(np.quantile(finite, 1.0 - NULL_TAIL_SHARE))
     return np.where(x > t, t + (x - t) / statements, x)
