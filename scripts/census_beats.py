@@ -4,11 +4,14 @@
 Every pair of melodies of one MTC-ANN tune family (real variants, sung by different people) is aligned as
 `Catalog.search` shows a match (`melody.align.local_align`, with `melody.score.match`'s reading of an
 equal gap on both sides as changed notes); under the pairs' median transposition each aligned note pair is
-the same pitch, an octave off, a near miss (1-2 semitones) or a mismatch. The pairs are counted by the
-weaker of the two notes' metric classes (`melody.represent.metric_classes`: 2 downbeat, 1 beat, 0 off the
-beat), and the same for as many pairs of melodies of different families (chance alignments, the null's
-view). The pitch re-scoring's P_OFFBEAT / P_DOWNBEAT (`melody.align.pitch`) were read off this table
-(BENCHMARKS.md, fifteenth session: weak beats).
+the same pitch, an octave off, a near miss (1-2 semitones) or a mismatch. The pairs are counted by where
+their two notes sit (`melody.represent.metric_classes`): both on a downbeat, both on another beat, both off
+the beat, at two different places in the bar, or unknown; and the same for as many pairs of melodies of
+different families (chance alignments: what the null sees). For each place: the share of its pairs that
+are changed, and the log-odds in bits of a changed pair there, log2 of its share of all aligned pairs
+among variants over that among chance alignments (likewise for a matched pair): what a score in bits
+would charge. The pitch re-scoring's P_OFFBEAT / P_DOWNBEAT (`melody.align.pitch`) come from this
+table (BENCHMARKS.md, fifteenth session: weak beats).
 
     .venv/bin/python scripts/census_beats.py [--data ../shared/data/mtc-ann-dev.jsonl.gz]
 """
@@ -27,7 +30,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 OUTCOMES = ("match", "octave", "near", "mismatch")
-CLASSES = ((2, "downbeat"), (1, "beat"), (0, "off the beat"), (-1, "unknown"))
+PLACES = ("both downbeats", "both beats", "both off the beat", "different places", "unknown")
 
 
 def outcome(difference: int) -> str:
@@ -39,24 +42,41 @@ def outcome(difference: int) -> str:
     return "near" if abs(difference) <= 2 else "mismatch"
 
 
+def place(query_class: int, reference_class: int) -> str:
+    """Where a note pair sits, from its two notes' metric classes (2 downbeat, 1 beat, 0 off, -1 unknown)."""
+    if query_class < 0 or reference_class < 0:
+        return "unknown"
+    if query_class != reference_class:
+        return "different places"
+    return PLACES[2 - int(query_class)]
+
+
 def count_pairs(query_pitch, reference_pitch, query_metric, reference_metric, pairs,
                 counts: collections.Counter) -> None:
-    """Add every aligned (query, reference) note pair to counts[(weaker metric class, outcome)], under the
-    pairs' median transposition."""
+    """Add every aligned (query, reference) note pair to counts[(place, outcome)], under the pairs' median
+    transposition."""
     if not pairs:
         return
     diffs = np.array([query_pitch[i] - reference_pitch[j] for i, j in pairs], dtype="f8")
     transposition = int(np.round(np.median(diffs)))
     for (i, j), d in zip(pairs, diffs):
-        weaker = int(min(query_metric[i], reference_metric[j]))
-        counts[(weaker, outcome(int(round(d)) - transposition))] += 1
+        counts[(place(query_metric[i], reference_metric[j]), outcome(int(round(d)) - transposition))] += 1
 
 
-def changed_share(counts: collections.Counter, cls: int) -> tuple[float, int]:
-    """(share of near misses and mismatches, number of pairs) among the pairs of metric class cls."""
-    total = sum(counts[(cls, o)] for o in OUTCOMES)
-    changed = counts[(cls, "near")] + counts[(cls, "mismatch")]
+def changed_share(counts: collections.Counter, where: str) -> tuple[float, int]:
+    """(share of near misses and mismatches, number of pairs) among the pairs at `where`."""
+    total = sum(counts[(where, o)] for o in OUTCOMES)
+    changed = counts[(where, "near")] + counts[(where, "mismatch")]
     return (changed / total if total else float("nan")), total
+
+
+def log_odds(related: collections.Counter, chance: collections.Counter, where: str, outcomes) -> float:
+    """log2 of the share of all aligned pairs that sit at `where` with one of `outcomes`, among related
+    melodies over that among chance alignments."""
+    def share(counts):
+        return sum(counts[(where, o)] for o in outcomes) / max(sum(counts.values()), 1)
+    a, b = share(related), share(chance)
+    return float(np.log2(a / b)) if a > 0 and b > 0 else float("nan")
 
 
 def census(melodies, pairs_of_melodies, min_pairs: int = 4) -> collections.Counter:
@@ -86,17 +106,19 @@ def main(argv=None) -> int:
     same = [(a, b) for a, b in every if family[a] == family[b]]
     other = [(a, b) for a, b in every if family[a] != family[b]]
     pick = np.random.default_rng(args.seed).choice(len(other), len(same), replace=False)
-    tables = {"same family": census(melodies, same), "other families": census(melodies, [other[k] for k in pick])}
-    print(f"{len(melodies)} melodies, {len(same)} pairs of one family and as many of two; aligned note pairs "
-          "by the weaker note's metric class: changed (near or mismatch) share, pairs")
-    print("| class | " + " | ".join(tables) + " | log2 ratio |")
-    print("|---|" + "---|" * (len(tables) + 1))
-    for cls, name in CLASSES:
-        shares = [changed_share(t, cls) for t in tables.values()]
-        if all(n == 0 for _, n in shares):
+    related = census(melodies, same)
+    chance = census(melodies, [other[k] for k in pick])
+    print(f"{len(melodies)} melodies, {len(same)} pairs of one family and as many of two families; aligned note "
+          "pairs by where both notes sit")
+    print("| notes | pairs (family / chance) | changed: family | changed: chance | bits: changed | bits: matched |")
+    print("|---|---|---|---|---|---|")
+    for where in PLACES:
+        (s1, n1), (s2, n2) = changed_share(related, where), changed_share(chance, where)
+        if n1 + n2 == 0:
             continue
-        ratio = np.log2(shares[0][0] / shares[1][0]) if shares[1][0] > 0 else float("nan")
-        print(f"| {name} | " + " | ".join(f"{100 * s:.1f}% of {n}" for s, n in shares) + f" | {ratio:.2f} |")
+        print(f"| {where} | {n1} / {n2} | {100 * s1:.1f}% | {100 * s2:.1f}% "
+              f"| {log_odds(related, chance, where, ('near', 'mismatch')):+.2f} "
+              f"| {log_odds(related, chance, where, ('match',)):+.2f} |")
     return 0
 
 
