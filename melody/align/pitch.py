@@ -83,12 +83,13 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_OFFBEAT, P_DOWNBEAT \
-    = range(22)
-N_PITCH_PARAMS = 22
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_OFFBEAT, P_DOWNBEAT, \
+    P_SKIP_OFFBEAT, P_SKIP_DOWNBEAT, P_APART = range(25)
+N_PITCH_PARAMS = 25
 N_TRANSPOSITIONS = 12
 # Beat strength of a note pair (`beat_strength`): which of pitch_tables' row pairs scores it
-BEAT_PLAIN, BEAT_OFF, BEAT_DOWN = range(3)
+BEAT_PLAIN, BEAT_OFF, BEAT_DOWN, BEAT_APART = range(4)
+N_BEAT = 4
 
 
 SPAN = 300                      # pitch-score tables cover differences -SPAN..SPAN
@@ -141,11 +142,12 @@ def pitch_tables(p):
     """Score of a note pair whose pitches differ by e semitones from the transposition (index e + SPAN),
     per beat strength b (BEAT_PLAIN, BEAT_OFF, BEAT_DOWN: `beat_strength`) without and with the metric
     bonus (row 2 b, 2 b + 1; the bonus only for pitch matches, octaves included). A changed note (near or
-    mismatch) costs P_OFFBEAT times as much where either note sits off the beat, P_DOWNBEAT times as much
+    mismatch) costs P_OFFBEAT times as much where both notes sit off the beat, P_DOWNBEAT times as much
     where both sit on a downbeat."""
-    tab = np.empty((6, 2 * SPAN + 1))
-    for b in range(3):
-        scale = p[P_OFFBEAT] if b == BEAT_OFF else p[P_DOWNBEAT] if b == BEAT_DOWN else 1.0
+    tab = np.empty((2 * N_BEAT, 2 * SPAN + 1))
+    for b in range(N_BEAT):
+        scale = (p[P_OFFBEAT] if b == BEAT_OFF else p[P_DOWNBEAT] if b == BEAT_DOWN
+                 else p[P_APART] if b == BEAT_APART else 1.0)
         for idx in range(2 * SPAN + 1):
             e = idx - SPAN
             if e == 0:
@@ -164,12 +166,19 @@ def pitch_tables(p):
 @njit(cache=True, error_model="numpy")
 def beat_strength(qmet, rmet):
     """Beat strength of a note pair from the two notes' metric classes (`melody.represent.metric_classes`):
-    BEAT_OFF when the weaker sits off the beat, BEAT_DOWN when both sit on a downbeat, else BEAT_PLAIN
-    (both on a beat, or either position unknown: a recording's tracked beats, a melody without bars)."""
+    BEAT_OFF when both sit off the beat, BEAT_DOWN when both sit on a downbeat, else BEAT_PLAIN (both on a
+    beat, two different places in the bar, or either position unknown)."""
     if qmet < 0.0 or rmet < 0.0:
         return BEAT_PLAIN
-    weaker = min(qmet, rmet)
-    return BEAT_OFF if weaker == 0.0 else BEAT_DOWN if weaker == 2.0 else BEAT_PLAIN
+    if qmet != rmet:
+        return BEAT_APART
+    return BEAT_OFF if qmet == 0.0 else BEAT_DOWN if qmet == 2.0 else BEAT_PLAIN
+
+
+@njit(cache=True, error_model="numpy")
+def _skip_scale(met, p):
+    """How much a skipped note costs, relative to P_SKIP / P_REPEAT, from its metric class."""
+    return p[P_SKIP_OFFBEAT] if met == 0.0 else p[P_SKIP_DOWNBEAT] if met == 2.0 else 1.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -251,7 +260,7 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
             for k in range(T):
                 H[r, j, k] = j * gap if (rg and r == 0) else 0.0
     off = SPAN - (base - 6)          # tab[qp - rp + off - k]: transposition base - 6 + k
-    for b in range(3):
+    for b in range(N_BEAT):
         tabq[4 * b:4 * b + 2] = tab[2 * b:2 * b + 2]
         tabq[4 * b + 2:4 * b + 4] = tab[2 * b:2 * b + 2]    # P_OCT_REL: octave entries set per query note below
     best = K.NEG if (qg or rg) else 0.0
@@ -270,7 +279,7 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
         lq2, lqp2 = Q[K.LOGLEN2, s], Q[K.LOGPREV2, s]
         qpi = qp[i]
         extra = p[P_PC_INFO] * qworth[i]      # a match on a rare pitch class of the query is worth more
-        for b in range(3):      # pitch-class matches score alike at every beat strength
+        for b in range(N_BEAT):      # pitch-class matches score alike at every beat strength
             tabq[4 * b, SPAN] = tab[0, SPAN] + extra
             tabq[4 * b + 1, SPAN] = tab[1, SPAN] + extra
             if rel:
@@ -290,18 +299,22 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
                 r11 += rhy_info * qbits[s]
             r21 = K.NEG
             r12 = K.NEG
+            rmet = R[K.MET, t]
             if i >= 2:
                 # the skipped query note i-1 repeats a neighbour's pitch: a note split in two, or a
                 # repeated note added (other words to the same tune)
                 cost = repeat if (qp[i - 1] == qpi or qp[i - 1] == qp[i - 2]) else skip
+                if rmet >= 0.0:
+                    cost *= _skip_scale(Q[K.MET, s - 1], p)
                 r21 = cost + K._rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free)
             j2 = 0
             if j >= 2:
                 j2 = j - 2
                 cost = repeat if (rp[j - 1] == rp[j] or rp[j - 1] == rp[j - 2]) else skip
+                if qmet >= 0.0:
+                    cost *= _skip_scale(R[K.MET, t - 1], p)
                 r12 = cost + K._rhythm_score(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
                                              rhy_free)
-            rmet = R[K.MET, t]
             row = (1 if (qmet >= 0.0 and qmet == rmet) else 0) + 4 * beat_strength(qmet, rmet)
             # P_OCT_REL: the pair would continue a pair with the same pitch offset (both melodies moved by
             # the same interval, by a diagonal or skip move); if that offset is an octave off the
@@ -400,7 +413,7 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         longest = max(longest, step_offsets[r + 1] - step_offsets[r])
     H = np.empty((3, longest + 1, N_TRANSPOSITIONS))
     tab = pitch_tables(p)
-    tabq = np.empty((12, tab.shape[1]))
+    tabq = np.empty((4 * N_BEAT, tab.shape[1]))
     qbits = np.empty(max(m, 1))
     rhythm_info(Q, m, RHYTHM_BITS, qbits)
     qworth = np.empty(qp.shape[0])
