@@ -8,9 +8,7 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
   class: -log2 of its add-one smoothed share among the query's notes, minus that figure's mean over the
   query's notes), PITCH_OCTAVE when e is another multiple of 12,
   PITCH_NEAR when |e| <= 2, PITCH_MISMATCH otherwise; + PITCH_METRIC when e is a multiple of 12 and both
-  notes have the same known metric class; a near or mismatched pair whose notes have the same known metric
-  class costs OFFBEAT times as much when it is 0 (both off the beat), DOWNBEAT times as much when it is 2
-  (both downbeats);
+  notes have the same known metric class;
 - moves: (1,1) pitch part + rhythm of step i-1 vs step j-1; (2,1) / (1,2) pitch part + SKIP + rhythm of
   the two summed steps against the single one (REPEAT instead of SKIP when the skipped note has the pitch
   of a neighbour); (1,0) / (0,1) GAP; floor 0;
@@ -145,10 +143,6 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                 e = qp[i] - rp[j] - T
                 v = (p[PK.P_MATCH] + p[PK.P_PC_INFO] * worth[i] if e == 0 else p[PK.P_OCTAVE] if e % 12 == 0
                      else p[PK.P_NEAR] if abs(e) <= 2 else p[PK.P_MISMATCH])
-                if e % 12 != 0 and qmet[i - 1] >= 0 and rmet[j - 1] >= 0:   # a changed note's beat strength
-                    c = qmet[i - 1]
-                    v *= (p[PK.P_APART] if c != rmet[j - 1] else p[PK.P_OFFBEAT] if c == 0
-                          else p[PK.P_DOWNBEAT] if c == 2 else 1.0)
 
                 def kept(di, dj):      # pair (i - di, j - dj) has the same pitch offset as this one
                     return qp[i] - qp[i - di] == rp[j] - rp[j - dj]
@@ -173,23 +167,15 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                         H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
                     skip = p[PK.P_REPEAT] if qp[i - 1] in (qp[i], qp[i - 2]) else p[PK.P_SKIP]
-                    if rmet[j - 1] >= 0 and i >= 2:      # the skipped query note i - 1's beat strength
-                        skip *= skip_scale(qmet[i - 2], p)
                     h = max(h, H[i - 2, j - 1] + v + skip
                             + ref_rhythm(*step(ql, i - 1, True), *step(rl, j - 1, False), p))
                 if j >= 2:
                     skip = p[PK.P_REPEAT] if rp[j - 1] in (rp[j], rp[j - 2]) else p[PK.P_SKIP]
-                    if qmet[i - 1] >= 0:
-                        skip *= skip_scale(rmet[j - 2], p)
                     h = max(h, H[i - 1, j - 2] + v + skip
                             + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, True), p))
                 H[i, j] = h
         best = max(best, float(H[m, n] if rg else H[m, 1:].max() if qg else H.max()))
     return best + p[PK.P_EXACT] * ref_exact_run(qp, rp, qf.weight, ql, rl, p)
-
-
-def skip_scale(met, p) -> float:
-    return p[PK.P_SKIP_OFFBEAT] if met == 0 else p[PK.P_SKIP_DOWNBEAT] if met == 2 else 1.0
 
 
 def ref_exact_run(qp, rp, qw, ql, rl, p) -> float:
@@ -248,16 +234,11 @@ def test_pitch_kernel_matches_reference(qm, refs):
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
        st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]),
-       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0),
-       st.floats(0.0, 2.0), st.floats(0.0, 3.0))
+       st.sampled_from([0.0, 0.5, 3.0, 8.0]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
-                                                                                       oct_rel, mode, whole, chain,
-                                                                                       offbeat, downbeat, skip_off,
-                                                                                       skip_down, apart):
+                                                                                       oct_rel, mode, whole, chain):
     p = PP.copy()
-    p[PK.P_OFFBEAT], p[PK.P_DOWNBEAT], p[PK.P_APART] = offbeat, downbeat, apart
-    p[PK.P_SKIP_OFFBEAT], p[PK.P_SKIP_DOWNBEAT] = skip_off, skip_down
     p[PK.P_WHOLE], p[PK.P_CHAIN] = whole, chain
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode

@@ -237,11 +237,6 @@ DEFAULT_PITCH_PARAMS[P.P_OCT_REL] = 1.0   # an octave pair continuing one with t
 DEFAULT_PITCH_PARAMS[P.P_MODE] = 4.0      # keys in different modes: the reference in the other mode too, at this cost (0: off)
 DEFAULT_PITCH_PARAMS[P.P_WHOLE] = 0.0     # > 0: a query of at most this many steps aligned whole (rescore's passage view)
 DEFAULT_PITCH_PARAMS[P.P_CHAIN] = 25.0    # a further query-disjoint alignment (a hook restated) adds its score less this
-DEFAULT_PITCH_PARAMS[P.P_OFFBEAT] = 1.0   # times a changed note's cost where both notes sit off the beat
-DEFAULT_PITCH_PARAMS[P.P_DOWNBEAT] = 1.0  # and where both sit on a downbeat (pitch.beat_strength)
-DEFAULT_PITCH_PARAMS[P.P_SKIP_OFFBEAT] = 1.0
-DEFAULT_PITCH_PARAMS[P.P_SKIP_DOWNBEAT] = 1.0
-DEFAULT_PITCH_PARAMS[P.P_APART] = 1.0
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],

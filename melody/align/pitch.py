@@ -83,13 +83,9 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_OFFBEAT, P_DOWNBEAT, \
-    P_SKIP_OFFBEAT, P_SKIP_DOWNBEAT, P_APART = range(25)
-N_PITCH_PARAMS = 25
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN = range(20)
+N_PITCH_PARAMS = 20
 N_TRANSPOSITIONS = 12
-# Beat strength of a note pair (`beat_strength`): which of pitch_tables' row pairs scores it
-BEAT_PLAIN, BEAT_OFF, BEAT_DOWN, BEAT_APART = range(4)
-N_BEAT = 4
 
 
 SPAN = 300                      # pitch-score tables cover differences -SPAN..SPAN
@@ -140,45 +136,21 @@ def change_mode(pitch, tonic, minor, out):
 @njit(cache=True, error_model="numpy")
 def pitch_tables(p):
     """Score of a note pair whose pitches differ by e semitones from the transposition (index e + SPAN),
-    per beat strength b (BEAT_PLAIN, BEAT_OFF, BEAT_DOWN: `beat_strength`) without and with the metric
-    bonus (row 2 b, 2 b + 1; the bonus only for pitch matches, octaves included). A changed note (near or
-    mismatch) costs P_OFFBEAT times as much where both notes sit off the beat, P_DOWNBEAT times as much
-    where both sit on a downbeat."""
-    tab = np.empty((2 * N_BEAT, 2 * SPAN + 1))
-    for b in range(N_BEAT):
-        scale = (p[P_OFFBEAT] if b == BEAT_OFF else p[P_DOWNBEAT] if b == BEAT_DOWN
-                 else p[P_APART] if b == BEAT_APART else 1.0)
-        for idx in range(2 * SPAN + 1):
-            e = idx - SPAN
-            if e == 0:
-                v = p[P_MATCH]
-            elif e % 12 == 0:
-                v = p[P_OCTAVE]
-            elif -2 <= e <= 2:
-                v = scale * p[P_NEAR]
-            else:
-                v = scale * p[P_MISMATCH]
-            tab[2 * b, idx] = v
-            tab[2 * b + 1, idx] = v + (p[P_METRIC] if e % 12 == 0 else 0.0)
+    without and with the metric bonus (the bonus only for pitch matches, octaves included)."""
+    tab = np.empty((2, 2 * SPAN + 1))
+    for idx in range(2 * SPAN + 1):
+        e = idx - SPAN
+        if e == 0:
+            v = p[P_MATCH]
+        elif e % 12 == 0:
+            v = p[P_OCTAVE]
+        elif -2 <= e <= 2:
+            v = p[P_NEAR]
+        else:
+            v = p[P_MISMATCH]
+        tab[0, idx] = v
+        tab[1, idx] = v + (p[P_METRIC] if e % 12 == 0 else 0.0)
     return tab
-
-
-@njit(cache=True, error_model="numpy")
-def beat_strength(qmet, rmet):
-    """Beat strength of a note pair from the two notes' metric classes (`melody.represent.metric_classes`):
-    BEAT_OFF when both sit off the beat, BEAT_DOWN when both sit on a downbeat, else BEAT_PLAIN (both on a
-    beat, two different places in the bar, or either position unknown)."""
-    if qmet < 0.0 or rmet < 0.0:
-        return BEAT_PLAIN
-    if qmet != rmet:
-        return BEAT_APART
-    return BEAT_OFF if qmet == 0.0 else BEAT_DOWN if qmet == 2.0 else BEAT_PLAIN
-
-
-@njit(cache=True, error_model="numpy")
-def _skip_scale(met, p):
-    """How much a skipped note costs, relative to P_SKIP / P_REPEAT, from its metric class."""
-    return p[P_SKIP_OFFBEAT] if met == 0.0 else p[P_SKIP_DOWNBEAT] if met == 2.0 else 1.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -233,9 +205,8 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
 
     qp / rp: integer pitches of the m+1 / n+1 notes; Q / R: prepared step rows (kernels.prepare);
     tab: pitch_tables(p); H: float64 (3, >= n+1, 12) work buffer (rows reused modulo 3); qworth: pc_worth(qp);
-    tabq: a (12, 2 * SPAN + 1) work buffer, four rows per beat strength b (`beat_strength`) from 4 b: rows
-    0 / 1 tab's rows 2 b / 2 b + 1 with query note i's exact match worth P_PC_INFO * qworth[i] more, rows
-    2 / 3 the same with octave pairs scored as that exact match (P_OCT_REL).
+    tabq: a (4, 2 * SPAN + 1) work buffer: rows 0 / 1 tab with query note i's exact match worth
+    P_PC_INFO * qworth[i] more, rows 2 / 3 the same with octave pairs scored as that exact match (P_OCT_REL).
     ends: 0 for a local alignment; bit 1: the query aligned whole (from its first note to its last, notes
     left unmatched at either end cost P_GAP each), bit 2: the reference aligned whole (`passage_ends`).
     done: a float64 (3, 12) work buffer for the chain (P_CHAIN > 0, local alignments only), per
@@ -260,9 +231,8 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
             for k in range(T):
                 H[r, j, k] = j * gap if (rg and r == 0) else 0.0
     off = SPAN - (base - 6)          # tab[qp - rp + off - k]: transposition base - 6 + k
-    for b in range(N_BEAT):
-        tabq[4 * b:4 * b + 2] = tab[2 * b:2 * b + 2]
-        tabq[4 * b + 2:4 * b + 4] = tab[2 * b:2 * b + 2]    # P_OCT_REL: octave entries set per query note below
+    tabq[:2] = tab
+    tabq[2:] = tab           # rows 2, 3 (P_OCT_REL): octave entries are set per query note below
     best = K.NEG if (qg or rg) else 0.0
     for i in range(1, m + 1):
         c, b, a = i % 3, (i - 1) % 3, (i - 2) % 3
@@ -279,15 +249,14 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
         lq2, lqp2 = Q[K.LOGLEN2, s], Q[K.LOGPREV2, s]
         qpi = qp[i]
         extra = p[P_PC_INFO] * qworth[i]      # a match on a rare pitch class of the query is worth more
-        for b in range(N_BEAT):      # pitch-class matches score alike at every beat strength
-            tabq[4 * b, SPAN] = tab[0, SPAN] + extra
-            tabq[4 * b + 1, SPAN] = tab[1, SPAN] + extra
-            if rel:
-                for e in range(SPAN % 12, 2 * SPAN + 1, 12):
-                    tabq[4 * b + 2, e] = max(tab[0, SPAN] + extra, tab[0, e])
-                    tabq[4 * b + 3, e] = max(tab[1, SPAN] + extra, tab[1, e])
-                tabq[4 * b + 2, SPAN] = tabq[4 * b, SPAN]      # the exact match itself as in rows 0 / 1
-                tabq[4 * b + 3, SPAN] = tabq[4 * b + 1, SPAN]
+        tabq[0, SPAN] = tab[0, SPAN] + extra
+        tabq[1, SPAN] = tab[1, SPAN] + extra
+        if rel:
+            for e in range(SPAN % 12, 2 * SPAN + 1, 12):
+                tabq[2, e] = max(tab[0, SPAN] + extra, tab[0, e])
+                tabq[3, e] = max(tab[1, SPAN] + extra, tab[1, e])
+            tabq[2, SPAN] = tabq[0, SPAN]      # the exact match itself as in rows 0 / 1
+            tabq[3, SPAN] = tabq[1, SPAN]
         for j in range(1, n + 1):
             t = j - 1
             lr, lrp = R[K.LOGLEN, t], R[K.LOGPREV, t]
@@ -299,23 +268,18 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
                 r11 += rhy_info * qbits[s]
             r21 = K.NEG
             r12 = K.NEG
-            rmet = R[K.MET, t]
             if i >= 2:
                 # the skipped query note i-1 repeats a neighbour's pitch: a note split in two, or a
                 # repeated note added (other words to the same tune)
                 cost = repeat if (qp[i - 1] == qpi or qp[i - 1] == qp[i - 2]) else skip
-                if rmet >= 0.0:
-                    cost *= _skip_scale(Q[K.MET, s - 1], p)
                 r21 = cost + K._rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free)
             j2 = 0
             if j >= 2:
                 j2 = j - 2
                 cost = repeat if (rp[j - 1] == rp[j] or rp[j - 1] == rp[j - 2]) else skip
-                if qmet >= 0.0:
-                    cost *= _skip_scale(R[K.MET, t - 1], p)
                 r12 = cost + K._rhythm_score(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
                                              rhy_free)
-            row = (1 if (qmet >= 0.0 and qmet == rmet) else 0) + 4 * beat_strength(qmet, rmet)
+            row = 1 if (qmet >= 0.0 and qmet == R[K.MET, t]) else 0
             # P_OCT_REL: the pair would continue a pair with the same pitch offset (both melodies moved by
             # the same interval, by a diagonal or skip move); if that offset is an octave off the
             # transposition, the passage keeps its own octave and the pair scores as a match
@@ -413,7 +377,7 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         longest = max(longest, step_offsets[r + 1] - step_offsets[r])
     H = np.empty((3, longest + 1, N_TRANSPOSITIONS))
     tab = pitch_tables(p)
-    tabq = np.empty((4 * N_BEAT, tab.shape[1]))
+    tabq = np.empty((4, tab.shape[1]))
     qbits = np.empty(max(m, 1))
     rhythm_info(Q, m, RHYTHM_BITS, qbits)
     qworth = np.empty(qp.shape[0])
