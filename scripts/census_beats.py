@@ -10,8 +10,8 @@ the beat, at two different places in the bar, or unknown; and the same for as ma
 different families (chance alignments: what the null sees). For each place: the share of its pairs that
 are changed, and the log-odds in bits of a changed pair there, log2 of its share of all aligned pairs
 among variants over that among chance alignments (likewise for a matched pair): what a score in bits
-would charge. The pitch re-scoring's P_OFFBEAT / P_DOWNBEAT (`melody.align.pitch`) come from this
-table (BENCHMARKS.md, fifteenth session: weak beats).
+would charge. The beat-strength weights tried in the pitch re-scoring were read off this table (not
+kept: BENCHMARKS.md, "Fifteenth session: a changed weak beat is a smaller change").
 
     .venv/bin/python scripts/census_beats.py [--data ../shared/data/mtc-ann-dev.jsonl.gz]
 """
