@@ -1,0 +1,34 @@
+"""scripts/census_beats.py: changed notes counted by the weaker note's metric class."""
+from __future__ import annotations
+
+import collections
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+
+import census_beats as C  # noqa: E402
+
+
+def test_pairs_are_read_under_the_median_transposition_by_where_both_notes_sit():
+    q = np.array([62, 64, 66, 67, 69, 83])      # the reference a tone up; note 2 one semitone off, 5 an octave
+    r = np.array([60, 62, 63, 65, 62, 69])      # note 4 a fifth off
+    qm = np.array([2, 0, 0, 1, 0, 0])
+    rm = np.array([2, 1, 0, 1, 0, -1])
+    counts = collections.Counter()
+    C.count_pairs(q, r, qm, rm, [(k, k) for k in range(6)], counts)
+    assert counts == {("both downbeats", "match"): 1, ("different places", "match"): 1,
+                      ("both off the beat", "near"): 1, ("both beats", "match"): 1,
+                      ("both off the beat", "mismatch"): 1, ("unknown", "octave"): 1}
+    assert C.changed_share(counts, "both off the beat") == (1.0, 2)
+    assert C.changed_share(counts, "both downbeats") == (0.0, 1)
+    chance = collections.Counter({("both off the beat", "mismatch"): 3, ("both beats", "match"): 9})
+    # 2 of 6 pairs among relatives, 3 of 12 by chance
+    assert C.log_odds(counts, chance, "both off the beat", ("near", "mismatch")) == np.log2((2 / 6) / (3 / 12))
+
+
+def test_outcomes_as_the_pitch_kernel_reads_them():
+    assert [C.outcome(d) for d in (0, 12, -24, 1, -2, 3, 11, 13)] == [
+        "match", "octave", "octave", "near", "near", "mismatch", "mismatch", "mismatch"]
