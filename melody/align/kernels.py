@@ -69,8 +69,8 @@ def prepare(interval, length, weight, metric, table, out):
 # the same nor a semitone apart: the match is graded linearly from full (TOLERANT_LO) to a near miss
 # (TOLERANT_HI). Scores' intervals are whole semitones and never land in that band, so symbolic pairs score
 # exactly as before. Chosen on scripts/bench_sung.py (BENCHMARKS.md, fifteenth session: intonation).
-TOLERANT_LO = 0.35
-TOLERANT_HI = 0.75
+TOLERANT_LO = 0.5
+TOLERANT_HI = 0.9
 
 
 @njit(cache=True, error_model="numpy")
