@@ -50,6 +50,15 @@ query's mean (`pc_worth`: -log2 of the pitch class's share among the query's not
 returning to its tonic and the notes of its main triads, and a chance alignment lands on those most often;
 a shared passage on the melody's rarer notes is stronger evidence.
 
+A recording's notes keep their fractional pitch (`melody.score.rescore.tuned_pitches`: in the performer's
+own tuning), and a singer puts each note N(0, 15-40 cents) off its intent (Mauch, Frieler & Dixon 2014): a
+note 0.6 semitones sharp rounds to the semitone above its intent. So each query note is graded as the
+interval stage grades a recording's intervals (`kernels._agreement`): its own semitone and the neighbour
+it leans towards each match in proportion to how near the note lies (full within TOLERANT_LO, a near miss
+from TOLERANT_HI), the rest a near miss (`_graded_note`). A score's notes lie on their semitones and score
+as before. On scripts/bench_sung.py (band 0.35-0.75) this added rank-10 hits, not rank-1 ones, to the
+interval stage's grading (BENCHMARKS.md, fifteenth session: intonation).
+
 On top of the alignment, the longest exactly shared passage counts once more, as a court weighs it
 (`_exact_run`): P_EXACT times the information of the best run of consecutive pitch changes with identical
 intervals (any transposition; repeated notes merged, so a note split or merged for other words does not
