@@ -69,8 +69,8 @@ def prepare(interval, length, weight, metric, table, out):
 # the same nor a semitone apart: the match is graded linearly from full (TOLERANT_LO) to a near miss
 # (TOLERANT_HI). Scores' intervals are whole semitones and never land in that band, so symbolic pairs score
 # exactly as before. Chosen on scripts/bench_sung.py (seeds 0 and 1): 0.5-0.9 ranked 8 more sung queries
-# first than 0.35-0.75 (which took part of the match from steps 0.35-0.5 off), and 0.5-1.0 was no better
-# (BENCHMARKS.md, fifteenth session: a sung note 30 cents off).
+# first than 0.35-0.75 (which took part of the match from steps 0.35-0.5 off); 0.5-1.0 was within a query
+# of it (BENCHMARKS.md, fifteenth session: a sung note 30 cents off).
 TOLERANT_LO = 0.5
 TOLERANT_HI = 0.9
 

@@ -394,9 +394,9 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
     """Pitch-alignment score of the query against the packed references listed in `rows` (into out[k]),
     plus P_EXACT times the information of the longest exactly shared run of steps (`_exact_run`).
 
-    qp: integer query pitches (notes), qdev how far each note lies from them (`_pitch_local`); qi, ql, qw, qm its steps (as for kernels.search_scores); rp the
-    references' integer pitches, notes of row r at note_offsets[r]:note_offsets[r+1], steps at
-    step_offsets[r]:step_offsets[r+1].
+    qp: integer query pitches (notes), qdev how far each note lies from them (`_pitch_local`); qi, ql, qw,
+    qm its steps (as for kernels.search_scores); rp the references' integer pitches, notes of row r at
+    note_offsets[r]:note_offsets[r+1], steps at step_offsets[r]:step_offsets[r+1].
     """
     m = qi.shape[0]
     Q = np.empty((K.N_ROWS, max(m, 1)))
@@ -431,14 +431,16 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
         K.prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
         rpr = rp[na:nb]
         ends = passage_ends(m, b - a, p[P_WHOLE])
-        out[k] = _one_score(qp, qdev, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done)
+        out[k] = _one_score(qp, qdev, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth,
+                            tabq, qs, nq, rs, run, ends, done)
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
             if rminor == qminor:
                 continue
             rpm = mode_buf[:nb - na]
             change_mode(rpr, tonic, rminor, rpm)
-            alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done)
+            alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth,
+                             tabq, qs, nq, rs, run, ends, done)
             out[k] = max(out[k], alt - p[P_MODE])
 
 
