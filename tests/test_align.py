@@ -5,7 +5,9 @@ The references below are written from the kernels' documented semantics (module 
 
 - a step of the query (interval, length, weight, length of the step before it or 0 when there is none)
   against a step of the reference scores, for pitch, MATCH times the steps' mean weight when the
-  intervals are equal, NEAR when a semitone apart, OCTAVE when an octave apart, MISMATCH otherwise; for
+  intervals are equal, NEAR when a semitone apart, OCTAVE when an octave apart, MISMATCH otherwise;
+  a recording's fractional intervals d apart with TOLERANT_LO < d < TOLERANT_HI earn g MATCH times the
+  mean weight plus (1 - g) NEAR, g = (TOLERANT_HI - d) / (TOLERANT_HI - TOLERANT_LO); for
   rhythm, with agree = the larger of shorter/longer for the lengths themselves and for the lengths
   relative to each one's previous step, plus RHY_MATCH when agree >= 1 - DUR_FREE, else minus
   RHY_PEN * (1 - agree);
@@ -52,8 +54,9 @@ def ref_step(q, r, p):
     """
     (qa, ql, qlp, qw), (ra, rl, rlp, rw) = q, r
     d = abs(qa - ra)
-    if d < 0.5:
-        s = p[K.MATCH] * (qw + rw) / 2
+    if d < K.TOLERANT_HI:
+        g = ref_agreement(d)
+        s = g * p[K.MATCH] * (qw + rw) / 2 + (1 - g) * p[K.NEAR]
     elif d < 1.5:
         s = p[K.NEAR]
     elif abs(d - 12) < 0.5:
@@ -64,6 +67,11 @@ def ref_step(q, r, p):
     if qlp > 0 and rlp > 0:          # compare the rhythms relative to each melody's previous step
         agree = max(agree, min(ql / qlp, rl / rlp) / max(ql / qlp, rl / rlp))
     return s + p[K.RHY_MATCH] if agree >= 1 - p[K.DUR_FREE] else s - p[K.RHY_PEN] * (1 - agree)
+
+
+def ref_agreement(d):
+    """How far intervals d apart count as equal: 1 up to TOLERANT_LO, 0 from TOLERANT_HI, linear between."""
+    return float(np.clip((K.TOLERANT_HI - d) / (K.TOLERANT_HI - K.TOLERANT_LO), 0.0, 1.0))
 
 
 def _steps(f):
@@ -101,9 +109,10 @@ def _exact(q, r, i, j):
 def ref_local(qf, rf, p, table=WEIGHT_TABLE, mask=None):
     """Full Smith-Waterman matrix H (m+1, n+1) with all six moves and exact-run bonuses; masked cells 0.
 
-    X[i, j] is the best alignment that ends at (i, j) with an exact (1,1) move: either a fresh run from
-    H[i-1, j-1] or the continuation of the run ending at (i-1, j-1), which earns RUN_BONUS. An exact
-    (1,1) move whose arrival notes have the same known metric class earns METRIC_MATCH.
+    X[i, j] is the best alignment that ends at (i, j) with an exact (1,1) move (intervals less than half a
+    semitone apart): either a fresh run from H[i-1, j-1] or the continuation of the run ending at (i-1,
+    j-1), which earns RUN_BONUS. A (1,1) move whose arrival notes have the same known metric class earns
+    METRIC_MATCH, graded as the pitch (`ref_agreement`).
     """
     q, r = _steps(qf), _steps(rf)
     qm, rm = qf.metric_or_unknown(), rf.metric_or_unknown()
@@ -113,7 +122,8 @@ def ref_local(qf, rf, p, table=WEIGHT_TABLE, mask=None):
     for i in range(1, m + 1):
         for j in range(1, n + 1):
             exact = _exact(q, r, i, j)
-            metric = p[K.METRIC_MATCH] if exact and qm[i - 1] >= 0 and qm[i - 1] == rm[j - 1] else 0.0
+            agree = ref_agreement(abs(q[i - 1][0] - r[j - 1][0]))
+            metric = agree * p[K.METRIC_MATCH] if qm[i - 1] >= 0 and qm[i - 1] == rm[j - 1] else 0.0
             best = 0.0
             for di, dj in ((1, 1), (1, 0), (0, 1), (2, 1), (1, 2), (2, 2)):
                 if i >= di and j >= dj:
@@ -132,7 +142,7 @@ def ref_local(qf, rf, p, table=WEIGHT_TABLE, mask=None):
 
 def path_score(qf, rf, start, moves, p, table=WEIGHT_TABLE):
     """Re-score an alignment path: its moves' scores, plus RUN_BONUS for each exact (1,1) move that
-    directly follows another and METRIC_MATCH for each exact (1,1) move between notes of the same known
+    directly follows another and METRIC_MATCH (graded as the pitch) for each (1,1) move between notes of the same known
     metric class. Returns, per move, the running total, the cell reached and whether the move was an
     exact (1,1) one."""
     q, r = _steps(qf), _steps(rf)
@@ -142,8 +152,8 @@ def path_score(qf, rf, start, moves, p, table=WEIGHT_TABLE):
         i, j = i + di, j + dj
         total += move_score(q, r, i, j, di, dj, p, table)
         exact = (di, dj) == (1, 1) and _exact(q, r, i, j)
-        if exact and qm[i - 1] >= 0 and qm[i - 1] == rm[j - 1]:
-            total += p[K.METRIC_MATCH]
+        if (di, dj) == (1, 1) and qm[i - 1] >= 0 and qm[i - 1] == rm[j - 1]:
+            total += ref_agreement(abs(q[i - 1][0] - r[j - 1][0])) * p[K.METRIC_MATCH]
         if exact and prev_exact:
             total += p[K.RUN_BONUS]
         prev_exact = exact
@@ -185,10 +195,17 @@ def feat(interval, length=None, weight=None, metric=None):
                     None if metric is None else np.asarray(metric, "f4"))
 
 
+# A recording's intervals: whole semitones off by a singer's intonation. Dyadic offsets, so sums and
+# differences are exact in float32 and float64 alike (the kernel and the reference take the same branches).
+SUNG_OFFSETS = [0.0, 0.125, -0.125, 0.3125, -0.3125, 0.4375, -0.4375, 0.5625, -0.5625, 0.6875, -0.6875]
+
+
 @st.composite
-def feats(draw, min_size=1, max_size=25, weighted=True):
+def feats(draw, min_size=1, max_size=25, weighted=True, sung=False):
     n = draw(st.integers(min_size, max_size))
     iv = draw(st.lists(st.sampled_from(INTERVALS), min_size=n, max_size=n))
+    if sung:
+        iv = [a + o for a, o in zip(iv, draw(st.lists(st.sampled_from(SUNG_OFFSETS), min_size=n, max_size=n)))]
     ln = draw(st.lists(st.sampled_from(LENGTHS), min_size=n, max_size=n))
     w = draw(st.lists(st.floats(0.5, 2.0, width=32), min_size=n, max_size=n)) if weighted else None
     met = draw(st.one_of(st.none(), st.lists(st.sampled_from([-1, 0, 1, 2]), min_size=n, max_size=n)))
@@ -241,6 +258,32 @@ def test_local_matrix_matches_reference(qf, rf, p, table):
     # only empty cells stop the backtrace (the low four bits hold H's move)
     assert (((moves & 15) == K.STOP) == (H == 0)).all()
     assert kernel_score(qf, rf, p, table) == pytest.approx(R.max(), abs=1e-4)
+
+
+@FAST
+@given(feats(sung=True), st.one_of(feats(), feats(sung=True)), params, tables)
+def test_local_matrix_matches_reference_for_recorded_intervals(qf, rf, p, table):
+    """A recording's fractional intervals (either side), graded between TOLERANT_LO and TOLERANT_HI."""
+    H, _ = kernel_H(qf, rf, p, table=table)
+    np.testing.assert_allclose(H, ref_local(qf, rf, p, table), atol=1e-4)
+    assert kernel_score(qf, rf, p, table) == pytest.approx(H.max(), abs=1e-4)
+    a = align.local_align(qf, rf, p, x_drop=np.inf)
+    if a.score > 0:
+        (qs, _), (rs, _) = a.query_steps, a.reference_steps
+        assert path_score(qf, rf, (qs, rs), a.moves, p)[-1][0] == pytest.approx(a.score, abs=1e-5)
+
+
+def test_a_sung_interval_more_than_half_a_semitone_off_is_still_partly_the_interval():
+    """Query [+2, +2.7, -1] (a singer's third note 70 cents sharp of its intent relative to the second)
+    against the written [+2, +2, -1], unit weights and lengths. 0.7 semitones off lies between TOLERANT_LO
+    and TOLERANT_HI: g = 0.5, so the middle step scores 0.5 MATCH + 0.5 NEAR + RHY_MATCH = 0.7 instead of
+    a near miss's -0.8: 2.2 + 0.7 + 2.2 = 5.1 (3.6 before). The same step written in whole semitones
+    ([+2, +3, -1], a score) is still a near miss, and 0.45 off is still a match."""
+    assert (K.TOLERANT_LO, K.TOLERANT_HI) == (0.5, 0.9)
+    ref = feat([2, 2, -1])
+    assert kernel_score(feat([2, 2.7, -1]), ref) == pytest.approx(5.1, abs=1e-5)
+    assert kernel_score(feat([2, 3, -1]), ref) == pytest.approx(3.6, abs=1e-6)
+    assert kernel_score(feat([2, 2.45, -1]), ref) == pytest.approx(6.6, abs=1e-6)
 
 
 @FAST

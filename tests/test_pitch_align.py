@@ -24,6 +24,11 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
 - a passage in its own octave (OCT_REL): a pair an octave off T (e a nonzero multiple of 12) next to a pair
   with the same e, (i-1, j-1), (i-2, j-1) or (i-1, j-2) (both melodies moved by the same interval), earns
   PITCH_MATCH - PITCH_OCTAVE plus its PC_INFO worth (never less than 0) in every move: an exact match.
+A recording's query (fractional pitches in its own tuning) has each note at dev = q - round(q) off its
+semitone: with v the exact match's pitch part above (METRIC included) and g = the interval stage's grading
+(1 up to TOLERANT_LO semitones off, 0 from TOLERANT_HI, linear between), the pair with e = 0 scores
+g(|dev|) v + (1 - g(|dev|)) NEAR and the pair with e = -sign(dev) (the neighbour the note leans towards)
+g(1 - |dev|) v + (1 - g(1 - |dev|)) NEAR; a score's notes (dev 0) as above.
 The score is the best cell over all transpositions, plus EXACT times the longest exactly shared run: with the
 steps that keep the pitch (repeated notes) left out of both melodies, the best sum, over runs of consecutive
 remaining steps (query's a-th with reference's (a + d)-th, for one d) whose intervals are equal, of the query
@@ -46,6 +51,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from melody import Catalog, align
+from melody.align import kernels as K
 from melody.align import pitch as PK
 from melody.notes import Melody, make_notes
 from melody.represent import features
@@ -113,6 +119,7 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
         q[PK.P_MODE] = 0.0
         return max(ref_pitch_score(qm, rm, q), ref_pitch_score(qm, other, q) - p[PK.P_MODE])
     qp, rp = np.rint(qm.notes["pitch"]).astype(int), np.rint(rm.notes["pitch"]).astype(int)
+    dev = qm.notes["pitch"].astype("f8") - qp
     worth = ref_pc_worth(qp)
     qf, rf = features(qm), features(rm)
     ql, rl = [float(x) for x in qf.length], [float(x) for x in rf.length]
@@ -152,6 +159,15 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                     v += max(p[PK.P_MATCH] - p[PK.P_OCTAVE] + p[PK.P_PC_INFO] * worth[i], 0.0)
                 if e % 12 == 0 and qmet[i - 1] >= 0 and qmet[i - 1] == rmet[j - 1]:
                     v += p[PK.P_METRIC]
+                exact = p[PK.P_MATCH] + p[PK.P_PC_INFO] * worth[i] + (
+                    p[PK.P_METRIC] if qmet[i - 1] >= 0 and qmet[i - 1] == rmet[j - 1] else 0.0)
+                lean = 1 if dev[i] > 0 else -1
+                if e == 0:
+                    g = ref_agreement(abs(dev[i]))
+                    v = g * exact + (1 - g) * p[PK.P_NEAR]
+                elif e == -lean:
+                    g = ref_agreement(1 - abs(dev[i]))
+                    v = g * exact + (1 - g) * p[PK.P_NEAR]
                 rhythm = ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, False), p)
                 if rhythm < p[PK.P_SHIFT] and ref_shifted(ql, rl, i - 1, j - 1, p):
                     rhythm = p[PK.P_SHIFT]
@@ -200,6 +216,10 @@ def ref_exact_run(qp, rp, qw, ql, rl, p) -> float:
     return best
 
 
+def ref_agreement(d):
+    return float(np.clip((K.TOLERANT_HI - d) / (K.TOLERANT_HI - K.TOLERANT_LO), 0.0, 1.0))
+
+
 def kernel_pitch_score(qm: Melody, refs: list[Melody], p=PP) -> np.ndarray:
     qf = features(qm)
     fs = [features(r) for r in refs]
@@ -208,7 +228,7 @@ def kernel_pitch_score(qm: Melody, refs: list[Melody], p=PP) -> np.ndarray:
     metric = np.concatenate([f.metric_or_unknown() for f in fs])
     note_off = np.concatenate([[0], np.cumsum([len(r.notes) for r in refs])])
     step_off = np.concatenate([[0], np.cumsum([len(f) for f in fs])])
-    return align.pitch_search(np.rint(qm.notes["pitch"]), qf, (rp,) + cat + (metric,), note_off, step_off,
+    return align.pitch_search(qm.notes["pitch"], qf, (rp,) + cat + (metric,), note_off, step_off,
                               np.arange(len(refs)), p)
 
 
@@ -228,6 +248,41 @@ def test_pitch_kernel_matches_reference(qm, refs):
     got = kernel_pitch_score(qm, refs)
     want = [ref_pitch_score(qm, r) for r in refs]
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)   # log2 domain vs ratios
+
+
+# a singer's note errors: dyadic, so the kernel and the reference take the same branches at the thresholds
+SUNG_DEV = [0.0, 0.125, -0.125, 0.3125, -0.3125, 0.4375, -0.4375, 0.5, -0.5]
+
+
+@st.composite
+def sung(draw, min_size=3, max_size=12):
+    """A recorded melody: whole-semitone pitches, each off by a singer's error (in its own tuning)."""
+    m = draw(melodies(min_size, max_size))
+    n = len(m.notes)
+    m.notes["pitch"] = m.notes["pitch"] + np.array(draw(st.lists(st.sampled_from(SUNG_DEV), min_size=n, max_size=n)))
+    return m
+
+
+@FAST
+@given(sung(), st.lists(melodies(), min_size=1, max_size=3))
+def test_pitch_kernel_matches_reference_for_a_recorded_query(qm, refs):
+    got = kernel_pitch_score(qm, refs)
+    want = [ref_pitch_score(qm, r) for r in refs]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_a_sung_note_between_two_semitones_matches_either_in_part():
+    """A copy of a tune whose third note (E) is sung off its intent, against the tune. 0.3 semitones sharp
+    it rounds to E and matches as the written E does. 0.6 or 0.8 sharp it rounds to F, a semitone off, but
+    leans back towards E and matches it with g(0.6) = 0.75 or g(0.8) = 0.25 of a match: more than the F
+    written as a whole semitone (a score's wrong note, and what the rounded recording scored before)."""
+    tune = [60, 62, 64, 67, 69, 67, 64, 62]
+
+    def sung(third):
+        return kernel_pitch_score(mel(tune[:2] + [third] + tune[3:], [1.0] * 8), [mel(tune, [1.0] * 8)])[0]
+
+    assert sung(64.3) == pytest.approx(sung(64), abs=1e-9)
+    assert sung(65) < sung(64.8) < sung(64.6) < sung(64)
 
 
 @FAST

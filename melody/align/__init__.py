@@ -244,7 +244,9 @@ def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tupl
                  workers: int | None = None) -> np.ndarray:
     """Pitch-alignment score (melody.align.pitch) of the query against the packed references `rows`.
 
-    query_pitch: the query's note pitches (integers); notes_and_steps: (pitches, interval, length, weight,
+    query_pitch: the query's note pitches in its own tuning: integers for a score; a recording's are
+    fractional, and a note between two semitones matches either in part (`melody.align.pitch._graded_note`);
+    notes_and_steps: (pitches, interval, length, weight,
     metric) of the packed references, notes of row r at note_offsets[r]:note_offsets[r+1], steps at
     step_offsets[r]:step_offsets[r+1]. Returns one score per entry of `rows`.
     """
@@ -255,7 +257,9 @@ def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tupl
     out = np.zeros(len(rows))
     if len(query) == 0 or len(rows) == 0:
         return out
-    qp = np.ascontiguousarray(query_pitch, dtype=np.int64)
+    tuned = np.asarray(query_pitch, dtype="f8")
+    qp = np.ascontiguousarray(np.rint(tuned), dtype=np.int64)
+    qdev = np.ascontiguousarray(tuned - qp)
     rp, ri, rl, rw, rm = notes_and_steps
     note_offsets = np.ascontiguousarray(note_offsets, dtype=np.int64)
     step_offsets = np.ascontiguousarray(step_offsets, dtype=np.int64)
@@ -264,7 +268,7 @@ def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tupl
 
     def run(idx):
         part = np.zeros(len(idx))
-        P.pitch_scores(qp, query.interval, query.length, query.weight, query.metric_or_unknown(), rp, ri, rl, rw,
+        P.pitch_scores(qp, qdev, query.interval, query.length, query.weight, query.metric_or_unknown(), rp, ri, rl, rw,
                        rm, note_offsets, step_offsets, rows[idx], p, WEIGHT_TABLE, part)
         out[idx] = part
 

@@ -63,13 +63,38 @@ def prepare(interval, length, weight, metric, table, out):
             out[LOGPREV2, k] = NONE
 
 
+# A recording's intervals are fractional: a singer puts each note N(0, 15-40 cents) off its intent (Mauch,
+# Frieler & Dixon 2014), so an interval is off by the difference of two such errors, more than half a
+# semitone for 1 step in 5. Between TOLERANT_LO and TOLERANT_HI semitones apart two intervals are neither
+# the same nor a semitone apart: the match is graded linearly from full (TOLERANT_LO) to a near miss
+# (TOLERANT_HI). Scores' intervals are whole semitones and never land in that band, so symbolic pairs score
+# exactly as before. Chosen on scripts/bench_sung.py (seeds 0 and 1): 0.5-0.9 ranked 8 more sung queries
+# first than 0.35-0.75 (which took part of the match from steps 0.35-0.5 off); 0.5-1.0 was within a query
+# of it (BENCHMARKS.md, fifteenth session: a sung note 30 cents off).
+TOLERANT_LO = 0.5
+TOLERANT_HI = 0.9
+
+
+@njit(cache=True, error_model="numpy")
+def _agreement(d):
+    """How far two intervals d semitones apart count as the same: 1 below TOLERANT_LO, 0 from TOLERANT_HI
+    on, linear between (only fractional, recorded intervals fall between)."""
+    if d <= TOLERANT_LO:
+        return 1.0
+    if d >= TOLERANT_HI:
+        return 0.0
+    return (TOLERANT_HI - d) / (TOLERANT_HI - TOLERANT_LO)
+
+
 @njit(cache=True, error_model="numpy")
 def _pitch_score(qa, qw, ra, rw, match, near, octave, mismatch):
     """Pitch part of a step score: equal intervals earn `match` times the steps' mean information weight
-    (rare intervals earn more); near misses, octave slips and mismatches cost fixed amounts."""
+    (rare intervals earn more); near misses, octave slips and mismatches cost fixed amounts. Intervals
+    between equal and a near miss (a recording's, `_agreement`) earn the two in proportion."""
     d = abs(qa - ra)
-    if d < 0.5:
-        return match * 0.5 * (qw + rw)
+    if d < TOLERANT_HI:
+        g = _agreement(d)
+        return g * match * 0.5 * (qw + rw) + (1.0 - g) * near
     if d < 1.5:
         return near
     if abs(d - 12.0) < 0.5:
@@ -161,8 +186,8 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
             xm = RUN_START
             exact = abs(qa - ra) < 0.5
             diag = Hb[j - 1] + _pitch_score(qa, qw, ra, rw, match, near, octave, mismatch)
-            if exact and qmet >= 0.0 and qmet == r_met[t]:   # same interval, same place in the bar
-                diag += metric_match
+            if qmet >= 0.0 and qmet == r_met[t]:   # same interval, same place in the bar (graded as the pitch)
+                diag += _agreement(abs(qa - ra)) * metric_match
             if exact or diag + rhy_match > h:      # else the diagonal cannot win (rhythm adds <= rhy_match)
                 diag += _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free)
                 if diag > h:
@@ -175,12 +200,12 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
                     if x > h:
                         h, mv = x, RUN
             # The summed moves are rarely the best: skip each one as soon as a bound shows it cannot win.
-            # Unless the summed intervals are equal, its pitch part is at most `miss`; the rhythm part adds
+            # Unless the summed intervals are (nearly) equal, its pitch part is at most `miss`; the rhythm part adds
             # at most rhy_match. Only then pay for the exact pitch and rhythm parts.
             if j >= 2:
                 ra2, lr2, rw2, lrp2 = r_iv2[t], r_len2[t], r_w2[t], r_prev2[t]
                 base = Hb[j - 2] + frag
-                if base + miss + rhy_match > h or abs(qa - ra2) < 0.5:
+                if base + miss + rhy_match > h or abs(qa - ra2) < TOLERANT_HI:
                     s = base + _pitch_score(qa, qw, ra2, rw2, match, near, octave, mismatch)
                     if s + rhy_match > h:
                         s += _rhythm_score(lq, lqp, lr2, lrp2, rhy_match, rhy_pen, rhy_free)
@@ -188,7 +213,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
                             h, mv = s, Q1R2
                 if i >= 2:
                     base = Ha[j - 2] + wrong
-                    if base + miss + rhy_match > h or abs(qa2 - ra2) < 0.5:
+                    if base + miss + rhy_match > h or abs(qa2 - ra2) < TOLERANT_HI:
                         s = base + _pitch_score(qa2, qw2, ra2, rw2, match, near, octave, mismatch)
                         if s + rhy_match > h:
                             s += _rhythm_score(lq2, lqp2, lr2, lrp2, rhy_match, rhy_pen, rhy_free)
@@ -196,7 +221,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
                                 h, mv = s, Q2R2
             if i >= 2:
                 base = Ha[j - 1] + frag
-                if base + miss + rhy_match > h or abs(qa2 - ra) < 0.5:
+                if base + miss + rhy_match > h or abs(qa2 - ra) < TOLERANT_HI:
                     s = base + _pitch_score(qa2, qw2, ra, rw, match, near, octave, mismatch)
                     if s + rhy_match > h:
                         s += _rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free)

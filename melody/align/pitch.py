@@ -50,6 +50,15 @@ query's mean (`pc_worth`: -log2 of the pitch class's share among the query's not
 returning to its tonic and the notes of its main triads, and a chance alignment lands on those most often;
 a shared passage on the melody's rarer notes is stronger evidence.
 
+A recording's notes keep their fractional pitch (`melody.score.rescore.tuned_pitches`: in the performer's
+own tuning), and a singer puts each note N(0, 15-40 cents) off its intent (Mauch, Frieler & Dixon 2014): a
+note 0.6 semitones sharp rounds to the semitone above its intent. So each query note is graded as the
+interval stage grades a recording's intervals (`kernels._agreement`): its own semitone and the neighbour
+it leans towards each match in proportion to how near the note lies (full within TOLERANT_LO, a near miss
+from TOLERANT_HI), the rest a near miss (`_graded_note`). A score's notes lie on their semitones and score
+as before. On scripts/bench_sung.py (band 0.35-0.75) this added rank-10 hits, not rank-1 ones, to the
+interval stage's grading (BENCHMARKS.md, fifteenth session: intonation).
+
 On top of the alignment, the longest exactly shared passage counts once more, as a court weighs it
 (`_exact_run`): P_EXACT times the information of the best run of consecutive pitch changes with identical
 intervals (any transposition; repeated notes merged, so a note split or merged for other words does not
@@ -200,10 +209,31 @@ def pc_worth(qp, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done):
+def _graded_note(dev, tab, tabq):
+    """Grade one query note's entries of tabq (rows as in `_pitch_local`, the note's exact match already
+    set at SPAN) by how far the note lies from its semitone: dev in [-0.5, 0.5]. Its own semitone (|dev|
+    off) and the neighbour it leans towards (1 - |dev| off) each match as far as `kernels._agreement`
+    says, the rest a near miss, as the interval stage grades a recording's intervals; the other neighbour
+    is a near miss. dev 0 (a score) leaves the exact match alone and resets both neighbours to `tab`."""
+    lean = 1 if dev > 0.0 else -1
+    own = K._agreement(abs(dev))
+    other = K._agreement(1.0 - abs(dev))
+    for row in range(4):
+        exact = tabq[row, SPAN]
+        near_up, near_down = tab[row % 2, SPAN + 1], tab[row % 2, SPAN - 1]
+        tabq[row, SPAN + 1], tabq[row, SPAN - 1] = near_up, near_down
+        tabq[row, SPAN] = own * exact + (1.0 - own) * near_up
+        # the reference note a semitone off the other way: e = qp - rp - T = -lean
+        tabq[row, SPAN - lean] = other * exact + (1.0 - other) * tab[row % 2, SPAN - lean]
+
+
+@njit(cache=True, error_model="numpy")
+def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done):
     """Best score over the 12 transpositions base-6 .. base+5 (and their octaves) of the pitch alignment.
 
-    qp / rp: integer pitches of the m+1 / n+1 notes; Q / R: prepared step rows (kernels.prepare);
+    qp / rp: integer pitches of the m+1 / n+1 notes; qdev: how far each query note lies from qp, in [-0.5,
+    0.5] (a recording's notes in its own tuning; 0 for a score): a note between two semitones matches
+    either in part (`_graded_note`); Q / R: prepared step rows (kernels.prepare);
     tab: pitch_tables(p); H: float64 (3, >= n+1, 12) work buffer (rows reused modulo 3); qworth: pc_worth(qp);
     tabq: a (4, 2 * SPAN + 1) work buffer: rows 0 / 1 tab with query note i's exact match worth
     P_PC_INFO * qworth[i] more, rows 2 / 3 the same with octave pairs scored as that exact match (P_OCT_REL).
@@ -257,6 +287,7 @@ def _pitch_local(qp, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends,
                 tabq[3, e] = max(tab[1, SPAN] + extra, tab[1, e])
             tabq[2, SPAN] = tabq[0, SPAN]      # the exact match itself as in rows 0 / 1
             tabq[3, SPAN] = tabq[1, SPAN]
+        _graded_note(qdev[i], tab, tabq)
         for j in range(1, n + 1):
             t = j - 1
             lr, lrp = R[K.LOGLEN, t], R[K.LOGPREV, t]
@@ -359,13 +390,13 @@ def _exact_run(qp, Q, qs, nq, rp, R, rs, nr, qbits, rhy_free, run):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offsets, rows, p, table, out):
+def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offsets, rows, p, table, out):
     """Pitch-alignment score of the query against the packed references listed in `rows` (into out[k]),
     plus P_EXACT times the information of the longest exactly shared run of steps (`_exact_run`).
 
-    qp: integer query pitches (notes); qi, ql, qw, qm its steps (as for kernels.search_scores); rp the
-    references' integer pitches, notes of row r at note_offsets[r]:note_offsets[r+1], steps at
-    step_offsets[r]:step_offsets[r+1].
+    qp: integer query pitches (notes), qdev how far each note lies from them (`_pitch_local`); qi, ql, qw,
+    qm its steps (as for kernels.search_scores); rp the references' integer pitches, notes of row r at
+    note_offsets[r]:note_offsets[r+1], steps at step_offsets[r]:step_offsets[r+1].
     """
     m = qi.shape[0]
     Q = np.empty((K.N_ROWS, max(m, 1)))
@@ -400,23 +431,25 @@ def pitch_scores(qp, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, step_offs
         K.prepare(ri[a:b], rl[a:b], rw[a:b], rm[a:b], table, R)
         rpr = rp[na:nb]
         ends = passage_ends(m, b - a, p[P_WHOLE])
-        out[k] = _one_score(qp, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done)
+        out[k] = _one_score(qp, qdev, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth,
+                            tabq, qs, nq, rs, run, ends, done)
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
             if rminor == qminor:
                 continue
             rpm = mode_buf[:nb - na]
             change_mode(rpr, tonic, rminor, rpm)
-            alt = _one_score(qp, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done)
+            alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth,
+                             tabq, qs, nq, rs, run, ends, done)
             out[k] = max(out[k], alt - p[P_MODE])
 
 
 @njit(cache=True, error_model="numpy")
-def _one_score(qp, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done):
+def _one_score(qp, qdev, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done):
     """The pitch alignment of the query against one reference (pitches rpr, n steps, prepared rows R),
     plus P_EXACT times its longest exact run."""
     base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
-    score = _pitch_local(qp, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done)
+    score = _pitch_local(qp, qdev, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done)
     if p[P_EXACT] != 0.0:
         nr = _moving_steps(rpr, n, rs)
         score += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)

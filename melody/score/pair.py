@@ -31,7 +31,7 @@ def pitch_score(a: Melody, b: Melody, fa: Features, fb: Features, params=None) -
     if len(fa) == 0 or len(fb) == 0:
         return 0.0
     steps = (rescore.query_pitches(b), fb.interval, fb.length, fb.weight, fb.metric_or_unknown())
-    return float(align.pitch_search(rescore.query_pitches(a), fa, steps, np.array([0, len(b.notes)]),
+    return float(align.pitch_search(rescore.tuned_pitches(a), fa, steps, np.array([0, len(b.notes)]),
                                     np.array([0, len(fb)]), np.array([0]), params, workers=1)[0])
 
 

@@ -100,7 +100,8 @@ def pitches(packed) -> np.ndarray:
 
 
 def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.ndarray, params=None) -> np.ndarray:
-    """Pitch-alignment scores of the query against the packed catalog's `rows` (rp: its integer pitches)."""
+    """Pitch-alignment scores of the query (its pitches in its own tuning, `tuned_pitches`) against the packed
+    catalog's `rows` (rp: its integer pitches)."""
     return align.pitch_search(query_pitch, qf, (rp, packed.interval, packed.length, packed.weight, packed.metric),
                               packed.offsets, packed.step_offsets, rows, params)
 
@@ -239,11 +240,16 @@ class View:
     whole: bool = False      # the passage view: a passage against the catalog's passages, aligned whole
 
 
-def query_pitches(query) -> np.ndarray:
-    """A melody's note pitches as stage 2 aligns them: integers in the performer's own tuning (a recording's
-    pitches are fractional)."""
+def tuned_pitches(query) -> np.ndarray:
+    """A melody's note pitches in the performer's own tuning (`tuning_offset` removed): a score's are
+    integers, a recording's fractional (stage 2 grades a note between two semitones, `align.pitch_search`)."""
     pitch = query.notes["pitch"].astype(np.float64)
-    return np.rint(pitch - tuning_offset(pitch, query.notes["duration"])).astype(np.int64)
+    return pitch - tuning_offset(pitch, query.notes["duration"])
+
+
+def query_pitches(query) -> np.ndarray:
+    """A melody's note pitches as integers in the performer's own tuning (a recording's rounded)."""
+    return np.rint(tuned_pitches(query)).astype(np.int64)
 
 
 # The null sample's own upper tail bounds the E-values (`tail_bound`). 0.1 of the sample (30 of 300 scores)
@@ -396,10 +402,10 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
             combined[k, rows] = -np.inf
         else:
             params, scored, space, prior = pitch_params, rows, search_space(len(v.qf), n_steps), None
-        qp = query_pitches(v.query)
+        qp = tuned_pitches(v.query)
         combined[k, scored] = v.s1[scored] + pitch_scores(qp, v.qf, v.packed, pitches(v.packed), scored, params)
         # a passage is one statement; a longer query's restatements widen its chance scores' tail
-        scale = combined[k] if v.whole else restated(combined[k], combined[k, null_rows], restatement(qp))
+        scale = combined[k] if v.whole else restated(combined[k], combined[k, null_rows], restatement(np.rint(qp)))
         fitted = null_rows[np.isfinite(scale[null_rows])]
         lam, log_k = fit_null(scale[fitted], space[fitted], prior, weight)
         z[k] = lam * scale[cand] - log_k - np.log(space[cand])
