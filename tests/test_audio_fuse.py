@@ -94,6 +94,9 @@ def test_heard_alone_needs_one_sounding_key_among_the_candidates():
     quiet = note.copy()
     quiet[:, 67 - neural.MIDI_LOW] = fuse.HEARD_NOTE - 0.01   # below the network's frame threshold
     assert not fuse.heard_alone(quiet[:20], times[:20], cand[:15]).any()
+    ensemble = note.copy()
+    ensemble[5:, 48 - neural.MIDI_LOW] = 0.6                  # two keys in 35 of 40 frames: not a single line
+    assert not fuse.heard_alone(ensemble, times, cand).any()
 
 
 def _held(n=100, pitch=67.0):

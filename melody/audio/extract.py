@@ -164,7 +164,7 @@ NOTE_WEIGHT, ONSET_EASE = 0.5, 8.0
 # room or a soft note 15-20 dB below the take's loudest falls under UNVOICED, which is relative to the loudest
 # frames, though the network still hears it (scripts/bench_sung.py: 17% of a room take's note frames unvoiced,
 # two thirds of them heard); a release tail or a rest the network hears no note in keeps the usual threshold,
-# and so does a frame where it hears several keys (a mix's accompaniment where the lead rests).
+# and so does a frame where it hears several keys, or any frame of an ensemble (``fuse.SINGLE_LINE``).
 HEARD_UNVOICED = 0.5
 
 

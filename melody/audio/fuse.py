@@ -32,6 +32,12 @@ ONSET_BEFORE_S, ONSET_AFTER_S = 0.03, 0.06
 # A key sounds where its note activation reaches HEARD_NOTE: Basic Pitch's own frame threshold (its
 # `predict` default, 0.3), the level at which it continues a note it has started.
 HEARD_NOTE = 0.3
+# A recording is a single line (one voice or instrument) where, of the activation frames in which the network
+# hears any key sounding, at least SINGLE_LINE hear exactly one; only there does a lone key voice a quiet frame.
+# In an ensemble a lone key heard in the lead's rest is mostly the accompaniment's (bench_audio's mixes got
+# extra notes from it, note F -0.003 on 50 songs). Measured: bench_audio mixes 0.03-0.20, its FluidSynth
+# solos 0.32-0.86 (sustained piano and guitar notes overlap), bench_sung takes 0.57-0.97: the middle of the gap.
+SINGLE_LINE = 0.4
 
 
 def key_evidence(act: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray, before_s: float,
@@ -47,7 +53,8 @@ def key_evidence(act: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray, 
 
 def heard_alone(note: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray) -> np.ndarray:
     """(n_frames,) True where, at the activation frame nearest each tracker frame, the network hears exactly one
-    key sounding (note activation >= ``HEARD_NOTE``) and it is the key of one of the frame's candidates.
+    key sounding (note activation >= ``HEARD_NOTE``) and it is the key of one of the frame's candidates; all
+    False in a recording that is not a single line (``SINGLE_LINE``).
 
     One key: a single line (a voice, a solo instrument); where several sound (chords, a mix's accompaniment
     while the lead rests, a note and the reverb of the one before) the salience alone decides the voicing."""
@@ -57,7 +64,10 @@ def heard_alone(note: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray) 
     hop = float(act_times[1] - act_times[0]) if len(act_times) > 1 else neural.HOP / neural.SR
     rows = np.clip(np.round((np.arange(n) * (HOP / SR) - act_times[0]) / hop).astype(np.int64), 0, len(note) - 1)
     sounding = note >= HEARD_NOTE                                         # (activation frames, 88)
-    one = sounding.sum(axis=1) == 1
+    count = sounding.sum(axis=1)
+    one = count == 1
+    if not one.any() or one.sum() < SINGLE_LINE * np.count_nonzero(count):
+        return np.zeros(n, dtype=bool)                                    # an ensemble, or nothing heard
     keys = np.floor(np.asarray(cand_midi, dtype="f8") + 0.5) - neural.MIDI_LOW
     t, k = np.nonzero(np.isfinite(keys) & (keys >= 0) & (keys < note.shape[1]))
     at_cand = np.zeros(n, dtype=bool)
