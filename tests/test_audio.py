@@ -213,7 +213,8 @@ def test_viterbi_matches_brute_force(rng):
         cents[rng.random((n, k)) < 0.2] = 6000 + 1200 * rng.integers(0, 2)   # octaves: no attack discount
         emit = rng.uniform(0, 1, (n, k))
         attack = rng.uniform(0, 8, (n, k)) * (rng.random((n, k)) < 0.5)
-        uv, per, cap, sw, scale, shared = 0.3, 0.5, 0.8, 0.4, 3.0, 50.0
+        per, cap, sw, scale, shared = 0.5, 0.8, 0.4, 3.0, 50.0
+        uv = rng.choice([0.15, 0.3], n)                  # the unvoiced state's earning, per frame
         path = np.empty(n, dtype=np.int64)
         kernels.viterbi_candidates(cents, emit, uv, per, cap, sw, attack, scale, shared, path)
 
@@ -222,7 +223,7 @@ def test_viterbi_matches_brute_force(rng):
             for t, s in enumerate(states):
                 if s >= 0 and np.isnan(cents[t, s]):
                     return -np.inf
-                total += uv if s < 0 else emit[t, s]
+                total += uv[t] if s < 0 else emit[t, s]
                 if t:
                     a = states[t - 1]
                     if (a < 0) != (s < 0):

@@ -182,8 +182,8 @@ def _ringing_then_short_note(attack_on_short: float, short_cents: float = 6500.0
 
 def _path(cents, emit, attack, scale):
     path = np.empty(len(cents), dtype=np.int64)
-    kernels.viterbi_candidates(cents, emit, extract.UNVOICED, extract.PER_SEMITONE, extract.CAP, extract.SWITCH,
-                               attack, scale, extract.EASE_SHARED_CENTS, path)
+    kernels.viterbi_candidates(cents, emit, np.full(len(cents), extract.UNVOICED), extract.PER_SEMITONE,
+                               extract.CAP, extract.SWITCH, attack, scale, extract.EASE_SHARED_CENTS, path)
     return path
 
 

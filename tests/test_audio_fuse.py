@@ -62,6 +62,43 @@ def test_a_note_the_network_does_not_see_stays_voiced():
     assert np.isfinite(got[120:190]).all() and np.nanmedian(got[120:190]) == 50.0
 
 
+def test_a_quiet_note_the_network_hears_alone_is_voiced():
+    # a soft second note (a voice in a room, 17 dB under the first): below the voicing threshold on its own
+    # salience; voiced where the network hears its key and no other, and only there
+    n = 300
+    cand_midi = np.column_stack([np.r_[np.full(150, 64.0), np.full(150, 67.0)], np.full(n, np.nan)]).astype("f4")
+    cand_sal = np.column_stack([np.r_[np.full(150, 1.0), np.full(150, 0.14)], np.zeros(n)]).astype("f4")
+    rms = np.full(n, 0.1)
+    assert np.isnan(extract.track(cand_midi, cand_sal, rms).midi[170:280]).all()
+    heard = np.r_[np.zeros(150, bool), np.ones(150, bool)]
+    got = extract.track(cand_midi, cand_sal, rms, heard=heard).midi
+    assert np.isfinite(got[170:280]).all() and np.nanmedian(got[170:280]) == 67.0
+    assert np.nanmedian(got[:140]) == 64.0
+
+
+def test_heard_alone_needs_one_sounding_key_among_the_candidates():
+    times = np.arange(40) / neural.FPS                       # activation frames, ~0.46 s
+    note = np.zeros((40, 88), "f4")
+    note[:, 67 - neural.MIDI_LOW] = 0.8                       # the candidate's key sounds throughout
+    note[20:, 48 - neural.MIDI_LOW] = 0.6                     # from frame 20 a second key sounds too
+    n = int(times[-1] / 0.01)
+    cand = np.full((n, 2), np.nan)
+    cand[:, 0] = 67.2
+    cand[30:, 0] = 69.0                                       # from 0.3 s the candidate is another key
+    got = fuse.heard_alone(note, times, cand)
+    t20 = 20 / neural.FPS                                     # the second key starts sounding
+    frames = np.arange(n) * 0.01
+    assert got[frames < t20 - 0.01].all()
+    assert not got[frames > t20 + 0.01].any()                 # two keys, or a key no candidate has
+    assert not fuse.heard_alone(note[:0], times[:0], cand).any()
+    quiet = note.copy()
+    quiet[:, 67 - neural.MIDI_LOW] = fuse.HEARD_NOTE - 0.01   # below the network's frame threshold
+    assert not fuse.heard_alone(quiet[:20], times[:20], cand[:15]).any()
+    ensemble = note.copy()
+    ensemble[5:, 48 - neural.MIDI_LOW] = 0.6                  # two keys in 35 of 40 frames: not a single line
+    assert not fuse.heard_alone(ensemble, times, cand).any()
+
+
 def _held(n=100, pitch=67.0):
     """A pitch track of one held note (frames of 10 ms) and an empty onset activation at 86 frames/s."""
     tr = PitchTrack(np.full(n, pitch, "f4"), np.full(n, 0.8, "f4"), np.full(n, 0.1), 0.01)

@@ -159,13 +159,23 @@ def candidates(blocks):
 # a sung low note the network hardly sees stays voiced; measured on vocadito); a key's onset
 # activation counts like ONSET_EASE of harmonic attack for the discount above
 NOTE_WEIGHT, ONSET_EASE = 0.5, 8.0
+# Where the network hears one note sounding at one of a frame's candidates (``fuse.heard_alone``), the unvoiced
+# state earns HEARD_UNVOICED times UNVOICED: a quiet note needs half the salience to be voiced. A voice in a
+# room or a soft note 15-20 dB below the take's loudest falls under UNVOICED, which is relative to the loudest
+# frames, though the network still hears it (scripts/bench_sung.py: 17% of a room take's note frames unvoiced,
+# two thirds of them heard); a release tail or a rest the network hears no note in keeps the usual threshold,
+# and so does a frame where it hears several keys, or any frame of an ensemble (``fuse.SINGLE_LINE``).
+HEARD_UNVOICED = 0.5
 
 
-def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None, cand_onset=None) -> PitchTrack:
+def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None, cand_onset=None,
+          heard=None) -> PitchTrack:
     """The melody path through the candidates, in two passes (see module docstring).
 
     cand_note, cand_onset : (n_frames, N_CAND) Basic Pitch's note and onset activation at each candidate's
-        key (``melody.audio.fuse``), or None: the salience alone."""
+        key (``melody.audio.fuse``), or None: the salience alone.
+    heard : (n_frames,) bool, frames where the network hears one note, at a candidate's key
+        (``fuse.heard_alone``): voiced at ``HEARD_UNVOICED`` of the usual salience; None: nowhere."""
     n = len(cand_midi)
     midi = np.full(n, np.nan, dtype="f4")
     salience = np.zeros(n, dtype="f4")
@@ -187,13 +197,16 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None,
         emit = weighted * np.where(top > 0, emit.max(axis=1, keepdims=True) / np.maximum(top, 1e-12), 0.0)
     if cand_onset is not None:
         att = att + ONSET_EASE * cand_onset
+    unvoiced = np.full(n, UNVOICED)
+    if heard is not None:
+        unvoiced[np.asarray(heard, dtype=bool)] *= HEARD_UNVOICED
     first = emit * np.where(third_harmonics(cents, emit), TWELFTH_KEEP, 1.0)
     ease = (att, EASE_ATTACK, EASE_SHARED_CENTS)
-    kernels.viterbi_candidates(cents, first, UNVOICED, PER_SEMITONE, CAP, SWITCH, *ease, path)
+    kernels.viterbi_candidates(cents, first, unvoiced, PER_SEMITONE, CAP, SWITCH, *ease, path)
     centre = register(np.where(path >= 0, cand_midi[np.arange(n), np.maximum(path, 0)], np.nan))
     if centre is not None:
         emit = emit * register_weight(cand_midi, centre)
-        kernels.viterbi_candidates(cents, emit, UNVOICED, PER_SEMITONE, CAP, SWITCH, *ease, path)
+        kernels.viterbi_candidates(cents, emit, unvoiced, PER_SEMITONE, CAP, SWITCH, *ease, path)
     voiced = path >= 0
     rows = np.nonzero(voiced)[0]
     midi[rows] = cand_midi[rows, path[rows]]

@@ -11,6 +11,8 @@ start. Per tracker frame and candidate we read the activation of the candidate's
   (``extract.NOTE_WEIGHT``);
 - onset: a pitch change into a candidate whose key starts a note is cheaper, like a harmonic attack
   (``extract.ONSET_EASE``);
+- voicing: where the network hears one key sounding, and it is a candidate's, a quieter pitch is voiced
+  (``heard_alone``, ``extract.HEARD_UNVOICED``): a soft note in a noisy room;
 - the onset activation at each note's own key then splits re-played repeats that the salience shows as
   one note, and an onset at another key that then sounds alone starts the short note the path held the
   previous note over (``melody.audio.segment``).
@@ -27,6 +29,15 @@ from .extract import HOP, SR, PitchTrack, candidates, track
 
 NOTE_BEFORE_S, NOTE_AFTER_S = 0.03, 0.06     # window of activation frames read per tracker frame
 ONSET_BEFORE_S, ONSET_AFTER_S = 0.03, 0.06
+# A key sounds where its note activation reaches HEARD_NOTE: Basic Pitch's own frame threshold (its
+# `predict` default, 0.3), the level at which it continues a note it has started.
+HEARD_NOTE = 0.3
+# A recording is a single line (one voice or instrument) where, of the activation frames in which the network
+# hears any key sounding, at least SINGLE_LINE hear exactly one; only there does a lone key voice a quiet frame.
+# In an ensemble a lone key heard in the lead's rest is mostly the accompaniment's (bench_audio's mixes got
+# extra notes from it, note F -0.003 on 50 songs). Measured: bench_audio mixes 0.03-0.20, its FluidSynth
+# solos 0.32-0.86 (sustained piano and guitar notes overlap), bench_sung takes 0.57-0.97: the middle of the gap.
+SINGLE_LINE = 0.4
 
 
 def key_evidence(act: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray, before_s: float,
@@ -40,6 +51,30 @@ def key_evidence(act: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray, 
     return out
 
 
+def heard_alone(note: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray) -> np.ndarray:
+    """(n_frames,) True where, at the activation frame nearest each tracker frame, the network hears exactly one
+    key sounding (note activation >= ``HEARD_NOTE``) and it is the key of one of the frame's candidates; all
+    False in a recording that is not a single line (``SINGLE_LINE``).
+
+    One key: a single line (a voice, a solo instrument); where several sound (chords, a mix's accompaniment
+    while the lead rests, a note and the reverb of the one before) the salience alone decides the voicing."""
+    n = len(cand_midi)
+    if not len(note) or not n:
+        return np.zeros(n, dtype=bool)
+    hop = float(act_times[1] - act_times[0]) if len(act_times) > 1 else neural.HOP / neural.SR
+    rows = np.clip(np.round((np.arange(n) * (HOP / SR) - act_times[0]) / hop).astype(np.int64), 0, len(note) - 1)
+    sounding = note >= HEARD_NOTE                                         # (activation frames, 88)
+    count = sounding.sum(axis=1)
+    one = count == 1
+    if not one.any() or one.sum() < SINGLE_LINE * np.count_nonzero(count):
+        return np.zeros(n, dtype=bool)                                    # an ensemble, or nothing heard
+    keys = np.floor(np.asarray(cand_midi, dtype="f8") + 0.5) - neural.MIDI_LOW
+    t, k = np.nonzero(np.isfinite(keys) & (keys >= 0) & (keys < note.shape[1]))
+    at_cand = np.zeros(n, dtype=bool)
+    at_cand[t[sounding[rows[t], keys[t, k].astype(np.int64)]]] = True
+    return one[rows] & at_cand
+
+
 def fused_track(path: str, stats: AudioStats, cand: tuple | None = None) -> PitchTrack:
     """The melody pitch track of the audio file at ``path`` (decoded into ``stats`` at 16 kHz), with
     Basic Pitch's note and onset evidence. ``cand``: the file's `extract.candidates`, when already
@@ -50,9 +85,9 @@ def fused_track(path: str, stats: AudioStats, cand: tuple | None = None) -> Pitc
     times = act.times()
     note = key_evidence(act.note, times, cand[0], NOTE_BEFORE_S, NOTE_AFTER_S)
     onset = key_evidence(act.onset, times, cand[0], ONSET_BEFORE_S, ONSET_AFTER_S)
-    tr = track(*cand, cand_note=note, cand_onset=onset)
+    tr = track(*cand, cand_note=note, cand_onset=onset, heard=heard_alone(act.note, times, cand[0]))
     tr.key_onset, tr.key_onset_times, tr.key_note = act.onset, times, act.note
     return tr
 
 
-__all__ = ["fused_track", "key_evidence"]
+__all__ = ["fused_track", "heard_alone", "key_evidence"]

@@ -137,7 +137,7 @@ def viterbi_candidates(cents, emit, unvoiced, per_semitone, cap, switch, attack,
     harmonics are attacking is a cheap change; attack_scale <= 0: no discount), except for a step of whole
     octaves or an octave and a fifth (within ``shared_cents``): such a candidate shares the previous pitch's
     partials, and their growth is that note's swell or re-attack, not a new note;
-    entering or leaving the unvoiced state costs ``switch``; the unvoiced state earns ``unvoiced`` per frame.
+    entering or leaving the unvoiced state costs ``switch``; the unvoiced state earns ``unvoiced[t]`` at frame t.
     path[t] = chosen candidate index, or -1 for unvoiced.
     """
     n, k_n = cents.shape
@@ -148,7 +148,7 @@ def viterbi_candidates(cents, emit, unvoiced, per_semitone, cap, switch, attack,
     for j in range(k_n):
         if not math.isnan(cents[0, j]):
             score[j] = emit[0, j]
-    score[uv] = unvoiced
+    score[uv] = unvoiced[0]
     back[0, :] = -1
     for t in range(1, n):
         for j in range(k_n):
@@ -183,7 +183,7 @@ def viterbi_candidates(cents, emit, unvoiced, per_semitone, cap, switch, attack,
             if score[i] - switch > best:
                 best = score[i] - switch
                 arg = i
-        new[uv] = best + unvoiced
+        new[uv] = best + unvoiced[t]
         back[t, uv] = arg
         for j in range(k_n + 1):
             score[j] = new[j]
