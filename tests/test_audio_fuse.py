@@ -80,7 +80,8 @@ def test_heard_alone_needs_one_sounding_key_among_the_candidates():
     times = np.arange(40) / neural.FPS                       # activation frames, ~0.46 s
     note = np.zeros((40, 88), "f4")
     note[:, 67 - neural.MIDI_LOW] = 0.8                       # the candidate's key sounds throughout
-    note[20:, 48 - neural.MIDI_LOW] = 0.6                     # from frame 20 a second key sounds too
+    note[20:, 48 - neural.MIDI_LOW] = 0.6                     # from frame 20 two more keys sound
+    note[20:, 52 - neural.MIDI_LOW] = 0.6
     n = int(times[-1] / 0.01)
     cand = np.full((n, 2), np.nan)
     cand[:, 0] = 67.2
@@ -89,7 +90,7 @@ def test_heard_alone_needs_one_sounding_key_among_the_candidates():
     t20 = 20 / neural.FPS                                     # the second key starts sounding
     frames = np.arange(n) * 0.01
     assert got[frames < t20 - 0.01].all()
-    assert not got[frames > t20 + 0.01].any()                 # two keys, or a key no candidate has
+    assert not got[frames > t20 + 0.01].any()                 # three keys, or a key no candidate has
     assert not fuse.heard_alone(note[:0], times[:0], cand).any()
     quiet = note.copy()
     quiet[:, 67 - neural.MIDI_LOW] = fuse.HEARD_NOTE - 0.01   # below the network's frame threshold
@@ -97,6 +98,21 @@ def test_heard_alone_needs_one_sounding_key_among_the_candidates():
     ensemble = note.copy()
     ensemble[5:, 48 - neural.MIDI_LOW] = 0.6                  # two keys in 35 of 40 frames: not a single line
     assert not fuse.heard_alone(ensemble, times, cand).any()
+
+
+def test_heard_alone_takes_a_short_note_over_the_tail_of_the_one_before():
+    times = np.arange(40) / neural.FPS
+    note = np.zeros((40, 88), "f4")
+    note[:25, 64 - neural.MIDI_LOW] = 0.7                     # the note before, still heard to frame 25
+    note[20:, 67 - neural.MIDI_LOW] = 0.7                     # the short note, from frame 20
+    n = int(times[-1] / 0.01)
+    cand = np.full((n, 1), np.nan)
+    frames = np.arange(n) * 0.01
+    cand[frames >= 20 / neural.FPS, 0] = 67.1                 # the candidate is the new note's
+    got = fuse.heard_alone(note, times, cand)
+    both = (frames > 20 / neural.FPS + 0.01) & (frames < 25 / neural.FPS - 0.01)
+    assert both.any() and got[both].all()                     # two keys, one of them the candidate's
+    assert got[frames > 25 / neural.FPS + 0.01].all()
 
 
 def _held(n=100, pitch=67.0):
