@@ -11,12 +11,16 @@ written as mp3, some at 44.1 kHz, some at 22.05 kHz. Reported:
 - retrieval: recall@1 / TPR / FPR of the MIDI queries and of the same songs as audio, and their ratio; and of
   the written lead handed to the search as a recording (no bars or beats, searched as recordings are):
   what a perfect transcription would get;
+- with --room: the solo renders again in a room (bench_sung.py's room: an exponentially decaying noise reverb,
+  RT60 0.3-1.0 s, and pink noise at 15-30 dB SNR, drawn per song from --room-seed), transcribed and searched
+  beside the dry ones as the kind "room"; the rooms are written once next to the renders and reused;
 - speed: transcription time / audio duration (real-time factor), median and overall;
 - real recordings (../shared/data/real-audio-dev, if present): note F on vocadito's solo singing against both
   annotators, and whether each MASTmelody sung take's best match is its melody's piano recording.
 
     .venv/bin/python scripts/bench_audio.py                          # 120 songs, salience + pyin on 30
     .venv/bin/python scripts/bench_audio.py --n-queries 60 --pyin 0 --workdir /tmp/ba
+    .venv/bin/python scripts/bench_audio.py --n-queries 120 --pyin 0 --workdir /tmp/ba --room   # + solos in a room
 """
 from __future__ import annotations
 
@@ -109,21 +113,72 @@ def render_all(queries, workdir, log=print) -> list[dict]:
     return out
 
 
-def transcription_rows(queries, renders, method: str, limit: int | None) -> list[dict]:
+def coloured_noise(rng, n: int, sr: int, exponent: float = 1.0) -> np.ndarray:
+    """Unit-variance noise with a 1 / f**exponent power spectrum (1: pink)."""
+    spec = np.fft.rfft(rng.normal(size=n))
+    f = np.fft.rfftfreq(n, 1 / sr)
+    f[0] = f[1]
+    x = np.fft.irfft(spec / f ** (exponent / 2), n)
+    return x / (np.std(x) + 1e-12)
+
+
+def in_room(x: np.ndarray, sr: int, rt60: float, snr_db: float, rng) -> np.ndarray:
+    """``x`` in a room: an exponentially decaying noise reverb (60 dB down after ``rt60`` seconds, its tail at
+    half the direct sound's level) and pink noise ``snr_db`` under the reverberant signal."""
+    from scipy.signal import fftconvolve
+
+    n = int(sr * rt60)
+    ir = rng.normal(size=n) * np.exp(-6.9 * np.arange(n) / n)
+    ir[0] = 0.0
+    ir *= 0.5 / np.sqrt(np.sum(ir ** 2))
+    wet = x + fftconvolve(x, ir)[:len(x)]
+    level = np.sqrt(np.mean(wet ** 2))
+    return wet + coloured_noise(rng, len(wet), sr) * level * 10 ** (-snr_db / 20)
+
+
+def render_rooms(queries, renders, seed: int, log=print) -> None:
+    """Each solo render again in a room of its own (RT60 0.3-1.0 s, SNR 15-30 dB, drawn per song from
+    ``seed``), as ``<qid>-room<seed>.flac`` beside it (written once); adds the path as ``rec["room"]``."""
+    import zlib
+
+    import soundfile
+
+    t0 = time.perf_counter()
+    for q, rec in zip(queries, renders):
+        dst = os.path.join(os.path.dirname(rec["solo"]), f"{q.qid}-room{seed}.flac")
+        rec["room"] = dst
+        if os.path.exists(dst):
+            continue
+        rng = np.random.default_rng([seed, zlib.crc32(q.qid.encode())])
+        rt60, snr_db = float(rng.uniform(0.3, 1.0)), float(rng.uniform(15.0, 30.0))
+        x, sr = soundfile.read(rec["solo"], dtype="float64", always_2d=True)
+        wet = in_room(x.mean(axis=1), sr, rt60, snr_db, rng)
+        soundfile.write(dst, (0.25 * wet / (np.max(np.abs(wet)) + 1e-12)).astype("f4"), sr, subtype="PCM_16")
+    if log:
+        log(f"solo renders in a room (seed {seed}): {time.perf_counter() - t0:.1f} s")
+
+
+def transcription_rows(queries, renders, method: str, limit: int | None, kinds=("mix", "solo"),
+                       keep: dict | None = None) -> list[dict]:
+    """One row per song and kind; ``keep``, when given, collects each file's transcribed melody (or None
+    where transcription refused it) by path, for `retrieval` to reuse."""
     from melody.audio import transcribe
     from melody.errors import MelodyError
 
     rows = []
     for q, rec in list(zip(queries, renders))[:limit]:
         lead = np.array([(p, s, d) for p, s, d, _ in q.lead])
-        for kind in ("mix", "solo"):
+        for kind in kinds:
             t0 = time.perf_counter()
+            m = None
             try:
                 m, _ = transcribe(rec[kind], method=method)
                 notes, err = m.notes, None
                 seconds = m.meta["seconds"]
             except MelodyError as exc:
                 notes, err, seconds = None, str(exc), q.duration
+            if keep is not None:
+                keep[rec[kind]] = m
             dt = time.perf_counter() - t0
             p, r, f = note_prf(lead[:, 1], lead[:, 2], lead[:, 0], notes) if notes is not None else (0, 0, 0)
             rows.append({"qid": q.qid, "kind": kind, "method": method, "program": rec["program"],
@@ -142,25 +197,34 @@ def lead_as_recording(q):
     return Melody(make_notes(lead[:, 1], lead[:, 2], lead[:, 0]), title=q.qid, meta={"kind": "audio"})
 
 
-def retrieval(queries, renders, split, workdir, method: str = "fused") -> dict:
-    """R@1/TPR/FPR of MIDI queries, of the same songs as audio mixes (and solos), one catalog, and of the
-    written lead given as a recording ("lead")."""
+def retrieval(queries, renders, split, workdir, method: str = "fused", kinds=("mix", "solo"),
+              known: dict | None = None) -> dict:
+    """R@1/TPR/FPR of MIDI queries, of the same songs as audio mixes (and solos, and solos in a room), one
+    catalog, and of the written lead given as a recording ("lead"). ``known``: melodies already transcribed,
+    by path (`transcription_rows`' ``keep``; None for a file it refused)."""
     import melody
     from melody.audio import transcribe
     from melody.errors import MelodyError
 
+    known = known or {}
     cat_dir = os.path.join(workdir, "catalog")
     shutil.rmtree(cat_dir, ignore_errors=True)
     cat = melody.Catalog.create(cat_dir)
     ids = bench_accuracy.add_in_order(cat, [t.melody for t in split.catalog])
-    rows = {"midi": [], "mix": [], "solo": [], "lead": []}
+    rows = {k: [] for k in ("midi", *kinds, "lead")}
     for q, rec in zip(queries, renders):
         for kind in rows:
             try:
                 if kind == "midi":
                     m = bench_accuracy.load_query(q.path)
+                elif kind == "lead":
+                    m = lead_as_recording(q)
+                elif rec[kind] in known:
+                    m = known[rec[kind]]
+                    if m is None:
+                        raise MelodyError("refused when transcribed")
                 else:
-                    m = lead_as_recording(q) if kind == "lead" else transcribe(rec[kind], method=method)[0]
+                    m = transcribe(rec[kind], method=method)[0]
                 matches = cat.search(m, top=10)
             except MelodyError:
                 matches = []
@@ -241,7 +305,7 @@ def long_file_run(source: str, minutes: float, workdir: str, method: str = "fuse
 def summarize_transcription(rows: list[dict]) -> dict:
     groups = {}
     for method in sorted({r["method"] for r in rows}):
-        for kind in ("mix", "solo"):
+        for kind in ("mix", "solo", "room"):
             sel = [r for r in rows if r["method"] == method and r["kind"] == kind]
             if not sel:
                 continue
@@ -268,6 +332,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", help="keep renders here (default: a temp dir, removed)")
     ap.add_argument("--json", metavar="OUT")
     ap.add_argument("--skip-retrieval", action="store_true")
+    ap.add_argument("--room", action="store_true", help="also the solo renders in a room (kind \"room\")")
+    ap.add_argument("--room-seed", type=int, default=0, help="the rooms' RT60 and SNR per song (default 0)")
     ap.add_argument("--method", default="fused", choices=("salience", "fused"),
                     help="transcription method measured (default fused; pYIN runs as --pyin says)")
     ap.add_argument("--long", type=float, nargs="*", default=[10.0], metavar="MIN",
@@ -279,9 +345,14 @@ def main(argv=None) -> int:
         # the 150 songs every session measured (not the songwriters' variation groups added later)
         split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, workdir, n_variation=0)
         renders = render_all(queries, workdir)
+        kinds = ("mix", "solo")
+        if args.room:
+            render_rooms(queries, renders, args.room_seed)
+            kinds += ("room",)
         from melody.audio import transcribe
         transcribe(renders[0]["solo"], method=args.method)   # compile / load the kernels before timing
-        rows = transcription_rows(queries, renders, args.method, None)
+        melodies = {}
+        rows = transcription_rows(queries, renders, args.method, None, kinds, keep=melodies)
         if args.pyin:
             rows += transcription_rows(queries, renders, "pyin", args.pyin)
         trans = summarize_transcription(rows)
@@ -289,12 +360,13 @@ def main(argv=None) -> int:
         for name, s in trans.items():
             print(f"{name:<28}{s['n']:>5}{s['precision']:>7.3f}{s['recall']:>7.3f}{s['f']:>7.3f}{s['errors']:>5}"
                   f"{s['rtf_median']:>9.4f}{s['rtf_total']:>9.4f}")
-        ret = {} if args.skip_retrieval else retrieval(queries, renders, split, workdir, args.method)
+        ret = {} if args.skip_retrieval else retrieval(queries, renders, split, workdir, args.method, kinds,
+                                                        known=melodies)
         if ret:
             print(f"\n{'retrieval':<12}{'R@1':>7}{'R@10':>7}{'TPR':>7}{'FPR':>7}")
             for kind, s in ret.items():
                 print(f"{kind:<12}{s['recall_at_1']:>7.3f}{s['recall_at_10']:>7.3f}{s['tpr']:>7.3f}{s['fpr']:>7.3f}")
-            for kind in ("mix", "solo", "lead"):
+            for kind in (*kinds, "lead"):
                 print(f"audio {kind} R@1 / MIDI R@1 = {ret[kind]['recall_at_1'] / max(ret['midi']['recall_at_1'], 1e-9):.3f}")
         long_runs = [long_file_run(renders[0]["mix"], m, workdir, args.method) for m in args.long]
         for r in long_runs:

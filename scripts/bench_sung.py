@@ -157,7 +157,7 @@ def sing(notes: dict, take: dict, effects: set[str], rng, hum: bool = False) -> 
         if "consonants" in effects and not hum and k + 1 < n and (gap_after > 0.25 or breath_clock > take["breath_every_s"]):
             length = int(SR * rng.uniform(0.25, 0.40))
             b = max(a + (b - a) // 2, min(b, int(on[k + 1] * SR) - length))
-            breath = _coloured(rng, length) * np.sin(np.linspace(0, np.pi, length)) * 0.06
+            breath = bench_audio.coloured_noise(rng, length, SR) * np.sin(np.linspace(0, np.pi, length)) * 0.06
             noise[b:b + length] += breath[:max(0, min(length, total - b))]
             breath_clock = 0.0
         seg = t[a:b] - on[k]
@@ -212,25 +212,9 @@ def sing(notes: dict, take: dict, effects: set[str], rng, hum: bool = False) -> 
     return out + noise * (0.0 if hum else 1.0) + 0.003 * rng.normal(size=total)
 
 
-def _coloured(rng, n: int, exponent: float = 1.0) -> np.ndarray:
-    spec = np.fft.rfft(rng.normal(size=n))
-    f = np.fft.rfftfreq(n, 1 / SR)
-    f[0] = f[1]
-    x = np.fft.irfft(spec / f ** (exponent / 2), n)
-    return x / (np.std(x) + 1e-12)
-
-
 def room(x: np.ndarray, take: dict, rng) -> np.ndarray:
     """A room (exponentially decaying noise reverb at the take's RT60) and pink noise at its SNR."""
-    from scipy.signal import fftconvolve
-
-    n = int(SR * take["rt60"])
-    ir = rng.normal(size=n) * np.exp(-6.9 * np.arange(n) / n)
-    ir[0] = 0.0
-    ir *= 0.5 / np.sqrt(np.sum(ir ** 2))
-    wet = x + fftconvolve(x, ir)[:len(x)]
-    level = np.sqrt(np.mean(wet ** 2))
-    return wet + _coloured(rng, len(wet)) * level * 10 ** (-take["snr_db"] / 20)
+    return bench_audio.in_room(x, SR, take["rt60"], take["snr_db"], rng)
 
 
 def render(q, condition: str, seed: int, path: str) -> dict:
