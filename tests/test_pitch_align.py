@@ -8,7 +8,8 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
   class: -log2 of its add-one smoothed share among the query's notes, minus that figure's mean over the
   query's notes), PITCH_OCTAVE when e is another multiple of 12,
   PITCH_NEAR when |e| <= 2, PITCH_MISMATCH otherwise; + PITCH_METRIC when e is a multiple of 12 and both
-  notes have the same known metric class;
+  notes have the same known metric class; APART less when both classes are known and differ (in every
+  move that ends on the pair);
 - moves: (1,1) pitch part + rhythm of step i-1 vs step j-1; (2,1) / (1,2) pitch part + SKIP + rhythm of
   the two summed steps against the single one (REPEAT instead of SKIP when the skipped note has the pitch
   of a neighbour); (1,0) / (0,1) GAP; floor 0;
@@ -171,7 +172,9 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                 rhythm = ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, False), p)
                 if rhythm < p[PK.P_SHIFT] and ref_shifted(ql, rl, i - 1, j - 1, p):
                     rhythm = p[PK.P_SHIFT]
-                diag = v + rhythm
+                # APART: the pair's two notes at two different known places in the bar, in every move
+                apart = -p[PK.P_APART] if 0 <= qmet[i - 1] != rmet[j - 1] >= 0 else 0.0
+                diag = v + rhythm + apart
                 same = i >= 2 and j >= 2 and abs(np.log2((ql[i - 1] / ql[i - 2]) / (rl[j - 1] / rl[j - 2]))) \
                     <= -np.log2(1 - p[PK.P_DUR_FREE]) + 1e-9
                 if same:
@@ -183,11 +186,11 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                         H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
                     skip = p[PK.P_REPEAT] if qp[i - 1] in (qp[i], qp[i - 2]) else p[PK.P_SKIP]
-                    h = max(h, H[i - 2, j - 1] + v + skip
+                    h = max(h, H[i - 2, j - 1] + v + skip + apart
                             + ref_rhythm(*step(ql, i - 1, True), *step(rl, j - 1, False), p))
                 if j >= 2:
                     skip = p[PK.P_REPEAT] if rp[j - 1] in (rp[j], rp[j - 2]) else p[PK.P_SKIP]
-                    h = max(h, H[i - 1, j - 2] + v + skip
+                    h = max(h, H[i - 1, j - 2] + v + skip + apart
                             + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, True), p))
                 H[i, j] = h
         best = max(best, float(H[m, n] if rg else H[m, 1:].max() if qg else H.max()))
@@ -289,11 +292,13 @@ def test_a_sung_note_between_two_semitones_matches_either_in_part():
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
        st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]),
-       st.sampled_from([0.0, 0.5, 3.0, 8.0]))
+       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.7, 1.4]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
-                                                                                       oct_rel, mode, whole, chain):
+                                                                                       oct_rel, mode, whole, chain,
+                                                                                       apart):
     p = PP.copy()
+    p[PK.P_APART] = apart
     p[PK.P_WHOLE], p[PK.P_CHAIN] = whole, chain
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode
