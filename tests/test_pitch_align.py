@@ -610,3 +610,54 @@ def test_a_passage_is_compared_with_the_catalogs_passages_whole_only(tmp_path):
     lam, log_k = rescore.fit_null(whole, np.ones(len(p)), (rescore.LAMBDA_WHOLE, rescore.K_WHOLE))
     np.testing.assert_allclose(ev, len(p) * -np.expm1(-np.exp(log_k - lam * whole)), rtol=1e-9)
     assert order[0] == 7
+
+
+def test_a_copy_displaced_in_the_bar_pays_apart_for_each_pair_at_two_places():
+    """A copied phrase whose notes sit a beat later in the bar than the original's: each aligned pair whose
+    two notes have different metric classes costs P_APART once; a copy in place, or one whose bars are
+    unknown, pays nothing."""
+    pitches = [60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 72, 71, 69, 67]
+    iois = [1.0] * len(pitches)
+    beats = [float(k % 4) for k in range(len(pitches))]          # classes 2 1 1 1 2 1 1 1 ...
+    later = [float((k + 1) % 4) for k in range(len(pitches))]    # the same notes a beat later in the bar
+    ref = mel(pitches, iois, beats)
+    on, off = PP.copy(), PP.copy()
+    on[PK.P_APART], off[PK.P_APART] = 1.4, 0.0
+    classes = lambda m: features(m).metric_or_unknown()             # noqa: E731
+    apart = int(np.sum(classes(mel(pitches, iois, later)) != classes(ref)))
+    assert apart == 6                                             # notes 1..13: a downbeat against a beat
+    for query, cost in ((mel(pitches, iois, later), 1.4 * apart), (mel(pitches, iois, beats), 0.0),
+                        (mel(pitches, iois), 0.0)):
+        a, b = kernel_pitch_score(query, [ref], on)[0], kernel_pitch_score(query, [ref], off)[0]
+        assert b - a == pytest.approx(cost)
+
+
+def test_only_written_bars_tell_two_places_apart(tmp_path):
+    """P_APART charges a pair only where both melodies' bars are written: not a recording's tracked beats,
+    not beats guessed from a melody's notes, nor any query against a catalog that holds recordings."""
+    from melody.meter import melody_with_guessed_beats, written_meter
+    rng = np.random.default_rng(5)
+    refs = [Melody(_random_tune(rng, int(rng.integers(30, 60))), title=f"r{k}", source=f"mem/{k}")
+            for k in range(60)]
+    cat = Catalog.create(str(tmp_path / "c"))
+    cat.add(refs)
+    copy = refs[7].notes[5:25].copy()
+    copy["onset"] -= copy["onset"][0]
+    copy["beat"] = (copy["beat"] + 1.0) % 4                    # displaced a beat against the bar line
+    off = PP.copy()
+    off[PK.P_APART] = 0.0
+    on = off.copy()
+    on[PK.P_APART] = 1.4
+
+    def evalues(query, params):
+        return [(m.title, m.evalue) for m in cat.search(query, top=3, pitch_params=params)]
+    written = Melody(copy)
+    assert written_meter(written) and evalues(written, on) != evalues(written, off)
+    recording = Melody(copy, meta={"kind": "audio"})
+    assert not written_meter(recording) and evalues(recording, on) == evalues(recording, off)
+    iois = np.array([1.0, 0.5, 0.5] * 6) * 0.5                # a waltz without bars: its beats are guessed
+    waltz = Melody(make_notes(np.concatenate([[0.0], np.cumsum(iois[:-1])]), iois,
+                              copy["pitch"][:len(iois)].astype(int)))
+    guessed = melody_with_guessed_beats(waltz)
+    assert np.isfinite(guessed.notes["beat"]).all() and not written_meter(guessed)
+    assert evalues(waltz, on) == evalues(waltz, off)
