@@ -173,7 +173,8 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                 if rhythm < p[PK.P_SHIFT] and ref_shifted(ql, rl, i - 1, j - 1, p):
                     rhythm = p[PK.P_SHIFT]
                 # APART: the pair's two notes at two different known places in the bar, in every move
-                apart = -p[PK.P_APART] if 0 <= qmet[i - 1] != rmet[j - 1] >= 0 else 0.0
+                apart = 0.0 if not 0 <= qmet[i - 1] != rmet[j - 1] >= 0 else \
+                    -p[PK.P_APART] if min(qmet[i - 1], rmet[j - 1]) == 0 else -p[PK.P_APART_BEATS]
                 diag = v + rhythm + apart
                 same = i >= 2 and j >= 2 and abs(np.log2((ql[i - 1] / ql[i - 2]) / (rl[j - 1] / rl[j - 2]))) \
                     <= -np.log2(1 - p[PK.P_DUR_FREE]) + 1e-9
@@ -292,13 +293,13 @@ def test_a_sung_note_between_two_semitones_matches_either_in_part():
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
        st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]),
-       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.7, 1.4]))
+       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.7, 1.4]), st.sampled_from([0.0, 1.4]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
                                                                                        oct_rel, mode, whole, chain,
-                                                                                       apart):
+                                                                                       apart, apart_beats):
     p = PP.copy()
-    p[PK.P_APART] = apart
+    p[PK.P_APART], p[PK.P_APART_BEATS] = apart, apart_beats
     p[PK.P_WHOLE], p[PK.P_CHAIN] = whole, chain
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode
@@ -612,24 +613,25 @@ def test_a_passage_is_compared_with_the_catalogs_passages_whole_only(tmp_path):
     assert order[0] == 7
 
 
-def test_a_copy_displaced_in_the_bar_pays_apart_for_each_pair_at_two_places():
-    """A copied phrase whose notes sit a beat later in the bar than the original's: each aligned pair whose
-    two notes have different metric classes costs P_APART once; a copy in place, or one whose bars are
-    unknown, pays nothing."""
+def test_a_copy_displaced_in_the_bar_pays_for_each_pair_at_two_places():
+    """A copied phrase whose notes sit elsewhere in the bar than the original's: each aligned pair with one
+    note on a beat and the other off it costs P_APART once, each pair of a downbeat and another beat
+    P_APART_BEATS; a copy in place, or one whose bars are unknown, pays nothing."""
     pitches = [60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 72, 71, 69, 67]
     iois = [1.0] * len(pitches)
     beats = [float(k % 4) for k in range(len(pitches))]          # classes 2 1 1 1 2 1 1 1 ...
-    later = [float((k + 1) % 4) for k in range(len(pitches))]    # the same notes a beat later in the bar
+    later = [float((k + 1) % 4) for k in range(len(pitches))]    # a beat later in the bar: 6 downbeats moved
+    half = [k % 4 + 0.5 for k in range(len(pitches))]             # half a beat later: every note off the beat
     ref = mel(pitches, iois, beats)
-    on, off = PP.copy(), PP.copy()
-    on[PK.P_APART], off[PK.P_APART] = 1.4, 0.0
-    classes = lambda m: features(m).metric_or_unknown()             # noqa: E731
-    apart = int(np.sum(classes(mel(pitches, iois, later)) != classes(ref)))
-    assert apart == 6                                             # notes 1..13: a downbeat against a beat
-    for query, cost in ((mel(pitches, iois, later), 1.4 * apart), (mel(pitches, iois, beats), 0.0),
-                        (mel(pitches, iois), 0.0)):
-        a, b = kernel_pitch_score(query, [ref], on)[0], kernel_pitch_score(query, [ref], off)[0]
-        assert b - a == pytest.approx(cost)
+    off = PP.copy()
+    off[PK.P_APART] = off[PK.P_APART_BEATS] = 0.0
+    for apart, beats_apart in ((1.4, 1.4), (1.4, 0.0), (0.0, 0.7)):
+        on = off.copy()
+        on[PK.P_APART], on[PK.P_APART_BEATS] = apart, beats_apart
+        for query, cost in ((mel(pitches, iois, later), 6 * beats_apart), (mel(pitches, iois, half), 13 * apart),
+                            (mel(pitches, iois, beats), 0.0), (mel(pitches, iois), 0.0)):
+            a, b = kernel_pitch_score(query, [ref], on)[0], kernel_pitch_score(query, [ref], off)[0]
+            assert b - a == pytest.approx(cost)
 
 
 def test_only_written_bars_tell_two_places_apart(tmp_path):
@@ -645,9 +647,9 @@ def test_only_written_bars_tell_two_places_apart(tmp_path):
     copy["onset"] -= copy["onset"][0]
     copy["beat"] = (copy["beat"] + 1.0) % 4                    # displaced a beat against the bar line
     off = PP.copy()
-    off[PK.P_APART] = 0.0
+    off[PK.P_APART] = off[PK.P_APART_BEATS] = 0.0
     on = off.copy()
-    on[PK.P_APART] = 1.4
+    on[PK.P_APART] = on[PK.P_APART_BEATS] = 1.4
 
     def evalues(query, params):
         return [(m.title, m.evalue) for m in cat.search(query, top=3, pitch_params=params)]

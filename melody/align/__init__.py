@@ -237,7 +237,8 @@ DEFAULT_PITCH_PARAMS[P.P_OCT_REL] = 1.0   # an octave pair continuing one with t
 DEFAULT_PITCH_PARAMS[P.P_MODE] = 4.0      # keys in different modes: the reference in the other mode too, at this cost (0: off)
 DEFAULT_PITCH_PARAMS[P.P_WHOLE] = 0.0     # > 0: a query of at most this many steps aligned whole (rescore's passage view)
 DEFAULT_PITCH_PARAMS[P.P_CHAIN] = 25.0    # a further query-disjoint alignment (a hook restated) adds its score less this
-DEFAULT_PITCH_PARAMS[P.P_APART] = 0.0     # a note pair at two different places in the bar (both known) costs this
+DEFAULT_PITCH_PARAMS[P.P_APART] = 0.0     # a note pair with one note on a beat, one off it (both known) costs this
+DEFAULT_PITCH_PARAMS[P.P_APART_BEATS] = 0.0  # a note pair with one note on a downbeat, one on another beat
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],

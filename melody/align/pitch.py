@@ -92,8 +92,8 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_APART = range(21)
-N_PITCH_PARAMS = 21
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_APART, P_APART_BEATS = range(22)
+N_PITCH_PARAMS = 22
 N_TRANSPOSITIONS = 12
 
 
@@ -248,7 +248,7 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
     rhy_free = -np.log2(1.0 - p[P_DUR_FREE])
     rhy_info, run, shift, repeat = p[P_RHY_INFO], p[P_RUN], p[P_SHIFT], p[P_REPEAT]
     rel = p[P_OCT_REL] != 0.0
-    apart = p[P_APART]
+    apart, apart_beats = p[P_APART], p[P_APART_BEATS]
     qg, rg = (ends & 1) != 0, (ends & 2) != 0
     floor = K.NEG if (qg or rg) else 0.0
     chain = p[P_CHAIN] if (p[P_CHAIN] > 0.0 and not (qg or rg)) else 0.0
@@ -312,10 +312,14 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 r12 = cost + K._rhythm_score(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
                                              rhy_free)
             row = 1 if (qmet >= 0.0 and qmet == R[K.MET, t]) else 0
-            if apart != 0.0 and qmet >= 0.0 and R[K.MET, t] >= 0.0 and qmet != R[K.MET, t]:
-                r11 -= apart          # P_APART: the pair's two notes sit at different places in the bar
-                r21 -= apart
-                r12 -= apart
+            rmet = R[K.MET, t]
+            if qmet >= 0.0 and rmet >= 0.0 and qmet != rmet:
+                # the pair's two notes sit at different places in the bar: one on a beat and one off it
+                # (P_APART), or a downbeat against another beat (P_APART_BEATS)
+                c = apart if min(qmet, rmet) == 0.0 else apart_beats
+                r11 -= c
+                r21 -= c
+                r12 -= c
             # P_OCT_REL: the pair would continue a pair with the same pitch offset (both melodies moved by
             # the same interval, by a diagonal or skip move); if that offset is an octave off the
             # transposition, the passage keeps its own octave and the pair scores as a match

@@ -112,7 +112,7 @@ def metric_params(pitch_params=None, written: bool = True) -> np.ndarray:
     guessed from a melody's notes, may lie a beat off, and would charge a copy for a wrong guess."""
     params = np.array(align.DEFAULT_PITCH_PARAMS if pitch_params is None else pitch_params, dtype="f8")
     if not written:
-        params[align.pitch.P_APART] = 0.0
+        params[align.pitch.P_APART] = params[align.pitch.P_APART_BEATS] = 0.0
     return params
 
 
