@@ -119,6 +119,11 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
         q = p.copy()
         q[PK.P_MODE] = 0.0
         return max(ref_pitch_score(qm, rm, q), ref_pitch_score(qm, other, q) - p[PK.P_MODE])
+    if p[PK.P_DISPLACED] > 0 and (p[PK.P_APART] > 0 or p[PK.P_APART_BEATS] > 0):
+        aware, blind = p.copy(), p.copy()     # DISPLACED: the better of the reading and one blind to the bar
+        aware[PK.P_DISPLACED] = aware[PK.P_MODE] = blind[PK.P_MODE] = 0.0
+        blind[PK.P_METRIC] = blind[PK.P_APART] = blind[PK.P_APART_BEATS] = blind[PK.P_DISPLACED] = 0.0
+        return max(ref_pitch_score(qm, rm, aware), ref_pitch_score(qm, rm, blind) - p[PK.P_DISPLACED])
     qp, rp = np.rint(qm.notes["pitch"]).astype(int), np.rint(rm.notes["pitch"]).astype(int)
     dev = qm.notes["pitch"].astype("f8") - qp
     worth = ref_pc_worth(qp)
@@ -293,13 +298,14 @@ def test_a_sung_note_between_two_semitones_matches_either_in_part():
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
        st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]),
-       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.7, 1.4]), st.sampled_from([0.0, 1.4]))
+       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.7, 1.4]), st.sampled_from([0.0, 1.4]),
+       st.sampled_from([0.0, 3.0]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
                                                                                        oct_rel, mode, whole, chain,
-                                                                                       apart, apart_beats):
+                                                                                       apart, apart_beats, displaced):
     p = PP.copy()
-    p[PK.P_APART], p[PK.P_APART_BEATS] = apart, apart_beats
+    p[PK.P_APART], p[PK.P_APART_BEATS], p[PK.P_DISPLACED] = apart, apart_beats, displaced
     p[PK.P_WHOLE], p[PK.P_CHAIN] = whole, chain
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode

@@ -240,6 +240,7 @@ DEFAULT_PITCH_PARAMS[P.P_WHOLE] = 0.0     # > 0: a query of at most this many st
 DEFAULT_PITCH_PARAMS[P.P_CHAIN] = 25.0    # a further query-disjoint alignment (a hook restated) adds its score less this
 DEFAULT_PITCH_PARAMS[P.P_APART] = 0.0     # a note pair with one note on a beat, one off it (both known) costs this
 DEFAULT_PITCH_PARAMS[P.P_APART_BEATS] = 0.0  # a note pair with one note on a downbeat, one on another beat
+DEFAULT_PITCH_PARAMS[P.P_DISPLACED] = 0.0   # > 0 (with P_APART): also read blind to the bar, at this cost
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],

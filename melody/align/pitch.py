@@ -92,8 +92,9 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_APART, P_APART_BEATS = range(22)
-N_PITCH_PARAMS = 22
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_APART, P_APART_BEATS, \
+    P_DISPLACED = range(23)
+N_PITCH_PARAMS = 23
 N_TRANSPOSITIONS = 12
 
 
@@ -417,6 +418,11 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
         longest = max(longest, step_offsets[r + 1] - step_offsets[r])
     H = np.empty((3, longest + 1, N_TRANSPOSITIONS))
     tab = pitch_tables(p)
+    # P_DISPLACED: the phrase read blind to the bar as well (a copy moved against the bar line), at a cost
+    blind = p.copy()
+    blind[P_METRIC] = blind[P_APART] = blind[P_APART_BEATS] = 0.0
+    tab_blind = pitch_tables(blind)
+    displaced = p[P_DISPLACED] > 0.0 and (p[P_APART] > 0.0 or p[P_APART_BEATS] > 0.0)
     tabq = np.empty((4, tab.shape[1]))
     qbits = np.empty(max(m, 1))
     rhythm_info(Q, m, RHYTHM_BITS, qbits)
@@ -442,6 +448,10 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
         ends = passage_ends(m, b - a, p[P_WHOLE])
         out[k] = _one_score(qp, qdev, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth,
                             tabq, qs, nq, rs, run, ends, done)
+        if displaced:
+            alt = _one_score(qp, qdev, Q, m, rpr, R, b - a, qmed, blind, tab_blind, H, qbits, qworth,
+                             tabq, qs, nq, rs, run, ends, done)
+            out[k] = max(out[k], alt - p[P_DISPLACED])
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
             if rminor == qminor:
@@ -450,6 +460,9 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
             change_mode(rpr, tonic, rminor, rpm)
             alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth,
                              tabq, qs, nq, rs, run, ends, done)
+            if displaced:
+                alt = max(alt, _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, blind, tab_blind, H, qbits,
+                                          qworth, tabq, qs, nq, rs, run, ends, done) - p[P_DISPLACED])
             out[k] = max(out[k], alt - p[P_MODE])
 
 
