@@ -209,15 +209,7 @@ def with_guessed_beats(notes: np.ndarray) -> np.ndarray:
 
 
 def melody_with_guessed_beats(melody: Melody) -> Melody:
-    """The melody with `with_guessed_beats` applied to its notes (itself when nothing changes); a guessed
-    melody's meta says so (``beats: "guessed"``): its downbeats may be wrong (`written_meter`)."""
+    """The melody with `with_guessed_beats` applied to its notes (itself when nothing changes)."""
     notes = with_guessed_beats(melody.notes)
     return melody if notes is melody.notes else Melody(notes, melody.title, melody.composer, melody.source,
-                                                       melody.index, {**melody.meta, "beats": "guessed"})
-
-
-def written_meter(melody: Melody) -> bool:
-    """Whether the melody's places in the bar are written (a score's bars), not guessed from its notes
-    (`melody_with_guessed_beats`) nor tracked in a recording, whose downbeat may lie a beat off: only
-    written places are trusted to tell a pair of notes at two different places in the bar (P_APART)."""
-    return melody.meta.get("kind") != "audio" and melody.meta.get("beats") != "guessed"
+                                                       melody.index, melody.meta)

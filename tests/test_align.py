@@ -124,12 +124,10 @@ def ref_local(qf, rf, p, table=WEIGHT_TABLE, mask=None):
             exact = _exact(q, r, i, j)
             agree = ref_agreement(abs(q[i - 1][0] - r[j - 1][0]))
             metric = agree * p[K.METRIC_MATCH] if qm[i - 1] >= 0 and qm[i - 1] == rm[j - 1] else 0.0
-            apart = -p[K.METRIC_APART] if 0 <= qm[i - 1] != rm[j - 1] >= 0 else 0.0
-            metric += apart
             best = 0.0
             for di, dj in ((1, 1), (1, 0), (0, 1), (2, 1), (1, 2), (2, 2)):
                 if i >= di and j >= dj:
-                    bonus = metric if (di, dj) == (1, 1) else apart if 0 not in (di, dj) else 0.0
+                    bonus = metric if (di, dj) == (1, 1) else 0.0
                     best = max(best, H[i - di, j - dj] + move_score(q, r, i, j, di, dj, p, table) + bonus)
             if exact:
                 s = move_score(q, r, i, j, 1, 1, p, table) + metric
@@ -156,8 +154,6 @@ def path_score(qf, rf, start, moves, p, table=WEIGHT_TABLE):
         exact = (di, dj) == (1, 1) and _exact(q, r, i, j)
         if (di, dj) == (1, 1) and qm[i - 1] >= 0 and qm[i - 1] == rm[j - 1]:
             total += ref_agreement(abs(q[i - 1][0] - r[j - 1][0])) * p[K.METRIC_MATCH]
-        if 0 not in (di, dj) and 0 <= qm[i - 1] != rm[j - 1] >= 0:
-            total -= p[K.METRIC_APART]
         if exact and prev_exact:
             total += p[K.RUN_BONUS]
         prev_exact = exact
@@ -217,13 +213,13 @@ def feats(draw, min_size=1, max_size=25, weighted=True, sung=False):
 
 
 def _params(match, near, octave, mismatch, gap, frag, wrong, rhy_match, rhy_pen, dur_free, run_bonus,
-            metric_match=0.0, metric_apart=0.0):
+            metric_match=0.0):
     p = np.zeros(K.N_PARAMS)
     p[K.MATCH], p[K.NEAR], p[K.OCTAVE], p[K.MISMATCH] = match, near, octave, mismatch
     p[K.GAP], p[K.FRAG], p[K.WRONG] = gap, frag, wrong
     p[K.RHY_MATCH], p[K.RHY_PEN], p[K.DUR_FREE] = rhy_match, rhy_pen, dur_free
     p[K.RUN_BONUS] = run_bonus
-    p[K.METRIC_MATCH], p[K.METRIC_APART] = metric_match, metric_apart
+    p[K.METRIC_MATCH] = metric_match
     return p
 
 
@@ -231,7 +227,7 @@ _random_params = st.builds(
     _params, st.floats(0.5, 2.0), st.floats(-2.0, 0.0), st.floats(-2.0, 0.0), st.floats(-3.0, -0.1),
     st.floats(-4.0, -0.1), st.floats(-4.0, 0.0), st.floats(-4.0, 0.0), st.floats(0.0, 1.5),
     st.floats(0.0, 3.0), st.sampled_from([0.0123, 0.05, 0.15, 0.27, 0.33]), st.floats(0.0, 2.0),
-    st.floats(0.0, 2.0), st.sampled_from([0.0, 0.7, 1.4]))
+    st.floats(0.0, 2.0))
 params = st.one_of(st.just(P), _random_params)
 tables = st.one_of(st.just(WEIGHT_TABLE), st.lists(st.floats(0.5, 8.0, width=32), min_size=27, max_size=27)
                    .map(lambda v: np.array(v, dtype="f4")))

@@ -8,8 +8,7 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
   class: -log2 of its add-one smoothed share among the query's notes, minus that figure's mean over the
   query's notes), PITCH_OCTAVE when e is another multiple of 12,
   PITCH_NEAR when |e| <= 2, PITCH_MISMATCH otherwise; + PITCH_METRIC when e is a multiple of 12 and both
-  notes have the same known metric class; APART less when both classes are known and differ (in every
-  move that ends on the pair);
+  notes have the same known metric class;
 - moves: (1,1) pitch part + rhythm of step i-1 vs step j-1; (2,1) / (1,2) pitch part + SKIP + rhythm of
   the two summed steps against the single one (REPEAT instead of SKIP when the skipped note has the pitch
   of a neighbour); (1,0) / (0,1) GAP; floor 0;
@@ -119,11 +118,6 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
         q = p.copy()
         q[PK.P_MODE] = 0.0
         return max(ref_pitch_score(qm, rm, q), ref_pitch_score(qm, other, q) - p[PK.P_MODE])
-    if p[PK.P_DISPLACED] > 0 and (p[PK.P_APART] > 0 or p[PK.P_APART_BEATS] > 0):
-        aware, blind = p.copy(), p.copy()     # DISPLACED: the better of the reading and one blind to the bar
-        aware[PK.P_DISPLACED] = aware[PK.P_MODE] = blind[PK.P_MODE] = 0.0
-        blind[PK.P_METRIC] = blind[PK.P_APART] = blind[PK.P_APART_BEATS] = blind[PK.P_DISPLACED] = 0.0
-        return max(ref_pitch_score(qm, rm, aware), ref_pitch_score(qm, rm, blind) - p[PK.P_DISPLACED])
     qp, rp = np.rint(qm.notes["pitch"]).astype(int), np.rint(rm.notes["pitch"]).astype(int)
     dev = qm.notes["pitch"].astype("f8") - qp
     worth = ref_pc_worth(qp)
@@ -177,10 +171,7 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                 rhythm = ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, False), p)
                 if rhythm < p[PK.P_SHIFT] and ref_shifted(ql, rl, i - 1, j - 1, p):
                     rhythm = p[PK.P_SHIFT]
-                # APART: the pair's two notes at two different known places in the bar, in every move
-                apart = 0.0 if not 0 <= qmet[i - 1] != rmet[j - 1] >= 0 else \
-                    -p[PK.P_APART] if min(qmet[i - 1], rmet[j - 1]) == 0 else -p[PK.P_APART_BEATS]
-                diag = v + rhythm + apart
+                diag = v + rhythm
                 same = i >= 2 and j >= 2 and abs(np.log2((ql[i - 1] / ql[i - 2]) / (rl[j - 1] / rl[j - 2]))) \
                     <= -np.log2(1 - p[PK.P_DUR_FREE]) + 1e-9
                 if same:
@@ -192,11 +183,11 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                         H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
                     skip = p[PK.P_REPEAT] if qp[i - 1] in (qp[i], qp[i - 2]) else p[PK.P_SKIP]
-                    h = max(h, H[i - 2, j - 1] + v + skip + apart
+                    h = max(h, H[i - 2, j - 1] + v + skip
                             + ref_rhythm(*step(ql, i - 1, True), *step(rl, j - 1, False), p))
                 if j >= 2:
                     skip = p[PK.P_REPEAT] if rp[j - 1] in (rp[j], rp[j - 2]) else p[PK.P_SKIP]
-                    h = max(h, H[i - 1, j - 2] + v + skip + apart
+                    h = max(h, H[i - 1, j - 2] + v + skip
                             + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, True), p))
                 H[i, j] = h
         best = max(best, float(H[m, n] if rg else H[m, 1:].max() if qg else H.max()))
@@ -298,14 +289,11 @@ def test_a_sung_note_between_two_semitones_matches_either_in_part():
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
        st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]),
-       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.7, 1.4]), st.sampled_from([0.0, 1.4]),
-       st.sampled_from([0.0, 3.0]))
+       st.sampled_from([0.0, 0.5, 3.0, 8.0]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
-                                                                                       oct_rel, mode, whole, chain,
-                                                                                       apart, apart_beats, displaced):
+                                                                                       oct_rel, mode, whole, chain):
     p = PP.copy()
-    p[PK.P_APART], p[PK.P_APART_BEATS], p[PK.P_DISPLACED] = apart, apart_beats, displaced
     p[PK.P_WHOLE], p[PK.P_CHAIN] = whole, chain
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode
@@ -617,55 +605,3 @@ def test_a_passage_is_compared_with_the_catalogs_passages_whole_only(tmp_path):
     lam, log_k = rescore.fit_null(whole, np.ones(len(p)), (rescore.LAMBDA_WHOLE, rescore.K_WHOLE))
     np.testing.assert_allclose(ev, len(p) * -np.expm1(-np.exp(log_k - lam * whole)), rtol=1e-9)
     assert order[0] == 7
-
-
-def test_a_copy_displaced_in_the_bar_pays_for_each_pair_at_two_places():
-    """A copied phrase whose notes sit elsewhere in the bar than the original's: each aligned pair with one
-    note on a beat and the other off it costs P_APART once, each pair of a downbeat and another beat
-    P_APART_BEATS; a copy in place, or one whose bars are unknown, pays nothing."""
-    pitches = [60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 72, 71, 69, 67]
-    iois = [1.0] * len(pitches)
-    beats = [float(k % 4) for k in range(len(pitches))]          # classes 2 1 1 1 2 1 1 1 ...
-    later = [float((k + 1) % 4) for k in range(len(pitches))]    # a beat later in the bar: 6 downbeats moved
-    half = [k % 4 + 0.5 for k in range(len(pitches))]             # half a beat later: every note off the beat
-    ref = mel(pitches, iois, beats)
-    off = PP.copy()
-    off[PK.P_APART] = off[PK.P_APART_BEATS] = 0.0
-    for apart, beats_apart in ((1.4, 1.4), (1.4, 0.0), (0.0, 0.7)):
-        on = off.copy()
-        on[PK.P_APART], on[PK.P_APART_BEATS] = apart, beats_apart
-        for query, cost in ((mel(pitches, iois, later), 6 * beats_apart), (mel(pitches, iois, half), 13 * apart),
-                            (mel(pitches, iois, beats), 0.0), (mel(pitches, iois), 0.0)):
-            a, b = kernel_pitch_score(query, [ref], on)[0], kernel_pitch_score(query, [ref], off)[0]
-            assert b - a == pytest.approx(cost)
-
-
-def test_only_written_bars_tell_two_places_apart(tmp_path):
-    """P_APART charges a pair only where both melodies' bars are written: not a recording's tracked beats,
-    not beats guessed from a melody's notes, nor any query against a catalog that holds recordings."""
-    from melody.meter import melody_with_guessed_beats, written_meter
-    rng = np.random.default_rng(5)
-    refs = [Melody(_random_tune(rng, int(rng.integers(30, 60))), title=f"r{k}", source=f"mem/{k}")
-            for k in range(60)]
-    cat = Catalog.create(str(tmp_path / "c"))
-    cat.add(refs)
-    copy = refs[7].notes[5:25].copy()
-    copy["onset"] -= copy["onset"][0]
-    copy["beat"] = (copy["beat"] + 1.0) % 4                    # displaced a beat against the bar line
-    off = PP.copy()
-    off[PK.P_APART] = off[PK.P_APART_BEATS] = 0.0
-    on = off.copy()
-    on[PK.P_APART] = on[PK.P_APART_BEATS] = 1.4
-
-    def evalues(query, params):
-        return [(m.title, m.evalue) for m in cat.search(query, top=3, pitch_params=params)]
-    written = Melody(copy)
-    assert written_meter(written) and evalues(written, on) != evalues(written, off)
-    recording = Melody(copy, meta={"kind": "audio"})
-    assert not written_meter(recording) and evalues(recording, on) == evalues(recording, off)
-    iois = np.array([1.0, 0.5, 0.5] * 6) * 0.5                # a waltz without bars: its beats are guessed
-    waltz = Melody(make_notes(np.concatenate([[0.0], np.cumsum(iois[:-1])]), iois,
-                              copy["pitch"][:len(iois)].astype(int)))
-    guessed = melody_with_guessed_beats(waltz)
-    assert np.isfinite(guessed.notes["beat"]).all() and not written_meter(guessed)
-    assert evalues(waltz, on) == evalues(waltz, off)

@@ -29,7 +29,6 @@ DEFAULT_PARAMS[K.RHY_PEN] = 2.0     # times (1 - length ratio): 1:2 costs 1.0
 DEFAULT_PARAMS[K.DUR_FREE] = 0.15   # length ratios within 15% count as the same (expressive timing)
 DEFAULT_PARAMS[K.RUN_BONUS] = 0.0   # exact-run bonus: off (with the metric bonus it lowered separation, BENCHMARKS.md)
 DEFAULT_PARAMS[K.METRIC_MATCH] = 1.5  # a (1,1) step whose notes sit at the same metric position
-DEFAULT_PARAMS[K.METRIC_APART] = 0.0  # a pairing move whose arrival notes sit at two different known metric positions
 
 
 @dataclass
@@ -238,9 +237,6 @@ DEFAULT_PITCH_PARAMS[P.P_OCT_REL] = 1.0   # an octave pair continuing one with t
 DEFAULT_PITCH_PARAMS[P.P_MODE] = 4.0      # keys in different modes: the reference in the other mode too, at this cost (0: off)
 DEFAULT_PITCH_PARAMS[P.P_WHOLE] = 0.0     # > 0: a query of at most this many steps aligned whole (rescore's passage view)
 DEFAULT_PITCH_PARAMS[P.P_CHAIN] = 25.0    # a further query-disjoint alignment (a hook restated) adds its score less this
-DEFAULT_PITCH_PARAMS[P.P_APART] = 0.0     # a note pair with one note on a beat, one off it (both known) costs this
-DEFAULT_PITCH_PARAMS[P.P_APART_BEATS] = 0.0  # a note pair with one note on a downbeat, one on another beat
-DEFAULT_PITCH_PARAMS[P.P_DISPLACED] = 0.0   # > 0 (with P_APART): also read blind to the bar, at this cost
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],

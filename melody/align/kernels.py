@@ -17,9 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-MATCH, NEAR, OCTAVE, MISMATCH, GAP, FRAG, WRONG, RHY_MATCH, RHY_PEN, DUR_FREE, RUN_BONUS, METRIC_MATCH, \
-    METRIC_APART = range(13)
-N_PARAMS = 13
+MATCH, NEAR, OCTAVE, MISMATCH, GAP, FRAG, WRONG, RHY_MATCH, RHY_PEN, DUR_FREE, RUN_BONUS, METRIC_MATCH = range(12)
+N_PARAMS = 12
 
 # Backtrace codes for the full-matrix local alignment.
 STOP, DIAG, UP, LEFT, Q2R1, Q1R2, Q2R2, RUN = range(8)
@@ -153,7 +152,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
     rhy_match, rhy_pen = p[RHY_MATCH], p[RHY_PEN]
     rhy_free = -np.log2(1.0 - p[DUR_FREE])
     run_bonus = p[RUN_BONUS]
-    metric_match, metric_apart = p[METRIC_MATCH], p[METRIC_APART]
+    metric_match = p[METRIC_MATCH]
     miss = max(near, octave, mismatch)      # the best a step can score for pitch without equal intervals
     for r in range(1 if full else 3):
         for j in range(n + 1):
@@ -186,9 +185,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
             x = NEG
             xm = RUN_START
             exact = abs(qa - ra) < 0.5
-            # METRIC_APART: the arrival notes sit at two different known places in the bar (every pairing move)
-            apart = metric_apart if (qmet >= 0.0 and r_met[t] >= 0.0 and qmet != r_met[t]) else 0.0
-            diag = Hb[j - 1] + _pitch_score(qa, qw, ra, rw, match, near, octave, mismatch) - apart
+            diag = Hb[j - 1] + _pitch_score(qa, qw, ra, rw, match, near, octave, mismatch)
             if qmet >= 0.0 and qmet == r_met[t]:   # same interval, same place in the bar (graded as the pitch)
                 diag += _agreement(abs(qa - ra)) * metric_match
             if exact or diag + rhy_match > h:      # else the diagonal cannot win (rhythm adds <= rhy_match)
@@ -207,7 +204,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
             # at most rhy_match. Only then pay for the exact pitch and rhythm parts.
             if j >= 2:
                 ra2, lr2, rw2, lrp2 = r_iv2[t], r_len2[t], r_w2[t], r_prev2[t]
-                base = Hb[j - 2] + frag - apart
+                base = Hb[j - 2] + frag
                 if base + miss + rhy_match > h or abs(qa - ra2) < TOLERANT_HI:
                     s = base + _pitch_score(qa, qw, ra2, rw2, match, near, octave, mismatch)
                     if s + rhy_match > h:
@@ -215,7 +212,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
                         if s > h:
                             h, mv = s, Q1R2
                 if i >= 2:
-                    base = Ha[j - 2] + wrong - apart
+                    base = Ha[j - 2] + wrong
                     if base + miss + rhy_match > h or abs(qa2 - ra2) < TOLERANT_HI:
                         s = base + _pitch_score(qa2, qw2, ra2, rw2, match, near, octave, mismatch)
                         if s + rhy_match > h:
@@ -223,7 +220,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
                             if s > h:
                                 h, mv = s, Q2R2
             if i >= 2:
-                base = Ha[j - 1] + frag - apart
+                base = Ha[j - 1] + frag
                 if base + miss + rhy_match > h or abs(qa2 - ra) < TOLERANT_HI:
                     s = base + _pitch_score(qa2, qw2, ra, rw, match, near, octave, mismatch)
                     if s + rhy_match > h:

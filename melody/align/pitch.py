@@ -92,9 +92,8 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_APART, P_APART_BEATS, \
-    P_DISPLACED = range(23)
-N_PITCH_PARAMS = 23
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN = range(20)
+N_PITCH_PARAMS = 20
 N_TRANSPOSITIONS = 12
 
 
@@ -249,7 +248,6 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
     rhy_free = -np.log2(1.0 - p[P_DUR_FREE])
     rhy_info, run, shift, repeat = p[P_RHY_INFO], p[P_RUN], p[P_SHIFT], p[P_REPEAT]
     rel = p[P_OCT_REL] != 0.0
-    apart, apart_beats = p[P_APART], p[P_APART_BEATS]
     qg, rg = (ends & 1) != 0, (ends & 2) != 0
     floor = K.NEG if (qg or rg) else 0.0
     chain = p[P_CHAIN] if (p[P_CHAIN] > 0.0 and not (qg or rg)) else 0.0
@@ -313,14 +311,6 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 r12 = cost + K._rhythm_score(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
                                              rhy_free)
             row = 1 if (qmet >= 0.0 and qmet == R[K.MET, t]) else 0
-            rmet = R[K.MET, t]
-            if qmet >= 0.0 and rmet >= 0.0 and qmet != rmet:
-                # the pair's two notes sit at different places in the bar: one on a beat and one off it
-                # (P_APART), or a downbeat against another beat (P_APART_BEATS)
-                c = apart if min(qmet, rmet) == 0.0 else apart_beats
-                r11 -= c
-                r21 -= c
-                r12 -= c
             # P_OCT_REL: the pair would continue a pair with the same pitch offset (both melodies moved by
             # the same interval, by a diagonal or skip move); if that offset is an octave off the
             # transposition, the passage keeps its own octave and the pair scores as a match
@@ -418,11 +408,6 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
         longest = max(longest, step_offsets[r + 1] - step_offsets[r])
     H = np.empty((3, longest + 1, N_TRANSPOSITIONS))
     tab = pitch_tables(p)
-    # P_DISPLACED: the phrase read blind to the bar as well (a copy moved against the bar line), at a cost
-    blind = p.copy()
-    blind[P_METRIC] = blind[P_APART] = blind[P_APART_BEATS] = 0.0
-    tab_blind = pitch_tables(blind)
-    displaced = p[P_DISPLACED] > 0.0 and (p[P_APART] > 0.0 or p[P_APART_BEATS] > 0.0)
     tabq = np.empty((4, tab.shape[1]))
     qbits = np.empty(max(m, 1))
     rhythm_info(Q, m, RHYTHM_BITS, qbits)
@@ -448,10 +433,6 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
         ends = passage_ends(m, b - a, p[P_WHOLE])
         out[k] = _one_score(qp, qdev, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth,
                             tabq, qs, nq, rs, run, ends, done)
-        if displaced:
-            alt = _one_score(qp, qdev, Q, m, rpr, R, b - a, qmed, blind, tab_blind, H, qbits, qworth,
-                             tabq, qs, nq, rs, run, ends, done)
-            out[k] = max(out[k], alt - p[P_DISPLACED])
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
             if rminor == qminor:
@@ -460,9 +441,6 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
             change_mode(rpr, tonic, rminor, rpm)
             alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth,
                              tabq, qs, nq, rs, run, ends, done)
-            if displaced:
-                alt = max(alt, _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, blind, tab_blind, H, qbits,
-                                          qworth, tabq, qs, nq, rs, run, ends, done) - p[P_DISPLACED])
             out[k] = max(out[k], alt - p[P_MODE])
 
 

@@ -12,12 +12,12 @@ from .. import align
 from ..align import fast, sieve
 from ..errors import CatalogError, MelodyError
 from ..io import is_supported, load
-from ..meter import melody_with_guessed_beats, written_meter
+from ..meter import melody_with_guessed_beats
 from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
-from ..score.rescore import View, metric_params, rescore_views, style_sample
+from ..score.rescore import View, rescore_views, style_sample
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
                      merge_repeats, merged_reading, pack, read_cache, write_cache)
 from .store import Entries, Entry, Store
@@ -320,8 +320,6 @@ class Catalog:
         memory. The passage shown is still aligned note for note.
         """
         qf = p.query_features(query)
-        # two notes at different places in the bar count against a pair only where both bars are written
-        pitch_params = metric_params(pitch_params, written_meter(query) and not self._holds_recordings())
         null = style_sample(qf, p)      # stage 2's null sample; stage 1 gives these rows first-pass scores
         scores, evalues = self._stage1(qf, p, params, null)
         views = [View(query, qf, p, scores, evalues)]

@@ -106,16 +106,6 @@ def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.n
                               packed.offsets, packed.step_offsets, rows, params)
 
 
-def metric_params(pitch_params=None, written: bool = True) -> np.ndarray:
-    """Stage 2's pitch parameters (the defaults, or `pitch_params`), with P_APART off unless both sides'
-    places in the bar are written (`melody.meter.written_meter`): a recording's tracked downbeat, or one
-    guessed from a melody's notes, may lie a beat off, and would charge a copy for a wrong guess."""
-    params = np.array(align.DEFAULT_PITCH_PARAMS if pitch_params is None else pitch_params, dtype="f8")
-    if not written:
-        params[align.pitch.P_APART] = params[align.pitch.P_APART_BEATS] = 0.0
-    return params
-
-
 def whole_params(pitch_params=None) -> np.ndarray:
     """Stage 2's pitch parameters (the defaults, or `pitch_params`) with passages aligned whole (P_WHOLE:
     a query of at most PASSAGE_MAX steps, and a reference as short, first note to last): the passage view."""
