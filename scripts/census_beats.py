@@ -52,15 +52,16 @@ def place(query_class: int, reference_class: int) -> str:
 
 
 def count_pairs(query_pitch, reference_pitch, query_metric, reference_metric, pairs,
-                counts: collections.Counter) -> None:
+                counts: collections.Counter, where=None) -> None:
     """Add every aligned (query, reference) note pair to counts[(place, outcome)], under the pairs' median
-    transposition."""
+    transposition (place: `where(query class, reference class)`, `place` unless given)."""
+    where = where or place
     if not pairs:
         return
     diffs = np.array([query_pitch[i] - reference_pitch[j] for i, j in pairs], dtype="f8")
     transposition = int(np.round(np.median(diffs)))
     for (i, j), d in zip(pairs, diffs):
-        counts[(place(query_metric[i], reference_metric[j]), outcome(int(round(d)) - transposition))] += 1
+        counts[(where(query_metric[i], reference_metric[j]), outcome(int(round(d)) - transposition))] += 1
 
 
 def changed_share(counts: collections.Counter, where: str) -> tuple[float, int]:
@@ -79,8 +80,36 @@ def log_odds(related: collections.Counter, chance: collections.Counter, where: s
     return float(np.log2(a / b)) if a > 0 and b > 0 else float("nan")
 
 
-def census(melodies, pairs_of_melodies, min_pairs: int = 4) -> collections.Counter:
-    """Counts (`count_pairs`) over the local alignments of the given pairs of melodies."""
+def agreement_bits(related: collections.Counter, chance: collections.Counter, outcomes=OUTCOMES) -> dict:
+    """Metric agreement as log-odds, whatever the pitch outcome (among `outcomes`): log2 of the share of
+    the known pairs (both places known) at the same place among related melodies over that among chance
+    alignments ("same"), likewise for pairs at two different places ("apart"), and that split into pairs
+    of a downbeat and another beat ("downbeat vs beat") and of a note on a beat and one off it ("on vs
+    off"); needs counts by `class_pair`. What `melody.align.pitch`'s P_APART / P_APART_BEATS charge."""
+    def share(counts, kinds):
+        known = sum(v for (k, o), v in counts.items() if k != "unknown" and o in outcomes)
+        return sum(v for (k, o), v in counts.items() if k in kinds and o in outcomes) / max(known, 1)
+    groups = {"same": ("same",), "apart": ("downbeat vs beat", "on vs off"),
+              "downbeat vs beat": ("downbeat vs beat",), "on vs off": ("on vs off",)}
+    def bits(kinds):
+        a, b = share(related, kinds), share(chance, kinds)
+        return float(np.log2(a / b)) if a > 0 and b > 0 else float("nan")
+    return {name: bits(kinds) for name, kinds in groups.items()}
+
+
+def class_pair(query_class: int, reference_class: int) -> str:
+    """A note pair's metric agreement (`agreement_bits`): the same place, a downbeat against another beat,
+    a note on a beat against one off it, or unknown."""
+    if query_class < 0 or reference_class < 0:
+        return "unknown"
+    if query_class == reference_class:
+        return "same"
+    return "downbeat vs beat" if min(query_class, reference_class) >= 1 else "on vs off"
+
+
+def census(melodies, pairs_of_melodies, min_pairs: int = 4, where=None) -> collections.Counter:
+    """Counts (`count_pairs`) over the local alignments of the given pairs of melodies (by `where`: `place`
+    unless given)."""
     from melody.align import local_align
     from melody.represent import features, metric_classes
     from melody.score.match import _substitutions
@@ -90,7 +119,8 @@ def census(melodies, pairs_of_melodies, min_pairs: int = 4) -> collections.Count
     for a, b in pairs_of_melodies:
         pairs = _substitutions(local_align(feats[a], feats[b]).pairs)
         if len(pairs) >= min_pairs:
-            count_pairs(melodies[a].notes["pitch"], melodies[b].notes["pitch"], metric[a], metric[b], pairs, counts)
+            count_pairs(melodies[a].notes["pitch"], melodies[b].notes["pitch"], metric[a], metric[b], pairs, counts,
+                        where or place)
     return counts
 
 
@@ -119,6 +149,14 @@ def main(argv=None) -> int:
         print(f"| {where} | {n1} / {n2} | {100 * s1:.1f}% | {100 * s2:.1f}% "
               f"| {log_odds(related, chance, where, ('near', 'mismatch')):+.2f} "
               f"| {log_odds(related, chance, where, ('match',)):+.2f} |")
+    related = census(melodies, same, where=class_pair)
+    chance = census(melodies, [other[k] for k in pick], where=class_pair)
+    print("\nmetric agreement as log-odds (bits), whatever the pitch outcome; matched pairs; changed pairs")
+    print("| pairs | " + " | ".join(agreement_bits(related, chance)) + " |")
+    print("|---|---|---|---|---|")
+    for name, outcomes in (("all", OUTCOMES), ("matched", ("match",)), ("changed", ("near", "mismatch"))):
+        print(f"| {name} | " + " | ".join(f"{v:+.2f}" for v in agreement_bits(related, chance, outcomes).values())
+              + " |")
     return 0
 
 

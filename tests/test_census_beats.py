@@ -32,3 +32,17 @@ def test_pairs_are_read_under_the_median_transposition_by_where_both_notes_sit()
 def test_outcomes_as_the_pitch_kernel_reads_them():
     assert [C.outcome(d) for d in (0, 12, -24, 1, -2, 3, 11, 13)] == [
         "match", "octave", "octave", "near", "near", "mismatch", "mismatch", "mismatch"]
+
+
+def test_metric_agreement_as_log_odds_whatever_the_pitch():
+    assert [C.class_pair(q, r) for q, r in ((2, 2), (2, 1), (1, 2), (0, 1), (2, 0), (-1, 0), (0, 0))] == [
+        "same", "downbeat vs beat", "downbeat vs beat", "on vs off", "on vs off", "unknown", "same"]
+    related = collections.Counter({("same", "match"): 70, ("same", "near"): 10, ("on vs off", "match"): 10,
+                                   ("downbeat vs beat", "mismatch"): 10, ("unknown", "match"): 50})
+    chance = collections.Counter({("same", "match"): 30, ("same", "mismatch"): 20, ("on vs off", "near"): 35,
+                                  ("downbeat vs beat", "match"): 15})
+    bits = C.agreement_bits(related, chance)      # unknown pairs left out: 100 known pairs in both
+    assert bits["same"] == np.log2(0.8 / 0.5) and bits["apart"] == np.log2(0.2 / 0.5)
+    assert bits["on vs off"] == np.log2(0.1 / 0.35) and bits["downbeat vs beat"] == np.log2(0.1 / 0.15)
+    matched = C.agreement_bits(related, chance, ("match",))
+    assert matched["same"] == np.log2((70 / 80) / (30 / 45))
