@@ -155,3 +155,21 @@ def test_song_negatives_restate_held_out_sections_in_a_song_form(split):
         assert sum(windows.count(w) > 1 for w in windows) >= len(windows) / 3     # a section sung again
     again = benchdata.Generator(split, seed=7).songs(6)
     assert [q.lead for q in again] == [q.lead for q in songs]
+
+
+def test_riff_songs_restate_a_short_motif_of_a_dispute_tune_in_two_choruses(split):
+    # bench_accuracy's dispute riff group: a 5-8 note motif of a dispute-catalog tune restated 3-4 times back
+    # to back in each of two choruses, in each of RIFF_KINDS, with its own seeds
+    gen = benchdata.Generator(split, seed=7)
+    members, _ = gen.disputes(6)
+    riffs = gen.riffs(members, 8)
+    assert [q.qid for q in riffs] == [f"k{k:04d}" for k in range(8)]
+    assert [q.category for q in riffs[:4]] == [f"dispute/riff-{kind}" for kind in benchdata.RIFF_KINDS]
+    for q in riffs:
+        assert q.positive and q.ref_index in members
+        assert benchdata.RIFF_NOTES[0] <= q.phrase_notes <= benchdata.RIFF_NOTES[1] + 1 + 4   # upbeat, re-set
+        borrowed = sum(n[3] >= 0 for n in q.lead)
+        assert borrowed >= 2 * benchdata.RIFF_REPEATS[0] * (benchdata.RIFF_NOTES[0] - 3)    # six statements or more
+        assert q.context_notes[0] > 0
+    again = benchdata.Generator(split, seed=7).riffs(members, 8)
+    assert [q.lead for q in again] == [q.lead for q in riffs]
