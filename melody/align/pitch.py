@@ -88,7 +88,7 @@ it deserves the lower cost; P_RESTATE 20 was measured, not derived: on scripts/b
 hook songs it ranked one more counterpart of 40 first on each of seeds 0 and 1 (0.875 -> 0.900), at 15 and
 10 hooks were lost and dispute negatives flagged (BENCHMARKS.md, sixteenth session). In the kernel: per
 reference step, the best score ending there in the query's rows before, and the window maximum of those
-over the next P_RESTATE_SPAN steps as the floor where a further alignment may start (`_restated`).
+over the next P_RESTATE_SPAN steps as the floor where a further alignment may start (`_restated_floors`).
 
 With P_WHOLE > 0 (the re-scoring's passage view, `melody.score.rescore`), a query of at most P_WHOLE steps
 is aligned whole, from its first note to its last (a note left unmatched at either end costs P_GAP, and
@@ -239,21 +239,33 @@ def _graded_note(dev, tab, tabq):
 
 
 @njit(cache=True, error_model="numpy")
-def _restated(reach, Hprev, n, span, restate, T):
+def _restated_floors(reach, Hprev, n, span, restate, floors, T):
     """P_RESTATE: fold the previous query row's scores (Hprev, (>= n+1, 12)) into reach[0] (per reference
-    step and transposition, the best score of an alignment ending there in the query's rows so far), and
-    keep reach[1][j] = the best of reach[0] over reference steps j..j+span, less `restate`: a further
-    statement starting after step j restates the same passage if an earlier one ended at most `span` steps
-    after j. Only a new best above `restate` can raise a floor (floors are never below 0), so only those
-    update the span + 1 windows that hold them."""
-    for e in range(n + 1):
-        for k in range(T):
-            v = Hprev[e, k]
-            if v > reach[0, e, k]:
-                reach[0, e, k] = v
-                if v > restate:
-                    for lo in range(max(e - span, 0), e + 1):
-                        reach[1, lo, k] = max(reach[1, lo, k], v - restate)
+    step and transposition, the best score of an alignment ending there in the query's rows so far); then
+    reach[1][j] = the best of reach[0] over reference steps j..j+span less `restate`, or floors[k] (the
+    chain's floor, P_CHAIN) where that is higher: a further statement may start after reference step j at
+    the lower cost only where an earlier one ended at most `span` steps after j, i.e. where it restates
+    the same passage. Window maxima in O(n) per transposition (blocks of span + 1: a suffix maximum from
+    the window's start and a prefix maximum up to its end; reach[2] holds the suffixes)."""
+    w = span + 1
+    for k in range(T):
+        for j in range(n + 1):
+            reach[0, j, k] = max(reach[0, j, k], Hprev[j, k])
+        for j in range(n, -1, -1):
+            v = reach[0, j, k]
+            if j < n and (j + 1) % w != 0:
+                v = max(v, reach[2, j + 1, k])
+            reach[2, j, k] = v
+        prefix = 0.0
+        for j in range(n + 1):
+            prefix = reach[0, j, k] if j % w == 0 else max(prefix, reach[0, j, k])
+            lo = j - span                       # the window lo..j: lo's block suffix and j's block prefix
+            if lo >= 0:
+                reach[1, lo, k] = max(floors[k], max(reach[2, lo, k], prefix) - restate)
+        v = K.NEG
+        for lo in range(n, max(n - span, -1), -1):       # windows cut short by the reference's end: lo..n
+            v = max(v, reach[0, lo, k])
+            reach[1, lo, k] = max(floors[k], v - restate)
 
 
 @njit(cache=True, error_model="numpy")
@@ -287,10 +299,11 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
         done[0, k] = 0.0
         done[1, k] = 0.0
         done[2, k] = floor
-    for j in range(n + 1):
-        for k in range(T):
-            reach[0, j, k] = 0.0
-            reach[1, j, k] = K.NEG
+    if span > 0:
+        for j in range(n + 1):
+            for k in range(T):
+                reach[0, j, k] = 0.0
+                reach[1, j, k] = floor
     for r in range(3):
         for j in range(n + 1):
             for k in range(T):
@@ -307,11 +320,11 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 done[0, k] = max(done[0, k], done[1, k])
                 done[1, k] = 0.0
                 done[2, k] = max(floor, done[0, k] - chain)
-        if span > 0 and i >= 2:      # P_RESTATE: lower floors where an earlier statement ended nearby
-            _restated(reach, H[b], n, span, restate, T)
-        D2 = done[2]
-        for k in range(T):
-            Hc[0, k] = i * gap if qg else max(D2[k], reach[1, 0, k])
+            Hc[0, k] = i * gap if qg else done[2, k]
+        if span > 0 and i >= 2:      # P_RESTATE: the floor per reference step (the same passage again)
+            _restated_floors(reach, H[b], n, span, restate, done[2], T)
+            for k in range(T):
+                Hc[0, k] = reach[1, 0, k]
         row_end = (not qg) or i == m
         s = i - 1
         lq, lqp, qmet = Q[K.LOGLEN, s], Q[K.LOGPREV, s], Q[K.MET, s]
@@ -358,10 +371,10 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 row += 2
             tb = tabq[row]
             d = min(max(qpi - rp[j] + off, T - 1), 2 * SPAN)
-            Hb1, Hb0, Ha1, Hb2, Hc1, Hcj, Fj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j], reach[1, j]
+            Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
             for k in range(T):
                 h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
-                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), max(D2[k], Fj[k]))
+                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), reach[1, j, k] if span > 0 else done[2, k])
                 Hcj[k] = h
                 done[1, k] = max(done[1, k], h)
                 if row_end and (not rg or j == n):
@@ -459,7 +472,7 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
     nq = _moving_steps(qp, m, qs)
     mode_buf = np.empty(longest + 1, dtype=np.int64)
     done = np.empty((3, N_TRANSPOSITIONS))
-    reach = np.empty((2, longest + 1, N_TRANSPOSITIONS))
+    reach = np.empty((3, longest + 1, N_TRANSPOSITIONS))
     qminor = estimate_key(qp)[1]
     for k in range(rows.shape[0]):
         r = rows[k]
