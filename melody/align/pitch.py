@@ -262,9 +262,10 @@ def _restated_floors(reach, Hprev, n, span, restate, floors, T):
             lo = j - span                       # the window lo..j: lo's block suffix and j's block prefix
             if lo >= 0:
                 reach[1, lo, k] = max(floors[k], max(reach[2, lo, k], prefix) - restate)
-        v = K.NEG
-        for lo in range(n, max(n - span, -1), -1):       # windows cut short by the reference's end: lo..n
-            v = max(v, reach[0, lo, k])
+        for lo in range(max(n + 1 - span, 0), n + 1):     # windows cut short by the reference's end
+            v = reach[2, lo, k]
+            for j in range((lo // w + 1) * w, n + 1):
+                v = max(v, reach[0, j, k])
             reach[1, lo, k] = max(floors[k], v - restate)
 
 
