@@ -79,17 +79,6 @@ scripts/bench_accuracy.py's dispute hook songs P_CHAIN 25 ranked 3 / 6 more of 4
 chained as well (BENCHMARKS.md, eleventh session). Not for whole alignments (P_WHOLE): a passage is one
 statement.
 
-A hook's further statements restate the passage of the reference that its first statement matched; a chance
-partner's further pieces land anywhere in it. So a further alignment that starts at most P_RESTATE_SPAN
-reference steps before where an earlier one ended (the same passage again, up to a passage's length,
-rescore.PASSAGE_MAX) costs P_RESTATE (< P_CHAIN) instead of P_CHAIN; one elsewhere still costs P_CHAIN
-(a second borrowed passage). A restatement can start at ~P_RESTATE_SPAN places of the reference, not ~n, so
-it deserves the lower cost; P_RESTATE 20 was measured, not derived: on scripts/bench_accuracy.py's dispute
-hook songs it ranked one more counterpart of 40 first on each of seeds 0 and 1 (0.875 -> 0.900), at 15 and
-10 hooks were lost and dispute negatives flagged (BENCHMARKS.md, sixteenth session). In the kernel: per
-reference step, the best score ending there in the query's rows before, and the window maximum of those
-over the next P_RESTATE_SPAN steps as the floor where a further alignment may start (`_restated_floors`).
-
 With P_WHOLE > 0 (the re-scoring's passage view, `melody.score.rescore`), a query of at most P_WHOLE steps
 is aligned whole, from its first note to its last (a note left unmatched at either end costs P_GAP, and
 the score has no zero floor), against a reference of at most P_WHOLE steps aligned whole too
