@@ -75,8 +75,8 @@ from . import significance
 
 RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
-LAMBDA_RESCORE = 0.1003   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
-K_RESCORE = 0.033261     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
+LAMBDA_RESCORE = 0.1020   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
+K_RESCORE = 0.035272     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
 PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
 STYLE_PRIOR_WEIGHT = 150.0  # the same when the null sample is the query's own kind (`style_sample`)
 PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: two passages also read whole
