@@ -92,8 +92,8 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_RESTATE, P_RESTATE_SPAN = range(22)
-N_PITCH_PARAMS = 22
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN = range(20)
+N_PITCH_PARAMS = 20
 N_TRANSPOSITIONS = 12
 
 
@@ -228,38 +228,7 @@ def _graded_note(dev, tab, tabq):
 
 
 @njit(cache=True, error_model="numpy")
-def _restated_floors(reach, Hprev, n, span, restate, floors, T):
-    """P_RESTATE: fold the previous query row's scores (Hprev, (>= n+1, 12)) into reach[0] (per reference
-    step and transposition, the best score of an alignment ending there in the query's rows so far); then
-    reach[1][j] = the best of reach[0] over reference steps j..j+span less `restate`, or floors[k] (the
-    chain's floor, P_CHAIN) where that is higher: a further statement may start after reference step j at
-    the lower cost only where an earlier one ended at most `span` steps after j, i.e. where it restates
-    the same passage. Window maxima in O(n) per transposition (blocks of span + 1: a suffix maximum from
-    the window's start and a prefix maximum up to its end; reach[2] holds the suffixes)."""
-    w = span + 1
-    for k in range(T):
-        for j in range(n + 1):
-            reach[0, j, k] = max(reach[0, j, k], Hprev[j, k])
-        for j in range(n, -1, -1):
-            v = reach[0, j, k]
-            if j < n and (j + 1) % w != 0:
-                v = max(v, reach[2, j + 1, k])
-            reach[2, j, k] = v
-        prefix = 0.0
-        for j in range(n + 1):
-            prefix = reach[0, j, k] if j % w == 0 else max(prefix, reach[0, j, k])
-            lo = j - span                       # the window lo..j: lo's block suffix and j's block prefix
-            if lo >= 0:
-                reach[1, lo, k] = max(floors[k], max(reach[2, lo, k], prefix) - restate)
-        for lo in range(max(n + 1 - span, 0), n + 1):     # windows cut short by the reference's end
-            v = reach[2, lo, k]
-            for j in range((lo // w + 1) * w, n + 1):
-                v = max(v, reach[0, j, k])
-            reach[1, lo, k] = max(floors[k], v - restate)
-
-
-@njit(cache=True, error_model="numpy")
-def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done, reach):
+def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done):
     """Best score over the 12 transpositions base-6 .. base+5 (and their octaves) of the pitch alignment.
 
     qp / rp: integer pitches of the m+1 / n+1 notes; qdev: how far each query note lies from qp, in [-0.5,
@@ -282,18 +251,11 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
     qg, rg = (ends & 1) != 0, (ends & 2) != 0
     floor = K.NEG if (qg or rg) else 0.0
     chain = p[P_CHAIN] if (p[P_CHAIN] > 0.0 and not (qg or rg)) else 0.0
-    restate = p[P_RESTATE]
-    span = int(p[P_RESTATE_SPAN]) if (chain > 0.0 and 0.0 < restate < chain) else 0
     T = N_TRANSPOSITIONS
     for k in range(T):
         done[0, k] = 0.0
         done[1, k] = 0.0
         done[2, k] = floor
-    if span > 0:
-        for j in range(n + 1):
-            for k in range(T):
-                reach[0, j, k] = 0.0
-                reach[1, j, k] = floor
     for r in range(3):
         for j in range(n + 1):
             for k in range(T):
@@ -311,10 +273,6 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 done[1, k] = 0.0
                 done[2, k] = max(floor, done[0, k] - chain)
             Hc[0, k] = i * gap if qg else done[2, k]
-        if span > 0 and i >= 2:      # P_RESTATE: the floor per reference step (the same passage again)
-            _restated_floors(reach, H[b], n, span, restate, done[2], T)
-            for k in range(T):
-                Hc[0, k] = reach[1, 0, k]
         row_end = (not qg) or i == m
         s = i - 1
         lq, lqp, qmet = Q[K.LOGLEN, s], Q[K.LOGPREV, s], Q[K.MET, s]
@@ -364,7 +322,7 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
             for k in range(T):
                 h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
-                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), reach[1, j, k] if span > 0 else done[2, k])
+                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), done[2, k])
                 Hcj[k] = h
                 done[1, k] = max(done[1, k], h)
                 if row_end and (not rg or j == n):
@@ -462,7 +420,6 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
     nq = _moving_steps(qp, m, qs)
     mode_buf = np.empty(longest + 1, dtype=np.int64)
     done = np.empty((3, N_TRANSPOSITIONS))
-    reach = np.empty((3, longest + 1, N_TRANSPOSITIONS))
     qminor = estimate_key(qp)[1]
     for k in range(rows.shape[0]):
         r = rows[k]
@@ -475,7 +432,7 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
         rpr = rp[na:nb]
         ends = passage_ends(m, b - a, p[P_WHOLE])
         out[k] = _one_score(qp, qdev, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth,
-                            tabq, qs, nq, rs, run, ends, done, reach)
+                            tabq, qs, nq, rs, run, ends, done)
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
             if rminor == qminor:
@@ -483,16 +440,16 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
             rpm = mode_buf[:nb - na]
             change_mode(rpr, tonic, rminor, rpm)
             alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth,
-                             tabq, qs, nq, rs, run, ends, done, reach)
+                             tabq, qs, nq, rs, run, ends, done)
             out[k] = max(out[k], alt - p[P_MODE])
 
 
 @njit(cache=True, error_model="numpy")
-def _one_score(qp, qdev, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done, reach):
+def _one_score(qp, qdev, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done):
     """The pitch alignment of the query against one reference (pitches rpr, n steps, prepared rows R),
     plus P_EXACT times its longest exact run."""
     base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
-    score = _pitch_local(qp, qdev, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done, reach)
+    score = _pitch_local(qp, qdev, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done)
     if p[P_EXACT] != 0.0:
         nr = _moving_steps(rpr, n, rs)
         score += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)
