@@ -109,7 +109,7 @@ DISPUTE_MAX_NOTES = 160      # longer tunes (reels of many parts) are cut to the
 # ostinato restated RIFF_REPEATS times back to back in each of two choruses between verses of held-out tunes,
 # each restatement with one small change half of the time, as pop hooks are ("Dark Horse", "My Sweet Lord"); and
 # one of RIFF_KINDS throughout: as written, re-set to new words (the same pitches under a new rhythm,
-# `op_reset`), shifted an eighth later in the bar, or with an upbeat added before each statement (its first
+# `_reset_riff`), shifted an eighth later in the bar, or with an upbeat added before each statement (its first
 # pitch again, or the scale step below). Queried against the dispute catalog; generated after every other
 # group with their own seeds, so no earlier query changes.
 RIFF_KINDS = ("plain", "reset", "shift", "pickup")
@@ -614,6 +614,27 @@ def op_reset(seq, rng, st: Setting) -> bool:
     beat = 1.5 if st.bar_q in (1.5, 4.5, 6.0) else 1.0
     st.pos = (st.pos + (beat if rng.random() < 0.5 else -beat)) % st.bar_q
     return True
+
+
+def _reset_riff(seq, rng) -> list[list]:
+    """A short riff re-set to other words: the same pitches under a new rhythm. About a third of its notes of
+    an eighth or longer (at least one) split into two repeated notes, and one pair of repeated notes merged
+    where the riff has one (a syllable fewer). Unlike `op_reset`, made for phrases of 10-20 notes, no pitch
+    of the riff is lost (op_reset merges two different notes where a phrase has no repeated pair: a third
+    of a 5-note riff) and the bar position is kept (RIFF_KINDS' "shift" moves it)."""
+    cands = [k for k in range(len(seq)) if seq[k][2] >= 0.5 - 1e-9]
+    n_split = max(1, int(round(len(seq) / 3)))
+    for k in sorted(rng.choice(cands, size=min(n_split, len(cands)), replace=False).tolist(), reverse=True) \
+            if cands else []:
+        p, s, d, o = seq[k]
+        seq[k] = [p, s, d / 2, o]
+        seq.insert(k + 1, [p, s + d / 2, d / 2, -1])
+    repeats = [k for k in range(len(seq) - 1) if seq[k][0] == seq[k + 1][0] and seq[k + 1][3] >= 0]
+    if repeats:
+        k = int(rng.choice(repeats))
+        seq[k][2] = seq[k + 1][1] + seq[k + 1][2] - seq[k][1]
+        del seq[k + 1]
+    return seq
 
 
 def op_embellish(seq, rng, st: Setting) -> bool:
@@ -1146,7 +1167,7 @@ class Generator:
         riff = [[p + T, s, d, o] for p, s, d, o in _excerpt(tune, i, n)]
         st = Setting(key_pc, tune.minor, tune.bar_q, float(tune.bar_pos[i]))
         if kind == "reset":
-            riff, _ = transform(riff, ("reset",), rng, st)
+            riff = _reset_riff(riff, rng)
         pos = (st.pos + 0.5) % st.bar_q if kind == "shift" else st.pos
         if kind == "pickup":
             up = riff[0][0] if rng.random() < 0.5 else _scale_pitch(riff[0][0], -1, key_pc, st.minor)
