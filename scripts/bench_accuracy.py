@@ -191,7 +191,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-song", type=int, default=benchdata.N_SONG,
                     help=f"negatives laid out as songs restating their sections (default {benchdata.N_SONG}; 0: none)")
     ap.add_argument("--n-riff", type=int, default=benchdata.N_RIFF,
-                    help=f"dispute mode: songs restating a short riff of a dispute tune (default {benchdata.N_RIFF}; 0: none)")
+                    help="dispute mode: songs restating a short riff of a dispute tune "
+                         f"(default {benchdata.N_RIFF}; 0: none)")
     args = ap.parse_args(argv)
 
     if args.dump:
