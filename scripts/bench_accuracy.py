@@ -12,6 +12,9 @@ songs, each a variant of one tune of a small catalog of such tunes, and whole he
 nothing, against that small catalog: the counterpart must rank first. Last come 40 negatives laid out as
 songs are (group song/s60: sections of held-out tunes restated 2-4 times, AABA, verse-chorus, 60-200 notes),
 kept apart from the 165 negatives: long queries that restate their material flag by chance more often.
+Then, in dispute mode, 20 riff songs (group "dispute riff", --n-riff): a 5-8 note motif of a dispute tune
+restated 3-4 times back to back in each of two choruses, as written, re-set, shifted in the bar or with an
+upbeat added; the counterpart must rank first.
 See scripts/benchdata.py for how the data is made.
 
 Columns: R@1 / R@10 = the true reference (or a catalog tune holding the same phrase exactly) is ranked
@@ -187,12 +190,15 @@ def main(argv=None) -> int:
                     help="dispute mode: whole songs against a small catalog of this many tunes (default 40; 0: off)")
     ap.add_argument("--n-song", type=int, default=benchdata.N_SONG,
                     help=f"negatives laid out as songs restating their sections (default {benchdata.N_SONG}; 0: none)")
+    ap.add_argument("--n-riff", type=int, default=benchdata.N_RIFF,
+                    help="dispute mode: songs restating a short riff of a dispute tune "
+                         f"(default {benchdata.N_RIFF}; 0: none)")
     args = ap.parse_args(argv)
 
     if args.dump:
         split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, args.dump, args.n_heldout,
                                          n_variation=args.n_variation, n_dispute=args.n_dispute,
-                                         n_song=args.n_song)
+                                         n_song=args.n_song, n_riff=args.n_riff)
         print(f"wrote {len(queries)} queries and {benchdata.dump(split, queries, args.dump)}")
         return 0
 
@@ -206,7 +212,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, workdir, args.n_heldout,
                                          n_variation=args.n_variation, n_dispute=args.n_dispute,
-                                         n_song=args.n_song)
+                                         n_song=args.n_song, n_riff=args.n_riff)
         t_data = time.perf_counter() - t0
 
         cat_dir = os.path.join(workdir, "catalog")
@@ -269,12 +275,16 @@ def main(argv=None) -> int:
         if d_rows:
             groups["dispute pos"] = summarize([r for r in d_rows if r["positive"]])
             groups["dispute neg"] = summarize([r for r in d_rows if not r["positive"]])
-            whole = [r for r in d_rows if r["positive"] and not r["qid"].startswith("h")]
+            whole = [r for r in d_rows if r["positive"] and r["qid"].startswith("d")]
             hooks = [r for r in d_rows if r["positive"] and r["qid"].startswith("h")]
+            riffs = [r for r in d_rows if r["qid"].startswith("k")]
             groups["dispute whole"] = summarize(whole)
             groups["dispute hook"] = summarize(hooks)
+            if riffs:
+                groups["dispute riff"] = summarize(riffs)
             names = (["+".join(kinds) for kinds in benchdata.DISPUTE_KINDS]
-                     + [f"hook-{kind}" for kind in benchdata.DISPUTE_HOOK_KINDS])
+                     + [f"hook-{kind}" for kind in benchdata.DISPUTE_HOOK_KINDS]
+                     + [f"riff-{kind}" for kind in benchdata.RIFF_KINDS])
             for name in names:
                 sel = [r for r in d_rows if r["category"] == f"{benchdata.DISPUTE_CATEGORY}/{name}"]
                 if sel:
@@ -290,6 +300,8 @@ def main(argv=None) -> int:
             d_neg = [r for r in d_rows if not r["positive"]]
             cuts["dispute whole"] = tpr_at_cut(whole, d_neg, fpr=0.0)
             cuts["dispute hook"] = tpr_at_cut(hooks, d_neg, fpr=0.0)
+            if riffs:
+                cuts["dispute riff"] = tpr_at_cut(riffs, d_neg, fpr=0.0)
         with_ctx = [r for r, q in zip(rows, queries) if q.positive and sum(q.context_notes) > 0
                     and q.category not in varied]
         no_ctx = [r for r, q in zip(rows, queries) if q.positive and sum(q.context_notes) == 0

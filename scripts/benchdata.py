@@ -105,6 +105,18 @@ DISPUTE_KINDS = (("mode",), ("meter",), ("reset",), ("embellish",), ("extend",),
                  ("mode", "meter"), ("reset", "embellish"))
 DISPUTE_MAX_NOTES = 160      # longer tunes (reels of many parts) are cut to their first notes
 
+# Riff songs (sixteenth session): a short motif of RIFF_NOTES notes of a dispute-catalog tune sung as a riff, an
+# ostinato restated RIFF_REPEATS times back to back in each of two choruses between verses of held-out tunes,
+# each restatement with one small change half of the time, as pop hooks are ("Dark Horse", "My Sweet Lord"); and
+# one of RIFF_KINDS throughout: as written, re-set to new words (the same pitches under a new rhythm,
+# `_reset_riff`), shifted an eighth later in the bar, or with an upbeat added before each statement (its first
+# pitch again, or the scale step below). Queried against the dispute catalog; generated after every other
+# group with their own seeds, so no earlier query changes.
+RIFF_KINDS = ("plain", "reset", "shift", "pickup")
+RIFF_NOTES = (5, 8)
+RIFF_REPEATS = (3, 4)
+N_RIFF = 20
+
 # Long songs that restate their own material (issue 3, thirteenth session): negatives laid out as songs are,
 # sections of held-out tunes (the negatives' pool and filter) in one key, each restated 2-4 times with a small
 # change (ornament, rhythm or wrong note) in most restatements, in one of SONG_FORMS (A, B, C: sections; AABA,
@@ -602,6 +614,27 @@ def op_reset(seq, rng, st: Setting) -> bool:
     beat = 1.5 if st.bar_q in (1.5, 4.5, 6.0) else 1.0
     st.pos = (st.pos + (beat if rng.random() < 0.5 else -beat)) % st.bar_q
     return True
+
+
+def _reset_riff(seq, rng) -> list[list]:
+    """A short riff re-set to other words: the same pitches under a new rhythm. About a third of its notes of
+    an eighth or longer (at least one) split into two repeated notes, and one pair of repeated notes merged
+    where the riff has one (a syllable fewer). Unlike `op_reset`, made for phrases of 10-20 notes, no pitch
+    of the riff is lost (op_reset merges two different notes where a phrase has no repeated pair: a third
+    of a 5-note riff) and the bar position is kept (RIFF_KINDS' "shift" moves it)."""
+    cands = [k for k in range(len(seq)) if seq[k][2] >= 0.5 - 1e-9]
+    n_split = max(1, int(round(len(seq) / 3)))
+    for k in sorted(rng.choice(cands, size=min(n_split, len(cands)), replace=False).tolist(), reverse=True) \
+            if cands else []:
+        p, s, d, o = seq[k]
+        seq[k] = [p, s, d / 2, o]
+        seq.insert(k + 1, [p, s + d / 2, d / 2, -1])
+    repeats = [k for k in range(len(seq) - 1) if seq[k][0] == seq[k + 1][0] and seq[k + 1][3] >= 0]
+    if repeats:
+        k = int(rng.choice(repeats))
+        seq[k][2] = seq[k + 1][1] + seq[k + 1][2] - seq[k][1]
+        del seq[k + 1]
+    return seq
 
 
 def op_embellish(seq, rng, st: Setting) -> bool:
@@ -1124,6 +1157,59 @@ class Generator:
             q.ref_span = (float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1]))
         return self._finish(rng, q, _make_monophonic(lead))
 
+    def riff_song(self, rng, qid: str, ref_index: int, kind: str) -> Query:
+        """A song of verse, riff chorus, verse, riff chorus (RIFF_KINDS, module comment): the riff a motif of
+        RIFF_NOTES notes of catalog tune `ref_index`, stated RIFF_REPEATS times back to back per chorus."""
+        tune = self.split.catalog[ref_index]
+        i, n = self._phrase(rng, tune, RIFF_NOTES)
+        T = int(rng.integers(TRANSPOSE[0], TRANSPOSE[1] + 1))
+        key_pc = (tune.key_pc + T) % 12
+        riff = [[p + T, s, d, o] for p, s, d, o in _excerpt(tune, i, n)]
+        st = Setting(key_pc, tune.minor, tune.bar_q, float(tune.bar_pos[i]))
+        if kind == "reset":
+            riff = _reset_riff(riff, rng)
+        pos = (st.pos + 0.5) % st.bar_q if kind == "shift" else st.pos
+        if kind == "pickup":
+            up = riff[0][0] if rng.random() < 0.5 else _scale_pitch(riff[0][0], -1, key_pc, st.minor)
+            riff = [[up, riff[0][1] - 0.5, 0.5, -1]] + riff
+            pos = (pos - 0.5) % st.bar_q
+        register = float(np.median([x[0] for x in riff]))
+        lead, used, spans = [], [], []
+        for part in range(4):
+            if part % 2 == 0:            # a verse: one or two held-out phrases
+                for _ in range(int(rng.integers(1, 3))):
+                    seq = []
+                    while not seq:
+                        seq, pick = self._context(rng, key_pc, st.minor, st.bar_q, register, avoid=tuple(used))
+                    used.append(pick)
+                    lead = lead + _shift(seq, (np.ceil(_end(lead) * 2 - 1e-9) / 2 if lead else 0.0) - seq[0][1])
+                continue
+            for _ in range(int(rng.integers(RIFF_REPEATS[0], RIFF_REPEATS[1] + 1))):
+                again = [x[:] for x in riff]
+                if rng.random() < 0.5:
+                    again = vary(again, {str(rng.choice(["ornament", "rhythm", "pitch"])): 1}, rng, key_pc, st.minor)
+                lead, q0, q1 = self._assemble(rng, lead, again, [], st.bar_q, pos)
+                spans.append((q0, q1))
+        bpm, factor = self._tempo(rng, tune.spq)
+        q = Query(qid, True, f"{DISPUTE_CATEGORY}/riff-{kind}", "", tempo_factor=factor, bpm=bpm,
+                  time_signature=_time_signature(st.bar_q), key_pc=key_pc, minor=st.minor,
+                  context_notes=(len(lead) - len(spans) * len(riff), 0), phrase_notes=len(riff), transpose=T)
+        notes = tune.melody.notes
+        q.ref_index, q.ref_title = ref_index, tune.melody.title
+        q.ref_source = f"{tune.melody.source}#{tune.melody.index}"
+        q.query_span = (spans[0][0] * 60 / bpm, spans[0][1] * 60 / bpm)
+        q.ref_span = (float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1]))
+        return self._finish(rng, q, _make_monophonic(lead))
+
+    def riffs(self, members: list[int], n: int = N_RIFF) -> list[Query]:
+        """n `riff_song` queries on the dispute catalog's tunes `members` (RIFF_KINDS in turn), own seeds."""
+        out = []
+        for k in range(n):
+            rng = np.random.default_rng([self.seed, 45, k])
+            out.append(self.riff_song(rng, f"k{k:04d}", members[int(rng.integers(len(members)))],
+                                      RIFF_KINDS[k % len(RIFF_KINDS)]))
+        return out
+
     def _finish(self, rng, q: Query, lead: list[list]) -> Query:
         q.arrangement = "piano" if rng.random() < P_PIANO else "band"
         # keep the lead above the accompaniment, as in most songs: whole octaves, recorded in `transpose`
@@ -1190,12 +1276,14 @@ def render(query: Query, path: str, seed: int) -> None:
 
 def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: str = "bench-work",
           n_heldout: int = 400, log=print, n_short: int = N_SHORT, n_sync: int = N_SYNC,
-          n_variation: int = N_VARIATION, n_dispute: int = 0, n_song: int = 0) -> tuple[Split, list[Query]]:
+          n_variation: int = N_VARIATION, n_dispute: int = 0, n_song: int = 0,
+          n_riff: int = 0) -> tuple[Split, list[Query]]:
     """Load and split the corpus, generate the queries and write them as MIDI files under workdir/queries.
 
     With n_dispute > 0 the dispute-mode queries follow (`Generator.disputes`); their small catalog is
     `split.stats["dispute_catalog"]` (indices into split.catalog). With n_song > 0 the song negatives
-    (`Generator.songs`) come last, so every query before them is written as it was without them."""
+    (`Generator.songs`) follow, and with n_riff > 0 (and n_dispute) the riff songs (`Generator.riffs`) come
+    last, so every query before them is written as it was without them."""
     t0 = time.perf_counter()
     corpus = load_corpus(os.path.join(workdir, "cache"), log=log)
     split = split_corpus(corpus, n_catalog, n_heldout, seed)
@@ -1207,6 +1295,8 @@ def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: s
         queries += disputes
     if n_song:
         queries += gen.songs(n_song)
+    if n_dispute and n_riff:     # riff songs on the dispute catalog, after every other group
+        queries += gen.riffs(members, n_riff)
     qdir = os.path.join(workdir, "queries")
     os.makedirs(qdir, exist_ok=True)
     for k, q in enumerate(queries):

@@ -155,3 +155,39 @@ def test_song_negatives_restate_held_out_sections_in_a_song_form(split):
         assert sum(windows.count(w) > 1 for w in windows) >= len(windows) / 3     # a section sung again
     again = benchdata.Generator(split, seed=7).songs(6)
     assert [q.lead for q in again] == [q.lead for q in songs]
+
+
+def test_riff_songs_restate_a_short_motif_of_a_dispute_tune_in_two_choruses(split):
+    # bench_accuracy's dispute riff group: a 5-8 note motif of a dispute-catalog tune restated 3-4 times back
+    # to back in each of two choruses, in each of RIFF_KINDS, with its own seeds
+    gen = benchdata.Generator(split, seed=7)
+    members, _ = gen.disputes(6)
+    riffs = gen.riffs(members, 8)
+    assert [q.qid for q in riffs] == [f"k{k:04d}" for k in range(8)]
+    assert [q.category for q in riffs[:4]] == [f"dispute/riff-{kind}" for kind in benchdata.RIFF_KINDS]
+    for q in riffs:
+        assert q.positive and q.ref_index in members
+        assert benchdata.RIFF_NOTES[0] <= q.phrase_notes <= benchdata.RIFF_NOTES[1] + 1 + 4   # upbeat, re-set
+        borrowed = sum(n[3] >= 0 for n in q.lead)
+        assert borrowed >= 2 * benchdata.RIFF_REPEATS[0] * (benchdata.RIFF_NOTES[0] - 3)    # six statements or more
+        assert q.context_notes[0] > 0
+    again = benchdata.Generator(split, seed=7).riffs(members, 8)
+    assert [q.lead for q in again] == [q.lead for q in riffs]
+
+
+def test_a_re_set_riff_keeps_its_pitches_under_a_new_rhythm():
+    # RIFF_KINDS' "reset": notes split into repeated notes and a repeated pair merged, no pitch lost (op_reset
+    # drops one where a phrase has no repeated pair)
+    rng = np.random.default_rng(3)
+
+    def merged(pitches):
+        return [p for k, p in enumerate(pitches) if k == 0 or p != pitches[k - 1]]
+
+    for _ in range(50):
+        n = int(rng.integers(*benchdata.RIFF_NOTES, endpoint=True))
+        riff = [[int(p), 0.5 * k, 0.5, k] for k, p in enumerate(rng.integers(60, 72, size=n))]
+        riff[-1][2] = 1.0
+        out = benchdata._reset_riff([x[:] for x in riff], rng)
+        assert merged([x[0] for x in out]) == merged([x[0] for x in riff])
+        assert len(out) > len(riff) or any(a[2] != b[2] for a, b in zip(out, riff))
+        assert all(b[1] == pytest.approx(a[1] + a[2]) for a, b in zip(out, out[1:]))
