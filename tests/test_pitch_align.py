@@ -143,9 +143,15 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
             H[:, 0] = p[PK.P_GAP] * np.arange(m + 1)
         if rg:
             H[0, :] = p[PK.P_GAP] * np.arange(n + 1)
+        starts = np.zeros(n + 1)     # per reference step: where a further alignment may start (P_CHAIN)
         for i in range(1, m + 1):
             if p[PK.P_CHAIN] > 0 and not qg:     # a further alignment starts from the best one before, less P_CHAIN
-                H[i, 0] = max(0.0, H[:i].max() - p[PK.P_CHAIN])
+                starts[:] = H[i, 0] = max(0.0, H[:i].max() - p[PK.P_CHAIN])
+                span = int(p[PK.P_RESTATE_SPAN])
+                if 0 < p[PK.P_RESTATE] < p[PK.P_CHAIN] and span > 0:   # the same passage restated: P_RESTATE
+                    for j in range(n + 1):
+                        starts[j] = max(starts[j], H[:i, j:j + span + 1].max() - p[PK.P_RESTATE])
+                    H[i, 0] = starts[0]
             for j in range(1, n + 1):
                 e = qp[i] - rp[j] - T
                 v = (p[PK.P_MATCH] + p[PK.P_PC_INFO] * worth[i] if e == 0 else p[PK.P_OCTAVE] if e % 12 == 0
@@ -179,7 +185,7 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                     diag += p[PK.P_RHY_INFO] * PK.RHYTHM_BITS[ratio + 6]
                     if e % 12 == 0 and (qp[i] - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
                         diag += p[PK.P_RUN]
-                h = max(floor if qg else H[i, 0], H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP],
+                h = max(floor if qg else starts[j], H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP],
                         H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
                     skip = p[PK.P_REPEAT] if qp[i - 1] in (qp[i], qp[i - 2]) else p[PK.P_SKIP]
@@ -289,12 +295,13 @@ def test_a_sung_note_between_two_semitones_matches_either_in_part():
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
        st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]),
-       st.sampled_from([0.0, 0.5, 3.0, 8.0]))
+       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.2, 2.0, 6.0]), st.sampled_from([1, 3, 24]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
-                                                                                       oct_rel, mode, whole, chain):
+                                                                                       oct_rel, mode, whole, chain,
+                                                                                       restate, span):
     p = PP.copy()
-    p[PK.P_WHOLE], p[PK.P_CHAIN] = whole, chain
+    p[PK.P_WHOLE], p[PK.P_CHAIN], p[PK.P_RESTATE], p[PK.P_RESTATE_SPAN] = whole, chain, restate, span
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode
     got = kernel_pitch_score(qm, refs, p)
@@ -582,6 +589,28 @@ def test_a_hook_stated_three_times_adds_its_further_statements_less_the_chain_co
     one, three = (kernel_pitch_score(song, [ref], p)[0] for p in (single, chained))
     assert three - one == pytest.approx(2 * (alone - chained[PK.P_CHAIN]), abs=6.0)
     assert kernel_pitch_score(unrelated, [ref], chained)[0] <= kernel_pitch_score(unrelated, [ref], single)[0] + 2.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_restatement_of_the_same_passage_chains_at_the_lower_cost_other_passages_at_the_chain_cost(seed):
+    # a hook stated three times against a tune holding it once: each further statement restates the passage
+    # the first one matched, and adds its score less P_RESTATE; three different passages matched in three
+    # far-apart places of a reference (what a chance partner's pieces look like) add theirs less P_CHAIN
+    rng = np.random.default_rng(seed)
+    hook = _random_tune(rng, 10)
+    verses = [_random_tune(rng, 16) for _ in range(3)]
+    ref = _joined([_random_tune(rng, 20), hook, _random_tune(rng, 20)])
+    song = _joined([verses[0], hook, verses[1], hook, verses[2], hook], 2)
+    pieces = [_random_tune(rng, 10) for _ in range(3)]
+    far = _joined([pieces[0], _random_tune(rng, 30), pieces[1], _random_tune(rng, 30), pieces[2]])
+    medley = _joined([verses[0], pieces[0], verses[1], pieces[1], verses[2], pieces[2]], 2)
+    p = PP.copy()
+    p[PK.P_EXACT], p[PK.P_CHAIN], p[PK.P_RESTATE] = 0.0, 25.0, 0.0
+    cheaper = p.copy()
+    cheaper[PK.P_RESTATE] = 15.0
+    hook_gain = kernel_pitch_score(song, [ref], cheaper)[0] - kernel_pitch_score(song, [ref], p)[0]
+    assert hook_gain == pytest.approx(2 * (p[PK.P_CHAIN] - cheaper[PK.P_RESTATE]), abs=1e-6)
+    assert kernel_pitch_score(medley, [far], cheaper)[0] == pytest.approx(kernel_pitch_score(medley, [far], p)[0])
 
 
 def test_a_passage_is_compared_with_the_catalogs_passages_whole_only(tmp_path):

@@ -237,6 +237,8 @@ DEFAULT_PITCH_PARAMS[P.P_OCT_REL] = 1.0   # an octave pair continuing one with t
 DEFAULT_PITCH_PARAMS[P.P_MODE] = 4.0      # keys in different modes: the reference in the other mode too, at this cost (0: off)
 DEFAULT_PITCH_PARAMS[P.P_WHOLE] = 0.0     # > 0: a query of at most this many steps aligned whole (rescore's passage view)
 DEFAULT_PITCH_PARAMS[P.P_CHAIN] = 25.0    # a further query-disjoint alignment (a hook restated) adds its score less this
+DEFAULT_PITCH_PARAMS[P.P_RESTATE] = 20.0  # ... less only this where it restates the passage an earlier one matched
+DEFAULT_PITCH_PARAMS[P.P_RESTATE_SPAN] = 24.0  # ... i.e. starts at most this many reference steps before its end
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],

@@ -79,6 +79,17 @@ scripts/bench_accuracy.py's dispute hook songs P_CHAIN 25 ranked 3 / 6 more of 4
 chained as well (BENCHMARKS.md, eleventh session). Not for whole alignments (P_WHOLE): a passage is one
 statement.
 
+A hook's further statements restate the passage of the reference that its first statement matched; a chance
+partner's further pieces land anywhere in it. So a further alignment that starts at most P_RESTATE_SPAN
+reference steps before where an earlier one ended (the same passage again, up to a passage's length,
+rescore.PASSAGE_MAX) costs P_RESTATE (< P_CHAIN) instead of P_CHAIN; one elsewhere still costs P_CHAIN
+(a second borrowed passage). A restatement can start at ~P_RESTATE_SPAN places of the reference, not ~n, so
+it deserves the lower cost; P_RESTATE 20 was measured, not derived: on scripts/bench_accuracy.py's dispute
+hook songs it ranked one more counterpart of 40 first on each of seeds 0 and 1 (0.875 -> 0.900), at 15 and
+10 hooks were lost and dispute negatives flagged (BENCHMARKS.md, sixteenth session). In the kernel: per
+reference step, the best score ending there in the query's rows before, and the window maximum of those
+over the next P_RESTATE_SPAN steps as the floor where a further alignment may start (`_restated`).
+
 With P_WHOLE > 0 (the re-scoring's passage view, `melody.score.rescore`), a query of at most P_WHOLE steps
 is aligned whole, from its first note to its last (a note left unmatched at either end costs P_GAP, and
 the score has no zero floor), against a reference of at most P_WHOLE steps aligned whole too
@@ -92,8 +103,8 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN = range(20)
-N_PITCH_PARAMS = 20
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_RESTATE, P_RESTATE_SPAN = range(22)
+N_PITCH_PARAMS = 22
 N_TRANSPOSITIONS = 12
 
 
@@ -228,7 +239,25 @@ def _graded_note(dev, tab, tabq):
 
 
 @njit(cache=True, error_model="numpy")
-def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done):
+def _restated(reach, Hprev, n, span, restate, T):
+    """P_RESTATE: fold the previous query row's scores (Hprev, (>= n+1, 12)) into reach[0] (per reference
+    step and transposition, the best score of an alignment ending there in the query's rows so far), and
+    keep reach[1][j] = the best of reach[0] over reference steps j..j+span, less `restate`: a further
+    statement starting after step j restates the same passage if an earlier one ended at most `span` steps
+    after j. Only a new best above `restate` can raise a floor (floors are never below 0), so only those
+    update the span + 1 windows that hold them."""
+    for e in range(n + 1):
+        for k in range(T):
+            v = Hprev[e, k]
+            if v > reach[0, e, k]:
+                reach[0, e, k] = v
+                if v > restate:
+                    for lo in range(max(e - span, 0), e + 1):
+                        reach[1, lo, k] = max(reach[1, lo, k], v - restate)
+
+
+@njit(cache=True, error_model="numpy")
+def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done, reach):
     """Best score over the 12 transpositions base-6 .. base+5 (and their octaves) of the pitch alignment.
 
     qp / rp: integer pitches of the m+1 / n+1 notes; qdev: how far each query note lies from qp, in [-0.5,
@@ -251,11 +280,17 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
     qg, rg = (ends & 1) != 0, (ends & 2) != 0
     floor = K.NEG if (qg or rg) else 0.0
     chain = p[P_CHAIN] if (p[P_CHAIN] > 0.0 and not (qg or rg)) else 0.0
+    restate = p[P_RESTATE]
+    span = int(p[P_RESTATE_SPAN]) if (chain > 0.0 and 0.0 < restate < chain) else 0
     T = N_TRANSPOSITIONS
     for k in range(T):
         done[0, k] = 0.0
         done[1, k] = 0.0
         done[2, k] = floor
+    for j in range(n + 1):
+        for k in range(T):
+            reach[0, j, k] = 0.0
+            reach[1, j, k] = K.NEG
     for r in range(3):
         for j in range(n + 1):
             for k in range(T):
@@ -272,7 +307,11 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 done[0, k] = max(done[0, k], done[1, k])
                 done[1, k] = 0.0
                 done[2, k] = max(floor, done[0, k] - chain)
-            Hc[0, k] = i * gap if qg else done[2, k]
+        if span > 0 and i >= 2:      # P_RESTATE: lower floors where an earlier statement ended nearby
+            _restated(reach, H[b], n, span, restate, T)
+        D2 = done[2]
+        for k in range(T):
+            Hc[0, k] = i * gap if qg else max(D2[k], reach[1, 0, k])
         row_end = (not qg) or i == m
         s = i - 1
         lq, lqp, qmet = Q[K.LOGLEN, s], Q[K.LOGPREV, s], Q[K.MET, s]
@@ -319,10 +358,10 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 row += 2
             tb = tabq[row]
             d = min(max(qpi - rp[j] + off, T - 1), 2 * SPAN)
-            Hb1, Hb0, Ha1, Hb2, Hc1, Hcj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j]
+            Hb1, Hb0, Ha1, Hb2, Hc1, Hcj, Fj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j], reach[1, j]
             for k in range(T):
                 h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
-                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), done[2, k])
+                h = max(max(h, max(Hb0[k], Hc1[k]) + gap), max(D2[k], Fj[k]))
                 Hcj[k] = h
                 done[1, k] = max(done[1, k], h)
                 if row_end and (not rg or j == n):
@@ -420,6 +459,7 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
     nq = _moving_steps(qp, m, qs)
     mode_buf = np.empty(longest + 1, dtype=np.int64)
     done = np.empty((3, N_TRANSPOSITIONS))
+    reach = np.empty((2, longest + 1, N_TRANSPOSITIONS))
     qminor = estimate_key(qp)[1]
     for k in range(rows.shape[0]):
         r = rows[k]
@@ -432,7 +472,7 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
         rpr = rp[na:nb]
         ends = passage_ends(m, b - a, p[P_WHOLE])
         out[k] = _one_score(qp, qdev, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth,
-                            tabq, qs, nq, rs, run, ends, done)
+                            tabq, qs, nq, rs, run, ends, done, reach)
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
             if rminor == qminor:
@@ -440,16 +480,16 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
             rpm = mode_buf[:nb - na]
             change_mode(rpr, tonic, rminor, rpm)
             alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth,
-                             tabq, qs, nq, rs, run, ends, done)
+                             tabq, qs, nq, rs, run, ends, done, reach)
             out[k] = max(out[k], alt - p[P_MODE])
 
 
 @njit(cache=True, error_model="numpy")
-def _one_score(qp, qdev, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done):
+def _one_score(qp, qdev, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, qs, nq, rs, run, ends, done, reach):
     """The pitch alignment of the query against one reference (pitches rpr, n steps, prepared rows R),
     plus P_EXACT times its longest exact run."""
     base = int(np.rint(qmed - np.median(rpr.astype(np.float64))))
-    score = _pitch_local(qp, qdev, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done)
+    score = _pitch_local(qp, qdev, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done, reach)
     if p[P_EXACT] != 0.0:
         nr = _moving_steps(rpr, n, rs)
         score += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)

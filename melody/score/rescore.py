@@ -16,7 +16,9 @@ loose alignment running on through the surrounding context used to outscore.
 
 S_pitch also counts a hook's further statements (`melody.align.pitch`, P_CHAIN): each further
 query-disjoint alignment to the reference adds its score less P_CHAIN, so a song that states a borrowed
-hook three times is not outscored by one long loose alignment through its own verses.
+hook three times is not outscored by one long loose alignment through its own verses; a further statement
+that restates the passage of the reference an earlier one matched costs less (P_RESTATE), since a chance
+partner's further pieces land anywhere in the reference.
 
 The null is a Gumbel law with length correction, ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))``, fitted
 per query on its null sample (`fit_null`): lambda is the query's own estimate shrunk towards
@@ -75,8 +77,8 @@ from . import significance
 
 RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
-LAMBDA_RESCORE = 0.1020   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore)
-K_RESCORE = 0.035272     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
+LAMBDA_RESCORE = 0.1003   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore; with P_RESTATE)
+K_RESCORE = 0.033261     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
 PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
 STYLE_PRIOR_WEIGHT = 150.0  # the same when the null sample is the query's own kind (`style_sample`)
 PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: two passages also read whole
