@@ -59,6 +59,18 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 VIBRATO_HALF_S, VIBRATO_SWING, VIBRATO_LIKE = (0.05, 0.15), (0.2, 3.0), 2.0
 VIBRATO_HALVES, VIBRATO_MIDDLE = 3, 2
 VIBRATO_REACH = 1.2      # frames before the first and after the last crest within this many half swings
+# A glide into a note is the note's: a singer scoops up into a note or slides over from the one before
+# (portamento) in 40-150 ms (Timmers & Desain 2000: notes generally start with a rising pitch), and the note is
+# heard from where the slide starts, at the pitch it arrives at. A piece of at most GLIDE_MAX_S that moves
+# towards the next note on every frame (no step back by more than GLIDE_BACK) and most of its frames by at
+# least GLIDE_SPEED semitones (GLIDE_MOVING of them: no held pitch in it), over at least GLIDE_SPAN semitones
+# in all, joins the next note, which then starts where the glide does. A short sung note holds its pitch for
+# a few frames; a glide never does. Where the path joins a note only as its glide arrives (a fast slide is
+# quiet: its harmonics smear over many pitches), the note starts where a chain of candidates, each at most
+# GLIDE_STEP from the next and no nearer the note's pitch, leads back over GLIDE_SPAN semitones or more (at
+# most GLIDE_MAX_S, not into the note before); and the network's onsets at the keys the glide passes start
+# no note of their own.
+GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.15, 0.1, 0.05, 0.8, 1.0, 1.0
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -153,6 +165,24 @@ def _stable_notes(pitch: np.ndarray, min_len: int) -> list[list[int]]:
         t += 1
     cuts.append(n)
     return _merge_short([[a, b] for a, b in zip(cuts[:-1], cuts[1:])], pitch, min_len)
+
+
+def _join_glides(pieces: list[list[int]], pitch: np.ndarray, max_len: int) -> list[list[int]]:
+    """Pieces of one voiced run (``_stable_notes``) with each glide into the next piece joined to it (see
+    ``GLIDE_MAX_S``): the next note starts where its glide starts."""
+    out: list[list[int]] = []
+    for k, (s, e) in enumerate(pieces):
+        if out and out[-1][2]:                    # the piece before was this one's glide
+            s = out.pop()[0]
+        glide = False
+        if k + 1 < len(pieces) and e - s <= max_len:
+            target = float(np.median(pitch[pieces[k + 1][0]:pieces[k + 1][1]]))
+            way = np.sign(target - pitch[s])
+            step = np.diff(pitch[s:e + 1]) * way          # the steps inside and the one into the next piece
+            glide = (abs(target - pitch[s]) >= GLIDE_SPAN and bool(np.all(step > -GLIDE_BACK))
+                     and np.mean(step >= GLIDE_SPEED) >= GLIDE_MOVING)
+        out.append([s, e, glide])
+    return [[s, e] for s, e, _ in out]
 
 
 def _settle(pitch: np.ndarray, t: int) -> int:
@@ -253,7 +283,8 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         seg = np.interp(np.arange(b - a), np.nonzero(np.isfinite(seg))[0], seg[np.isfinite(seg)])
         smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
         centre, swing[a:b] = vibrato(smooth, tr.hop_s)
-        for s, e in _stable_notes(centre, min_len):
+        # the glide test reads the unsmoothed pitch: the median filter flattens a glide's first frames
+        for s, e in _join_glides(_stable_notes(centre, min_len), seg, int(round(GLIDE_MAX_S / tr.hop_s))):
             inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env)
             if tr.key_onset is not None:
                 pitch = float(np.median(seg[s:e]))
@@ -268,6 +299,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
                     spans.append([s2, e2, round(float(np.median(seg[s2 - a:e2 - a])), 2)])
     if tr.cand_midi is not None:
         _refine_onsets(spans, tr, min_len)
+        _glide_onsets(spans, tr, min_len)
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
     spans = np.array(spans, dtype="f8").reshape(-1, 3)
@@ -321,6 +353,32 @@ def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
             level = prev
             t -= 1
         if t < start:
+            span[0] = t
+            if k and spans[k - 1][1] > t:
+                spans[k - 1][1] = t
+
+
+def _glide_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
+    """Move each note's start back to where its glide starts (see ``GLIDE_MAX_S``): while the frame before has
+    a candidate within ``GLIDE_STEP`` of the glide's pitch so far and no nearer the note's pitch, up to
+    ``GLIDE_MAX_S``; kept where the chain covers ``GLIDE_SPAN`` semitones or more. The note before ends there."""
+    limit = int(round(GLIDE_MAX_S / tr.hop_s))
+    cm = tr.cand_midi
+    for k, span in enumerate(spans):
+        start, pitch = int(span[0]), span[2]
+        floor = int(spans[k - 1][0]) + min_len if k else 0
+        here = float(tr.midi[start]) if np.isfinite(tr.midi[start]) else pitch
+        t = start
+        while t - 1 >= floor and start - (t - 1) <= limit:
+            c = cm[t - 1]
+            ok = (np.abs(c - here) <= GLIDE_STEP) & (np.abs(c - pitch) >= abs(here - pitch) + GLIDE_SPEED) & np.isfinite(c)
+            if k and 0 < t - 1 < spans[k - 1][1]:       # the chain has reached the note before: the glide's start
+                ok &= np.abs(c - spans[k - 1][2]) > GLIDE_STEP
+            if not ok.any():
+                break
+            here = float(c[ok][np.argmin(np.abs(c[ok] - here))])
+            t -= 1
+        if t < start and abs(here - pitch) >= GLIDE_SPAN:
             span[0] = t
             if k and spans[k - 1][1] > t:
                 spans[k - 1][1] = t
@@ -387,6 +445,7 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | No
     margin = max(int(round(INSERT_MARGIN_S / tr.hop_s)), 1)
     late = int(round(INSERT_LATE_S / tr.hop_s))
     support = max(int(round(SUPPORT_S / tr.hop_s)), 1)
+    glide = int(round(GLIDE_MAX_S / tr.hop_s))
     out: list[list] = []
     p = 0
     for k, span in enumerate(spans):
@@ -407,6 +466,8 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | No
                 continue
             if next_key == key and next_start - c <= late:
                 continue
+            if _gliding(tr.midi, c, key, pitch) and c - start <= glide:
+                continue                          # the path passes the key on its glide into the held note
             sounding = note[row:row + width].mean(axis=0) >= INSERT_NOTE
             if not sounding[key - MIDI_LOW]:
                 continue
@@ -421,6 +482,17 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | No
             start, pitch = c, round(new_pitch, 2)
         out.append([start, stop, pitch])
     return out
+
+
+def _gliding(midi: np.ndarray, frame: int, key: int, pitch: float) -> bool:
+    """Whether the path at ``frame`` passes within half a semitone of ``key`` while moving towards ``pitch`` by
+    at least ``GLIDE_SPEED`` a frame (a glide into the note at ``pitch``)."""
+    if not 0 < frame < len(midi) - 1:
+        return False
+    before, here, after = float(midi[frame - 1]), float(midi[frame]), float(midi[frame + 1])
+    if not (np.isfinite(before) and np.isfinite(here) and np.isfinite(after)):
+        return False
+    return abs(here - key) <= 0.5 and (after - before) * np.sign(pitch - here) >= 2 * GLIDE_SPEED
 
 
 def _support(tr: PitchTrack, frame: int, pitch: float, held: float, width: int) -> float:
