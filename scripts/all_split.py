@@ -134,6 +134,17 @@ def query_melody(tr):
     return Melody(snapped, meta={"kind": "audio", **info})
 
 
+def sung_melody(tr, plan):
+    """The query a perfect transcriber would give: the notes as sung (onsets, ends and pitches of the take's
+    plan, a singer's wrong notes and timing included), snapped to the beats tracked in the take."""
+    from melody.audio import rhythm
+    from melody.notes import Melody, make_notes
+
+    notes = make_notes(plan["onset"], plan["end"] - plan["onset"], plan["sung"])
+    snapped, info = rhythm.snap_to_beats(notes, tr.onset_env, tr.hop_s)
+    return Melody(snapped, meta={"kind": "audio", **info})
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", required=True, help="bench_sung.py's --workdir (songs, renders); tracks cached under it")
@@ -141,6 +152,8 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=3)
     ap.add_argument("--readings", nargs="+", default=list(READINGS), choices=READINGS)
     ap.add_argument("--json", metavar="OUT", help="every query's row and note errors")
+    ap.add_argument("--as-sung", action="store_true",
+                    help="search the notes as sung (`sung_melody`: a perfect transcriber) instead of the transcription")
     args = ap.parse_args(argv)
 
     import melody
@@ -164,7 +177,7 @@ def main(argv=None) -> int:
                 tr, plan = tracks[q.qid]
                 matches, errs = [], None
                 if tr is not None:
-                    m = query_melody(tr)
+                    m = sung_melody(tr, plan) if args.as_sung else query_melody(tr)
                     f1.append(bench_audio.note_prf(plan["onset"], plan["end"] - plan["onset"], plan["intended"], m.notes)[2])
                     errs = note_errors(plan["onset"], plan["end"], plan["sung"], m.notes)
                     for e in ERRORS:
