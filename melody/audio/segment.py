@@ -361,14 +361,15 @@ def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
 def _glide_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
     """Move each note's start back to where its glide starts (see ``GLIDE_MAX_S``): while the frame before has
     a candidate within ``GLIDE_STEP`` of the glide's pitch so far and no nearer the note's pitch, up to
-    ``GLIDE_MAX_S``; kept where the chain covers ``GLIDE_SPAN`` semitones or more. The note before ends there."""
+    ``GLIDE_MAX_S``; kept where the chain itself covers ``GLIDE_SPAN`` semitones or more. The note before ends
+    there."""
     limit = int(round(GLIDE_MAX_S / tr.hop_s))
     cm = tr.cand_midi
     for k, span in enumerate(spans):
         start, pitch = int(span[0]), span[2]
         floor = int(spans[k - 1][0]) + min_len if k else 0
         here = float(tr.midi[start]) if np.isfinite(tr.midi[start]) else pitch
-        t = start
+        first, t = here, start
         while t - 1 >= floor and start - (t - 1) <= limit:
             c = cm[t - 1]
             ok = (np.abs(c - here) <= GLIDE_STEP) & (np.abs(c - pitch) >= abs(here - pitch) + GLIDE_SPEED) & np.isfinite(c)
@@ -378,7 +379,7 @@ def _glide_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
                 break
             here = float(c[ok][np.argmin(np.abs(c[ok] - here))])
             t -= 1
-        if t < start and abs(here - pitch) >= GLIDE_SPAN:
+        if t < start and abs(here - first) >= GLIDE_SPAN:
             span[0] = t
             if k and spans[k - 1][1] > t:
                 spans[k - 1][1] = t
