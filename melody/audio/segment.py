@@ -3,8 +3,9 @@
 1. The track is median-smoothed (vibrato and pitch jitter average out) and quantised to semitones with
    hysteresis: a note changes only when the pitch moves more than ``HYSTERESIS`` semitones from it.
 2. Pieces shorter than ``MIN_NOTE_S`` (glides, scoops, octave blips) join the neighbour they are
-   closest to in pitch; a note of one pitch splits where the salience dips and rises again (a repeated
-   note), and unvoiced gaps (rests, consonants) end notes.
+   closest to in pitch, and a longer slide into a note (a scoop, a portamento: ``GLIDE_MAX_S``) joins that
+   note, which starts where the slide starts; a note of one pitch splits where the salience dips and rises
+   again (a repeated note), and unvoiced gaps (rests, consonants) end notes.
 3. Each note's pitch is its median pitch, fractional: a singer 30 cents flat keeps exact intervals
    (``melody.notes.tuning_offset`` finds the performer's tuning where whole semitones are needed).
 """
