@@ -69,8 +69,9 @@ VIBRATO_REACH = 1.2      # frames before the first and after the last crest with
 # a few frames; a glide never does. Where the path joins a note only as its glide arrives (a fast slide is
 # quiet: its harmonics smear over many pitches), the note starts where a chain of candidates, each at most
 # GLIDE_STEP from the next and no nearer the note's pitch, leads back over GLIDE_SPAN semitones or more (at
-# most GLIDE_MAX_S, not into the note before); and the network's onsets at the keys the glide passes start
-# no note of their own.
+# most GLIDE_MAX_S, not into the note before). Set from those bounds (a slide's 40-150 ms, a semitone), not
+# tuned; a looser chain rule moved onsets early in takes without slides (BENCHMARKS.md, "Sixteenth session:
+# a singer's effects together").
 GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.15, 0.1, 0.05, 0.8, 1.0, 1.0
 
 
@@ -447,7 +448,6 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | No
     margin = max(int(round(INSERT_MARGIN_S / tr.hop_s)), 1)
     late = int(round(INSERT_LATE_S / tr.hop_s))
     support = max(int(round(SUPPORT_S / tr.hop_s)), 1)
-    glide = int(round(GLIDE_MAX_S / tr.hop_s))
     out: list[list] = []
     p = 0
     for k, span in enumerate(spans):
@@ -468,8 +468,6 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | No
                 continue
             if next_key == key and next_start - c <= late:
                 continue
-            if _gliding(tr.midi, c, key, pitch) and c - start <= glide:
-                continue                          # the path passes the key on its glide into the held note
             sounding = note[row:row + width].mean(axis=0) >= INSERT_NOTE
             if not sounding[key - MIDI_LOW]:
                 continue
@@ -484,17 +482,6 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | No
             start, pitch = c, round(new_pitch, 2)
         out.append([start, stop, pitch])
     return out
-
-
-def _gliding(midi: np.ndarray, frame: int, key: int, pitch: float) -> bool:
-    """Whether the path at ``frame`` passes within half a semitone of ``key`` while moving towards ``pitch`` by
-    at least ``GLIDE_SPEED`` a frame (a glide into the note at ``pitch``)."""
-    if not 0 < frame < len(midi) - 1:
-        return False
-    before, here, after = float(midi[frame - 1]), float(midi[frame]), float(midi[frame + 1])
-    if not (np.isfinite(before) and np.isfinite(here) and np.isfinite(after)):
-        return False
-    return abs(here - key) <= 0.5 and (after - before) * np.sign(pitch - here) >= 2 * GLIDE_SPEED
 
 
 def _support(tr: PitchTrack, frame: int, pitch: float, held: float, width: int) -> float:
