@@ -101,9 +101,14 @@ def _smooth_noise(rng, n: int, every: int) -> np.ndarray:
     return np.interp(np.arange(n) / every, np.arange(len(knots)), knots)
 
 
-def plan_notes(lead, take: dict, effects: set[str], rng) -> dict:
+def plan_notes(lead, take: dict, effects: set[str], rng, drawn: set[str] | None = None) -> dict:
     """The sung notes: onsets, ends (seconds of the take) and intended pitches (the written pitch in the
-    take's key, register and tuning at that note), and each note's sung pitch (intent + its error)."""
+    take's key, register and tuning at that note), and each note's sung pitch (intent + its error).
+
+    drawn : the effects whose random draws are made (default: `effects`). An effect drawn but not in
+        `effects` is not applied, so a take sung without one effect keeps every other effect's draws
+        (scripts/all_split.py)."""
+    drawn = set(effects) if drawn is None else set(drawn) | set(effects)
     written = np.array([p for p, _, _, _ in lead], dtype="f8")
     on = np.array([s for _, s, _, _ in lead], dtype="f8")
     end = on + np.array([d for _, _, d, _ in lead], dtype="f8")
@@ -115,10 +120,10 @@ def plan_notes(lead, take: dict, effects: set[str], rng) -> dict:
     pitch = written + shift
     n = len(pitch)
     tuning = np.zeros(n)
-    if "tuning" in effects:
-        tuning = take["offset"] + np.cumsum(rng.normal(0.0, take["drift_step"], n))
-    error = rng.normal(0.0, take["note_sd"], n) if "intonation" in effects else np.zeros(n)
-    if "timing" in effects:
+    if "tuning" in drawn:
+        tuning = (take["offset"] + np.cumsum(rng.normal(0.0, take["drift_step"], n))) * ("tuning" in effects)
+    error = rng.normal(0.0, take["note_sd"], n) * ("intonation" in effects) if "intonation" in drawn else np.zeros(n)
+    if "timing" in drawn:
         grid = np.linspace(0.0, end.max() + 1.0, 1000)
         log_tempo = take["tempo_sd"] * _smooth_noise(rng, len(grid), max(int(len(grid) * 3.0 / grid[-1]), 1))
         warped = np.concatenate([[0.0], np.cumsum(np.diff(grid) * np.exp(-log_tempo[:-1]))])
@@ -128,15 +133,18 @@ def plan_notes(lead, take: dict, effects: set[str], rng) -> dict:
         for k in range(1, n):                       # keep notes at least 60 ms apart, in order
             on2[k] = max(on2[k], on2[k - 1] + 0.06)
         end2 = np.minimum(np.maximum(end2, on2 + 0.06), np.r_[on2[1:] - 0.01, np.inf])
-        on, end = on2, end2
+        if "timing" in effects:
+            on, end = on2, end2
     lead_in = on.min() - 0.3                        # every take starts 0.3 s in
     on, end = on - lead_in, end - lead_in
     return {"onset": on, "end": np.maximum(end, on + 0.05), "intended": pitch + tuning, "sung": pitch + tuning + error}
 
 
-def sing(notes: dict, take: dict, effects: set[str], rng, hum: bool = False) -> np.ndarray:
+def sing(notes: dict, take: dict, effects: set[str], rng, hum: bool = False, drawn: set[str] | None = None) -> np.ndarray:
     """The take as audio: a glottal source's harmonics under the vowel's formants (or a hum), the note
-    pitches with vibrato and scoops where `effects` says, consonants and breaths."""
+    pitches with vibrato and scoops where `effects` says, consonants and breaths. drawn: as `plan_notes`'s
+    (the effects whose random draws are made, applied only where `effects` names them)."""
+    drawn = set(effects) if drawn is None else set(drawn) | set(effects)
     on, end, sung = notes["onset"], notes["end"], notes["sung"]
     total = int(SR * (end.max() + 0.8))
     t = np.arange(total) / SR
@@ -154,24 +162,26 @@ def sing(notes: dict, take: dict, effects: set[str], rng, hum: bool = False) -> 
         # note's tail where the rest is too short for it (at most half the note)
         gap_after = on[k + 1] - end[k] if k + 1 < n else 0.0
         breath_clock += end[k] - on[k]
-        if "consonants" in effects and not hum and k + 1 < n and (gap_after > 0.25 or breath_clock > take["breath_every_s"]):
+        if "consonants" in drawn and not hum and k + 1 < n and (gap_after > 0.25 or breath_clock > take["breath_every_s"]):
             length = int(SR * rng.uniform(0.25, 0.40))
             b = max(a + (b - a) // 2, min(b, int(on[k + 1] * SR) - length))
             breath = bench_audio.coloured_noise(rng, length, SR) * np.sin(np.linspace(0, np.pi, length)) * 0.06
-            noise[b:b + length] += breath[:max(0, min(length, total - b))]
+            # drawn but not applied: the pause for the breath stays (the voice's later draws depend on it),
+            # its noise goes
+            noise[b:b + length] += breath[:max(0, min(length, total - b))] * ("consonants" in effects)
             breath_clock = 0.0
         seg = t[a:b] - on[k]
         semitones = np.full(b - a, sung[k])
-        if "scoops" in effects and rng.random() < take["scoop_share"]:
+        if "scoops" in drawn and rng.random() < take["scoop_share"]:
             tau = rng.uniform(0.04, 0.15) / 3.0
             joined = k > 0 and on[k] - end[k - 1] < 0.03
             start = sung[k - 1] if joined and rng.random() < 0.5 else sung[k] - rng.uniform(0.5, 2.0)
-            semitones = semitones + (start - sung[k]) * np.exp(-seg / tau)
-        if "vibrato" in effects and seg[-1] > take["vib_delay"] + 0.1:
+            semitones = semitones + ("scoops" in effects) * (start - sung[k]) * np.exp(-seg / tau)
+        if "vibrato" in drawn and seg[-1] > take["vib_delay"] + 0.1:
             rate = take["vib_rate"] * (1 + 0.1 * _smooth_noise(rng, b - a, int(0.5 * SR)))
             extent = take["vib_extent"] * (1 + 0.1 * _smooth_noise(rng, b - a, int(0.5 * SR)))
             ramp = np.clip((seg - take["vib_delay"]) / 0.2, 0.0, 1.0)
-            semitones = semitones + ramp * extent * np.sin(2 * np.pi * np.cumsum(rate) / SR)
+            semitones = semitones + ("vibrato" in effects) * ramp * extent * np.sin(2 * np.pi * np.cumsum(rate) / SR)
         f0[a:b] = semitones
         attack = int(SR * rng.uniform(0.02, 0.06))
         release = min(int(SR * 0.04), (b - a) // 3)
@@ -184,7 +194,7 @@ def sing(notes: dict, take: dict, effects: set[str], rng, hum: bool = False) -> 
             env[:attack] = np.maximum(env[:attack], rng.uniform(0.2, 0.5))
         amp[a:b] = env
         vowel[a:b] = VOWELS[rng.integers(len(VOWELS))] * rng.uniform(0.9, 1.1)
-        if "consonants" in effects and not hum and rng.random() < take["consonant_share"]:
+        if "consonants" in drawn and not hum and rng.random() < take["consonant_share"]:
             length = int(SR * rng.uniform(0.03, 0.08))
             s = max(a - length, 0)
             burst = rng.normal(size=a - s)
@@ -192,7 +202,7 @@ def sing(notes: dict, take: dict, effects: set[str], rng, hum: bool = False) -> 
                 burst = np.diff(burst, prepend=0.0) * 0.5
             else:                                    # a plosive: a decaying burst
                 burst *= np.exp(-np.arange(a - s) / (0.01 * SR))
-            noise[s:a] += 0.15 * burst
+            noise[s:a] += 0.15 * burst * ("consonants" in effects)
     voiced = np.isfinite(f0)
     hz = np.where(voiced, 440.0 * 2.0 ** ((np.nan_to_num(f0, nan=60.0) - 69.0) / 12.0), 0.0)
     hz *= 1 + 0.002 * _smooth_noise(rng, total, int(0.02 * SR))            # jitter: a voice is never still
@@ -217,19 +227,21 @@ def room(x: np.ndarray, take: dict, rng) -> np.ndarray:
     return bench_audio.in_room(x, SR, take["rt60"], take["snr_db"], rng)
 
 
-def render(q, condition: str, seed: int, path: str) -> dict:
-    """Sing query `q` under `condition` into `path` (a wav); the take's notes (what the singer meant)."""
+def render(q, condition: str, seed: int, path: str, without: str | None = None) -> dict:
+    """Sing query `q` under `condition` into `path` (a wav); the take's notes (what the singer meant).
+    without: one of the condition's effects left out, every other draw of the take kept (the same voice)."""
     import soundfile
 
     import zlib
 
     take_rng = np.random.default_rng([seed, int(q.qid[1:]) if q.qid[1:].isdigit() else zlib.crc32(q.qid.encode())])
     take = draw_take(take_rng)
-    effects = effects_of(condition)
+    drawn = effects_of(condition)
+    effects = drawn - {without}
     rng = np.random.default_rng([seed, take_rng.integers(1 << 30), CONDITIONS.index(condition)])
-    notes = plan_notes(q.lead, take, effects, np.random.default_rng([seed, take_rng.integers(1 << 30)]))
+    notes = plan_notes(q.lead, take, effects, np.random.default_rng([seed, take_rng.integers(1 << 30)]), drawn)
     if not os.path.exists(path):
-        x = sing(notes, take, effects, rng, hum=condition == "hum")
+        x = sing(notes, take, effects, rng, hum=condition == "hum", drawn=drawn)
         if condition == "room":
             x = room(x, take, rng)
         soundfile.write(path, (0.25 * x / (np.max(np.abs(x)) + 1e-12)).astype("f4"), SR, subtype="PCM_16")

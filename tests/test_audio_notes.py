@@ -146,3 +146,42 @@ def test_an_onset_half_way_between_grid_points_stays_put():
     assert kept.sum() == 2 and np.all(got["beat"][kept] == 0.5)
     snapped = got["onset"][~kept]
     assert np.allclose(np.diff(snapped), np.diff(grid), atol=0.012)
+
+
+def _glide(start: float, end: float, frames: int, tau_s: float = 0.04) -> np.ndarray:
+    """A singer's slide from ``start`` towards ``end``: an exponential approach (a scoop or a portamento)."""
+    return end + (start - end) * np.exp(-np.arange(frames) * HOP / tau_s)
+
+
+def test_a_glide_into_a_note_is_the_notes_start():
+    """A portamento (60 -> 67, 100 ms) and a scoop from below (a jump to 63.5, then up to 67): one note after
+    the first, starting where the slide starts, not a note at a pitch on the way or a late onset."""
+    for slide in (_glide(60.0, 67.0, 10), _glide(63.5, 67.0, 10)):
+        midi = np.concatenate([np.full(30, 60.0), slide, np.full(30, 67.0)]).astype("f4")
+        got = notes_from_track(PitchTrack(midi, np.ones(len(midi), "f4"), np.ones(len(midi)), HOP))
+        assert np.round(got["pitch"]).tolist() == [60.0, 67.0]
+        assert got["onset"][0] == 0.0 and abs(got["onset"][1] - 0.3) <= 0.011      # the slide's first frame or next
+
+
+def _missed_glide(gap_pitch: np.ndarray):
+    """A note of 60 (30 frames), 8 frames the path leaves unvoiced with one candidate at ``gap_pitch``, then
+    a note of 67."""
+    midi = np.concatenate([np.full(30, 60.0), np.full(8, np.nan), np.full(40, 67.0)]).astype("f4")
+    n = len(midi)
+    cand_midi = np.full((n, 6), np.nan, "f4")
+    cand_sal = np.zeros((n, 6), "f4")
+    cand_midi[:, 0], cand_sal[:, 0] = np.nan_to_num(midi, nan=0.0), 1.0
+    cand_midi[30:38, 0], cand_sal[30:38, 0] = gap_pitch, 0.1
+    cand_midi[:, 1], cand_sal[:, 1] = 48.0, 0.2                      # a steady low partial, never the melody
+    return PitchTrack(midi, np.where(np.isfinite(midi), 1.0, 0.0).astype("f4"), np.ones(n), HOP, cand_midi,
+                      cand_sal, np.full(n, 10.0, "f4"), np.zeros(n, "f4"))
+
+
+def test_a_glide_the_path_missed_moves_the_onset_back():
+    """A fast slide is quiet (its harmonics smear over many pitches) and the path joins the note only as the
+    slide arrives; the candidates still show the slide, and the note starts where it does."""
+    got = notes_from_track(_missed_glide(np.linspace(61.0, 66.5, 8)))
+    assert got["onset"].round(2).tolist() == [0.0, 0.3]
+    # candidates holding a pitch in the gap (the first note's tail, a reverb) are no glide: the onset stays
+    got = notes_from_track(_missed_glide(np.full(8, 60.0)))
+    assert got["onset"].round(2).tolist() == [0.0, 0.38]

@@ -3,8 +3,9 @@
 1. The track is median-smoothed (vibrato and pitch jitter average out) and quantised to semitones with
    hysteresis: a note changes only when the pitch moves more than ``HYSTERESIS`` semitones from it.
 2. Pieces shorter than ``MIN_NOTE_S`` (glides, scoops, octave blips) join the neighbour they are
-   closest to in pitch; a note of one pitch splits where the salience dips and rises again (a repeated
-   note), and unvoiced gaps (rests, consonants) end notes.
+   closest to in pitch, and a longer slide into a note (a scoop, a portamento: ``GLIDE_MAX_S``) joins that
+   note, which starts where the slide starts; a note of one pitch splits where the salience dips and rises
+   again (a repeated note), and unvoiced gaps (rests, consonants) end notes.
 3. Each note's pitch is its median pitch, fractional: a singer 30 cents flat keeps exact intervals
    (``melody.notes.tuning_offset`` finds the performer's tuning where whole semitones are needed).
 """
@@ -59,6 +60,19 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 VIBRATO_HALF_S, VIBRATO_SWING, VIBRATO_LIKE = (0.05, 0.15), (0.2, 3.0), 2.0
 VIBRATO_HALVES, VIBRATO_MIDDLE = 3, 2
 VIBRATO_REACH = 1.2      # frames before the first and after the last crest within this many half swings
+# A glide into a note is the note's: a singer scoops up into a note or slides over from the one before
+# (portamento) in 40-150 ms (Timmers & Desain 2000: notes generally start with a rising pitch), and the note is
+# heard from where the slide starts, at the pitch it arrives at. A piece of at most GLIDE_MAX_S that moves
+# towards the next note on every frame (no step back by more than GLIDE_BACK) and most of its frames by at
+# least GLIDE_SPEED semitones (GLIDE_MOVING of them: no held pitch in it), over at least GLIDE_SPAN semitones
+# in all, joins the next note, which then starts where the glide does. A short sung note holds its pitch for
+# a few frames; a glide never does. Where the path joins a note only as its glide arrives (a fast slide is
+# quiet: its harmonics smear over many pitches), the note starts where a chain of candidates, each at most
+# GLIDE_STEP from the next and no nearer the note's pitch, leads back over GLIDE_SPAN semitones or more (at
+# most GLIDE_MAX_S, not into the note before). Set from those bounds (a slide's 40-150 ms, a semitone), not
+# tuned; a looser chain rule moved onsets early in takes without slides (BENCHMARKS.md, "Sixteenth session:
+# a singer's effects together").
+GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.15, 0.1, 0.05, 0.8, 1.0, 1.0
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -153,6 +167,24 @@ def _stable_notes(pitch: np.ndarray, min_len: int) -> list[list[int]]:
         t += 1
     cuts.append(n)
     return _merge_short([[a, b] for a, b in zip(cuts[:-1], cuts[1:])], pitch, min_len)
+
+
+def _join_glides(pieces: list[list[int]], pitch: np.ndarray, max_len: int) -> list[list[int]]:
+    """Pieces of one voiced run (``_stable_notes``) with each glide into the next piece joined to it (see
+    ``GLIDE_MAX_S``): the next note starts where its glide starts."""
+    out: list[list[int]] = []
+    for k, (s, e) in enumerate(pieces):
+        if out and out[-1][2]:                    # the piece before was this one's glide
+            s = out.pop()[0]
+        glide = False
+        if k + 1 < len(pieces) and e - s <= max_len:
+            target = float(np.median(pitch[pieces[k + 1][0]:pieces[k + 1][1]]))
+            way = np.sign(target - pitch[s])
+            step = np.diff(pitch[s:e + 1]) * way          # the steps inside and the one into the next piece
+            glide = (abs(target - pitch[s]) >= GLIDE_SPAN and bool(np.all(step > -GLIDE_BACK))
+                     and np.mean(step >= GLIDE_SPEED) >= GLIDE_MOVING)
+        out.append([s, e, glide])
+    return [[s, e] for s, e, _ in out]
 
 
 def _settle(pitch: np.ndarray, t: int) -> int:
@@ -253,7 +285,8 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         seg = np.interp(np.arange(b - a), np.nonzero(np.isfinite(seg))[0], seg[np.isfinite(seg)])
         smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
         centre, swing[a:b] = vibrato(smooth, tr.hop_s)
-        for s, e in _stable_notes(centre, min_len):
+        # the glide test reads the unsmoothed pitch: the median filter flattens a glide's first frames
+        for s, e in _join_glides(_stable_notes(centre, min_len), seg, int(round(GLIDE_MAX_S / tr.hop_s))):
             inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env)
             if tr.key_onset is not None:
                 pitch = float(np.median(seg[s:e]))
@@ -268,6 +301,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
                     spans.append([s2, e2, round(float(np.median(seg[s2 - a:e2 - a])), 2)])
     if tr.cand_midi is not None:
         _refine_onsets(spans, tr, min_len)
+        _glide_onsets(spans, tr, min_len)
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
     spans = np.array(spans, dtype="f8").reshape(-1, 3)
@@ -321,6 +355,33 @@ def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
             level = prev
             t -= 1
         if t < start:
+            span[0] = t
+            if k and spans[k - 1][1] > t:
+                spans[k - 1][1] = t
+
+
+def _glide_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
+    """Move each note's start back to where its glide starts (see ``GLIDE_MAX_S``): while the frame before has
+    a candidate within ``GLIDE_STEP`` of the glide's pitch so far and no nearer the note's pitch, up to
+    ``GLIDE_MAX_S``; kept where the chain itself covers ``GLIDE_SPAN`` semitones or more. The note before ends
+    there."""
+    limit = int(round(GLIDE_MAX_S / tr.hop_s))
+    cm = tr.cand_midi
+    for k, span in enumerate(spans):
+        start, pitch = int(span[0]), span[2]
+        floor = int(spans[k - 1][0]) + min_len if k else 0
+        here = float(tr.midi[start]) if np.isfinite(tr.midi[start]) else pitch
+        first, t = here, start
+        while t - 1 >= floor and start - (t - 1) <= limit:
+            c = cm[t - 1]
+            ok = (np.abs(c - here) <= GLIDE_STEP) & (np.abs(c - pitch) >= abs(here - pitch) + GLIDE_SPEED) & np.isfinite(c)
+            if k and 0 < t - 1 < spans[k - 1][1]:       # the chain has reached the note before: the glide's start
+                ok &= np.abs(c - spans[k - 1][2]) > GLIDE_STEP
+            if not ok.any():
+                break
+            here = float(c[ok][np.argmin(np.abs(c[ok] - here))])
+            t -= 1
+        if t < start and abs(here - first) >= GLIDE_SPAN:
             span[0] = t
             if k and spans[k - 1][1] > t:
                 spans[k - 1][1] = t
