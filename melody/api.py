@@ -185,6 +185,8 @@ def collection_evalue(pair_evalue: float, m: int, n: int, lengths_a, lengths_b) 
     for that pair, when every tune of A (`lengths_a`) was compared with every tune of B (`lengths_b`): the
     expected number of chance passages this good over all the pairs (the Gumbel null of `compare`, whose
     search space is m x n). Equal to `pair_evalue` for one tune against one."""
+    if len(lengths_a) == 1 and len(lengths_b) == 1:
+        return float(pair_evalue)                                   # one tune against one: the pair's own
     rate = -np.log1p(-min(float(pair_evalue), 1.0 - 1e-16))      # exp(-z) of the pair
     space = np.outer(np.maximum(np.asarray(lengths_a, dtype="f8"), 1.0),
                      np.maximum(np.asarray(lengths_b, dtype="f8"), 1.0))
