@@ -872,6 +872,17 @@ class Generator:
         self.catalog_bytes = [t.intervals for t in split.catalog]
 
     # -- pieces
+    def _verse(self, rng, lead: list[list], used: list, key_pc, st, register) -> list[list]:
+        """`lead` followed by a verse of a song: one or two held-out phrases not yet `used` (appended to it),
+        each starting on the next half beat after the lead's end."""
+        for _ in range(int(rng.integers(1, 3))):
+            seq = []
+            while not seq:
+                seq, pick = self._context(rng, key_pc, st.minor, st.bar_q, register, avoid=tuple(used))
+            used.append(pick)
+            lead = lead + _shift(seq, (np.ceil(_end(lead) * 2 - 1e-9) / 2 if lead else 0.0) - seq[0][1])
+        return lead
+
     def _context(self, rng, key_pc, minor, bar_q, register, avoid=()) -> tuple[list[list], int]:
         """A phrase of a held-out tune, moved to the given key and register (prefers same mode and meter)."""
         if rng.random() < P_NO_CONTEXT:
@@ -1132,13 +1143,8 @@ class Generator:
         register = float(np.median([x[0] for x in hook]))
         lead, used, spans = [], [], []
         for part in range(6):
-            if part % 2 == 0:            # verse, verse, bridge: one or two held-out phrases
-                for _ in range(int(rng.integers(1, 3))):
-                    seq = []
-                    while not seq:
-                        seq, pick = self._context(rng, key_pc, st.minor, st.bar_q, register, avoid=tuple(used))
-                    used.append(pick)
-                    lead = lead + _shift(seq, (np.ceil(_end(lead) * 2 - 1e-9) / 2 if lead else 0.0) - seq[0][1])
+            if part % 2 == 0:            # verse, verse, bridge
+                lead = self._verse(rng, lead, used, key_pc, st, register)
                 continue
             again = vary([x[:] for x in hook], {str(rng.choice(["ornament", "rhythm", "pitch"])): 1}, rng,
                          key_pc, st.minor)
@@ -1176,13 +1182,8 @@ class Generator:
         register = float(np.median([x[0] for x in riff]))
         lead, used, spans = [], [], []
         for part in range(4):
-            if part % 2 == 0:            # a verse: one or two held-out phrases
-                for _ in range(int(rng.integers(1, 3))):
-                    seq = []
-                    while not seq:
-                        seq, pick = self._context(rng, key_pc, st.minor, st.bar_q, register, avoid=tuple(used))
-                    used.append(pick)
-                    lead = lead + _shift(seq, (np.ceil(_end(lead) * 2 - 1e-9) / 2 if lead else 0.0) - seq[0][1])
+            if part % 2 == 0:            # a verse
+                lead = self._verse(rng, lead, used, key_pc, st, register)
                 continue
             for _ in range(int(rng.integers(RIFF_REPEATS[0], RIFF_REPEATS[1] + 1))):
                 again = [x[:] for x in riff]
