@@ -854,6 +854,16 @@ def _end(seq) -> float:
     return max(n[1] + n[2] for n in seq) if seq else 0.0
 
 
+def _borrowed(q: Query, tune, ref_index: int, i: int, n: int, span: tuple, bpm: float) -> None:
+    """Mark song query `q` as borrowing notes i .. i+n-1 of catalog tune `tune` (index `ref_index`), first
+    stated at `span` (quarter notes) of the query at `bpm`."""
+    notes = tune.melody.notes
+    q.ref_index, q.ref_title = ref_index, tune.melody.title
+    q.ref_source = f"{tune.melody.source}#{tune.melody.index}"
+    q.query_span = (span[0] * 60 / bpm, span[1] * 60 / bpm)
+    q.ref_span = (float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1]))
+
+
 def _make_monophonic(seq) -> list[list]:
     seq = sorted(seq, key=lambda n: n[1])
     for a, b in zip(seq, seq[1:]):
@@ -1156,11 +1166,7 @@ class Generator:
                   time_signature=_time_signature(st.bar_q), key_pc=key_pc, minor=st.minor,
                   context_notes=(len(lead) - 3 * len(hook), 0), phrase_notes=len(hook), transpose=T)
         if ref_index is not None:
-            notes = tune.melody.notes
-            q.ref_index, q.ref_title = ref_index, tune.melody.title
-            q.ref_source = f"{tune.melody.source}#{tune.melody.index}"
-            q.query_span = (spans[0][0] * 60 / bpm, spans[0][1] * 60 / bpm)
-            q.ref_span = (float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1]))
+            _borrowed(q, tune, ref_index, i, n, spans[0], bpm)
         return self._finish(rng, q, _make_monophonic(lead))
 
     def riff_song(self, rng, qid: str, ref_index: int, kind: str) -> Query:
@@ -1195,11 +1201,7 @@ class Generator:
         q = Query(qid, True, f"{DISPUTE_CATEGORY}/riff-{kind}", "", tempo_factor=factor, bpm=bpm,
                   time_signature=_time_signature(st.bar_q), key_pc=key_pc, minor=st.minor,
                   context_notes=(len(lead) - len(spans) * len(riff), 0), phrase_notes=len(riff), transpose=T)
-        notes = tune.melody.notes
-        q.ref_index, q.ref_title = ref_index, tune.melody.title
-        q.ref_source = f"{tune.melody.source}#{tune.melody.index}"
-        q.query_span = (spans[0][0] * 60 / bpm, spans[0][1] * 60 / bpm)
-        q.ref_span = (float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1]))
+        _borrowed(q, tune, ref_index, i, n, spans[0], bpm)
         return self._finish(rng, q, _make_monophonic(lead))
 
     def riffs(self, members: list[int], n: int = N_RIFF) -> list[Query]:
