@@ -570,15 +570,21 @@ def _joined(parts, shift=0):
                              np.concatenate([x["pitch"] for x in parts]) + shift))
 
 
+def _hook_song(rng):
+    """A 10-note hook, three 16-note verses, a reference holding the hook once between two other phrases, and
+    the song verse, hook, verse, hook, verse, hook, two semitones up."""
+    hook = _random_tune(rng, 10)
+    verses = [_random_tune(rng, 16) for _ in range(3)]
+    ref = _joined([_random_tune(rng, 20), hook, _random_tune(rng, 20)])
+    return hook, verses, ref, _joined([verses[0], hook, verses[1], hook, verses[2], hook], 2)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_hook_stated_three_times_adds_its_further_statements_less_the_chain_cost(seed):
     # verse, hook, verse, hook, verse, hook (transposed) against a tune holding the hook once: with P_CHAIN
     # each further statement adds its own alignment's score less P_CHAIN; unrelated verses add nothing
     rng = np.random.default_rng(seed)
-    hook = _random_tune(rng, 10)
-    verses = [_random_tune(rng, 16) for _ in range(3)]
-    ref = _joined([_random_tune(rng, 20), hook, _random_tune(rng, 20)])
-    song = _joined([verses[0], hook, verses[1], hook, verses[2], hook], 2)
+    hook, verses, ref, song = _hook_song(rng)
     unrelated = _joined(verses, 2)
     single = PP.copy()
     single[PK.P_EXACT], single[PK.P_CHAIN] = 0.0, 0.0
@@ -597,10 +603,7 @@ def test_a_restatement_of_the_same_passage_chains_at_the_lower_cost_other_passag
     # the first one matched, and adds its score less P_RESTATE; three different passages matched in three
     # far-apart places of a reference (what a chance partner's pieces look like) add theirs less P_CHAIN
     rng = np.random.default_rng(seed)
-    hook = _random_tune(rng, 10)
-    verses = [_random_tune(rng, 16) for _ in range(3)]
-    ref = _joined([_random_tune(rng, 20), hook, _random_tune(rng, 20)])
-    song = _joined([verses[0], hook, verses[1], hook, verses[2], hook], 2)
+    hook, verses, ref, song = _hook_song(rng)
     pieces = [_random_tune(rng, 10) for _ in range(3)]
     far = _joined([pieces[0], _random_tune(rng, 30), pieces[1], _random_tune(rng, 30), pieces[2]])
     medley = _joined([verses[0], pieces[0], verses[1], pieces[1], verses[2], pieces[2]], 2)
