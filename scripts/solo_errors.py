@@ -184,10 +184,18 @@ def _same(a, b) -> bool:
 
 def capture(queries, workdir: str, kind: str) -> dict:
     """qid -> the pitch track of each render as `transcribe` computes it (None where it fails), cached in
-    the workdir; `notes_from_track` (the code being measured) makes the notes, `as_query` snaps them."""
+    the workdir; `notes_from_track` (the code being measured) makes the notes, `as_query` snaps them.
+    ``kind``: "solo", "mix" or "room<S>" (the solo renders in bench_audio's room of seed S, rendered here
+    where the workdir lacks them)."""
     from melody.audio import decode, extract, fuse
     from melody.errors import MelodyError
 
+    if kind.startswith("room"):
+        import bench_audio
+        adir = os.path.join(workdir, "audio")
+        solos = [{"solo": os.path.join(adir, next(f for f in os.listdir(adir) if f.startswith(f"{q.qid}-solo.")
+                                                  and not f.endswith(".mid")))} for q in queries]
+        bench_audio.render_rooms(queries, solos, int(kind[4:]))
     path = os.path.join(workdir, f"solo_errors-{kind}-tracks.pkl")
     if os.path.exists(path):
         with open(path, "rb") as fh:
@@ -209,6 +217,13 @@ def capture(queries, workdir: str, kind: str) -> dict:
     return out
 
 
+def _program(q) -> str:
+    """The song's lead instrument, as bench_audio renders its solo."""
+    import bench_audio
+    program = bench_audio.lead_program(q.path, {p for p, _, _, _ in q.lead})
+    return bench_audio.PROGRAMS.get(program, str(program))
+
+
 def as_query(notes, env, hop, marks: bool):
     """The notes snapped as `transcribe` snaps them, as a recording; without metric marks if not `marks`."""
     from melody.audio.rhythm import snap_to_beats
@@ -227,7 +242,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--n-queries", type=int, default=120)
     ap.add_argument("--n-catalog", type=int, default=1000)
-    ap.add_argument("--kind", default="solo", choices=("solo", "mix"))
+    ap.add_argument("--kind", default="solo", help="solo, mix, or room<S>: the solos in bench_audio's room of "
+                    "seed S (bench_audio.py --room --room-seed S; rendered where missing)")
     ap.add_argument("--repairs", nargs="*", default=["none", *KINDS, "timing", "all"])
     ap.add_argument("--negatives", nargs="*", default=["all"],
                     help="repairs also applied to the negatives (FPR); the others keep the negatives' base rows")
@@ -250,17 +266,25 @@ def main(argv=None) -> int:
 
     # the error census: per kind, written notes (or transcribed ones, for split / extra) in and out of the phrase
     errors, census = {}, {k: [0, 0] for k in ("ok",) + KINDS}
+    by_program: dict[str, dict[str, int]] = {}      # instrument -> kind -> notes (all of the song)
     for q in queries:
         if cap[q.qid] is None:
             continue
         ref = np.array([(p, s, d) for p, s, d, _ in q.lead], dtype="f8")
         errors[q.qid] = e = classify(ref, cap[q.qid][0])
         lo, hi = q.query_span
+        prog = _program(q)
+        counts = by_program.setdefault(prog, {k: 0 for k in census} | {"written": 0, "songs": 0})
+        counts["written"] += len(ref)
+        counts["songs"] += 1
         for k in census:
+            counts[k] += len(e[k])
             for i, j in e[k]:
                 t = ref[i, 1] if i >= 0 else cap[q.qid][0]["onset"][j] - e["lag"]
                 census[k][0 if (q.positive and lo - 0.01 <= t <= hi + 0.01) else 1] += 1
     print("errors (phrase of positives / elsewhere):", json.dumps(census), flush=True)
+    for prog, counts in sorted(by_program.items()):
+        print(f"  {prog:<12}", "  ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
 
     results = {}
     for marks in args.marks:
@@ -298,7 +322,7 @@ def main(argv=None) -> int:
                   flush=True)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"config": vars(args), "census": census, "results": results,
+            json.dump({"config": vars(args), "census": census, "by_program": by_program, "results": results,
                        "errors": errors}, fh, indent=1, default=int)
     return 0
 
