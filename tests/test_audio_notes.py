@@ -35,35 +35,6 @@ def test_a_soft_reattack_that_stands_out_splits_a_repeated_note():
     assert len(notes_from_track(_track(midi, sal, attack, flux))) == 1
 
 
-def _with_key_onset(tr, t_peak, key=67, peak=0.5):
-    """``tr`` with Basic Pitch's onset activation (86 frames/s): a peak of ``peak`` at ``key`` at ``t_peak`` s,
-    0.1 elsewhere (a held note's own level)."""
-    from melody.audio import neural
-
-    times = np.arange(int(len(tr.midi) * HOP * neural.FPS)) / neural.FPS
-    onset = np.full((len(times), 88), 0.1, "f4")
-    i = int(np.argmin(np.abs(times - t_peak)))
-    onset[i - 1:i + 2, key - neural.MIDI_LOW] = [0.3, peak, 0.3]
-    tr.key_onset, tr.key_onset_times = onset, times
-    return tr
-
-
-def test_a_reattack_in_a_room_splits_with_the_networks_onset_at_its_key():
-    """In a room the re-attack's harmonics grow as a soft re-tongued note's do (3 in three frames) but the
-    reverberant field and noise fill the spectrum's flux: no flux peak. The network's onset at the note's own
-    key (0.5, half a dry onset) stands in for it: two notes. At another key, or at 0.3, one note."""
-    midi, sal, attack, flux = _held_note()
-    attack[100:103] = 1.0
-    assert len(notes_from_track(_track(midi, sal, attack, flux))) == 1
-    got = notes_from_track(_with_key_onset(_track(midi, sal, attack, flux), 1.02))
-    assert got["onset"].round(2).tolist() == [0.0, 1.0]
-    assert len(notes_from_track(_with_key_onset(_track(midi, sal, attack, flux), 1.02, key=69))) == 1
-    assert len(notes_from_track(_with_key_onset(_track(midi, sal, attack, flux), 1.02, peak=0.3))) == 1
-    # the network's onset alone, where the harmonics do not re-attack, is no repeat
-    attack[100:103] = 0.1
-    assert len(notes_from_track(_with_key_onset(_track(midi, sal, attack, flux), 1.02))) == 1
-
-
 def test_a_vibrato_note_is_not_split_by_its_own_harmonics_moving():
     """With vibrato the harmonics grow and shrink all the time: the same growth (3 over three frames) and
     flux peak do not stand out from the note's own median growth there."""
@@ -71,7 +42,6 @@ def test_a_vibrato_note_is_not_split_by_its_own_harmonics_moving():
     attack[100:103] = 1.0
     flux[100:103] = 60.0
     assert len(notes_from_track(_track(midi, sal, attack, flux))) == 1
-    assert len(notes_from_track(_with_key_onset(_track(midi, sal, attack, flux), 1.02))) == 1
 
 
 def _dotted_case(n_notes):
