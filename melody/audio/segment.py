@@ -32,14 +32,6 @@ ATTACK = 6.0                          # summed log-magnitude growth of the note'
 # high), and the whole spectrum's flux peaks at FLUX_CONTRAST times its median over the note (a new
 # articulation, not a swell of the voice alone)
 ATTACK_MIN, ATTACK_CONTRAST, FLUX_CONTRAST = 2.5, 6.0, 4.0
-# ... or, instead of the flux, Basic Pitch's onset activation at the note's own key peaks at KEY_ONSET_ATTACK
-# or more with it. In a room the reverberant field and its noise fill the broadband flux (at the re-played
-# repeats a room merges, its peak is 1.3x the note's median, dry 4x and more) and halve the harmonic growth,
-# while the network, trained on real recordings, still marks the articulation at about half its dry strength
-# (0.44 median at those repeats, 0.19 inside held notes; BENCHMARKS.md, "Seventeenth session: a re-played
-# note, dry and in a room"). Alone, an onset of 0.4 is no repeat (held notes have hundreds such peaks): it
-# only stands in for the flux where the note's own harmonics re-attack.
-KEY_ONSET_ATTACK = 0.4
 NEIGHBOURHOOD = 10                    # frames: the strongest attack nearby wins
 MAX_ATTACK_S = 0.08
 # Basic Pitch's onset activation at a note's own key (``PitchTrack.key_onset``, when the track has it): a
@@ -228,13 +220,12 @@ def _merge_short(pieces: list[list[int]], pitch: np.ndarray, min_len: int) -> li
 
 
 def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray | None,
-                   min_len: int, flux: np.ndarray | None = None, key_onset: np.ndarray | None = None) -> list[int]:
+                   min_len: int, flux: np.ndarray | None = None) -> list[int]:
     """Frames inside [start, stop) where a repeated note starts: the melody's salience jumps up by
     ``RISE`` within ``RISE_FRAMES`` (a struck or plucked note), or the note's own harmonics grow by
     ``ATTACK`` (summed log-magnitude rise over ``RISE_FRAMES`` frames: a re-tongued or re-bowed note),
     or grow by ``ATTACK_MIN`` where that stands out from the note (see ``ATTACK_CONTRAST``; needs the
-    spectral ``flux``, or ``key_onset``: the network's onset activation at the note's key per frame of
-    [start, stop), see ``KEY_ONSET_ATTACK``); strongest first, at most one per ``NEIGHBOURHOOD``."""
+    spectral ``flux``); strongest first, at most one per ``NEIGHBOURHOOD``."""
     if stop - start < 2 * min_len:
         return []
     seg = logsal[start:stop]
@@ -255,9 +246,7 @@ def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray
             stands_out = (grow >= ATTACK_MIN) & (grow >= ATTACK_CONTRAST * float(np.median(grow)))
             for k in np.nonzero(stands_out)[0]:
                 onset = max(k - RISE_FRAMES + 1, 0)
-                near = slice(max(onset - 2, 0), onset + 4)
-                if (note_flux[near].max() >= flux_floor
-                        or (key_onset is not None and key_onset[near].max() >= KEY_ONSET_ATTACK)):
+                if note_flux[max(onset - 2, 0):onset + 4].max() >= flux_floor:
                     strength[onset] = max(strength[onset], grow[k] / ATTACK_MIN)
     cuts = []
     for k in np.argsort(-strength):
@@ -298,10 +287,9 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         centre, swing[a:b] = vibrato(smooth, tr.hop_s)
         # the glide test reads the unsmoothed pitch: the median filter flattens a glide's first frames
         for s, e in _join_glides(_stable_notes(centre, min_len), seg, int(round(GLIDE_MAX_S / tr.hop_s))):
-            pitch = float(np.median(seg[s:e]))
-            inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env,
-                                   _key_onset_frames(tr, pitch, a + s, a + e))
+            inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env)
             if tr.key_onset is not None:
+                pitch = float(np.median(seg[s:e]))
                 for c in _key_onsets(tr, pitch, (a + s + min_len) * tr.hop_s, (a + e - min_len) * tr.hop_s,
                                      KEY_ONSET_SPLIT):
                     # the network hears a vibrato's return to the note's own key as a new onset
@@ -427,21 +415,6 @@ def _key_onsets(tr: PitchTrack, pitch: float, t0: float, t1: float, threshold: f
         return []
     rows = lo + np.nonzero(_onset_peaks(tr.key_onset[lo - 1:hi + 1, key], threshold))[0]
     return _onset_frames(tr, rows).tolist()
-
-
-def _key_onset_frames(tr: PitchTrack, pitch: float, start: int, stop: int) -> np.ndarray | None:
-    """The network's onset activation at the key of ``pitch`` for tracker frames [start, stop) (the nearest
-    activation frame ``KEY_ONSET_LAG_S`` after each); None without network evidence or outside its keys."""
-    if tr.key_onset is None or tr.key_onset_times is None or len(tr.key_onset_times) < 2:
-        return None
-    key = int(np.floor(pitch + 0.5)) - MIDI_LOW
-    if not 0 <= key < tr.key_onset.shape[1]:
-        return None
-    times = tr.key_onset_times
-    at = np.arange(start, stop) * tr.hop_s + KEY_ONSET_LAG_S
-    rows = np.clip(np.searchsorted(times, at), 1, len(times) - 1)
-    rows -= (at - times[rows - 1]) < (times[rows] - at)           # the nearer of the two neighbours
-    return tr.key_onset[rows, key].astype("f8")
 
 
 def _onset_peaks(on: np.ndarray, threshold: float) -> np.ndarray:
