@@ -56,3 +56,31 @@ def test_each_repair_sets_right_its_own_kind_only():
     assert line(["extra"]) == [n for n in base if n != (3.9, 50)]
     every = line(list(solo_errors.KINDS) + ["timing"])
     assert every == [(round(o + 0.03, 2), int(p)) for p, o, _ in REF]
+
+
+def test_room_kind_renders_the_solos_rooms_once_and_captures_them(tmp_path, monkeypatch):
+    """``--kind room0``: each solo render is put in bench_audio's room of seed 0 where the workdir lacks it, and
+    the tracks come from the room files, cached apart from the dry solos'."""
+    import types
+
+    import soundfile
+
+    from melody.audio import decode, extract, fuse
+
+    adir = tmp_path / "audio"
+    adir.mkdir()
+    sr = 16000
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(sr) / sr)
+    for qid in ("q1", "q2"):
+        soundfile.write(str(adir / f"{qid}-solo.wav"), tone, sr)
+        (adir / f"{qid}-solo.mid").write_bytes(b"")
+    monkeypatch.setattr(decode, "AudioStats", lambda path: path)
+    monkeypatch.setattr(decode, "blocks", lambda path, stats: iter(()))
+    monkeypatch.setattr(extract, "candidates", lambda blocks: None)
+    monkeypatch.setattr(fuse, "fused_track", lambda path, stats, cand: os.path.basename(path))
+    queries = [types.SimpleNamespace(qid="q1"), types.SimpleNamespace(qid="q2")]
+    got = solo_errors.capture(queries, str(tmp_path), "room0")
+    assert got == {"q1": "q1-room0.flac", "q2": "q2-room0.flac"}
+    assert (tmp_path / "solo_errors-room0-tracks.pkl").exists()
+    room = soundfile.read(str(adir / "q1-room0.flac"))[0]
+    assert len(room) == sr and not np.allclose(room[: sr // 2] / np.abs(room).max(), tone[: sr // 2] / 0.3)
