@@ -25,6 +25,7 @@ import os
 import pickle
 import re
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -39,6 +40,12 @@ SHARED_RUN = 7              # a held-out tune sharing this many consecutive inte
 PHRASE_NOTES = (10, 20)      # positive phrase length, inclusive
 CONTEXT_NOTES = (4, 24)      # foreign context length on each side, inclusive (or none, see P_NO_CONTEXT)
 P_NO_CONTEXT = 0.2           # chance that one side has no context at all
+# A borrowed phrase keeps its place in the bar (a pickup stays a pickup, also when it opens the query); a
+# share of the positives of POSITIVE_CATEGORIES is moved against the bar line by a beat or half a bar
+# (`displace`), as a songwriter may: the share of MTC-ANN variant pairs in one meter that sit in the bar
+# shifted as a whole: 30 of 534 (half a bar 16, a beat 4, part of a beat 10; 452 in place, 52 with no single
+# offset), `scripts/census_beats.py --shift` (BENCHMARKS.md, "Seventeenth session: a borrowed phrase ...").
+P_DISPLACE = 0.06
 TRANSPOSE = (-6, 6)
 TEMPO_FACTOR = (0.6, 1.6)
 P_PIANO = 0.3                # share of queries arranged for solo piano instead of a band
@@ -280,8 +287,24 @@ def to_tune(melody: Melody, collection: str) -> Tune | None:
     dur = notes["duration"] / spq
     bar_pos = notes["beat"].astype("f8")
     bar_pos = np.where(np.isfinite(bar_pos), bar_pos, 0.0)
+    bar_q = _bar_quarters(notes, spq)
+    bar_pos = _pickup_positions(notes["bar"], start, bar_pos, bar_q)
     key_pc, minor = estimate_key(pitch, dur)
-    return Tune(melody, collection, pitch, start, dur, spq, _bar_quarters(notes, spq), bar_pos, key_pc, minor)
+    return Tune(melody, collection, pitch, start, dur, spq, bar_q, bar_pos, key_pc, minor)
+
+
+def _pickup_positions(bar: np.ndarray, start: np.ndarray, bar_pos: np.ndarray, bar_q: float) -> np.ndarray:
+    """Bar positions with a pickup's notes where they sit in a whole bar: the ABC loader numbers a pickup
+    bar 0 and counts its beats from the pickup's own start, so a one-quarter upbeat in 4/4 reads as a
+    downbeat (0) where it is the bar's fourth beat (3)."""
+    later = np.flatnonzero(bar >= 1)
+    if bar[0] != 0 or not len(later):
+        return bar_pos
+    k = int(later[0])
+    pickup = (start[k] - bar_pos[k]) - (start[0] - bar_pos[0])     # the pickup bar's length, quarters
+    if not 1e-6 < pickup < bar_q - 1e-6:
+        return bar_pos
+    return np.where(bar == 0, bar_pos + (bar_q - pickup), bar_pos)
 
 
 def interval_bytes(pitch) -> bytes:
@@ -591,6 +614,20 @@ def op_meter(seq, rng, st: Setting) -> bool:
     return True
 
 
+def _beat(bar_q: float) -> float:
+    """A beat of a bar of bar_q quarters: a dotted quarter in compound time (6/8 read as 1.5 + 1.5 is 3.0
+    quarters, the same as 3/4, and counted in quarters), else a quarter."""
+    return 1.5 if bar_q in (1.5, 4.5, 6.0) else 1.0
+
+
+def displace(pos: float, bar_q: float, rng) -> float:
+    """A phrase's bar position moved against the bar line as a songwriter moves it: by a beat earlier or
+    later, or (in a bar of an even number of beats) by half a bar."""
+    beat = _beat(bar_q)
+    moves = [beat, -beat] + ([bar_q / 2] if round(bar_q / beat) % 2 == 0 else [])
+    return (pos + float(rng.choice(moves))) % bar_q
+
+
 def op_reset(seq, rng, st: Setting) -> bool:
     """Re-set to new words: about a third of the notes of a quarter or longer split into two repeated
     notes (a dotted note into its beat and the dot), one or two pairs merged (the second note's syllable
@@ -611,7 +648,7 @@ def op_reset(seq, rng, st: Setting) -> bool:
         k = int(rng.choice(repeats)) if repeats else int(rng.integers(0, len(seq) - 1))
         seq[k][2] = seq[k + 1][1] + seq[k + 1][2] - seq[k][1]
         del seq[k + 1]
-    beat = 1.5 if st.bar_q in (1.5, 4.5, 6.0) else 1.0
+    beat = _beat(st.bar_q)
     st.pos = (st.pos + (beat if rng.random() < 0.5 else -beat)) % st.bar_q
     return True
 
@@ -821,6 +858,7 @@ class Query:
     minor: bool = False
     context_notes: tuple = (0, 0)       # foreign notes before and after the phrase
     phrase_notes: int = 0               # notes of the (varied) embedded phrase
+    displaced: bool = False             # moved against the bar line on purpose (P_DISPLACE)
     duration: float = 0.0               # seconds, end of the last lead note
     lead: list = field(default_factory=list)   # [(pitch, start_s, dur_s, origin)] as written
 
@@ -935,7 +973,9 @@ class Generator:
             if start - _end(before) <= 1.0:      # close a small gap by holding the last context note
                 lead[-1] = [lead[-1][0], lead[-1][1], start - lead[-1][1], lead[-1][3]]
         else:
-            start = 0.0
+            # the phrase opens the song: it starts where its bar position falls in the first bar (a pickup
+            # as a pickup, after a rest), not on the downbeat wherever it sat in its tune
+            start = middle_pos % bar_q
         mid = _shift(middle, start - middle[0][1])
         m_start, m_end = start, _end(mid)
         lead += mid
@@ -966,6 +1006,11 @@ class Generator:
             phrase, ok = transform(phrase, kinds, rng, st)
             if ok:
                 break
+        # own stream, so the draws below (and every query not moved) stay as they were without it
+        mover = np.random.default_rng([self.seed, 70, zlib.crc32(qid.encode())])
+        displaced = category in POSITIVE_CATEGORIES and bool(mover.random() < P_DISPLACE)
+        if displaced:
+            st.pos = displace(st.pos, st.bar_q, mover)
         if plan is None:
             plan = SYNC_PLAN if category == SYNC_CATEGORY else POSITIVE_CATEGORIES.get(category, {})
         phrase = vary(phrase, plan, rng, key_pc, st.minor)
@@ -987,7 +1032,7 @@ class Generator:
             ref_span=(float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1])),
             transpose=T, tempo_factor=factor, bpm=bpm, time_signature=_time_signature(st.bar_q),
             key_pc=key_pc, minor=st.minor, context_notes=(len(before), len(after)),
-            phrase_notes=len(phrase)), lead)
+            phrase_notes=len(phrase), displaced=displaced), lead)
 
     def negative(self, rng, qid: str, category: str) -> Query:
         held = self.split.heldout

@@ -124,11 +124,71 @@ def census(melodies, pairs_of_melodies, min_pairs: int = 4, where=None) -> colle
     return counts
 
 
+SHIFTS = ("in place", "by half a bar", "by a beat", "by part of a beat", "no single offset")
+
+
+def beats_per_bar(time_signature: str) -> float | None:
+    """Beats of a bar as MTC's `beat` counts them (music21's: a compound bar's beats are dotted); None when
+    unknown."""
+    try:
+        num, den = (int(x) for x in time_signature.split("/"))
+    except (AttributeError, ValueError):
+        return None
+    return num / 3 if num in (6, 9, 12) and den in (4, 8, 16) else float(num)
+
+
+def whole_shift(beats_a, beats_b, pitch_a, pitch_b, pairs, bar_beats: float, min_share: float = 0.5) -> str:
+    """How a variant sits in the bar against another (SHIFTS): the offset (a's beat minus b's, modulo the
+    bar) shared by most of the exactly matched note pairs (under their median transposition); "no single
+    offset" where fewer than `min_share` of them share one. A half-bar offset in a bar of an even number of
+    beats is a half bar, not two beats."""
+    if not pairs:
+        return SHIFTS[-1]
+    diffs = np.array([pitch_a[i] - pitch_b[j] for i, j in pairs], dtype="f8")
+    t = np.round(np.median(diffs))
+    offsets = [round(((beats_a[i] - beats_b[j]) % bar_beats) * 12) / 12 % bar_beats
+               for (i, j), d in zip(pairs, diffs) if d == t]
+    if not offsets:
+        return SHIFTS[-1]
+    values, counts = np.unique(offsets, return_counts=True)
+    best = float(values[np.argmax(counts)])
+    if counts.max() < min_share * len(offsets):
+        return SHIFTS[-1]
+    if best == 0:
+        return SHIFTS[0]
+    if bar_beats % 2 == 0 and best == bar_beats / 2:
+        return SHIFTS[1]
+    return SHIFTS[2] if best == round(best) else SHIFTS[3]
+
+
+def shift_census(records, melodies, pairs_of_melodies, min_pairs: int = 6) -> collections.Counter:
+    """`whole_shift` counted over the given pairs of melodies whose records (MTC JSON objects, `features`)
+    have one and the same known time signature; pairs in two meters are counted as "another meter"."""
+    from melody.align import local_align
+    from melody.represent import features
+    from melody.score.match import _substitutions
+    counts = collections.Counter()
+    for a, b in pairs_of_melodies:
+        sig_a, sig_b = (set(map(str, records[k]["features"]["timesignature"])) for k in (a, b))
+        if len(sig_a) != 1 or sig_a != sig_b or beats_per_bar(next(iter(sig_a))) is None:
+            counts["another meter"] += 1
+            continue
+        pairs = _substitutions(local_align(features(melodies[a]), features(melodies[b])).pairs)
+        if len(pairs) < min_pairs:
+            continue
+        fa, fb = records[a]["features"], records[b]["features"]
+        counts[whole_shift(np.array(fa["beat"]) - 1, np.array(fb["beat"]) - 1, fa["midipitch"], fb["midipitch"],
+                           pairs, beats_per_bar(next(iter(sig_a))))] += 1
+    return counts
+
+
 def main(argv=None) -> int:
     from bench_families import DEFAULT_DATA, load_mtc
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--seed", type=int, default=0, help="seed of the cross-family sample")
+    ap.add_argument("--shift", action="store_true", help="only count how whole variants sit in the bar "
+                    "against each other (`whole_shift`), family pairs and chance pairs")
     args = ap.parse_args(argv)
     melodies = load_mtc(args.data)
     family = [m.meta["family"] for m in melodies]
@@ -136,6 +196,16 @@ def main(argv=None) -> int:
     same = [(a, b) for a, b in every if family[a] == family[b]]
     other = [(a, b) for a, b in every if family[a] != family[b]]
     pick = np.random.default_rng(args.seed).choice(len(other), len(same), replace=False)
+    if args.shift:
+        import gzip
+        import json
+        with gzip.open(args.data, "rt", encoding="utf-8") as fh:
+            records = [json.loads(line) for line in fh]
+        print("| pairs | " + " | ".join(SHIFTS) + " | another meter |\n|---|" + "---|" * (len(SHIFTS) + 1))
+        for name, chosen in (("one family", same), ("two families (chance)", [other[k] for k in pick])):
+            counts = shift_census(records, melodies, chosen)
+            print(f"| {name} | " + " | ".join(str(counts[s]) for s in SHIFTS + ("another meter",)) + " |")
+        return 0
     related = census(melodies, same)
     chance = census(melodies, [other[k] for k in pick])
     print(f"{len(melodies)} melodies, {len(same)} pairs of one family and as many of two families; aligned note "

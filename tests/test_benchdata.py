@@ -191,3 +191,46 @@ def test_a_re_set_riff_keeps_its_pitches_under_a_new_rhythm():
         assert merged([x[0] for x in out]) == merged([x[0] for x in riff])
         assert len(out) > len(riff) or any(a[2] != b[2] for a, b in zip(out, riff))
         assert all(b[1] == pytest.approx(a[1] + a[2]) for a, b in zip(out, out[1:]))
+
+
+def test_a_pickup_sits_at_the_end_of_its_bar():
+    # the ABC loader counts a pickup bar's beats from its own start: a half-bar upbeat in 4/4 reads 0, 1
+    bar = np.array([0, 0, 1, 1, 2])
+    start = np.array([0.0, 1.0, 2.0, 4.0, 6.0])
+    pos = np.array([0.0, 1.0, 0.0, 2.0, 0.0])
+    assert benchdata._pickup_positions(bar, start, pos, 4.0).tolist() == [2.0, 3.0, 0.0, 2.0, 0.0]
+    whole = np.array([1, 1, 2])             # no pickup (or a whole first bar): as read
+    assert benchdata._pickup_positions(whole, start[:3], pos[:3], 4.0).tolist() == pos[:3].tolist()
+
+
+def test_a_phrase_that_opens_the_query_keeps_its_place_in_the_bar(split):
+    gen = benchdata.Generator(split, seed=7)
+    phrase = [[60, 0.0, 1.0, 0], [62, 1.0, 1.0, 1], [64, 2.0, 2.0, 2]]
+    _, start, _ = gen._assemble(None, [], phrase, [], 4.0, 3.0)          # an upbeat on the fourth beat
+    assert start == 3.0
+    _, start, _ = gen._assemble(None, [[55, 0.0, 1.5, -1]], phrase, [], 3.0, 2.0)   # after context too
+    assert start % 3.0 == 2.0
+
+
+def test_positives_keep_their_source_bar_position_unless_displaced(split):
+    queries = [q for q in benchdata.Generator(split, seed=7).queries(120) if q.category in
+               benchdata.POSITIVE_CATEGORIES]
+    moved = 0
+    for q in queries:
+        tune = split.catalog[q.ref_index]
+        i = int(np.argmin(np.abs(tune.melody.notes["onset"] - q.ref_span[0])))
+        bar_q = q.time_signature[0] * 4 / q.time_signature[1]
+        offset = (q.query_span[0] * q.bpm / 60 - tune.bar_pos[i]) % bar_q
+        offset = min(offset, bar_q - offset)
+        if q.displaced:
+            moved += 1
+            assert offset == pytest.approx(1.0) or offset == pytest.approx(1.5) or offset == pytest.approx(bar_q / 2)
+        else:
+            assert offset == pytest.approx(0.0, abs=1e-6), q.qid
+    assert moved < len(queries) / 4
+
+
+def test_a_displaced_phrase_moves_by_a_beat_or_half_a_bar():
+    rng = np.random.default_rng(0)
+    assert {benchdata.displace(0.5, 4.0, rng) for _ in range(50)} == {1.5, 3.5, 2.5}
+    assert {benchdata.displace(0.0, 3.0, rng) for _ in range(50)} == {1.0, 2.0}   # no half of a triple bar

@@ -46,3 +46,22 @@ def test_metric_agreement_as_log_odds_whatever_the_pitch():
     assert bits["on vs off"] == np.log2(0.1 / 0.35) and bits["downbeat vs beat"] == np.log2(0.1 / 0.15)
     matched = C.agreement_bits(related, chance, ("match",))
     assert matched["same"] == np.log2((70 / 80) / (30 / 45))
+
+
+def test_a_whole_variant_shifted_in_the_bar_is_read_by_its_matched_pairs_common_offset():
+    pitch_a = np.array([62, 64, 65, 67, 69, 71])        # b a tone lower
+    pitch_b = np.array([60, 62, 63, 65, 67, 69])
+    pairs = [(k, k) for k in range(6)]
+    beats = np.array([0.0, 1.0, 2.0, 3.0, 0.0, 1.0])
+    assert C.whole_shift(beats, beats, pitch_a, pitch_b, pairs, 4.0) == "in place"
+    assert C.whole_shift((beats + 2) % 4, beats, pitch_a, pitch_b, pairs, 4.0) == "by half a bar"
+    assert C.whole_shift((beats + 1) % 4, beats, pitch_a, pitch_b, pairs, 4.0) == "by a beat"
+    assert C.whole_shift((beats + 0.5) % 4, beats, pitch_a, pitch_b, pairs, 4.0) == "by part of a beat"
+    # in a triple bar no offset is half a bar; pairs off the transposition (a changed note) do not vote
+    off = np.array([0.0, 1.0, 2.0, 0.0, 1.0, 2.0])
+    changed = pitch_a.copy()
+    changed[3:] += 1
+    assert C.whole_shift((off + 1) % 3, off, changed, pitch_b, pairs, 3.0) == "by a beat"
+    mixed = (off + np.array([0.0, 0.0, 0.5, 0.5, 1.0, 1.0])) % 3     # a third of the pairs at each offset
+    assert C.whole_shift(mixed, off, pitch_a, pitch_b, pairs, 3.0) == "no single offset"
+    assert C.beats_per_bar("6/8") == 2 and C.beats_per_bar("3/4") == 3 and C.beats_per_bar(None) is None
