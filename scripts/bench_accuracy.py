@@ -310,6 +310,9 @@ def main(argv=None) -> int:
             groups["pos with context"] = summarize(with_ctx)
         if no_ctx:
             groups["pos phrase only"] = summarize(no_ctx)
+        moved = [r for r, q in zip(rows, queries) if q.positive and q.displaced]   # benchdata.P_DISPLACE
+        if moved:
+            groups["pos displaced"] = summarize(moved)
         timings = {"data_s": t_data, "catalog_build_s": t_build,
                    "catalog_build_per_melody_ms": 1000 * t_build / max(len(ids), 1),
                    "median_load_s": float(np.median(t_load)), "median_query_s": float(np.median(t_search)),
