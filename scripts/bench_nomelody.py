@@ -11,7 +11,7 @@ renders (its `--workdir`). Each file goes through `transcribe`'s pitch track and
 gives the measures `transcribe` refuses by: the `MIN_NOTES`-th best note's Basic Pitch note activation
 (`segment.note_activation`; a file is refused below `HEARD_NOTE`), and, for speech-like glides, the share of
 the notes' time their pitch holds (`segment.note_steadiness`) and their mean activation over their time (a file
-is refused with both under `STEADY_SHARE` and `SPEECH_HEARD`). "before": the rule before the network (any 3
+is refused with both under `STEADY_SHARE` and `HEARD_NOTE`). "before": the rule before the network (any 3
 notes); "count": the count of heard notes alone; "now": `transcribe`'s verdict.
 
     .venv/bin/python scripts/bench_nomelody.py --seed 0 --workdir /tmp/nm0 --renders /tmp/ba --json out.json
@@ -271,7 +271,7 @@ def measure(path: str) -> dict:
     ranked = np.sort(act)[::-1]
     kth = float(ranked[audio.MIN_NOTES - 1]) if len(ranked) >= audio.MIN_NOTES else 0.0
     steady, heard_time = audio.time_share(notes, note_steadiness(notes, tr)), audio.time_share(notes, act)
-    speech_like = steady < audio.STEADY_SHARE and heard_time < audio.SPEECH_HEARD
+    speech_like = steady < audio.STEADY_SHARE and heard_time < audio.HEARD_NOTE
     return {"notes": len(notes), "heard": heard, "kth": kth, "median": float(np.median(act)) if len(act) else 0.0,
             "steady": steady, "heard_time": heard_time, "seconds": stats.seconds, "time": time.perf_counter() - t0,
             "refused": voiced < audio.MIN_VOICED_FRACTION or heard < audio.MIN_NOTES or speech_like,
@@ -341,9 +341,9 @@ def main(argv=None) -> int:
             st, ht = np.array([r["steady"] for r in sel]), np.array([r["heard_time"] for r in sel])
             print(f"{kind} passing the count ({len(sel)}): steady min {st.min():.2f} max {st.max():.2f}; "
                   f"heard time min {ht.min():.2f} max {ht.max():.2f}; speech-like "
-                  f"{int(np.sum((st < audio.STEADY_SHARE) & (ht < audio.SPEECH_HEARD)))}")
-    print(f"threshold HEARD_NOTE {audio.HEARD_NOTE}, STEADY_SHARE {audio.STEADY_SHARE}, SPEECH_HEARD "
-          f"{audio.SPEECH_HEARD}; wrong: {[(r['name'], r['kind']) for r in wrong]}")
+                  f"{int(np.sum((st < audio.STEADY_SHARE) & (ht < audio.HEARD_NOTE)))}")
+    print(f"threshold HEARD_NOTE {audio.HEARD_NOTE}, STEADY_SHARE {audio.STEADY_SHARE}; "
+          f"wrong: {[(r['name'], r['kind']) for r in wrong]}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"config": vars(args), "heard_note": audio.HEARD_NOTE, "rows": rows}, fh, indent=1)

@@ -125,7 +125,7 @@ def test_speech_whose_fundamental_the_network_hears_is_refused_as_gliding(record
     activation = note_activation(notes, tr)
     assert np.sum(activation >= audio.HEARD_NOTE) >= audio.MIN_NOTES          # the count passes it
     assert audio.time_share(notes, note_steadiness(notes, tr)) < audio.STEADY_SHARE
-    assert audio.time_share(notes, activation) < audio.SPEECH_HEARD
+    assert audio.time_share(notes, activation) < audio.HEARD_NOTE
     with pytest.raises(NoMelody, match=r"their pitch glides \(held \d+% of their time, heard \d+%\)"):
         load(path)
 
