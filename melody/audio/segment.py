@@ -73,8 +73,9 @@ VIBRATO_REACH = 1.2      # frames before the first and after the last crest with
 # tuned; a looser chain rule moved onsets early in takes without slides (BENCHMARKS.md, "Sixteenth session:
 # a singer's effects together").
 GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.15, 0.1, 0.05, 0.8, 1.0, 1.0
-# A note's frame holds its pitch within STEADY_SEMITONES (`note_steadiness`): half the semitone, the
-# quantisation's own reach; a sung note's 30-cent intonation and a 5-6 Hz vibrato's usual +-0.3-0.5 stay inside.
+# A note's frame holds its pitch within STEADY_SEMITONES (`note_steadiness`): nearer the note than any other key.
+# A sung note's 30-cent intonation stays inside, and so does a vibrato of up to +-0.5 (a wider one, up to +-1
+# semitone, is inside part of its swing: VIBRATO_SWING).
 STEADY_SEMITONES = 0.5
 
 
@@ -329,7 +330,6 @@ def note_activation(notes: np.ndarray, tr: PitchTrack) -> np.ndarray | None:
     return out
 
 
-
 def note_steadiness(notes: np.ndarray, tr: PitchTrack) -> np.ndarray:
     """Each note's share of its voiced frames whose pitch (``tr.midi``) lies within ``STEADY_SEMITONES`` of
     the note's pitch: 1 for a held note, about half or less for a piece of a glide. Speech glides through
@@ -345,6 +345,7 @@ def note_steadiness(notes: np.ndarray, tr: PitchTrack) -> np.ndarray:
         if len(seg):
             out[k] = float(np.mean(np.abs(seg - notes["pitch"][k]) <= STEADY_SEMITONES))
     return out
+
 
 def _refine_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
     """Move each note's start back over its attack, up to ``MAX_ATTACK_S``: while the frame before still
