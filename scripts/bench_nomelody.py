@@ -3,7 +3,7 @@
 
 A corpus built in code (numpy synthesis and FluidSynth renders with the GM soundfont, `--seed` varies every
 line, tempo, kit and noise) of sounds without a melody (white, pink and brown noise, speech-shaped noise,
-voiced speech-like pulses, mains hum, an 808 kick, six GM drum kits, hand percussion, a kick drum alone, hi-hats
+voiced speech-like pulses (a man's and a woman's register, 20 s and a minute), mains hum, an 808 kick, six GM drum kits, hand percussion, a kick drum alone, hi-hats
 alone, sustained pads) and of lines that are melodies (bass lines, with and without drums, flute, voice,
 whistle, cello, choir, timpani, marimba, steel drums, a sax over hand percussion, a long drum intro before a flute, clipped
 music); plus the real recordings of ../shared/data/real-audio-dev and, with `--renders`, bench_audio.py's
@@ -81,11 +81,12 @@ def speech_noise(rng, seconds: float) -> np.ndarray:
     return out
 
 
-def voiced_speech(rng, seconds: float) -> np.ndarray:
-    """Speech-like voicing: a glottal pulse train whose pitch glides through each syllable (no held notes)."""
+def voiced_speech(rng, seconds: float, register: float = 1.0) -> np.ndarray:
+    """Speech-like voicing: a glottal pulse train whose pitch glides through each syllable (no held notes);
+    ``register`` scales the pitch (1: a man's 90-200 Hz, 1.8: a woman's)."""
     out = np.zeros(int(SR * seconds))
     for t, length in syllables(rng, seconds):
-        f0 = np.linspace(rng.uniform(110, 200), rng.uniform(90, 180), length)
+        f0 = register * np.linspace(rng.uniform(110, 200), rng.uniform(90, 180), length)
         pulses = (np.diff(np.floor(np.cumsum(f0) / SR), prepend=0) > 0).astype(float)
         out[t:t + length] = formants(rng, pulses) * np.sin(np.linspace(0, np.pi, length)) ** 0.5
     return out
@@ -244,6 +245,10 @@ def build(folder: str, seed: int) -> list[tuple[str, str, str]]:
     path = os.path.join(folder, "clipped_band.wav")     # driven 12 dB into the rails
     soundfile.write(path, np.clip(band / np.abs(band).max() * 4.0, -1, 1), sr)
     out.append(("clipped_band", "melody", path))
+    # drawn last, so that the files above keep their draws: a woman's voice (the network hears more of its
+    # syllables as notes) and a minute of speech (more flat syllables than 20 s)
+    wav("voiced_speech_high", "none", voiced_speech(rng, 20, register=1.8))
+    wav("voiced_speech_long", "none", voiced_speech(rng, 60))
     return out
 
 
