@@ -62,7 +62,8 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     CorruptFile : undecodable, NaN samples, absurd sample rate.
     NoMelody : too short, silent, or no stable pitched line: fewer than MIN_NOTES notes, counting (fused)
         only those Basic Pitch hears as notes (noise, drums, percussion, speech-like sounds), or (fused) notes
-        that glide and are weakly heard (speech: STEADY_SHARE, HEARD_NOTE)."""
+        that glide and are weakly heard (speech: STEADY_SHARE, HEARD_NOTE).
+    """
     path = os.fspath(path)
     if method not in METHODS:
         raise ValueError(f"unknown transcription method {method!r} (choose from {', '.join(METHODS)})")
