@@ -1,15 +1,18 @@
 #!/usr/bin/env python
 """Recordings without a melody: which are refused, and that no recording with one is.
 
-A corpus built in code (numpy synthesis and FluidSynth renders with the GM soundfont, `--seed` varies every
-line, tempo, kit and noise) of sounds without a melody (white, pink and brown noise, speech-shaped noise,
-voiced speech-like pulses, mains hum, an 808 kick, six GM drum kits, hand percussion, a kick drum alone, hi-hats
-alone, sustained pads) and of lines that are melodies (bass lines, with and without drums, flute, voice,
-whistle, cello, choir, timpani, marimba, steel drums, a sax over hand percussion, a long drum intro before a flute, clipped
-music); plus the real recordings of ../shared/data/real-audio-dev and, with `--renders`, bench_audio.py's
-renders (its `--workdir`). Each file goes through `transcribe`'s pitch track and notes (fused), and the table
-gives the measure `transcribe` refuses by: the `MIN_NOTES`-th best note's Basic Pitch note activation
-(`segment.note_activation`; a file is refused below `HEARD_NOTE`).
+A corpus built in code (numpy synthesis and FluidSynth renders with the GM soundfont, `--seed` varies every line,
+tempo, kit and noise) of sounds without a melody (white, pink and brown noise, speech-shaped noise, voiced speech-
+like pulses (a man's and a woman's register, 20 s and a minute), mains hum, an 808 kick, six GM drum kits, hand
+percussion, a kick drum alone, hi-hats alone, sustained pads) and of lines that are melodies (bass lines, with and
+without drums, flute, voice, whistle, cello, choir, timpani, marimba, steel drums, a sax over hand percussion, a
+long drum intro before a flute, clipped music); plus the real recordings of ../shared/data/real-audio-dev and,
+with `--renders`, bench_audio.py's renders (its `--workdir`). Each file goes through `transcribe`'s pitch track
+and notes (fused), and the table gives the measures `transcribe` refuses by: the `MIN_NOTES`-th best note's Basic
+Pitch note activation (`segment.note_activation`; a file is refused below `HEARD_NOTE`), and, for speech-like
+glides, the share of the notes' time their pitch holds (`segment.note_steadiness`) and their mean activation over
+their time (a file is refused with both under `STEADY_SHARE` and `HEARD_NOTE`). "before": the rule before the
+network (any 3 notes); "count": the count of heard notes alone; "now": `transcribe`'s verdict.
 
     .venv/bin/python scripts/bench_nomelody.py --seed 0 --workdir /tmp/nm0 --renders /tmp/ba --json out.json
 """
@@ -78,11 +81,12 @@ def speech_noise(rng, seconds: float) -> np.ndarray:
     return out
 
 
-def voiced_speech(rng, seconds: float) -> np.ndarray:
-    """Speech-like voicing: a glottal pulse train whose pitch glides through each syllable (no held notes)."""
+def voiced_speech(rng, seconds: float, register: float = 1.0) -> np.ndarray:
+    """Speech-like voicing: a glottal pulse train whose pitch glides through each syllable (no held notes);
+    ``register`` scales the pitch (1: a man's 90-200 Hz, 1.8: a woman's)."""
     out = np.zeros(int(SR * seconds))
     for t, length in syllables(rng, seconds):
-        f0 = np.linspace(rng.uniform(110, 200), rng.uniform(90, 180), length)
+        f0 = register * np.linspace(rng.uniform(110, 200), rng.uniform(90, 180), length)
         pulses = (np.diff(np.floor(np.cumsum(f0) / SR), prepend=0) > 0).astype(float)
         out[t:t + length] = formants(rng, pulses) * np.sin(np.linspace(0, np.pi, length)) ** 0.5
     return out
@@ -241,6 +245,10 @@ def build(folder: str, seed: int) -> list[tuple[str, str, str]]:
     path = os.path.join(folder, "clipped_band.wav")     # driven 12 dB into the rails
     soundfile.write(path, np.clip(band / np.abs(band).max() * 4.0, -1, 1), sr)
     out.append(("clipped_band", "melody", path))
+    # drawn last, so that the files above keep their draws: a woman's voice (the network hears more of its
+    # syllables as notes) and a minute of speech (more flat syllables than 20 s)
+    wav("voiced_speech_high", "none", voiced_speech(rng, 20, register=1.8))
+    wav("voiced_speech_long", "none", voiced_speech(rng, 60))
     return out
 
 
@@ -250,7 +258,7 @@ def measure(path: str) -> dict:
     """`transcribe`'s (fused) pitch track and notes of one file, and its no-melody measure."""
     from melody import audio
     from melody.audio.decode import AudioStats
-    from melody.audio.segment import note_activation, notes_from_track
+    from melody.audio.segment import note_activation, note_steadiness, notes_from_track
     from melody.errors import MelodyError
 
     t0 = time.perf_counter()
@@ -258,17 +266,21 @@ def measure(path: str) -> dict:
         stats = AudioStats(path)
         tr = audio._pitch_track(path, stats, "fused")
     except MelodyError as exc:
-        return {"notes": 0, "heard": 0, "kth": 0.0, "median": 0.0, "early": str(exc), "seconds": None,
-                "time": time.perf_counter() - t0, "refused": True, "refused_before": True}
+        return {"notes": 0, "heard": 0, "kth": 0.0, "median": 0.0, "steady": 0.0, "heard_time": 0.0,
+                "early": str(exc), "seconds": None, "time": time.perf_counter() - t0, "refused": True,
+                "refused_before": True}
     notes = notes_from_track(tr)
     act = note_activation(notes, tr)
     voiced = float(np.isfinite(tr.midi).mean()) if len(tr.midi) else 0.0
     heard = int(np.sum(act >= audio.HEARD_NOTE))
     ranked = np.sort(act)[::-1]
     kth = float(ranked[audio.MIN_NOTES - 1]) if len(ranked) >= audio.MIN_NOTES else 0.0
+    steady, heard_time = audio.time_share(notes, note_steadiness(notes, tr)), audio.time_share(notes, act)
+    speech_like = steady < audio.STEADY_SHARE and heard_time < audio.HEARD_NOTE
     return {"notes": len(notes), "heard": heard, "kth": kth, "median": float(np.median(act)) if len(act) else 0.0,
-            "seconds": stats.seconds, "time": time.perf_counter() - t0,
-            "refused": voiced < audio.MIN_VOICED_FRACTION or heard < audio.MIN_NOTES,
+            "steady": steady, "heard_time": heard_time, "seconds": stats.seconds, "time": time.perf_counter() - t0,
+            "refused": voiced < audio.MIN_VOICED_FRACTION or heard < audio.MIN_NOTES or speech_like,
+            "refused_count": voiced < audio.MIN_VOICED_FRACTION or heard < audio.MIN_NOTES,
             "refused_before": voiced < audio.MIN_VOICED_FRACTION or len(notes) < audio.MIN_NOTES}
 
 
@@ -278,7 +290,10 @@ def real_files() -> list[tuple[str, str, str]]:
 
 
 def render_files(workdir: str) -> list[tuple[str, str, str]]:
-    paths = sorted(p for p in glob.glob(os.path.join(workdir, "audio", "*")) if p.endswith((".wav", ".mp3")))
+    """The recordings of bench_audio.py's --workdir (its audio/: mixes, solos, rooms) or of a folder of them
+    (bench_sung.py's takes, --workdir/sung-S)."""
+    folder = os.path.join(workdir, "audio") if os.path.isdir(os.path.join(workdir, "audio")) else workdir
+    paths = sorted(p for p in glob.glob(os.path.join(folder, "*")) if p.endswith((".wav", ".mp3", ".flac")))
     return [("render:" + os.path.basename(p), "melody", p) for p in paths]
 
 
@@ -290,7 +305,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0, help="varies the corpus's lines, tempi, kits and noise")
     ap.add_argument("--workdir", required=True, help="where the corpus is written")
-    ap.add_argument("--renders", help="bench_audio.py's --workdir: its renders are measured too (must pass)")
+    ap.add_argument("--renders", action="append", default=[],
+                    help="bench_audio.py's --workdir or a folder of takes (bench_sung.py's --workdir/sung-S): "
+                         "its recordings are measured too (must pass); repeatable")
     ap.add_argument("--no-real", action="store_true", help="skip ../shared/data/real-audio-dev")
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args(argv)
@@ -299,15 +316,17 @@ def main(argv=None) -> int:
 
     files = build(args.workdir, args.seed)
     files += [] if args.no_real else real_files()
-    files += render_files(args.renders) if args.renders else []
-    print(f"{'file':<44}{'kind':<8}{'notes':>6}{'heard':>6}{'k-th':>7}{'median':>7}  {'before':<9}now")
+    files += [f for folder in args.renders for f in render_files(folder)]
+    print(f"{'file':<44}{'kind':<8}{'notes':>6}{'heard':>6}{'k-th':>7}{'median':>7}{'steady':>7}{'h.time':>7}"
+          f"  {'before':<9}{'count':<9}now")
     rows = []
     for name, kind, path in files:
         row = {"name": name, "kind": kind, **measure(path)}
         rows.append(row)
         if not name.startswith("render:"):
             print(f"{name:<44}{kind:<8}{row['notes']:>6}{row['heard']:>6}{row['kth']:>7.2f}{row['median']:>7.2f}"
-                  f"  {_verdict(row['refused_before']):<9}{_verdict(row['refused'])}", flush=True)
+                  f"{row['steady']:>7.2f}{row['heard_time']:>7.2f}  {_verdict(row['refused_before']):<9}"
+                  f"{_verdict(row.get('refused_count', True)):<9}{_verdict(row['refused'])}", flush=True)
     wrong = [r for r in rows if r["refused"] != (r["kind"] == "none")]
     for kind in ("none", "melody"):
         sel = [r for r in rows if r["kind"] == kind]
@@ -320,7 +339,16 @@ def main(argv=None) -> int:
         kth = np.array([r["kth"] for r in renders])
         print(f"renders: {len(renders)}, refused {sum(r['refused'] for r in renders)}, measure min {kth.min():.2f}, "
               f"1st percentile {np.percentile(kth, 1):.2f}")
-    print(f"threshold HEARD_NOTE {audio.HEARD_NOTE}; wrong: {[(r['name'], r['kind']) for r in wrong]}")
+    # speech-like: the notes glide (steady) and the network hears them weakly (heard time); both below to refuse
+    for kind in ("none", "melody"):
+        sel = [r for r in rows if r["kind"] == kind and "early" not in r and r["heard"] >= audio.MIN_NOTES]
+        if sel:
+            st, ht = np.array([r["steady"] for r in sel]), np.array([r["heard_time"] for r in sel])
+            print(f"{kind} passing the count ({len(sel)}): steady min {st.min():.2f} max {st.max():.2f}; "
+                  f"heard time min {ht.min():.2f} max {ht.max():.2f}; speech-like "
+                  f"{int(np.sum((st < audio.STEADY_SHARE) & (ht < audio.HEARD_NOTE)))}")
+    print(f"threshold HEARD_NOTE {audio.HEARD_NOTE}, STEADY_SHARE {audio.STEADY_SHARE}; "
+          f"wrong: {[(r['name'], r['kind']) for r in wrong]}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"config": vars(args), "heard_note": audio.HEARD_NOTE, "rows": rows}, fh, indent=1)

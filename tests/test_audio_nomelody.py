@@ -13,8 +13,10 @@ import soundfile
 
 from conftest import require_system
 from melody import batch
+from melody import audio
 from melody.audio import extract
-from melody.audio.segment import note_activation
+from melody.audio.decode import AudioStats
+from melody.audio.segment import note_activation, note_steadiness, notes_from_track
 from melody.errors import NoMelody
 from melody.io import load
 from melody.notes import make_notes
@@ -112,3 +114,40 @@ def test_note_activation_is_the_mean_at_the_notes_key_over_the_note(rng):
         expected.append(float(act[frames, key].mean()) if 0 <= key < 88 and frames else 0.0)
     assert got == pytest.approx(expected, rel=1e-6)       # a note under the piano's lowest key (20) is heard as 0
     assert note_activation(notes, extract.PitchTrack(np.zeros(3), np.zeros(3), np.zeros(3))) is None
+
+
+def test_speech_whose_fundamental_the_network_hears_is_refused_as_gliding(recordings):
+    # the path on the speech's fundamental (fuse.heard_overtones) makes the network hear a few flat syllables as
+    # notes: enough for the count alone (the twelfth session's measure), not once the notes' glides are judged
+    path = recordings["voiced_speech.wav"]
+    tr = audio._pitch_track(path, AudioStats(path), "fused")
+    notes = notes_from_track(tr)
+    activation = note_activation(notes, tr)
+    assert np.sum(activation >= audio.HEARD_NOTE) >= audio.MIN_NOTES          # the count passes it
+    assert audio.time_share(notes, note_steadiness(notes, tr)) < audio.STEADY_SHARE
+    assert audio.time_share(notes, activation) < audio.HEARD_NOTE
+    with pytest.raises(NoMelody, match=r"their pitch glides \(held \d+% of their time, heard \d+%\)"):
+        load(path)
+
+
+def test_note_steadiness_is_the_share_of_a_notes_voiced_frames_at_its_pitch():
+    hop = 0.01
+    midi = np.full(100, np.nan)
+    midi[0:30] = 60.0 + np.array([0.1, -0.2, 0.4] * 10)         # held, within half a semitone
+    midi[30:60] = np.linspace(62.0, 65.0, 30)                    # a glide of 3 semitones
+    midi[60:70] = 70.0
+    midi[65:68] = np.nan                                         # unvoiced frames do not count
+    midi[68:70] = 71.0
+    tr = extract.PitchTrack(midi.astype("f4"), np.ones(100, "f4"), np.ones(100), hop_s=hop)
+    notes = make_notes([0.0, 0.3, 0.6, 0.9], [0.3, 0.3, 0.1, 0.05], [60.0, 63.5, 70.0, 50.0])
+    got = note_steadiness(notes, tr)
+    expected = []
+    for onset, duration, pitch in zip(notes["onset"], notes["duration"], notes["pitch"]):   # the plain reading
+        frames = [midi[t] for t in range(100) if onset <= t * hop + 1e-9 < onset + duration and np.isfinite(midi[t])]
+        expected.append(np.mean([abs(f - pitch) <= 0.5 for f in frames]) if frames else 1.0)
+    assert got == pytest.approx(expected)
+    assert got[0] == 1.0 and got[1] == pytest.approx(10 / 30) and got[2] == pytest.approx(5 / 7) and got[3] == 1.0
+    # over the notes' time: each note weighted by its duration
+    want = (0.3 * 1.0 + 0.3 * (10 / 30) + 0.1 * (5 / 7) + 0.05 * 1.0) / 0.75
+    assert audio.time_share(notes, got) == pytest.approx(want)
+    assert audio.time_share(notes[:0], got[:0]) == 0.0

@@ -14,7 +14,7 @@ from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import MIN_RMS, PitchTrack, candidates, pyin_track, track
 from .rhythm import snap_to_beats
-from .segment import note_activation, notes_from_track
+from .segment import note_activation, note_steadiness, notes_from_track
 
 MIN_SECONDS = 0.5
 MIN_VOICED_FRACTION = 0.03
@@ -26,6 +26,20 @@ MIN_NOTES = 3                 # fewer stable pitched notes than this is no melod
 # sounds: 0.36 at most, one 0.55); in every recording with a sung or played line (300 bench_audio renders,
 # vocadito, MASTmelody, bass lines) 0.58 at least. Known miss: a timpani line (0.16-0.19) is refused.
 HEARD_NOTE = 0.5
+# A count alone lets speech pass once the path reads its fundamental (`fuse.heard_overtones`): Basic Pitch hears
+# some of its flat syllables as notes (3-25 of 60-110 "notes" in 12-20 s of voiced speech-like sound; 11 of 13
+# draws pass the count), and a longer recording holds more of them. So a recording is also refused as
+# speech-like where its notes glide, holding their pitch (`segment.note_steadiness`) for less than STEADY_SHARE
+# of their time, while the network hears them, on average over their time, less surely than a heard note
+# (mean note activation under HEARD_NOTE). Steadiness does not depend on the path: each partial of a gliding
+# voice glides as far in semitones as its fundamental (speech 0.46-0.62 on its partials or its fundamental);
+# the activation keeps a line the network hears well from being refused for its glides alone. Chosen between
+# the two sides of scripts/bench_nomelody.py (BENCHMARKS.md, "Seventeenth session: a voice in a room, without
+# letting speech pass as a melody"): 19 draws of voiced speech-like sound (12-60 s, male and female range) at
+# most 0.62 held; 998 recordings with a sung or played line (bench_audio's mixes, solos and rooms, bench_sung's
+# takes, vocadito, MASTmelody) at least 0.71 held (and 0.51 heard there), and those under 0.5 heard at least
+# 0.77 held. Known miss: speech whose syllables glide half as far (0.70-0.75 held) passes.
+STEADY_SHARE = 0.67
 CLIPPED_WARNING = 0.01
 SILENT_PEAK = 10 ** (-70 / 20)   # a file whose loudest sample is this quiet or quieter is silent
 
@@ -47,7 +61,8 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     ------
     CorruptFile : undecodable, NaN samples, absurd sample rate.
     NoMelody : too short, silent, or no stable pitched line: fewer than MIN_NOTES notes, counting (fused)
-        only those Basic Pitch hears as notes (noise, drums, percussion, speech-like sounds).
+        only those Basic Pitch hears as notes (noise, drums, percussion, speech-like sounds), or (fused) notes
+        that glide and are weakly heard (speech: STEADY_SHARE, HEARD_NOTE).
     """
     path = os.fspath(path)
     if method not in METHODS:
@@ -58,11 +73,15 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     notes = notes_from_track(tr)
     activation = note_activation(notes, tr)      # None without the network (salience, pyin): every note counts
     heard = len(notes) if activation is None else int(np.sum(activation >= HEARD_NOTE))
+    # without the network every note counts, and nothing is judged speech-like
+    steady = 1.0 if activation is None else time_share(notes, note_steadiness(notes, tr))
+    heard_time = 1.0 if activation is None else time_share(notes, activation)
+    speech_like = steady < STEADY_SHARE and heard_time < HEARD_NOTE
     rhythm = {"snapped": False}
     if snap:
         notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s)
-    if voiced < MIN_VOICED_FRACTION or heard < MIN_NOTES:
-        raise NoMelody(_no_melody(path, len(notes), stats, heard))
+    if voiced < MIN_VOICED_FRACTION or heard < MIN_NOTES or speech_like:
+        raise NoMelody(_no_melody(path, len(notes), stats, heard, (steady, heard_time) if speech_like else None))
     if stats.clipped_fraction > CLIPPED_WARNING:
         stats.warnings.append(f"{100 * stats.clipped_fraction:.1f}% of samples are clipped; "
                               "pitches may be less reliable")
@@ -90,10 +109,22 @@ def _pitch_track(path: str, stats: AudioStats, method: str) -> PitchTrack:
     return track(*cand)
 
 
-def _no_melody(path: str, n_notes: int, stats: AudioStats, heard: int | None = None) -> str:
-    """The one line for a recording without a melody: what was found, the likely cause, what to do."""
+def time_share(notes: np.ndarray, values: np.ndarray) -> float:
+    """The mean of per-note ``values`` (a share or an activation in [0, 1]) over the notes' time: each note
+    weighted by its duration; 0 for no notes."""
+    total = float(np.sum(notes["duration"]))
+    return float(np.sum(notes["duration"] * values)) / total if total > 0 else 0.0
+
+
+def _no_melody(path: str, n_notes: int, stats: AudioStats, heard: int | None = None,
+               glides: tuple[float, float] | None = None) -> str:
+    """The one line for a recording without a melody: what was found, the likely cause, what to do.
+    ``glides``: (steady, heard) time shares where the notes were judged speech-like."""
     if heard is not None and heard < n_notes:     # the tracker held drum hits, noise or speech for notes
         found = f"{n_notes} pitched sounds in {stats.seconds:.1f} s, {heard} of them heard as sung or played notes"
+        if glides is not None:
+            found += (f"; their pitch glides (held {100 * glides[0]:.0f}% of their time, "
+                      f"heard {100 * glides[1]:.0f}%)")
     else:
         found = f"{n_notes} stable pitched note{'' if n_notes == 1 else 's'} in {stats.seconds:.1f} s"
     return (f"{path}: no melody found ({found}; noise, drums or speech only?): "

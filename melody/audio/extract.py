@@ -166,16 +166,22 @@ NOTE_WEIGHT, ONSET_EASE = 0.5, 8.0
 # two thirds of them heard); a release tail or a rest the network hears no note in keeps the usual threshold,
 # and so does a frame where it hears several keys, or any frame of an ensemble (``fuse.SINGLE_LINE``).
 HEARD_UNVOICED = 0.5
+# A candidate taken for the overtone of a note the network hears (``fuse.heard_overtones``) keeps OVERTONE_KEEP
+# of its weighted emission (as a third harmonic does in the first pass, TWELFTH_KEEP); the frame's strongest
+# emission is kept, so voicing is unchanged.
+OVERTONE_KEEP = 0.5
 
 
 def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None, cand_onset=None,
-          heard=None) -> PitchTrack:
+          heard=None, overtone=None) -> PitchTrack:
     """The melody path through the candidates, in two passes (see module docstring).
 
     cand_note, cand_onset : (n_frames, N_CAND) Basic Pitch's note and onset activation at each candidate's
         key (``melody.audio.fuse``), or None: the salience alone.
     heard : (n_frames,) bool, frames where the network hears one note, at a candidate's key
-        (``fuse.heard_alone``): voiced at ``HEARD_UNVOICED`` of the usual salience; None: nowhere."""
+        (``fuse.heard_alone``): voiced at ``HEARD_UNVOICED`` of the usual salience; None: nowhere.
+    overtone : (n_frames, N_CAND) bool, candidates taken for a heard note's overtone (``fuse.heard_overtones``):
+        they keep ``OVERTONE_KEEP`` of their emission (with ``cand_note`` only); None: none."""
     n = len(cand_midi)
     midi = np.full(n, np.nan, dtype="f4")
     salience = np.zeros(n, dtype="f4")
@@ -193,6 +199,8 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None,
     att = (np.zeros(cents.shape) if cand_attack is None else np.nan_to_num(cand_attack.astype("f8")))
     if cand_note is not None:     # reorders a frame's candidates; its strongest emission (voicing) stays
         weighted = emit * ((1.0 - NOTE_WEIGHT) + NOTE_WEIGHT * cand_note)
+        if overtone is not None:
+            weighted = weighted * np.where(overtone, OVERTONE_KEEP, 1.0)
         top = weighted.max(axis=1, keepdims=True)
         emit = weighted * np.where(top > 0, emit.max(axis=1, keepdims=True) / np.maximum(top, 1e-12), 0.0)
     if cand_onset is not None:

@@ -13,6 +13,9 @@ start. Per tracker frame and candidate we read the activation of the candidate's
   (``extract.ONSET_EASE``);
 - voicing: where the network hears one key sounding, and it is a candidate's, a quieter pitch is voiced
   (``heard_alone``, ``extract.HEARD_UNVOICED``): a soft note in a noisy room;
+- overtones: a candidate at 2-6 times the frequency of a candidate whose key the network hears, its own key
+  unheard, is taken for that note's overtone (``heard_overtones``, ``extract.OVERTONE_KEEP``): a low voice
+  in a room;
 - the onset activation at each note's own key then splits re-played repeats that the salience shows as
   one note, and an onset at another key that then sounds alone starts the short note the path held the
   previous note over (``melody.audio.segment``).
@@ -25,7 +28,7 @@ import numpy as np
 
 from . import kernels, neural
 from .decode import AudioStats, blocks
-from .extract import HOP, SR, PitchTrack, candidates, track
+from .extract import FRAMES_PER_BLOCK, HOP, SR, PitchTrack, candidates, track
 
 NOTE_BEFORE_S, NOTE_AFTER_S = 0.03, 0.06     # window of activation frames read per tracker frame
 ONSET_BEFORE_S, ONSET_AFTER_S = 0.03, 0.06
@@ -43,6 +46,16 @@ SINGLE_LINE = 0.4
 # it, and with one key only such a note stayed unvoiced (BENCHMARKS.md, "the short notes a singer's timing
 # leaves": 1 and 2 tried; 2 gained 3 queries at rank 1 over the sung steady and timing takes, seeds 0 and 1).
 HEARD_KEYS = 2
+# A candidate lying OVERTONE_HARMONICS times above another of its frame (within OVERTONE_CENTS; a voice's and
+# an instrument's partials are harmonic) is that candidate's overtone where the network hears the lower key
+# sounding (HEARD_NOTE) and not its own. A low voice (a male singer's A2-D3) has its fundamental 15-20 dB
+# down under the ear's loudness curve, so its 4th-6th partials, in the first formant (500-700 Hz), sum to a
+# salience as high as the fundamental's; in a room the reverb colours the partials and the network's note
+# activation at the sung key drops (0.7-0.8 -> 0.5-0.65), and the path went onto the partials (bench_sung's
+# "all" takes of 8 songs put in a room: 27 of 292 notes at a wrong pitch, most of them 1-2.6 octaves high,
+# against 12 dry; 17 with this rule; BENCHMARKS.md, "voices and instruments in a room"). Single line only
+# (SINGLE_LINE): in a mix a heard bass note under an unheard lead is common.
+OVERTONE_HARMONICS, OVERTONE_CENTS = (2, 3, 4, 5, 6), 30.0
 
 
 def key_evidence(act: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray, before_s: float,
@@ -65,20 +78,43 @@ def heard_alone(note: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray) 
     (its tail, or its reverb); where more sound (chords, a mix's accompaniment while the lead rests) the
     salience alone decides the voicing."""
     n = len(cand_midi)
-    if not len(note) or not n:
-        return np.zeros(n, dtype=bool)
+    if not len(note) or not n or not single_line(note):
+        return np.zeros(n, dtype=bool)                                    # an ensemble, or nothing heard
     hop = float(act_times[1] - act_times[0]) if len(act_times) > 1 else neural.HOP / neural.SR
     rows = np.clip(np.round((np.arange(n) * (HOP / SR) - act_times[0]) / hop).astype(np.int64), 0, len(note) - 1)
     sounding = note >= HEARD_NOTE                                         # (activation frames, 88)
     count = sounding.sum(axis=1)
-    one = count == 1
-    if not one.any() or one.sum() < SINGLE_LINE * np.count_nonzero(count):
-        return np.zeros(n, dtype=bool)                                    # an ensemble, or nothing heard
     keys = np.floor(np.asarray(cand_midi, dtype="f8") + 0.5) - neural.MIDI_LOW
     t, k = np.nonzero(np.isfinite(keys) & (keys >= 0) & (keys < note.shape[1]))
     at_cand = np.zeros(n, dtype=bool)
     at_cand[t[sounding[rows[t], keys[t, k].astype(np.int64)]]] = True
     return (count <= HEARD_KEYS)[rows] & at_cand
+
+
+def single_line(note: np.ndarray) -> bool:
+    """Whether a recording is a single line: of the activation frames (``note``: frames x 88 keys) in which
+    the network hears any key sounding, at least ``SINGLE_LINE`` hear exactly one."""
+    count = (note >= HEARD_NOTE).sum(axis=1)
+    one = int(np.count_nonzero(count == 1))
+    return one > 0 and one >= SINGLE_LINE * np.count_nonzero(count)
+
+
+def heard_overtones(cand_note: np.ndarray, cand_midi: np.ndarray) -> np.ndarray:
+    """(n_frames, K) True for a candidate whose key the network does not hear (``cand_note``, `key_evidence`'s
+    note activation per candidate, below ``HEARD_NOTE``) lying ``OVERTONE_HARMONICS`` times above a candidate
+    of its frame whose key it hears: that note's overtone. Call it for a single line only."""
+    cents = np.asarray(cand_midi, dtype="f8") * 100.0
+    heard = np.nan_to_num(np.asarray(cand_note, dtype="f8")) >= HEARD_NOTE
+    out = np.zeros(cents.shape, dtype=bool)
+    for a in range(0, len(cents), FRAMES_PER_BLOCK):     # (frames, K, K) temporaries: a block at a time
+        c, h = cents[a:a + FRAMES_PER_BLOCK], heard[a:a + FRAMES_PER_BLOCK]
+        gap = c[:, :, None] - c[:, None, :]              # [t, j, i]: how far candidate j lies above candidate i
+        below = np.zeros(gap.shape, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            for k in OVERTONE_HARMONICS:
+                below |= np.abs(gap - 1200.0 * np.log2(k)) <= OVERTONE_CENTS
+        out[a:a + FRAMES_PER_BLOCK] = ~h & np.any(below & h[:, None, :], axis=2)
+    return out
 
 
 def fused_track(path: str, stats: AudioStats, cand: tuple | None = None) -> PitchTrack:
@@ -91,9 +127,11 @@ def fused_track(path: str, stats: AudioStats, cand: tuple | None = None) -> Pitc
     times = act.times()
     note = key_evidence(act.note, times, cand[0], NOTE_BEFORE_S, NOTE_AFTER_S)
     onset = key_evidence(act.onset, times, cand[0], ONSET_BEFORE_S, ONSET_AFTER_S)
-    tr = track(*cand, cand_note=note, cand_onset=onset, heard=heard_alone(act.note, times, cand[0]))
+    overtone = heard_overtones(note, cand[0]) if single_line(act.note) else None
+    tr = track(*cand, cand_note=note, cand_onset=onset, heard=heard_alone(act.note, times, cand[0]),
+               overtone=overtone)
     tr.key_onset, tr.key_onset_times, tr.key_note = act.onset, times, act.note
     return tr
 
 
-__all__ = ["fused_track", "heard_alone", "key_evidence"]
+__all__ = ["fused_track", "heard_alone", "heard_overtones", "key_evidence", "single_line"]

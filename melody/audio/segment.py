@@ -73,6 +73,10 @@ VIBRATO_REACH = 1.2      # frames before the first and after the last crest with
 # tuned; a looser chain rule moved onsets early in takes without slides (BENCHMARKS.md, "Sixteenth session:
 # a singer's effects together").
 GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.15, 0.1, 0.05, 0.8, 1.0, 1.0
+# A note's frame holds its pitch within STEADY_SEMITONES (`note_steadiness`): nearer the note than any other key.
+# A sung note's 30-cent intonation stays inside, and so does a vibrato of up to +-0.5 (a wider one, up to +-1
+# semitone, is inside part of its swing: VIBRATO_SWING).
+STEADY_SEMITONES = 0.5
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -323,6 +327,23 @@ def note_activation(notes: np.ndarray, tr: PitchTrack) -> np.ndarray | None:
     for k in range(len(notes)):
         if 0 <= keys[k] < act.shape[1] and lo[k] < len(act):
             out[k] = float(act[lo[k]:hi[k], keys[k]].mean())
+    return out
+
+
+def note_steadiness(notes: np.ndarray, tr: PitchTrack) -> np.ndarray:
+    """Each note's share of its voiced frames whose pitch (``tr.midi``) lies within ``STEADY_SEMITONES`` of
+    the note's pitch: 1 for a held note, about half or less for a piece of a glide. Speech glides through
+    every syllable, and each of its partials glides as far in semitones, so the share is low whichever
+    harmonic the path follows; sung and played notes hold (BENCHMARKS.md, "a voice in a room, without
+    letting speech pass as a melody"). A note without a voiced frame counts as held (0 frames off pitch)."""
+    out = np.ones(len(notes))
+    a = np.round(notes["onset"] / tr.hop_s).astype(np.int64)
+    b = np.maximum(np.round((notes["onset"] + notes["duration"]) / tr.hop_s).astype(np.int64), a + 1)
+    for k in range(len(notes)):
+        seg = tr.midi[a[k]:b[k]].astype("f8")
+        seg = seg[np.isfinite(seg)]
+        if len(seg):
+            out[k] = float(np.mean(np.abs(seg - notes["pitch"][k]) <= STEADY_SEMITONES))
     return out
 
 
