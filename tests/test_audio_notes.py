@@ -163,6 +163,17 @@ def test_a_glide_into_a_note_is_the_notes_start():
         assert got["onset"][0] == 0.0 and abs(got["onset"][1] - 0.3) <= 0.011      # the slide's first frame or next
 
 
+def test_a_short_scooped_note_has_the_pitch_it_holds():
+    """A 120-140 ms note scooped into from two semitones below (a slow scoop, 50 ms time constant) between two
+    longer notes: its pitch is the one it arrives at and holds, not the median of the scoop and the hold
+    (main read 66.33 and 66.45 for a sung 67)."""
+    for held in (4, 6):
+        midi = np.concatenate([np.full(30, 60.0), _glide(65.0, 67.0, 8, 0.05), np.full(held, 67.0),
+                               np.full(30, 64.0)]).astype("f4")
+        got = notes_from_track(PitchTrack(midi, np.ones(len(midi), "f4"), np.ones(len(midi)), HOP))
+        assert got["pitch"].round(2).tolist() == [60.0, 67.0, 64.0]
+
+
 def _missed_glide(gap_pitch: np.ndarray):
     """A note of 60 (30 frames), 8 frames the path leaves unvoiced with one candidate at ``gap_pitch``, then
     a note of 67."""

@@ -6,8 +6,9 @@
    closest to in pitch, and a longer slide into a note (a scoop, a portamento: ``GLIDE_MAX_S``) joins that
    note, which starts where the slide starts; a note of one pitch splits where the salience dips and rises
    again (a repeated note), and unvoiced gaps (rests, consonants) end notes.
-3. Each note's pitch is its median pitch, fractional: a singer 30 cents flat keeps exact intervals
-   (``melody.notes.tuning_offset`` finds the performer's tuning where whole semitones are needed).
+3. Each note's pitch is its median pitch after its way in (``held_pitch``), fractional: a singer 30 cents
+   flat keeps exact intervals (``melody.notes.tuning_offset`` finds the performer's tuning where whole
+   semitones are needed).
 """
 from __future__ import annotations
 
@@ -73,6 +74,9 @@ VIBRATO_REACH = 1.2      # frames before the first and after the last crest with
 # tuned; a looser chain rule moved onsets early in takes without slides (BENCHMARKS.md, "Sixteenth session:
 # a singer's effects together").
 GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.15, 0.1, 0.05, 0.8, 1.0, 1.0
+# A note's pitch is the pitch it holds, not its way in: the median of its frames after the first GLIDE_MAX_S
+# (a scoop's or a portamento's longest; at most the first half of a shorter note). A glide into the note is
+# part of it (above), and over a short note its frames pull the median towards where the glide came from.
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -219,6 +223,12 @@ def _merge_short(pieces: list[list[int]], pitch: np.ndarray, min_len: int) -> li
     return pieces
 
 
+def held_pitch(pitch: np.ndarray, skip: int) -> float:
+    """A note's pitch from its frames' pitches: the median after its first ``skip`` frames (at most half of
+    them), where a glide into the note lies (see ``GLIDE_MAX_S``)."""
+    return float(np.median(pitch[min(skip, len(pitch) // 2):]))
+
+
 def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray | None,
                    min_len: int, flux: np.ndarray | None = None) -> list[int]:
     """Frames inside [start, stop) where a repeated note starts: the melody's salience jumps up by
@@ -276,6 +286,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
             joined[-1][1] = b
         else:
             joined.append([a, b])
+    glide_len = int(round(GLIDE_MAX_S / tr.hop_s))
     spans = []   # [start, stop, pitch] in frames
     swing = np.zeros(len(tr.midi))      # half the vibrato's swing per frame (0 outside vibrato)
     for a, b in joined:
@@ -286,10 +297,10 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
         centre, swing[a:b] = vibrato(smooth, tr.hop_s)
         # the glide test reads the unsmoothed pitch: the median filter flattens a glide's first frames
-        for s, e in _join_glides(_stable_notes(centre, min_len), seg, int(round(GLIDE_MAX_S / tr.hop_s))):
+        for s, e in _join_glides(_stable_notes(centre, min_len), seg, glide_len):
             inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env)
             if tr.key_onset is not None:
-                pitch = float(np.median(seg[s:e]))
+                pitch = held_pitch(seg[s:e], glide_len)
                 for c in _key_onsets(tr, pitch, (a + s + min_len) * tr.hop_s, (a + e - min_len) * tr.hop_s,
                                      KEY_ONSET_SPLIT):
                     # the network hears a vibrato's return to the note's own key as a new onset
@@ -298,7 +309,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
             cuts = [a + s] + sorted(inner) + [a + e]
             for s2, e2 in zip(cuts[:-1], cuts[1:]):
                 if e2 - s2 >= min_len:
-                    spans.append([s2, e2, round(float(np.median(seg[s2 - a:e2 - a])), 2)])
+                    spans.append([s2, e2, round(held_pitch(seg[s2 - a:e2 - a], glide_len), 2)])
     if tr.cand_midi is not None:
         _refine_onsets(spans, tr, min_len)
         _glide_onsets(spans, tr, min_len)
