@@ -91,6 +91,7 @@ def main(argv=None) -> int:
                 f"{k} {census[k] / sung:.3f}" for k in KINDS), flush=True)
             cell = doc["results"][f"{seed}-{reading}"] = {"census": census, "sung": sung, "repairs": {},
                                                           "errors": errors}
+            base = {}
             for rep in args.repairs:
                 kinds = [] if rep == "none" else list(solo_errors.KINDS) + ["timing"] if rep == "all" else [rep]
                 rows = []
@@ -101,11 +102,16 @@ def main(argv=None) -> int:
                         est = notes[q.qid]
                         if kinds:
                             est = solo_errors.repair(sung_truth(plan), est, errors[q.qid], kinds, tune=0.0)
+                        if q.qid in base and solo_errors._same(est, notes[q.qid]):   # the repair changed nothing
+                            rows.append(base[q.qid])
+                            continue
                         try:
                             matches = cat.search(as_query(est, tr), top=10)
                         except MelodyError:
                             pass
                     rows.append(bench_accuracy.evaluate(q, matches, ids))
+                if rep == "none":
+                    base = {r["qid"]: r for r in rows}
                 s = bench_accuracy.summarize(rows)
                 cell["repairs"][rep] = {"summary": s, "ranks": {r["qid"]: r.get("rank") for r in rows if r["positive"]}}
                 print(f"  {rep:<14} R@1 {s['recall_at_1']:.3f}  R@10 {s['recall_at_10']:.3f}  "
