@@ -39,7 +39,7 @@ import bench_sung  # noqa: E402
 import benchdata  # noqa: E402
 
 READINGS = ("all",) + tuple(f"no_{e}" for e in bench_sung.EFFECTS)
-OTHER_TAKES = ("hum", "room")   # bench_sung.py's other takes with every effect, read as they are (not split)
+OTHER_TAKES = ("clean", "hum", "room")   # bench_sung.py's other takes, read as they are (not split)
 ERRORS = ("found", "missing", "merged", "late", "wrong_pitch", "split", "extra")
 ONSET_S = 0.05          # mir_eval's onset tolerance: a note found
 LATE_S = 0.15           # an onset 50-150 ms off, at the pitch: late (or early), not missed
@@ -97,7 +97,7 @@ def note_errors(onset, end, sung, est) -> dict:
 
 def capture(queries, seed: int, reading: str, workdir: str) -> dict:
     """qid -> (fused pitch track or None, the take's plan), cached; the renders are kept beside it
-    ("all", "hum" and "room" are bench_sung.py's own renders, W/sung-SEED/QID-READING.wav)."""
+    ("all" and OTHER_TAKES are bench_sung.py's own renders, W/sung-SEED/QID-READING.wav)."""
     from melody.audio import decode, extract, fuse
     from melody.errors import MelodyError
 
