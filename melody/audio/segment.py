@@ -75,8 +75,11 @@ VIBRATO_REACH = 1.2      # frames before the first and after the last crest with
 # a singer's effects together").
 GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.15, 0.1, 0.05, 0.8, 1.0, 1.0
 # A note's pitch is the pitch it holds, not its way in: the median of its frames after the first GLIDE_MAX_S
-# (a scoop's or a portamento's longest; at most the first half of a shorter note). A glide into the note is
-# part of it (above), and over a short note its frames pull the median towards where the glide came from.
+# (a scoop's or a portamento's longest), or after the first third of a note shorter than 3 x GLIDE_MAX_S. A
+# glide into the note is part of it (above), and over a short note its frames pull the median towards where
+# the glide came from. A third, not a half: a note's last frames can hold the next note's first (its cut is
+# read on the smoothed pitch), and on the clean voice skipping half gave a short note that pitch (BENCHMARKS.md,
+# "Seventeenth session: a singer's notes, error by error").
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -224,9 +227,9 @@ def _merge_short(pieces: list[list[int]], pitch: np.ndarray, min_len: int) -> li
 
 
 def held_pitch(pitch: np.ndarray, skip: int) -> float:
-    """A note's pitch from its frames' pitches: the median after its first ``skip`` frames (at most half of
-    them), where a glide into the note lies (see ``GLIDE_MAX_S``)."""
-    return float(np.median(pitch[min(skip, len(pitch) // 2):]))
+    """A note's pitch from its frames' pitches: the median after its first ``skip`` frames (at most a third
+    of them), where a glide into the note lies (see ``GLIDE_MAX_S``)."""
+    return float(np.median(pitch[min(skip, len(pitch) // 3):]))
 
 
 def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray | None,
