@@ -303,7 +303,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         for s, e in _join_glides(_stable_notes(centre, min_len), seg, glide_len):
             inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env)
             if tr.key_onset is not None:
-                pitch = held_pitch(seg[s:e], glide_len)
+                pitch = float(np.median(seg[s:e]))
                 for c in _key_onsets(tr, pitch, (a + s + min_len) * tr.hop_s, (a + e - min_len) * tr.hop_s,
                                      KEY_ONSET_SPLIT):
                     # the network hears a vibrato's return to the note's own key as a new onset
@@ -312,13 +312,18 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
             cuts = [a + s] + sorted(inner) + [a + e]
             for s2, e2 in zip(cuts[:-1], cuts[1:]):
                 if e2 - s2 >= min_len:
-                    spans.append([s2, e2, round(held_pitch(seg[s2 - a:e2 - a], glide_len), 2)])
+                    part = seg[s2 - a:e2 - a]
+                    spans.append([s2, e2, round(float(np.median(part)), 2), round(held_pitch(part, glide_len), 2)])
     if tr.cand_midi is not None:
         _refine_onsets(spans, tr, min_len)
         _glide_onsets(spans, tr, min_len)
+    # the segmentation's rules read a note's median over all its frames (a network onset at a key the note
+    # drifts through is no new note); the note is reported at its held pitch (inserted notes keep theirs)
+    held = {(span[0], span[2]): span[3] for span in spans}
+    spans = [span[:3] for span in spans]
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
-    spans = np.array(spans, dtype="f8").reshape(-1, 3)
+    spans = np.array([[s, e, held.get((s, p), p)] for s, e, p in spans], dtype="f8").reshape(-1, 3)
     return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
 
 
