@@ -54,7 +54,8 @@ def as_query(notes, tr):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workdir", required=True, help="bench_sung.py's --workdir (songs, renders); tracks cached under it")
+    ap.add_argument("--workdir", required=True,
+                    help="bench_sung.py's --workdir (songs, renders); tracks cached under it")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--every", type=int, default=3)
     ap.add_argument("--readings", nargs="+", default=["all", "hum"],
