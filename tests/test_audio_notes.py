@@ -197,3 +197,23 @@ def test_a_glide_the_path_missed_moves_the_onset_back():
     # candidates holding a pitch in the gap (the first note's tail, a reverb) are no glide: the onset stays
     got = notes_from_track(_missed_glide(np.full(8, 60.0)))
     assert got["onset"].round(2).tolist() == [0.0, 0.38]
+
+
+def test_a_note_drifting_between_two_keys_is_not_split_at_the_lower_key():
+    """A held note sung at 45.5 for 450 ms that drifts up to 46.0 (a real singer's pitch as the note is held),
+    and the network hears an onset at key 45 inside it: one note. The network's onset rules read the note's
+    median over all its frames (45.5, half a semitone from 45: the note itself); its held pitch (46.0) is only
+    what is reported (main reported 45.5). Reading the held pitch there split the note (vocadito gained two
+    notes, BENCHMARKS.md, "Seventeenth session")."""
+    from melody.audio.neural import MIDI_LOW
+    from melody.audio.segment import KEY_ONSET_LAG_S
+
+    midi = np.concatenate([np.full(45, 45.5), np.full(35, 46.0)]).astype("f4")
+    n = len(midi)
+    key_onset, key_note = np.zeros((n, 88), "f4"), np.zeros((n, 88), "f4")
+    key_onset[50, 45 - MIDI_LOW] = 0.9
+    key_note[50:, 45 - MIDI_LOW] = 0.8
+    tr = PitchTrack(midi, np.ones(n, "f4"), np.ones(n), HOP, key_onset=key_onset,
+                    key_onset_times=np.arange(n) * HOP + KEY_ONSET_LAG_S, key_note=key_note)
+    got = notes_from_track(tr)
+    assert len(got) == 1 and got["onset"][0] == 0.0 and abs(got["pitch"][0] - 46.0) < 0.5
