@@ -39,6 +39,7 @@ import bench_sung  # noqa: E402
 import benchdata  # noqa: E402
 
 READINGS = ("all",) + tuple(f"no_{e}" for e in bench_sung.EFFECTS)
+OTHER_TAKES = ("clean", "hum", "room")   # bench_sung.py's other takes, read as they are (not split)
 ERRORS = ("found", "missing", "merged", "late", "wrong_pitch", "split", "extra")
 ONSET_S = 0.05          # mir_eval's onset tolerance: a note found
 LATE_S = 0.15           # an onset 50-150 ms off, at the pitch: late (or early), not missed
@@ -96,7 +97,7 @@ def note_errors(onset, end, sung, est) -> dict:
 
 def capture(queries, seed: int, reading: str, workdir: str) -> dict:
     """qid -> (fused pitch track or None, the take's plan), cached; the renders are kept beside it
-    ("all" is bench_sung.py's own render, W/sung-SEED/QID-all.wav)."""
+    ("all" and OTHER_TAKES are bench_sung.py's own renders, W/sung-SEED/QID-READING.wav)."""
     from melody.audio import decode, extract, fuse
     from melody.errors import MelodyError
 
@@ -106,14 +107,13 @@ def capture(queries, seed: int, reading: str, workdir: str) -> dict:
             return pickle.load(fh)
     out = {}
     for q in queries:
-        if reading == "all":
-            wav_dir, without = os.path.join(workdir, f"sung-{seed}"), None
-            wav = os.path.join(wav_dir, f"{q.qid}-all.wav")
+        if reading in ("all",) + OTHER_TAKES:
+            wav_dir, without, condition = os.path.join(workdir, f"sung-{seed}"), None, reading
         else:
-            wav_dir, without = os.path.join(workdir, "all_split", f"sung-{seed}"), reading[3:]
-            wav = os.path.join(wav_dir, f"{q.qid}-{reading}.wav")
+            wav_dir, without, condition = os.path.join(workdir, "all_split", f"sung-{seed}"), reading[3:], "all"
+        wav = os.path.join(wav_dir, f"{q.qid}-{reading}.wav")
         os.makedirs(wav_dir, exist_ok=True)
-        plan = bench_sung.render(q, "all", seed, wav, without=without)
+        plan = bench_sung.render(q, condition, seed, wav, without=without)
         try:
             stats = decode.AudioStats(wav)
             out[q.qid] = (fuse.fused_track(wav, stats, extract.candidates(decode.blocks(wav, stats))), plan)
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", required=True, help="bench_sung.py's --workdir (songs, renders); tracks cached under it")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--every", type=int, default=3)
-    ap.add_argument("--readings", nargs="+", default=list(READINGS), choices=READINGS)
+    ap.add_argument("--readings", nargs="+", default=list(READINGS), choices=READINGS + OTHER_TAKES)
     ap.add_argument("--json", metavar="OUT", help="every query's row and note errors")
     ap.add_argument("--as-sung", action="store_true",
                     help="search the notes as sung (`sung_melody`: a perfect transcriber) instead of the transcription")

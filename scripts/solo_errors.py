@@ -53,10 +53,24 @@ def _greedy(pairs: list[tuple]) -> list[tuple[int, int]]:
     return out
 
 
-def classify(ref: np.ndarray, est: np.ndarray) -> dict:
+def _at(e, r, tol: float) -> bool:
+    """Whether a transcribed pitch ``e`` is the truth's ``r`` (within ``tol`` semitones)."""
+    return abs(e - r) <= tol
+
+
+def _octave(step: float, tol: float) -> bool:
+    """Whether ``step`` semitones is a whole number of octaves (not none), within ``tol``."""
+    k = round(step / 12.0)
+    return k != 0 and abs(step - 12.0 * k) <= tol
+
+
+def classify(ref: np.ndarray, est: np.ndarray, tol: float | None = None) -> dict:
     """Match transcribed notes with the written ones and name every error.
 
     ref : (n, 3) written (pitch, onset s, duration s); est : NOTE_DTYPE transcribed notes.
+    tol : None (written truth: whole-semitone pitches, compared with each transcribed pitch's key in the
+        performer's tuning), or semitones within which a transcribed pitch is the truth's as it stands
+        (sung truth: the fractional pitches a singer sang, in the take's own tuning; 0.5 is mir_eval's).
     Returns the lag and, per kind, lists of (ref index, est index) (-1 where a side has none):
     ok / octave / pitch: onsets within ONSET_TOL (pitch equal, an octave off, otherwise off);
     late: the same pitch, onsets within LATE_TOL; split: an extra note at the pitch of a written note
@@ -64,25 +78,28 @@ def classify(ref: np.ndarray, est: np.ndarray) -> dict:
     starting inside a transcribed note (of its pitch / of another); missed and extra: the rest.
     """
     r_pitch, r_on, r_dur = ref[:, 0], ref[:, 1], ref[:, 2]
-    e_key = np.rint(est["pitch"].astype("f8") - _tuning(est))
+    if tol is None:
+        e_key, tol = np.rint(est["pitch"].astype("f8") - _tuning(est)), 0.0
+    else:
+        e_key = est["pitch"].astype("f8")
     e_on, e_dur = est["onset"], est["duration"]
     near = [(abs(e_on[j] - r_on[i]), i, j) for i in range(len(ref)) for j in range(len(est))
-            if abs(e_on[j] - r_on[i]) < LAG_TOL and e_key[j] == r_pitch[i]]
+            if abs(e_on[j] - r_on[i]) < LAG_TOL and _at(e_key[j], r_pitch[i], tol)]
     lag = float(np.median([e_on[j] - r_on[i] for i, j in _greedy(near)])) if near else 0.0
     lag = float(np.clip(lag, -MAX_LAG, MAX_LAG))
     d = e_on[None, :] - lag - r_on[:, None]
     out = {k: [] for k in ("ok",) + KINDS}
     out["lag"] = lag
-    tier_a = [(abs(d[i, j]) + (0 if e_key[j] == r_pitch[i] else 1.0), i, j)
+    tier_a = [(abs(d[i, j]) + (0 if _at(e_key[j], r_pitch[i], tol) else 1.0), i, j)
               for i, j in zip(*np.nonzero(np.abs(d) <= ONSET_TOL))]
     matched = _greedy(tier_a)
     for i, j in matched:
         step = e_key[j] - r_pitch[i]
-        out["ok" if step == 0 else "octave" if step % 12 == 0 else "pitch"].append((i, j))
+        out["ok" if abs(step) <= tol else "octave" if _octave(step, tol) else "pitch"].append((i, j))
     ri = {i for i, _ in matched}
     ej = {j for _, j in matched}
     tier_b = [(abs(d[i, j]), i, j) for i, j in zip(*np.nonzero(np.abs(d) <= LATE_TOL))
-              if i not in ri and j not in ej and e_key[j] == r_pitch[i]]
+              if i not in ri and j not in ej and _at(e_key[j], r_pitch[i], tol)]
     for i, j in _greedy(tier_b):
         out["late"].append((i, j))
         ri.add(i)
@@ -95,7 +112,7 @@ def classify(ref: np.ndarray, est: np.ndarray) -> dict:
         cover = [j for j in range(len(est)) if e_on[j] + INSIDE <= t < e_on[j] + e_dur[j] - INSIDE]
         if cover:
             j = cover[0]
-            out["merged_repeat" if e_key[j] == r_pitch[i] else "swallowed"].append((i, j))
+            out["merged_repeat" if _at(e_key[j], r_pitch[i], tol) else "swallowed"].append((i, j))
         else:
             out["missed"].append((i, -1))
     for j in range(len(est)):
@@ -103,7 +120,7 @@ def classify(ref: np.ndarray, est: np.ndarray) -> dict:
             continue
         t = e_on[j] - lag
         inside = [i for i in range(len(ref)) if r_on[i] + INSIDE <= t < r_on[i] + r_dur[i]
-                  and r_pitch[i] == e_key[j] and i in ri and owner.get(j) != i]
+                  and _at(e_key[j], r_pitch[i], tol) and i in ri and owner.get(j) != i]
         if inside:
             out["split"].append((inside[0], j))
         else:
@@ -116,13 +133,14 @@ def _tuning(est) -> float:
     return tuning_offset(est["pitch"], est["duration"]) if len(est) else 0.0
 
 
-def repair(ref: np.ndarray, est: np.ndarray, errors: dict, kinds) -> np.ndarray:
+def repair(ref: np.ndarray, est: np.ndarray, errors: dict, kinds, tune: float | None = None) -> np.ndarray:
     """The transcribed notes with the errors of `kinds` set right from the written notes (onsets keep the
     file's lag); ``"timing"`` puts every matched note's onset and length at the written ones, ``"onsets"`` and
-    ``"durations"`` one of the two."""
+    ``"durations"`` one of the two. tune: added to the truth's pitches (default: the transcription's tuning,
+    for written truth; 0 for sung truth, already in the take's tuning)."""
     from melody.notes import make_notes
 
-    lag, tune = errors["lag"], _tuning(est)
+    lag, tune = errors["lag"], _tuning(est) if tune is None else tune
     on, dur, pitch = est["onset"].copy(), est["duration"].copy(), est["pitch"].astype("f8").copy()
     drop = np.zeros(len(est), bool)
     new = []                              # (onset, duration, pitch) of notes to add

@@ -84,3 +84,16 @@ def test_room_kind_renders_the_solos_rooms_once_and_captures_them(tmp_path, monk
     assert (tmp_path / "solo_errors-room0-tracks.pkl").exists()
     room = soundfile.read(str(adir / "q1-room0.flac"))[0]
     assert len(room) == sr and not np.allclose(room[: sr // 2] / np.abs(room).max(), tone[: sr // 2] / 0.3)
+
+
+def test_sung_truth_is_judged_within_50_cents_of_the_pitch_sung():
+    """A singer 40 cents sharp of the key (the take's own tuning) sang 60.4, 62.4, ...: a transcription at those
+    pitches is right, one a semitone off is a wrong pitch and one 12 semitones off an octave; the repair puts
+    the sung pitch back as it was sung (no tuning added)."""
+    ref = np.array([[60.4, 0, .5], [62.4, .5, .5], [64.1, 1, .5], [65.9, 1.5, .5]], dtype="f8")
+    est = make_notes([0.0, 0.5, 1.0, 1.5], [.5, .5, .5, .5], [60.45, 63.4, 76.2, 65.5])
+    e = solo_errors.classify(ref, est, tol=0.5)
+    named = {k: sorted(int(i) for i, _ in e[k]) for k in ("ok", "octave", "pitch")}
+    assert named == {"ok": [0, 3], "octave": [2], "pitch": [1]}
+    got = solo_errors.repair(ref, est, e, ["pitch", "octave"], tune=0.0)
+    assert np.allclose(got["pitch"], [60.45, 62.4, 64.1, 65.5])

@@ -6,8 +6,9 @@
    closest to in pitch, and a longer slide into a note (a scoop, a portamento: ``GLIDE_MAX_S``) joins that
    note, which starts where the slide starts; a note of one pitch splits where the salience dips and rises
    again (a repeated note), and unvoiced gaps (rests, consonants) end notes.
-3. Each note's pitch is its median pitch, fractional: a singer 30 cents flat keeps exact intervals
-   (``melody.notes.tuning_offset`` finds the performer's tuning where whole semitones are needed).
+3. Each note's pitch is its median pitch after its way in (``held_pitch``), fractional: a singer 30 cents
+   flat keeps exact intervals (``melody.notes.tuning_offset`` finds the performer's tuning where whole
+   semitones are needed).
 """
 from __future__ import annotations
 
@@ -77,6 +78,12 @@ GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.1
 # A sung note's 30-cent intonation stays inside, and so does a vibrato of up to +-0.5 (a wider one, up to +-1
 # semitone, is inside part of its swing: VIBRATO_SWING).
 STEADY_SEMITONES = 0.5
+# A note's pitch is the pitch it holds, not its way in: the median of its frames after the first GLIDE_MAX_S
+# (a scoop's or a portamento's longest), or after the first third of a note shorter than 3 x GLIDE_MAX_S. A
+# glide into the note is part of it (above), and over a short note its frames pull the median towards where
+# the glide came from. A third, not a half: a note's last frames can hold the next note's first (its cut is
+# read on the smoothed pitch), and on the clean voice skipping half gave a short note that pitch (BENCHMARKS.md,
+# "Seventeenth session: a singer's notes, error by error").
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -223,6 +230,12 @@ def _merge_short(pieces: list[list[int]], pitch: np.ndarray, min_len: int) -> li
     return pieces
 
 
+def held_pitch(pitch: np.ndarray, skip: int) -> float:
+    """A note's pitch from its frames' pitches: the median after its first ``skip`` frames (at most a third
+    of them), where a glide into the note lies (see ``GLIDE_MAX_S``)."""
+    return float(np.median(pitch[min(skip, len(pitch) // 3):]))
+
+
 def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray | None,
                    min_len: int, flux: np.ndarray | None = None) -> list[int]:
     """Frames inside [start, stop) where a repeated note starts: the melody's salience jumps up by
@@ -280,6 +293,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
             joined[-1][1] = b
         else:
             joined.append([a, b])
+    glide_len = int(round(GLIDE_MAX_S / tr.hop_s))
     spans = []   # [start, stop, pitch] in frames
     swing = np.zeros(len(tr.midi))      # half the vibrato's swing per frame (0 outside vibrato)
     for a, b in joined:
@@ -290,7 +304,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
         centre, swing[a:b] = vibrato(smooth, tr.hop_s)
         # the glide test reads the unsmoothed pitch: the median filter flattens a glide's first frames
-        for s, e in _join_glides(_stable_notes(centre, min_len), seg, int(round(GLIDE_MAX_S / tr.hop_s))):
+        for s, e in _join_glides(_stable_notes(centre, min_len), seg, glide_len):
             inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env)
             if tr.key_onset is not None:
                 pitch = float(np.median(seg[s:e]))
@@ -302,13 +316,18 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
             cuts = [a + s] + sorted(inner) + [a + e]
             for s2, e2 in zip(cuts[:-1], cuts[1:]):
                 if e2 - s2 >= min_len:
-                    spans.append([s2, e2, round(float(np.median(seg[s2 - a:e2 - a])), 2)])
+                    part = seg[s2 - a:e2 - a]
+                    spans.append([s2, e2, round(float(np.median(part)), 2), round(held_pitch(part, glide_len), 2)])
     if tr.cand_midi is not None:
         _refine_onsets(spans, tr, min_len)
         _glide_onsets(spans, tr, min_len)
+    # the segmentation's rules read a note's median over all its frames (a network onset at a key the note
+    # drifts through is no new note); the note is reported at its held pitch (inserted notes keep theirs)
+    held = {(span[0], span[2]): span[3] for span in spans}
+    spans = [span[:3] for span in spans]
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
-    spans = np.array(spans, dtype="f8").reshape(-1, 3)
+    spans = np.array([[s, e, held.get((s, p), p)] for s, e, p in spans], dtype="f8").reshape(-1, 3)
     return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
 
 
