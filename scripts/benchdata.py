@@ -20,10 +20,12 @@ Musical time inside this module is in quarter notes ("q"); seconds only appear i
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import pickle
 import re
+import sys
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -195,7 +197,8 @@ def load_corpus(cache_dir: str | None = None, files_per_collection: int | None =
         files_per_collection = 4
     cache = None
     if cache_dir:
-        tag = hashlib.sha1(f"{kind}-{files_per_collection}-{corpus_dir()}".encode()).hexdigest()[:10]
+        reader = inspect.getsource(sys.modules[load.__module__])     # a changed reader reads the corpus again
+        tag = hashlib.sha1(f"{kind}-{files_per_collection}-{corpus_dir()}-{reader}".encode()).hexdigest()[:10]
         cache = os.path.join(cache_dir, f"corpus-{tag}.pkl")
         if os.path.exists(cache):
             with open(cache, "rb") as fh:
@@ -288,23 +291,8 @@ def to_tune(melody: Melody, collection: str) -> Tune | None:
     bar_pos = notes["beat"].astype("f8")
     bar_pos = np.where(np.isfinite(bar_pos), bar_pos, 0.0)
     bar_q = _bar_quarters(notes, spq)
-    bar_pos = _pickup_positions(notes["bar"], start, bar_pos, bar_q)
     key_pc, minor = estimate_key(pitch, dur)
     return Tune(melody, collection, pitch, start, dur, spq, bar_q, bar_pos, key_pc, minor)
-
-
-def _pickup_positions(bar: np.ndarray, start: np.ndarray, bar_pos: np.ndarray, bar_q: float) -> np.ndarray:
-    """Bar positions with a pickup's notes where they sit in a whole bar: the ABC loader numbers a pickup
-    bar 0 and counts its beats from the pickup's own start, so a one-quarter upbeat in 4/4 reads as a
-    downbeat (0) where it is the bar's fourth beat (3)."""
-    later = np.flatnonzero(bar >= 1)
-    if bar[0] != 0 or not len(later):
-        return bar_pos
-    k = int(later[0])
-    pickup = (start[k] - bar_pos[k]) - (start[0] - bar_pos[0])     # the pickup bar's length, quarters
-    if not 1e-6 < pickup < bar_q - 1e-6:
-        return bar_pos
-    return np.where(bar == 0, bar_pos + (bar_q - pickup), bar_pos)
 
 
 def interval_bytes(pitch) -> bytes:

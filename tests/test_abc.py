@@ -219,7 +219,7 @@ def test_voices_keep_only_the_first():
 def test_bars_and_beats_with_pickup():
     m = one(tune("GA|B2c2 d4|:e2f2 g2a2:|1 b8 :|2 c'8|]", header="M:4/4\nL:1/8\n"))
     assert list(m.notes["bar"]) == [0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 4]
-    assert np.allclose(m.notes["beat"], [0, 0.5, 0, 1, 2, 0, 1, 2, 3, 0, 0])
+    assert np.allclose(m.notes["beat"], [3, 3.5, 0, 1, 2, 0, 1, 2, 3, 0, 0])   # the upbeat ends its bar
 
 
 def test_bars_without_pickup_start_at_one():

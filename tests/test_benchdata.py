@@ -193,16 +193,6 @@ def test_a_re_set_riff_keeps_its_pitches_under_a_new_rhythm():
         assert all(b[1] == pytest.approx(a[1] + a[2]) for a, b in zip(out, out[1:]))
 
 
-def test_a_pickup_sits_at_the_end_of_its_bar():
-    # the ABC loader counts a pickup bar's beats from its own start: a half-bar upbeat in 4/4 reads 0, 1
-    bar = np.array([0, 0, 1, 1, 2])
-    start = np.array([0.0, 1.0, 2.0, 4.0, 6.0])
-    pos = np.array([0.0, 1.0, 0.0, 2.0, 0.0])
-    assert benchdata._pickup_positions(bar, start, pos, 4.0).tolist() == [2.0, 3.0, 0.0, 2.0, 0.0]
-    whole = np.array([1, 1, 2])             # no pickup (or a whole first bar): as read
-    assert benchdata._pickup_positions(whole, start[:3], pos[:3], 4.0).tolist() == pos[:3].tolist()
-
-
 def test_a_phrase_that_opens_the_query_keeps_its_place_in_the_bar(split):
     gen = benchdata.Generator(split, seed=7)
     phrase = [[60, 0.0, 1.0, 0], [62, 1.0, 1.0, 1], [64, 2.0, 2.0, 2]]

@@ -123,7 +123,7 @@ def test_pickup_measure_numbered_zero(tmp_path):
         "<measure number='1'>", "<measure number='0' implicit='yes'>", 1).replace(
         "<measure number='2'>", "<measure number='1'>", 1).replace("<measure number='3'>", "<measure number='2'>")
     pitch, onset, dur, bar, beat = columns(read(tmp_path, text))
-    assert (onset, bar, beat) == ([0, 1, 5], [0, 1, 2], [0, 0, 0])
+    assert (onset, bar, beat) == ([0, 1, 5], [0, 1, 2], [3, 0, 0])   # the upbeat is the bar's fourth beat
 
 
 def test_measure_numbers_suffixes_and_unnumbered(tmp_path):

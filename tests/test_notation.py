@@ -151,3 +151,15 @@ def test_binary_garbage_krn_raises_corrupt(tmp_path):
     with pytest.raises(MelodyError) as info:
         load(path)
     assert str(path) in str(info.value)
+
+
+def test_a_pickup_ends_its_bar_in_both_abc_readers(tmp_path):
+    """An upbeat is the end of a bar, not a downbeat, in the fast reader and in music21's (a catalog of ABC tunes
+    and a query written in MusicXML or MIDI with a leading rest then agree on where the upbeat sits)."""
+    from melody.io.notation import load_notation
+
+    path = tmp_path / "pickup.abc"
+    path.write_text("X:1\nT:Upbeat\nM:3/4\nL:1/8\nK:C\nGA | c2 d2 e2 | f6 |]\n")
+    for melody in (load(path)[0], load_notation(str(path))[0]):
+        assert list(melody.notes["bar"]) == [0, 0, 1, 1, 1, 2]
+        assert np.allclose(melody.notes["beat"], [2, 2.5, 0, 1, 2, 0])

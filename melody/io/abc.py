@@ -2,7 +2,7 @@
 
 A single regex tokenizer pass per tune; no music21.  Repeats are not expanded.  Times come from the
 Q: tempo (default 120 quarter notes per minute); bars are counted from the bar lines, with a short
-first bar (an anacrusis) numbered 0.
+first bar (an anacrusis) numbered 0 and its notes' beats counted as the end of a whole bar.
 """
 from __future__ import annotations
 
@@ -306,6 +306,7 @@ def _parse_tune(lines: list[str], defaults: dict):
     bar_no = 1
     bar_start = 0.0
     pickup = None                           # decided at the first non-empty bar line
+    pickup_len = 0.0                        # quarter length of the first bar, where it is an anacrusis
     bar_acc: dict[int, int] = {}            # natural MIDI pitch -> alteration, this bar
     current_voice = first_voice
     active = True
@@ -373,6 +374,7 @@ def _parse_tune(lines: list[str], defaults: dict):
             if t > bar_start + _EPS:
                 if pickup is None:
                     pickup = bool(meter_len and t < meter_len - _EPS)
+                    pickup_len = t
                 bar_no += 1
                 bar_start = t
             continue
@@ -472,6 +474,7 @@ def _parse_tune(lines: list[str], defaults: dict):
                 if t > bar_start + _EPS:      # a multi-bar rest starts a bar of its own
                     if pickup is None:
                         pickup = t < meter_len - _EPS
+                        pickup_len = t
                     bar_no += 1
                     bar_start = t
                 if pickup is None:
@@ -489,7 +492,8 @@ def _parse_tune(lines: list[str], defaults: dict):
 
     if not pitch:
         return None
-    if pickup:
+    if pickup:                              # an anacrusis ends its bar: its notes' beats count from the bar's start
+        beats = [b + meter_len - pickup_len if n == 1 else b for b, n in zip(beats, bars)]
         bars = [b - 1 for b in bars]
     durations = [d * s for d, s in zip(dur_q, spqs)]
     return title, composer, (on_s, durations, pitch, bars, beats)

@@ -183,6 +183,8 @@ def _read_part(measures: list):
                 qpm = _tempo(el)
                 if qpm and 10 <= qpm <= 1000:
                     bpm = qpm
+        if start == 0.0 and measure.get("implicit") == "yes" and 0.0 < highest < bar_ql:
+            measure_offsets[bar] = highest - bar_ql     # a pickup's notes end their bar
         start += highest if highest > 0 else bar_ql
     return staves, measure_offsets, bpm, voices
 

@@ -27,9 +27,9 @@ def _part_notes(part, bpm: float):
     from music21 import chord, note
 
     flat = part.stripTies().flatten()
-    measure_offsets = {}
+    measure_offsets = {}                    # where each bar would start were it whole: a pickup's notes end their bar
     for m in part.getElementsByClass("Measure"):
-        measure_offsets.setdefault(m.number, float(m.offset))
+        measure_offsets.setdefault(m.number, float(m.offset) - float(m.paddingLeft or 0.0))
     on, dur, pitch, bar, beat = [], [], [], [], []
     chords = 0
     for el in flat.notes:
