@@ -124,25 +124,28 @@ def capture(queries, seed: int, reading: str, workdir: str) -> dict:
     return out
 
 
-def query_melody(tr):
-    """The query as `melody.audio.transcribe` makes it from the track."""
+def snapped_query(notes, tr):
+    """Notes snapped to the beats tracked in the take, as `melody.audio.transcribe` snaps them: the query."""
     from melody.audio import rhythm
-    from melody.audio.segment import notes_from_track
     from melody.notes import Melody
 
-    snapped, info = rhythm.snap_to_beats(notes_from_track(tr), tr.onset_env, tr.hop_s)
+    snapped, info = rhythm.snap_to_beats(notes, tr.onset_env, tr.hop_s)
     return Melody(snapped, meta={"kind": "audio", **info})
+
+
+def query_melody(tr):
+    """The query as `melody.audio.transcribe` makes it from the track."""
+    from melody.audio.segment import notes_from_track
+
+    return snapped_query(notes_from_track(tr), tr)
 
 
 def sung_melody(tr, plan):
     """The query a perfect transcriber would give: the notes as sung (onsets, ends and pitches of the take's
     plan, a singer's wrong notes and timing included), snapped to the beats tracked in the take."""
-    from melody.audio import rhythm
-    from melody.notes import Melody, make_notes
+    from melody.notes import make_notes
 
-    notes = make_notes(plan["onset"], plan["end"] - plan["onset"], plan["sung"])
-    snapped, info = rhythm.snap_to_beats(notes, tr.onset_env, tr.hop_s)
-    return Melody(snapped, meta={"kind": "audio", **info})
+    return snapped_query(make_notes(plan["onset"], plan["end"] - plan["onset"], plan["sung"]), tr)
 
 
 def main(argv=None) -> int:

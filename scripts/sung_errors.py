@@ -43,15 +43,6 @@ def sung_truth(plan: dict) -> np.ndarray:
     return np.column_stack([plan["sung"], plan["onset"], plan["end"] - plan["onset"]]).astype("f8")
 
 
-def as_query(notes, tr):
-    """The notes snapped to the take's beats as `melody.audio.transcribe` snaps them."""
-    from melody.audio import rhythm
-    from melody.notes import Melody
-
-    snapped, info = rhythm.snap_to_beats(notes, tr.onset_env, tr.hop_s)
-    return Melody(snapped, meta={"kind": "audio", **info})
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", required=True,
@@ -107,7 +98,7 @@ def main(argv=None) -> int:
                             rows.append(base[q.qid])
                             continue
                         try:
-                            matches = cat.search(as_query(est, tr), top=10)
+                            matches = cat.search(all_split.snapped_query(est, tr), top=10)
                         except MelodyError:
                             pass
                     rows.append(bench_accuracy.evaluate(q, matches, ids))
