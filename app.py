@@ -417,6 +417,9 @@ def main():
         st.sidebar.caption(f"No catalog: {exc}")
     if catalog is not None:
         st.sidebar.caption(f"{len(catalog)} reference melodies")
+        notice = catalog.stale_notice()
+        if notice:
+            st.sidebar.warning(notice)
     if page == "Batch":
         batch_page(catalog_path, top, max_evalue, parts)
     elif page == "Compare two songs":

@@ -172,6 +172,11 @@ def _duplicates(report) -> str:
     return f", {n} duplicate{'s' if n != 1 else ''} of other files (same content)" if n else ""
 
 
+def _reread(report) -> str:
+    n = report.reread
+    return f" ({n} of them read again: an older reader had read {'them' if n != 1 else 'it'})" if n else ""
+
+
 def _other_files(paths, found: int) -> str:
     """'; 2 files of other types skipped' for files inside the given folders that melody does not read."""
     from .catalog import expand_paths
@@ -184,7 +189,11 @@ def _other_files(paths, found: int) -> str:
 
 def _open_catalog(path):
     from .catalog import Catalog
-    return Catalog.open(path)
+    cat = Catalog.open(path)
+    notice = cat.stale_notice()
+    if notice:
+        print(notice, file=sys.stderr)
+    return cat
 
 
 def _max_evalue(args):
@@ -203,7 +212,7 @@ def cmd_index(args):
         report = cat.index(args.paths, workers=args.workers, progress=bar.update)
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
-    print(f"added {report.added_files} files ({report.added_melodies} melodies), "
+    print(f"added {report.added_files} files ({report.added_melodies} melodies){_reread(report)}, "
           f"skipped {len(report.skipped) - len(report.duplicates)} unchanged{_duplicates(report)}, "
           f"{len(report.failed)} failed{other}; catalog: {cat.path}")
     return EXIT_OK
@@ -412,7 +421,8 @@ def cmd_catalog(args):
     report, path = build_default(args.catalog, workers=args.workers, progress=bar.update,
                                  set_total=lambda n: setattr(bar, "total", n))
     bar.close()
-    print(f"default catalog at {path}: added {report.added_files} files ({report.added_melodies} melodies), "
+    print(f"default catalog at {path}: added {report.added_files} files ({report.added_melodies} melodies)"
+          f"{_reread(report)}, "
           f"{len(report.skipped) - len(report.duplicates)} already there{_duplicates(report)}, "
           f"{len(report.failed)} failed")
     return EXIT_OK

@@ -20,7 +20,7 @@ from ..score.match import Match, build_match
 from ..score.rescore import View, rescore_views, style_sample
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
                      merge_repeats, merged_reading, pack, read_cache, write_cache)
-from .store import Entries, Entry, Store
+from .store import MEMORY_READER, Entries, Entry, Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
 
@@ -48,6 +48,7 @@ class IndexReport:
     skipped: list[str] = field(default_factory=list)            # unchanged (same content already indexed)
     duplicates: list[str] = field(default_factory=list)         # of those, the same content as another file of this run
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
+    reread: int = 0     # of the added files, how many an older reader had read (their notes are replaced)
 
 
 def file_hash(path: str) -> str:
@@ -137,14 +138,15 @@ class Catalog:
             batch.append((source, h.hexdigest(), 0, ms))
         self.store.lock()
         try:
-            uids = self.store.add_files(batch)
+            uids = self.store.add_files(batch, reader=MEMORY_READER)
         finally:
             self.store.unlock()
         self._packed = None
         return uids
 
     def index(self, paths, workers: int | None = None, progress=None, batch_files: int = 200) -> IndexReport:
-        """Add every supported file under `paths`; files whose content is already indexed are skipped.
+        """Add every supported file under `paths`; files whose content is already indexed are skipped, unless
+        an older version of melody's readers read them (``io.reader_tag``): those are read again.
 
         Parsing runs in `workers` processes (default: all cores). Each batch of files is committed
         atomically, so an interrupted run keeps what it finished and the next run continues.
@@ -155,6 +157,7 @@ class Catalog:
         self.store.lock()
         try:
             known = self.store.known_hashes()
+            stale = self.store.stale_files()
             earlier = set(known)
             pending = []
             for path in files:
@@ -184,6 +187,7 @@ class Catalog:
                         batch.append((os.path.abspath(path), sha, size, melodies))
                         report.added_files += 1
                         report.added_melodies += len(melodies)
+                        report.reread += sha in stale
                     if len(batch) >= batch_files:
                         self.store.add_files(batch)
                         batch = []
@@ -219,7 +223,18 @@ class Catalog:
         return self._packed
 
     def info(self) -> dict:
-        return self.store.info()
+        return {**self.store.info(), "stale_files": len(self.store.stale_files())}
+
+    def stale_notice(self) -> str:
+        """A one-line note when an older version of melody's readers read some of this catalog's files (their
+        notes are not what today's reader makes of them), saying how to read them again; else ''."""
+        n = len(self.store.stale_files())
+        if not n:
+            return ""
+        return (f"note: {n} file{'s' if n != 1 else ''} of the catalog {self.path} {'were' if n != 1 else 'was'} "
+                "read by an older version of melody's readers; index the same folders again to re-read them "
+                f"(`melody index FOLDERS --catalog {self.path}`, or `melody catalog build-default` for the "
+                "default catalog)")
 
     def _holds_recordings(self) -> bool:
         """Whether the catalog holds a transcribed recording (checked once per packed state): then every

@@ -2,7 +2,8 @@
 
 Layout of a catalog folder::
 
-    catalog.sqlite        files (path, content hash) and melodies (title, composer, where its notes are)
+    catalog.sqlite        files (path, content hash, the reader that read it) and melodies (title, composer,
+                          where its notes are)
     segments/*.npy        NOTE_DTYPE arrays, one per add() batch; written to a temp name, fsynced, renamed
     .lock                 held (flock) by the one writer
 
@@ -25,13 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CatalogError, CatalogLocked
-from ..io import AUDIO_EXTENSIONS
+from ..io import AUDIO_EXTENSIONS, reader_tag
 from ..notes import NOTE_DTYPE, Melody
 
 DB_NAME = "catalog.sqlite"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY, path TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, size INTEGER, added REAL);
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, size INTEGER, added REAL,
+    reader TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS melodies (
     id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL REFERENCES files(id), tune_index INTEGER NOT NULL,
     uid TEXT NOT NULL UNIQUE, title TEXT, composer TEXT, source TEXT, n_notes INTEGER NOT NULL,
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS melodies (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE INDEX IF NOT EXISTS files_path ON files(path);
 """
+MEMORY_READER = "memory"      # melodies added from memory (Catalog.add): no file to read again
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Store:
             self.db = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
+            self._add_reader_column()
         except sqlite3.OperationalError as exc:
             if create or not os.path.exists(db):
                 raise CatalogError(f"{db}: cannot write the catalog database ({exc}); check free disk space "
@@ -84,6 +88,15 @@ class Store:
             self.read_only = True
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{db}: unreadable catalog database ({exc})") from None
+
+    def _add_reader_column(self):
+        """A catalog made before files recorded their reader gets the column; its files count as read by an
+        older reader (the next index reads them again)."""
+        try:
+            self.db.execute("ALTER TABLE files ADD COLUMN reader TEXT NOT NULL DEFAULT ''")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):
+                raise
 
     @staticmethod
     def _connect_read_only(db: str) -> sqlite3.Connection:
@@ -143,11 +156,26 @@ class Store:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def known_hashes(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT sha256, path FROM files"))
+    def _files(self):
+        """(sha256, path, whether today's reader read it) per file."""
+        try:
+            rows = self.db.execute("SELECT sha256, path, reader FROM files").fetchall()
+        except sqlite3.OperationalError:         # a read-only catalog from before files recorded their reader
+            rows = [(sha, path, "") for sha, path in self.db.execute("SELECT sha256, path FROM files")]
+        return [(sha, path, reader in (MEMORY_READER, reader_tag(path))) for sha, path, reader in rows]
 
-    def add_files(self, batch: list[tuple[str, str, int, list[Melody]]]) -> list[str]:
-        """Add files atomically: [(path, sha256, size, melodies)] -> uids of the added melodies."""
+    def known_hashes(self) -> dict[str, str]:
+        """{sha256: path} of the files read by today's readers (the others are to be read again)."""
+        return {sha: path for sha, path, current in self._files() if current}
+
+    def stale_files(self) -> dict[str, str]:
+        """{sha256: path} of the files an older reader read: indexing them again gives today's notes."""
+        return {sha: path for sha, path, current in self._files() if not current}
+
+    def add_files(self, batch: list[tuple[str, str, int, list[Melody]]], reader: str | None = None) -> list[str]:
+        """Add files atomically: [(path, sha256, size, melodies)] -> uids of the added melodies. A file
+        replaces an earlier version of itself (same path) and an older reader's reading (same content);
+        ``reader`` is recorded for each file (default: the reader of its kind, ``reader_tag``)."""
         if self._lock_fd is None:
             raise CatalogError("add_files needs the writer lock (use Catalog.writer())")
         batch = [b for b in batch if b[3]]
@@ -174,15 +202,15 @@ class Store:
         try:
             cur.execute("BEGIN IMMEDIATE")
             for path, sha, size, melodies in batch:
-                # a file whose content changed replaces its previous version (same transaction)
-                for (old_id,) in cur.execute("SELECT id FROM files WHERE path = ? AND sha256 != ?",
-                                             (path, sha)).fetchall():
+                # a file replaces its previous version and an older reader's reading of it (same transaction)
+                for (old_id,) in cur.execute("SELECT id FROM files WHERE (path = ? AND sha256 != ?) OR sha256 = ?",
+                                             (path, sha, sha)).fetchall():
                     cur.execute("DELETE FROM melodies WHERE file_id = ?", (old_id,))
                     cur.execute("DELETE FROM files WHERE id = ?", (old_id,))
                     cur.execute("INSERT INTO meta (key, value) VALUES ('deletions', 1) ON CONFLICT(key) "
                                 "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-                cur.execute("INSERT INTO files (path, sha256, size, added) VALUES (?, ?, ?, ?)",
-                            (path, sha, size, time.time()))
+                cur.execute("INSERT INTO files (path, sha256, size, added, reader) VALUES (?, ?, ?, ?, ?)",
+                            (path, sha, size, time.time(), reader or reader_tag(path)))
                 file_id = cur.lastrowid
                 numbers = [m.index for m in melodies]     # tune numbers name the uids when they are distinct
                 if None in numbers or len(set(numbers)) < len(numbers):

@@ -14,6 +14,10 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 SUPPORTED_EXTENSIONS = SYMBOLIC_EXTENSIONS + AUDIO_EXTENSIONS
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_AUDIO_BYTES = 4 * 1024 * 1024 * 1024
+# Bump when a reader reads the same file into other notes: a catalog re-reads the files an older reader read
+# the next time they are indexed (2: a pickup's notes end their bar, 2026-11-27).
+SCORE_READER_VERSION = 2
+TRANSCRIBER_VERSION = 1     # the same for recordings (decode, pitch track, notes, beats)
 
 
 def is_supported(path: str) -> bool:
@@ -22,6 +26,11 @@ def is_supported(path: str) -> bool:
 
 def is_audio(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in AUDIO_EXTENSIONS
+
+
+def reader_tag(path: str) -> str:
+    """Which reader, at which version, turns this file into notes (a catalog stores it with each file)."""
+    return f"audio-{TRANSCRIBER_VERSION}" if is_audio(path) else f"score-{SCORE_READER_VERSION}"
 
 
 _KINDS = {"MIDI": (MIDI_EXTENSIONS, ".mid"), "WAV": ((".wav",), ".wav"), "FLAC": ((".flac",), ".flac"),
