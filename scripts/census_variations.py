@@ -19,8 +19,12 @@ a first-guess cause (BENCHMARKS.md, "Thirteenth session"):
   re-set (inserted bar, sequence, ornament figures, split notes, a varied continuation);
 - weak: the rest (read the alignments: a winner holding the same notes is a stock figure or a relative).
 
+With --written each miss is searched again from the generator's written lead alone (a one-track MIDI file,
+`write_lead`) in place of the arrangement: a miss whose true tune then ranks first was lost in the
+arrangement or its lead extraction ("arrangement"), the others keep a cause of their own.
+
     .venv/bin/python scripts/bench_accuracy.py --json /tmp/acc0.json --workdir /tmp/acc0
-    .venv/bin/python scripts/census_variations.py /tmp/acc0.json /tmp/acc0
+    .venv/bin/python scripts/census_variations.py /tmp/acc0.json /tmp/acc0 [--written]
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -42,6 +47,16 @@ import benchdata  # noqa: E402
 GROUPS = tuple(benchdata.VARIATION_CATEGORIES) + (benchdata.SHORT_CATEGORY,)
 INSERTING = ("extend", "sequence", "embellish", "reset", "fragment")   # groups whose phrase gains or re-sets notes
 SPLIT_COVER = 0.7
+
+
+def write_lead(query, path: str) -> str:
+    """The query's written lead alone as a one-track MIDI file (its tempo and meter, as `benchdata.render`
+    writes the arrangement): what the query is before it is arranged and its lead extracted again."""
+    from melody.testing import Track, write_midi
+
+    seconds_per_beat = 60.0 / query.bpm
+    notes = [(p, s / seconds_per_beat, d / seconds_per_beat, 100) for p, s, d, _ in query.lead]
+    return write_midi(path, [Track("Melody", program=73, notes=notes)], query.bpm, query.time_signature)
 
 
 def note_origins(loaded, lead, context) -> list[str]:
@@ -144,6 +159,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("result", help="bench_accuracy.py --json output")
     ap.add_argument("workdir", help="its --workdir (catalog and queries)")
+    ap.add_argument("--written", action="store_true",
+                    help="search each miss from its written lead alone, not the arrangement (write_lead)")
     args = ap.parse_args(argv)
 
     import melody
@@ -161,11 +178,15 @@ def main(argv=None) -> int:
           "| E true / winner | notes true / winner | borrowed notes in the true alignment | winner aligns to "
           "| phrase's pitch changes the winner holds | winner |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    lead_dir = tempfile.mkdtemp(prefix="census-leads-")
     for r in data["queries"]:
         if r["category"] not in GROUPS or r.get("rank") == 1:
             continue
         q = written[r["qid"]]
-        loaded = max(melody.load(os.path.join(args.workdir, "queries", r["qid"] + ".mid")), key=len)
+        path = os.path.join(args.workdir, "queries", r["qid"] + ".mid")
+        if args.written:
+            path = write_lead(q, os.path.join(lead_dir, r["qid"] + ".mid"))
+        loaded = max(melody.load(path), key=len)
         t = trace(cat, loaded, cat.packed.entries.row_of(r["true_id"]))
         group = r["category"].split("/")[0]
         tags = note_origins(loaded, q.lead, q.context_notes)
@@ -173,12 +194,15 @@ def main(argv=None) -> int:
         phrase = loaded.notes["pitch"][borrowed[0]:borrowed[-1] + 1] if borrowed else []
         held = shared_run(phrase, t["winner_pitch"])
         why, cover, where = cause(group, t, tags, held)
+        if args.written and t["stage2_rank"] == 1:
+            why = "arrangement"
         counts[group, why] += 1
         print(f"| {r['qid']} | {group} | {why} | {t['stage1_rank']} | {t['true'][0]:.1f} / {t['winner'][0]:.1f} "
               f"| {t['exact_run'][0]:.1f} / {t['exact_run'][1]:.1f} "
               f"| {t['true'][1]:.3g} / {t['winner'][1]:.3g} | {t['true'][3]} / {t['winner'][3]} | {cover:.2f} "
               f"| {where} | {held[0]} of {held[1]} | {t['winner_title'][:30]} |", flush=True)
-    causes = ("split", "context", "length", "same notes", "stage 1", "weak")
+    shutil.rmtree(lead_dir, ignore_errors=True)
+    causes = ("split", "context", "length", "same notes", "stage 1", "weak") + (("arrangement",) if args.written else ())
     print("\n| group | " + " | ".join(causes) + " |\n|---|" + "---|" * len(causes))
     for group in sorted({g for g, _ in counts}):
         print(f"| {group} | " + " | ".join(str(counts[group, c]) for c in causes) + " |")

@@ -54,3 +54,15 @@ def test_a_winner_holding_the_phrase_is_a_same_notes_cause():
     assert census.cause("exact8", _trace(5, 80.0, 90.0), tags, held=(6, 7))[0] == "same notes"
     assert census.cause("exact8", _trace(5, 80.0, 90.0), tags, held=(5, 7))[0] == "weak"
     assert census.cause("exact8", _trace(5, 90.0, 80.0), tags, held=(7, 7))[0] == "length"   # the true tune scores more
+
+
+def test_write_lead_writes_the_written_notes_alone(tmp_path):
+    import types
+
+    import melody
+    query = types.SimpleNamespace(lead=[list(n) for n in LEAD], bpm=120.0, time_signature=(3, 4))
+    path = census.write_lead(query, str(tmp_path / "lead.mid"))
+    (loaded,) = melody.load(path)
+    assert loaded.notes["pitch"].tolist() == [n[0] for n in LEAD]
+    assert np.allclose(loaded.notes["onset"], [n[1] for n in LEAD], atol=0.01)
+    assert np.allclose(loaded.notes["duration"], [n[2] for n in LEAD], atol=0.01)
