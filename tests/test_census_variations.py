@@ -39,3 +39,30 @@ def test_cause_of_a_miss():
     assert census.cause("extend", _trace(5, 80.0, 90.0), tags) == ("split", 0.4, "phrase")
     assert census.cause("meter", _trace(5, 80.0, 90.0), tags)[0] == "weak"        # nothing inserted in a re-barring
     assert census.cause("extend", _trace(5, 80.0, 90.0, true_notes=(2, 7)), tags)[0] == "weak"
+
+
+def test_shared_run_counts_pitch_changes_held_in_one_place_in_any_key():
+    phrase = [67, 69, 69, 71, 72, 74, 72]                 # pitch changes +2 +2 +1 +2 -2 (a repeated note merged)
+    assert census.shared_run(phrase, [50, 62, 64, 66, 67, 69, 67, 40]) == (5, 5)     # a fifth lower, not repeated
+    assert census.shared_run(phrase, [60, 62, 64, 65, 67, 66, 40]) == (4, 5)          # the last change differs
+    assert census.shared_run(phrase, [60, 62, 64, 50, 51, 40]) == (2, 5)          # pieces in two places
+    assert census.shared_run(phrase, []) == (0, 5)
+
+
+def test_a_winner_holding_the_phrase_is_a_same_notes_cause():
+    tags = ["c", "c", "B", "B", "B", "B", "B", "B", "c"]
+    assert census.cause("exact8", _trace(5, 80.0, 90.0), tags, held=(6, 7))[0] == "same notes"
+    assert census.cause("exact8", _trace(5, 80.0, 90.0), tags, held=(5, 7))[0] == "weak"
+    assert census.cause("exact8", _trace(5, 90.0, 80.0), tags, held=(7, 7))[0] == "length"   # the true tune scores more
+
+
+def test_write_lead_writes_the_written_notes_alone(tmp_path):
+    import types
+
+    import melody
+    query = types.SimpleNamespace(lead=[list(n) for n in LEAD], bpm=120.0, time_signature=(3, 4))
+    path = census.write_lead(query, str(tmp_path / "lead.mid"))
+    (loaded,) = melody.load(path)
+    assert loaded.notes["pitch"].tolist() == [n[0] for n in LEAD]
+    assert np.allclose(loaded.notes["onset"], [n[1] for n in LEAD], atol=0.01)
+    assert np.allclose(loaded.notes["duration"], [n[2] for n in LEAD], atol=0.01)
