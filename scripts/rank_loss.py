@@ -201,7 +201,8 @@ def main(argv=None) -> int:
             out[kind].append(row)
             grid = f"grid 1/{row['subdivision']}" if row["snapped"] else "unsnapped"
             print(f"{kind:<6} {q.qid} rank {t['rank']:>4} (midi {midi_rank}, lead {lead_rank}) {grid:<9} "
-                  f"stage 1 {t['stage1_ranks']} E {t['evalue']:.3g} top {t['top_evalue']:.3g} lead {lead_t['evalue']:.3g} | "
+                  f"stage 1 {t['stage1_ranks']} E {t['evalue']:.3g} top {t['top_evalue']:.3g} "
+                  f"lead {lead_t['evalue']:.3g} | "
                   + " ".join(f"{k}:{v}" for k, v in ranks.items()) + " | " + ", ".join(row["mechanisms"])
                   + " | phrase errors " + " ".join(f"{k} {v}" for k, v in row["phrase_errors"].items()), flush=True)
     print(f"rank 1 of {sum(q.positive for q in queries)} positives: " + ", ".join(f"{k} {v}" for k, v in at_one.items())
