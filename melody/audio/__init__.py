@@ -39,7 +39,7 @@ HEARD_NOTE = 0.5
 # pass as a melody", and "Eighteenth session: a singer with a wide vibrato is not speech"): 18 draws of voiced
 # speech-like sound (12-60 s, male and female range) at most 0.58 held; 1,003 recordings with a sung or played
 # line (bench_sung's takes, bench_audio's solos and rooms, synthetic voices with +-50-150-cent vibrato,
-# portamento, drift and trills, bench_nomelody's lines, vocadito, MASTmelody) at least 0.75 held, and the 104 of
+# portamento, drift and trills, bench_nomelody's lines, vocadito, MASTmelody) at least 0.75 held, and the 105 of
 # them heard under 0.5 at least 0.77 held. A +-200-cent vibrato, wider than `segment.vibrato` reads as one,
 # holds 0.64-0.72 (1 of 26 takes refused).
 # Known miss: speech whose syllables glide half as far (0.61-0.72 held) passes where it is heard >= 0.5 or
