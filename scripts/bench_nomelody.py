@@ -7,12 +7,13 @@ like pulses (a man's and a woman's register, 20 s and a minute), mains hum, an 8
 percussion, a kick drum alone, hi-hats alone, sustained pads) and of lines that are melodies (bass lines, with and
 without drums, flute, voice (one with a +-1-semitone vibrato), whistle, cello, choir, timpani, marimba, steel
 drums, a sax over hand percussion, a long drum intro before a flute, clipped music); plus the real recordings of
-../shared/data/real-audio-dev and, with `--renders`, bench_audio.py's renders (its `--workdir`). Each file goes through `transcribe`'s pitch track
-and notes (fused), and the table gives the measures `transcribe` refuses by: the `MIN_NOTES`-th best note's Basic
-Pitch note activation (`segment.note_activation`; a file is refused below `HEARD_NOTE`), and, for speech-like
-glides, the share of the notes' time their pitch holds (`segment.note_steadiness`) and their mean activation over
-their time (a file is refused with both under `STEADY_SHARE` and `HEARD_NOTE`). "before": the rule before the
-network (any 3 notes); "count": the count of heard notes alone; "now": `transcribe`'s verdict.
+../shared/data/real-audio-dev and, with `--renders`, bench_audio.py's renders (its `--workdir`). Each file goes
+through `transcribe`'s pitch track and notes (fused), and the table gives the measures `transcribe` refuses by: the
+`MIN_NOTES`-th best note's Basic Pitch note activation (`segment.note_activation`; a file is refused below
+`HEARD_NOTE`), and, for speech-like glides, the share of the notes' time their pitch holds
+(`segment.note_steadiness`) and their mean activation over their time (a file is refused with both under
+`STEADY_SHARE` and `HEARD_NOTE`). "before": the rule before the network (any 3 notes); "count": the count of heard
+notes alone; "now": `transcribe`'s verdict.
 
     .venv/bin/python scripts/bench_nomelody.py --seed 0 --workdir /tmp/nm0 --renders /tmp/ba --json out.json
 """
