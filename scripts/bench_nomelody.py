@@ -5,14 +5,15 @@ A corpus built in code (numpy synthesis and FluidSynth renders with the GM sound
 tempo, kit and noise) of sounds without a melody (white, pink and brown noise, speech-shaped noise, voiced speech-
 like pulses (a man's and a woman's register, 20 s and a minute), mains hum, an 808 kick, six GM drum kits, hand
 percussion, a kick drum alone, hi-hats alone, sustained pads) and of lines that are melodies (bass lines, with and
-without drums, flute, voice, whistle, cello, choir, timpani, marimba, steel drums, a sax over hand percussion, a
-long drum intro before a flute, clipped music); plus the real recordings of ../shared/data/real-audio-dev and,
-with `--renders`, bench_audio.py's renders (its `--workdir`). Each file goes through `transcribe`'s pitch track
-and notes (fused), and the table gives the measures `transcribe` refuses by: the `MIN_NOTES`-th best note's Basic
-Pitch note activation (`segment.note_activation`; a file is refused below `HEARD_NOTE`), and, for speech-like
-glides, the share of the notes' time their pitch holds (`segment.note_steadiness`) and their mean activation over
-their time (a file is refused with both under `STEADY_SHARE` and `HEARD_NOTE`). "before": the rule before the
-network (any 3 notes); "count": the count of heard notes alone; "now": `transcribe`'s verdict.
+without drums, flute, voice (one with a +-1-semitone vibrato), whistle, cello, choir, timpani, marimba, steel
+drums, a sax over hand percussion, a long drum intro before a flute, clipped music); plus the real recordings of
+../shared/data/real-audio-dev and, with `--renders`, bench_audio.py's renders (its `--workdir`). Each file goes
+through `transcribe`'s pitch track and notes (fused), and the table gives the measures `transcribe` refuses by: the
+`MIN_NOTES`-th best note's Basic Pitch note activation (`segment.note_activation`; a file is refused below
+`HEARD_NOTE`), and, for speech-like glides, the share of the notes' time their pitch holds
+(`segment.note_steadiness`) and their mean activation over their time (a file is refused with both under
+`STEADY_SHARE` and `HEARD_NOTE`). "before": the rule before the network (any 3 notes); "count": the count of heard
+notes alone; "now": `transcribe`'s verdict.
 
     .venv/bin/python scripts/bench_nomelody.py --seed 0 --workdir /tmp/nm0 --renders /tmp/ba --json out.json
 """
@@ -101,12 +102,13 @@ def kick_808(rng, seconds: float, bpm: float) -> np.ndarray:
     return x
 
 
-def sung_line(rng, seconds: float) -> np.ndarray:
-    """A voice-like line: held notes with 5.5 Hz vibrato, harmonics under a formant, breath noise."""
+def sung_line(rng, seconds: float, vibrato: float = 0.3) -> np.ndarray:
+    """A voice-like line: held notes with a 5.5 Hz vibrato of +-``vibrato`` semitones, harmonics under a formant,
+    breath noise."""
     t = np.arange(int(SR * seconds)) / SR
     note_s = rng.uniform(0.35, 0.7)
     pitch = np.repeat(rng.integers(55, 74, int(seconds / note_s) + 1), int(SR * note_s))[:len(t)]
-    f0 = 440 * 2 ** ((pitch - 69 + 0.3 * np.sin(2 * np.pi * 5.5 * t)) / 12)
+    f0 = 440 * 2 ** ((pitch - 69 + vibrato * np.sin(2 * np.pi * 5.5 * t)) / 12)
     phase = 2 * np.pi * np.cumsum(f0) / SR
     formant = rng.uniform(500, 900)
     v = sum(np.sin(h * phase) / h * np.exp(-0.5 * ((h * f0 - formant) / 600) ** 2) for h in range(1, 16))
@@ -249,6 +251,8 @@ def build(folder: str, seed: int) -> list[tuple[str, str, str]]:
     # syllables as notes) and a minute of speech (more flat syllables than 20 s)
     wav("voiced_speech_high", "none", voiced_speech(rng, 20, register=1.8))
     wav("voiced_speech_long", "none", voiced_speech(rng, 60))
+    # and a singer's wide vibrato (+-1 semitone): within half a semitone of its note a third of the time
+    wav("sung_line_wide_vibrato", "melody", sung_line(rng, 15, vibrato=1.0))
     return out
 
 

@@ -74,9 +74,9 @@ VIBRATO_REACH = 1.2      # frames before the first and after the last crest with
 # tuned; a looser chain rule moved onsets early in takes without slides (BENCHMARKS.md, "Sixteenth session:
 # a singer's effects together").
 GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.15, 0.1, 0.05, 0.8, 1.0, 1.0
-# A note's frame holds its pitch within STEADY_SEMITONES (`note_steadiness`): nearer the note than any other key.
-# A sung note's 30-cent intonation stays inside, and so does a vibrato of up to +-0.5 (a wider one, up to +-1
-# semitone, is inside part of its swing: VIBRATO_SWING).
+# A note's frame holds its pitch where the track's centre line (`centre_line`: over a vibrato the middle of its
+# swing) lies within STEADY_SEMITONES of the note (`note_steadiness`): nearer the note than any other key. A sung
+# note's 30-cent intonation stays inside, and so does a vibrato of any width VIBRATO_SWING reads as one.
 STEADY_SEMITONES = 0.5
 # A note's pitch is the pitch it holds, not its way in: the median of its frames after the first GLIDE_MAX_S
 # (a scoop's or a portamento's longest), or after the first third of a note shorter than 3 x GLIDE_MAX_S. A
@@ -349,17 +349,44 @@ def note_activation(notes: np.ndarray, tr: PitchTrack) -> np.ndarray | None:
     return out
 
 
+def centre_line(tr: PitchTrack) -> np.ndarray:
+    """The pitch a voice means, per frame of ``tr.midi`` (NaN where unvoiced): within each voiced run (dropouts
+    shorter than ``MAX_GAP_S`` bridged) the median-smoothed pitch, and over a vibrato the middle of its swing
+    (`vibrato`), as `notes_from_track` reads the track. A vibrato or a trill swings back to its centre; a glide
+    goes one way, and its centre line is the glide itself."""
+    voiced = np.isfinite(tr.midi)
+    out = np.full(len(tr.midi), np.nan)
+    runs = _runs(voiced)
+    max_gap = int(round(MAX_GAP_S / tr.hop_s))
+    joined: list[list[int]] = []
+    for a, b in runs:
+        if joined and a - joined[-1][1] <= max_gap:
+            joined[-1][1] = b
+        else:
+            joined.append([a, b])
+    for a, b in joined:
+        seg = tr.midi[a:b].astype("f8")
+        known = np.isfinite(seg)
+        seg = np.interp(np.arange(b - a), np.nonzero(known)[0], seg[known])
+        smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
+        out[a:b] = np.where(known, vibrato(smooth, tr.hop_s)[0], np.nan)
+    return out
+
+
 def note_steadiness(notes: np.ndarray, tr: PitchTrack) -> np.ndarray:
-    """Each note's share of its voiced frames whose pitch (``tr.midi``) lies within ``STEADY_SEMITONES`` of
-    the note's pitch: 1 for a held note, about half or less for a piece of a glide. Speech glides through
-    every syllable, and each of its partials glides as far in semitones, so the share is low whichever
-    harmonic the path follows; sung and played notes hold (BENCHMARKS.md, "a voice in a room, without
-    letting speech pass as a melody"). A note without a voiced frame counts as held (0 frames off pitch)."""
+    """Each note's share of its voiced frames where the track's centre line (`centre_line`: the pitch, or over
+    a vibrato the middle of its swing) lies within ``STEADY_SEMITONES`` of the note's pitch: 1 for a held
+    note, with or without a vibrato, about half or less for a piece of a glide. Speech glides through every
+    syllable, and each of its partials glides as far in semitones, so the share is low whichever harmonic the
+    path follows; sung and played notes hold, and a singer's wide vibrato (+-1.5 semitones) swings back to the
+    note (BENCHMARKS.md, "a singer with a wide vibrato is not speech"). A note without a voiced frame counts as
+    held (0 frames off pitch)."""
     out = np.ones(len(notes))
+    centre = centre_line(tr)
     a = np.round(notes["onset"] / tr.hop_s).astype(np.int64)
     b = np.maximum(np.round((notes["onset"] + notes["duration"]) / tr.hop_s).astype(np.int64), a + 1)
     for k in range(len(notes)):
-        seg = tr.midi[a[k]:b[k]].astype("f8")
+        seg = centre[a[k]:b[k]]
         seg = seg[np.isfinite(seg)]
         if len(seg):
             out[k] = float(np.mean(np.abs(seg - notes["pitch"][k]) <= STEADY_SEMITONES))
