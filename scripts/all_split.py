@@ -8,8 +8,8 @@ the notes' ends, and the voice's draws that depend on a note's length (vibrato's
 later vowels) then shift; every other removal keeps the voice's draws exactly. Leaving out "consonants"
 keeps the pause a breath takes (its noise goes).
 
-Each take's fused pitch track is computed once and cached (W/all_split/tracks-SEED-READING.pkl, with the
-take's plan); notes come from `notes_from_track` and `snap_to_beats` as `transcribe` makes them and are
+Each take's fused pitch track is computed once and cached (W/all_split/tracks-SEED-READING.pkl, per take's
+bytes and tracking code: `keyed.pitch_tracks`; a take is sung again when its plan changed); notes come from `notes_from_track` and `snap_to_beats` as `transcribe` makes them and are
 searched against bench_sung.py's catalog. Printed per seed and reading: R@1 / R@10 / TPR / FPR, note F
 (mir_eval against the notes meant, as bench_sung.py), and the transcription's note errors against the
 notes *sung* (`note_errors`: found, missing, merged, late, wrong pitch, split, extra, per meant note).
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import shutil
 import sys
 
@@ -37,6 +36,7 @@ import bench_accuracy  # noqa: E402
 import bench_audio  # noqa: E402
 import bench_sung  # noqa: E402
 import benchdata  # noqa: E402
+import keyed  # noqa: E402
 
 READINGS = ("all",) + tuple(f"no_{e}" for e in bench_sung.EFFECTS)
 OTHER_TAKES = ("clean", "hum", "room")   # bench_sung.py's other takes, read as they are (not split)
@@ -96,32 +96,20 @@ def note_errors(onset, end, sung, est) -> dict:
 
 
 def capture(queries, seed: int, reading: str, workdir: str) -> dict:
-    """qid -> (fused pitch track or None, the take's plan), cached; the renders are kept beside it
-    ("all" and OTHER_TAKES are bench_sung.py's own renders, W/sung-SEED/QID-READING.wav)."""
-    from melody.audio import decode, extract, fuse
-    from melody.errors import MelodyError
-
-    path = os.path.join(workdir, "all_split", f"tracks-{seed}-{reading}.pkl")
-    if os.path.exists(path):
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    out = {}
+    """qid -> (fused pitch track or None, the take's plan); the renders are kept beside it ("all" and
+    OTHER_TAKES are bench_sung.py's own renders, W/sung-SEED/QID-READING.wav), and the tracks are cached
+    (W/all_split/tracks-SEED-READING.pkl) per take's bytes and tracking code (`keyed.pitch_tracks`)."""
+    plans, wavs = {}, {}
     for q in queries:
         if reading in ("all",) + OTHER_TAKES:
             wav_dir, without, condition = os.path.join(workdir, f"sung-{seed}"), None, reading
         else:
             wav_dir, without, condition = os.path.join(workdir, "all_split", f"sung-{seed}"), reading[3:], "all"
-        wav = os.path.join(wav_dir, f"{q.qid}-{reading}.wav")
+        wavs[q.qid] = os.path.join(wav_dir, f"{q.qid}-{reading}.wav")
         os.makedirs(wav_dir, exist_ok=True)
-        plan = bench_sung.render(q, condition, seed, wav, without=without)
-        try:
-            stats = decode.AudioStats(wav)
-            out[q.qid] = (fuse.fused_track(wav, stats, extract.candidates(decode.blocks(wav, stats))), plan)
-        except MelodyError:
-            out[q.qid] = (None, plan)
-    with open(path, "wb") as fh:
-        pickle.dump(out, fh)
-    return out
+        plans[q.qid] = bench_sung.render(q, condition, seed, wavs[q.qid], without=without)   # sung again if stale
+    tracks = keyed.pitch_tracks(os.path.join(workdir, "all_split", f"tracks-{seed}-{reading}.pkl"), wavs)
+    return {qid: (tracks[qid], plans[qid]) for qid in wavs}
 
 
 def snapped_query(notes, tr):

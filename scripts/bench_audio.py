@@ -40,6 +40,7 @@ sys.path.insert(0, HERE)
 
 import bench_accuracy  # noqa: E402
 import benchdata  # noqa: E402
+import keyed  # noqa: E402
 
 REAL = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "data", "real-audio-dev")
 
@@ -79,20 +80,30 @@ def write_solo(q, dst: str, program: int) -> None:
 
     spb = 60.0 / q.bpm
     notes = [(p, s / spb, d / spb, 100) for p, s, d, _ in q.lead]
-    write_midi(dst, [Track("Lead", program=program, notes=notes)], q.bpm, q.time_signature)
+    with keyed.replacing(dst) as tmp:       # never written through a hard link into a copied workdir
+        write_midi(tmp, [Track("Lead", program=program, notes=notes)], q.bpm, q.time_signature)
 
 
 PROGRAMS = {0: "piano", 25: "guitar", 40: "violin", 54: "synth voice", 56: "trumpet", 65: "sax",
             71: "clarinet", 73: "flute", 80: "synth lead"}
 
 
-def render_all(queries, workdir, log=print) -> list[dict]:
-    """Render each query as mix and solo; returns one record per query with the audio paths."""
-    from melody.testing import render_audio
+def midi_render(src: str, dst: str, sample_rate: int) -> bool:
+    """Render MIDI file `src` to `dst` with FluidSynth unless `dst` is a render of the same MIDI bytes at
+    the same rate (`keyed`); True when it was rendered."""
+    from melody import testing
 
+    key = keyed.digest("fluidsynth", keyed.file_digest(src), sample_rate, keyed.code_of(testing.render_audio))
+    return keyed.make(dst, key, lambda tmp: testing.render_audio(src, tmp, sample_rate=sample_rate))
+
+
+def render_all(queries, workdir, log=print) -> list[dict]:
+    """Render each query as mix and solo; returns one record per query with the audio paths. A render is
+    reused only while its MIDI file is byte for byte the one it was made from (`midi_render`)."""
     adir = os.path.join(workdir, "audio")
     os.makedirs(adir, exist_ok=True)
     out = []
+    made = 0
     t0 = time.perf_counter()
     for k, q in enumerate(queries):
         ext = ".mp3" if k % 3 == 2 else ".wav"
@@ -103,13 +114,12 @@ def render_all(queries, workdir, log=print) -> list[dict]:
         write_solo(q, solo_mid, program)
         for kind, src in (("mix", q.path), ("solo", solo_mid)):
             dst = os.path.join(adir, f"{q.qid}-{kind}{ext}")
-            if not os.path.exists(dst):
-                render_audio(src, dst, sample_rate=rate)
+            made += midi_render(src, dst, rate)
             rec[kind] = dst
         rec["program"] = PROGRAMS.get(program, str(program))
         out.append(rec)
     if log:
-        log(f"rendered {2 * len(out)} audio files in {time.perf_counter() - t0:.1f} s")
+        log(f"rendered {made} of {2 * len(out)} audio files (the rest current) in {time.perf_counter() - t0:.1f} s")
     return out
 
 
@@ -138,22 +148,26 @@ def in_room(x: np.ndarray, sr: int, rt60: float, snr_db: float, rng) -> np.ndarr
 
 def render_rooms(queries, renders, seed: int, log=print) -> None:
     """Each solo render again in a room of its own (RT60 0.3-1.0 s, SNR 15-30 dB, drawn per song from
-    ``seed``), as ``<qid>-room<seed>.flac`` beside it (written once); adds the path as ``rec["room"]``."""
+    ``seed``), as ``<qid>-room<seed>.flac`` beside it (reused while the solo render is the same:
+    `keyed`); adds the path as ``rec["room"]``."""
     import zlib
 
     import soundfile
 
+    def write(tmp, rec, rng):
+        rt60, snr_db = float(rng.uniform(0.3, 1.0)), float(rng.uniform(15.0, 30.0))
+        x, sr = soundfile.read(rec["solo"], dtype="float64", always_2d=True)
+        wet = in_room(x.mean(axis=1), sr, rt60, snr_db, rng)
+        soundfile.write(tmp, (0.25 * wet / (np.max(np.abs(wet)) + 1e-12)).astype("f4"), sr, subtype="PCM_16")
+
+    code = keyed.code_of(write, in_room, coloured_noise)
     t0 = time.perf_counter()
     for q, rec in zip(queries, renders):
         dst = os.path.join(os.path.dirname(rec["solo"]), f"{q.qid}-room{seed}.flac")
         rec["room"] = dst
-        if os.path.exists(dst):
-            continue
-        rng = np.random.default_rng([seed, zlib.crc32(q.qid.encode())])
-        rt60, snr_db = float(rng.uniform(0.3, 1.0)), float(rng.uniform(15.0, 30.0))
-        x, sr = soundfile.read(rec["solo"], dtype="float64", always_2d=True)
-        wet = in_room(x.mean(axis=1), sr, rt60, snr_db, rng)
-        soundfile.write(dst, (0.25 * wet / (np.max(np.abs(wet)) + 1e-12)).astype("f4"), sr, subtype="PCM_16")
+        rng_seed = [seed, zlib.crc32(q.qid.encode())]
+        key = keyed.digest("room", keyed.file_digest(rec["solo"]), rng_seed, code)
+        keyed.make(dst, key, lambda tmp: write(tmp, rec, np.random.default_rng(rng_seed)))
     if log:
         log(f"solo renders in a room (seed {seed}): {time.perf_counter() - t0:.1f} s")
 

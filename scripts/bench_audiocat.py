@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import shutil
 import sys
 import time
@@ -39,6 +38,7 @@ sys.path.insert(0, HERE)
 import bench_accuracy  # noqa: E402
 import bench_audio  # noqa: E402
 import benchdata  # noqa: E402
+import keyed  # noqa: E402
 
 KEY_SHIFT = (-6, 6)          # semitones, the catalog recording's key against the tune's written key
 TEMPO_FACTOR = (0.7, 1.4)    # the catalog recording's tempo against the tune's written tempo
@@ -56,7 +56,7 @@ def recorded_tunes(split, queries, n: int, seed: int) -> list[int]:
 
 def render_tune(tune: benchdata.Tune, index: int, out_dir: str, seed: int, avoid_programs: set) -> dict:
     """Render catalog tune `index` as a band (or piano) mix and its lead alone; returns the file paths."""
-    from melody.testing import Track, accompany, piano_arrangement, render_audio, write_midi
+    from melody.testing import Track, accompany, piano_arrangement, write_midi
 
     rng = np.random.default_rng([seed, 43, index])
     shift = int(rng.integers(KEY_SHIFT[0], KEY_SHIFT[1] + 1))
@@ -85,12 +85,11 @@ def render_tune(tune: benchdata.Tune, index: int, out_dir: str, seed: int, avoid
     rate = 44100 if index % 2 == 0 else 22050
     out = {"index": index, "arrangement": "piano" if piano else "band", "program": program, "bpm": bpm,
            "shift": shift}
-    write_midi(stem + "-mix.mid", tracks, bpm, ts)
-    write_midi(stem + "-solo.mid", [Track("Lead", program=program, notes=lead)], bpm, ts)
-    for kind in ("mix", "solo"):
+    for kind, kind_tracks in (("mix", tracks), ("solo", [Track("Lead", program=program, notes=lead)])):
+        with keyed.replacing(f"{stem}-{kind}.mid") as tmp:
+            write_midi(tmp, kind_tracks, bpm, ts)
         dst = os.path.join(out_dir, kind, f"c{index:04d}{ext}")
-        if not os.path.exists(dst):
-            render_audio(f"{stem}-{kind}.mid", dst, sample_rate=rate)
+        bench_audio.midi_render(f"{stem}-{kind}.mid", dst, rate)     # again only if its MIDI changed
         out[kind] = dst
     return out
 
@@ -158,24 +157,23 @@ def mixed_catalog(split, stored: dict, recordings: dict, kind: str, cat_dir: str
 
 
 def query_melodies(queries, renders, workdir: str, method: str) -> dict:
-    """{kind: [Melody or None]} for midi, mix and solo queries; transcriptions cached in the workdir."""
-    from melody.audio import transcribe
+    """{kind: [Melody or None]} for midi, mix and solo queries; transcriptions cached in the workdir per
+    render's bytes, method and `melody.audio`'s code (`keyed.entries`)."""
+    import melody.audio
+    from melody.audio import decode, extract, fuse, kernels, neural, rhythm, segment, transcribe
     from melody.errors import MelodyError
 
-    path = os.path.join(workdir, f"audiocat-queries-{method}.pkl")
-    if os.path.exists(path):
-        with open(path, "rb") as fh:
-            out = pickle.load(fh)
-    else:
-        out = {"mix": [], "solo": []}
-        for rec in renders:
-            for kind in ("mix", "solo"):
-                try:
-                    out[kind].append(transcribe(rec[kind], method=method)[0])
-                except MelodyError:
-                    out[kind].append(None)
-        with open(path, "wb") as fh:
-            pickle.dump(out, fh)
+    def compute(path):
+        try:
+            return transcribe(path, method=method)[0]
+        except MelodyError:
+            return None
+
+    code = keyed.digest(keyed.code_of(melody.audio, decode, extract, fuse, kernels, neural, rhythm, segment))
+    paths = [rec[kind] for rec in renders for kind in ("mix", "solo")]
+    got = keyed.entries(os.path.join(workdir, f"audiocat-queries-{method}.pkl"),
+                        {p: keyed.digest("transcribe", keyed.file_digest(p), method, code) for p in paths}, compute)
+    out = {kind: [got[rec[kind]] for rec in renders] for kind in ("mix", "solo")}
     out["midi"] = [bench_accuracy.load_query(q.path) for q in queries]
     return out
 

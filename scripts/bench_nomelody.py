@@ -30,6 +30,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import keyed  # noqa: E402
 
 REAL = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "data", "real-audio-dev")
 SR = 22050
@@ -194,14 +197,21 @@ def build(folder: str, seed: int) -> list[tuple[str, str, str]]:
     os.makedirs(folder, exist_ok=True)
     out = []
 
+    # every file is written aside and moved into place (`keyed.replacing`): a workdir copied with hard
+    # links never has the other copy's file written through
     def wav(name, kind, x):
         path = os.path.join(folder, name + ".wav")
-        soundfile.write(path, level(x), SR)
+        with keyed.replacing(path) as tmp:
+            soundfile.write(tmp, level(x), SR)
         out.append((name, kind, path))
 
     def midi(name, kind, tracks, bpm, ext=".wav"):
-        mid = write_midi(os.path.join(folder, name + ".mid"), tracks, bpm=bpm)
-        path = render_audio(mid, os.path.join(folder, name + ext), sample_rate=int(rng.choice([22050, 44100])))
+        mid, path = os.path.join(folder, name + ".mid"), os.path.join(folder, name + ext)
+        with keyed.replacing(mid) as tmp:
+            write_midi(tmp, tracks, bpm=bpm)
+        rate = int(rng.choice([22050, 44100]))
+        with keyed.replacing(path) as tmp:
+            render_audio(mid, tmp, sample_rate=rate)
         out.append((name, kind, path))
 
     def tempo(low=80, high=170):
@@ -245,7 +255,8 @@ def build(folder: str, seed: int) -> list[tuple[str, str, str]]:
     wav("sung_line", "melody", sung_line(rng, 15))
     band, sr = soundfile.read(out[[o[0] for o in out].index("flute_and_drums")][2], dtype="float32")
     path = os.path.join(folder, "clipped_band.wav")     # driven 12 dB into the rails
-    soundfile.write(path, np.clip(band / np.abs(band).max() * 4.0, -1, 1), sr)
+    with keyed.replacing(path) as tmp:
+        soundfile.write(tmp, np.clip(band / np.abs(band).max() * 4.0, -1, 1), sr)
     out.append(("clipped_band", "melody", path))
     # drawn last, so that the files above keep their draws: a woman's voice (the network hears more of its
     # syllables as notes) and a minute of speech (more flat syllables than 20 s)

@@ -58,6 +58,7 @@ sys.path.insert(0, HERE)
 import bench_accuracy  # noqa: E402
 import bench_audio  # noqa: E402
 import benchdata  # noqa: E402
+import keyed  # noqa: E402
 
 SR = 22050
 EFFECTS = ("tuning", "intonation", "vibrato", "scoops", "timing", "consonants")
@@ -240,11 +241,18 @@ def render(q, condition: str, seed: int, path: str, without: str | None = None) 
     effects = drawn - {without}
     rng = np.random.default_rng([seed, take_rng.integers(1 << 30), CONDITIONS.index(condition)])
     notes = plan_notes(q.lead, take, effects, np.random.default_rng([seed, take_rng.integers(1 << 30)]), drawn)
-    if not os.path.exists(path):
+
+    def write(tmp):
         x = sing(notes, take, effects, rng, hum=condition == "hum", drawn=drawn)
         if condition == "room":
             x = room(x, take, rng)
-        soundfile.write(path, (0.25 * x / (np.max(np.abs(x)) + 1e-12)).astype("f4"), SR, subtype="PCM_16")
+        soundfile.write(tmp, (0.25 * x / (np.max(np.abs(x)) + 1e-12)).astype("f4"), SR, subtype="PCM_16")
+
+    # the take is sung again unless this file was sung from the same plan, voice and code (`keyed`)
+    key = keyed.digest("sung", notes, take, sorted(effects), sorted(drawn), condition, rng.bit_generator.state,
+                       SR, VOWELS, BANDWIDTHS, keyed.code_of(write, sing, room, _smooth_noise, bench_audio.in_room,
+                                                            bench_audio.coloured_noise))
+    keyed.make(path, key, write)
     return notes
 
 

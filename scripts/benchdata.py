@@ -1306,7 +1306,10 @@ def render(query: Query, path: str, seed: int) -> None:
         name, program = _LEAD_TRACKS[int(rng.integers(len(_LEAD_TRACKS)))]
         tracks = accompany(lead, query.key_pc, query.minor, beats_per_bar, seed)
         tracks.insert(int(rng.integers(len(tracks) + 1)), Track(name, program=program, notes=lead))
-    write_midi(path, tracks, query.bpm, query.time_signature)
+    import keyed          # written aside and moved into place: never through a hard link into a copied workdir
+
+    with keyed.replacing(path) as tmp:
+        write_midi(tmp, tracks, query.bpm, query.time_signature)
     query.path = path
 
 

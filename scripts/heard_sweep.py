@@ -31,6 +31,7 @@ sys.path.insert(0, HERE)
 import bench_accuracy  # noqa: E402
 import bench_audio  # noqa: E402
 import benchdata  # noqa: E402
+import keyed  # noqa: E402
 
 
 def data(seed: int, workdir: str):
@@ -40,27 +41,12 @@ def data(seed: int, workdir: str):
     return split, queries, renders
 
 
-def track_of(path: str):
-    from melody.audio import decode, extract, fuse
-
-    stats = decode.AudioStats(path)
-    return fuse.fused_track(path, stats, extract.candidates(decode.blocks(path, stats)))
-
-
 def capture(paths, out: str) -> None:
-    """basename -> pitch track (None where tracking fails), pickled to `out`."""
-    from melody.errors import MelodyError
-
-    got = {}
+    """basename -> pitch track (None where tracking fails), pickled to `out` per file's bytes and tracker
+    code (`keyed.pitch_tracks`)."""
     t0 = time.perf_counter()
-    for p in paths:
-        try:
-            got[os.path.basename(p)] = track_of(p)
-        except MelodyError:
-            got[os.path.basename(p)] = None
-    with open(out, "wb") as fh:
-        pickle.dump(got, fh)
-    print(f"captured {len(got)} tracks in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
+    got = keyed.pitch_tracks(out, {os.path.basename(p): p for p in paths})
+    print(f"{len(got)} tracks ready in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
 
 
 TRACKS: dict = {}
@@ -73,11 +59,13 @@ def install(rule) -> None:
     import melody.audio as audio
     from melody.audio import segment
 
+    code = keyed.tracker_code()
+
     def cached_track(path, stats, method):
-        key = os.path.basename(path)
-        if key not in TRACKS:
-            TRACKS[key] = track_of(path)
-        return TRACKS[key]
+        name, key = os.path.basename(path), keyed.digest("fused track", keyed.file_digest(path), code)
+        if TRACKS.get(name, (None, None))[0] != key:        # missing, or tracked from another render
+            TRACKS[name] = (key, keyed.fused_track(path))
+        return TRACKS[name][1]
 
     def notes_kept(tr):
         notes = segment.notes_from_track(tr)
@@ -90,18 +78,10 @@ def install(rule) -> None:
 
 
 def load_tracks(files) -> None:
+    """Tracks cached by `capture` ({basename: (key, track)}; used only where the key still holds)."""
     for f in files:
         with open(f, "rb") as fh:
-            TRACKS.update(pickle.load(fh))
-
-
-def solo12_tracks(path: str, kind: str) -> dict:
-    """solo12's pickles are qid -> track; ours basename -> track."""
-    with open(path, "rb") as fh:
-        got = pickle.load(fh)
-    adir = os.path.join(os.path.dirname(path), "audio")
-    names = {f.split("-")[0]: f for f in os.listdir(adir) if f"-{kind}." in f and not f.endswith(".mid")}
-    return {names[q]: tr for q, tr in got.items()}
+            TRACKS.update(pickle.load(fh)["entries"])
 
 
 # ---- rules: rule(notes, activation) -> the notes kept ---------------------------------------------------
@@ -249,7 +229,6 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--kind", choices=("mix", "solo"))
     ap.add_argument("--tracks", nargs="*", default=[], help="pickles of cached tracks")
-    ap.add_argument("--solo12", nargs="*", default=[], metavar="PKL:KIND")
     ap.add_argument("--rules", nargs="*", default=list(RULES))
     ap.add_argument("--real", action="store_true", help="also vocadito and MASTmelody per rule")
     ap.add_argument("--kinds", nargs="*", default=["mix", "solo"])
@@ -261,9 +240,6 @@ def main(argv=None) -> int:
         capture([r[args.kind] for r in renders], os.path.join(args.workdir, f"heard-{args.kind}-tracks.pkl"))
         return 0
     load_tracks(args.tracks)
-    for spec in args.solo12:
-        p, kind = spec.rsplit(":", 1)
-        TRACKS.update(solo12_tracks(p, kind))
     sweep(args.seed, args.workdir, args.rules, args.json, args.real, args.kinds, not args.no_search)
     return 0
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import shutil
 import sys
 import time
@@ -33,6 +32,7 @@ sys.path.insert(0, HERE)
 
 import bench_accuracy  # noqa: E402
 import benchdata  # noqa: E402
+import keyed  # noqa: E402
 
 ONSET_TOL = 0.05      # s, after the lag: mir_eval's onset tolerance (a matched note)
 LATE_TOL = 0.2        # s: a note at the right pitch this far off is the written note found late / early
@@ -202,36 +202,26 @@ def _same(a, b) -> bool:
 
 def capture(queries, workdir: str, kind: str) -> dict:
     """qid -> the pitch track of each render as `transcribe` computes it (None where it fails), cached in
-    the workdir; `notes_from_track` (the code being measured) makes the notes, `as_query` snaps them.
-    ``kind``: "solo", "mix" or "room<S>" (the solo renders in bench_audio's room of seed S, rendered here
-    where the workdir lacks them)."""
-    from melody.audio import decode, extract, fuse
-    from melody.errors import MelodyError
+    the workdir per render's bytes and tracking code (`keyed.pitch_tracks`); `notes_from_track` (the code
+    being measured) makes the notes, `as_query` snaps them. ``kind``: "solo", "mix" or "room<S>" (the solo
+    renders in bench_audio's room of seed S, rendered again where missing or stale)."""
+    import bench_audio
+
+    adir = os.path.join(workdir, "audio")
+
+    def render_of(qid, k):
+        return os.path.join(adir, next(f for f in sorted(os.listdir(adir)) if f.startswith(f"{qid}-{k}.")
+                                       and f.endswith((".wav", ".mp3", ".flac"))))
 
     if kind.startswith("room"):
-        import bench_audio
-        adir = os.path.join(workdir, "audio")
-        solos = [{"solo": os.path.join(adir, next(f for f in os.listdir(adir) if f.startswith(f"{q.qid}-solo.")
-                                                  and not f.endswith(".mid")))} for q in queries]
-        bench_audio.render_rooms(queries, solos, int(kind[4:]))
-    path = os.path.join(workdir, f"solo_errors-{kind}-tracks.pkl")
-    if os.path.exists(path):
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    out = {}
-    adir = os.path.join(workdir, "audio")
+        rooms = [{"solo": render_of(q.qid, "solo")} for q in queries]
+        bench_audio.render_rooms(queries, rooms, int(kind[4:]))
+        paths = {q.qid: r["room"] for q, r in zip(queries, rooms)}
+    else:
+        paths = {q.qid: render_of(q.qid, kind) for q in queries}
     t0 = time.perf_counter()
-    for q in queries:
-        src = next(os.path.join(adir, f) for f in os.listdir(adir) if f.startswith(f"{q.qid}-{kind}.")
-                   and not f.endswith(".mid"))
-        try:
-            stats = decode.AudioStats(src)
-            out[q.qid] = fuse.fused_track(src, stats, extract.candidates(decode.blocks(src, stats)))
-        except MelodyError:
-            out[q.qid] = None
-    print(f"captured {len(out)} {kind} pitch tracks in {time.perf_counter() - t0:.0f} s", flush=True)
-    with open(path, "wb") as fh:
-        pickle.dump(out, fh)
+    out = keyed.pitch_tracks(os.path.join(workdir, f"solo_errors-{kind}-tracks.pkl"), paths)
+    print(f"{len(out)} {kind} pitch tracks ready in {time.perf_counter() - t0:.0f} s", flush=True)
     return out
 
 

@@ -7,7 +7,8 @@ same voice (the same vowels, levels and attacks: `bench_sung.sing`'s draws) in f
 - jitter: the take's onset jitter only (tempo curve 0);
 - timing: both, as bench_sung.py's "timing" condition sings them.
 
-Each take's fused pitch track is computed once and cached (W/timing_split/tracks-SEED-PART.pkl); the notes
+Each take's fused pitch track is computed once and cached (W/timing_split/tracks-SEED-PART.pkl, per take:
+`keyed.entries`); the notes
 come from `notes_from_track` and `snap_to_beats` as `transcribe` makes them, and are searched against
 bench_sung.py's catalog. Two oracle readings of the timing take tell the parts apart further:
 
@@ -26,9 +27,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import shutil
 import sys
+import tempfile
 
 import numpy as np
 
@@ -40,6 +41,7 @@ import bench_accuracy  # noqa: E402
 import bench_audio  # noqa: E402
 import bench_sung  # noqa: E402
 import benchdata  # noqa: E402
+import keyed  # noqa: E402
 
 PARTS = ("steady", "curve", "jitter", "timing")
 ORACLES = ("true_beats", "dejittered")
@@ -85,31 +87,26 @@ def true_times(q, seed: int):
 
 
 def capture(queries, seed: int, part: str, workdir: str) -> dict:
-    """qid -> (fused pitch track or None, the take's plan), cached."""
-    from melody.audio import decode, extract, fuse
-    from melody.errors import MelodyError
+    """qid -> (fused pitch track or None, the take's plan); the tracks are cached per take (its plan, voice
+    and the singer's and tracker's code: `keyed.entries`), the renders are not kept."""
     import soundfile
 
-    path = os.path.join(workdir, f"tracks-{seed}-{part}.pkl")
-    if os.path.exists(path):
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    out = {}
-    for q in queries:
-        take, plan, voice_seed = take_plan(q, seed, part)
-        wav = os.path.join(workdir, f"{q.qid}-{seed}-{part}.wav")
+    takes = {q.qid: take_plan(q, seed, part) for q in queries}
+
+    def compute(qid):
+        take, plan, voice_seed = takes[qid]
         rng = np.random.default_rng([seed, voice_seed, bench_sung.CONDITIONS.index("timing")])
         x = bench_sung.sing(plan, take, set() if part == "steady" else {"timing"}, rng)
-        soundfile.write(wav, (0.25 * x / (np.max(np.abs(x)) + 1e-12)).astype("f4"), bench_sung.SR, subtype="PCM_16")
-        try:
-            stats = decode.AudioStats(wav)
-            out[q.qid] = (fuse.fused_track(wav, stats, extract.candidates(decode.blocks(wav, stats))), plan)
-        except MelodyError:
-            out[q.qid] = (None, plan)
-        os.remove(wav)
-    with open(path, "wb") as fh:
-        pickle.dump(out, fh)
-    return out
+        with tempfile.TemporaryDirectory(prefix="timing-split-") as tmp:     # tracked, then removed
+            wav = os.path.join(tmp, f"{qid}-{seed}-{part}.wav")
+            soundfile.write(wav, (0.25 * x / (np.max(np.abs(x)) + 1e-12)).astype("f4"), bench_sung.SR, subtype="PCM_16")
+            return keyed.fused_track(wav)
+
+    code = keyed.digest(keyed.code_of(compute, bench_sung.sing, bench_sung._smooth_noise), keyed.tracker_code())
+    keys = {qid: keyed.digest("timing take", take, plan, part, seed, int(voice), code)
+            for qid, (take, plan, voice) in takes.items()}
+    tracks = keyed.entries(os.path.join(workdir, f"tracks-{seed}-{part}.pkl"), keys, compute)
+    return {qid: (tracks[qid], takes[qid][1]) for qid in takes}
 
 
 def reading(q, tr, seed: int, oracle: str | None):

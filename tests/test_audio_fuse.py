@@ -76,6 +76,20 @@ def test_a_quiet_note_the_network_hears_alone_is_voiced():
     assert np.nanmedian(got[:140]) == 64.0
 
 
+def test_a_soft_note_24_db_under_the_loudest_is_voiced_where_the_network_hears_it_alone():
+    # a note sung lightly after a loud one (a short note in a run, a low note in a weak register): its salience
+    # is 0.06 of the loud note's, under half the voicing threshold; voiced where the network hears its key
+    # alone, and a frame of the same salience that the network hears nothing in (a breath) stays unvoiced
+    n = 400
+    cand_midi = np.column_stack([np.r_[np.full(150, 64.0), np.full(150, 62.0), np.full(100, 60.0)],
+                                 np.full(n, np.nan)]).astype("f4")
+    cand_sal = np.column_stack([np.r_[np.full(150, 1.0), np.full(250, 0.06)], np.zeros(n)]).astype("f4")
+    heard = np.r_[np.zeros(150, bool), np.ones(150, bool), np.zeros(100, bool)]
+    got = extract.track(cand_midi, cand_sal, np.full(n, 0.1), heard=heard).midi
+    assert np.isfinite(got[165:290]).all() and np.nanmedian(got[165:290]) == 62.0
+    assert np.isnan(got[320:]).all()
+
+
 def test_heard_alone_needs_one_sounding_key_among_the_candidates():
     times = np.arange(40) / neural.FPS                       # activation frames, ~0.46 s
     note = np.zeros((40, 88), "f4")

@@ -160,12 +160,16 @@ def candidates(blocks):
 # activation counts like ONSET_EASE of harmonic attack for the discount above
 NOTE_WEIGHT, ONSET_EASE = 0.5, 8.0
 # Where the network hears one note sounding at one of a frame's candidates (``fuse.heard_alone``), the unvoiced
-# state earns HEARD_UNVOICED times UNVOICED: a quiet note needs half the salience to be voiced. A voice in a
-# room or a soft note 15-20 dB below the take's loudest falls under UNVOICED, which is relative to the loudest
-# frames, though the network still hears it (scripts/bench_sung.py: 17% of a room take's note frames unvoiced,
-# two thirds of them heard); a release tail or a rest the network hears no note in keeps the usual threshold,
-# and so does a frame where it hears several keys, or any frame of an ensemble (``fuse.SINGLE_LINE``).
-HEARD_UNVOICED = 0.5
+# state earns HEARD_UNVOICED times UNVOICED: a quiet note needs a quarter of the salience to be voiced. A voice in
+# a room or a soft note 15-25 dB below the take's loudest (a short note sung lightly in a run, a low note in a
+# weak register, a vowel whose formants miss its partials) falls under UNVOICED, which is relative to the
+# loudest frames, though the network still hears it (scripts/bench_sung.py: 17% of a room take's note frames
+# unvoiced, two thirds of them heard; the notes the path missed lie a median 12 dB under the take's loud
+# frames at a median salience of 0.10). A release tail or a rest the network hears no note in keeps the usual
+# threshold, and so does a frame where it hears several keys, or any frame of an ensemble (``fuse.SINGLE_LINE``).
+# Chosen on bench_sung's takes (seeds 0 and 1, BENCHMARKS.md "Eighteenth session: ... the sung notes left
+# unvoiced"): 0.5 (before), 0.35 and 0.25 tried; 0.25 recovered the most missed notes without extra notes.
+HEARD_UNVOICED = 0.25
 # A candidate taken for the overtone of a note the network hears (``fuse.heard_overtones``) keeps OVERTONE_KEEP
 # of its weighted emission (as a third harmonic does in the first pass, TWELFTH_KEEP); the frame's strongest
 # emission is kept, so voicing is unchanged.

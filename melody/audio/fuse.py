@@ -12,7 +12,7 @@ start. Per tracker frame and candidate we read the activation of the candidate's
 - onset: a pitch change into a candidate whose key starts a note is cheaper, like a harmonic attack
   (``extract.ONSET_EASE``);
 - voicing: where the network hears one key sounding, and it is a candidate's, a quieter pitch is voiced
-  (``heard_alone``, ``extract.HEARD_UNVOICED``): a soft note in a noisy room;
+  (``heard_alone``, ``extract.HEARD_UNVOICED``): a soft note in a noisy room, a note sung lightly;
 - overtones: a candidate at 2-6 times the frequency of a candidate whose key the network hears, its own key
   unheard, is taken for that note's overtone (``heard_overtones``, ``extract.OVERTONE_KEEP``): a low voice
   in a room;
