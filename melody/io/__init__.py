@@ -17,7 +17,7 @@ MAX_AUDIO_BYTES = 4 * 1024 * 1024 * 1024
 # Bump when a reader reads the same file into other notes: a catalog re-reads the files an older reader read
 # the next time they are indexed (2: a pickup's notes end their bar, 2026-11-27).
 SCORE_READER_VERSION = 2
-TRANSCRIBER_VERSION = 1     # the same for recordings (decode, pitch track, notes, beats)
+TRANSCRIBER_VERSION = 2     # the same for recordings (2: a soft sung note the network hears is voiced)
 
 
 def is_supported(path: str) -> bool:
