@@ -277,31 +277,37 @@ def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray
     return sorted(start + c for c in cuts)
 
 
+def _smoothed_runs(tr: PitchTrack):
+    """(start, stop, pitch, smoothed pitch) per voiced run of ``tr.midi`` in frames, dropouts shorter than
+    ``MAX_GAP_S`` bridged (so they do not cut a note in two) and filled in by interpolation; the smoothed
+    pitch is its running median over ``SMOOTH_FRAMES``."""
+    max_gap = int(round(MAX_GAP_S / tr.hop_s))
+    joined: list[list[int]] = []
+    for a, b in _runs(np.isfinite(tr.midi)):
+        if joined and a - joined[-1][1] <= max_gap:
+            joined[-1][1] = b
+        else:
+            joined.append([a, b])
+    for a, b in joined:
+        seg = tr.midi[a:b].astype("f8")
+        known = np.isfinite(seg)
+        seg = np.interp(np.arange(b - a), np.nonzero(known)[0], seg[known])
+        yield a, b, seg, median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
+
+
 def notes_from_track(tr: PitchTrack) -> np.ndarray:
     """Segment a pitch track into NOTE_DTYPE notes (integer MIDI pitch in the performer's tuning)."""
     voiced = np.isfinite(tr.midi)
     if not voiced.any():
         return make_notes([], [], [])
     min_len = max(int(round(MIN_NOTE_S / tr.hop_s)), 1)
-    max_gap = int(round(MAX_GAP_S / tr.hop_s))
     logsal = np.log(np.maximum(tr.salience, 1e-6)).astype("f8")
-    # bridge dropouts shorter than MAX_GAP_S so they don't cut a note in two
-    runs = _runs(voiced)
-    joined = [list(runs[0])]
-    for a, b in runs[1:]:
-        if a - joined[-1][1] <= max_gap:
-            joined[-1][1] = b
-        else:
-            joined.append([a, b])
     glide_len = int(round(GLIDE_MAX_S / tr.hop_s))
     spans = []   # [start, stop, pitch] in frames
     swing = np.zeros(len(tr.midi))      # half the vibrato's swing per frame (0 outside vibrato)
-    for a, b in joined:
+    for a, b, seg, smooth in _smoothed_runs(tr):
         if b - a < min_len:
             continue
-        seg = tr.midi[a:b].astype("f8")
-        seg = np.interp(np.arange(b - a), np.nonzero(np.isfinite(seg))[0], seg[np.isfinite(seg)])
-        smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
         centre, swing[a:b] = vibrato(smooth, tr.hop_s)
         # the glide test reads the unsmoothed pitch: the median filter flattens a glide's first frames
         for s, e in _join_glides(_stable_notes(centre, min_len), seg, glide_len):
@@ -354,22 +360,9 @@ def centre_line(tr: PitchTrack) -> np.ndarray:
     shorter than ``MAX_GAP_S`` bridged) the median-smoothed pitch, and over a vibrato the middle of its swing
     (`vibrato`), as `notes_from_track` reads the track. A vibrato or a trill swings back to its centre; a glide
     goes one way, and its centre line is the glide itself."""
-    voiced = np.isfinite(tr.midi)
     out = np.full(len(tr.midi), np.nan)
-    runs = _runs(voiced)
-    max_gap = int(round(MAX_GAP_S / tr.hop_s))
-    joined: list[list[int]] = []
-    for a, b in runs:
-        if joined and a - joined[-1][1] <= max_gap:
-            joined[-1][1] = b
-        else:
-            joined.append([a, b])
-    for a, b in joined:
-        seg = tr.midi[a:b].astype("f8")
-        known = np.isfinite(seg)
-        seg = np.interp(np.arange(b - a), np.nonzero(known)[0], seg[known])
-        smooth = median_filter(seg, size=min(SMOOTH_FRAMES, b - a), mode="nearest")
-        out[a:b] = np.where(known, vibrato(smooth, tr.hop_s)[0], np.nan)
+    for a, b, _, smooth in _smoothed_runs(tr):
+        out[a:b] = np.where(np.isfinite(tr.midi[a:b]), vibrato(smooth, tr.hop_s)[0], np.nan)
     return out
 
 
