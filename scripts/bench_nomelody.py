@@ -291,10 +291,9 @@ def measure(path: str) -> dict:
     ranked = np.sort(act)[::-1]
     kth = float(ranked[audio.MIN_NOTES - 1]) if len(ranked) >= audio.MIN_NOTES else 0.0
     steady, heard_time = audio.time_share(notes, note_steadiness(notes, tr)), audio.time_share(notes, act)
-    speech_like = steady < audio.STEADY_SHARE and heard_time < audio.HEARD_NOTE
     return {"notes": len(notes), "heard": heard, "kth": kth, "median": float(np.median(act)) if len(act) else 0.0,
             "steady": steady, "heard_time": heard_time, "seconds": stats.seconds, "time": time.perf_counter() - t0,
-            "refused": voiced < audio.MIN_VOICED_FRACTION or heard < audio.MIN_NOTES or speech_like,
+            "refused": audio.refusal(voiced, len(notes), heard, steady, heard_time) is not None,
             "refused_count": voiced < audio.MIN_VOICED_FRACTION or heard < audio.MIN_NOTES,
             "refused_before": voiced < audio.MIN_VOICED_FRACTION or len(notes) < audio.MIN_NOTES}
 
