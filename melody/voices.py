@@ -203,7 +203,10 @@ def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
         anchored = np.full(n_groups, -1, dtype=np.int64)
         g_of = np.searchsorted(group_onset, anchor["onset"] + 1e-9, side="right") - 1
         anchored[g_of[g_of >= 0]] = np.rint(anchor["pitch"][g_of >= 0]).astype(np.int64)
-        on_top = top_voices(notes, starts, ends, window) & (anchored == cand_pitch[group_start[:-1]])
+        # a top that strikes again the key of a note still sounding (a chord doubling a held melody note) is
+        # no voice of its own: the held note is
+        group_top = cand_pitch[group_start[:-1]]
+        on_top = top_voices(notes, starts, ends, window) & (anchored == group_top) & ~held[np.arange(n_groups), group_top]
         for g in np.flatnonzero((anchored >= 0) & ((size < CHORD_SIZE) | on_top)):
             here = slice(group_start[g], group_start[g + 1])
             chosen = cand_pitch[here] == anchored[g]

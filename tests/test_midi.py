@@ -173,6 +173,51 @@ def test_hymn_chords_keep_their_repeated_top(tmp_path):
     assert pitches(melody) == soprano
 
 
+def test_a_held_melody_note_is_held_through_a_chord_that_strikes_its_key(tmp_path):
+    # the melody holds a note for two beats over a bass note and a detached chord that holds its pitch: the
+    # key sounds once, so MIDI ends the melody note where the chord strikes it and the chord's tone would
+    # read as a repeated melody note, splitting the held note's time in two
+    lead, accompaniment = [], []
+    tunes = [(64, 67, 72), (65, 69, 72), (64, 67, 71), (62, 65, 71)]
+    for bar, (a, b, held) in enumerate(tunes * 2):
+        t = 4.0 * bar
+        lead += [(held + 2 if bar % 2 else held - 1, t, 1.0), (held, t + 1, 2.0), (a + 12, t + 3, 1.0)]
+        accompaniment += [(36 + bar % 3, t, 0.95), (36 + bar % 3, t + 2, 0.95)]
+        accompaniment += [(p, t + 2, 0.9) for p in (a, b, held)]      # the chord on beat 3 doubles the held note
+    (melody,) = load(write_midi(tmp_path / "held.mid", [piano_track(lead, accompaniment)], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+    onsets = np.round(melody.notes["onset"] / 0.6, 3)               # in beats (100 quarters a minute)
+    assert list(onsets) == [s for _, s, _ in lead]
+
+
+def test_hold_restruck_keys_only_joins_a_voice_of_its_own_to_a_chord_tone():
+    # a melody note released where a block chord (released together) strikes its pitch is held through it,
+    # to the chord's release; a chord's tone released where the next chord strikes its pitch (legato chords),
+    # and a melody note followed by the same pitch struck alone (a repeated note), are left as they are
+    from melody.io.lead import hold_restruck_keys
+    rows = [(0.0, 1.0, 72), (0.0, 1.0, 48),                          # melody over a bass note
+            (1.0, 0.9, 72), (1.0, 0.9, 67), (1.0, 0.9, 64),          # a chord that strikes the held 72
+            (2.0, 1.0, 67), (2.0, 1.0, 60), (2.0, 1.0, 55), (2.0, 1.0, 52),   # a chord; 67 held on into
+            (3.0, 1.0, 67), (3.0, 1.0, 59), (3.0, 1.0, 55),          # the next chord (legato chords)
+            (4.0, 0.5, 74), (4.5, 0.5, 74)]                          # a repeated note struck alone
+    a = np.array(rows, dtype="f8")
+    part = make_notes(a[:, 0], a[:, 1], a[:, 2])
+    held = hold_restruck_keys(part)
+    changed = np.flatnonzero(held["duration"] != part["duration"])
+    assert list(changed) == [0]
+    assert held["duration"][0] == pytest.approx(1.9)
+    assert part["duration"][0] == 1.0                                # the input is not changed
+
+
+def test_hold_restruck_keys_stops_at_the_next_note_struck():
+    # the melody moves on while the chord still sounds: the held note ends where its next note begins
+    from melody.io.lead import hold_restruck_keys
+    rows = [(0.0, 1.0, 72), (1.0, 0.9, 72), (1.0, 0.9, 67), (1.0, 0.9, 64), (1.5, 0.5, 71)]
+    a = np.array(rows, dtype="f8")
+    held = hold_restruck_keys(make_notes(a[:, 0], a[:, 1], a[:, 2]))
+    assert held["duration"][0] == pytest.approx(1.5)
+
+
 def test_a_bass_run_in_a_long_melody_rest_is_not_the_lead(tmp_path):
     # the melody rests for a bar and a quarter while the left hand walks (five notes, more than an octave
     # under the melody on both sides): the whole run is accompaniment, not only lone notes
