@@ -209,6 +209,16 @@ def test_hold_restruck_keys_only_joins_a_voice_of_its_own_to_a_chord_tone():
     assert part["duration"][0] == 1.0                                # the input is not changed
 
 
+def test_hold_restruck_keys_not_where_the_melody_moves_on_with_the_chord():
+    # the melody steps from 56 to 57 where a chord holding 56 is struck: the chord took the melody's last
+    # pitch as it left it; 57, struck with the chord and released apart from it, is the melody's next note
+    from melody.io.lead import hold_restruck_keys
+    rows = [(0.0, 0.5, 56), (0.0, 0.5, 40), (0.5, 0.45, 52), (0.5, 0.45, 56), (0.5, 0.45, 59), (0.5, 0.5, 57)]
+    a = np.array(rows, dtype="f8")
+    part = make_notes(a[:, 0], a[:, 1], a[:, 2])
+    assert np.array_equal(hold_restruck_keys(part)["duration"], part["duration"])
+
+
 def test_hold_restruck_keys_stops_at_the_next_note_struck():
     # the melody moves on while the chord still sounds: the held note ends where its next note begins
     from melody.io.lead import hold_restruck_keys

@@ -29,7 +29,9 @@ def hold_restruck_keys(part: np.ndarray, window: float = CHORD_WINDOW) -> np.nda
     repeated note. Such a note is a voice of its own (not a tone of a block chord released together with it,
     CHORD_SIZE or more notes struck and released within `window`) released where a tone of a block chord of
     the same pitch starts: it is given the length the key sounds, to the chord tone's release or the next note
-    struck after the chord, whichever comes first (a melody note struck meanwhile ends it). The chord keeps
+    struck after the chord, whichever comes first (a melody note struck meanwhile ends it). Not where a voice
+    of its own (released apart from the chord) is struck with the chord inside or above its compass: there the
+    melody moves on, and the chord took its last pitch as the melody left it. The chord keeps
     its tone, so the chord rules see the chord as written and the continuity line sees the melody's pitch held
     over it (`voices.melody_line`: letting the chord pass is then free). Not for MusicXML, where a held note is
     written held and a note ending at a chord of its pitch is a repeated one. Returns a copy when it changes
@@ -42,10 +44,13 @@ def hold_restruck_keys(part: np.ndarray, window: float = CHORD_WINDOW) -> np.nda
     pitch = np.rint(part["pitch"][order]).astype(np.int64)
     starts, ends = onset_groups(onset, window)
     tone = np.zeros(len(part), dtype=bool)            # a tone of a block chord, released with the chord
+    moves_on = np.zeros(len(part), dtype=bool)        # ... struck with a voice of its own inside or above it
     for a, b in zip(starts, ends):
         if len(np.unique(pitch[a:b])) >= CHORD_SIZE:
             together = (np.abs(release[a:b, None] - release[None, a:b]) <= window).sum(axis=1)
             tone[a:b] = together >= CHORD_SIZE
+            if tone[a:b].any() and np.any(~tone[a:b] & (pitch[a:b] > pitch[a:b][tone[a:b]].min())):
+                moves_on[a:b] = True
     own = np.flatnonzero(~tone)
     if not len(own) or not tone.any():
         return part
@@ -53,7 +58,7 @@ def hold_restruck_keys(part: np.ndarray, window: float = CHORD_WINDOW) -> np.nda
     out = None
     group_of = np.repeat(np.arange(len(starts)), ends - starts)
     next_onset = np.append(onset[starts[1:]], np.inf)[group_of]   # the next struck note after each note's group
-    for k in np.flatnonzero(tone):
+    for k in np.flatnonzero(tone & ~moves_on):
         lo = np.searchsorted(release[by_release], onset[k] - RESTRIKE_S, side="left")
         hi = np.searchsorted(release[by_release], onset[k] + RESTRIKE_S, side="right")
         for i in by_release[lo:hi]:
