@@ -219,6 +219,62 @@ def test_hold_restruck_keys_not_where_the_melody_moves_on_with_the_chord():
     assert np.array_equal(hold_restruck_keys(part)["duration"], part["duration"])
 
 
+def hold_restruck_keys_reference(part, window=CHORD_WINDOW):
+    """Plain-Python `hold_restruck_keys`: group by group, note by note."""
+    from melody.io.lead import RESTRIKE_S
+    notes = sorted(range(len(part)), key=lambda i: part["onset"][i])
+    groups, last = [], None
+    for i in notes:                                  # notes struck within `window` of the one before
+        if last is None or part["onset"][i] - part["onset"][last] >= window:
+            groups.append([])
+        groups[-1].append(i)
+        last = i
+    release = {i: part["onset"][i] + part["duration"][i] for i in notes}
+    pitch = {i: int(round(part["pitch"][i])) for i in notes}
+    tone, moves_on, next_onset = {}, {}, {}
+    for g, group in enumerate(groups):
+        block = len({pitch[i] for i in group}) >= 3
+        for i in group:
+            tone[i] = block and sum(abs(release[j] - release[i]) <= window for j in group) >= 3
+            next_onset[i] = part["onset"][groups[g + 1][0]] if g + 1 < len(groups) else np.inf
+        tones = [pitch[i] for i in group if tone[i]]
+        for i in group:
+            moves_on[i] = bool(tones) and any(not tone[j] and pitch[j] > min(tones) for j in group)
+    out = part.copy()
+    for k in notes:
+        if not tone[k] or moves_on[k]:
+            continue
+        for i in notes:
+            if (not tone[i] and pitch[i] == pitch[k] and abs(release[i] - part["onset"][k]) <= RESTRIKE_S
+                    and part["onset"][i] < part["onset"][k] - window):
+                out["duration"][i] = min(release[k], next_onset[k]) - part["onset"][i]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_hold_restruck_keys_agrees_with_a_plain_reference(seed):
+    # random parts on a grid of eighths: melody notes that end where chords (some detached, some with a voice
+    # of their own) strike their pitch, legato chords, bass notes
+    from melody.io.lead import hold_restruck_keys
+    rng = np.random.default_rng(seed)
+    rows, t = [], 0.0
+    for _ in range(int(rng.integers(4, 30))):
+        step = 0.25 * int(rng.integers(1, 4))
+        kind = rng.integers(3)
+        if kind == 0:                                # a melody note, maybe over a bass note
+            rows.append((t, step, int(rng.integers(64, 70))))
+            if rng.random() < 0.5:
+                rows.append((t, step * 0.9, int(rng.integers(36, 48))))
+        else:                                        # a chord, its tones released together or not
+            length = step * (0.9 if kind == 1 else 1.0)
+            for p in rng.choice(np.arange(60, 70), size=int(rng.integers(2, 5)), replace=False):
+                rows.append((t, length if rng.random() < 0.85 else step * 0.5, int(p)))
+        t += step
+    a = np.array(rows, dtype="f8")
+    part = make_notes(a[:, 0], a[:, 1], a[:, 2])
+    np.testing.assert_allclose(hold_restruck_keys(part)["duration"], hold_restruck_keys_reference(part)["duration"])
+
+
 def test_hold_restruck_keys_stops_at_the_next_note_struck():
     # the melody moves on while the chord still sounds: the held note ends where its next note begins
     from melody.io.lead import hold_restruck_keys

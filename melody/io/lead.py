@@ -43,25 +43,33 @@ def hold_restruck_keys(part: np.ndarray, window: float = CHORD_WINDOW) -> np.nda
     release = onset + part["duration"][order]
     pitch = np.rint(part["pitch"][order]).astype(np.int64)
     starts, ends = onset_groups(onset, window)
-    tone = np.zeros(len(part), dtype=bool)            # a tone of a block chord, released with the chord
-    moves_on = np.zeros(len(part), dtype=bool)        # ... struck with a voice of its own inside or above it
-    for a, b in zip(starts, ends):
-        if len(np.unique(pitch[a:b])) >= CHORD_SIZE:
-            together = (np.abs(release[a:b, None] - release[None, a:b]) <= window).sum(axis=1)
-            tone[a:b] = together >= CHORD_SIZE
-            if tone[a:b].any() and np.any(~tone[a:b] & (pitch[a:b] > pitch[a:b][tone[a:b]].min())):
-                moves_on[a:b] = True
+    group_of = np.repeat(np.arange(len(starts)), ends - starts)
+    # a tone of a block chord: CHORD_SIZE or more distinct pitches struck together, CHORD_SIZE or more of the
+    # group's notes (itself included) released within `window` of it
+    by_pitch = np.lexsort((pitch, group_of))
+    new_pitch = np.ones(len(part), dtype=bool)
+    new_pitch[1:] = (group_of[by_pitch][1:] != group_of[by_pitch][:-1]) | (pitch[by_pitch][1:] != pitch[by_pitch][:-1])
+    distinct = np.add.reduceat(new_pitch.astype(np.int64), starts)       # groups hold consecutive indices
+    key = group_of * (2.0 * (release.max() + 1.0)) + release                # releases sorted within each group
+    sorted_key = np.sort(key)
+    together = (np.searchsorted(sorted_key, key + window, side="right")
+                - np.searchsorted(sorted_key, key - window, side="left"))
+    tone = (distinct[group_of] >= CHORD_SIZE) & (together >= CHORD_SIZE)
+    # ... struck with a voice of its own (released apart) inside or above the chord's compass
+    lowest_tone = np.minimum.reduceat(np.where(tone, pitch, 128), starts)
+    highest_other = np.maximum.reduceat(np.where(tone, -1, pitch), starts)
+    moves_on = (highest_other > lowest_tone)[group_of]
     own = np.flatnonzero(~tone)
     if not len(own) or not tone.any():
         return part
     by_release = own[np.argsort(release[own], kind="stable")]
     out = None
-    group_of = np.repeat(np.arange(len(starts)), ends - starts)
     next_onset = np.append(onset[starts[1:]], np.inf)[group_of]   # the next struck note after each note's group
-    for k in np.flatnonzero(tone & ~moves_on):
-        lo = np.searchsorted(release[by_release], onset[k] - RESTRIKE_S, side="left")
-        hi = np.searchsorted(release[by_release], onset[k] + RESTRIKE_S, side="right")
-        for i in by_release[lo:hi]:
+    struck = np.flatnonzero(tone & ~moves_on)
+    lo = np.searchsorted(release[by_release], onset[struck] - RESTRIKE_S, side="left")
+    hi = np.searchsorted(release[by_release], onset[struck] + RESTRIKE_S, side="right")
+    for k, a, b in zip(struck[hi > lo], lo[hi > lo], hi[hi > lo]):
+        for i in by_release[a:b]:
             if pitch[i] == pitch[k] and onset[i] < onset[k] - window:
                 if out is None:
                     out = part.copy()
