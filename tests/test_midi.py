@@ -284,6 +284,21 @@ def test_hold_restruck_keys_stops_at_the_next_note_struck():
     assert held["duration"][0] == pytest.approx(1.5)
 
 
+def test_a_melody_struck_under_its_chords_top_is_kept(tmp_path):
+    # the melody lies inside the chords' register: a short melody note struck with a detached chord whose
+    # top is a step above it. The chord's top is the accompaniment (its tones cost CHORD_TONE), and the melody
+    # note lies below no voice of its own, so it is not charged for lying under the chord's top
+    lead, accompaniment = [], []
+    for bar in range(6):
+        t, k = 4.0 * bar, bar % 3
+        lead += [(58 + k, t, 1.0), (58 + k, t + 1, 0.25), (68 + k, t + 1.25, 0.25), (65 + k, t + 1.5, 0.5),
+                 (68 + k, t + 2, 1.0), (60 + k, t + 3, 1.0)]
+        accompaniment += [(41 + k, t, 0.95), (41 + k, t + 2, 0.95)]
+        accompaniment += [(p + k, t + beat, 0.9) for beat in (1, 3) for p in (53, 56, 60)]
+    (melody,) = load(write_midi(tmp_path / "inside.mid", [piano_track(lead, accompaniment)], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+
+
 def test_a_bass_run_in_a_long_melody_rest_is_not_the_lead(tmp_path):
     # the melody rests for a bar and a quarter while the left hand walks (five notes, more than an octave
     # under the melody on both sides): the whole run is accompaniment, not only lone notes
