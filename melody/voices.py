@@ -188,14 +188,18 @@ def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
     for g in blocks[1:][held_before == 0]:
         cost[group_start[g]:group_start[g + 1]] += repeated
     # tones of a block chord (CHORD_SIZE or more notes released together) struck with a voice of its own
-    # (released apart) inside or above the chord's compass: the melody in the chords' register
+    # (released apart) inside or above the chord's compass: the melody in the chords' register. The chord's
+    # tones cost `chord_tone` more, and the voices of their own lie below only what is not the chord's: the
+    # highest of them, or a note still sounding
     cand_release = end[cand]
     for g in blocks:
         here = slice(group_start[g], group_start[g + 1])
         released = cand_release[here]
         tone = (np.abs(released[:, None] - released[None, :]) <= window).sum(axis=1) >= CHORD_SIZE
-        if tone.any() and np.any(~tone & (cand_pitch[here] > cand_pitch[here][tone].min())):
-            cost[here] += np.where(tone, chord_tone, 0.0)
+        own = ~tone
+        if tone.any() and np.any(own & (cand_pitch[here] > cand_pitch[here][tone].min())):
+            above = max(cand_pitch[here][own].max(), top_sounding[g])
+            cost[here] = np.where(tone, cost[here] + chord_tone, below * (above - cand_pitch[here]))
     skip = np.zeros(n_groups)
     if anchor is not None:
         # the anchor line's choice stands except at onsets where it has no note and onsets of block chords,
@@ -203,7 +207,10 @@ def line_inputs(notes: np.ndarray, window: float = WINDOW, below: float = BELOW,
         anchored = np.full(n_groups, -1, dtype=np.int64)
         g_of = np.searchsorted(group_onset, anchor["onset"] + 1e-9, side="right") - 1
         anchored[g_of[g_of >= 0]] = np.rint(anchor["pitch"][g_of >= 0]).astype(np.int64)
-        on_top = top_voices(notes, starts, ends, window) & (anchored == cand_pitch[group_start[:-1]])
+        # a top that strikes again the key of a note still sounding (a chord doubling a held melody note) is
+        # no voice of its own: the held note is
+        group_top = cand_pitch[group_start[:-1]]
+        on_top = top_voices(notes, starts, ends, window) & (anchored == group_top) & ~held[np.arange(n_groups), group_top]
         for g in np.flatnonzero((anchored >= 0) & ((size < CHORD_SIZE) | on_top)):
             here = slice(group_start[g], group_start[g + 1])
             chosen = cand_pitch[here] == anchored[g]

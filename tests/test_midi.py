@@ -173,6 +173,132 @@ def test_hymn_chords_keep_their_repeated_top(tmp_path):
     assert pitches(melody) == soprano
 
 
+def test_a_held_melody_note_is_held_through_a_chord_that_strikes_its_key(tmp_path):
+    # the melody holds a note for two beats over a bass note and a detached chord that holds its pitch: the
+    # key sounds once, so MIDI ends the melody note where the chord strikes it and the chord's tone would
+    # read as a repeated melody note, splitting the held note's time in two
+    lead, accompaniment = [], []
+    tunes = [(64, 67, 72), (65, 69, 72), (64, 67, 71), (62, 65, 71)]
+    for bar, (a, b, held) in enumerate(tunes * 2):
+        t = 4.0 * bar
+        lead += [(held + 2 if bar % 2 else held - 1, t, 1.0), (held, t + 1, 2.0), (a + 12, t + 3, 1.0)]
+        accompaniment += [(36 + bar % 3, t, 0.95), (36 + bar % 3, t + 2, 0.95)]
+        accompaniment += [(p, t + 2, 0.9) for p in (a, b, held)]      # the chord on beat 3 doubles the held note
+    (melody,) = load(write_midi(tmp_path / "held.mid", [piano_track(lead, accompaniment)], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+    onsets = np.round(melody.notes["onset"] / 0.6, 3)               # in beats (100 quarters a minute)
+    assert list(onsets) == [s for _, s, _ in lead]
+
+
+def test_hold_restruck_keys_only_joins_a_voice_of_its_own_to_a_chord_tone():
+    # a melody note released where a block chord (released together) strikes its pitch is held through it,
+    # to the chord's release; a chord's tone released where the next chord strikes its pitch (legato chords),
+    # and a melody note followed by the same pitch struck alone (a repeated note), are left as they are
+    from melody.io.lead import hold_restruck_keys
+    rows = [(0.0, 1.0, 72), (0.0, 1.0, 48),                          # melody over a bass note
+            (1.0, 0.9, 72), (1.0, 0.9, 67), (1.0, 0.9, 64),          # a chord that strikes the held 72
+            (2.0, 1.0, 67), (2.0, 1.0, 60), (2.0, 1.0, 55), (2.0, 1.0, 52),   # a chord; 67 held on into
+            (3.0, 1.0, 67), (3.0, 1.0, 59), (3.0, 1.0, 55),          # the next chord (legato chords)
+            (4.0, 0.5, 74), (4.5, 0.5, 74)]                          # a repeated note struck alone
+    a = np.array(rows, dtype="f8")
+    part = make_notes(a[:, 0], a[:, 1], a[:, 2])
+    held = hold_restruck_keys(part)
+    changed = np.flatnonzero(held["duration"] != part["duration"])
+    assert list(changed) == [0]
+    assert held["duration"][0] == pytest.approx(1.9)
+    assert part["duration"][0] == 1.0                                # the input is not changed
+
+
+def test_hold_restruck_keys_not_where_the_melody_moves_on_with_the_chord():
+    # the melody steps from 56 to 57 where a chord holding 56 is struck: the chord took the melody's last
+    # pitch as it left it; 57, struck with the chord and released apart from it, is the melody's next note
+    from melody.io.lead import hold_restruck_keys
+    rows = [(0.0, 0.5, 56), (0.0, 0.5, 40), (0.5, 0.45, 52), (0.5, 0.45, 56), (0.5, 0.45, 59), (0.5, 0.5, 57)]
+    a = np.array(rows, dtype="f8")
+    part = make_notes(a[:, 0], a[:, 1], a[:, 2])
+    assert np.array_equal(hold_restruck_keys(part)["duration"], part["duration"])
+
+
+def hold_restruck_keys_reference(part, window=CHORD_WINDOW):
+    """Plain-Python `hold_restruck_keys`: group by group, note by note."""
+    from melody.io.lead import RESTRIKE_S
+    notes = sorted(range(len(part)), key=lambda i: part["onset"][i])
+    groups, last = [], None
+    for i in notes:                                  # notes struck within `window` of the one before
+        if last is None or part["onset"][i] - part["onset"][last] >= window:
+            groups.append([])
+        groups[-1].append(i)
+        last = i
+    release = {i: part["onset"][i] + part["duration"][i] for i in notes}
+    pitch = {i: int(round(part["pitch"][i])) for i in notes}
+    tone, moves_on, next_onset = {}, {}, {}
+    for g, group in enumerate(groups):
+        block = len({pitch[i] for i in group}) >= 3
+        for i in group:
+            tone[i] = block and sum(abs(release[j] - release[i]) <= window for j in group) >= 3
+            next_onset[i] = part["onset"][groups[g + 1][0]] if g + 1 < len(groups) else np.inf
+        tones = [pitch[i] for i in group if tone[i]]
+        for i in group:
+            moves_on[i] = bool(tones) and any(not tone[j] and pitch[j] > min(tones) for j in group)
+    out = part.copy()
+    for k in notes:
+        if not tone[k] or moves_on[k]:
+            continue
+        for i in notes:
+            if (not tone[i] and pitch[i] == pitch[k] and abs(release[i] - part["onset"][k]) <= RESTRIKE_S
+                    and part["onset"][i] < part["onset"][k] - window):
+                out["duration"][i] = min(release[k], next_onset[k]) - part["onset"][i]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_hold_restruck_keys_agrees_with_a_plain_reference(seed):
+    # random parts on a grid of eighths: melody notes that end where chords (some detached, some with a voice
+    # of their own) strike their pitch, legato chords, bass notes
+    from melody.io.lead import hold_restruck_keys
+    rng = np.random.default_rng(seed)
+    rows, t = [], 0.0
+    for _ in range(int(rng.integers(4, 30))):
+        step = 0.25 * int(rng.integers(1, 4))
+        kind = rng.integers(3)
+        if kind == 0:                                # a melody note, maybe over a bass note
+            rows.append((t, step, int(rng.integers(64, 70))))
+            if rng.random() < 0.5:
+                rows.append((t, step * 0.9, int(rng.integers(36, 48))))
+        else:                                        # a chord, its tones released together or not
+            length = step * (0.9 if kind == 1 else 1.0)
+            for p in rng.choice(np.arange(60, 70), size=int(rng.integers(2, 5)), replace=False):
+                rows.append((t, length if rng.random() < 0.85 else step * 0.5, int(p)))
+        t += step
+    a = np.array(rows, dtype="f8")
+    part = make_notes(a[:, 0], a[:, 1], a[:, 2])
+    np.testing.assert_allclose(hold_restruck_keys(part)["duration"], hold_restruck_keys_reference(part)["duration"])
+
+
+def test_hold_restruck_keys_stops_at_the_next_note_struck():
+    # the melody moves on while the chord still sounds: the held note ends where its next note begins
+    from melody.io.lead import hold_restruck_keys
+    rows = [(0.0, 1.0, 72), (1.0, 0.9, 72), (1.0, 0.9, 67), (1.0, 0.9, 64), (1.5, 0.5, 71)]
+    a = np.array(rows, dtype="f8")
+    held = hold_restruck_keys(make_notes(a[:, 0], a[:, 1], a[:, 2]))
+    assert held["duration"][0] == pytest.approx(1.5)
+
+
+def test_a_melody_struck_under_its_chords_top_is_kept(tmp_path):
+    # the melody lies inside the chords' register: a short melody note struck with a detached chord whose
+    # top is a step above it. The chord's top is the accompaniment (its tones cost CHORD_TONE), and the melody
+    # note lies below no voice of its own, so it is not charged for lying under the chord's top
+    lead, accompaniment = [], []
+    for bar in range(6):
+        t, k = 4.0 * bar, bar % 3
+        lead += [(58 + k, t, 1.0), (58 + k, t + 1, 0.25), (68 + k, t + 1.25, 0.25), (65 + k, t + 1.5, 0.5),
+                 (68 + k, t + 2, 1.0), (60 + k, t + 3, 1.0)]
+        accompaniment += [(41 + k, t, 0.95), (41 + k, t + 2, 0.95)]
+        accompaniment += [(p + k, t + beat, 0.9) for beat in (1, 3) for p in (53, 56, 60)]
+    (melody,) = load(write_midi(tmp_path / "inside.mid", [piano_track(lead, accompaniment)], bpm=100))
+    assert pitches(melody) == [p for p, _, _ in lead]
+
+
 def test_a_bass_run_in_a_long_melody_rest_is_not_the_lead(tmp_path):
     # the melody rests for a bar and a quarter while the left hand walks (five notes, more than an octave
     # under the melody on both sides): the whole run is accompaniment, not only lone notes

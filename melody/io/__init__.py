@@ -15,8 +15,9 @@ SUPPORTED_EXTENSIONS = SYMBOLIC_EXTENSIONS + AUDIO_EXTENSIONS
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_AUDIO_BYTES = 4 * 1024 * 1024 * 1024
 # Bump when a reader reads the same file into other notes: a catalog re-reads the files an older reader read
-# the next time they are indexed (2: a pickup's notes end their bar, 2026-11-27).
-SCORE_READER_VERSION = 2
+# the next time they are indexed (2: a pickup's notes end their bar, 2026-11-27; 3: a MIDI track's melody note
+# held through the chord that strikes its key again, `lead.hold_restruck_keys`, 2026-11-27).
+SCORE_READER_VERSION = 3
 TRANSCRIBER_VERSION = 2     # the same for recordings (2: a soft sung note the network hears is voiced)
 
 

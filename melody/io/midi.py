@@ -236,7 +236,7 @@ def _line(raw_notes, mid, ppq, tmap) -> np.ndarray:
     on = _ticks_to_seconds(raw[:, 0], tmap)
     off = _ticks_to_seconds(raw[:, 1], tmap)
     bar, beat = _bars(mid, ppq, raw[:, 0])
-    return lead_line(make_notes(on, off - on, raw[:, 2], bar, beat))
+    return lead_line(make_notes(on, off - on, raw[:, 2], bar, beat), restruck_keys=True)
 
 
 def _title(mid) -> str:
