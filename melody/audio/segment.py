@@ -78,6 +78,12 @@ GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.1
 # swing) lies within STEADY_SEMITONES of the note (`note_steadiness`): nearer the note than any other key. A sung
 # note's 30-cent intonation stays inside, and so does a vibrato of any width VIBRATO_SWING reads as one.
 STEADY_SEMITONES = 0.5
+# The accompaniment under the lead (`_drop_accompaniment`): in a mix the lead is mixed over the band, so where
+# the path falls onto a chord tone (the lead's note decaying or resting) the note starts far weaker than the
+# lead's notes start and lies below them. A note whose first ACCOMP_ATTACK_S of salience peaks under
+# ACCOMP_PEAK times the median peak of the ACCOMP_NEIGHBOURS notes on either side, and whose pitch lies
+# ACCOMP_BELOW or more semitones under their median pitch, is dropped (the note before it held on).
+ACCOMP_ATTACK_S, ACCOMP_PEAK, ACCOMP_BELOW, ACCOMP_NEIGHBOURS = 0.1, 0.4, 5.0, 4
 # A note's pitch is the pitch it holds, not its way in: the median of its frames after the first GLIDE_MAX_S
 # (a scoop's or a portamento's longest), or after the first third of a note shorter than 3 x GLIDE_MAX_S. A
 # glide into the note is part of it (above), and over a short note its frames pull the median towards where
@@ -334,7 +340,33 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
     spans = np.array([[s, e, held.get((s, p), p)] for s, e, p in spans], dtype="f8").reshape(-1, 3)
+    spans = _drop_accompaniment(spans, tr.salience, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
     return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
+
+
+def _drop_accompaniment(spans: np.ndarray, salience: np.ndarray, attack: int) -> np.ndarray:
+    """``spans`` (n, 3: start frame, stop frame, pitch) without the notes taken for the accompaniment: the
+    peak of their first ``attack`` frames of ``salience`` under ``ACCOMP_PEAK`` times the median peak of the
+    ``ACCOMP_NEIGHBOURS`` notes on either side, their pitch ``ACCOMP_BELOW`` or more under those notes' median
+    pitch. The note before a dropped one is held on over it where it ran up to it."""
+    n = len(spans)
+    if n < 3:
+        return spans
+    start, stop = spans[:, 0].astype(np.int64), spans[:, 1].astype(np.int64)
+    peak = np.array([salience[a:min(b, a + max(attack, 1))].max() for a, b in zip(start, stop)])
+    drop = np.zeros(n, dtype=bool)
+    for j in range(n):
+        around = [k for k in range(max(j - ACCOMP_NEIGHBOURS, 0), min(j + ACCOMP_NEIGHBOURS + 1, n)) if k != j]
+        drop[j] = (peak[j] < ACCOMP_PEAK * np.median(peak[around])
+                   and spans[j, 2] <= np.median(spans[around, 2]) - ACCOMP_BELOW)
+    out = spans.copy()
+    for j in np.nonzero(drop)[0]:
+        k = j - 1
+        while k >= 0 and drop[k]:
+            k -= 1
+        if k >= 0 and out[j, 0] - out[k, 1] <= 1:
+            out[k, 1] = out[j, 1]
+    return out[~drop]
 
 
 def note_activation(notes: np.ndarray, tr: PitchTrack) -> np.ndarray | None:
