@@ -9,6 +9,8 @@
 3. Each note's pitch is its median pitch after its way in (``held_pitch``), fractional: a singer 30 cents
    flat keeps exact intervals (``melody.notes.tuning_offset`` finds the performer's tuning where whole
    semitones are needed).
+4. In an ensemble, a note that starts far weaker than the notes around it and lies under them is a chord
+   tone of the accompaniment the path fell onto (``_drop_accompaniment``): dropped.
 """
 from __future__ import annotations
 
