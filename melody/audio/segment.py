@@ -365,7 +365,7 @@ def _drop_accompaniment(spans: np.ndarray, salience: np.ndarray, attack: int) ->
     if n < 3:
         return spans
     start, stop = spans[:, 0].astype(np.int64), spans[:, 1].astype(np.int64)
-    peak = np.array([salience[a:min(b, a + max(attack, 1))].max() for a, b in zip(start, stop)])
+    peak = np.array([salience[a:max(min(b, a + attack), a + 1)].max() for a, b in zip(start, stop)])
     drop = np.zeros(n, dtype=bool)
     for j in range(n):
         around = [k for k in range(max(j - ACCOMP_NEIGHBOURS, 0), min(j + ACCOMP_NEIGHBOURS + 1, n)) if k != j]
