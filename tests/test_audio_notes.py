@@ -217,3 +217,42 @@ def test_a_note_drifting_between_two_keys_is_not_split_at_the_lower_key():
                     key_onset_times=np.arange(n) * HOP + KEY_ONSET_LAG_S, key_note=key_note)
     got = notes_from_track(tr)
     assert len(got) == 1 and got["onset"][0] == 0.0 and abs(got["pitch"][0] - 46.0) < 0.5
+
+
+def _line_with_a_low_note(low_salience: float, keys_heard: int = 3):
+    """A line of seven 0.3 s notes around MIDI 72, the fourth an octave below the others, its salience
+    ``low_salience`` (the others 1.0), from the salience tracker (its candidates kept); the network hears
+    ``keys_heard`` keys sounding throughout (3: an ensemble, a lead over chords; 1: a single line)."""
+    pitches = [72, 74, 76, 62, 76, 74, 72]
+    midi = np.repeat(np.array(pitches, "f4"), 30)
+    sal = np.repeat(np.array([1.0, 1.0, 1.0, low_salience, 1.0, 1.0, 1.0], "f4"), 30)
+    key_note = np.zeros((len(midi), 88), "f4")
+    key_note[:, 30:30 + keys_heard] = 0.8
+    return PitchTrack(midi, sal, np.ones(len(midi)), HOP, cand_midi=midi[:, None].copy(),
+                      cand_salience=sal[:, None].copy(), key_note=key_note)
+
+
+def test_a_weak_low_note_in_an_ensemble_is_the_accompaniment():
+    """In an ensemble, a note under the line that starts at a fifth of the salience the line's notes start
+    with is a chord tone the path fell onto (the lead decaying over the band): dropped, the note before held
+    on over it."""
+    got = notes_from_track(_line_with_a_low_note(0.2))
+    assert got["pitch"].round().tolist() == [72, 74, 76, 76, 74, 72]
+    assert abs(got["duration"][2] - 0.6) < 0.02
+    # as loud as the line (a melody's own leap down an octave): kept
+    got = notes_from_track(_line_with_a_low_note(0.9))
+    assert got["pitch"].round().tolist() == [72, 74, 76, 62, 76, 74, 72]
+
+
+def test_a_weak_low_note_of_a_single_line_is_kept():
+    """A single line has no accompaniment to fall onto: its weak low note (a low register, a soft note) stays."""
+    got = notes_from_track(_line_with_a_low_note(0.2, keys_heard=1))
+    assert got["pitch"].round().tolist() == [72, 74, 76, 62, 76, 74, 72]
+
+
+def test_a_weak_note_in_the_lines_register_is_kept():
+    """Weak alone is not enough: a soft note among its neighbours' pitches (a passing note played lightly) stays."""
+    tr = _line_with_a_low_note(0.2)
+    tr.midi[90:120] = 75.0
+    tr.cand_midi[90:120] = 75.0
+    assert notes_from_track(tr)["pitch"].round().tolist() == [72, 74, 76, 75, 76, 74, 72]
