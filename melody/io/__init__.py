@@ -18,7 +18,8 @@ MAX_AUDIO_BYTES = 4 * 1024 * 1024 * 1024
 # the next time they are indexed (2: a pickup's notes end their bar, 2026-11-27; 3: a MIDI track's melody note
 # held through the chord that strikes its key again, `lead.hold_restruck_keys`, 2026-11-27).
 SCORE_READER_VERSION = 3
-TRANSCRIBER_VERSION = 2     # the same for recordings (2: a soft sung note the network hears is voiced)
+TRANSCRIBER_VERSION = 3     # the same for recordings (2: a soft sung note the network hears is voiced; 3: in an
+                            # ensemble, a weak note under the lead is the accompaniment's, `segment._drop_accompaniment`)
 
 
 def is_supported(path: str) -> bool:
