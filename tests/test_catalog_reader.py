@@ -89,3 +89,24 @@ def test_the_cli_says_so_on_stderr_and_when_it_reads_again(catalog, monkeypatch,
     assert "1 of them read again" in capsys.readouterr().out
     assert cli.main(["catalog", "info", "--catalog", cat.path]) == 0
     assert "older version" not in capsys.readouterr().err
+
+
+def test_each_kind_of_reader_has_its_own_version(tmp_path, monkeypatch):
+    from melody.testing import Track, write_midi
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    (folder / "upbeat.abc").write_text(TUNE)
+    write_midi(str(folder / "line.mid"), [Track("Melody", program=0, notes=[
+        (60 + (k * 5) % 12, float(k), 1.0, 90) for k in range(12)])])
+    cat = Catalog.open(str(tmp_path / "cat"), create=True)
+    assert cat.index([str(folder)], workers=1).added_files == 2
+    monkeypatch.setattr(melody.io, "MIDI_READER_VERSION", melody.io.MIDI_READER_VERSION + 1)
+    assert "1 file of the catalog" in cat.stale_notice()
+    report = cat.index([str(folder)], workers=1)
+    assert (report.added_files, report.reread) == (1, 1)            # the MIDI file only; the ABC tune kept
+    assert cat.stale_notice() == ""
+    monkeypatch.setattr(melody.io, "SCORE_READER_VERSION", melody.io.SCORE_READER_VERSION + 1)
+    report = cat.index([str(folder)], workers=1)
+    assert (report.added_files, report.reread) == (1, 1)            # now the ABC tune only
+    assert melody.io.reader_tag("a.MID").startswith("midi-") and melody.io.reader_tag("a.krn").startswith("score-")
+    assert melody.io.reader_tag("a.flac").startswith("audio-")

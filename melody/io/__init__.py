@@ -15,11 +15,16 @@ SUPPORTED_EXTENSIONS = SYMBOLIC_EXTENSIONS + AUDIO_EXTENSIONS
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_AUDIO_BYTES = 4 * 1024 * 1024 * 1024
 # Bump when a reader reads the same file into other notes: a catalog re-reads the files an older reader read
-# the next time they are indexed (2: a pickup's notes end their bar, 2026-11-27; 3: a MIDI track's melody note
-# held through the chord that strikes its key again, `lead.hold_restruck_keys`, 2026-11-27).
+# the next time they are indexed. One version per kind of reader, so a fix to one does not make a catalog
+# read every other kind of file again.
+# Notation (MusicXML, ABC, kern; 2: a pickup's notes end their bar, 2026-11-27; 3: MIDI's rule below, when
+# MIDI still shared this version).
 SCORE_READER_VERSION = 3
-TRANSCRIBER_VERSION = 3     # the same for recordings (2: a soft sung note the network hears is voiced; 3: in an
-                            # ensemble, a weak note under the lead is the accompaniment's, `segment._drop_accompaniment`)
+# MIDI (3: a track's melody note held through the chord that strikes its key again, `lead.hold_restruck_keys`,
+# 2026-11-27). A MIDI file indexed before the split carries a "score-" tag and is read once more.
+MIDI_READER_VERSION = 3
+TRANSCRIBER_VERSION = 3     # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
+                            # weak note under the lead is the accompaniment's, `segment._drop_accompaniment`)
 
 
 def is_supported(path: str) -> bool:
@@ -32,7 +37,12 @@ def is_audio(path: str) -> bool:
 
 def reader_tag(path: str) -> str:
     """Which reader, at which version, turns this file into notes (a catalog stores it with each file)."""
-    return f"audio-{TRANSCRIBER_VERSION}" if is_audio(path) else f"score-{SCORE_READER_VERSION}"
+    ext = os.path.splitext(path)[1].lower()
+    if ext in AUDIO_EXTENSIONS:
+        return f"audio-{TRANSCRIBER_VERSION}"
+    if ext in MIDI_EXTENSIONS:
+        return f"midi-{MIDI_READER_VERSION}"
+    return f"score-{SCORE_READER_VERSION}"
 
 
 _KINDS = {"MIDI": (MIDI_EXTENSIONS, ".mid"), "WAV": ((".wav",), ".wav"), "FLAC": ((".flac",), ".flac"),
