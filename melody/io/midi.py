@@ -29,6 +29,12 @@ MIN_TEMPO, MAX_TEMPO = 60_000, 60_000_000   # microseconds per beat: 1000 bpm ..
 # (a chance hit: about 0.15); the music21 test files and examples/ 0.96-1.00 but three performances (0.00-0.31).
 GRID_DIVISIONS = 24
 GRID_SHARE = 0.5
+# Such a part is then read as a recording's notes are (`melody.audio.rhythm.snap_to_beats`): the beat is
+# tracked on an onset envelope of every part's note onsets (the band's drums and chords included), ENVELOPE_HOP_S
+# a frame, each onset a decaying pulse (ENVELOPE_DECAY per frame), and the part's onsets are moved to that beat's
+# grid where they fit it (left as played where they fit none).
+ENVELOPE_HOP_S = 0.01
+ENVELOPE_DECAY = (1.0, 0.5, 0.25)
 
 _LEAD_NAMES = re.compile(r"lead|melod|vocal|voice|vox|sing|solo|tune|theme|soprano|right|\brh\b|top", re.I)
 _BACKING_NAMES = re.compile(r"bass|chord|pad|comp|accomp|harmon|rhythm|strum|left|\blh\b|string|arp", re.I)
@@ -237,7 +243,9 @@ def load_midi(path: str, parts: str = "lead") -> list[Melody]:
         tmap = _tempo_map(mid, ppq)
     except CorruptFile as exc:
         raise CorruptFile(f"{path}: {exc}") from None
-    lines = {key: _line(voices[key]["notes"], mid, ppq, tmap) for key in (ranked if parts == "all" else ranked[:1])}
+    envelope = _Envelope(voices, tmap)
+    lines = {key: _line(voices[key]["notes"], mid, ppq, tmap, envelope)
+             for key in (ranked if parts == "all" else ranked[:1])}
     kept = distinct_parts(lines, ranked, parts)
     title = _title(mid) or os.path.splitext(os.path.basename(path))[0]
     melodies = []
@@ -251,15 +259,33 @@ def load_midi(path: str, parts: str = "lead") -> list[Melody]:
     return melodies
 
 
-def _line(raw_notes, mid, ppq, tmap) -> np.ndarray:
-    """One voice's notes (tick triples) in seconds with bars, reduced to its line (`lead_line`)."""
+class _Envelope:
+    """The onset envelope of every part's notes (ENVELOPE_HOP_S a frame), made on first use."""
+
+    def __init__(self, voices, tmap):
+        self.voices, self.tmap, self.env = voices, tmap, None
+
+    def __call__(self) -> np.ndarray:
+        if self.env is None:
+            ticks = np.array([n[0] for v in self.voices.values() for n in v["notes"]], dtype="f8")
+            frames = np.round(_ticks_to_seconds(ticks, self.tmap) / ENVELOPE_HOP_S).astype(np.int64)
+            pulses = np.bincount(frames, minlength=int(frames.max(initial=0)) + 1).astype("f8")
+            self.env = np.convolve(pulses, ENVELOPE_DECAY)[:len(pulses) + len(ENVELOPE_DECAY) - 1]
+        return self.env
+
+
+def _line(raw_notes, mid, ppq, tmap, envelope) -> np.ndarray:
+    """One voice's notes (tick triples) in seconds with bars, reduced to its line (`lead_line`); a voice
+    whose onsets keep no beat of the file (`on_beat_grid`) without bars, its line on the beat tracked over
+    every part's onsets (`envelope`) where it fits one."""
     raw = np.array(raw_notes, dtype="f8")
     on = _ticks_to_seconds(raw[:, 0], tmap)
     off = _ticks_to_seconds(raw[:, 1], tmap)
-    if on_beat_grid(raw[:, 0], ppq):
-        bar, beat = _bars(mid, ppq, raw[:, 0])
-    else:                       # a performance whose bar lines say nothing: its place in the bar is unknown
-        bar, beat = None, None
+    if not on_beat_grid(raw[:, 0], ppq):     # a performance whose bar lines say nothing: read as played
+        from ..audio.rhythm import snap_to_beats
+        line = lead_line(make_notes(on, off - on, raw[:, 2]), restruck_keys=True)
+        return snap_to_beats(line, envelope(), ENVELOPE_HOP_S)[0]
+    bar, beat = _bars(mid, ppq, raw[:, 0])
     return lead_line(make_notes(on, off - on, raw[:, 2], bar, beat), restruck_keys=True)
 
 
