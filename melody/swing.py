@@ -13,7 +13,8 @@ A pair is a long note and a short one that together fill one beat, their ratio b
   note starts on a beat, the short one at about two thirds of it (WRITTEN_SWING), and the next note on the
   next beat;
 * where they are not (a performance whose bars say nothing): two inter-onset intervals in that ratio whose
-  sum is, within BEAT_TOLERANCE, the median sum of all such candidates (the beat).
+  sum is, within BEAT_TOLERANCE, the median sum of all such candidates (the beat); a beat split evenly is
+  two short notes in a row (the pairs' median short length, within BEAT_TOLERANCE).
 
 A melody is swung when it has at least MIN_PAIRS pairs with a consistent ratio (within RATIO_SPREAD of their
 median; the others are left as they are), and at least SWING_SHARE of its beats that are split in two are
@@ -76,7 +77,11 @@ def _pairs_from_intervals(onset: np.ndarray) -> tuple[list[int], int]:
         if i >= k and abs((a[i] + b[i]) / beat - 1.0) <= BEAT_TOLERANCE:
             swung.append(int(i))
             k = i + 2
-    even = int(np.sum((ratio > 1 / 1.25) & (ratio < 1.25) & (np.abs((a + b) / beat - 1.0) <= BEAT_TOLERANCE)))
+    # a beat split evenly: two short notes in a row (in swing the short note comes after a long one, while
+    # a straight quarter-and-two-eighths figure has as many long-short pairs as even ones)
+    short = float(np.median(b[cand]))
+    near = np.abs(ioi / short - 1.0) <= BEAT_TOLERANCE
+    even = int(np.sum(near[:-1] & near[1:]))
     return swung, even
 
 
