@@ -637,8 +637,13 @@ def test_a_performance_recorded_without_the_beat_has_no_bars(tmp_path):
     (performed,) = load(str(tmp_path / "played.mid"))
     assert pitches(written) == pitches(performed) == [p for p, _, _ in lead]
     assert np.isfinite(written.notes["beat"]).all() and (written.notes["bar"] >= 1).all()
-    # its bars at 120 bpm would put most of its beats between the beats: unknown instead
-    assert not np.isfinite(performed.notes["beat"]).any() and (performed.notes["bar"] == -1).all()
+    # its bars at 120 bpm would put most of its notes between the beats: its bars are unknown, and its notes
+    # are marked on a beat or between beats only where a beat is tracked on its onsets (as a recording's)
+    assert (performed.notes["bar"] == -1).all()
+    beat = performed.notes["beat"][np.isfinite(performed.notes["beat"])]
+    assert np.isin(beat, [0.5, 0.0, 1.0, 2.0, 3.0]).all()
+    assert np.allclose(performed.notes["onset"][1:] - performed.notes["onset"][0],
+                       [seconds(s) - seconds(lead[0][1]) for _, s, _ in lead[1:]], atol=0.1)   # as played
 
 
 def test_a_swung_file_on_the_beat_keeps_its_bars(tmp_path):

@@ -19,23 +19,24 @@ MAX_TRACKS = 1_000
 DRUM_CHANNEL = 9
 MIN_TEMPO, MAX_TEMPO = 60_000, 60_000_000   # microseconds per beat: 1000 bpm .. 1 bpm; outside is corrupt
 
-# Track names that announce the melody, and names/programs that rule a track out as the lead.
 # A file's bar lines place a part's notes only where its onsets keep to the file's beat: a quantised or
 # notated file puts (nearly) every onset on a fine grid of the beat (GRID_DIVISIONS per beat: 32nd notes and
-# sixteenth triplets), within a tick's rounding (`on_beat_grid`); a performance recorded without a click (or with a tempo that
-# is not the beat's) puts a few there by chance. Below GRID_SHARE of a part's onsets on the grid, its bars and
-# beats are unknown (and `melody.meter` reads a beat off the onsets where they keep a steady one). Chosen on
-# bench_accuracy's 785 MIDI files (seed 0): every written query's lead 0.95-1.00, every played one's 0.00-0.22
-# (a chance hit: about 0.15); the music21 test files and examples/ 0.96-1.00 but three performances (0.00-0.31).
+# sixteenth triplets), within a tick's rounding (`on_beat_grid`); a performance recorded without a click (or
+# with a tempo that is not the beat's) puts a few there by chance. Below GRID_SHARE of a part's onsets on the
+# grid, the file's bars and beats are not the part's. Chosen on bench_accuracy's 785 MIDI files (seed 0): the
+# written queries' parts 0.95-1.00, the played ones' 0.00-0.33 (by chance: 1 in 20 at 480 ticks a beat); the
+# music21 test files and examples/ 0.96-1.00 but for three performances and a part shifted off the beat (0-0.31).
 GRID_DIVISIONS = 24
 GRID_SHARE = 0.5
-# Such a part is then read as a recording's notes are (`melody.audio.rhythm.snap_to_beats`): the beat is
-# tracked on an onset envelope of every part's note onsets (the band's drums and chords included), ENVELOPE_HOP_S
-# a frame, each onset a decaying pulse (ENVELOPE_DECAY per frame), and the part's onsets are moved to that beat's
-# grid where they fit it (left as played where they fit none).
+# Such a part's notes keep their onsets as played, and are marked on or between beats as a recording's notes
+# are (`melody.audio.rhythm.snap_to_beats`): the beat is tracked on an onset envelope of every part's note
+# onsets (the band's drums and chords included), ENVELOPE_HOP_S a frame, each onset a decaying pulse
+# (ENVELOPE_DECAY per frame), where the part's onsets fit that beat's grid (`beats_from`; unknown where they
+# fit none).
 ENVELOPE_HOP_S = 0.01
 ENVELOPE_DECAY = (1.0, 0.5, 0.25)
 
+# Track names that announce the melody, and names/programs that rule a track out as the lead.
 _LEAD_NAMES = re.compile(r"lead|melod|vocal|voice|vox|sing|solo|tune|theme|soprano|right|\brh\b|top", re.I)
 _BACKING_NAMES = re.compile(r"bass|chord|pad|comp|accomp|harmon|rhythm|strum|left|\blh\b|string|arp", re.I)
 _DRUM_NAMES = re.compile(r"drum|perc|kit|beat|hat|snare|kick|cymbal", re.I)
@@ -284,9 +285,26 @@ def _line(raw_notes, mid, ppq, tmap, envelope) -> np.ndarray:
     if not on_beat_grid(raw[:, 0], ppq):     # a performance whose bar lines say nothing: read as played
         from ..audio.rhythm import snap_to_beats
         line = lead_line(make_notes(on, off - on, raw[:, 2]), restruck_keys=True)
-        return snap_to_beats(line, envelope(), ENVELOPE_HOP_S)[0]
+        return beats_from(line, snap_to_beats(line, envelope(), ENVELOPE_HOP_S)[0])
     bar, beat = _bars(mid, ppq, raw[:, 0])
     return lead_line(make_notes(on, off - on, raw[:, 2], bar, beat), restruck_keys=True)
+
+
+def beats_from(line: np.ndarray, snapped: np.ndarray) -> np.ndarray:
+    """The line as played with the on-beat marks of its notes on a tracked beat (`snapped`: the line moved
+    to that beat's grid, two notes on one grid point kept once): every note keeps its own onset and
+    length; a note the grid left out (the second on a point) is between beats."""
+    if snapped is line or not np.isfinite(snapped["beat"]).any():
+        return line
+    out = line.copy()
+    out["beat"] = 0.5
+    j = 0
+    for i in range(len(line)):
+        if j < len(snapped) and snapped["pitch"][j] == line["pitch"][i] and \
+                abs(snapped["onset"][j] - line["onset"][i]) < 0.1:
+            out["beat"][i] = snapped["beat"][j]
+            j += 1
+    return out
 
 
 def _title(mid) -> str:
