@@ -17,8 +17,8 @@ restated 3-4 times back to back in each of two choruses, as written, re-set, shi
 upbeat added; the counterpart must rank first.
 Last of all (--n-perform) come phrases played, not written (group perform/<kind>: swung, staccato or legato,
 a player's timing in a file whose tempo and bars say nothing, or all at once), each beside its twin as
-written (straight/<kind>: the same query and arrangement), against the big catalog; kept apart from every
-other group. --only-perform searches only them and the 165 negatives (for the 1% cut).
+written (straight/<kind>: the same query and arrangement), and held-out negatives played the same ways
+(perform-neg/<kind>), against the big catalog; kept apart from every other group. --only-perform searches only them and the 165 negatives (for the 1% cut).
 See scripts/benchdata.py for how the data is made.
 
 Columns: R@1 / R@10 = the true reference (or a catalog tune holding the same phrase exactly) is ranked
@@ -234,7 +234,8 @@ def main(argv=None) -> int:
         dispute = [q for q in queries if q.category.startswith(benchdata.DISPUTE_CATEGORY + "/")]
         songs = [q for q in queries if q.category == benchdata.SONG_CATEGORY]     # kept apart, last
         played = [q for q in queries if q.category.split("/")[0] in (benchdata.PERFORM_CATEGORY,
-                                                                      benchdata.STRAIGHT_CATEGORY)]
+                                                                      benchdata.STRAIGHT_CATEGORY,
+                                                                      benchdata.PERFORM_NEGATIVE)]
         queries = [q for q in queries if q not in dispute and q not in songs and q not in played]
         if args.only_perform:
             queries = [q for q in queries if q.category in benchdata.NEGATIVE_CATEGORIES]
@@ -310,13 +311,14 @@ def main(argv=None) -> int:
             groups[benchdata.SONG_CATEGORY] = summarize(s_rows)
         cuts = {"pos 10-20 notes": tpr_at_cut(base, neg)}
         if p_rows:       # each kind played and as written, then all kinds together
-            for prefix in (benchdata.PERFORM_CATEGORY, benchdata.STRAIGHT_CATEGORY):
+            for prefix in (benchdata.PERFORM_CATEGORY, benchdata.STRAIGHT_CATEGORY, benchdata.PERFORM_NEGATIVE):
                 for kind in benchdata.PERFORM_KINDS + ("",):
                     sel = [r for r in p_rows if r["category"].startswith(f"{prefix}/{kind}")]
                     if sel:
                         name = f"{prefix}/{kind or 'any'}"
                         groups[name] = summarize(sel)
-                        cuts[name] = tpr_at_cut(sel, neg)
+                        if prefix != benchdata.PERFORM_NEGATIVE:
+                            cuts[name] = tpr_at_cut(sel, neg)
         for category in list(extra) + list(varied):
             cuts[category] = tpr_at_cut([r for r in rows if r["category"] == category], neg)
         if any(r["category"] in varied for r in rows):

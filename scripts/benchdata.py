@@ -97,6 +97,7 @@ N_SYNC = 15
 # group with their own seeds (`Generator.performances`), so no earlier query changes.
 PERFORM_CATEGORY = "perform"
 STRAIGHT_CATEGORY = "straight"
+PERFORM_NEGATIVE = "perform-neg"     # n // 2 held-out excerpts and medleys (negatives) played as well
 PERFORM_KINDS = ("swing", "articulation", "timing", "all")
 N_PERFORM = 40
 PERFORM_FILE_BPM = 120.0
@@ -1272,7 +1273,8 @@ class Generator:
     def performances(self, n: int = N_PERFORM) -> list[Query]:
         """n phrases of catalog tunes in simple duple time, each played as one of PERFORM_KINDS in turn
         (group perform/<kind>, `draw_performance`), each followed by its twin as written (straight/<kind>:
-        the same query and arrangement, no performance); own seeds, after every other group's."""
+        the same query and arrangement, no performance); then n // 2 negatives (held-out excerpts and
+        medleys) played in the same ways, group perform-neg/<kind>; own seeds, after every other group's."""
         simple = [k for k, t in enumerate(self.split.catalog) if t.bar_q in (2.0, 4.0)]
         refs = np.random.default_rng([self.seed, 80]).choice(simple, size=n)
         out = []
@@ -1289,6 +1291,15 @@ class Generator:
             q.query_span = tuple(float(x) for x in performed_seconds(np.array(q.query_span) / spb, q.performance, spb))
             q.render_seed = twin.render_seed = self.seed * 100_003 + 90_000 + k
             out += [q, twin]
+        for k in range(n // 2):      # negatives played the same ways: what a second reading costs
+            kind = PERFORM_KINDS[k % len(PERFORM_KINDS)]
+            rng = np.random.default_rng([self.seed, 83, k])
+            q = self.negative(rng, f"u{k:04d}", str(rng.choice(["neg/heldout", "neg/medley"])))
+            q.category = f"{PERFORM_NEGATIVE}/{kind}"
+            spb = 60.0 / q.bpm
+            q.performance = draw_performance(rng, kind, q.duration / spb, (q.duration / spb,))
+            q.render_seed = self.seed * 100_003 + 95_000 + k
+            out.append(q)
         return out
 
     def _finish(self, rng, q: Query, lead: list[list]) -> Query:
