@@ -256,7 +256,10 @@ def test_a_performed_phrase_and_its_straight_twin(split, tmp_path):
     import melody
     played = benchdata.Generator(split, seed=7).performances(4)
     assert [q.category for q in played] == [f"{p}/{k}" for k in benchdata.PERFORM_KINDS
-                                            for p in (benchdata.PERFORM_CATEGORY, benchdata.STRAIGHT_CATEGORY)]
+                                            for p in (benchdata.PERFORM_CATEGORY, benchdata.STRAIGHT_CATEGORY)] \
+        + [f"{benchdata.PERFORM_NEGATIVE}/{k}" for k in benchdata.PERFORM_KINDS[:2]]
+    assert not any(q.positive for q in played[8:]) and all(q.performance for q in played[8:])
+    played = played[:8]
     for q, twin in zip(played[::2], played[1::2]):
         assert q.performance["kind"] == twin.category.split("/")[1] and not twin.performance
         assert q.render_seed == twin.render_seed and q.ref_index == twin.ref_index
