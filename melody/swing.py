@@ -7,20 +7,20 @@ the onsets themselves and `straightened` plays them even again, so that `melody.
 can read a swung query both ways (as given and straightened) and keep the better reading of each reference,
 corrected for taking the better of two (`melody.score.rescore.rescore_views`).
 
-A pair is a long note and a short one that together fill one beat, their ratio between SWING_RATIOS:
-
-* where the notes' places in the beat are known (a score, or a file whose onsets keep its beat): the long
-  note starts on a beat, the short one at about two thirds of it (WRITTEN_SWING), and the next note on the
-  next beat;
-* where they are not (a performance whose bars say nothing): two inter-onset intervals in that ratio whose
-  sum is, within BEAT_TOLERANCE, the median sum of all such candidates (the beat); a beat split evenly is
-  two short notes in a row (the pairs' median short length, within BEAT_TOLERANCE).
+Only a melody whose places in the bar are unknown is read for swing (a performance whose file's bars say
+nothing, `melody.io.midi.on_beat_grid`, or a score without bars; recordings are ranked their own way):
+where the bars are known, a long-short figure on every beat is what the score writes (a dotted rhythm, a
+compound meter's quarter-and-eighth, read as two thirds of a dotted-quarter beat by some readers), and the
+catalog holds it as written. A pair is two inter-onset intervals whose ratio is between SWING_RATIOS and
+whose sum is, within BEAT_TOLERANCE, the median sum of all such candidates (the beat); a beat split evenly
+is two short notes in a row (the pairs' median short length, within BEAT_TOLERANCE).
 
 A melody is swung when it has at least MIN_PAIRS pairs with a consistent ratio (within RATIO_SPREAD of their
 median; the others are left as they are), and at least SWING_SHARE of its beats that are split in two are
 split long-short. A performance of a tune written in dotted rhythms (a hornpipe) is read as swung too: its
-second reading is the straightened one, which the better-of-two correction pays for. Chosen on the performance group of
-scripts/bench_accuracy.py (BENCHMARKS.md, "Twentieth session: a melody played, not written").
+second reading is the straightened one, which the better-of-two correction pays for. Chosen on the
+performance group of scripts/bench_accuracy.py (BENCHMARKS.md, "Twentieth session: a melody played, not
+written").
 """
 from __future__ import annotations
 
@@ -30,34 +30,9 @@ from .notes import Melody
 
 SWING_RATIOS = (1.4, 3.6)   # long / short: from a light swing to a dotted (3:1) feel
 RATIO_SPREAD = 1.5          # a pair's ratio within this factor of the median ratio (a player's jitter)
-BEAT_TOLERANCE = 0.2        # a pair (without known beats) fills the beat within this share of it
+BEAT_TOLERANCE = 0.2        # a pair fills the beat within this share of it
 MIN_PAIRS = 4               # fewer swung pairs say nothing
 SWING_SHARE = 0.75          # of the beats split in two, this share split long-short
-ON_BEAT = 0.02              # quarter notes: a known place in the beat this close to it is on it
-# where the places in the beat are known, the short note's place in it: around two thirds (a triplet shuffle,
-# 2:1), not three quarters: a long-short figure at 3:1 on every beat of a score is a written dotted rhythm (a
-# hornpipe, and 29 of bench_accuracy's 785 queries, seed 0, all as written), which the catalog holds as such
-WRITTEN_SWING = (0.55, 0.7)
-
-
-def _pairs_on_beats(bar: np.ndarray, beat: np.ndarray) -> tuple[list[int], int]:
-    """(first notes of the long-short pairs, number of beats split evenly) where the places in the bar are
-    known (`bar`, `beat`: quarter notes into the bar): a note on a beat, the next one inside that beat, the
-    one after on the next beat (in the same bar, or on the next bar's downbeat)."""
-    u = beat - np.floor(beat + ON_BEAT)
-    swung, even = [], 0
-    for i in range(len(beat) - 2):
-        if abs(u[i]) > ON_BEAT or bar[i + 1] != bar[i] or not 0 < beat[i + 1] - beat[i] < 1:
-            continue
-        next_beat = (bar[i + 2] == bar[i] and abs(beat[i + 2] - beat[i] - 1.0) <= ON_BEAT) or \
-            (bar[i + 2] == bar[i] + 1 and beat[i + 2] <= ON_BEAT)
-        if not next_beat:
-            continue
-        if abs(u[i + 1] - 0.5) <= ON_BEAT:
-            even += 1
-        elif WRITTEN_SWING[0] <= u[i + 1] <= WRITTEN_SWING[1]:
-            swung.append(i)
-    return swung, even
 
 
 def _pairs_from_intervals(onset: np.ndarray) -> tuple[list[int], int]:
@@ -91,9 +66,9 @@ def swung_pairs(notes: np.ndarray) -> tuple[float, np.ndarray] | None:
     onset = notes["onset"].astype("f8")
     if len(onset) < 2 * MIN_PAIRS + 1:
         return None
-    beat = notes["beat"].astype("f8")
-    known = np.isfinite(beat).all() and (notes["bar"] >= 0).all()
-    swung, even = _pairs_on_beats(notes["bar"], beat) if known else _pairs_from_intervals(onset)
+    if (notes["bar"] >= 0).any():          # a score's bars: its long-short figures are written so
+        return None
+    swung, even = _pairs_from_intervals(onset)
     if len(swung) < MIN_PAIRS or len(swung) < SWING_SHARE * (len(swung) + even):
         return None
     first = np.array(swung, dtype=np.int64)
@@ -121,7 +96,5 @@ def straightened(melody: Melody) -> Melody | None:
     out["onset"][first + 1] = middle
     out["duration"][first + 1] = np.maximum(end[first + 1] - middle, 1e-3)
     out["duration"][first] = np.minimum(notes["duration"][first], middle - onset[first])
-    beat = notes["beat"].astype("f8")
-    if np.isfinite(beat[first + 1]).all():
-        out["beat"][first + 1] = np.floor(beat[first] + ON_BEAT) + 0.5
+    out["beat"][first + 1] = np.where(np.isfinite(notes["beat"][first + 1]), 0.5, np.nan)   # between beats
     return Melody(out, melody.title, melody.composer, melody.source, melody.index, melody.meta)

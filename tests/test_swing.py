@@ -76,16 +76,13 @@ def test_straightened_plays_the_pairs_even_again(rng):
     assert straightened(as_melody(played(TUNE))) is None
 
 
-def test_a_written_dotted_rhythm_is_not_swing_but_a_played_one_may_be():
-    # dotted pairs (3:1) on every beat, with the score's bars: what a hornpipe writes, held by the catalog as such
-    dotted = as_melody(played(TUNE, 3.0), bars=True)
-    dotted.notes["beat"] = np.mod([s for _, s, _ in played(TUNE, 3.0, spq=1.0)], 4.0)
-    assert swung_pairs(dotted.notes) is None
-    # a triplet shuffle (2:1) written in 4/4 is read as swing, and so is a 3:1 figure played without bars
-    shuffle = as_melody(played(TUNE, 2.0), bars=True)
-    shuffle.notes["beat"] = np.mod([s for _, s, _ in played(TUNE, 2.0, spq=1.0)], 4.0)
-    assert swung_pairs(shuffle.notes) is not None
-    assert swung_pairs(as_melody(played(TUNE, 3.0)).notes) is not None
+def test_a_score_with_bars_is_read_as_written_but_a_performance_without_them_may_be_swung():
+    # long-short figures on every beat of a score with bars (a dotted rhythm, a shuffle, a compound meter's
+    # quarter-and-eighth): what the score writes, held by the catalog as such
+    for ratio in (2.0, 3.0):
+        assert swung_pairs(as_melody(played(TUNE, ratio), bars=True).notes) is None
+        assert straightened(as_melody(played(TUNE, ratio), bars=True)) is None
+        assert swung_pairs(as_melody(played(TUNE, ratio)).notes) is not None
 
 
 def test_a_swung_performance_finds_its_written_tune(tmp_path, rng):
