@@ -651,3 +651,15 @@ def test_a_swung_file_on_the_beat_keeps_its_bars(tmp_path):
     lead = [(60 + k % 5, k // 2 + (2 / 3 if k % 2 else 0.0), 2 / 3 if k % 2 == 0 else 1 / 3) for k in range(24)]
     (melody,) = load(write_midi(tmp_path / "swung.mid", [Track("Melody", notes=lead)], bpm=110))
     assert np.allclose(melody.notes["beat"], [(s % 4) for _, s, _ in lead], atol=1e-3)
+
+
+def test_a_played_part_spanning_absurd_times_is_read_without_an_envelope(tmp_path):
+    # onsets off the beat grid, the last one six hours later (4 bpm): read as played, no beat tracked
+    conductor = [(0, tempo(4))]
+    notes = []
+    for k in range(12):
+        tick = 7 + k * 487 if k < 11 else 24 * 60 * PPQ + 13
+        notes += [(tick, on(60 + k)), (tick + 200, off(60 + k))]
+    (melody,) = load(raw_midi(tmp_path / "far.mid", [conductor, notes]))
+    assert len(melody.notes) == 12 and (melody.notes["bar"] == -1).all()
+    assert not np.isfinite(melody.notes["beat"]).any()

@@ -35,6 +35,7 @@ GRID_SHARE = 0.5
 # fit none).
 ENVELOPE_HOP_S = 0.01
 ENVELOPE_DECAY = (1.0, 0.5, 0.25)
+ENVELOPE_MAX_S = 4 * 3600.0   # a file whose notes run longer is left without marks (no envelope of absurd length)
 
 # Track names that announce the melody, and names/programs that rule a track out as the lead.
 _LEAD_NAMES = re.compile(r"lead|melod|vocal|voice|vox|sing|solo|tune|theme|soprano|right|\brh\b|top", re.I)
@@ -266,12 +267,15 @@ class _Envelope:
     def __init__(self, voices, tmap):
         self.voices, self.tmap, self.env = voices, tmap, None
 
-    def __call__(self) -> np.ndarray:
+    def __call__(self) -> np.ndarray | None:
         if self.env is None:
             ticks = np.array([n[0] for v in self.voices.values() for n in v["notes"]], dtype="f8")
-            frames = np.round(_ticks_to_seconds(ticks, self.tmap) / ENVELOPE_HOP_S).astype(np.int64)
-            pulses = np.bincount(frames, minlength=int(frames.max(initial=0)) + 1).astype("f8")
-            self.env = np.convolve(pulses, ENVELOPE_DECAY)[:len(pulses) + len(ENVELOPE_DECAY) - 1]
+            seconds = _ticks_to_seconds(ticks, self.tmap)
+            if not len(seconds) or seconds.max() > ENVELOPE_MAX_S:
+                return None
+            frames = np.round(seconds / ENVELOPE_HOP_S).astype(np.int64)
+            pulses = np.bincount(frames, minlength=int(frames.max()) + 1).astype("f8")
+            self.env = np.convolve(pulses, ENVELOPE_DECAY)
         return self.env
 
 
