@@ -15,6 +15,10 @@ kept apart from the 165 negatives: long queries that restate their material flag
 Then, in dispute mode, 20 riff songs (group "dispute riff", --n-riff): a 5-8 note motif of a dispute tune
 restated 3-4 times back to back in each of two choruses, as written, re-set, shifted in the bar or with an
 upbeat added; the counterpart must rank first.
+Last of all (--n-perform) come phrases played, not written (group perform/<kind>: swung, staccato or legato,
+a player's timing in a file whose tempo and bars say nothing, or all at once), each beside its twin as
+written (straight/<kind>: the same query and arrangement), and held-out negatives played the same ways
+(perform-neg/<kind>), against the big catalog; kept apart from every other group. --only-perform searches only them and the 165 negatives (for the 1% cut).
 See scripts/benchdata.py for how the data is made.
 
 Columns: R@1 / R@10 = the true reference (or a catalog tune holding the same phrase exactly) is ranked
@@ -193,12 +197,16 @@ def main(argv=None) -> int:
     ap.add_argument("--n-riff", type=int, default=benchdata.N_RIFF,
                     help="dispute mode: songs restating a short riff of a dispute tune "
                          f"(default {benchdata.N_RIFF}; 0: none)")
+    ap.add_argument("--n-perform", type=int, default=benchdata.N_PERFORM,
+                    help=f"phrases played, not written, each with its twin as written (default {benchdata.N_PERFORM}; 0: none)")
+    ap.add_argument("--only-perform", action="store_true",
+                    help="search only the performed phrases, their twins and the negatives (faster)")
     args = ap.parse_args(argv)
 
     if args.dump:
         split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, args.dump, args.n_heldout,
                                          n_variation=args.n_variation, n_dispute=args.n_dispute,
-                                         n_song=args.n_song, n_riff=args.n_riff)
+                                         n_song=args.n_song, n_riff=args.n_riff, n_perform=args.n_perform)
         print(f"wrote {len(queries)} queries and {benchdata.dump(split, queries, args.dump)}")
         return 0
 
@@ -212,7 +220,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, workdir, args.n_heldout,
                                          n_variation=args.n_variation, n_dispute=args.n_dispute,
-                                         n_song=args.n_song, n_riff=args.n_riff)
+                                         n_song=args.n_song, n_riff=args.n_riff, n_perform=args.n_perform)
         t_data = time.perf_counter() - t0
 
         cat_dir = os.path.join(workdir, "catalog")
@@ -225,7 +233,14 @@ def main(argv=None) -> int:
 
         dispute = [q for q in queries if q.category.startswith(benchdata.DISPUTE_CATEGORY + "/")]
         songs = [q for q in queries if q.category == benchdata.SONG_CATEGORY]     # kept apart, last
-        queries = [q for q in queries if q not in dispute and q not in songs]
+        played = [q for q in queries if q.category.split("/")[0] in (benchdata.PERFORM_CATEGORY,
+                                                                      benchdata.STRAIGHT_CATEGORY,
+                                                                      benchdata.PERFORM_NEGATIVE)]
+        queries = [q for q in queries if q not in dispute and q not in songs and q not in played]
+        if args.only_perform:
+            queries = [q for q in queries if q.category in benchdata.NEGATIVE_CATEGORIES]
+            dispute, songs = [], []
+        songs = songs + played          # both searched against the big catalog, rows split below
         small = None
         if dispute:          # the small catalog of dispute mode: ids in a list parallel to the big catalog
             shutil.rmtree(os.path.join(workdir, "catalog-dispute"), ignore_errors=True)
@@ -248,6 +263,9 @@ def main(argv=None) -> int:
             row["lead_recall"], row["lead_precision"] = lead_agreement(loaded, q)
             rows.append(row)
         s_rows = rows[len(queries) + len(dispute):]
+        p_rows = s_rows[len(s_rows) - len(played):]
+        s_rows = s_rows[:len(s_rows) - len(played)]
+        songs = songs[:len(songs) - len(played)]
         d_rows = rows[len(queries):len(queries) + len(dispute)]
         rows = rows[:len(queries)]
         t_search, t_load = t_search[:len(queries)], t_load[:len(queries)]
@@ -292,6 +310,15 @@ def main(argv=None) -> int:
         if s_rows:
             groups[benchdata.SONG_CATEGORY] = summarize(s_rows)
         cuts = {"pos 10-20 notes": tpr_at_cut(base, neg)}
+        if p_rows:       # each kind played and as written, then all kinds together
+            for prefix in (benchdata.PERFORM_CATEGORY, benchdata.STRAIGHT_CATEGORY, benchdata.PERFORM_NEGATIVE):
+                for kind in benchdata.PERFORM_KINDS + ("",):
+                    sel = [r for r in p_rows if r["category"].startswith(f"{prefix}/{kind}")]
+                    if sel:
+                        name = f"{prefix}/{kind or 'any'}"
+                        groups[name] = summarize(sel)
+                        if prefix != benchdata.PERFORM_NEGATIVE:
+                            cuts[name] = tpr_at_cut(sel, neg)
         for category in list(extra) + list(varied):
             cuts[category] = tpr_at_cut([r for r in rows if r["category"] == category], neg)
         if any(r["category"] in varied for r in rows):
@@ -332,8 +359,8 @@ def main(argv=None) -> int:
             with open(args.json, "w") as fh:
                 json.dump({"config": vars(args), "split": split.stats, "timings": timings, "groups": groups,
                            "tpr_at_1pct_cut": cuts,
-                           "queries": [dict(q.truth(), **r) for q, r in zip(queries + dispute + songs,
-                                                                           rows + d_rows + s_rows)]},
+                           "queries": [dict(q.truth(), **r) for q, r in zip(queries + dispute + songs + played,
+                                                                           rows + d_rows + s_rows + p_rows)]},
                           fh, indent=1)
             print(f"figures written to {args.json}")
     finally:

@@ -19,6 +19,7 @@ Musical time inside this module is in quarter notes ("q"); seconds only appear i
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import json
@@ -80,6 +81,26 @@ N_SHORT = 15
 SYNC_CATEGORY = "sync/s3"
 SYNC_PLAN = {"anticipate": 2, "rhythm": 1}
 N_SYNC = 15
+
+# A borrowed phrase played, not written (issue 3, twentieth session): the query's whole arrangement (lead and
+# band together) rendered as a performance (`perform`), one of PERFORM_KINDS:
+# - swing: each beat's pair of eighths played long-short, 2:1 (one query of three 3:1), throughout;
+# - articulation: the lead staccato (sounding 25-50% of each inter-onset interval) or legato (each note held
+#   20-80 ms into the next);
+# - timing: a player's timing: onset jitter (sd 10-30 ms), a slow tempo drift (5-10% over the query), a
+#   ritardando (15-30%) into the ends of the borrowed phrase and of the query, velocities varied, written
+#   with a tempo of PERFORM_FILE_BPM (a sequencer's default, not the beat) and 4/4: its bar lines say nothing;
+# - all: all of the above at once.
+# The phrase is exact (one query of two) or carries one small change; only tunes in simple duple time
+# (2 or 4 quarters a bar) are borrowed, where eighths are swung. Each query has a twin in group
+# straight/<kind>: the same phrase, context and arrangement, rendered as written. Generated after every other
+# group with their own seeds (`Generator.performances`), so no earlier query changes.
+PERFORM_CATEGORY = "perform"
+STRAIGHT_CATEGORY = "straight"
+PERFORM_NEGATIVE = "perform-neg"     # n // 2 held-out excerpts and medleys (negatives) played as well
+PERFORM_KINDS = ("swing", "articulation", "timing", "all")
+N_PERFORM = 40
+PERFORM_FILE_BPM = 120.0
 
 # Kinds of variation real songwriters use when they borrow a melody (issue 3, eighth session), one group each,
 # generated after every group above with their own seeds (`Generator.variations`), so adding them leaves
@@ -848,7 +869,10 @@ class Query:
     phrase_notes: int = 0               # notes of the (varied) embedded phrase
     displaced: bool = False             # moved against the bar line on purpose (P_DISPLACE)
     duration: float = 0.0               # seconds, end of the last lead note
-    lead: list = field(default_factory=list)   # [(pitch, start_s, dur_s, origin)] as written
+    lead: list = field(default_factory=list)   # [(pitch, start_s, dur_s, origin)] as written (as played
+                                               # when performed: set by `render`)
+    performance: dict = field(default_factory=dict)   # how it is played (`draw_performance`); {}: as written
+    render_seed: int | None = None      # the arrangement's seed when it must equal a twin's (perform groups)
 
     def truth(self) -> dict:
         d = asdict(self)
@@ -1246,6 +1270,38 @@ class Generator:
                                       RIFF_KINDS[k % len(RIFF_KINDS)]))
         return out
 
+    def performances(self, n: int = N_PERFORM) -> list[Query]:
+        """n phrases of catalog tunes in simple duple time, each played as one of PERFORM_KINDS in turn
+        (group perform/<kind>, `draw_performance`), each followed by its twin as written (straight/<kind>:
+        the same query and arrangement, no performance); then n // 2 negatives (held-out excerpts and
+        medleys) played in the same ways, group perform-neg/<kind>; own seeds, after every other group's."""
+        simple = [k for k, t in enumerate(self.split.catalog) if t.bar_q in (2.0, 4.0)]
+        refs = np.random.default_rng([self.seed, 80]).choice(simple, size=n)
+        out = []
+        for k, ref in enumerate(refs):
+            kind = PERFORM_KINDS[k % len(PERFORM_KINDS)]
+            rng = np.random.default_rng([self.seed, 81, k])
+            plan = {} if (k // len(PERFORM_KINDS)) % 2 == 0 else {str(rng.choice(["ornament", "rhythm", "pitch"])): 1}
+            q = self.positive(rng, f"f{k:04d}", f"{PERFORM_CATEGORY}/{kind}", int(ref), plan=plan)
+            twin = copy.deepcopy(q)
+            twin.qid, twin.category = f"g{k:04d}", f"{STRAIGHT_CATEGORY}/{kind}"
+            spb = 60.0 / q.bpm
+            q.performance = draw_performance(np.random.default_rng([self.seed, 82, k]), kind, q.duration / spb,
+                                             (q.query_span[1] / spb, q.duration / spb))
+            q.query_span = tuple(float(x) for x in performed_seconds(np.array(q.query_span) / spb, q.performance, spb))
+            q.render_seed = twin.render_seed = self.seed * 100_003 + 90_000 + k
+            out += [q, twin]
+        for k in range(n // 2):      # negatives played the same ways: what a second reading costs
+            kind = PERFORM_KINDS[k % len(PERFORM_KINDS)]
+            rng = np.random.default_rng([self.seed, 83, k])
+            q = self.negative(rng, f"u{k:04d}", str(rng.choice(["neg/heldout", "neg/medley"])))
+            q.category = f"{PERFORM_NEGATIVE}/{kind}"
+            spb = 60.0 / q.bpm
+            q.performance = draw_performance(rng, kind, q.duration / spb, (q.duration / spb,))
+            q.render_seed = self.seed * 100_003 + 95_000 + k
+            out.append(q)
+        return out
+
     def _finish(self, rng, q: Query, lead: list[list]) -> Query:
         q.arrangement = "piano" if rng.random() < P_PIANO else "band"
         # keep the lead above the accompaniment, as in most songs: whole octaves, recorded in `transpose`
@@ -1285,6 +1341,107 @@ class Generator:
         return out
 
 
+
+# --------------------------------------------------------------------------------------------- performance
+
+RIT_BEATS = 2.0              # a ritardando slows the last RIT_BEATS beats before a phrase end
+
+
+def draw_performance(rng, kind: str, length: float, ends) -> dict:
+    """How a query of `length` written beats is played, for one of PERFORM_KINDS (module comment); `ends`:
+    the written beats where its phrases end (the ritardandi's targets)."""
+    perf = {"kind": kind}
+    if kind in ("swing", "all"):
+        perf["swing"] = 3.0 if rng.random() < 1 / 3 else 2.0
+    if kind in ("articulation", "all"):
+        if rng.random() < 0.5:
+            perf["staccato"] = float(rng.uniform(0.25, 0.5))
+        else:
+            perf["legato"] = float(rng.uniform(0.02, 0.08))
+    if kind in ("timing", "all"):
+        perf.update(jitter=float(rng.uniform(0.010, 0.030)),
+                    drift=float(rng.choice([-1.0, 1.0]) * rng.uniform(0.05, 0.10)),
+                    rit=float(rng.uniform(0.15, 0.30)), velocity_sd=12.0, file_bpm=PERFORM_FILE_BPM,
+                    length=float(length), ends=[float(e) for e in ends])
+    return perf
+
+
+def swing(beats: np.ndarray, ratio: float) -> np.ndarray:
+    """Written beat times with each beat's two eighths played long-short at `ratio` (2: 2:1); 0: as written.
+    The beat's second eighth moves from its middle to ratio / (1 + ratio); the beat stays where it is."""
+    beats = np.asarray(beats, dtype="f8")
+    if not ratio:
+        return beats
+    whole = np.floor(beats + 1e-9)
+    u = beats - whole
+    long = ratio / (1.0 + ratio)
+    return whole + np.where(u <= 0.5, 2.0 * long * u, long + 2.0 * (1.0 - long) * (u - 0.5))
+
+
+def performed_seconds(beats, perf: dict, spb: float) -> np.ndarray:
+    """Written beat times -> seconds as played: swung (`swing`), then timed by a tempo that drifts by
+    perf["drift"] over the query and slows by up to perf["rit"] over RIT_BEATS beats into each of
+    perf["ends"] (`spb`: seconds per beat as written). No jitter: that is per note (`perform`)."""
+    b = swing(beats, perf.get("swing", 0.0))
+    length = max(perf.get("length", 0.0), 1.0)
+    grid = np.arange(0.0, max(length, float(np.max(b, initial=0.0))) + 4.0, 1.0 / 96)
+    stretch = 1.0 + perf.get("drift", 0.0) * (np.minimum(grid, length) / length - 0.5)
+    for end in perf.get("ends", ()):
+        x = (grid - (end - RIT_BEATS)) / RIT_BEATS
+        inside = (x >= 0) & (x <= 1)
+        stretch[inside] += perf.get("rit", 0.0) * x[inside] ** 2
+    seconds = np.concatenate([[0.0], np.cumsum(stretch[:-1])]) * spb / 96
+    return np.interp(b, grid, seconds)
+
+
+def perform(tracks, lead_at: tuple[int, int], perf: dict, spb: float, rng):
+    """Play an arrangement as `perf` says: every track's notes (written beats, `spb` seconds each) timed by
+    `performed_seconds`, the lead (the first lead_at[1] notes of track lead_at[0]) articulated staccato or
+    legato, every onset jittered (the lead's notes each on its own, an accompaniment's chord together),
+    velocities varied. Returns (tracks in beats of the file's tempo, the lead as played
+    [(pitch, onset_s, dur_s)])."""
+    from melody.testing import Track
+
+    file_spb = 60.0 / perf["file_bpm"] if perf.get("file_bpm") else spb
+    out, played = [], []
+    for ti, track in enumerate(tracks):
+        notes = np.array([[n[0], n[1], n[2], n[3] if len(n) > 3 else 80] for n in track.notes], dtype="f8")
+        if not len(notes):
+            out.append(track)
+            continue
+        on = performed_seconds(notes[:, 1], perf, spb)
+        off = performed_seconds(notes[:, 1] + notes[:, 2], perf, spb)
+        n_lead = lead_at[1] if ti == lead_at[0] else 0
+        if n_lead:
+            lead_on = on[:n_lead]
+            nxt = np.append(lead_on[1:], np.inf)
+            if perf.get("staccato"):
+                off[:n_lead] = lead_on + np.minimum(off[:n_lead] - lead_on, perf["staccato"] * (nxt - lead_on))
+            if perf.get("legato"):
+                joined = nxt - off[:n_lead] < 0.05 * spb            # no rest before the next note
+                off[:n_lead] = np.where(joined, nxt + perf["legato"], off[:n_lead])
+        shift = np.zeros(len(notes))
+        sd = perf.get("jitter", 0.0)
+        if sd:
+            times, group = np.unique(np.round(on, 4), return_inverse=True)
+            shift = np.clip(rng.normal(0.0, sd, len(times)), -2.5 * sd, 2.5 * sd)[group]
+            if n_lead:
+                gaps = np.diff(on[:n_lead])
+                room = 0.3 * np.minimum(np.append(np.inf, gaps), np.append(gaps, np.inf))
+                shift[:n_lead] = np.clip(rng.normal(0.0, sd, n_lead), -np.minimum(room, 2.5 * sd),
+                                         np.minimum(room, 2.5 * sd))
+        on, off = np.maximum(on + shift, 0.0), np.maximum(off + shift, 0.0)
+        vel = notes[:, 3]
+        if perf.get("velocity_sd"):
+            vel = np.clip(np.round(vel + rng.normal(0.0, perf["velocity_sd"], len(vel))), 20, 127)
+        out.append(Track(track.name, program=track.program, is_drum=track.is_drum,
+                         notes=[(int(p), s / file_spb, (e - s) / file_spb, int(v))
+                                for p, s, e, v in zip(notes[:, 0], on, off, vel)]))
+        if n_lead:
+            played = [(int(p), float(s), float(e - s)) for p, s, e in zip(notes[:n_lead, 0], on, off)]
+    return out, played
+
+
 # ------------------------------------------------------------------------------------------------ output
 
 # (track name, General MIDI program) of the lead in band arrangements; several say nothing about the role
@@ -1302,27 +1459,36 @@ def render(query: Query, path: str, seed: int) -> None:
     beats_per_bar = query.time_signature[0] * 4.0 / query.time_signature[1]
     if query.arrangement == "piano":
         tracks = [piano_arrangement(lead, query.key_pc, query.minor, beats_per_bar, seed)]
+        lead_at = (0, len(lead))
     else:
         name, program = _LEAD_TRACKS[int(rng.integers(len(_LEAD_TRACKS)))]
         tracks = accompany(lead, query.key_pc, query.minor, beats_per_bar, seed)
-        tracks.insert(int(rng.integers(len(tracks) + 1)), Track(name, program=program, notes=lead))
+        lead_at = (int(rng.integers(len(tracks) + 1)), len(lead))
+        tracks.insert(lead_at[0], Track(name, program=program, notes=lead))
+    bpm, time_signature = query.bpm, query.time_signature
+    if query.performance:       # played: the lead (for lead_agreement) as played, the file at the player's tempo
+        tracks, played = perform(tracks, lead_at, query.performance, spb, np.random.default_rng([seed, 6]))
+        query.lead = [(p, s, d, o) for (p, s, d), (_, _, _, o) in zip(played, query.lead)]
+        if query.performance.get("file_bpm"):
+            bpm, time_signature = query.performance["file_bpm"], (4, 4)
     import keyed          # written aside and moved into place: never through a hard link into a copied workdir
 
     with keyed.replacing(path) as tmp:
-        write_midi(tmp, tracks, query.bpm, query.time_signature)
+        write_midi(tmp, tracks, bpm, time_signature)
     query.path = path
 
 
 def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: str = "bench-work",
           n_heldout: int = 400, log=print, n_short: int = N_SHORT, n_sync: int = N_SYNC,
           n_variation: int = N_VARIATION, n_dispute: int = 0, n_song: int = 0,
-          n_riff: int = 0) -> tuple[Split, list[Query]]:
+          n_riff: int = 0, n_perform: int = 0) -> tuple[Split, list[Query]]:
     """Load and split the corpus, generate the queries and write them as MIDI files under workdir/queries.
 
     With n_dispute > 0 the dispute-mode queries follow (`Generator.disputes`); their small catalog is
     `split.stats["dispute_catalog"]` (indices into split.catalog). With n_song > 0 the song negatives
     (`Generator.songs`) follow, and with n_riff > 0 (and n_dispute) the riff songs (`Generator.riffs`) come
-    last, so every query before them is written as it was without them."""
+    last, so every query before them is written as it was without them; with n_perform > 0 the performed
+    phrases and their straight twins (`Generator.performances`) after them."""
     t0 = time.perf_counter()
     corpus = load_corpus(os.path.join(workdir, "cache"), log=log)
     split = split_corpus(corpus, n_catalog, n_heldout, seed)
@@ -1336,10 +1502,12 @@ def build(n_catalog: int = 1000, n_queries: int = 330, seed: int = 0, workdir: s
         queries += gen.songs(n_song)
     if n_dispute and n_riff:     # riff songs on the dispute catalog, after every other group
         queries += gen.riffs(members, n_riff)
+    if n_perform:                # performed phrases and their straight twins, last
+        queries += gen.performances(n_perform)
     qdir = os.path.join(workdir, "queries")
     os.makedirs(qdir, exist_ok=True)
     for k, q in enumerate(queries):
-        render(q, os.path.join(qdir, f"{q.qid}.mid"), seed * 100_003 + k)
+        render(q, os.path.join(qdir, f"{q.qid}.mid"), seed * 100_003 + k if q.render_seed is None else q.render_seed)
     if log:
         log(f"data: {len(split.catalog)} catalog tunes, {len(split.heldout)} held-out, {len(queries)} queries "
             f"in {time.perf_counter() - t0:.1f} s ({split.stats})")

@@ -224,3 +224,53 @@ def test_a_displaced_phrase_moves_by_a_beat_or_half_a_bar():
     rng = np.random.default_rng(0)
     assert {benchdata.displace(0.5, 4.0, rng) for _ in range(50)} == {1.5, 3.5, 2.5}
     assert {benchdata.displace(0.0, 3.0, rng) for _ in range(50)} == {1.0, 2.0}   # no half of a triple bar
+
+
+def _swing_reference(beats, ratio):
+    """Plain reading of `benchdata.swing`: each beat's second eighth moved to ratio / (1 + ratio) of the
+    beat, the first and second halves stretched and squeezed linearly."""
+    out = []
+    for b in beats:
+        whole = int(np.floor(b + 1e-9))
+        u = b - whole
+        long = ratio / (1 + ratio)
+        out.append(whole + (u / 0.5 * long if u <= 0.5 else long + (u - 0.5) / 0.5 * (1 - long)))
+    return out
+
+
+def test_swing_and_the_players_clock_map_written_beats_to_played_seconds():
+    beats = np.arange(0, 8, 0.25)
+    for ratio in (2.0, 3.0):
+        assert np.allclose(benchdata.swing(beats, ratio), _swing_reference(beats, ratio))
+    assert np.allclose(benchdata.swing(beats, 0.0), beats)
+    assert np.allclose(benchdata.performed_seconds(beats, {}, 0.5), beats * 0.5)     # as written
+    played = benchdata.performed_seconds(beats, {"drift": 0.08, "rit": 0.3, "length": 8.0, "ends": [4.0, 8.0]}, 0.5)
+    assert (np.diff(played) > 0).all()
+    # a ritardando into beat 4: the beat before it is slower than the one before that
+    at = lambda b: float(benchdata.performed_seconds(np.array([b]), {"rit": 0.3, "length": 8.0, "ends": [4.0]}, 0.5)[0])
+    assert at(4.0) - at(3.0) > at(3.0) - at(2.0) > at(1.0) - at(0.0) - 1e-9
+
+
+def test_a_performed_phrase_and_its_straight_twin(split, tmp_path):
+    pytest.importorskip("melody.testing")
+    import melody
+    played = benchdata.Generator(split, seed=7).performances(4)
+    assert [q.category for q in played] == [f"{p}/{k}" for k in benchdata.PERFORM_KINDS
+                                            for p in (benchdata.PERFORM_CATEGORY, benchdata.STRAIGHT_CATEGORY)] \
+        + [f"{benchdata.PERFORM_NEGATIVE}/{k}" for k in benchdata.PERFORM_KINDS[:2]]
+    assert not any(q.positive for q in played[8:]) and all(q.performance for q in played[8:])
+    played = played[:8]
+    for q, twin in zip(played[::2], played[1::2]):
+        assert q.performance["kind"] == twin.category.split("/")[1] and not twin.performance
+        assert q.render_seed == twin.render_seed and q.ref_index == twin.ref_index
+        assert [n[0] for n in q.lead] == [n[0] for n in twin.lead]
+        for x in (q, twin):
+            benchdata.render(x, str(tmp_path / f"{x.qid}.mid"), seed=x.render_seed)
+        a, b = (max(melody.load(x.path), key=len) for x in (q, twin))
+        pa, pb = (np.round(x.notes["pitch"]).astype(int).tolist() for x in (a, b))
+        # the lead read back from the performance (a piano's chords jittered under it may poke through)
+        assert difflib.SequenceMatcher(None, pa, pb, autojunk=False).ratio() >= 0.9
+        if q.performance["kind"] == "swing" and pa == pb:   # the beat's second eighth comes later, never earlier
+            assert (a.notes["onset"] >= b.notes["onset"] - 1e-6).all()
+    timing = benchdata.draw_performance(np.random.default_rng(0), "timing", 16.0, (8.0, 16.0))
+    assert timing["file_bpm"] == benchdata.PERFORM_FILE_BPM and 0.01 <= timing["jitter"] <= 0.03

@@ -598,3 +598,68 @@ def test_chord_top_share_counts_chords_that_move_not_chords_struck_again():
     rows = [(b, 0.9, p) for b in range(8) for p in (60, 55, 52)] + [(0.0, 1.0, 67), (4.0, 1.0, 69)]
     part = make_notes(*zip(*rows))
     assert chord_top_share(monophonic(part), part) == pytest.approx(2 / 8)
+
+
+# ---- a performance: onsets that keep no beat of the file ----------------------------------------
+
+def _grid_share_reference(ticks, ppq, divisions=24):
+    """Plain-Python reading of `on_beat_grid`: the share of onsets within a tick's rounding of the grid."""
+    step = ppq / divisions
+    tolerance = max(0.5, ppq / 960)
+    hits = sum(1 for t in ticks if abs(t - round(t / step) * step) <= tolerance)
+    return hits / len(ticks)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_on_beat_grid_agrees_with_a_plain_reference(seed):
+    from melody.io.midi import GRID_SHARE, on_beat_grid
+    rng = np.random.default_rng(seed)
+    for ppq in (96, 480, 1024):
+        written = np.round(np.cumsum(rng.choice([0.5, 1.0, 1 / 3, 0.25], 40)) * ppq)
+        played = np.round(np.cumsum(rng.uniform(0.2, 1.1, 40)) * ppq)
+        for ticks in (written, played, np.concatenate([written[:25], played[:15]])):
+            assert on_beat_grid(ticks, ppq) == (_grid_share_reference(ticks, ppq) >= GRID_SHARE)
+        assert on_beat_grid(written, ppq) and not on_beat_grid(played, ppq)
+
+
+def test_a_performance_recorded_without_the_beat_has_no_bars(tmp_path):
+    # the same tune written (4/4, 100 bpm) and played: a drifting tempo, jittered onsets, in a file at 120 bpm
+    rng = np.random.default_rng(3)
+    lead = random_lead(4, n=32)
+    write_midi(tmp_path / "written.mid", [Track("Melody", notes=lead)], bpm=100)
+    seconds = lambda b: 0.6 * b * (1 + 0.04 * b / lead[-1][1])       # 100 bpm slowing by 4% over the tune
+    played = []
+    for p, s, d in lead:
+        on_s = seconds(s) + rng.normal(0, 0.02)
+        played.append((p, on_s / 0.5, (seconds(s + d) - seconds(s)) * 0.9 / 0.5))
+    write_midi(tmp_path / "played.mid", [Track("Melody", notes=played)], bpm=120)
+    (written,) = load(str(tmp_path / "written.mid"))
+    (performed,) = load(str(tmp_path / "played.mid"))
+    assert pitches(written) == pitches(performed) == [p for p, _, _ in lead]
+    assert np.isfinite(written.notes["beat"]).all() and (written.notes["bar"] >= 1).all()
+    # its bars at 120 bpm would put most of its notes between the beats: its bars are unknown, and its notes
+    # are marked on a beat or between beats only where a beat is tracked on its onsets (as a recording's)
+    assert (performed.notes["bar"] == -1).all()
+    beat = performed.notes["beat"][np.isfinite(performed.notes["beat"])]
+    assert np.isin(beat, [0.5, 0.0, 1.0, 2.0, 3.0]).all()
+    assert np.allclose(performed.notes["onset"][1:] - performed.notes["onset"][0],
+                       [seconds(s) - seconds(lead[0][1]) for _, s, _ in lead[1:]], atol=0.1)   # as played
+
+
+def test_a_swung_file_on_the_beat_keeps_its_bars(tmp_path):
+    # eighths played long-short 2:1 land on the beat's thirds: a quantised file, its bars kept
+    lead = [(60 + k % 5, k // 2 + (2 / 3 if k % 2 else 0.0), 2 / 3 if k % 2 == 0 else 1 / 3) for k in range(24)]
+    (melody,) = load(write_midi(tmp_path / "swung.mid", [Track("Melody", notes=lead)], bpm=110))
+    assert np.allclose(melody.notes["beat"], [(s % 4) for _, s, _ in lead], atol=1e-3)
+
+
+def test_a_played_part_spanning_absurd_times_is_read_without_an_envelope(tmp_path):
+    # onsets off the beat grid, the last one six hours later (4 bpm): read as played, no beat tracked
+    conductor = [(0, tempo(4))]
+    notes = []
+    for k in range(12):
+        tick = 7 + k * 487 if k < 11 else 24 * 60 * PPQ + 13
+        notes += [(tick, on(60 + k)), (tick + 200, off(60 + k))]
+    (melody,) = load(raw_midi(tmp_path / "far.mid", [conductor, notes]))
+    assert len(melody.notes) == 12 and (melody.notes["bar"] == -1).all()
+    assert not np.isfinite(melody.notes["beat"]).any()

@@ -13,6 +13,7 @@ from ..align import fast, sieve
 from ..errors import CatalogError, MelodyError
 from ..io import is_supported, load
 from ..meter import melody_with_guessed_beats
+from ..swing import straightened
 from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
@@ -333,6 +334,8 @@ class Catalog:
         a catalog of recordings).
         Not in catalogs of MERGED_MAX melodies or more: a merged copy of every melody would not fit in
         memory. The passage shown is still aligned note for note.
+        A score or MIDI file (not a recording) whose eighths are played swung (`melody.swing`) is ranked both
+        ways in the same way: as given and straightened, against the catalog as it is.
         """
         qf = p.query_features(query)
         null = style_sample(qf, p)      # stage 2's null sample; stage 1 gives these rows first-pass scores
@@ -344,6 +347,11 @@ class Catalog:
                 mp = self._merged_packed()
                 mqf = mp.query_features(merged)
                 views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null)))
+        elif query.meta.get("kind") != "audio":
+            straight = straightened(query)        # a score or MIDI file played swung: read straight as well
+            if straight is not None:
+                sqf = p.query_features(straight)
+                views.append(View(straight, sqf, p, *self._stage1(sqf, p, params, null)))
         order, evalues, _ = rescore_views(views, pitch_params, null_rows=null)
         return np.max([v.s1 for v in views], axis=0), evalues, order
 
