@@ -21,8 +21,10 @@ MAX_AUDIO_BYTES = 4 * 1024 * 1024 * 1024
 # MIDI still shared this version).
 SCORE_READER_VERSION = 3
 # MIDI (3: a track's melody note held through the chord that strikes its key again, `lead.hold_restruck_keys`,
-# 2026-11-27). A MIDI file indexed before the split carries a "score-" tag and is read once more.
-MIDI_READER_VERSION = 3
+# 2026-11-27; 4: a part whose onsets keep no beat of the file is read as played, without the file's bars,
+# `midi.on_beat_grid`, 2026-11-27). A MIDI file indexed before the split carries a "score-" tag and is read
+# once more.
+MIDI_READER_VERSION = 4
 TRANSCRIBER_VERSION = 3     # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
                             # weak note under the lead is the accompaniment's, `segment._drop_accompaniment`)
 
