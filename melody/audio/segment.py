@@ -95,6 +95,14 @@ STEADY_SEMITONES = 0.5
 # under the ear's loudness curve) are its own, and the rule dropped 9 of 4,831 solo lead notes before it
 # was kept to ensembles.
 ACCOMP_ATTACK_S, ACCOMP_PEAK, ACCOMP_BELOW, ACCOMP_NEIGHBOURS = 0.1, 0.5, 5.0, 4
+# The lead's held note (`_hold_struck_lead`): a lead note is struck (the network hears an onset at its key, at
+# least HOLD_STRUCK within HOLD_NEAR_S of its start) and then decays; in an ensemble the band's chord tones under
+# it outlast it and the path falls onto them, several in a row, so `_drop_accompaniment`'s neighbours are the
+# accompaniment too. The lead's level and register are read off its struck notes instead: the last HOLD_RECENT
+# struck notes kept. A later note whose first ACCOMP_ATTACK_S peaks under HOLD_PEAK times their median peak and
+# lies HOLD_BELOW or more semitones under their median pitch is not a new lead note (struck or not: the band
+# strikes its chords too) but the lead's note held: dropped, the note before held on over it.
+HOLD_STRUCK, HOLD_NEAR_S, HOLD_RECENT, HOLD_PEAK, HOLD_HEARD, HOLD_BELOW = 0.5, 0.06, 4, 0.9, 0.9, 9.0
 # A note's pitch is the pitch it holds, not its way in: the median of its frames after the first GLIDE_MAX_S
 # (a scoop's or a portamento's longest), or after the first third of a note shorter than 3 x GLIDE_MAX_S. A
 # glide into the note is part of it (above), and over a short note its frames pull the median towards where
@@ -353,6 +361,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     spans = np.array([[s, e, held.get((s, p), p)] for s, e, p in spans], dtype="f8").reshape(-1, 3)
     if tr.cand_midi is not None and tr.key_note is not None and not single_line(tr.key_note):
         spans = _drop_accompaniment(spans, tr.salience, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
+        spans = _hold_struck_lead(spans, tr, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
     return make_notes(spans[:, 0] * tr.hop_s, (spans[:, 1] - spans[:, 0]) * tr.hop_s, spans[:, 2])
 
 
@@ -379,6 +388,53 @@ def _drop_accompaniment(spans: np.ndarray, salience: np.ndarray, attack: int) ->
         if k >= 0 and out[j, 0] - out[k, 1] <= 1:
             out[k, 1] = out[j, 1]
     return out[~drop]
+
+
+def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack, attack: int) -> np.ndarray:
+    """``spans`` (n, 3: start frame, stop frame, pitch) without the notes taken for the lead's held note (see
+    ``HOLD_STRUCK``): the peak of their first ``attack`` frames of ``tr.salience`` under ``HOLD_PEAK`` times the
+    median peak of the last ``HOLD_RECENT`` struck notes kept, their pitch ``HOLD_BELOW`` or more under those
+    notes' median pitch. Needs the network's onsets (``tr.key_onset``). The note before a dropped one is held
+    on over it where it ran up to it."""
+    n = len(spans)
+    if n < 2 or tr.key_onset is None:
+        return spans
+    start, stop = spans[:, 0].astype(np.int64), spans[:, 1].astype(np.int64)
+    peak = np.array([tr.salience[a:max(min(b, a + attack), a + 1)].max() for a, b in zip(start, stop)])
+    near = HOLD_NEAR_S / tr.hop_s
+    struck = [bool(_key_onsets(tr, p, (a - near) * tr.hop_s, (a + near) * tr.hop_s, HOLD_STRUCK))
+              for a, p in zip(start, spans[:, 2])]
+    heard = _span_activation(tr, spans)
+    keep = np.ones(n, dtype=bool)
+    recent: list[int] = []
+    for j in range(n):
+        if len(recent) == HOLD_RECENT:
+            keep[j] = not (peak[j] < HOLD_PEAK * np.median(peak[recent])
+                           and heard[j] < HOLD_HEARD * np.median(heard[recent])
+                           and spans[j, 2] <= np.median(spans[recent, 2]) - HOLD_BELOW)
+        if keep[j] and struck[j]:
+            recent = (recent + [j])[-HOLD_RECENT:]
+    out = spans.copy()
+    for j in np.nonzero(~keep)[0]:
+        k = j - 1
+        while k >= 0 and not keep[k]:
+            k -= 1
+        if k >= 0 and out[j, 0] - out[k, 1] <= 1:
+            out[k, 1] = out[j, 1]
+    return out[keep]
+
+
+def _span_activation(tr: PitchTrack, spans: np.ndarray) -> np.ndarray:
+    """Each span's (start frame, stop frame, pitch) mean Basic Pitch note activation at its nearest key."""
+    times = tr.key_onset_times
+    lo = np.searchsorted(times, spans[:, 0] * tr.hop_s)
+    hi = np.maximum(np.searchsorted(times, spans[:, 1] * tr.hop_s), lo + 1)
+    keys = np.floor(spans[:, 2] + 0.5).astype(np.int64) - MIDI_LOW
+    out = np.zeros(len(spans))
+    for k in range(len(spans)):
+        if 0 <= keys[k] < tr.key_note.shape[1] and lo[k] < len(tr.key_note):
+            out[k] = float(tr.key_note[lo[k]:hi[k], keys[k]].mean())
+    return out
 
 
 def note_activation(notes: np.ndarray, tr: PitchTrack) -> np.ndarray | None:
