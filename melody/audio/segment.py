@@ -406,15 +406,23 @@ def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack, attack: int) -> np.ndar
               for a, p in zip(start, spans[:, 2])]
     heard = _span_activation(tr, spans)
     keep = np.ones(n, dtype=bool)
+    out = spans.copy()
     recent: list[int] = []
     for j in range(n):
         if len(recent) == HOLD_RECENT:
+            floor = np.median(spans[recent, 2]) - HOLD_BELOW
             keep[j] = not (peak[j] < HOLD_PEAK * np.median(peak[recent])
-                           and heard[j] < HOLD_HEARD * np.median(heard[recent])
-                           and spans[j, 2] <= np.median(spans[recent, 2]) - HOLD_BELOW)
+                           and heard[j] < HOLD_HEARD * np.median(heard[recent]) and spans[j, 2] <= floor)
+            if not keep[j]:
+                # the lead struck an octave above it as it started: the path took the chord tone under the lead
+                t0, t1 = (start[j] - near) * tr.hop_s, (start[j] + near) * tr.hop_s
+                up = [o for o in (12.0, 24.0)
+                      if spans[j, 2] + o > floor and _key_onsets(tr, spans[j, 2] + o, t0, t1, HOLD_STRUCK)]
+                if up:
+                    out[j, 2] += up[0]
+                    keep[j] = struck[j] = True
         if keep[j] and struck[j]:
             recent = (recent + [j])[-HOLD_RECENT:]
-    out = spans.copy()
     for j in np.nonzero(~keep)[0]:
         k = j - 1
         while k >= 0 and not keep[k]:
