@@ -110,8 +110,14 @@ ACCOMP_ATTACK_S, ACCOMP_PEAK, ACCOMP_BELOW, ACCOMP_NEIGHBOURS = 0.1, 0.5, 5.0, 4
 # mix's long held lead note"): HOLD_BELOW 7 / 9 / 12 tried (7 drops more lead notes, 12 few extra notes),
 # HOLD_HEARD 0.7 / 0.9 / none, a salience condition as `_drop_accompaniment`'s (0.7, 0.9 of the struck notes'
 # peak: fewer extra notes dropped, smaller gains), HOLD_RECENT 3 / 4 / 6. Single lines keep every note: ungated
-# the rule dropped 3 lead notes of bench_audio's solos and gained 2 extra notes of one mix.
-HOLD_STRUCK, HOLD_NEAR_S, HOLD_RECENT, HOLD_HEARD, HOLD_BELOW = 0.5, 0.06, 4, 0.9, 9.0
+# the rule dropped 3 lead notes of bench_audio's solos and gained 2 extra notes of one mix. And the lead must
+# still be there: some key above the floor heard at HOLD_ABOVE or more (mean note activation over the note; under
+# Basic Pitch's own 0.3, a held note decaying). A voice whose wide vibrato makes the network hear several keys (an
+# "ensemble" to `fuse.single_line`) leaps down an octave with nothing heard above it: without this test its
+# low notes were dropped and the notes held over them no longer held their pitch (bench_nomelody seed 1's
+# sung_line_wide_vibrato, steady share 0.76 -> 0.70 against STEADY_SHARE 0.67). 0.2 and 0.3 tried: 0.3 keeps
+# half the gain.
+HOLD_STRUCK, HOLD_NEAR_S, HOLD_RECENT, HOLD_HEARD, HOLD_BELOW, HOLD_ABOVE = 0.5, 0.06, 4, 0.9, 9.0, 0.2
 # A note's pitch is the pitch it holds, not its way in: the median of its frames after the first GLIDE_MAX_S
 # (a scoop's or a portamento's longest), or after the first third of a note shorter than 3 x GLIDE_MAX_S. A
 # glide into the note is part of it (above), and over a short note its frames pull the median towards where
@@ -402,7 +408,8 @@ def _drop_accompaniment(spans: np.ndarray, salience: np.ndarray, attack: int) ->
 def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack) -> np.ndarray:
     """``spans`` (n, 3: start frame, stop frame, pitch) without the notes taken for the lead's held note (see
     ``HOLD_STRUCK``): ``HOLD_BELOW`` or more semitones under the median pitch of the last ``HOLD_RECENT``
-    struck notes kept, heard (`_span_activation`) under ``HOLD_HEARD`` times their median; such a note moves
+    struck notes kept, heard (`_span_activation`) under ``HOLD_HEARD`` times their median, while a key above that
+    floor is heard at ``HOLD_ABOVE`` (`_heard_above`: the lead still there); such a note moves
     up to the octave where the network hears an onset as it starts, if there is one. Needs the network's
     evidence (``tr.key_onset``, ``tr.key_note``). The note before a dropped one is held on over it where it ran
     up to it."""
@@ -423,7 +430,8 @@ def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack) -> np.ndarray:
     for j in range(n):
         if len(recent) == HOLD_RECENT:
             floor = np.median(out[recent, 2]) - HOLD_BELOW
-            if out[j, 2] <= floor and heard[j] < HOLD_HEARD * np.median(heard[recent]):
+            if (out[j, 2] <= floor and heard[j] < HOLD_HEARD * np.median(heard[recent])
+                    and _heard_above(tr, out[j], floor) >= HOLD_ABOVE):
                 up = [o for o in (12.0, 24.0) if out[j, 2] + o > floor and struck_at(j, out[j, 2] + o)]
                 if up:
                     out[j, 2] += up[0]
@@ -440,6 +448,18 @@ def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack) -> np.ndarray:
         if k >= 0 and out[j, 0] - out[k, 1] <= 1:
             out[k, 1] = out[j, 1]
     return out[keep]
+
+
+def _heard_above(tr: PitchTrack, span: np.ndarray, floor: float) -> float:
+    """The strongest mean Basic Pitch note activation, over ``span`` (start frame, stop frame, pitch), of a key
+    above ``floor`` (MIDI): how surely the network hears something in the lead's register meanwhile."""
+    times = tr.key_onset_times
+    lo = int(np.searchsorted(times, span[0] * tr.hop_s))
+    hi = max(int(np.searchsorted(times, span[1] * tr.hop_s)), lo + 1)
+    first = max(int(np.floor(floor + 0.5)) + 1 - MIDI_LOW, 0)
+    if lo >= len(tr.key_note) or first >= tr.key_note.shape[1]:
+        return 0.0
+    return float(tr.key_note[lo:hi, first:].mean(axis=0).max())
 
 
 def _span_activation(tr: PitchTrack, spans: np.ndarray) -> np.ndarray:
