@@ -110,7 +110,7 @@ ACCOMP_ATTACK_S, ACCOMP_PEAK, ACCOMP_BELOW, ACCOMP_NEIGHBOURS = 0.1, 0.5, 5.0, 4
 # mix's long held lead note"): HOLD_BELOW 7 / 9 / 12 tried (7 drops more lead notes, 12 few extra notes),
 # HOLD_HEARD 0.7 / 0.9 / none, a salience condition as `_drop_accompaniment`'s (0.7, 0.9 of the struck notes'
 # peak: fewer extra notes dropped, smaller gains), HOLD_RECENT 3 / 4 / 6. Single lines keep every note: ungated
-# the rule dropped 3 lead notes of bench_audio's solos and gained 2 extra notes of one mix. And the lead must
+# the rule dropped 3 lead notes of bench_audio's solos and only 2 more extra notes of the mixes. And the lead must
 # still be there: some key above the floor heard at HOLD_ABOVE or more (mean note activation over the note; under
 # Basic Pitch's own 0.3, a held note decaying). A voice whose wide vibrato makes the network hear several keys (an
 # "ensemble" to `fuse.single_line`) leaps down an octave with nothing heard above it: without this test its
