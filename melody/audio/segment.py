@@ -10,7 +10,9 @@
    flat keeps exact intervals (``melody.notes.tuning_offset`` finds the performer's tuning where whole
    semitones are needed).
 4. In an ensemble, a note that starts far weaker than the notes around it and lies under them is a chord
-   tone of the accompaniment the path fell onto (``_drop_accompaniment``): dropped.
+   tone of the accompaniment the path fell onto (``_drop_accompaniment``): dropped. So is a note far under the
+   lead's recent struck notes, heard less surely than they were, while the lead is still heard above it: the
+   lead's note held (``_hold_struck_lead``).
 """
 from __future__ import annotations
 
