@@ -256,3 +256,79 @@ def test_a_weak_note_in_the_lines_register_is_kept():
     tr.midi[90:120] = 75.0
     tr.cand_midi[90:120] = 75.0
     assert notes_from_track(tr)["pitch"].round().tolist() == [72, 74, 76, 75, 76, 74, 72]
+
+
+def _struck_line(pitches, heard, onsets=None, above=None, ensemble=True):
+    """A line of 0.3 s notes (MIDI ``pitches``), each struck: the network hears an onset at its key where it
+    starts (and at the extra keys ``onsets`` maps a note's index to) and hears its key sounding at ``heard``
+    (one value per note), and over the notes ``above`` maps to (key, activation) that key too (the lead's held
+    note decaying over them); the salience is the same for every note (1.0), so only the network tells them
+    apart. ``ensemble``: three keys (MIDI 51-53) sound throughout, a band under the line; else a single line."""
+    from melody.audio.neural import MIDI_LOW
+    from melody.audio.segment import KEY_ONSET_LAG_S
+
+    midi = np.repeat(np.array(pitches, "f4"), 30)
+    n = len(midi)
+    key_onset, key_note = np.zeros((n, 88), "f4"), np.zeros((n, 88), "f4")
+    for i, p in enumerate(pitches):
+        for key in [p] + list((onsets or {}).get(i, [])):
+            key_onset[30 * i, key - MIDI_LOW] = 0.9
+        key_note[30 * i:30 * (i + 1), p - MIDI_LOW] = heard[i]
+    for i, (key, level) in (above or {}).items():
+        key_note[30 * i:30 * (i + 1), key - MIDI_LOW] = level
+    if ensemble:
+        key_note[:, 51 - MIDI_LOW:54 - MIDI_LOW] = 0.8
+    sal = np.ones(n, "f4")
+    return PitchTrack(midi, sal, np.ones(n), HOP, cand_midi=midi[:, None].copy(), cand_salience=sal[:, None].copy(),
+                      key_onset=key_onset, key_onset_times=np.arange(n) * HOP + KEY_ONSET_LAG_S, key_note=key_note)
+
+
+LINE = [72, 76, 74, 72, 76, 74, 60, 57, 76, 74]
+HEARD = [0.8] * 6 + [0.3, 0.3] + [0.8] * 2
+HELD = {6: (74, 0.25), 7: (74, 0.25)}      # the lead's 74 still heard, decaying, over the two chord tones
+
+
+def test_chord_tones_under_the_leads_held_note_are_that_note():
+    """In an ensemble, two chord tones in a row an octave under the lead's struck notes, struck too (the band
+    strikes its chords) and as loud to the salience, but heard by the network at under half the lead's
+    activation, while the lead's 74 is still heard above them: the lead's note held, not new notes. The note
+    before them is held on over both. (Their neighbours are each other, so a rule against the notes around
+    them cannot see them.)"""
+    got = notes_from_track(_struck_line(LINE, HEARD, above=HELD))
+    assert got["pitch"].round().tolist() == [72, 76, 74, 72, 76, 74, 76, 74]
+    assert abs(got["duration"][5] - 0.9) < 0.02
+
+
+def test_a_leap_down_heard_as_surely_as_the_lead_is_kept():
+    """The same leap down an octave and more, heard as surely as the lead's notes: the lead's own line."""
+    got = notes_from_track(_struck_line(LINE, [0.8] * len(LINE), above=HELD))
+    assert got["pitch"].round().tolist() == LINE
+
+
+def test_a_leap_down_with_nothing_heard_above_it_is_kept():
+    """The same soft leap down with no key in the lead's register heard over it: nothing is held there, the line
+    itself went down (a voice whose wide vibrato makes the network hear several keys, bench_nomelody's
+    sung_line_wide_vibrato)."""
+    got = notes_from_track(_struck_line(LINE, HEARD))
+    assert got["pitch"].round().tolist() == LINE
+
+
+def test_a_chord_tone_where_the_lead_strikes_an_octave_above_is_that_octave():
+    """The lead strikes 76 as the band strikes 64 under it and the path takes 64: the note is the lead's 76."""
+    line = [72, 76, 74, 72, 76, 74, 64, 57, 76, 74]
+    got = notes_from_track(_struck_line(line, HEARD, onsets={6: [76]}, above={6: (76, 0.8), 7: (76, 0.25)}))
+    assert got["pitch"].round().tolist() == [72, 76, 74, 72, 76, 74, 76, 76, 74]
+
+
+def test_a_line_stepping_down_is_kept_however_softly_heard():
+    """A lead that moves down by step stays in its own register: every note kept, though the network hears
+    the later ones at under half the first ones' activation."""
+    line = [79, 77, 76, 74, 72, 71, 69, 67, 65, 64, 62, 60]
+    got = notes_from_track(_struck_line(line, [0.8] * 4 + [0.3] * 8))
+    assert got["pitch"].round().tolist() == line
+
+
+def test_a_single_lines_softer_low_notes_are_kept():
+    """A single line has no band to fall onto: its low notes heard less surely stay."""
+    got = notes_from_track(_struck_line(LINE, HEARD, above=HELD, ensemble=False))
+    assert got["pitch"].round().tolist() == LINE

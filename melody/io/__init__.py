@@ -25,8 +25,10 @@ SCORE_READER_VERSION = 3
 # `midi.on_beat_grid`, 2026-11-27). A MIDI file indexed before the split carries a "score-" tag and is read
 # once more.
 MIDI_READER_VERSION = 4
-TRANSCRIBER_VERSION = 3     # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
-                            # weak note under the lead is the accompaniment's, `segment._drop_accompaniment`)
+TRANSCRIBER_VERSION = 4     # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
+                            # weak note under the lead is the accompaniment's, `segment._drop_accompaniment`;
+                            # 4: a note far under the lead's struck notes is the lead's note held,
+                            # `segment._hold_struck_lead`)
 
 
 def is_supported(path: str) -> bool:
