@@ -390,6 +390,7 @@ def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str |
     kinds = ["midi"] + (["solo"] if solo_dir else []) + list(conditions)
     rows = {k: [] for k in kinds}
     notes_f = {k: [] for k in kinds if k != "midi"}
+    notes_kept = {k: [] for k in kinds if k != "midi"}     # (reference, transcribed) per song, for a census
     families = []
     t0 = time.perf_counter()
     for i, q in enumerate(queries):
@@ -419,6 +420,10 @@ def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str |
             rows[kind].append(bench_accuracy.evaluate(q, matches, ids))
             if kind != "midi":
                 notes_f[kind].append(bench_audio.note_prf(*ref, est) if est is not None else (0.0, 0.0, 0.0))
+                notes_kept[kind].append({
+                    "ref": np.c_[ref[0], ref[1], ref[2]].round(4).tolist() if ref is not None else None,
+                    "est": (np.c_[est["onset"], est["duration"], est["pitch"]].round(4).tolist()
+                            if est is not None else None)})
         if log and (i + 1) % 10 == 0:
             log(f"{i + 1}/{len(queries)} songs, {time.perf_counter() - t0:.0f} s")
     shutil.rmtree(cat_dir, ignore_errors=True)
@@ -434,6 +439,7 @@ def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str |
                     s[f"note_f_{name}"] = float(prf[fam == name, 2].mean())
         s["rows"] = rows[kind]
         s["note_rows"] = notes_f.get(kind)
+        s["notes"] = notes_kept.get(kind)
         out[kind] = s
     out["families"] = families
     return out
