@@ -288,56 +288,68 @@ def plan(q, program: int, take: dict, effects: set[str], rng) -> dict:
 
 
 def write_played_midi(path: str, notes: dict, program: int) -> None:
-    """The planned take as a one-track MIDI file (120 bpm, 480 ppq: ticks of ~1 ms): RPN 0 sets the
-    pitch-bend range to `BEND_RANGE`, then notes (a slur group is one note held from its first onset to its
-    last end at its anchor pitch), CC64 pedal, pitch bend and CC11 expression where they move."""
+    """The planned take as a one-track MIDI file (120 bpm, 480 ppq: ticks of ~1 ms). Successive notes (a slur
+    group is one note held from its first onset to its last end at its anchor pitch) alternate between two
+    channels of the same program: pitch bend and expression are a channel's, and on one channel a new note's
+    bend would move the previous note's release too (a flute's tail jumping by the next note's bend). On both
+    channels RPN 0 sets the pitch-bend range to `BEND_RANGE`; then notes, CC64 pedal, and each channel's pitch
+    bend and CC11 expression while its note sounds, where they move."""
     import mido
 
-    ch = 0
     ev = []                                 # (tick, order, message): bends / controls before notes on a tick
 
     def at(t):
         return max(int(round(t * TICKS_PER_S)), 0)
 
+    def bend_value(b):
+        return int(np.clip(round(b / BEND_RANGE * 8192), -8192, 8191))
+
     on, end, group = notes["onset"], notes["end"], notes["group"]
     anchor, vel = notes["anchor"], notes["velocity"]
-    k = 0
+    times, bend, expression = notes["times"], notes["bend"], notes["expression"]
     n = len(on)
+    channel = np.zeros(n, dtype=int)
+    k, m = 0, 0
     while k < n:
         last = k
         if group[k] >= 0:
             while last + 1 < n and group[last + 1] == group[k]:
                 last += 1
+        ch = m % 2
+        channel[k:last + 1] = ch
         a, b = at(on[k]), max(at(end[last]), at(on[k]) + 1)
         p = int(anchor[k])
+        j = min(int(np.searchsorted(times, on[k] - 1e-9)), len(times) - 1)   # its bend in place as it sounds
+        ev.append((a, 0, mido.Message("pitchwheel", channel=ch, pitch=bend_value(bend[j]))))
+        ev.append((a, 0, mido.Message("control_change", channel=ch, control=11,
+                                      value=int(np.clip(round(expression[j] * 127), 0, 127)))))
         ev.append((a, 2, mido.Message("note_on", channel=ch, note=p, velocity=int(vel[k]))))
         ev.append((b, 1, mido.Message("note_off", channel=ch, note=p, velocity=0)))
-        k = last + 1
+        k, m = last + 1, m + 1
     for down, up in notes["pedal"]:
-        ev.append((at(down), 0, mido.Message("control_change", channel=ch, control=64, value=127)))
-        ev.append((at(up), 0, mido.Message("control_change", channel=ch, control=64, value=0)))
-    prev_bend, prev_expr = None, None
-    for t, b, e in zip(notes["times"], notes["bend"], notes["expression"]):
-        value = int(np.clip(round(b / BEND_RANGE * 8192), -8192, 8191))
-        if value != prev_bend:
+        for ch in (0, 1):
+            ev.append((at(down), 0, mido.Message("control_change", channel=ch, control=64, value=127)))
+            ev.append((at(up), 0, mido.Message("control_change", channel=ch, control=64, value=0)))
+    k_of = np.searchsorted(on, times, side="right") - 1          # the note sounding (latest onset) at each time
+    prev = {0: (None, None), 1: (None, None)}
+    for t, k, b, e in zip(times, k_of, bend, expression):
+        if k < 0:
+            continue
+        ch = int(channel[k])
+        value, ex = bend_value(b), int(np.clip(round(e * 127), 0, 127))
+        if value != prev[ch][0]:
             ev.append((at(t), 0, mido.Message("pitchwheel", channel=ch, pitch=value)))
-            prev_bend = value
-        ex = int(np.clip(round(e * 127), 0, 127))
-        if ex != prev_expr:
+        if ex != prev[ch][1]:
             ev.append((at(t), 0, mido.Message("control_change", channel=ch, control=11, value=ex)))
-            prev_expr = ex
-    first = np.searchsorted(notes["times"], on - 1e-9)      # each attacked note's bend in place as it sounds
-    for k in range(n):
-        if (group[k] < 0 or k == 0 or group[k - 1] != group[k]) and first[k] < len(notes["times"]):
-            value = int(np.clip(round(notes["bend"][first[k]] / BEND_RANGE * 8192), -8192, 8191))
-            ev.append((at(on[k]), 0, mido.Message("pitchwheel", channel=ch, pitch=value)))
+        prev[ch] = (value, ex)
     mid = mido.MidiFile(type=0, ticks_per_beat=480)
     tr = mido.MidiTrack()
     mid.tracks.append(tr)
     tr.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
-    tr.append(mido.Message("program_change", channel=ch, program=int(program) & 127, time=0))
-    for control, value in ((101, 0), (100, 0), (6, BEND_RANGE), (38, 0), (101, 127), (100, 127)):
-        tr.append(mido.Message("control_change", channel=ch, control=control, value=value, time=0))
+    for ch in (0, 1):
+        tr.append(mido.Message("program_change", channel=ch, program=int(program) & 127, time=0))
+        for control, value in ((101, 0), (100, 0), (6, BEND_RANGE), (38, 0), (101, 127), (100, 127)):
+            tr.append(mido.Message("control_change", channel=ch, control=control, value=value, time=0))
     ev.sort(key=lambda e: (e[0], e[1]))
     now = 0
     for tick, _, msg in ev:
@@ -375,6 +387,36 @@ def render(q, program: int, condition: str, seed: int, path: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- measuring
+
+def cache_tracks(folder: str) -> None:
+    """Keep each recording's pitch track (`melody.audio`'s first half: decoding, tracker, network) in
+    ``folder``, one pickle per file keyed by the file's bytes and `keyed.tracker_code`, and reuse it: a run
+    that changes only the segmentation (``melody/audio/segment.py``) then transcribes in seconds. The rest of
+    `melody.audio.transcribe` (notes, refusal, beats) runs as always."""
+    import pickle
+
+    import melody.audio as audio
+
+    os.makedirs(folder, exist_ok=True)
+    compute = audio._pitch_track
+    code = keyed.tracker_code()
+
+    def cached(path, stats, method):
+        dst = os.path.join(folder, f"{os.path.basename(path)}-{method}.pkl")
+        key = keyed.digest("track", keyed.file_digest(path), method, code)
+        if keyed.is_current(dst, key):
+            with open(dst, "rb") as fh:
+                return pickle.load(fh)
+        tr = compute(path, stats, method)
+
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                pickle.dump(tr, fh)
+        keyed.make(dst, key, write)
+        return tr
+
+    audio._pitch_track = cached
+
 
 def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str | None, log=print) -> dict:
     import melody
@@ -456,7 +498,11 @@ def main(argv=None) -> int:
     ap.add_argument("--solo-renders", help="bench_audio's renders (its --workdir/audio): also the FluidSynth solos")
     ap.add_argument("--workdir", required=True, help="songs and catalog (bench_audio's); renders go to played-SEED/")
     ap.add_argument("--json", metavar="OUT")
+    ap.add_argument("--track-cache", metavar="DIR", help="keep and reuse each recording's pitch track here "
+                    "(a run that changes only melody/audio/segment.py then takes minutes)")
     args = ap.parse_args(argv)
+    if args.track_cache:
+        cache_tracks(args.track_cache)
 
     split, queries = benchdata.build(args.n_catalog, args.n_queries, args.song_seed, args.workdir, n_variation=0)
     queries = queries[::args.every]

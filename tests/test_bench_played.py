@@ -88,8 +88,25 @@ def test_the_midi_sets_the_bend_range_and_plays_a_slur_as_one_note(tmp_path):
     path = str(tmp_path / "take.mid")
     bench_played.write_played_midi(path, p, VIOLIN)
     msgs = list(mido.MidiFile(path).tracks[0])
-    cc = [(m.control, m.value) for m in msgs if m.type == "control_change"]
+    cc = [(m.control, m.value) for m in msgs if m.type == "control_change" and m.channel == 0]
     assert cc[:4] == [(101, 0), (100, 0), (6, bench_played.BEND_RANGE), (38, 0)]
     ons = [m for m in msgs if m.type == "note_on" and m.velocity > 0]
     n_groups = len(set(p["group"][p["group"] >= 0]))
     assert len(ons) == (p["group"] < 0).sum() + n_groups
+
+
+def test_successive_notes_alternate_channels_so_a_bend_never_moves_the_note_before(tmp_path):
+    p = _plan("slurs", VIOLIN, 0)
+    path = str(tmp_path / "take.mid")
+    bench_played.write_played_midi(path, p, VIOLIN)
+    now, sounding, channels = 0, {}, []
+    for msg in mido.MidiFile(path).tracks[0]:
+        now += msg.time
+        if msg.type == "note_on" and msg.velocity > 0:
+            channels.append(msg.channel)
+            sounding[msg.channel] = msg.note
+        elif msg.type == "note_off":
+            sounding.pop(msg.channel, None)
+    assert all(a != b for a, b in zip(channels[:-1], channels[1:]))
+    cc = [(m.channel, m.control, m.value) for m in mido.MidiFile(path).tracks[0] if m.type == "control_change"]
+    assert (1, 6, bench_played.BEND_RANGE) in cc and (0, 6, bench_played.BEND_RANGE) in cc
