@@ -36,7 +36,7 @@ at strengths taken from published measurements of players:
   15-30 dB SNR).
 
 Conditions: "plain" (this script's MIDI without effects: bench_audio's solo render, re-rendered here at
-22.05 kHz), each effect alone, "all" (every effect) and "room". An effect that does not apply to a take's
+22.05 kHz, 0.3 s in, on two channels), each effect alone, "all" (every effect) and "room". An effect that does not apply to a take's
 instrument (pedal on a violin, vibrato on a piano) leaves it as plain.
 
 Reported per condition: note P / R / F of the transcribed lead (mir_eval: onset within 50 ms, pitch within
