@@ -44,6 +44,26 @@ def test_a_vibrato_note_is_not_split_by_its_own_harmonics_moving():
     assert len(notes_from_track(_track(midi, sal, attack, flux))) == 1
 
 
+def test_a_vibrato_crest_that_grows_the_harmonics_by_an_attack_is_still_one_note():
+    """An instrument's vibrato sweeps its partials across its resonances: at each crest the harmonics grow by
+    an attack's amount (6 over three frames, what ATTACK alone would split on) with no flux peak and no jump
+    of the salience: one note. The same growth on a steady pitch is a re-bowed or re-tongued repeat."""
+    n = 200
+    crest = [int(k) for k in np.arange(40, 170, 18)]                  # 5.5 Hz: a crest every ~18 frames
+    midi, sal, attack, flux = _held_note(n, vibrato=0.3)
+    for c in crest:
+        attack[c:c + 3] = 2.2
+    assert len(notes_from_track(_track(midi, sal, attack, flux))) == 1
+    steady, sal, attack, flux = _held_note(n)
+    attack[100:103] = 2.2
+    assert notes_from_track(_track(steady, sal, attack, flux))["onset"].round(2).tolist() == [0.0, 1.0]
+    # inside the vibrato a re-articulation still splits: the salience dips and jumps back (RISE)
+    midi, sal, attack, flux = _held_note(n, vibrato=0.3)
+    sal[96:100] = 0.2
+    got = notes_from_track(_track(midi, sal, attack, flux))["onset"]
+    assert len(got) == 2 and 0.95 <= got[1] <= 1.01
+
+
 def _dotted_case(n_notes):
     """The flux pulses every 0.5 s (the tracker finds 120 BPM), but the notes run in sixteenths of 180 BPM
     (83 ms): they fit no quarter or third of the 120 BPM beat, and do fit the 180 BPM one (3/2 of it)."""

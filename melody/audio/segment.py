@@ -38,6 +38,14 @@ ATTACK = 6.0                          # summed log-magnitude growth of the note'
 # high), and the whole spectrum's flux peaks at FLUX_CONTRAST times its median over the note (a new
 # articulation, not a swell of the voice alone)
 ATTACK_MIN, ATTACK_CONTRAST, FLUX_CONTRAST = 2.5, 6.0, 4.0
+# Inside a vibrato (frames `vibrato` reads as one: ``swing`` > 0) the note's harmonics grow and fall at each
+# swing: its partials sweep across the instrument's resonances (a bowed string's body, a wind's bore, a
+# singer's formants: Fletcher & Sanders 1967 measured the violin's partials swinging 10-20 dB over a
+# vibrato), and across the analysis bins. There a growth of ATTACK alone is no re-attack; the note splits
+# only where its salience jumps (RISE) or where the growth stands out from the note's own and the spectrum's
+# flux peaks (ATTACK_CONTRAST, FLUX_CONTRAST), as a tongued, bowed or struck re-articulation does. Measured
+# on scripts/bench_played.py (BENCHMARKS.md, "Twentieth session: a solo instrument played by a person"):
+# with a player's vibrato the ATTACK test split synth leads' long notes at their crests.
 NEIGHBOURHOOD = 10                    # frames: the strongest attack nearby wins
 MAX_ATTACK_S = 0.08
 # Basic Pitch's onset activation at a note's own key (``PitchTrack.key_onset``, when the track has it): a
@@ -279,12 +287,13 @@ def held_pitch(pitch: np.ndarray, skip: int) -> float:
 
 
 def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray | None,
-                   min_len: int, flux: np.ndarray | None = None) -> list[int]:
+                   min_len: int, flux: np.ndarray | None = None, swing: np.ndarray | None = None) -> list[int]:
     """Frames inside [start, stop) where a repeated note starts: the melody's salience jumps up by
     ``RISE`` within ``RISE_FRAMES`` (a struck or plucked note), or the note's own harmonics grow by
-    ``ATTACK`` (summed log-magnitude rise over ``RISE_FRAMES`` frames: a re-tongued or re-bowed note),
-    or grow by ``ATTACK_MIN`` where that stands out from the note (see ``ATTACK_CONTRAST``; needs the
-    spectral ``flux``); strongest first, at most one per ``NEIGHBOURHOOD``."""
+    ``ATTACK`` (summed log-magnitude rise over ``RISE_FRAMES`` frames: a re-tongued or re-bowed note;
+    not inside a vibrato, where ``swing`` > 0: see ``_vibrato_growth``), or grow by ``ATTACK_MIN`` where
+    that stands out from the note (see ``ATTACK_CONTRAST``; needs the spectral ``flux``); strongest first,
+    at most one per ``NEIGHBOURHOOD``."""
     if stop - start < 2 * min_len:
         return []
     seg = logsal[start:stop]
@@ -296,7 +305,7 @@ def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray
             strength[k - RISE_FRAMES + int(np.argmin(seg[k - RISE_FRAMES:k + 1]))] = rise / RISE
     if attack is not None:
         grow = np.convolve(attack[start:stop].astype("f8"), np.ones(RISE_FRAMES), mode="full")[:n]
-        for k in np.nonzero(grow >= ATTACK)[0]:
+        for k in np.nonzero((grow >= ATTACK) & ~_vibrato_growth(swing, start, stop, n))[0]:
             onset = max(k - RISE_FRAMES + 1, 0)
             strength[onset] = max(strength[onset], grow[k] / ATTACK)
         if flux is not None:
@@ -317,6 +326,17 @@ def _split_repeats(start: int, stop: int, logsal: np.ndarray, attack: np.ndarray
             continue
         cuts.append(int(k))
     return sorted(start + c for c in cuts)
+
+
+def _vibrato_growth(swing: np.ndarray | None, start: int, stop: int, n: int) -> np.ndarray:
+    """Per frame of [start, stop): whether the growth summed up to it (over ``RISE_FRAMES``) lies inside a
+    vibrato, every frame it sums over having ``swing`` > 0 (see the comment above ``_split_repeats``'s
+    ATTACK test)."""
+    if swing is None:
+        return np.zeros(n, dtype=bool)
+    inside = np.asarray(swing[start:stop]) > 0
+    run = np.convolve(inside.astype("f8"), np.ones(RISE_FRAMES), mode="full")[:n]
+    return run >= RISE_FRAMES - 1e-9
 
 
 def _smoothed_runs(tr: PitchTrack):
@@ -353,7 +373,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         centre, swing[a:b] = vibrato(smooth, tr.hop_s)
         # the glide test reads the unsmoothed pitch: the median filter flattens a glide's first frames
         for s, e in _join_glides(_stable_notes(centre, min_len), seg, glide_len):
-            inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env)
+            inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env, swing)
             if tr.key_onset is not None:
                 pitch = float(np.median(seg[s:e]))
                 for c in _key_onsets(tr, pitch, (a + s + min_len) * tr.hop_s, (a + e - min_len) * tr.hop_s,

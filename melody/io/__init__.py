@@ -28,7 +28,8 @@ MIDI_READER_VERSION = 4
 TRANSCRIBER_VERSION = 4     # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
                             # weak note under the lead is the accompaniment's, `segment._drop_accompaniment`;
                             # 4: a note far under the lead's struck notes is the lead's note held,
-                            # `segment._hold_struck_lead`)
+                            # `segment._hold_struck_lead`, and inside a vibrato a harmonic growth alone is
+                            # no re-attack, `segment._vibrato_growth`)
 
 
 def is_supported(path: str) -> bool:
