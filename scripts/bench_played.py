@@ -54,9 +54,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import time
 import zlib
 
 import numpy as np
@@ -65,8 +63,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-import bench_accuracy  # noqa: E402
 import bench_audio  # noqa: E402
+import bench_sung  # noqa: E402
 import benchdata  # noqa: E402
 import keyed  # noqa: E402
 
@@ -419,70 +417,23 @@ def cache_tracks(folder: str) -> None:
 
 
 def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str | None, log=print) -> dict:
-    import melody
-    from melody.audio import transcribe
-    from melody.errors import MelodyError
+    """bench_sung's measurement (``bench_sung.measure``) of the played takes, with note F per instrument family."""
+    programs = {q.qid: bench_audio.lead_program(q.path, {p for p, _, _, _ in q.lead}) for q in queries}
 
-    adir = os.path.join(workdir, f"played-{seed}")
-    os.makedirs(adir, exist_ok=True)
-    cat_dir = os.path.join(workdir, f"catalog-played-{os.getpid()}")
-    shutil.rmtree(cat_dir, ignore_errors=True)
-    cat = melody.Catalog.create(cat_dir)
-    ids = bench_accuracy.add_in_order(cat, [t.melody for t in split.catalog])
-    kinds = ["midi"] + (["solo"] if solo_dir else []) + list(conditions)
-    rows = {k: [] for k in kinds}
-    notes_f = {k: [] for k in kinds if k != "midi"}
-    notes_kept = {k: [] for k in kinds if k != "midi"}     # (reference, transcribed) per song, for a census
-    families = []
-    t0 = time.perf_counter()
-    for i, q in enumerate(queries):
-        program = bench_audio.lead_program(q.path, {p for p, _, _, _ in q.lead})
-        families.append(family(program))
-        for kind in kinds:
-            est, ref = None, None
-            try:
-                if kind == "midi":
-                    m = bench_accuracy.load_query(q.path)
-                elif kind == "solo":
-                    src = next(os.path.join(solo_dir, f"{q.qid}-solo{e}") for e in (".wav", ".mp3")
-                               if os.path.exists(os.path.join(solo_dir, f"{q.qid}-solo{e}")))
-                    lead = np.array([(p, s, d) for p, s, d, _ in q.lead])
-                    ref = (lead[:, 1], lead[:, 2], lead[:, 0])
-                    m = transcribe(src)[0]
-                    est = m.notes
-                else:
-                    path = os.path.join(adir, f"{q.qid}-{kind}.wav")
-                    plan_ = render(q, program, kind, seed, path)
-                    ref = (plan_["onset"], plan_["end"] - plan_["onset"], plan_["pitch"])
-                    m = transcribe(path)[0]
-                    est = m.notes
-                matches = cat.search(m, top=10)
-            except MelodyError:
-                matches = []
-            rows[kind].append(bench_accuracy.evaluate(q, matches, ids))
-            if kind != "midi":
-                notes_f[kind].append(bench_audio.note_prf(*ref, est) if est is not None else (0.0, 0.0, 0.0))
-                notes_kept[kind].append({
-                    "ref": np.c_[ref[0], ref[1], ref[2]].round(4).tolist() if ref is not None else None,
-                    "est": (np.c_[est["onset"], est["duration"], est["pitch"]].round(4).tolist()
-                            if est is not None else None)})
-        if log and (i + 1) % 10 == 0:
-            log(f"{i + 1}/{len(queries)} songs, {time.perf_counter() - t0:.0f} s")
-    shutil.rmtree(cat_dir, ignore_errors=True)
-    out = {}
+    def take(q, condition: str, path: str):
+        plan = render(q, programs[q.qid], condition, seed, path)
+        return plan["onset"], plan["end"] - plan["onset"], plan["pitch"]
+
+    out = bench_sung.measure(queries, split, conditions, seed, workdir, solo_dir, log, take=take, name="played",
+                             keep_notes=True)
+    families = [family(programs[q.qid]) for q in queries]
     fam = np.array(["struck" if f == "struck" else "sustained" for f in families])
-    for kind in kinds:
-        s = bench_accuracy.summarize(rows[kind])
-        if kind in notes_f:
-            prf = np.array(notes_f[kind]).reshape(-1, 3)
-            s.update(note_p=float(prf[:, 0].mean()), note_r=float(prf[:, 1].mean()), note_f=float(prf[:, 2].mean()))
+    for kind, s in out.items():
+        if s.get("note_rows"):
+            f = np.array(s["note_rows"]).reshape(-1, 3)[:, 2]
             for name in ("struck", "sustained"):
                 if (fam == name).any():
-                    s[f"note_f_{name}"] = float(prf[fam == name, 2].mean())
-        s["rows"] = rows[kind]
-        s["note_rows"] = notes_f.get(kind)
-        s["notes"] = notes_kept.get(kind)
-        out[kind] = s
+                    s[f"note_f_{name}"] = float(f[fam == name].mean())
     out["families"] = families
     return out
 

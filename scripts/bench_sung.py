@@ -258,20 +258,36 @@ def render(q, condition: str, seed: int, path: str, without: str | None = None) 
 
 # ------------------------------------------------------------------------------------------- measuring
 
-def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str | None, log=print) -> dict:
+def sung_take(seed: int):
+    """The take bench_sung renders for (query, condition, path): the notes the singer meant, as
+    (onsets, lengths, pitches)."""
+    def take(q, condition: str, path: str):
+        plan = render(q, condition, seed, path)
+        return plan["onset"], plan["end"] - plan["onset"], plan["intended"]
+    return take
+
+
+def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str | None, log=print,
+            take=None, name: str = "sung", keep_notes: bool = False) -> dict:
+    """Per kind (the MIDI query, the FluidSynth solo with ``solo_dir``, each condition's take): retrieval
+    against the catalog and note P / R / F. ``take(q, condition, path)`` renders a take to ``path`` and returns
+    the notes meant (default: ``sung_take``); takes go to ``workdir/NAME-SEED``. With ``keep_notes`` each
+    song's reference and transcribed notes are kept too (``notes``)."""
     import melody
     from melody.audio import transcribe
     from melody.errors import MelodyError
 
-    adir = os.path.join(workdir, f"sung-{seed}")
+    take = take or sung_take(seed)
+    adir = os.path.join(workdir, f"{name}-{seed}")
     os.makedirs(adir, exist_ok=True)
-    cat_dir = os.path.join(workdir, f"catalog-{os.getpid()}")     # runs side by side share renders, not catalogs
+    cat_dir = os.path.join(workdir, f"catalog-{name}-{os.getpid()}")   # runs side by side share renders, not catalogs
     shutil.rmtree(cat_dir, ignore_errors=True)
     cat = melody.Catalog.create(cat_dir)
     ids = bench_accuracy.add_in_order(cat, [t.melody for t in split.catalog])
     kinds = ["midi"] + (["solo"] if solo_dir else []) + list(conditions)
     rows = {k: [] for k in kinds}
     notes_f = {k: [] for k in kinds if k != "midi"}
+    notes_kept = {k: [] for k in kinds if k != "midi"}     # (reference, transcribed) per song, for a census
     t0 = time.perf_counter()
     for i, q in enumerate(queries):
         for kind in kinds:
@@ -288,8 +304,7 @@ def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str |
                     est = m.notes
                 else:
                     path = os.path.join(adir, f"{q.qid}-{kind}.wav")
-                    plan = render(q, kind, seed, path)
-                    ref = (plan["onset"], plan["end"] - plan["onset"], plan["intended"])
+                    ref = take(q, kind, path)
                     m = transcribe(path)[0]
                     est = m.notes
                 matches = cat.search(m, top=10)
@@ -298,6 +313,11 @@ def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str |
             rows[kind].append(bench_accuracy.evaluate(q, matches, ids))
             if kind != "midi":
                 notes_f[kind].append(bench_audio.note_prf(*ref, est) if est is not None else (0.0, 0.0, 0.0))
+                if keep_notes:
+                    notes_kept[kind].append({
+                        "ref": np.c_[ref[0], ref[1], ref[2]].round(4).tolist() if ref is not None else None,
+                        "est": (np.c_[est["onset"], est["duration"], est["pitch"]].round(4).tolist()
+                                if est is not None else None)})
         if log and (i + 1) % 10 == 0:
             log(f"{i + 1}/{len(queries)} songs, {time.perf_counter() - t0:.0f} s")
     shutil.rmtree(cat_dir, ignore_errors=True)
@@ -309,6 +329,8 @@ def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str |
             s.update(note_p=float(prf[:, 0].mean()), note_r=float(prf[:, 1].mean()), note_f=float(prf[:, 2].mean()))
         s["rows"] = rows[kind]
         s["note_rows"] = notes_f.get(kind)
+        if keep_notes:
+            s["notes"] = notes_kept.get(kind)
         out[kind] = s
     return out
 
