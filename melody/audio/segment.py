@@ -486,15 +486,7 @@ def _heard_above(tr: PitchTrack, span: np.ndarray, floor: float) -> float:
 
 def _span_activation(tr: PitchTrack, spans: np.ndarray) -> np.ndarray:
     """Each span's (start frame, stop frame, pitch) mean Basic Pitch note activation at its nearest key."""
-    times = tr.key_onset_times
-    lo = np.searchsorted(times, spans[:, 0] * tr.hop_s)
-    hi = np.maximum(np.searchsorted(times, spans[:, 1] * tr.hop_s), lo + 1)
-    keys = np.floor(spans[:, 2] + 0.5).astype(np.int64) - MIDI_LOW
-    out = np.zeros(len(spans))
-    for k in range(len(spans)):
-        if 0 <= keys[k] < tr.key_note.shape[1] and lo[k] < len(tr.key_note):
-            out[k] = float(tr.key_note[lo[k]:hi[k], keys[k]].mean())
-    return out
+    return _activation(tr, spans[:, 0] * tr.hop_s, spans[:, 1] * tr.hop_s, spans[:, 2])
 
 
 def note_activation(notes: np.ndarray, tr: PitchTrack) -> np.ndarray | None:
@@ -504,12 +496,18 @@ def note_activation(notes: np.ndarray, tr: PitchTrack) -> np.ndarray | None:
     (BENCHMARKS.md, "no melody"). None when the track has no network evidence (the salience method)."""
     if tr.key_note is None or tr.key_onset_times is None:
         return None
+    return _activation(tr, notes["onset"], notes["onset"] + notes["duration"], notes["pitch"])
+
+
+def _activation(tr: PitchTrack, start_s, end_s, pitch) -> np.ndarray:
+    """Mean ``tr.key_note`` from start_s to end_s (at least one frame) at each pitch's nearest key; 0 off
+    the network's keys or past its end."""
     times, act = tr.key_onset_times, tr.key_note
-    out = np.zeros(len(notes))
-    lo = np.searchsorted(times, notes["onset"])
-    hi = np.maximum(np.searchsorted(times, notes["onset"] + notes["duration"]), lo + 1)
-    keys = np.floor(notes["pitch"] + 0.5).astype(np.int64) - MIDI_LOW
-    for k in range(len(notes)):
+    out = np.zeros(len(pitch))
+    lo = np.searchsorted(times, start_s)
+    hi = np.maximum(np.searchsorted(times, end_s), lo + 1)
+    keys = np.floor(np.asarray(pitch) + 0.5).astype(np.int64) - MIDI_LOW
+    for k in range(len(out)):
         if 0 <= keys[k] < act.shape[1] and lo[k] < len(act):
             out[k] = float(act[lo[k]:hi[k], keys[k]].mean())
     return out
