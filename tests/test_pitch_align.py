@@ -14,7 +14,9 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
   of a neighbour); (1,0) / (0,1) GAP; floor 0;
 - rhythm as in the interval alignment: agree = shorter/longer of the lengths, or of the lengths relative
   to each one's step before (the step before a summed pair is the one before the pair); RHY_MATCH when
-  agree >= 1 - DUR_FREE, else -RHY_PEN * (1 - agree);
+  agree >= 1 - DUR_FREE, else -RHY_PEN * (1 - agree); with DUR_FADE > 0, a pair d = -log2(agree) between
+  f = -log2(1 - DUR_FREE) and f + DUR_FADE scores g RHY_MATCH + (1 - g) times that penalty,
+  g = (f + DUR_FADE - d) / DUR_FADE;
 - rhythm information: a (1,1) pair whose two steps change length from the step before in the same proportion
   (log2 ratios within DUR_FREE) earns RHY_INFO times RHYTHM_BITS of the query step's ratio class;
 - a shifted note: when the (1,1) rhythm part is below SHIFT but the step's length summed with the step
@@ -72,7 +74,14 @@ def ref_rhythm(l, lp, r, rp, p):
     agree = min(l, r) / max(l, r)
     if lp is not None and rp is not None:
         agree = max(agree, min(l / lp, r / rp) / max(l / lp, r / rp))
-    return p[PK.P_RHY_MATCH] if agree >= 1 - p[PK.P_DUR_FREE] else -p[PK.P_RHY_PEN] * (1 - agree)
+    if agree >= 1 - p[PK.P_DUR_FREE]:
+        return p[PK.P_RHY_MATCH]
+    penalty = -p[PK.P_RHY_PEN] * (1 - agree)
+    past = -np.log2(agree) + np.log2(1 - p[PK.P_DUR_FREE])      # log2 units past the free band
+    if past < p[PK.P_DUR_FADE]:
+        g = 1 - past / p[PK.P_DUR_FADE]
+        return g * p[PK.P_RHY_MATCH] + (1 - g) * penalty
+    return penalty
 
 
 def ref_shifted(ql, rl, s, t, p) -> bool:
@@ -295,12 +304,14 @@ def test_a_sung_note_between_two_semitones_matches_either_in_part():
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
        st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]),
-       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.2, 2.0, 6.0]), st.sampled_from([1, 3, 24]))
+       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.2, 2.0, 6.0]), st.sampled_from([1, 3, 24]),
+       st.sampled_from([0.0, 0.3, 0.7]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
                                                                                        oct_rel, mode, whole, chain,
-                                                                                       restate, span):
+                                                                                       restate, span, fade):
     p = PP.copy()
+    p[PK.P_DUR_FADE] = fade
     p[PK.P_WHOLE], p[PK.P_CHAIN], p[PK.P_RESTATE], p[PK.P_RESTATE_SPAN] = whole, chain, restate, span
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode

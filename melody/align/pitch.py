@@ -103,8 +103,9 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_RESTATE, P_RESTATE_SPAN = range(22)
-N_PITCH_PARAMS = 22
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_RESTATE, P_RESTATE_SPAN, \
+    P_DUR_FADE = range(23)
+N_PITCH_PARAMS = 23
 N_TRANSPOSITIONS = 12
 
 
@@ -183,6 +184,23 @@ def rhythm_info(Q, m, bits, out):
             out[s] = bits[min(max(c, -RHYTHM_CLASSES), RHYTHM_CLASSES) + RHYTHM_CLASSES]
         else:
             out[s] = 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _graded_rhythm(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free, fade):
+    """`kernels._rhythm_score` with its yes/no tolerance graded (P_DUR_FADE): lengths that differ by at most
+    rhy_free (log2) earn rhy_match, from rhy_free + fade on they cost the penalty, and in between the two
+    mix in proportion to how far past rhy_free they lie. fade 0: `kernels._rhythm_score` itself."""
+    dl = abs(lq - lr)
+    if lqp > K.NONE and lrp > K.NONE:
+        dl = min(dl, abs((lq - lqp) - (lr - lrp)))
+    if dl <= rhy_free + 1e-9:
+        return rhy_match
+    pen = -rhy_pen * (1.0 - np.exp2(-dl))
+    if dl >= rhy_free + fade:
+        return pen
+    g = (rhy_free + fade - dl) / fade
+    return g * rhy_match + (1.0 - g) * pen
 
 
 @njit(cache=True, error_model="numpy")
@@ -275,6 +293,7 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
     gap, skip = p[P_GAP], p[P_SKIP]
     rhy_match, rhy_pen = p[P_RHY_MATCH], p[P_RHY_PEN]
     rhy_free = -np.log2(1.0 - p[P_DUR_FREE])
+    fade = p[P_DUR_FADE]
     rhy_info, run, shift, repeat = p[P_RHY_INFO], p[P_RUN], p[P_SHIFT], p[P_REPEAT]
     rel = p[P_OCT_REL] != 0.0
     qg, rg = (ends & 1) != 0, (ends & 2) != 0
@@ -330,7 +349,7 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
         for j in range(1, n + 1):
             t = j - 1
             lr, lrp = R[K.LOGLEN, t], R[K.LOGPREV, t]
-            r11 = K._rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free)
+            r11 = _graded_rhythm(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free, fade)
             if r11 < shift and _shifted(Q, m, s, R, n, t, rhy_free):
                 r11 = shift
             same = _same_change(lq, lqp, lr, lrp, rhy_free)
@@ -342,13 +361,13 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 # the skipped query note i-1 repeats a neighbour's pitch: a note split in two, or a
                 # repeated note added (other words to the same tune)
                 cost = repeat if (qp[i - 1] == qpi or qp[i - 1] == qp[i - 2]) else skip
-                r21 = cost + K._rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free)
+                r21 = cost + _graded_rhythm(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free, fade)
             j2 = 0
             if j >= 2:
                 j2 = j - 2
                 cost = repeat if (rp[j - 1] == rp[j] or rp[j - 1] == rp[j - 2]) else skip
-                r12 = cost + K._rhythm_score(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
-                                             rhy_free)
+                r12 = cost + _graded_rhythm(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
+                                            rhy_free, fade)
             row = 1 if (qmet >= 0.0 and qmet == R[K.MET, t]) else 0
             # P_OCT_REL: the pair would continue a pair with the same pitch offset (both melodies moved by
             # the same interval, by a diagonal or skip move); if that offset is an octave off the
