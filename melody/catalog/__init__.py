@@ -18,7 +18,7 @@ from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
-from ..score.rescore import View, rescore_views, style_sample
+from ..score.rescore import View, played_params, rescore_views, style_sample
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
                      merge_repeats, merged_reading, pack, read_cache, write_cache)
 from .store import MEMORY_READER, Entries, Entry, Store
@@ -336,6 +336,8 @@ class Catalog:
         memory. The passage shown is still aligned note for note.
         A score or MIDI file (not a recording) whose eighths are played swung (`melody.swing`) is ranked both
         ways in the same way: as given and straightened, against the catalog as it is.
+        A MIDI file played without the file's beat (no bars, `rescore.played_params`) has its length ratios
+        graded in stage 2 rather than matched yes or no.
         """
         qf = p.query_features(query)
         null = style_sample(qf, p)      # stage 2's null sample; stage 1 gives these rows first-pass scores
@@ -352,7 +354,7 @@ class Catalog:
             if straight is not None:
                 sqf = p.query_features(straight)
                 views.append(View(straight, sqf, p, *self._stage1(sqf, p, params, null)))
-        order, evalues, _ = rescore_views(views, pitch_params, null_rows=null)
+        order, evalues, _ = rescore_views(views, played_params(query, pitch_params), null_rows=null)
         return np.max([v.s1 for v in views], axis=0), evalues, order
 
     def _stage1(self, qf: Features, p: Packed, params, null: np.ndarray | None = None

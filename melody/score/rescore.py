@@ -84,6 +84,13 @@ STYLE_PRIOR_WEIGHT = 150.0  # the same when the null sample is the query's own k
 PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: two passages also read whole
 LAMBDA_WHOLE = 0.1126      # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
 K_WHOLE = 1.3788
+# A played MIDI file's lengths (a melody without bars that is not a recording: `io.midi.on_beat_grid` found
+# no beat of the file in its onsets) carry the player's jitter and rubato, 5-30% per note: its rhythm terms
+# grade a length ratio over this many log2 units past P_DUR_FREE (`align.pitch._graded_rhythm`,
+# `_same_change`) instead of a yes/no tolerance. Chosen on bench_accuracy's played phrases (BENCHMARKS.md,
+# twenty-first session); a score keeps the yes/no tolerance: among MTC-ANN's real variants a notated
+# length 7-30% off is evidence against (scripts/census_rhythm.py).
+PLAYED_DUR_FADE = 0.3
 QUERY_LENGTH_EXP = 1.0     # search space m^a n^b of the null's length correction (scripts/calibrate.py --rescore)
 REF_LENGTH_EXP = 1.0
 
@@ -106,6 +113,17 @@ def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.n
     catalog's `rows` (rp: its integer pitches)."""
     return align.pitch_search(query_pitch, qf, (rp, packed.interval, packed.length, packed.weight, packed.metric),
                               packed.offsets, packed.step_offsets, rows, params)
+
+
+def played_params(query, pitch_params=None):
+    """Stage 2's pitch parameters for the query: `pitch_params` (None: the defaults) as given, except that
+    a melody played rather than written (no bars, not a recording) grades its length ratios
+    (PLAYED_DUR_FADE) when no parameters were given."""
+    if pitch_params is not None or query.meta.get("kind") == "audio" or (query.notes["bar"] >= 0).any():
+        return pitch_params
+    params = np.array(align.DEFAULT_PITCH_PARAMS, dtype="f8")
+    params[align.pitch.P_DUR_FADE] = PLAYED_DUR_FADE
+    return params
 
 
 def whole_params(pitch_params=None) -> np.ndarray:

@@ -1,0 +1,98 @@
+"""A played melody's rhythm graded by how far a length ratio lies past the tolerance (`melody.align.pitch`,
+P_DUR_FADE), and which queries get it (`melody.score.rescore.played_params`)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from melody import align
+from melody.align import kernels as K
+from melody.align import pitch as PK
+from melody.notes import Melody, make_notes
+from melody.represent import features
+from melody.score import pair, rescore
+
+FREE = -np.log2(1 - align.DEFAULT_PITCH_PARAMS[PK.P_DUR_FREE])
+
+
+def ref_graded(dl, fade, match=1.2, pen=2.0, free=FREE):
+    """Plain reading: full credit within `free` (log2), the penalty -pen (1 - 2^-dl) from free + fade on,
+    a linear mix of the two in between."""
+    if dl <= free:
+        return match
+    penalty = -pen * (1 - 2.0 ** -dl)
+    if dl >= free + fade:
+        return penalty
+    g = (free + fade - dl) / fade
+    return g * match + (1 - g) * penalty
+
+
+def test_graded_rhythm_without_a_fade_is_the_yes_no_tolerance(rng):
+    for _ in range(500):
+        lq, lqp, lr, lrp = rng.uniform(-3, 3, 4)
+        if rng.random() < 0.2:
+            lqp = K.NONE
+        assert PK._graded_rhythm(lq, lqp, lr, lrp, 1.2, 2.0, FREE, 0.0) == \
+            K._rhythm_score(lq, lqp, lr, lrp, 1.2, 2.0, FREE)
+
+
+@pytest.mark.parametrize("fade", [0.1, 0.3, 0.7])
+def test_graded_rhythm_matches_a_plain_reading(rng, fade):
+    for _ in range(500):
+        lq, lqp, lr, lrp = rng.uniform(-2, 2, 4)
+        dl = min(abs(lq - lr), abs((lq - lqp) - (lr - lrp)))
+        assert PK._graded_rhythm(lq, lqp, lr, lrp, 1.2, 2.0, FREE, fade) == pytest.approx(ref_graded(dl, fade))
+
+
+def test_a_ratio_past_the_tolerance_loses_its_credit_gradually():
+    """No step in the credit at the tolerance's edge: it falls continuously, never rises with the distance,
+    and reaches the mismatch charge at the end of the fade."""
+    d = np.linspace(0, 1.5, 301)
+    got = np.array([PK._graded_rhythm(x, K.NONE, 0.0, K.NONE, 1.2, 2.0, FREE, 0.3) for x in d])
+    assert np.all(np.diff(got) <= 1e-12)
+    assert np.max(np.abs(np.diff(got))) < 0.05        # 0.005 log2 apart: no jump (the yes/no rule jumps 1.5)
+    assert got[-1] == pytest.approx(-2.0 * (1 - 2 ** -1.5))
+
+
+@pytest.mark.parametrize("fade", [0.0, 0.3])
+def test_same_change_is_graded_like_the_rhythm(rng, fade):
+    for _ in range(300):
+        lq, lqp, lr, lrp = rng.uniform(-2, 2, 4)
+        past = abs((lq - lqp) - (lr - lrp)) - FREE
+        want = 1.0 if past <= 0 else (max(0.0, 1 - past / fade) if fade else 0.0)
+        assert PK._same_change(lq, lqp, lr, lrp, FREE, fade) == pytest.approx(want)
+    assert PK._same_change(0.0, K.NONE, 0.0, 0.0, FREE, fade) == 0.0
+
+
+def melody_of(pitches, iois, bars):
+    onset = np.concatenate([[0.0], np.cumsum(iois[:-1])])
+    bar = np.ones(len(pitches), dtype=int) if bars else None
+    beat = (onset % 2.0) if bars else None
+    return Melody(make_notes(onset, iois, pitches, bar, beat))
+
+
+def test_only_a_melody_played_without_bars_gets_graded_rhythm():
+    written = melody_of([60, 62, 64, 65], [0.5, 0.5, 0.5, 1.0], bars=True)
+    played = melody_of([60, 62, 64, 65], [0.52, 0.47, 0.55, 1.0], bars=False)
+    assert rescore.played_params(written) is None
+    got = rescore.played_params(played)
+    assert got[PK.P_DUR_FADE] == rescore.PLAYED_DUR_FADE
+    assert np.array_equal(np.delete(got, PK.P_DUR_FADE), np.delete(align.DEFAULT_PITCH_PARAMS, PK.P_DUR_FADE))
+    recording = Melody(played.notes, meta={"kind": "audio"})
+    assert rescore.played_params(recording) is None
+    given = align.DEFAULT_PITCH_PARAMS.copy()
+    assert rescore.played_params(played, given) is given
+
+
+def test_a_played_copy_scores_more_against_its_tune_with_graded_rhythm(rng):
+    """A tune played with each inter-onset interval 10-35% off: graded, the pitch re-scoring keeps part of
+    the credit of the pairs the yes/no tolerance refused; the tune against itself scores the same."""
+    pitches = [67, 69, 71, 72, 71, 69, 67, 65, 64, 65, 67, 72, 71, 69, 67, 65, 64, 62, 60, 64, 67, 72]
+    iois = np.array([1, .5, .5, .5, .5, 1, .5, .5, .5, .5, 2, .5, .5, .5, .5, 1, .5, .5, 1, .5, .5, 2])
+    tune = melody_of(pitches, iois, bars=False)
+    off = np.where(rng.random(len(iois)) < 0.5, 1.0, -1.0) * rng.uniform(0.1, 0.35, len(iois))
+    played = melody_of(pitches, iois * 2.0 ** off, bars=False)
+    graded = rescore.played_params(played)
+    ft, fp = features(tune), features(played)
+    assert pair.pitch_score(tune, tune, ft, ft, graded) == pytest.approx(pair.pitch_score(tune, tune, ft, ft))
+    assert pair.pitch_score(played, tune, fp, ft, graded) > pair.pitch_score(played, tune, fp, ft) + 2.0
