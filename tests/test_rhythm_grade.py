@@ -1,5 +1,5 @@
-"""A played melody's rhythm graded by how far a length ratio lies past the tolerance (`melody.align.pitch`,
-P_DUR_FADE), and which queries get it (`melody.score.rescore.played_params`)."""
+"""A played melody's rhythm graded by how far a length ratio lies past the tolerance (`kernels._rhythm_score`
+with DUR_FADE / P_DUR_FADE, `pitch._same_change`), and which queries get it (`melody.score.rescore.played_params`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +32,9 @@ def test_graded_rhythm_without_a_fade_is_the_yes_no_tolerance(rng):
         lq, lqp, lr, lrp = rng.uniform(-3, 3, 4)
         if rng.random() < 0.2:
             lqp = K.NONE
-        assert PK._graded_rhythm(lq, lqp, lr, lrp, 1.2, 2.0, FREE, 0.0) == \
-            K._rhythm_score(lq, lqp, lr, lrp, 1.2, 2.0, FREE)
+        dl = abs(lq - lr) if lqp == K.NONE else min(abs(lq - lr), abs((lq - lqp) - (lr - lrp)))
+        want = 1.2 if dl <= FREE else -2.0 * (1 - 2.0 ** -dl)
+        assert K._rhythm_score(lq, lqp, lr, lrp, 1.2, 2.0, FREE, 0.0) == pytest.approx(want)
 
 
 @pytest.mark.parametrize("fade", [0.1, 0.3, 0.7])
@@ -41,14 +42,14 @@ def test_graded_rhythm_matches_a_plain_reading(rng, fade):
     for _ in range(500):
         lq, lqp, lr, lrp = rng.uniform(-2, 2, 4)
         dl = min(abs(lq - lr), abs((lq - lqp) - (lr - lrp)))
-        assert PK._graded_rhythm(lq, lqp, lr, lrp, 1.2, 2.0, FREE, fade) == pytest.approx(ref_graded(dl, fade))
+        assert K._rhythm_score(lq, lqp, lr, lrp, 1.2, 2.0, FREE, fade) == pytest.approx(ref_graded(dl, fade))
 
 
 def test_a_ratio_past_the_tolerance_loses_its_credit_gradually():
     """No step in the credit at the tolerance's edge: it falls continuously, never rises with the distance,
     and reaches the mismatch charge at the end of the fade."""
     d = np.linspace(0, 1.5, 301)
-    got = np.array([PK._graded_rhythm(x, K.NONE, 0.0, K.NONE, 1.2, 2.0, FREE, 0.3) for x in d])
+    got = np.array([K._rhythm_score(x, K.NONE, 0.0, K.NONE, 1.2, 2.0, FREE, 0.3) for x in d])
     assert np.all(np.diff(got) <= 1e-12)
     assert np.max(np.abs(np.diff(got))) < 0.05        # 0.005 log2 apart: no jump (the yes/no rule jumps 1.5)
     assert got[-1] == pytest.approx(-2.0 * (1 - 2 ** -1.5))
@@ -74,14 +75,26 @@ def melody_of(pitches, iois, bars):
 def test_only_a_melody_played_without_bars_gets_graded_rhythm():
     written = melody_of([60, 62, 64, 65], [0.5, 0.5, 0.5, 1.0], bars=True)
     played = melody_of([60, 62, 64, 65], [0.52, 0.47, 0.55, 1.0], bars=False)
-    assert rescore.played_params(written) is None
-    got = rescore.played_params(played)
-    assert got[PK.P_DUR_FADE] == rescore.PLAYED_DUR_FADE
-    assert np.array_equal(np.delete(got, PK.P_DUR_FADE), np.delete(align.DEFAULT_PITCH_PARAMS, PK.P_DUR_FADE))
+    assert rescore.played_params(written) == (None, None)
+    params, pitch_params = rescore.played_params(played)
+    assert params[K.DUR_FADE] == pitch_params[PK.P_DUR_FADE] == rescore.PLAYED_DUR_FADE
+    assert np.array_equal(np.delete(params, K.DUR_FADE), np.delete(align.DEFAULT_PARAMS, K.DUR_FADE))
+    assert np.array_equal(np.delete(pitch_params, PK.P_DUR_FADE), np.delete(align.DEFAULT_PITCH_PARAMS, PK.P_DUR_FADE))
     recording = Melody(played.notes, meta={"kind": "audio"})
-    assert rescore.played_params(recording) is None
+    assert rescore.played_params(recording) == (None, None)
     given = align.DEFAULT_PITCH_PARAMS.copy()
-    assert rescore.played_params(played, given) is given
+    assert rescore.played_params(played, pitch_params=given)[1] is given
+
+
+def test_a_played_copy_aligns_better_with_graded_rhythm(rng):
+    """The interval alignment (stage 1) of a played copy, 10-35% off per length, against its tune."""
+    pitches = [67, 69, 71, 72, 71, 69, 67, 65, 64, 65, 67, 72, 71, 69, 67, 65, 64, 62, 60, 64, 67, 72]
+    iois = np.array([1, .5, .5, .5, .5, 1, .5, .5, .5, .5, 2, .5, .5, .5, .5, 1, .5, .5, 1, .5, .5, 2])
+    off = np.where(rng.random(len(iois)) < 0.5, 1.0, -1.0) * rng.uniform(0.1, 0.35, len(iois))
+    ft, fp = features(melody_of(pitches, iois, bars=False)), features(melody_of(pitches, iois * 2.0 ** off, bars=False))
+    graded = rescore.played_params(melody_of(pitches, iois * 2.0 ** off, bars=False))[0]
+    assert align.local_align(ft, ft, graded).score == pytest.approx(align.local_align(ft, ft).score)
+    assert align.local_align(fp, ft, graded).score > align.local_align(fp, ft).score + 2.0
 
 
 def test_a_played_copy_scores_more_against_its_tune_with_graded_rhythm(rng):
@@ -92,7 +105,7 @@ def test_a_played_copy_scores_more_against_its_tune_with_graded_rhythm(rng):
     tune = melody_of(pitches, iois, bars=False)
     off = np.where(rng.random(len(iois)) < 0.5, 1.0, -1.0) * rng.uniform(0.1, 0.35, len(iois))
     played = melody_of(pitches, iois * 2.0 ** off, bars=False)
-    graded = rescore.played_params(played)
+    graded = rescore.played_params(played)[1]
     ft, fp = features(tune), features(played)
     assert pair.pitch_score(tune, tune, ft, ft, graded) == pytest.approx(pair.pitch_score(tune, tune, ft, ft))
     assert pair.pitch_score(played, tune, fp, ft, graded) > pair.pitch_score(played, tune, fp, ft) + 2.0

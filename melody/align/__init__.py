@@ -29,6 +29,7 @@ DEFAULT_PARAMS[K.RHY_PEN] = 2.0     # times (1 - length ratio): 1:2 costs 1.0
 DEFAULT_PARAMS[K.DUR_FREE] = 0.15   # length ratios within 15% count as the same (expressive timing)
 DEFAULT_PARAMS[K.RUN_BONUS] = 0.0   # exact-run bonus: off (with the metric bonus it lowered separation, BENCHMARKS.md)
 DEFAULT_PARAMS[K.METRIC_MATCH] = 1.5  # a (1,1) step whose notes sit at the same metric position
+DEFAULT_PARAMS[K.DUR_FADE] = 0.0    # log2 past DUR_FREE over which a length ratio's credit fades (0: yes or no)
 
 
 @dataclass

@@ -39,7 +39,7 @@ A played melody's lengths carry the player's jitter and rubato: a ratio 20-30% o
 likely for the true tune as for a chance partner (scripts/census_rhythm.py's reading of bench_accuracy's
 played phrases), where a score's yes/no tolerance (P_DUR_FREE) charges it as a mismatch. With P_DUR_FADE > 0
 the tolerance is graded: a ratio up to P_DUR_FADE log2 units past P_DUR_FREE earns a linear mix of the
-match and the mismatch charge (`_graded_rhythm`), and shares in the same proportion the rhythm
+match and the mismatch charge (`kernels._rhythm_score`), and shares in the same proportion the rhythm
 information, P_RUN and the exact run's rhythm bits (`_same_change`). 0 (the default): yes or no, as for a
 score (`melody.score.rescore.played_params` sets it for a melody played without bars).
 
@@ -192,23 +192,6 @@ def rhythm_info(Q, m, bits, out):
             out[s] = bits[min(max(c, -RHYTHM_CLASSES), RHYTHM_CLASSES) + RHYTHM_CLASSES]
         else:
             out[s] = 0.0
-
-
-@njit(cache=True, error_model="numpy")
-def _graded_rhythm(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free, fade):
-    """`kernels._rhythm_score` with its yes/no tolerance graded (P_DUR_FADE): lengths that differ by at most
-    rhy_free (log2) earn rhy_match, from rhy_free + fade on they cost the penalty, and in between the two
-    mix in proportion to how far past rhy_free they lie. fade 0: `kernels._rhythm_score` itself."""
-    dl = abs(lq - lr)
-    if lqp > K.NONE and lrp > K.NONE:
-        dl = min(dl, abs((lq - lqp) - (lr - lrp)))
-    if dl <= rhy_free + 1e-9:
-        return rhy_match
-    pen = -rhy_pen * (1.0 - np.exp2(-dl))
-    if dl >= rhy_free + fade:
-        return pen
-    g = (rhy_free + fade - dl) / fade
-    return g * rhy_match + (1.0 - g) * pen
 
 
 @njit(cache=True, error_model="numpy")
@@ -365,7 +348,7 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
         for j in range(1, n + 1):
             t = j - 1
             lr, lrp = R[K.LOGLEN, t], R[K.LOGPREV, t]
-            r11 = _graded_rhythm(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free, fade)
+            r11 = K._rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free, fade)
             if r11 < shift and _shifted(Q, m, s, R, n, t, rhy_free):
                 r11 = shift
             same = _same_change(lq, lqp, lr, lrp, rhy_free, fade)
@@ -377,12 +360,12 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 # the skipped query note i-1 repeats a neighbour's pitch: a note split in two, or a
                 # repeated note added (other words to the same tune)
                 cost = repeat if (qp[i - 1] == qpi or qp[i - 1] == qp[i - 2]) else skip
-                r21 = cost + _graded_rhythm(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free, fade)
+                r21 = cost + K._rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free, fade)
             j2 = 0
             if j >= 2:
                 j2 = j - 2
                 cost = repeat if (rp[j - 1] == rp[j] or rp[j - 1] == rp[j - 2]) else skip
-                r12 = cost + _graded_rhythm(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
+                r12 = cost + K._rhythm_score(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
                                             rhy_free, fade)
             row = 1 if (qmet >= 0.0 and qmet == R[K.MET, t]) else 0
             # P_OCT_REL: the pair would continue a pair with the same pitch offset (both melodies moved by

@@ -307,8 +307,11 @@ class Catalog:
             raise CatalogError(f"{self.path}: the catalog is empty; add references with `melody index`")
         # A melody without bars whose onsets keep a steady pulse gets its beats from the notes (melody.meter),
         # so a copied phrase earns the metric bonus as it would in a score; the match reports the query as given.
+        # A MIDI file played without the file's beat (no bars) has its length ratios graded, not matched yes
+        # or no (`rescore.played_params`).
         sq = melody_with_guessed_beats(query)
         qf = p.query_features(sq)
+        params, pitch_params = played_params(sq, params, pitch_params)
         scores, evalues, order = self._rank(sq, p, params, pitch_params)
         order = order[:top]
         matches = []
@@ -336,8 +339,6 @@ class Catalog:
         memory. The passage shown is still aligned note for note.
         A score or MIDI file (not a recording) whose eighths are played swung (`melody.swing`) is ranked both
         ways in the same way: as given and straightened, against the catalog as it is.
-        A MIDI file played without the file's beat (no bars, `rescore.played_params`) has its length ratios
-        graded in stage 2 rather than matched yes or no.
         """
         qf = p.query_features(query)
         null = style_sample(qf, p)      # stage 2's null sample; stage 1 gives these rows first-pass scores
@@ -354,7 +355,7 @@ class Catalog:
             if straight is not None:
                 sqf = p.query_features(straight)
                 views.append(View(straight, sqf, p, *self._stage1(sqf, p, params, null)))
-        order, evalues, _ = rescore_views(views, played_params(query, pitch_params), null_rows=null)
+        order, evalues, _ = rescore_views(views, pitch_params, null_rows=null)
         return np.max([v.s1 for v in views], axis=0), evalues, order
 
     def _stage1(self, qf: Features, p: Packed, params, null: np.ndarray | None = None

@@ -86,8 +86,8 @@ LAMBDA_WHOLE = 0.1126      # Gumbel lambda and K of the passage view (scripts/ca
 K_WHOLE = 1.3788
 # A played MIDI file's lengths (a melody without bars that is not a recording: `io.midi.on_beat_grid` found
 # no beat of the file in its onsets) carry the player's jitter and rubato, 5-30% per note: its rhythm terms
-# grade a length ratio over this many log2 units past P_DUR_FREE (`align.pitch._graded_rhythm`,
-# `_same_change`) instead of a yes/no tolerance. Chosen on bench_accuracy's played phrases (BENCHMARKS.md,
+# grade a length ratio over this many log2 units past DUR_FREE in both stages (`align.kernels._rhythm_score`,
+# `align.pitch._same_change`) instead of a yes/no tolerance. Chosen on bench_accuracy's played phrases (BENCHMARKS.md,
 # twenty-first session); a score keeps the yes/no tolerance: among MTC-ANN's real variants a notated
 # length 7-30% off is evidence against (scripts/census_rhythm.py).
 PLAYED_DUR_FADE = 0.3
@@ -115,15 +115,19 @@ def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.n
                               packed.offsets, packed.step_offsets, rows, params)
 
 
-def played_params(query, pitch_params=None):
-    """Stage 2's pitch parameters for the query: `pitch_params` (None: the defaults) as given, except that
-    a melody played rather than written (no bars, not a recording) grades its length ratios
-    (PLAYED_DUR_FADE) when no parameters were given."""
-    if pitch_params is not None or query.meta.get("kind") == "audio" or (query.notes["bar"] >= 0).any():
-        return pitch_params
-    params = np.array(align.DEFAULT_PITCH_PARAMS, dtype="f8")
-    params[align.pitch.P_DUR_FADE] = PLAYED_DUR_FADE
-    return params
+def played_params(query, params=None, pitch_params=None):
+    """(stage 1's, stage 2's) alignment parameters for the query: as given (None: the defaults), except that
+    a melody played rather than written (no bars, not a recording) grades its length ratios over
+    PLAYED_DUR_FADE log2 units (DUR_FADE, P_DUR_FADE) in each of the two not given."""
+    if query.meta.get("kind") == "audio" or (query.notes["bar"] >= 0).any():
+        return params, pitch_params
+    if params is None:
+        params = np.array(align.DEFAULT_PARAMS, dtype="f8")
+        params[align.K.DUR_FADE] = PLAYED_DUR_FADE
+    if pitch_params is None:
+        pitch_params = np.array(align.DEFAULT_PITCH_PARAMS, dtype="f8")
+        pitch_params[align.pitch.P_DUR_FADE] = PLAYED_DUR_FADE
+    return params, pitch_params
 
 
 def whole_params(pitch_params=None) -> np.ndarray:
