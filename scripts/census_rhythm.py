@@ -10,7 +10,10 @@ two normalised log2 lengths and the difference of the two changes of log2 length
 (`melody.align.kernels._rhythm_score`'s dl). The same for as many pairs of melodies of different families
 (what the null sees). Per band of distance: the share of the steps among variants and among chance pairs,
 and the log-odds in bits of that band, log2 of the one over the other: what a rhythm term in bits would
-pay for a pair that far apart. `melody.align.pitch`'s graded rhythm (P_DUR_FADE) was read off this table.
+pay for a pair that far apart. Among notated variants a length 7-30% off is rarer than by chance (so a
+score keeps its yes/no tolerance) and a 3:2 or 2:1 ratio is a real rhythm change; a played melody's
+graded rhythm (`melody.score.rescore.played_params`) ends its fade short of 3:2 (BENCHMARKS.md,
+twenty-first session).
 
     .venv/bin/python scripts/census_rhythm.py [--data ../shared/data/mtc-ann-dev.jsonl.gz]
 """
