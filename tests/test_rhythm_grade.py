@@ -66,13 +66,14 @@ def test_same_change_is_graded_like_the_rhythm(rng, fade):
 
 
 def melody_of(pitches, iois, bars):
+    """A written melody with bars, or one read as played from MIDI (no bars, meta "played")."""
     onset = np.concatenate([[0.0], np.cumsum(iois[:-1])])
     bar = np.ones(len(pitches), dtype=int) if bars else None
     beat = (onset % 2.0) if bars else None
-    return Melody(make_notes(onset, iois, pitches, bar, beat))
+    return Melody(make_notes(onset, iois, pitches, bar, beat), meta={} if bars else {"played": True})
 
 
-def test_only_a_melody_played_without_bars_gets_graded_rhythm():
+def test_only_a_melody_read_as_played_gets_graded_rhythm():
     written = melody_of([60, 62, 64, 65], [0.5, 0.5, 0.5, 1.0], bars=True)
     played = melody_of([60, 62, 64, 65], [0.52, 0.47, 0.55, 1.0], bars=False)
     assert rescore.played_params(written) == (None, None)
@@ -84,6 +85,8 @@ def test_only_a_melody_played_without_bars_gets_graded_rhythm():
     assert np.array_equal(np.delete(pitch_params, p_both), np.delete(align.DEFAULT_PITCH_PARAMS, p_both))
     recording = Melody(played.notes, meta={"kind": "audio"})
     assert rescore.played_params(recording) == (None, None)
+    unbarred = Melody(played.notes)          # a melody without bars that no reader read as played
+    assert rescore.played_params(unbarred) == (None, None)
     given = align.DEFAULT_PITCH_PARAMS.copy()
     assert rescore.played_params(played, pitch_params=given)[1] is given
 

@@ -84,8 +84,8 @@ STYLE_PRIOR_WEIGHT = 150.0  # the same when the null sample is the query's own k
 PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: two passages also read whole
 LAMBDA_WHOLE = 0.1126      # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
 K_WHOLE = 1.3788
-# A played MIDI file's lengths (a melody without bars that is not a recording: `io.midi.on_beat_grid` found
-# no beat of the file in its onsets) carry the player's jitter and rubato. Its rhythm terms, in both stages,
+# A played MIDI part's lengths (meta "played": `io.midi.on_beat_grid` found no beat of the file in its
+# onsets, so it has no bars) carry the player's jitter and rubato. Its rhythm terms, in both stages,
 # give full credit only to length ratios within PLAYED_DUR_FREE (~0.1 log2) and grade the credit down to the
 # mismatch charge over PLAYED_DUR_FADE log2 units past it (`align.kernels._rhythm_score`,
 # `align.pitch._same_change`), the shape of the log-odds of a played phrase's ratio against its written tune
@@ -122,9 +122,9 @@ def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.n
 
 def played_params(query, params=None, pitch_params=None):
     """(stage 1's, stage 2's) alignment parameters for the query: as given (None: the defaults), except that
-    a melody played rather than written (no bars, not a recording) grades its length ratios
-    (PLAYED_DUR_FREE, PLAYED_DUR_FADE) in each of the two not given."""
-    if query.meta.get("kind") == "audio" or (query.notes["bar"] >= 0).any():
+    a melody the MIDI reader read as played (meta "played": its onsets keep no beat of the file, so it has
+    no bars) grades its length ratios (PLAYED_DUR_FREE, PLAYED_DUR_FADE) in each of the two not given."""
+    if not query.meta.get("played"):
         return params, pitch_params
     if params is None:
         params = np.array(align.DEFAULT_PARAMS, dtype="f8")
