@@ -110,8 +110,9 @@ def _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free, fade):
     The lengths agree when they differ by at most `rhy_free` (log2 units), either as normalised lengths or
     relative to each melody's previous step (so a different tempo normalisation of the surrounding music
     does not hide a shared rhythm); agreeing lengths earn `rhy_match`, others cost `rhy_pen` * (1 - ratio).
-    With fade > 0 (DUR_FADE, a melody played rather than written) the tolerance is graded: lengths up to
-    `fade` log2 units past rhy_free earn a linear mix of the two, in proportion to how far past they lie.
+    With fade > 0 (DUR_FADE: a MIDI part read as played, `melody.score.rescore.played_params`) the tolerance
+    is graded: lengths up to `fade` log2 units past rhy_free earn a linear mix of the two, the match's share
+    falling from 1 to 0 with the distance past rhy_free.
     """
     dl = abs(lq - lr)
     if lqp > NONE and lrp > NONE:

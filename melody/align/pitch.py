@@ -35,13 +35,13 @@ How real songwriters vary rhythm shapes three more terms of a (1,1) pair:
   octaves) and the same change of length, earns P_RUN: under copying whole steps come in runs, by chance
   they are scattered.
 
-A played melody's lengths carry the player's jitter and rubato: a ratio 20-30% off the written one is as
-likely for the true tune as for a chance partner (scripts/census_rhythm.py's reading of bench_accuracy's
-played phrases), where a score's yes/no tolerance (P_DUR_FREE) charges it as a mismatch. With P_DUR_FADE > 0
+A played melody's lengths carry the player's jitter and rubato: a length 10-30% off the written one is
+about as likely for the true tune as for a chance partner (BENCHMARKS.md, twenty-first session), where a
+score's yes/no tolerance (P_DUR_FREE) pays it the full match or charges it as a mismatch. With P_DUR_FADE > 0
 the tolerance is graded: a ratio up to P_DUR_FADE log2 units past P_DUR_FREE earns a linear mix of the
-match and the mismatch charge (`kernels._rhythm_score`), and shares in the same proportion the rhythm
-information, P_RUN and the exact run's rhythm bits (`_same_change`). 0 (the default): yes or no, as for a
-score (`melody.score.rescore.played_params` sets it for a melody played without bars).
+match and the mismatch charge (`kernels._rhythm_score`), and earns the rhythm information, P_RUN and the
+exact run's rhythm bits in the same proportion (`_same_change`). 0 (the default): yes or no, as for a score
+(`melody.score.rescore.played_params` sets both for a MIDI part read as played).
 
 A tune borrowed into the other mode (major <-> minor: Bruder Martin on Frère Jacques, a hymn tune in
 minor) has every third and sixth a semitone off, in one direction throughout: as single notes that is a
@@ -425,7 +425,7 @@ def _exact_run(qp, Q, qs, nq, rp, R, rs, nr, qbits, rhy_free, fade, run):
     """Information of the best run of consecutive pitch changes with identical intervals in both melodies
     (repeated notes merged: qs[:nq] / rs[:nr] are the steps that change pitch, `_moving_steps`): each step
     earns its query weight Q[W] plus qbits when both change length from the step before in the same
-    proportion. run: float64 work buffer of >= nr + 1."""
+    proportion (graded with `fade`, `_same_change`). run: float64 work buffer of >= nr + 1."""
     best = 0.0
     for b in range(nr + 1):
         run[b] = 0.0
@@ -436,9 +436,9 @@ def _exact_run(qp, Q, qs, nq, rp, R, rs, nr, qbits, rhy_free, fade, run):
         for b in range(nr - 1, -1, -1):       # run[b + 1]: run ending at (a, b); run[b]: at (a - 1, b - 1)
             t = rs[b]
             if rp[t + 1] - rp[t] == iq:
-                run[b + 1] = run[b] + w + bits * _same_change(lq, lqp, R[K.LOGLEN, t], R[K.LOGPREV, t], rhy_free, fade)
-                v = run[b + 1]
-                best = max(best, v)
+                same = _same_change(lq, lqp, R[K.LOGLEN, t], R[K.LOGPREV, t], rhy_free, fade)
+                run[b + 1] = run[b] + w + bits * same
+                best = max(best, run[b + 1])
             else:
                 run[b + 1] = 0.0
     return best
@@ -509,5 +509,5 @@ def _one_score(qp, qdev, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, 
     if p[P_EXACT] != 0.0:
         nr = _moving_steps(rpr, n, rs)
         score += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]),
-                                            p[P_DUR_FADE], run)
+                                         p[P_DUR_FADE], run)
     return score
