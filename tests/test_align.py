@@ -10,7 +10,8 @@ The references below are written from the kernels' documented semantics (module 
   mean weight plus (1 - g) NEAR, g = (TOLERANT_HI - d) / (TOLERANT_HI - TOLERANT_LO); for
   rhythm, with agree = the larger of shorter/longer for the lengths themselves and for the lengths
   relative to each one's previous step, plus RHY_MATCH when agree >= 1 - DUR_FREE, else minus
-  RHY_PEN * (1 - agree);
+  RHY_PEN * (1 - agree), except that with DUR_FADE > 0 a step up to DUR_FADE log2 units past DUR_FREE
+  earns g RHY_MATCH minus (1 - g) times that, g = 1 - (log2 units past) / DUR_FADE;
 - local alignment (Smith-Waterman, floor 0) with moves (1,1) step score; (1,0)/(0,1) GAP;
   (2,1)/(1,2) FRAG + score of the summed steps against the single one; (2,2) WRONG + score of the two
   sums. A summed step has the summed interval and length, and the information weight of its interval
@@ -66,7 +67,13 @@ def ref_step(q, r, p):
     agree = min(ql, rl) / max(ql, rl)
     if qlp > 0 and rlp > 0:          # compare the rhythms relative to each melody's previous step
         agree = max(agree, min(ql / qlp, rl / rlp) / max(ql / qlp, rl / rlp))
-    return s + p[K.RHY_MATCH] if agree >= 1 - p[K.DUR_FREE] else s - p[K.RHY_PEN] * (1 - agree)
+    if agree >= 1 - p[K.DUR_FREE]:
+        return s + p[K.RHY_MATCH]
+    past = np.log2((1 - p[K.DUR_FREE]) / agree)      # DUR_FADE: log2 units past the free band, graded
+    if past < p[K.DUR_FADE]:
+        g = 1 - past / p[K.DUR_FADE]
+        return s + g * p[K.RHY_MATCH] - (1 - g) * p[K.RHY_PEN] * (1 - agree)
+    return s - p[K.RHY_PEN] * (1 - agree)
 
 
 def ref_agreement(d):
@@ -213,13 +220,14 @@ def feats(draw, min_size=1, max_size=25, weighted=True, sung=False):
 
 
 def _params(match, near, octave, mismatch, gap, frag, wrong, rhy_match, rhy_pen, dur_free, run_bonus,
-            metric_match=0.0):
+            metric_match=0.0, dur_fade=0.0):
     p = np.zeros(K.N_PARAMS)
     p[K.MATCH], p[K.NEAR], p[K.OCTAVE], p[K.MISMATCH] = match, near, octave, mismatch
     p[K.GAP], p[K.FRAG], p[K.WRONG] = gap, frag, wrong
     p[K.RHY_MATCH], p[K.RHY_PEN], p[K.DUR_FREE] = rhy_match, rhy_pen, dur_free
     p[K.RUN_BONUS] = run_bonus
     p[K.METRIC_MATCH] = metric_match
+    p[K.DUR_FADE] = dur_fade
     return p
 
 
@@ -227,7 +235,7 @@ _random_params = st.builds(
     _params, st.floats(0.5, 2.0), st.floats(-2.0, 0.0), st.floats(-2.0, 0.0), st.floats(-3.0, -0.1),
     st.floats(-4.0, -0.1), st.floats(-4.0, 0.0), st.floats(-4.0, 0.0), st.floats(0.0, 1.5),
     st.floats(0.0, 3.0), st.sampled_from([0.0123, 0.05, 0.15, 0.27, 0.33]), st.floats(0.0, 2.0),
-    st.floats(0.0, 2.0))
+    st.floats(0.0, 2.0), st.sampled_from([0.0, 0.0, 0.3]))
 params = st.one_of(st.just(P), _random_params)
 tables = st.one_of(st.just(WEIGHT_TABLE), st.lists(st.floats(0.5, 8.0, width=32), min_size=27, max_size=27)
                    .map(lambda v: np.array(v, dtype="f4")))

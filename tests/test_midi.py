@@ -640,6 +640,7 @@ def test_a_performance_recorded_without_the_beat_has_no_bars(tmp_path):
     # its bars at 120 bpm would put most of its notes between the beats: its bars are unknown, and its notes
     # are marked on a beat or between beats only where a beat is tracked on its onsets (as a recording's)
     assert (performed.notes["bar"] == -1).all()
+    assert performed.meta.get("played") is True and "played" not in written.meta    # the search grades its rhythm
     beat = performed.notes["beat"][np.isfinite(performed.notes["beat"])]
     assert np.isin(beat, [0.5, 0.0, 1.0, 2.0, 3.0]).all()
     assert np.allclose(performed.notes["onset"][1:] - performed.notes["onset"][0],

@@ -14,9 +14,13 @@ a Smith-Waterman over steps where cell (i, j) aligns query note i with reference
   of a neighbour); (1,0) / (0,1) GAP; floor 0;
 - rhythm as in the interval alignment: agree = shorter/longer of the lengths, or of the lengths relative
   to each one's step before (the step before a summed pair is the one before the pair); RHY_MATCH when
-  agree >= 1 - DUR_FREE, else -RHY_PEN * (1 - agree);
+  agree >= 1 - DUR_FREE, else -RHY_PEN * (1 - agree); with DUR_FADE > 0, a pair d = -log2(agree) between
+  f = -log2(1 - DUR_FREE) and f + DUR_FADE scores g RHY_MATCH + (1 - g) times that penalty,
+  g = (f + DUR_FADE - d) / DUR_FADE;
 - rhythm information: a (1,1) pair whose two steps change length from the step before in the same proportion
-  (log2 ratios within DUR_FREE) earns RHY_INFO times RHYTHM_BITS of the query step's ratio class;
+  (log2 ratios within DUR_FREE) earns RHY_INFO times RHYTHM_BITS of the query step's ratio class; with
+  DUR_FADE > 0, a pair up to DUR_FADE log2 units past DUR_FREE earns that times 1 - (how far past) / DUR_FADE,
+  and so do RUN and the exact run's rhythm bits below;
 - a shifted note: when the (1,1) rhythm part is below SHIFT but the step's length summed with the step
   before, or with the step after, agrees with the other melody's (within DUR_FREE), it is SHIFT instead;
 - a whole copied step: a (1,1) pair that matches in pitch class under T, whose steps have the same interval
@@ -72,7 +76,14 @@ def ref_rhythm(l, lp, r, rp, p):
     agree = min(l, r) / max(l, r)
     if lp is not None and rp is not None:
         agree = max(agree, min(l / lp, r / rp) / max(l / lp, r / rp))
-    return p[PK.P_RHY_MATCH] if agree >= 1 - p[PK.P_DUR_FREE] else -p[PK.P_RHY_PEN] * (1 - agree)
+    if agree >= 1 - p[PK.P_DUR_FREE]:
+        return p[PK.P_RHY_MATCH]
+    penalty = -p[PK.P_RHY_PEN] * (1 - agree)
+    past = -np.log2(agree) + np.log2(1 - p[PK.P_DUR_FREE])      # log2 units past the free band
+    if past < p[PK.P_DUR_FADE]:
+        g = 1 - past / p[PK.P_DUR_FADE]
+        return g * p[PK.P_RHY_MATCH] + (1 - g) * penalty
+    return penalty
 
 
 def ref_shifted(ql, rl, s, t, p) -> bool:
@@ -178,13 +189,12 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                 if rhythm < p[PK.P_SHIFT] and ref_shifted(ql, rl, i - 1, j - 1, p):
                     rhythm = p[PK.P_SHIFT]
                 diag = v + rhythm
-                same = i >= 2 and j >= 2 and abs(np.log2((ql[i - 1] / ql[i - 2]) / (rl[j - 1] / rl[j - 2]))) \
-                    <= -np.log2(1 - p[PK.P_DUR_FREE]) + 1e-9
-                if same:
+                same = ref_same_change(ql, rl, i - 1, j - 1, p)
+                if same > 0:
                     ratio = int(np.clip(np.rint(2 * np.log2(ql[i - 1] / ql[i - 2])), -6, 6))
-                    diag += p[PK.P_RHY_INFO] * PK.RHYTHM_BITS[ratio + 6]
+                    diag += same * p[PK.P_RHY_INFO] * PK.RHYTHM_BITS[ratio + 6]
                     if e % 12 == 0 and (qp[i] - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
-                        diag += p[PK.P_RUN]
+                        diag += same * p[PK.P_RUN]
                 h = max(floor if qg else starts[j], H[i - 1, j - 1] + diag, H[i - 1, j] + p[PK.P_GAP],
                         H[i, j - 1] + p[PK.P_GAP])
                 if i >= 2:
@@ -200,8 +210,18 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
     return best + p[PK.P_EXACT] * ref_exact_run(qp, rp, qf.weight, ql, rl, p)
 
 
+def ref_same_change(ql, rl, s, t, p) -> float:
+    """How far steps s and t change length from the step before in the same proportion: 1 within DUR_FREE,
+    falling linearly to 0 over DUR_FADE log2 units past it (0 without a step before)."""
+    if s < 1 or t < 1:
+        return 0.0
+    past = abs(np.log2((ql[s] / ql[s - 1]) / (rl[t] / rl[t - 1]))) + np.log2(1 - p[PK.P_DUR_FREE])
+    if past <= 1e-9:
+        return 1.0
+    return max(0.0, 1 - past / p[PK.P_DUR_FADE]) if p[PK.P_DUR_FADE] > 0 else 0.0
+
+
 def ref_exact_run(qp, rp, qw, ql, rl, p) -> float:
-    free = -np.log2(1 - p[PK.P_DUR_FREE]) + 1e-9
     qs = [s for s in range(len(ql)) if qp[s + 1] != qp[s]]      # steps that change pitch (repeats merged)
     rs = [t for t in range(len(rl)) if rp[t + 1] != rp[t]]
     best = 0.0
@@ -215,9 +235,9 @@ def ref_exact_run(qp, rp, qw, ql, rl, p) -> float:
                 run = 0.0
                 continue
             run += float(qw[s])
-            if s >= 1 and t >= 1 and abs(np.log2((ql[s] / ql[s - 1]) / (rl[t] / rl[t - 1]))) <= free:
+            if ref_same_change(ql, rl, s, t, p) > 0:
                 ratio = int(np.clip(np.rint(2 * np.log2(ql[s] / ql[s - 1])), -6, 6))
-                run += PK.RHYTHM_BITS[ratio + 6]
+                run += ref_same_change(ql, rl, s, t, p) * PK.RHYTHM_BITS[ratio + 6]
             best = max(best, run)
     return best
 
@@ -295,12 +315,14 @@ def test_a_sung_note_between_two_semitones_matches_either_in_part():
 @given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.floats(0.0, 2.0), st.floats(0.0, 3.0),
        st.floats(-2.0, 0.5), st.floats(-3.0, 0.0), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.booleans(),
        st.sampled_from([0.0, 0.5, 4.0]), st.sampled_from([0.0, 0.0, 4.0, 8.0, 12.0]),
-       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.2, 2.0, 6.0]), st.sampled_from([1, 3, 24]))
+       st.sampled_from([0.0, 0.5, 3.0, 8.0]), st.sampled_from([0.0, 0.2, 2.0, 6.0]), st.sampled_from([1, 3, 24]),
+       st.sampled_from([0.0, 0.3, 0.7]))
 def test_pitch_kernel_with_rhythm_information_runs_shifts_and_repeats_matches_reference(qm, refs, info, run, shift,
                                                                                        repeat, exact, pc_info,
                                                                                        oct_rel, mode, whole, chain,
-                                                                                       restate, span):
+                                                                                       restate, span, fade):
     p = PP.copy()
+    p[PK.P_DUR_FADE] = fade
     p[PK.P_WHOLE], p[PK.P_CHAIN], p[PK.P_RESTATE], p[PK.P_RESTATE_SPAN] = whole, chain, restate, span
     p[PK.P_RHY_INFO], p[PK.P_RUN], p[PK.P_SHIFT], p[PK.P_REPEAT], p[PK.P_EXACT] = info, run, shift, repeat, exact
     p[PK.P_PC_INFO], p[PK.P_OCT_REL], p[PK.P_MODE] = pc_info, float(oct_rel), mode

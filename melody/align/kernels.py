@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-MATCH, NEAR, OCTAVE, MISMATCH, GAP, FRAG, WRONG, RHY_MATCH, RHY_PEN, DUR_FREE, RUN_BONUS, METRIC_MATCH = range(12)
-N_PARAMS = 12
+MATCH, NEAR, OCTAVE, MISMATCH, GAP, FRAG, WRONG, RHY_MATCH, RHY_PEN, DUR_FREE, RUN_BONUS, METRIC_MATCH, \
+    DUR_FADE = range(13)
+N_PARAMS = 13
 
 # Backtrace codes for the full-matrix local alignment.
 STOP, DIAG, UP, LEFT, Q2R1, Q1R2, Q2R2, RUN = range(8)
@@ -103,29 +104,36 @@ def _pitch_score(qa, qw, ra, rw, match, near, octave, mismatch):
 
 
 @njit(cache=True, error_model="numpy")
-def _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free):
+def _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free, fade):
     """Rhythm part of a step score, from log2 lengths l and log2 lengths of the step before lp (NONE: none).
 
     The lengths agree when they differ by at most `rhy_free` (log2 units), either as normalised lengths or
     relative to each melody's previous step (so a different tempo normalisation of the surrounding music
     does not hide a shared rhythm); agreeing lengths earn `rhy_match`, others cost `rhy_pen` * (1 - ratio).
+    With fade > 0 (DUR_FADE: a MIDI part read as played, `melody.score.rescore.played_params`) the tolerance
+    is graded: lengths up to `fade` log2 units past rhy_free earn a linear mix of the two, the match's share
+    falling from 1 to 0 with the distance past rhy_free.
     """
     dl = abs(lq - lr)
     if lqp > NONE and lrp > NONE:
         dl = min(dl, abs((lq - lqp) - (lr - lrp)))
     if dl <= rhy_free + 1e-9:    # tolerance: equal relative rhythms can differ by rounding in log2
         return rhy_match
-    return -rhy_pen * (1.0 - np.exp2(-dl))
+    penalty = -rhy_pen * (1.0 - np.exp2(-dl))
+    if dl >= rhy_free + fade:
+        return penalty
+    g = (rhy_free + fade - dl) / fade
+    return g * rhy_match + (1.0 - g) * penalty
 
 
 @njit(cache=True, error_model="numpy")
-def _step_score(qa, lq, lqp, qw, ra, lr, lrp, rw, match, near, octave, mismatch, rhy_match, rhy_pen, rhy_free):
+def _step_score(qa, lq, lqp, qw, ra, lr, lrp, rw, match, near, octave, mismatch, rhy_match, rhy_pen, rhy_free, fade):
     """Score of aligning a query step with a reference step: pitch part + rhythm part.
 
     Scalars only: passing arrays into a non-inlined Numba function costs reference counting per call.
     """
     return (_pitch_score(qa, qw, ra, rw, match, near, octave, mismatch)
-            + _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free))
+            + _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free, fade))
 
 
 @njit(cache=True, error_model="numpy")
@@ -151,6 +159,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
     gap, frag, wrong = p[GAP], p[FRAG], p[WRONG]
     rhy_match, rhy_pen = p[RHY_MATCH], p[RHY_PEN]
     rhy_free = -np.log2(1.0 - p[DUR_FREE])
+    fade = p[DUR_FADE]
     run_bonus = p[RUN_BONUS]
     metric_match = p[METRIC_MATCH]
     miss = max(near, octave, mismatch)      # the best a step can score for pitch without equal intervals
@@ -189,7 +198,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
             if qmet >= 0.0 and qmet == r_met[t]:   # same interval, same place in the bar (graded as the pitch)
                 diag += _agreement(abs(qa - ra)) * metric_match
             if exact or diag + rhy_match > h:      # else the diagonal cannot win (rhythm adds <= rhy_match)
-                diag += _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free)
+                diag += _rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free, fade)
                 if diag > h:
                     h, mv = diag, DIAG
                 if exact:
@@ -208,7 +217,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
                 if base + miss + rhy_match > h or abs(qa - ra2) < TOLERANT_HI:
                     s = base + _pitch_score(qa, qw, ra2, rw2, match, near, octave, mismatch)
                     if s + rhy_match > h:
-                        s += _rhythm_score(lq, lqp, lr2, lrp2, rhy_match, rhy_pen, rhy_free)
+                        s += _rhythm_score(lq, lqp, lr2, lrp2, rhy_match, rhy_pen, rhy_free, fade)
                         if s > h:
                             h, mv = s, Q1R2
                 if i >= 2:
@@ -216,7 +225,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
                     if base + miss + rhy_match > h or abs(qa2 - ra2) < TOLERANT_HI:
                         s = base + _pitch_score(qa2, qw2, ra2, rw2, match, near, octave, mismatch)
                         if s + rhy_match > h:
-                            s += _rhythm_score(lq2, lqp2, lr2, lrp2, rhy_match, rhy_pen, rhy_free)
+                            s += _rhythm_score(lq2, lqp2, lr2, lrp2, rhy_match, rhy_pen, rhy_free, fade)
                             if s > h:
                                 h, mv = s, Q2R2
             if i >= 2:
@@ -224,7 +233,7 @@ def _local(Q, R, m, n, p, H, X, moves, full, mask):
                 if base + miss + rhy_match > h or abs(qa2 - ra) < TOLERANT_HI:
                     s = base + _pitch_score(qa2, qw2, ra, rw, match, near, octave, mismatch)
                     if s + rhy_match > h:
-                        s += _rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free)
+                        s += _rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free, fade)
                         if s > h:
                             h, mv = s, Q2R1
             if masked and mask[i, j]:

@@ -35,6 +35,14 @@ How real songwriters vary rhythm shapes three more terms of a (1,1) pair:
   octaves) and the same change of length, earns P_RUN: under copying whole steps come in runs, by chance
   they are scattered.
 
+A played melody's lengths carry the player's jitter and rubato: a length 10-30% off the written one is
+about as likely for the true tune as for a chance partner (BENCHMARKS.md, twenty-first session), where a
+score's yes/no tolerance (P_DUR_FREE) pays it the full match or charges it as a mismatch. With P_DUR_FADE > 0
+the tolerance is graded: a ratio up to P_DUR_FADE log2 units past P_DUR_FREE earns a linear mix of the
+match and the mismatch charge (`kernels._rhythm_score`), and earns the rhythm information, P_RUN and the
+exact run's rhythm bits in the same proportion (`_same_change`). 0 (the default): yes or no, as for a score
+(`melody.score.rescore.played_params` sets both for a MIDI part read as played).
+
 A tune borrowed into the other mode (major <-> minor: Bruder Martin on Frère Jacques, a hymn tune in
 minor) has every third and sixth a semitone off, in one direction throughout: as single notes that is a
 string of near misses, each also breaking the runs around it. When the two melodies' estimated keys
@@ -103,8 +111,9 @@ from numba import njit
 from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
-    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_RESTATE, P_RESTATE_SPAN = range(22)
-N_PITCH_PARAMS = 22
+    P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_RESTATE, P_RESTATE_SPAN, \
+    P_DUR_FADE = range(23)
+N_PITCH_PARAMS = 23
 N_TRANSPOSITIONS = 12
 
 
@@ -186,9 +195,17 @@ def rhythm_info(Q, m, bits, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _same_change(lq, lqp, lr, lrp, rhy_free):
-    """Both melodies change length from the step before in the same proportion (within rhy_free)."""
-    return lqp > K.NONE and lrp > K.NONE and abs((lq - lqp) - (lr - lrp)) <= rhy_free + 1e-9
+def _same_change(lq, lqp, lr, lrp, rhy_free, fade):
+    """How far both melodies change length from the step before in the same proportion: 1 within rhy_free
+    (log2), falling linearly to 0 at rhy_free + fade (P_DUR_FADE; 0: yes or no), 0 without a step before."""
+    if lqp <= K.NONE or lrp <= K.NONE:
+        return 0.0
+    d = abs((lq - lqp) - (lr - lrp))
+    if d <= rhy_free + 1e-9:
+        return 1.0
+    if d >= rhy_free + fade:
+        return 0.0
+    return (rhy_free + fade - d) / fade
 
 
 @njit(cache=True, error_model="numpy")
@@ -275,6 +292,7 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
     gap, skip = p[P_GAP], p[P_SKIP]
     rhy_match, rhy_pen = p[P_RHY_MATCH], p[P_RHY_PEN]
     rhy_free = -np.log2(1.0 - p[P_DUR_FREE])
+    fade = p[P_DUR_FADE]
     rhy_info, run, shift, repeat = p[P_RHY_INFO], p[P_RUN], p[P_SHIFT], p[P_REPEAT]
     rel = p[P_OCT_REL] != 0.0
     qg, rg = (ends & 1) != 0, (ends & 2) != 0
@@ -330,25 +348,25 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
         for j in range(1, n + 1):
             t = j - 1
             lr, lrp = R[K.LOGLEN, t], R[K.LOGPREV, t]
-            r11 = K._rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free)
+            r11 = K._rhythm_score(lq, lqp, lr, lrp, rhy_match, rhy_pen, rhy_free, fade)
             if r11 < shift and _shifted(Q, m, s, R, n, t, rhy_free):
                 r11 = shift
-            same = _same_change(lq, lqp, lr, lrp, rhy_free)
-            if same:
-                r11 += rhy_info * qbits[s]
+            same = _same_change(lq, lqp, lr, lrp, rhy_free, fade)
+            if same > 0.0:
+                r11 += same * rhy_info * qbits[s]
             r21 = K.NEG
             r12 = K.NEG
             if i >= 2:
                 # the skipped query note i-1 repeats a neighbour's pitch: a note split in two, or a
                 # repeated note added (other words to the same tune)
                 cost = repeat if (qp[i - 1] == qpi or qp[i - 1] == qp[i - 2]) else skip
-                r21 = cost + K._rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free)
+                r21 = cost + K._rhythm_score(lq2, lqp2, lr, lrp, rhy_match, rhy_pen, rhy_free, fade)
             j2 = 0
             if j >= 2:
                 j2 = j - 2
                 cost = repeat if (rp[j - 1] == rp[j] or rp[j - 1] == rp[j - 2]) else skip
                 r12 = cost + K._rhythm_score(lq, lqp, R[K.LOGLEN2, t], R[K.LOGPREV2, t], rhy_match, rhy_pen,
-                                             rhy_free)
+                                            rhy_free, fade)
             row = 1 if (qmet >= 0.0 and qmet == R[K.MET, t]) else 0
             # P_OCT_REL: the pair would continue a pair with the same pitch offset (both melodies moved by
             # the same interval, by a diagonal or skip move); if that offset is an octave off the
@@ -369,9 +387,9 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
             # A step copied whole: same interval (up to octaves) and the same change of length as the step
             # before, continuing a pair that matched in pitch class under the one transposition k where
             # this pair matches too.
-            if run != 0.0 and same and i >= 2 and j >= 2 and (qpi - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
+            if run != 0.0 and same > 0.0 and i >= 2 and j >= 2 and (qpi - qp[i - 1] - rp[j] + rp[j - 1]) % 12 == 0:
                 k = (qpi - rp[j] - base + 6) % 12
-                h = Hb1[k] + r11 + tb[d - k] + run
+                h = Hb1[k] + r11 + tb[d - k] + same * run
                 if h > Hcj[k]:
                     Hcj[k] = h
                     done[1, k] = max(done[1, k], h)
@@ -403,11 +421,11 @@ def _moving_steps(pitch, n, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _exact_run(qp, Q, qs, nq, rp, R, rs, nr, qbits, rhy_free, run):
+def _exact_run(qp, Q, qs, nq, rp, R, rs, nr, qbits, rhy_free, fade, run):
     """Information of the best run of consecutive pitch changes with identical intervals in both melodies
     (repeated notes merged: qs[:nq] / rs[:nr] are the steps that change pitch, `_moving_steps`): each step
     earns its query weight Q[W] plus qbits when both change length from the step before in the same
-    proportion. run: float64 work buffer of >= nr + 1."""
+    proportion (graded with `fade`, `_same_change`). run: float64 work buffer of >= nr + 1."""
     best = 0.0
     for b in range(nr + 1):
         run[b] = 0.0
@@ -418,11 +436,9 @@ def _exact_run(qp, Q, qs, nq, rp, R, rs, nr, qbits, rhy_free, run):
         for b in range(nr - 1, -1, -1):       # run[b + 1]: run ending at (a, b); run[b]: at (a - 1, b - 1)
             t = rs[b]
             if rp[t + 1] - rp[t] == iq:
-                v = run[b] + w
-                if _same_change(lq, lqp, R[K.LOGLEN, t], R[K.LOGPREV, t], rhy_free):
-                    v += bits
-                run[b + 1] = v
-                best = max(best, v)
+                same = _same_change(lq, lqp, R[K.LOGLEN, t], R[K.LOGPREV, t], rhy_free, fade)
+                run[b + 1] = run[b] + w + bits * same
+                best = max(best, run[b + 1])
             else:
                 run[b + 1] = 0.0
     return best
@@ -492,5 +508,6 @@ def _one_score(qp, qdev, Q, m, rpr, R, n, qmed, p, tab, H, qbits, qworth, tabq, 
     score = _pitch_local(qp, qdev, Q, m, rpr, R, n, base, p, tab, H, qbits, qworth, tabq, ends, done, reach)
     if p[P_EXACT] != 0.0:
         nr = _moving_steps(rpr, n, rs)
-        score += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]), run)
+        score += p[P_EXACT] * _exact_run(qp, Q, qs, nq, rpr, R, rs, nr, qbits, -np.log2(1.0 - p[P_DUR_FREE]),
+                                         p[P_DUR_FADE], run)
     return score

@@ -18,7 +18,7 @@ from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
-from ..score.rescore import View, rescore_views, style_sample
+from ..score.rescore import View, played_params, rescore_views, style_sample
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
                      merge_repeats, merged_reading, pack, read_cache, write_cache)
 from .store import MEMORY_READER, Entries, Entry, Store
@@ -307,8 +307,11 @@ class Catalog:
             raise CatalogError(f"{self.path}: the catalog is empty; add references with `melody index`")
         # A melody without bars whose onsets keep a steady pulse gets its beats from the notes (melody.meter),
         # so a copied phrase earns the metric bonus as it would in a score; the match reports the query as given.
+        # A MIDI part read as played (its onsets keep no beat of the file) has its length ratios graded, not
+        # matched yes or no (`rescore.played_params`).
         sq = melody_with_guessed_beats(query)
         qf = p.query_features(sq)
+        params, pitch_params = played_params(sq, params, pitch_params)
         scores, evalues, order = self._rank(sq, p, params, pitch_params)
         order = order[:top]
         matches = []

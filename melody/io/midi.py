@@ -254,6 +254,8 @@ def load_midi(path: str, parts: str = "lead") -> list[Melody]:
     for index, key in enumerate(kept):
         voice = voices[key]
         meta = {"track": voice["name"], "track_index": key[0], "channel": key[1]}
+        if not on_beat_grid(np.array([n[0] for n in voice["notes"]], dtype="f8"), ppq):
+            meta["played"] = True        # read as played, without bars (`_line`): the search grades its rhythm
         if parts == "all":
             name = voice["name"].strip() or f"track {key[0]} channel {key[1] + 1} program {voice.get('program', 0)}"
             meta.update(program=voice.get("program", 0), **part_meta(index, name))

@@ -84,6 +84,18 @@ STYLE_PRIOR_WEIGHT = 150.0  # the same when the null sample is the query's own k
 PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: two passages also read whole
 LAMBDA_WHOLE = 0.1126      # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
 K_WHOLE = 1.3788
+# A played MIDI part's lengths (meta "played": `io.midi.on_beat_grid` found no beat of the file in its
+# onsets, so it has no bars) carry the player's jitter and rubato. Its rhythm terms, in both stages,
+# give full credit only to length ratios within PLAYED_DUR_FREE (~0.1 log2) and grade the credit down to the
+# mismatch charge over PLAYED_DUR_FADE log2 units past it (`align.kernels._rhythm_score`,
+# `align.pitch._same_change`), the shape of the log-odds of a played phrase's ratio against its written tune
+# over a chance partner's (scripts/census_rhythm.py's bands on bench_accuracy's played phrases: +0.5-0.9 bits
+# within 0.1, +0.1-0.3 to 0.3, below 0 from 0.3-0.45); the fade ends at 0.555 log2, short of a 3:2 ratio,
+# which real variants produce as a rhythm change (MTC-ANN) and which keeps its charge. Chosen among 4
+# variants on seeds 0 / 1, confirmed on seed 2 (BENCHMARKS.md, twenty-first session). A score keeps the
+# yes/no tolerance: among MTC-ANN's variants a notated length 7-30% off is evidence against.
+PLAYED_DUR_FREE = 0.07
+PLAYED_DUR_FADE = 0.45
 QUERY_LENGTH_EXP = 1.0     # search space m^a n^b of the null's length correction (scripts/calibrate.py --rescore)
 REF_LENGTH_EXP = 1.0
 
@@ -106,6 +118,21 @@ def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.n
     catalog's `rows` (rp: its integer pitches)."""
     return align.pitch_search(query_pitch, qf, (rp, packed.interval, packed.length, packed.weight, packed.metric),
                               packed.offsets, packed.step_offsets, rows, params)
+
+
+def played_params(query, params=None, pitch_params=None):
+    """(stage 1's, stage 2's) alignment parameters for the query: as given (None: the defaults), except that
+    a melody the MIDI reader read as played (meta "played": its onsets keep no beat of the file, so it has
+    no bars) grades its length ratios (PLAYED_DUR_FREE, PLAYED_DUR_FADE) in each of the two not given."""
+    if not query.meta.get("played"):
+        return params, pitch_params
+    if params is None:
+        params = np.array(align.DEFAULT_PARAMS, dtype="f8")
+        params[align.K.DUR_FREE], params[align.K.DUR_FADE] = PLAYED_DUR_FREE, PLAYED_DUR_FADE
+    if pitch_params is None:
+        pitch_params = np.array(align.DEFAULT_PITCH_PARAMS, dtype="f8")
+        pitch_params[align.pitch.P_DUR_FREE], pitch_params[align.pitch.P_DUR_FADE] = PLAYED_DUR_FREE, PLAYED_DUR_FADE
+    return params, pitch_params
 
 
 def whole_params(pitch_params=None) -> np.ndarray:
