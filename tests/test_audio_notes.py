@@ -383,3 +383,12 @@ def test_an_octave_above_heard_faintly_or_not_struck_leaves_the_note():
     for tr in (_doubled_line(0.3), _doubled_line(0.7, struck=False), _doubled_line(0.7, candidate=False),
                _doubled_line(0.7, ensemble=False)):
         assert notes_from_track(tr)["pitch"].round().tolist() == line
+
+
+def test_a_descending_arpeggio_keeps_its_low_notes():
+    """A lead walking down an arpeggio (79 76 72 67 64) reaches 64 a ninth under its recent notes and heard less
+    surely, with the notes before still ringing above it; but it is a third from the note before it, the line's
+    own step, not a chord tone reached by a leap from the lead's note: kept."""
+    line = [79, 76, 79, 76, 72, 67, 64]
+    got = notes_from_track(_struck_line(line, [0.8] * 6 + [0.3], above={6: (72, 0.25)}))
+    assert got["pitch"].round().tolist() == line

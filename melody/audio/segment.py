@@ -128,6 +128,12 @@ ACCOMP_ATTACK_S, ACCOMP_PEAK, ACCOMP_BELOW, ACCOMP_NEIGHBOURS = 0.1, 0.5, 5.0, 4
 # sung_line_wide_vibrato, steady share 0.76 -> 0.70 against STEADY_SHARE 0.67). 0.2 and 0.3 tried: 0.3 keeps
 # half the gain.
 HOLD_STRUCK, HOLD_NEAR_S, HOLD_RECENT, HOLD_HEARD, HOLD_BELOW, HOLD_ABOVE = 0.5, 0.06, 4, 0.9, 9.0, 0.2
+# A note within HOLD_STEP semitones of the note kept before it is the line's own step (a descending arpeggio in
+# thirds and fourths walks under the register one step at a time), not the band's chord tone, which the path
+# reaches by a leap from the lead's note (a median octave): kept. Measured on bench_audio's mixes (BENCHMARKS.md,
+# "Twenty-first session"): of the seed-1 notes `_hold_struck_lead` dropped or moved, 2 lead notes (p0030's
+# arpeggio 71 67 62 59 55) and 2 extra notes lie within 5 semitones of the note kept before them.
+HOLD_STEP = 5.0
 # The lead doubled an octave below (`_lift_octave_doubling`): a harmonic sum credits a pitch with the partials of
 # the note an octave above it (every partial of that note is an even partial of the lower one), and a band's
 # keyboard or bass often doubles the lead's note an octave down. Where the path took the lower octave and the
@@ -483,8 +489,9 @@ def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack) -> np.ndarray:
     keep = np.ones(n, dtype=bool)
     out = spans.copy()
     recent: list[int] = []
+    last = -1                       # the note kept last
     for j in range(n):
-        if len(recent) == HOLD_RECENT:
+        if len(recent) == HOLD_RECENT and (last < 0 or abs(out[j, 2] - out[last, 2]) > HOLD_STEP):
             floor = np.median(out[recent, 2]) - HOLD_BELOW
             if (out[j, 2] <= floor and heard[j] < HOLD_HEARD * np.median(heard[recent])
                     and _heard_above(tr, out[j], floor) >= HOLD_ABOVE):
@@ -495,8 +502,10 @@ def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack) -> np.ndarray:
                     struck[j] = True
                 else:
                     keep[j] = False
-        if keep[j] and struck[j]:
-            recent = (recent + [j])[-HOLD_RECENT:]
+        if keep[j]:
+            last = j
+            if struck[j]:
+                recent = (recent + [j])[-HOLD_RECENT:]
     for j in np.nonzero(~keep)[0]:
         k = j - 1
         while k >= 0 and not keep[k]:
