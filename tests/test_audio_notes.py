@@ -392,3 +392,14 @@ def test_a_descending_arpeggio_keeps_its_low_notes():
     line = [79, 76, 79, 76, 72, 67, 64]
     got = notes_from_track(_struck_line(line, [0.8] * 6 + [0.3], above={6: (72, 0.25)}))
     assert got["pitch"].round().tolist() == line
+
+
+def test_a_note_moved_up_an_octave_holds_where_the_track_holds_the_octave_under_it():
+    """The note moved to the lead's octave keeps the track's frames an octave under it: they hold its pitch as
+    surely (a glide holds no exact octave either), so the note reads as held, not as speech's glide."""
+    from melody.audio.segment import note_steadiness
+
+    tr = _doubled_line(0.7)
+    got = notes_from_track(tr)
+    assert got["pitch"].round().tolist()[4] == 76
+    assert note_steadiness(got, tr).tolist() == [1.0] * len(got)

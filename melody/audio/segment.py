@@ -91,6 +91,10 @@ GLIDE_MAX_S, GLIDE_BACK, GLIDE_SPEED, GLIDE_MOVING, GLIDE_SPAN, GLIDE_STEP = 0.1
 # swing) lies within STEADY_SEMITONES of the note (`note_steadiness`): nearer the note than any other key. A sung
 # note's 30-cent intonation stays inside, and so does a vibrato of any width VIBRATO_SWING reads as one.
 STEADY_SEMITONES = 0.5
+# `_lift_octave_doubling` and `_hold_struck_lead` move a note up 12 or 24 semitones where the path took the
+# octave under the lead; the track's frames still lie at the octave the path took, and there the note holds its
+# pitch as surely (a glide does not hold at an exact octave either): `note_steadiness` reads them at either.
+MOVED_OCTAVES = np.array([0.0, 12.0, 24.0])
 # The accompaniment under the lead (`_drop_accompaniment`): in an ensemble (the network hears more than one line,
 # `fuse.single_line`) the lead is mixed over the band, and where the path falls onto a chord tone (the lead's
 # note decaying or resting) that note starts far weaker than the lead's notes start and lies under them. A
@@ -145,6 +149,7 @@ HOLD_STEP = 5.0
 # of the seed-1 ensembles' notes an octave under the written lead, 45 of 77 pass the test at 0.7 against 3 of
 # 4,474 correct notes; 0.5 / 0.7 / 0.9 tried.
 LIFT_HEARD = 0.7
+LIFT_BELOW = -99.0
 # A note's pitch is the pitch it holds, not its way in: the median of its frames after the first GLIDE_MAX_S
 # (a scoop's or a portamento's longest), or after the first third of a note shorter than 3 x GLIDE_MAX_S. A
 # glide into the note is part of it (above), and over a short note its frames pull the median towards where
@@ -458,7 +463,11 @@ def _lift_octave_doubling(spans: np.ndarray, tr: PitchTrack, attack: int) -> np.
     up[:, 2] += 12.0
     own, above = _span_activation(tr, out), _span_activation(tr, up)
     near = HOLD_NEAR_S
+    n = len(out)
     for j in np.nonzero(above >= LIFT_HEARD * own)[0]:
+        around = [k for k in range(max(j - ACCOMP_NEIGHBOURS, 0), min(j + ACCOMP_NEIGHBOURS + 1, n)) if k != j]
+        if around and out[j, 2] > np.median(spans[around, 2]) - LIFT_BELOW:
+            continue
         a, b = int(out[j, 0]), int(out[j, 1])
         cands = tr.cand_midi[a:max(min(b, a + attack), a + 1)]
         if (np.any(np.abs(cands - up[j, 2]) < 0.5)
@@ -574,7 +583,8 @@ def note_steadiness(notes: np.ndarray, tr: PitchTrack) -> np.ndarray:
     syllable, and each of its partials glides as far in semitones, so the share is low whichever harmonic the
     path follows; sung and played notes hold, and a singer's wide vibrato (+-1.5 semitones) swings back to the
     note (BENCHMARKS.md, "a singer with a wide vibrato is not speech"). A note without a voiced frame counts as
-    held (0 frames off pitch)."""
+    held (0 frames off pitch). A note moved up an octave or two (``MOVED_OCTAVES``) holds where the track holds
+    the octave the path took."""
     out = np.ones(len(notes))
     centre = centre_line(tr)
     a = np.round(notes["onset"] / tr.hop_s).astype(np.int64)
@@ -583,7 +593,8 @@ def note_steadiness(notes: np.ndarray, tr: PitchTrack) -> np.ndarray:
         seg = centre[a[k]:b[k]]
         seg = seg[np.isfinite(seg)]
         if len(seg):
-            out[k] = float(np.mean(np.abs(seg - notes["pitch"][k]) <= STEADY_SEMITONES))
+            off = np.abs(seg[:, None] - (notes["pitch"][k] - MOVED_OCTAVES)[None, :]).min(axis=1)
+            out[k] = float(np.mean(off <= STEADY_SEMITONES))
     return out
 
 
