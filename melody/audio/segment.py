@@ -149,7 +149,6 @@ HOLD_STEP = 5.0
 # of the seed-1 ensembles' notes an octave under the written lead, 45 of 77 pass the test at 0.7 against 3 of
 # 4,474 correct notes; 0.5 / 0.7 / 0.9 tried.
 LIFT_HEARD = 0.7
-LIFT_BELOW = -99.0
 # A note's pitch is the pitch it holds, not its way in: the median of its frames after the first GLIDE_MAX_S
 # (a scoop's or a portamento's longest), or after the first third of a note shorter than 3 x GLIDE_MAX_S. A
 # glide into the note is part of it (above), and over a short note its frames pull the median towards where
@@ -463,11 +462,7 @@ def _lift_octave_doubling(spans: np.ndarray, tr: PitchTrack, attack: int) -> np.
     up[:, 2] += 12.0
     own, above = _span_activation(tr, out), _span_activation(tr, up)
     near = HOLD_NEAR_S
-    n = len(out)
     for j in np.nonzero(above >= LIFT_HEARD * own)[0]:
-        around = [k for k in range(max(j - ACCOMP_NEIGHBOURS, 0), min(j + ACCOMP_NEIGHBOURS + 1, n)) if k != j]
-        if around and out[j, 2] > np.median(spans[around, 2]) - LIFT_BELOW:
-            continue
         a, b = int(out[j, 0]), int(out[j, 1])
         cands = tr.cand_midi[a:max(min(b, a + attack), a + 1)]
         if (np.any(np.abs(cands - up[j, 2]) < 0.5)
