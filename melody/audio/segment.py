@@ -139,7 +139,8 @@ HOLD_STRUCK, HOLD_NEAR_S, HOLD_RECENT, HOLD_HEARD, HOLD_BELOW, HOLD_ABOVE = 0.5,
 # reaches by a leap from the lead's note (a median octave): kept. Measured on bench_audio's mixes
 # (BENCHMARKS.md, "Twenty-first session: a mix's lead doubled an octave below"): of the seed-1 notes the rule
 # dropped or moved, 2 lead notes (p0030's arpeggio 71 67 62 59 55) and 2 extra notes lie within 5 semitones of
-# the note kept before them, 4 and 3 within 6; the extra notes it dropped lie a median 12 under it.
+# the note kept before them (within 6: the same 2 and 3); the extra and octave notes it dropped or moved lie a
+# median 12 under it.
 HOLD_STEP = 5.0
 # The lead doubled an octave below (`_lift_octave_doubling`): a harmonic sum credits a pitch with the partials of
 # the note an octave above it (every partial of that note is an even partial of the lower one), and a band's
