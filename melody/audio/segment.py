@@ -483,7 +483,8 @@ def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack) -> np.ndarray:
     ``HOLD_STRUCK``): ``HOLD_BELOW`` or more semitones under the median pitch of the last ``HOLD_RECENT``
     struck notes kept, heard (`_span_activation`) under ``HOLD_HEARD`` times their median, while a key above that
     floor is heard at ``HOLD_ABOVE`` (`_heard_above`: the lead still there); such a note moves
-    up to the octave where the network hears an onset as it starts, if there is one. Needs the network's
+    up to the octave where the network hears an onset as it starts, if there is one. A note within ``HOLD_STEP``
+    semitones of the note kept before it is the line's own step: kept. Needs the network's
     evidence (``tr.key_onset``, ``tr.key_note``). The note before a dropped one is held on over it where it ran
     up to it."""
     n = len(spans)
