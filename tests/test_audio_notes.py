@@ -352,3 +352,54 @@ def test_a_single_lines_softer_low_notes_are_kept():
     """A single line has no band to fall onto: its low notes heard less surely stay."""
     got = notes_from_track(_struck_line(LINE, HEARD, above=HELD, ensemble=False))
     assert got["pitch"].round().tolist() == LINE
+
+
+def _doubled_line(above_heard: float, struck: bool = True, candidate: bool = True, ensemble: bool = True):
+    """A struck line whose fifth note the path took an octave under the lead's 76 (the band doubling it, or
+    the harmonic sum's sub-octave): the network hears 76 at ``above_heard`` over that note (its own 64 at
+    0.8), struck as it starts if ``struck``; 76 is one of the tracker's candidates there if ``candidate``."""
+    line = [72, 76, 74, 72, 64, 74, 72]
+    tr = _struck_line(line, [0.8] * len(line), onsets={4: [76]} if struck else None, above={4: (76, above_heard)},
+                      ensemble=ensemble)
+    second = np.full(len(tr.midi), np.nan, "f4")
+    if candidate:
+        second[120:150] = 76.0
+    tr.cand_midi = np.column_stack([tr.cand_midi[:, 0], second])
+    tr.cand_salience = np.column_stack([tr.cand_salience[:, 0], np.where(np.isnan(second), 0, 0.9).astype("f4")])
+    return tr
+
+
+def test_a_note_whose_octave_above_is_struck_and_heard_is_that_octave():
+    """In an ensemble the path took 64 where the network hears 76 struck with it and sounding nearly as surely
+    (0.7 against 0.8), and the tracker has 76 among its candidates: the lead is the upper octave."""
+    got = notes_from_track(_doubled_line(0.7))
+    assert got["pitch"].round().tolist() == [72, 76, 74, 72, 76, 74, 72]
+
+
+def test_an_octave_above_heard_faintly_or_not_struck_leaves_the_note():
+    """The octave above heard faintly (an overtone: 0.3 against 0.8), heard but not struck with the note (a note
+    held from before), not among the candidates, or in a single line: the note keeps its pitch."""
+    line = [72, 76, 74, 72, 64, 74, 72]
+    for tr in (_doubled_line(0.3), _doubled_line(0.7, struck=False), _doubled_line(0.7, candidate=False),
+               _doubled_line(0.7, ensemble=False)):
+        assert notes_from_track(tr)["pitch"].round().tolist() == line
+
+
+def test_a_descending_arpeggio_keeps_its_low_notes():
+    """A lead walking down an arpeggio (79 76 72 67 64) reaches 64 a ninth under its recent notes and heard less
+    surely, with the notes before still ringing above it; but it is a third from the note before it, the line's
+    own step, not a chord tone reached by a leap from the lead's note: kept."""
+    line = [79, 76, 79, 76, 72, 67, 64]
+    got = notes_from_track(_struck_line(line, [0.8] * 6 + [0.3], above={6: (72, 0.25)}))
+    assert got["pitch"].round().tolist() == line
+
+
+def test_a_note_moved_up_an_octave_holds_where_the_track_holds_the_octave_under_it():
+    """The note moved to the lead's octave keeps the track's frames an octave under it: they hold its pitch as
+    surely (a glide holds no exact octave either), so the note reads as held, not as speech's glide."""
+    from melody.audio.segment import note_steadiness
+
+    tr = _doubled_line(0.7)
+    got = notes_from_track(tr)
+    assert got["pitch"].round().tolist()[4] == 76
+    assert note_steadiness(got, tr).tolist() == [1.0] * len(got)
