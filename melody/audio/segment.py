@@ -64,6 +64,18 @@ KEY_ONSET_SPLIT, KEY_ONSET_LAG_S = 0.7, 0.009
 # INSERT_LATE_S (the path found that one, late).
 INSERT_ONSET, INSERT_NOTE, INSERT_MAX_STEP, INSERT_MARGIN_S, INSERT_LATE_S = 0.6, 0.5, 9, 0.03, 0.15
 INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
+# A key struck alone while the line's note rings on (`_struck_alone`): a piano's sustain pedal, a guitar's
+# open strings or a resonant room keep the last note sounding, often louder than a softer new note struck
+# under it, and the path stays on the ringing note (or starts a "repeat" of it at the new strike). A ringing
+# note is not struck again; the new key is. Where the network hears an onset peak of KEY_ONSET_SPLIT or more
+# at one key only (no other key's onset peaks that high within STRUCK_ALONE_S), not at the note's own key, and
+# that key then sounds (mean note activation >= INSERT_NOTE over MIN_NOTE_S), the line takes that key from
+# there: the note is split at the strike, or re-pitched where it starts at it (within STRUCK_ALONE_S). The key
+# must lie more than CHANGE and at most INSERT_MAX_STEP semitones from the note, as for `_insert_key_onsets`;
+# the thresholds are those rules' own. In a mix the band's chords strike several keys at once. Measured on
+# scripts/bench_played.py (BENCHMARKS.md, "Twenty-first session"): with pedal and dynamics a soft piano note
+# under a ringing louder one was held over.
+STRUCK_ALONE_S = 0.06
 # Vibrato: a voice swings around the pitch it means at 4-8 Hz, by up to +-1 semitone (Timmers & Desain 2000,
 # after Seashore and Sundberg: 5.5-8 Hz and 0.6-2 semitones crest to trough in trained singers; amateurs
 # slower). A crest more than CHANGE from the note would start a note, and Basic Pitch hears each crest near the
@@ -395,6 +407,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     spans = [span[:3] for span in spans]
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
+        spans = _struck_alone(spans, tr, swing)
     spans = np.array([[s, e, held.get((s, p), p)] for s, e, p in spans], dtype="f8").reshape(-1, 3)
     if tr.cand_midi is not None and tr.key_note is not None and not single_line(tr.key_note):
         spans = _drop_accompaniment(spans, tr.salience, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
@@ -699,6 +712,55 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | No
             out.append([start, c, pitch])
             start, pitch = c, round(new_pitch, 2)
         out.append([start, stop, pitch])
+    return out
+
+
+def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = None) -> list[list]:
+    """``spans`` ([start, stop, pitch] in tracker frames, in time order) with the line moved to each key the
+    network hears struck alone while a note of another key is held (see ``STRUCK_ALONE_S``). The struck note
+    keeps the performer's tuning and runs to the held note's end. ``swing``: half the vibrato's swing per
+    tracker frame; a key the held note's vibrato reaches is its crest."""
+    on, note, times = tr.key_onset, tr.key_note, tr.key_onset_times
+    if len(on) < 3 or not spans:
+        return spans
+    rows, keys = np.nonzero(_onset_peaks(on, KEY_ONSET_SPLIT))
+    if not len(rows):
+        return spans
+    rows = rows + 1
+    order = np.argsort(times[rows], kind="stable")
+    rows, keys = rows[order], keys[order]
+    frames = _onset_frames(tr, rows)
+    step = float(np.median(np.diff(times))) if len(times) > 1 else tr.hop_s
+    width = max(int(round(MIN_NOTE_S / step)), 1)
+    near_rows = max(int(round(STRUCK_ALONE_S / step)), 1)
+    near = int(round(STRUCK_ALONE_S / tr.hop_s))
+    min_len = max(int(round(MIN_NOTE_S / tr.hop_s)), 1)
+    alone = np.array([np.count_nonzero(np.abs(rows - r) <= near_rows) == 1 for r in rows])
+    out = [list(span) for span in spans]
+    j = 0
+    for r, key, c, single in zip(rows, keys + MIDI_LOW, frames, alone):
+        if not single:
+            continue
+        while j < len(out) and out[j][1] - min_len <= c:
+            j += 1
+        if j == len(out) or c < out[j][0] - near:
+            continue
+        start, stop, pitch = int(out[j][0]), int(out[j][1]), float(out[j][2])
+        held = int(np.floor(pitch + 0.5))
+        if abs(key - pitch) <= CHANGE or abs(key - held) > INSERT_MAX_STEP or not 0 <= held - MIDI_LOW < on.shape[1]:
+            continue
+        if swing is not None and 0 <= c < len(swing) and abs(key - pitch) <= swing[c] + 0.5:
+            continue
+        if on[max(r - near_rows, 0):r + near_rows + 1, held - MIDI_LOW].max() >= KEY_ONSET_SPLIT:
+            continue                                  # the held note is struck too
+        if note[r:r + width, key - MIDI_LOW].mean() < INSERT_NOTE:
+            continue
+        new_pitch = round(key + (pitch - held), 2)
+        if c - start <= near:
+            out[j][2] = new_pitch
+        else:
+            out[j:j + 1] = [[start, int(c), pitch], [int(c), stop, new_pitch]]
+            j += 1
     return out
 
 
