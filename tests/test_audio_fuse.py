@@ -204,11 +204,13 @@ def test_in_a_mix_a_new_key_above_the_held_note_that_the_salience_hears_starts_a
 
 
 def _struck_under_ringing(key=65, t_on=0.52):
-    """A held note at 67 whose key rings on to the end (a sustain pedal), over an earlier note at 60 still
-    ringing, while the network hears ``key`` struck alone at ``t_on`` and then sounding."""
+    """A held note at 67 whose key rings on past ``t_on`` (a sustain pedal), with an earlier note at 60 still
+    ringing around it, while the network hears ``key`` struck alone at ``t_on`` and then sounding. Most frames
+    hear one key: a single line."""
     tr, i = _skipped_note(t_on=t_on, key=key)
-    tr.key_note[:, 67 - neural.MIDI_LOW] = 0.9
-    tr.key_note[:, 60 - neural.MIDI_LOW] = 0.7
+    tr.key_note[:i + 10, 67 - neural.MIDI_LOW] = 0.9
+    tr.key_note[i - 10:i + 10, 60 - neural.MIDI_LOW] = 0.7
+    assert fuse.single_line(tr.key_note)
     return tr, i
 
 
@@ -240,6 +242,9 @@ def test_a_ringing_note_keeps_the_line_where_the_strike_is_not_a_lone_new_key():
     assert len(notes_from_track(tr)) == 1
     tr, i = _struck_under_ringing()
     tr.key_onset[i - 1:i + 2, 65 - neural.MIDI_LOW] = [0.3, 0.6, 0.4]    # under KEY_ONSET_SPLIT
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _struck_under_ringing()
+    tr.key_note[:, 48 - neural.MIDI_LOW] = 0.8                          # a band under the line: not a single line
     assert len(notes_from_track(tr)) == 1
 
 

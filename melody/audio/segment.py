@@ -72,9 +72,11 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 # that key then sounds (mean note activation >= INSERT_NOTE over MIN_NOTE_S), the line takes that key from
 # there: the note is split at the strike, or re-pitched where it starts at it (within STRUCK_ALONE_S). The key
 # must lie more than CHANGE and at most INSERT_MAX_STEP semitones from the note, as for `_insert_key_onsets`;
-# the thresholds are those rules' own. In a mix the band's chords strike several keys at once. Measured on
-# scripts/bench_played.py (BENCHMARKS.md, "Twenty-first session"): with pedal and dynamics a soft piano note
-# under a ringing louder one was held over.
+# the thresholds are those rules' own. Single lines only (`fuse.single_line`): in a mix the band strikes keys
+# alone under a held lead note too (ungated, the rule moved 30 of bench_audio's 150 mixes' notes, most of them
+# onto the accompaniment's register). Measured on scripts/bench_played.py (BENCHMARKS.md, "Twenty-first
+# session: a key struck alone under a ringing note"): with pedal and dynamics a soft piano note under a
+# ringing louder one was held over.
 STRUCK_ALONE_S = 0.06
 # Vibrato: a voice swings around the pitch it means at 4-8 Hz, by up to +-1 semitone (Timmers & Desain 2000,
 # after Seashore and Sundberg: 5.5-8 Hz and 0.6-2 semitones crest to trough in trained singers; amateurs
@@ -407,7 +409,8 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     spans = [span[:3] for span in spans]
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
-        spans = _struck_alone(spans, tr, swing)
+        if single_line(tr.key_note):
+            spans = _struck_alone(spans, tr, swing)
     spans = np.array([[s, e, held.get((s, p), p)] for s, e, p in spans], dtype="f8").reshape(-1, 3)
     if tr.cand_midi is not None and tr.key_note is not None and not single_line(tr.key_note):
         spans = _drop_accompaniment(spans, tr.salience, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
