@@ -246,6 +246,9 @@ def test_a_ringing_note_keeps_the_line_where_the_strike_is_not_a_lone_new_key():
     tr, i = _struck_under_ringing()
     tr.key_note[:, 48 - neural.MIDI_LOW] = 0.8                          # a band under the line: not a single line
     assert len(notes_from_track(tr)) == 1
+    tr, i = _struck_under_ringing()
+    tr.key_note[i:i + 30, 72 - neural.MIDI_LOW] = 0.8                   # a key that starts sounding with it: a chord
+    assert len(notes_from_track(tr)) == 1
 
 
 def test_fused_transcription_of_a_solo_line(tmp_path, rng):

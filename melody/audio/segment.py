@@ -69,7 +69,8 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 # under it, and the path stays on the ringing note (or starts a "repeat" of it at the new strike). A ringing
 # note is not struck again; the new key is. Where the network hears an onset peak of KEY_ONSET_SPLIT or more
 # at one key only (no other key's onset peaks that high within STRUCK_ALONE_S), not at the note's own key, and
-# that key then sounds (mean note activation >= INSERT_NOTE over MIN_NOTE_S), the line takes that key from
+# that key then sounds (mean note activation >= INSERT_NOTE over MIN_NOTE_S) while every other key sounding
+# then was sounding before (ringing, not a chord tone entering with it), the line takes that key from
 # there: the note is split at the strike, or re-pitched where it starts at it (within STRUCK_ALONE_S). The key
 # must lie more than CHANGE and at most INSERT_MAX_STEP semitones from the note, as for `_insert_key_onsets`;
 # the thresholds are those rules' own. Single lines only (`fuse.single_line`): in a mix the band strikes keys
@@ -756,8 +757,12 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
             continue
         if on[max(r - near_rows, 0):r + near_rows + 1, held - MIDI_LOW].max() >= KEY_ONSET_SPLIT:
             continue                                  # the held note is struck too
-        if note[r:r + width, key - MIDI_LOW].mean() < INSERT_NOTE:
+        after = note[r:r + width].mean(axis=0) >= INSERT_NOTE
+        if not after[key - MIDI_LOW]:
             continue
+        after[key - MIDI_LOW] = False
+        if (after & ~(note[max(r - width, 0):r].mean(axis=0) >= INSERT_NOTE)).any():
+            continue                                  # another key starts to sound with it: a chord
         new_pitch = round(key + (pitch - held), 2)
         if c - start <= near:
             out[j][2] = new_pitch
