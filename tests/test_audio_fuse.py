@@ -226,6 +226,12 @@ def test_a_key_struck_alone_under_a_ringing_note_takes_the_line():
     assert spans == [[0, c, 67.0], [c + 2, 100, 65.0]]
     tr.midi[:] = 66.7                                  # the performer's tuning stays
     assert list(notes_from_track(tr)["pitch"]) == pytest.approx([66.7, 64.7], abs=0.01)
+    # a strike at a key the line already has there (a short note at 69 before the strike's next note) is that
+    # note's own: the next note keeps its pitch
+    tr, i = _struck_under_ringing(key=69)
+    c = int(round((tr.key_onset_times[i] - segment.KEY_ONSET_LAG_S) / tr.hop_s))
+    spans = [[0, c - 1, 67.0], [c - 1, c + 4, 69.0], [c + 4, 100, 67.0]]
+    assert segment._struck_alone([list(s) for s in spans], tr) == spans
 
 
 def test_a_ringing_note_keeps_the_line_where_the_strike_is_not_a_lone_new_key():

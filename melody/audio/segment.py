@@ -741,15 +741,17 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
     min_len = max(int(round(MIN_NOTE_S / tr.hop_s)), 1)
     alone = np.array([np.count_nonzero(np.abs(rows - r) <= near_rows) == 1 for r in rows])
     out = [list(span) for span in spans]
-    j = 0
     for r, key, c, single in zip(rows, keys + MIDI_LOW, frames, alone):
         if not single:
             continue
-        while j < len(out) and out[j][1] - min_len <= c:
-            j += 1
-        if j == len(out) or c < out[j][0] - near:
+        # the notes around the strike: where one of them is at the struck key, the line has it already
+        around = [k for k, span in enumerate(out) if span[0] - near <= c < span[1] + near]
+        if not around or any(int(np.floor(out[k][2] + 0.5)) == key for k in around):
             continue
+        j = next((k for k in around if out[k][0] <= c < out[k][1]), around[-1])
         start, stop, pitch = int(out[j][0]), int(out[j][1]), float(out[j][2])
+        if c < start - near or (c - start > near and stop - c < min_len):
+            continue
         held = int(np.floor(pitch + 0.5))
         if abs(key - pitch) <= CHANGE or abs(key - held) > INSERT_MAX_STEP or not 0 <= held - MIDI_LOW < on.shape[1]:
             continue
@@ -768,7 +770,6 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
             out[j][2] = new_pitch
         else:
             out[j:j + 1] = [[start, int(c), pitch], [int(c), stop, new_pitch]]
-            j += 1
     return out
 
 
