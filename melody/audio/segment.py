@@ -68,7 +68,8 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 # open strings or a resonant room keep the last note sounding, often louder than a softer new note struck
 # under it, and the path stays on the ringing note (or starts a "repeat" of it at the new strike). A ringing
 # note is not struck again; the new key is. Where the network hears an onset peak of KEY_ONSET_SPLIT or more
-# at one key only (no other key's onset peaks that high within STRUCK_ALONE_S), not at the note's own key, and
+# at one key only (no other key's onset peaks that high within STRUCK_ALONE_S: HOLD_NEAR_S's 60 ms, not tuned),
+# not at the note's own key nor at one a note around the strike already has, and
 # that key then sounds (mean note activation >= INSERT_NOTE over MIN_NOTE_S) while every other key sounding
 # then was sounding before (ringing, not a chord tone entering with it), the line takes that key from
 # there: the note is split at the strike, or re-pitched where it starts at it (within STRUCK_ALONE_S). The key
