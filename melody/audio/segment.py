@@ -742,11 +742,16 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
     min_len = max(int(round(MIN_NOTE_S / tr.hop_s)), 1)
     alone = np.array([np.count_nonzero(np.abs(rows - r) <= near_rows) == 1 for r in rows])
     out = [list(span) for span in spans]
+    starts = [span[0] for span in out]
     for r, key, c, single in zip(rows, keys + MIDI_LOW, frames, alone):
         if not single:
             continue
         # the notes around the strike: where one of them is at the struck key, the line has it already
-        around = [k for k, span in enumerate(out) if span[0] - near <= c < span[1] + near]
+        around = []
+        k = bisect.bisect_right(starts, c + near) - 1
+        while k >= 0 and out[k][1] + near > c:
+            around.insert(0, k)
+            k -= 1
         if not around or any(int(np.floor(out[k][2] + 0.5)) == key for k in around):
             continue
         j = next((k for k in around if out[k][0] <= c < out[k][1]), around[-1])
@@ -771,6 +776,7 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
             out[j][2] = new_pitch
         else:
             out[j:j + 1] = [[start, int(c), pitch], [int(c), stop, new_pitch]]
+            starts.insert(j + 1, int(c))
     return out
 
 
