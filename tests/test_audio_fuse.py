@@ -232,6 +232,11 @@ def test_a_key_struck_alone_under_a_ringing_note_takes_the_line():
     c = int(round((tr.key_onset_times[i] - segment.KEY_ONSET_LAG_S) / tr.hop_s))
     spans = [[0, c - 1, 67.0], [c - 1, c + 4, 69.0], [c + 4, 100, 67.0]]
     assert segment._struck_alone([list(s) for s in spans], tr) == spans
+    # where the path reaches the struck key itself a little late, that note starts at the strike
+    tr, i = _struck_under_ringing()
+    c = int(round((tr.key_onset_times[i] - segment.KEY_ONSET_LAG_S) / tr.hop_s))
+    spans = segment._struck_alone([[0, c + 8, 67.0], [c + 8, 100, 65.0]], tr)
+    assert spans == [[0, c, 67.0], [c, 100, 65.0]]
 
 
 def test_a_ringing_note_keeps_the_line_where_the_strike_is_not_a_lone_new_key():

@@ -72,7 +72,8 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 # not at the note's own key nor at one a note around the strike already has, and
 # that key then sounds (mean note activation >= INSERT_NOTE over MIN_NOTE_S) while every other key sounding
 # then was sounding before (ringing, not a chord tone entering with it), the line takes that key from
-# there: the note is split at the strike, or re-pitched where it starts at it (within STRUCK_ALONE_S). The key
+# there: the note is split at the strike, or re-pitched where it starts at it (within STRUCK_ALONE_S); where the
+# path reaches that key itself within INSERT_LATE_S, that note starts at the strike instead. The key
 # must lie more than CHANGE and at most INSERT_MAX_STEP semitones from the note, as for `_insert_key_onsets`;
 # the thresholds are those rules' own. Single lines only (`fuse.single_line`): in a mix the band strikes keys
 # alone under a held lead note too (ungated, the rule moved 30 of bench_audio's 150 mixes' notes, most of them
@@ -740,6 +741,7 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
     near_rows = max(int(round(STRUCK_ALONE_S / step)), 1)
     near = int(round(STRUCK_ALONE_S / tr.hop_s))
     min_len = max(int(round(MIN_NOTE_S / tr.hop_s)), 1)
+    late = int(round(INSERT_LATE_S / tr.hop_s))
     alone = np.array([np.count_nonzero(np.abs(rows - r) <= near_rows) == 1 for r in rows])
     out = [list(span) for span in spans]
     starts = [span[0] for span in out]
@@ -772,7 +774,11 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
         if (after & ~(note[max(r - width, 0):r].mean(axis=0) >= INSERT_NOTE)).any():
             continue                                  # another key starts to sound with it: a chord
         new_pitch = round(key + (pitch - held), 2)
-        if c - start <= near:
+        if (j + 1 < len(out) and int(np.floor(out[j + 1][2] + 0.5)) == key
+                and out[j + 1][0] - c <= late):       # the path found the struck note, late: it starts here
+            if c - start >= min_len:
+                out[j][1] = out[j + 1][0] = starts[j + 1] = int(c)
+        elif c - start <= near:
             out[j][2] = new_pitch
         else:
             out[j:j + 1] = [[start, int(c), pitch], [int(c), stop, new_pitch]]
