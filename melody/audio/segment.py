@@ -69,7 +69,8 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 # under it, and the path stays on the ringing note (or starts a "repeat" of it at the new strike). A ringing
 # note is not struck again; the new key is. Where the network hears an onset peak of KEY_ONSET_SPLIT or more
 # at one key only (no other key's onset peaks that high within STRUCK_ALONE_S: HOLD_NEAR_S's 60 ms, not tuned),
-# not at the note's own key nor at one a note around the strike already has, and
+# not at the note's own key (which must have been sounding before it: the note rings) nor at one a note
+# around the strike already has, and
 # that key then sounds (mean note activation >= INSERT_NOTE over MIN_NOTE_S) while every other key sounding
 # then was sounding before (ringing, not a chord tone entering with it), the line takes that key from
 # there: the note is split at the strike, or re-pitched where it starts at it (within STRUCK_ALONE_S); where the
@@ -767,6 +768,8 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
             continue
         if on[max(r - near_rows, 0):r + near_rows + 1, held - MIDI_LOW].max() >= KEY_ONSET_SPLIT:
             continue                                  # the held note is struck too
+        if note[max(r - width, 0):r, held - MIDI_LOW].mean() < INSERT_NOTE:
+            continue                                  # the held key was not sounding before: nothing rings
         after = note[r:r + width].mean(axis=0) >= INSERT_NOTE
         if not after[key - MIDI_LOW]:
             continue
