@@ -255,6 +255,9 @@ def test_a_ringing_note_keeps_the_line_where_the_strike_is_not_a_lone_new_key():
     tr.key_onset[i - 1:i + 2, 65 - neural.MIDI_LOW] = [0.3, 0.6, 0.4]    # under KEY_ONSET_SPLIT
     assert len(notes_from_track(tr)) == 1
     tr, i = _struck_under_ringing()
+    tr.key_note[:, 67 - neural.MIDI_LOW] = 0.0          # the held key was not sounding before: nothing rings (a
+    assert len(notes_from_track(tr)) == 1               # singer's scoop starts on the key below the note)
+    tr, i = _struck_under_ringing()
     tr.key_note[:, 48 - neural.MIDI_LOW] = 0.8                          # a band under the line: not a single line
     assert len(notes_from_track(tr)) == 1
     tr, i = _struck_under_ringing()
