@@ -68,19 +68,18 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 # open strings or a resonant room keep the last note sounding, often louder than a softer new note struck
 # under it, and the path stays on the ringing note (or starts a "repeat" of it at the new strike). A ringing
 # note is not struck again; the new key is. Where the network hears an onset peak of KEY_ONSET_SPLIT or more
-# at one key only (no other key's onset peaks that high within STRUCK_ALONE_S: HOLD_NEAR_S's 60 ms, not tuned),
-# not at the note's own key (which must have been sounding before it: the note rings) nor at one a note
-# around the strike already has, and
-# that key then sounds (mean note activation >= INSERT_NOTE over MIN_NOTE_S) while every other key sounding
-# then was sounding before (ringing, not a chord tone entering with it), the line takes that key from
-# there: the note is split at the strike, or re-pitched where it starts at it (within STRUCK_ALONE_S); where the
-# path reaches that key itself within INSERT_LATE_S, that note starts at the strike instead. The key
-# must lie more than CHANGE and at most INSERT_MAX_STEP semitones from the note, as for `_insert_key_onsets`;
-# the thresholds are those rules' own. Single lines only (`fuse.single_line`): in a mix the band strikes keys
-# alone under a held lead note too (ungated, the rule moved 30 of bench_audio's 150 mixes' notes, most of them
-# onto the accompaniment's register). Measured on scripts/bench_played.py (BENCHMARKS.md, "Twenty-first
-# session: a key struck alone under a ringing note"): with pedal and dynamics a soft piano note under a
-# ringing louder one was held over.
+# at one key only (no other key's onset peaks that high within STRUCK_ALONE_S: HOLD_NEAR_S's 60 ms, not
+# tuned), not at the note's own key (which must have been sounding before it: the note rings) nor at a key a
+# note around the strike already has, and that key then sounds (mean note activation >= INSERT_NOTE over
+# MIN_NOTE_S) while every other key sounding then was sounding before (ringing, not a chord tone entering
+# with it), the line takes that key from there: the note is split at the strike, or re-pitched where it
+# starts at it (within STRUCK_ALONE_S); where the path reaches that key itself within INSERT_LATE_S, that
+# note starts at the strike instead. The key must lie more than CHANGE and at most INSERT_MAX_STEP semitones
+# from the note, as for `_insert_key_onsets`; the thresholds are those rules' own. Single lines only
+# (`fuse.single_line`): in a mix the band strikes keys alone under a held lead note too (ungated, the rule
+# moved notes of 30 of bench_audio's 150 mixes, most of them onto the accompaniment's register). Measured on
+# scripts/bench_played.py (BENCHMARKS.md, "Twenty-first session: a key struck alone under a ringing note"):
+# with pedal and dynamics a soft piano note under a ringing louder one was held over.
 STRUCK_ALONE_S = 0.06
 # Vibrato: a voice swings around the pitch it means at 4-8 Hz, by up to +-1 semitone (Timmers & Desain 2000,
 # after Seashore and Sundberg: 5.5-8 Hz and 0.6-2 semitones crest to trough in trained singers; amateurs
