@@ -203,6 +203,68 @@ def test_in_a_mix_a_new_key_above_the_held_note_that_the_salience_hears_starts_a
         assert list(np.round(notes_from_track(tr)["pitch"])) == expected
 
 
+def _struck_under_ringing(key=65, t_on=0.52):
+    """A held note at 67 whose key rings on past ``t_on`` (a sustain pedal), with an earlier note at 60 still
+    ringing around it, while the network hears ``key`` struck alone at ``t_on`` and then sounding. Most frames
+    hear one key: a single line."""
+    tr, i = _skipped_note(t_on=t_on, key=key)
+    tr.key_note[:i + 10, 67 - neural.MIDI_LOW] = 0.9
+    tr.key_note[i - 10:i + 10, 60 - neural.MIDI_LOW] = 0.7
+    assert fuse.single_line(tr.key_note)
+    return tr, i
+
+
+def test_a_key_struck_alone_under_a_ringing_note_takes_the_line():
+    tr, i = _struck_under_ringing()
+    got = notes_from_track(tr)
+    assert list(np.round(got["pitch"])) == [67, 65]
+    assert got["onset"][1] == pytest.approx(tr.key_onset_times[i] - segment.KEY_ONSET_LAG_S, abs=0.011)
+    assert got["onset"][1] + got["duration"][1] == pytest.approx(1.0, abs=0.011)
+    # where the segmenter already started a note at the strike, at the ringing note's pitch, it is re-pitched
+    c = int(round((tr.key_onset_times[i] - segment.KEY_ONSET_LAG_S) / tr.hop_s))
+    spans = segment._struck_alone([[0, c, 67.0], [c + 2, 100, 67.0]], tr)
+    assert spans == [[0, c, 67.0], [c + 2, 100, 65.0]]
+    tr.midi[:] = 66.7                                  # the performer's tuning stays
+    assert list(notes_from_track(tr)["pitch"]) == pytest.approx([66.7, 64.7], abs=0.01)
+    # a strike at a key the line already has there (a short note at 69 before the strike's next note) is that
+    # note's own: the next note keeps its pitch
+    tr, i = _struck_under_ringing(key=69)
+    c = int(round((tr.key_onset_times[i] - segment.KEY_ONSET_LAG_S) / tr.hop_s))
+    spans = [[0, c - 1, 67.0], [c - 1, c + 4, 69.0], [c + 4, 100, 67.0]]
+    assert segment._struck_alone([list(s) for s in spans], tr) == spans
+    # where the path reaches the struck key itself a little late, that note starts at the strike
+    tr, i = _struck_under_ringing()
+    c = int(round((tr.key_onset_times[i] - segment.KEY_ONSET_LAG_S) / tr.hop_s))
+    spans = segment._struck_alone([[0, c + 8, 67.0], [c + 8, 100, 65.0]], tr)
+    assert spans == [[0, c, 67.0], [c, 100, 65.0]]
+
+
+def test_a_ringing_note_keeps_the_line_where_the_strike_is_not_a_lone_new_key():
+    tr, i = _struck_under_ringing()
+    tr.key_onset[i - 1:i + 2, 67 - neural.MIDI_LOW] = [0.3, 0.8, 0.4]    # the held key is struck too: a repeat
+    assert list(np.round(notes_from_track(tr)["pitch"])) == [67, 67]
+    tr, i = _struck_under_ringing()
+    tr.key_onset[i - 1:i + 2, 60 - neural.MIDI_LOW] = [0.3, 0.8, 0.4]    # a chord: two keys struck at once
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _struck_under_ringing()
+    tr.key_note[i:, 65 - neural.MIDI_LOW] = 0.2                         # the struck key does not then sound
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _struck_under_ringing(key=77)                               # beyond INSERT_MAX_STEP
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _struck_under_ringing()
+    tr.key_onset[i - 1:i + 2, 65 - neural.MIDI_LOW] = [0.3, 0.6, 0.4]    # under KEY_ONSET_SPLIT
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _struck_under_ringing()
+    tr.key_note[:, 67 - neural.MIDI_LOW] = 0.0          # the held key was not sounding before: nothing rings (a
+    assert len(notes_from_track(tr)) == 1               # singer's scoop starts on the key below the note)
+    tr, i = _struck_under_ringing()
+    tr.key_note[:, 48 - neural.MIDI_LOW] = 0.8                          # a band under the line: not a single line
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _struck_under_ringing()
+    tr.key_note[i:i + 30, 72 - neural.MIDI_LOW] = 0.8                   # a key that starts sounding with it: a chord
+    assert len(notes_from_track(tr)) == 1
+
+
 def test_fused_transcription_of_a_solo_line(tmp_path, rng):
     pitch = np.clip(64 + np.cumsum(rng.integers(-4, 5, 16)), 52, 84)
     pitch[1:][pitch[1:] == pitch[:-1]] += 2

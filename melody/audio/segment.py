@@ -66,6 +66,23 @@ KEY_ONSET_SPLIT, KEY_ONSET_LAG_S = 0.7, 0.009
 # INSERT_LATE_S (the path found that one, late).
 INSERT_ONSET, INSERT_NOTE, INSERT_MAX_STEP, INSERT_MARGIN_S, INSERT_LATE_S = 0.6, 0.5, 9, 0.03, 0.15
 INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
+# A key struck alone while the line's note rings on (`_struck_alone`): a piano's sustain pedal, a guitar's
+# open strings or a resonant room keep the last note sounding, often louder than a softer new note struck
+# under it, and the path stays on the ringing note (or starts a "repeat" of it at the new strike). A ringing
+# note is not struck again; the new key is. Where the network hears an onset peak of KEY_ONSET_SPLIT or more
+# at one key only (no other key's onset peaks that high within STRUCK_ALONE_S: HOLD_NEAR_S's 60 ms, not
+# tuned), not at the note's own key (which must have been sounding before it: the note rings) nor at a key a
+# note around the strike already has, and that key then sounds (mean note activation >= INSERT_NOTE over
+# MIN_NOTE_S) while every other key sounding then was sounding before (ringing, not a chord tone entering
+# with it), the line takes that key from there: the note is split at the strike, or re-pitched where it
+# starts at it (within STRUCK_ALONE_S); where the path reaches that key itself within INSERT_LATE_S, that
+# note starts at the strike instead. The key must lie more than CHANGE and at most INSERT_MAX_STEP semitones
+# from the note, as for `_insert_key_onsets`; the thresholds are those rules' own. Single lines only
+# (`fuse.single_line`): in a mix the band strikes keys alone under a held lead note too (ungated, the rule
+# moved notes of 30 of bench_audio's 150 mixes, most of them onto the accompaniment's register). Measured on
+# scripts/bench_played.py (BENCHMARKS.md, "Twenty-first session: a key struck alone under a ringing note"):
+# with pedal and dynamics a soft piano note under a ringing louder one was held over.
+STRUCK_ALONE_S = 0.06
 # Vibrato: a voice swings around the pitch it means at 4-8 Hz, by up to +-1 semitone (Timmers & Desain 2000,
 # after Seashore and Sundberg: 5.5-8 Hz and 0.6-2 semitones crest to trough in trained singers; amateurs
 # slower). A crest more than CHANGE from the note would start a note, and Basic Pitch hears each crest near the
@@ -423,6 +440,8 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     spans = [span[:3] for span in spans]
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
+        if single_line(tr.key_note):
+            spans = _struck_alone(spans, tr, swing)
     spans = np.array([[s, e, held.get((s, p), p)] for s, e, p in spans], dtype="f8").reshape(-1, 3)
     if tr.cand_midi is not None and tr.key_note is not None and not single_line(tr.key_note):
         spans = _lift_octave_doubling(spans, tr, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
@@ -756,6 +775,73 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | No
             out.append([start, c, pitch])
             start, pitch = c, round(new_pitch, 2)
         out.append([start, stop, pitch])
+    return out
+
+
+def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = None) -> list[list]:
+    """``spans`` ([start, stop, pitch] in tracker frames, in time order) with the line moved to each key the
+    network hears struck alone while a note of another key is held (see ``STRUCK_ALONE_S``). The struck note
+    keeps the performer's tuning and runs to the held note's end. ``swing``: half the vibrato's swing per
+    tracker frame; a key the held note's vibrato reaches is its crest."""
+    on, note, times = tr.key_onset, tr.key_note, tr.key_onset_times
+    if len(on) < 3 or not spans:
+        return spans
+    rows, keys = np.nonzero(_onset_peaks(on, KEY_ONSET_SPLIT))
+    if not len(rows):
+        return spans
+    rows = rows + 1
+    order = np.argsort(times[rows], kind="stable")
+    rows, keys = rows[order], keys[order]
+    frames = _onset_frames(tr, rows)
+    step = float(np.median(np.diff(times))) if len(times) > 1 else tr.hop_s
+    width = max(int(round(MIN_NOTE_S / step)), 1)
+    near_rows = max(int(round(STRUCK_ALONE_S / step)), 1)
+    near = int(round(STRUCK_ALONE_S / tr.hop_s))
+    min_len = max(int(round(MIN_NOTE_S / tr.hop_s)), 1)
+    late = int(round(INSERT_LATE_S / tr.hop_s))
+    alone = np.array([np.count_nonzero(np.abs(rows - r) <= near_rows) == 1 for r in rows])
+    out = [list(span) for span in spans]
+    starts = [span[0] for span in out]
+    for r, key, c, single in zip(rows, keys + MIDI_LOW, frames, alone):
+        if not single:
+            continue
+        # the notes around the strike: where one of them is at the struck key, the line has it already
+        around = []
+        k = bisect.bisect_right(starts, c + near) - 1
+        while k >= 0 and out[k][1] + near > c:
+            around.insert(0, k)
+            k -= 1
+        if not around or any(int(np.floor(out[k][2] + 0.5)) == key for k in around):
+            continue
+        j = next((k for k in around if out[k][0] <= c < out[k][1]), around[-1])
+        start, stop, pitch = int(out[j][0]), int(out[j][1]), float(out[j][2])
+        if c < start - near or (c - start > near and stop - c < min_len):
+            continue
+        held = int(np.floor(pitch + 0.5))
+        if abs(key - pitch) <= CHANGE or abs(key - held) > INSERT_MAX_STEP or not 0 <= held - MIDI_LOW < on.shape[1]:
+            continue
+        if swing is not None and 0 <= c < len(swing) and abs(key - pitch) <= swing[c] + 0.5:
+            continue
+        if on[max(r - near_rows, 0):r + near_rows + 1, held - MIDI_LOW].max() >= KEY_ONSET_SPLIT:
+            continue                                  # the held note is struck too
+        if note[max(r - width, 0):r, held - MIDI_LOW].mean() < INSERT_NOTE:
+            continue                                  # the held key was not sounding before: nothing rings
+        after = note[r:r + width].mean(axis=0) >= INSERT_NOTE
+        if not after[key - MIDI_LOW]:
+            continue
+        after[key - MIDI_LOW] = False
+        if (after & ~(note[max(r - width, 0):r].mean(axis=0) >= INSERT_NOTE)).any():
+            continue                                  # another key starts to sound with it: a chord
+        new_pitch = round(key + (pitch - held), 2)
+        if (j + 1 < len(out) and int(np.floor(out[j + 1][2] + 0.5)) == key
+                and out[j + 1][0] - c <= late):       # the path found the struck note, late: it starts here
+            if c - start >= min_len:
+                out[j][1] = out[j + 1][0] = starts[j + 1] = int(c)
+        elif c - start <= near:
+            out[j][2] = new_pitch
+        else:
+            out[j:j + 1] = [[start, int(c), pitch], [int(c), stop, new_pitch]]
+            starts.insert(j + 1, int(c))
     return out
 
 
