@@ -182,6 +182,16 @@ def shift_census(records, melodies, pairs_of_melodies, min_pairs: int = 6) -> co
     return counts
 
 
+def family_pairs(melodies, seed: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Every pair of melodies of one family, and as many pairs of two families drawn with ``seed`` (chance)."""
+    family = [m.meta["family"] for m in melodies]
+    every = list(itertools.combinations(range(len(melodies)), 2))
+    same = [(a, b) for a, b in every if family[a] == family[b]]
+    other = [(a, b) for a, b in every if family[a] != family[b]]
+    pick = np.random.default_rng(seed).choice(len(other), len(same), replace=False)
+    return same, [other[k] for k in pick]
+
+
 def main(argv=None) -> int:
     from bench_families import DEFAULT_DATA, load_mtc
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -191,23 +201,19 @@ def main(argv=None) -> int:
                     "against each other (`whole_shift`), family pairs and chance pairs")
     args = ap.parse_args(argv)
     melodies = load_mtc(args.data)
-    family = [m.meta["family"] for m in melodies]
-    every = list(itertools.combinations(range(len(melodies)), 2))
-    same = [(a, b) for a, b in every if family[a] == family[b]]
-    other = [(a, b) for a, b in every if family[a] != family[b]]
-    pick = np.random.default_rng(args.seed).choice(len(other), len(same), replace=False)
+    same, chance_pairs = family_pairs(melodies, args.seed)
     if args.shift:
         import gzip
         import json
         with gzip.open(args.data, "rt", encoding="utf-8") as fh:
             records = [json.loads(line) for line in fh]
         print("| pairs | " + " | ".join(SHIFTS) + " | another meter |\n|---|" + "---|" * (len(SHIFTS) + 1))
-        for name, chosen in (("one family", same), ("two families (chance)", [other[k] for k in pick])):
+        for name, chosen in (("one family", same), ("two families (chance)", chance_pairs)):
             counts = shift_census(records, melodies, chosen)
             print(f"| {name} | " + " | ".join(str(counts[s]) for s in SHIFTS + ("another meter",)) + " |")
         return 0
     related = census(melodies, same)
-    chance = census(melodies, [other[k] for k in pick])
+    chance = census(melodies, chance_pairs)
     print(f"{len(melodies)} melodies, {len(same)} pairs of one family and as many of two families; aligned note "
           "pairs by where both notes sit")
     print("| notes | pairs (family / chance) | changed: family | changed: chance | bits: changed | bits: matched |")
@@ -220,7 +226,7 @@ def main(argv=None) -> int:
               f"| {log_odds(related, chance, where, ('near', 'mismatch')):+.2f} "
               f"| {log_odds(related, chance, where, ('match',)):+.2f} |")
     related = census(melodies, same, where=class_pair)
-    chance = census(melodies, [other[k] for k in pick], where=class_pair)
+    chance = census(melodies, chance_pairs, where=class_pair)
     print("\nmetric agreement as log-odds (bits), whatever the pitch outcome; matched pairs; changed pairs")
     print("| pairs | " + " | ".join(agreement_bits(related, chance)) + " |")
     print("|---|---|---|---|---|")

@@ -20,7 +20,6 @@ twenty-first session).
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import sys
 
@@ -74,18 +73,15 @@ def table(related: np.ndarray, chance: np.ndarray) -> list[tuple[str, float, flo
 
 def main(argv=None) -> int:
     from bench_families import DEFAULT_DATA, load_mtc
+    from census_beats import family_pairs
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--seed", type=int, default=0, help="seed of the cross-family sample")
     args = ap.parse_args(argv)
     melodies = load_mtc(args.data)
-    family = [m.meta["family"] for m in melodies]
-    every = list(itertools.combinations(range(len(melodies)), 2))
-    same = [(a, b) for a, b in every if family[a] == family[b]]
-    other = [(a, b) for a, b in every if family[a] != family[b]]
-    pick = np.random.default_rng(args.seed).choice(len(other), len(same), replace=False)
+    same, chance_pairs = family_pairs(melodies, args.seed)
     related = distances(melodies, same)
-    chance = distances(melodies, [other[k] for k in pick])
+    chance = distances(melodies, chance_pairs)
     print(f"{len(same)} variant pairs: {len(related)} aligned step pairs; {len(same)} chance pairs: "
           f"{len(chance)} aligned step pairs")
     print(f"{'band (log2)':>12} {'variants':>9} {'chance':>9} {'bits':>7}")

@@ -723,6 +723,16 @@ def _onset_frames(tr: PitchTrack, rows: np.ndarray) -> np.ndarray:
     return np.round((tr.key_onset_times[rows] - KEY_ONSET_LAG_S) / tr.hop_s).astype(np.int64)
 
 
+def _struck_keys(tr: PitchTrack, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The network's onset peaks of at least ``level``, in time order: activation rows, keys (from MIDI_LOW)
+    and tracker frames."""
+    rows, keys = np.nonzero(_onset_peaks(tr.key_onset, level))
+    rows = rows + 1
+    order = np.argsort(tr.key_onset_times[rows], kind="stable")
+    rows, keys = rows[order], keys[order]
+    return rows, keys, _onset_frames(tr, rows)
+
+
 def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = None) -> list[list]:
     """``spans`` ([start, stop, pitch] in tracker frames, in time order) with a note started wherever the
     network says another key begins inside one and then sounds alone (see ``INSERT_ONSET``). The new note
@@ -731,13 +741,9 @@ def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | No
     on, note, times = tr.key_onset, tr.key_note, tr.key_onset_times
     if len(on) < 3 or not spans:
         return spans
-    rows, keys = np.nonzero(_onset_peaks(on, INSERT_ONSET))
+    rows, keys, frames = _struck_keys(tr, INSERT_ONSET)
     if not len(rows):
         return spans
-    rows = rows + 1
-    order = np.argsort(times[rows], kind="stable")
-    rows, keys = rows[order], keys[order]
-    frames = _onset_frames(tr, rows)
     width = max(int(round(MIN_NOTE_S / float(np.median(np.diff(times))))), 1) if len(times) > 1 else 1
     margin = max(int(round(INSERT_MARGIN_S / tr.hop_s)), 1)
     late = int(round(INSERT_LATE_S / tr.hop_s))
@@ -786,13 +792,9 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
     on, note, times = tr.key_onset, tr.key_note, tr.key_onset_times
     if len(on) < 3 or not spans:
         return spans
-    rows, keys = np.nonzero(_onset_peaks(on, KEY_ONSET_SPLIT))
+    rows, keys, frames = _struck_keys(tr, KEY_ONSET_SPLIT)
     if not len(rows):
         return spans
-    rows = rows + 1
-    order = np.argsort(times[rows], kind="stable")
-    rows, keys = rows[order], keys[order]
-    frames = _onset_frames(tr, rows)
     step = float(np.median(np.diff(times))) if len(times) > 1 else tr.hop_s
     width = max(int(round(MIN_NOTE_S / step)), 1)
     near_rows = max(int(round(STRUCK_ALONE_S / step)), 1)
