@@ -246,15 +246,16 @@ def load_midi(path: str, parts: str = "lead") -> list[Melody]:
     except CorruptFile as exc:
         raise CorruptFile(f"{path}: {exc}") from None
     envelope = _Envelope(voices, tmap)
-    lines = {key: _line(voices[key]["notes"], mid, ppq, tmap, envelope)
-             for key in (ranked if parts == "all" else ranked[:1])}
+    read = ranked if parts == "all" else ranked[:1]
+    played = {key: not on_beat_grid(np.array([n[0] for n in voices[key]["notes"]], dtype="f8"), ppq) for key in read}
+    lines = {key: _line(voices[key]["notes"], mid, ppq, tmap, envelope, played[key]) for key in read}
     kept = distinct_parts(lines, ranked, parts)
     title = _title(mid) or os.path.splitext(os.path.basename(path))[0]
     melodies = []
     for index, key in enumerate(kept):
         voice = voices[key]
         meta = {"track": voice["name"], "track_index": key[0], "channel": key[1]}
-        if not on_beat_grid(np.array([n[0] for n in voice["notes"]], dtype="f8"), ppq):
+        if played[key]:
             meta["played"] = True        # read as played, without bars (`_line`): the search grades its rhythm
         if parts == "all":
             name = voice["name"].strip() or f"track {key[0]} channel {key[1] + 1} program {voice.get('program', 0)}"
@@ -281,14 +282,14 @@ class _Envelope:
         return self.env
 
 
-def _line(raw_notes, mid, ppq, tmap, envelope) -> np.ndarray:
+def _line(raw_notes, mid, ppq, tmap, envelope, played: bool) -> np.ndarray:
     """One voice's notes (tick triples) in seconds with bars, reduced to its line (`lead_line`); a voice
-    whose onsets keep no beat of the file (`on_beat_grid`) without bars, its line on the beat tracked over
-    every part's onsets (`envelope`) where it fits one."""
+    `played` (its onsets keep no beat of the file, `on_beat_grid`) without bars, its line on the beat tracked
+    over every part's onsets (`envelope`) where it fits one."""
     raw = np.array(raw_notes, dtype="f8")
     on = _ticks_to_seconds(raw[:, 0], tmap)
     off = _ticks_to_seconds(raw[:, 1], tmap)
-    if not on_beat_grid(raw[:, 0], ppq):     # a performance whose bar lines say nothing: read as played
+    if played:                               # a performance whose bar lines say nothing
         from ..audio.rhythm import snap_to_beats
         line = lead_line(make_notes(on, off - on, raw[:, 2]), restruck_keys=True)
         return beats_from(line, snap_to_beats(line, envelope(), ENVELOPE_HOP_S)[0])
