@@ -65,7 +65,6 @@ sys.path.insert(0, HERE)
 
 import bench_audio  # noqa: E402
 import bench_sung  # noqa: E402
-import benchdata  # noqa: E402
 import keyed  # noqa: E402
 
 SR = 22050
@@ -440,23 +439,16 @@ def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str |
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n-catalog", type=int, default=1000)
-    ap.add_argument("--n-queries", type=int, default=120, help="bench_audio's --n-queries (default 120: 150 songs)")
-    ap.add_argument("--song-seed", type=int, default=1, help="bench_audio's --seed: which songs (default 1)")
-    ap.add_argument("--seed", type=int, default=0, help="the takes: every player's effects (default 0)")
-    ap.add_argument("--every", type=int, default=1, help="only every K-th song (default 1: all; 3: 50 of 150)")
+    bench_sung.take_arguments(ap, "player")
     ap.add_argument("--conditions", nargs="+", default=[c for c in CONDITIONS if c != "room"], choices=CONDITIONS)
-    ap.add_argument("--solo-renders", help="bench_audio's renders (its --workdir/audio): also the FluidSynth solos")
     ap.add_argument("--workdir", required=True, help="songs and catalog (bench_audio's); renders go to played-SEED/")
-    ap.add_argument("--json", metavar="OUT")
     ap.add_argument("--track-cache", metavar="DIR", help="keep and reuse each recording's pitch track here "
                     "(a run that changes only melody/audio/segment.py then takes minutes)")
     args = ap.parse_args(argv)
     if args.track_cache:
         cache_tracks(args.track_cache)
 
-    split, queries = benchdata.build(args.n_catalog, args.n_queries, args.song_seed, args.workdir, n_variation=0)
-    queries = queries[::args.every]
+    split, queries = bench_sung.songs(args)
     res = measure(queries, split, args.conditions, args.seed, args.workdir, args.solo_renders)
     if args.json:
         with open(args.json, "w") as fh:

@@ -335,21 +335,32 @@ def measure(queries, split, conditions, seed: int, workdir: str, solo_dir: str |
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def take_arguments(ap: argparse.ArgumentParser, who: str) -> None:
+    """The arguments a benchmark of takes of bench_audio's songs shares (this one's and bench_played's): which
+    songs, which takes (`who`: whose effects the take seed draws), the FluidSynth solos, the output."""
     ap.add_argument("--n-catalog", type=int, default=1000)
     ap.add_argument("--n-queries", type=int, default=120, help="bench_audio's --n-queries (default 120: 150 songs)")
     ap.add_argument("--song-seed", type=int, default=1, help="bench_audio's --seed: which songs (default 1)")
-    ap.add_argument("--seed", type=int, default=0, help="the takes: every singer's effects (default 0)")
+    ap.add_argument("--seed", type=int, default=0, help=f"the takes: every {who}'s effects (default 0)")
     ap.add_argument("--every", type=int, default=1, help="only every K-th song (default 1: all; 3: 50 of 150)")
-    ap.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
     ap.add_argument("--solo-renders", help="bench_audio's renders (its --workdir/audio): also the FluidSynth solos")
-    ap.add_argument("--workdir", required=True, help="songs, renders and the catalog (renders are reused)")
     ap.add_argument("--json", metavar="OUT")
+
+
+def songs(args: argparse.Namespace):
+    """(split, queries): bench_audio's songs as `take_arguments` chose them."""
+    split, queries = benchdata.build(args.n_catalog, args.n_queries, args.song_seed, args.workdir, n_variation=0)
+    return split, queries[::args.every]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    take_arguments(ap, "singer")
+    ap.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
+    ap.add_argument("--workdir", required=True, help="songs, renders and the catalog (renders are reused)")
     args = ap.parse_args(argv)
 
-    split, queries = benchdata.build(args.n_catalog, args.n_queries, args.song_seed, args.workdir, n_variation=0)
-    queries = queries[::args.every]
+    split, queries = songs(args)
     res = measure(queries, split, args.conditions, args.seed, args.workdir, args.solo_renders)
     if args.json:
         with open(args.json, "w") as fh:
