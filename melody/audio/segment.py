@@ -801,7 +801,10 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
     near = int(round(STRUCK_ALONE_S / tr.hop_s))
     min_len = max(int(round(MIN_NOTE_S / tr.hop_s)), 1)
     late = int(round(INSERT_LATE_S / tr.hop_s))
-    alone = np.array([np.count_nonzero(np.abs(rows - r) <= near_rows) == 1 for r in rows])
+    close = np.diff(rows) <= near_rows           # rows are in time order: a strike's neighbours are beside it
+    alone = np.ones(len(rows), dtype=bool)
+    alone[1:] &= ~close
+    alone[:-1] &= ~close
     out = [list(span) for span in spans]
     starts = [span[0] for span in out]
     for r, key, c, single in zip(rows, keys + MIDI_LOW, frames, alone):
