@@ -13,6 +13,7 @@ from ..errors import CorruptFile, NoMelody
 from ..notes import Melody, make_notes
 from .lead import lead_line
 from .parts import check_parts, distinct_parts, part_meta
+from .played import quantised
 
 MAX_EVENTS = 2_000_000          # a file with more events than this is treated as corrupt
 MAX_TRACKS = 1_000
@@ -290,9 +291,10 @@ def _line(raw_notes, mid, ppq, tmap, envelope, played: bool) -> np.ndarray:
     on = _ticks_to_seconds(raw[:, 0], tmap)
     off = _ticks_to_seconds(raw[:, 1], tmap)
     if played:                               # a performance whose bar lines say nothing
-        from ..audio.rhythm import snap_to_beats
+        from ..audio.rhythm import beat_times, snap_to_beats
         line = lead_line(make_notes(on, off - on, raw[:, 2]), restruck_keys=True)
-        return beats_from(line, snap_to_beats(line, envelope(), ENVELOPE_HOP_S)[0])
+        line = beats_from(line, snap_to_beats(line, envelope(), ENVELOPE_HOP_S)[0])
+        return quantised(line, beat_times(envelope(), ENVELOPE_HOP_S))
     bar, beat = _bars(mid, ppq, raw[:, 0])
     return lead_line(make_notes(on, off - on, raw[:, 2], bar, beat), restruck_keys=True)
 

@@ -1,0 +1,98 @@
+"""A played part read against its own local tempo: each onset as a simple fraction of the beat it falls in.
+
+A player's onsets wander 10-40 ms around the written ones, and the tempo itself drifts and broadens into a
+phrase end. Compared note by note with the written tune, the jitter puts one played length in five further
+than DUR_FREE from the written one (BENCHMARKS.md, "Twenty-first session": the written onsets are worth
+5-50x in E). A score's onsets sit on a grid of simple fractions of the beat; a player's sit near it, at a
+tempo that changes slowly. So the part is read as a musician would transcribe it:
+
+1. the tempo is the beat tracked over every part's onsets (`melody.audio.rhythm.beat_times`), smoothed
+   (`local_beats`: each beat time fitted from its TEMPO_SPAN neighbours on either side) so that one
+   jittered onset does not move the beat, while a drift or a ritardando over a few beats does;
+2. each onset is placed in that beat (`beat_positions`) and read as the nearest quarter or third of it
+   (the one subdivision that fits the part better, as `melody.audio.rhythm._grid_fit` chooses; the part's
+   median lag behind the beats removed first);
+3. the onset is moved to that fraction of the smoothed beat, so the part keeps its own time line (a match's
+   span still points into the file) without the jitter.
+
+Where the reading is unsure, the onset stays as played: an onset further than FAR_STEP of a grid step from
+the grid (a grace note, an ornament, a note between the grid's points), and a note the grid would put on
+the same point as the previous one (two quick notes read as one: the reading would lose a note) is placed
+half a step after it instead. A part that fits no grid (free rhythm, no steady beat, a tracker lost) is left
+as played.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+TEMPO_SPAN = 2        # beats either side of a beat in its smoothed time: a drift or a two-beat ritardando
+                      # is followed, one onset's jitter is averaged over five beats
+FAR_STEP = 0.3        # an onset further than this share of a grid step from it keeps its played time
+                      # (half-way between two points is 0.5: such an onset is not the grid's)
+SUBDIVISIONS = (4, 3) # quarters of a beat (sixteenths in 2/4 and 4/4), or thirds (triplets, compound time)
+MIN_FIT_SHARE = 0.6   # the part is read on the grid only where this share of its onsets are within FAR_STEP
+
+
+def local_beats(beats: np.ndarray, span: int = TEMPO_SPAN) -> np.ndarray:
+    """Each beat time replaced by the value at its index of a straight line fitted (least squares) to the
+    beats within `span` indices of it: a tempo that changes over a few beats is kept, a beat the tracker
+    placed on one early or late onset is pulled back. Fewer than three beats are returned as they are."""
+    beats = np.asarray(beats, dtype="f8")
+    n = len(beats)
+    if n < 3:
+        return beats.copy()
+    out = np.empty(n)
+    for k in range(n):
+        lo, hi = max(k - span, 0), min(k + span + 1, n)
+        idx = np.arange(lo, hi, dtype="f8")
+        slope, intercept = np.polyfit(idx, beats[lo:hi], 1)
+        out[k] = intercept + slope * k
+    return np.maximum.accumulate(out)
+
+
+def grid_reading(pos: np.ndarray) -> tuple[np.ndarray, int, np.ndarray] | None:
+    """(grid position of each onset in beats, subdivision, which onsets are on the grid) for onsets at
+    fractional beat positions `pos`, or None where too few fit either subdivision (MIN_FIT_SHARE). The
+    part's median lag behind the beat is removed first; the subdivision is the one whose onsets lie closer
+    to it (75th percentile of the distance, in beats)."""
+    best = None
+    for sub in SUBDIVISIONS:
+        raw = pos - np.round(pos * sub) / sub
+        lag = float(np.median(raw))
+        grid = np.round((pos - lag) * sub) / sub
+        off = np.abs(pos - lag - grid) * sub                 # in grid steps
+        near = off <= FAR_STEP
+        spread = float(np.percentile(np.abs(pos - lag - grid), 75))
+        if best is None or spread < best[0]:
+            best = (spread, grid + lag, sub, near)
+    _, grid, sub, near = best
+    if near.mean() < MIN_FIT_SHARE:
+        return None
+    return grid, sub, near
+
+
+def quantised(line: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """The line with its onsets read against the local tempo of `beats` (tracked beat times, seconds): see
+    the module docstring. Each note keeps its pitch, length and marks; a line that fits no grid, or
+    fewer than four beats, comes back unchanged."""
+    from ..audio.rhythm import beat_positions, times_at
+
+    if len(line) < 3 or len(beats) < 4:
+        return line
+    smooth = local_beats(beats)
+    onset = line["onset"].astype("f8")
+    pos = beat_positions(onset, smooth)
+    reading = grid_reading(pos)
+    if reading is None:
+        return line
+    grid, sub, near = reading
+    step = 1.0 / sub
+    placed = np.where(near, grid, pos)
+    for i in range(1, len(placed)):                         # keep every note, in order
+        if placed[i] <= placed[i - 1] + 1e-9:
+            placed[i] = max(pos[i], placed[i - 1] + 0.5 * step) if not near[i] else placed[i - 1] + 0.5 * step
+    new_onset = np.maximum(times_at(placed, smooth), 0.0)
+    new_onset = np.maximum.accumulate(new_onset)
+    out = line.copy()
+    out["onset"] = new_onset
+    return out
