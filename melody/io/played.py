@@ -15,11 +15,10 @@ tempo that changes slowly. So the part is read as a musician would transcribe it
 3. the onset is moved to that fraction of the smoothed beat, so the part keeps its own time line (a match's
    span still points into the file) without the jitter.
 
-Where the reading is unsure, the onset stays as played: an onset further than FAR_STEP of a grid step from
-the grid (a grace note, an ornament, a note between the grid's points), and a note the grid would put on
-the same point as the previous one (two quick notes read as one: the reading would lose a note) is placed
-half a step after it instead. A part that fits no grid (free rhythm, no steady beat, a tracker lost) is left
-as played.
+Every onset goes to its nearest grid point: one half-way between two points is as far from its written
+place either way, as played or moved. A note the grid would put on the same point as the previous one (a
+grace note, a quick ornament: the reading would lose a note) is placed half a step after it instead. A part
+that fits no grid (free rhythm, no steady beat, a tracker lost) is left as played.
 """
 from __future__ import annotations
 
@@ -27,10 +26,10 @@ import numpy as np
 
 TEMPO_SPAN = 2        # beats either side of a beat in its smoothed time: a drift or a two-beat ritardando
                       # is followed, one onset's jitter is averaged over five beats
-FAR_STEP = 0.3        # an onset further than this share of a grid step from it keeps its played time
-                      # (half-way between two points is 0.5: such an onset is not the grid's)
 SUBDIVISIONS = (4, 3) # quarters of a beat (sixteenths in 2/4 and 4/4), or thirds (triplets, compound time)
-MIN_FIT_SHARE = 0.6   # the part is read on the grid only where this share of its onsets are within FAR_STEP
+FIT_STEP = 0.25       # the part is read on the grid only where three quarters of its onsets lie within this
+                      # share of a step of it (onsets at random: 0.375; the recordings' reader's rule,
+                      # `melody.audio.rhythm.MAX_RESIDUAL_STEP`)
 
 
 def local_beats(beats: np.ndarray, span: int = TEMPO_SPAN) -> np.ndarray:
@@ -50,9 +49,9 @@ def local_beats(beats: np.ndarray, span: int = TEMPO_SPAN) -> np.ndarray:
     return np.maximum.accumulate(out)
 
 
-def grid_reading(pos: np.ndarray) -> tuple[np.ndarray, int, np.ndarray] | None:
-    """(grid position of each onset in beats, subdivision, which onsets are on the grid) for onsets at
-    fractional beat positions `pos`, or None where too few fit either subdivision (MIN_FIT_SHARE). The
+def grid_reading(pos: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """(grid position of each onset in beats, subdivision) for onsets at
+    fractional beat positions `pos`, or None where they fit neither subdivision (FIT_STEP). The
     part's median lag behind the beat is removed first; the subdivision is the one whose onsets lie closer
     to it (75th percentile of the distance, in beats)."""
     best = None
@@ -61,14 +60,13 @@ def grid_reading(pos: np.ndarray) -> tuple[np.ndarray, int, np.ndarray] | None:
         lag = float(np.median(raw))
         grid = np.round((pos - lag) * sub) / sub
         off = np.abs(pos - lag - grid) * sub                 # in grid steps
-        near = off <= FAR_STEP
-        spread = float(np.percentile(np.abs(pos - lag - grid), 75))
+        spread = float(np.percentile(off, 75)) / sub         # in beats: the finer grid must fit closer
         if best is None or spread < best[0]:
-            best = (spread, grid + lag, sub, near)
-    _, grid, sub, near = best
-    if near.mean() < MIN_FIT_SHARE:
+            best = (spread, grid + lag, sub)
+    spread, grid, sub = best
+    if spread * sub > FIT_STEP:
         return None
-    return grid, sub, near
+    return grid, sub
 
 
 def quantised(line: np.ndarray, beats: np.ndarray) -> np.ndarray:
@@ -85,12 +83,11 @@ def quantised(line: np.ndarray, beats: np.ndarray) -> np.ndarray:
     reading = grid_reading(pos)
     if reading is None:
         return line
-    grid, sub, near = reading
-    step = 1.0 / sub
-    placed = np.where(near, grid, pos)
+    grid, sub = reading
+    placed = grid.copy()
     for i in range(1, len(placed)):                         # keep every note, in order
         if placed[i] <= placed[i - 1] + 1e-9:
-            placed[i] = max(pos[i], placed[i - 1] + 0.5 * step) if not near[i] else placed[i - 1] + 0.5 * step
+            placed[i] = placed[i - 1] + 0.5 / sub
     new_onset = np.maximum(times_at(placed, smooth), 0.0)
     new_onset = np.maximum.accumulate(new_onset)
     out = line.copy()

@@ -1,0 +1,106 @@
+"""A played MIDI part read against its own local tempo (`melody.io.played`)."""
+import numpy as np
+import pytest
+
+from melody.io import load
+from melody.io.played import grid_reading, local_beats, quantised
+from melody.notes import make_notes
+from melody.testing import Track, write_midi
+
+# a tune's rhythm in beats: quarters, eighths, a dotted figure, sixteenths, a half note
+RHYTHM = [1, 0.5, 0.5, 1, 0.75, 0.25, 1, 0.5, 0.5, 0.25, 0.25, 0.5, 2, 1, 0.5, 0.5, 1, 1, 0.5, 0.5, 2]
+
+
+def _played_seconds(beats, period=0.55, drift=0.08):
+    """Written beats -> seconds at a tempo that slows by `drift` over the tune."""
+    beats = np.asarray(beats, dtype="f8")
+    length = beats.max() + 1
+    return period * (beats + 0.5 * drift * beats ** 2 / length)
+
+
+def _written():
+    onsets = np.concatenate([[0.0], np.cumsum(RHYTHM[:-1])])
+    return onsets, np.array(RHYTHM, dtype="f8")
+
+
+def test_local_beats_keeps_a_steady_drift_and_pulls_back_one_late_beat():
+    steady = 0.5 * np.arange(16) + 0.003 * np.arange(16) ** 2 / 16     # slowing a little
+    assert np.allclose(local_beats(steady), steady, atol=0.004)
+    late = steady.copy()
+    late[8] += 0.06                                                     # the tracker caught a late onset
+    assert abs(local_beats(late)[8] - steady[8]) < 0.03
+    assert np.all(np.diff(local_beats(late)) > 0)
+
+
+def _grid_reading_reference(pos, sub):
+    """Plain reading: remove the median lag from the nearest 1/sub, round each onset to the grid."""
+    raw = [p - round(p * sub) / sub for p in pos]
+    lag = sorted(raw)[len(raw) // 2] if len(raw) % 2 else 0.5 * sum(sorted(raw)[len(raw) // 2 - 1:len(raw) // 2 + 1])
+    return [round((p - lag) * sub) / sub + lag for p in pos]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grid_reading_agrees_with_a_plain_reference(seed):
+    rng = np.random.default_rng(seed)
+    onsets, _ = _written()
+    for sub, written in ((4, onsets), (3, np.cumsum(rng.choice([1 / 3, 2 / 3, 1.0], 24)))):
+        pos = written + rng.normal(0, 0.03, len(written)) + 0.02
+        grid, got_sub = grid_reading(pos)
+        assert got_sub == sub and np.allclose(grid, _grid_reading_reference(list(pos), sub))
+    assert grid_reading(np.cumsum(rng.uniform(0.13, 0.61, 40))) is None      # onsets keep no grid
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_jittered_performance_is_read_as_its_written_rhythm(seed):
+    rng = np.random.default_rng(seed)
+    onsets, lengths = _written()
+    beats = _played_seconds(np.arange(0, onsets[-1] + 3))
+    played = _played_seconds(onsets) + rng.normal(0, 0.025, len(onsets))
+    line = make_notes(played, 0.9 * np.diff(np.append(played, played[-1] + 1.0)), 60 + np.arange(len(onsets)) % 7)
+    read = quantised(line, beats)
+    assert len(read) == len(line) and list(read["pitch"]) == list(line["pitch"])
+    written_ioi = np.diff(_played_seconds(onsets))         # the written rhythm at the played tempo
+    error_read = np.abs(np.log2(np.diff(read["onset"]) / written_ioi))
+    error_played = np.abs(np.log2(np.diff(played) / written_ioi))
+    assert np.median(error_read) < 0.02 < 0.05 < np.median(error_played)
+    assert np.mean(error_read > 0.1) <= 0.5 * np.mean(error_played > 0.1)
+    moved = np.abs(read["onset"] - _played_seconds(onsets))
+    assert np.median(moved) < 0.02 and moved.max() < 0.15       # the part keeps its time line (a step: 0.14 s)
+
+
+def test_two_notes_on_one_grid_point_stay_two_in_order():
+    beats = 0.5 * np.arange(12)
+    played = np.array([0.0, 0.5, 0.53, 1.0, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5])    # a quick grace note at 0.53
+    read = quantised(make_notes(played, np.full(10, 0.2), np.arange(60, 70)), beats)
+    assert len(read) == 10 and np.all(np.diff(read["onset"]) > 0)
+    assert read["onset"][2] == pytest.approx(0.5 + 0.0625, abs=0.01)        # half a grid step after its neighbour
+
+
+def test_a_line_without_a_grid_or_without_beats_is_left_as_played():
+    rng = np.random.default_rng(4)
+    played = np.cumsum(rng.uniform(0.13, 0.61, 30))
+    line = make_notes(played, np.full(30, 0.1), np.full(30, 60))
+    assert quantised(line, 0.5 * np.arange(30)) is line
+    assert quantised(line, np.zeros(0)) is line
+
+
+def test_a_played_file_with_a_band_is_read_on_its_tracked_beat(tmp_path):
+    # the tune played with drums and a bass on the beat, slowing, the lead jittered, in a file at 120 bpm
+    rng = np.random.default_rng(5)
+    onsets, lengths = _written()
+    pitch = [62, 64, 66, 67, 69, 71, 69, 67, 66, 64, 62, 64, 66, 67, 69, 67, 66, 64, 62, 61, 62]
+    shift = rng.normal(0, 0.025, len(onsets))
+    as_played = _played_seconds(onsets) + 0.2 + shift
+    lead = [(p, s / 0.5, 0.9 * (_played_seconds(o + d) - _played_seconds(o)) / 0.5)
+            for p, s, o, d in zip(pitch, as_played, onsets, lengths)]
+    beats = np.arange(0, onsets[-1] + lengths[-1])
+    beat_s = _played_seconds(beats) + 0.2 + rng.normal(0, 0.01, len(beats))
+    drums = Track("Drums", is_drum=True, notes=[(36 if b % 2 == 0 else 38, s / 0.5, 0.1) for b, s in zip(beats, beat_s)])
+    bass = Track("Bass", program=33, notes=[(38, s / 0.5, 0.4) for s in beat_s])
+    (melody,) = load(write_midi(tmp_path / "played.mid", [Track("Melody", notes=lead), bass, drums], bpm=120))
+    assert melody.meta.get("played") is True and len(melody.notes) == len(onsets)
+    written_ioi = np.diff(_played_seconds(onsets))
+    error_read = np.abs(np.log2(np.diff(melody.notes["onset"]) / written_ioi))
+    error_played = np.abs(np.log2(np.diff(as_played) / written_ioi))
+    assert np.median(error_read) < 0.5 * np.median(error_played)
+    assert np.mean(error_read > 0.1) < np.mean(error_played > 0.1)
