@@ -17,8 +17,14 @@ tempo that changes slowly. So the part is read as a musician would transcribe it
 
 Every onset goes to its nearest grid point: one half-way between two points is as far from its written
 place either way, as played or moved. A note the grid would put on the same point as the previous one (a
-grace note, a quick ornament: the reading would lose a note) is placed half a step after it instead. A part
-that fits no grid (free rhythm, no steady beat, a tracker lost) is left as played.
+grace note, a quick ornament: the reading would lose a note) is placed half a step after it instead.
+
+A part is read wherever a beat is tracked (a steady pulse in its own or the other parts' onsets). How close
+its onsets lie to the grid does not decide it: a phrase swung and jittered at once lies as far from either
+grid as onsets at random (a third of a step at the 75th percentile), yet its tracked beat is right, and read
+on it the played lengths come closer to the written ones (BENCHMARKS.md, "Twenty-second session"). Moved at
+most half a step, an onset of a free rhythm read on a beat it does not keep moves no further than a player's
+jitter would; a part without a tracked beat (no steady pulse, a tracker lost) is left as played.
 """
 from __future__ import annotations
 
@@ -27,9 +33,6 @@ import numpy as np
 TEMPO_SPAN = 2        # beats either side of a beat in its smoothed time: a drift or a two-beat ritardando
                       # is followed, one onset's jitter is averaged over five beats
 SUBDIVISIONS = (4, 3) # quarters of a beat (sixteenths in 2/4 and 4/4), or thirds (triplets, compound time)
-FIT_STEP = 0.25       # the part is read on the grid only where three quarters of its onsets lie within this
-                      # share of a step of it (onsets at random: 0.375; the recordings' reader's rule,
-                      # `melody.audio.rhythm.MAX_RESIDUAL_STEP`)
 
 
 def local_beats(beats: np.ndarray, span: int = TEMPO_SPAN) -> np.ndarray:
@@ -49,30 +52,25 @@ def local_beats(beats: np.ndarray, span: int = TEMPO_SPAN) -> np.ndarray:
     return np.maximum.accumulate(out)
 
 
-def grid_reading(pos: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """(grid position of each onset in beats, subdivision) for onsets at
-    fractional beat positions `pos`, or None where they fit neither subdivision (FIT_STEP). The
-    part's median lag behind the beat is removed first; the subdivision is the one whose onsets lie closer
-    to it (75th percentile of the distance, in beats)."""
+def grid_reading(pos: np.ndarray) -> tuple[np.ndarray, int]:
+    """(grid position of each onset in beats, subdivision) for onsets at fractional beat positions `pos`.
+    The part's median lag behind the beat is removed first; the subdivision is the one whose onsets lie
+    closer to it (75th percentile of the distance, in beats)."""
     best = None
     for sub in SUBDIVISIONS:
         raw = pos - np.round(pos * sub) / sub
         lag = float(np.median(raw))
         grid = np.round((pos - lag) * sub) / sub
-        off = np.abs(pos - lag - grid) * sub                 # in grid steps
-        spread = float(np.percentile(off, 75)) / sub         # in beats: the finer grid must fit closer
+        spread = float(np.percentile(np.abs(pos - lag - grid), 75))     # in beats: a finer grid must fit closer
         if best is None or spread < best[0]:
             best = (spread, grid + lag, sub)
-    spread, grid, sub = best
-    if spread * sub > FIT_STEP:
-        return None
-    return grid, sub
+    return best[1], best[2]
 
 
 def quantised(line: np.ndarray, beats: np.ndarray) -> np.ndarray:
     """The line with its onsets read against the local tempo of `beats` (tracked beat times, seconds): see
-    the module docstring. Each note keeps its pitch, length and marks; a line that fits no grid, or
-    fewer than four beats, comes back unchanged."""
+    the module docstring. Each note keeps its pitch, length and marks; a line of fewer than three notes,
+    or with fewer than four beats, comes back unchanged."""
     from ..audio.rhythm import beat_positions, times_at
 
     if len(line) < 3 or len(beats) < 4:
@@ -80,10 +78,7 @@ def quantised(line: np.ndarray, beats: np.ndarray) -> np.ndarray:
     smooth = local_beats(beats)
     onset = line["onset"].astype("f8")
     pos = beat_positions(onset, smooth)
-    reading = grid_reading(pos)
-    if reading is None:
-        return line
-    grid, sub = reading
+    grid, sub = grid_reading(pos)
     placed = grid.copy()
     for i in range(1, len(placed)):                         # keep every note, in order
         if placed[i] <= placed[i - 1] + 1e-9:
