@@ -12,6 +12,7 @@ from .. import align
 from ..align import fast, sieve
 from ..errors import CatalogError, MelodyError
 from ..io import is_supported, load
+from ..io.played import read_view
 from ..meter import melody_with_guessed_beats
 from ..swing import straightened
 from ..notes import MIN_NOTES, Melody
@@ -355,6 +356,10 @@ class Catalog:
             if straight is not None:
                 sqf = p.query_features(straight)
                 views.append(View(straight, sqf, p, *self._stage1(sqf, p, params, null)))
+            read = read_view(query)               # a part played: read against its local tempo as well
+            if read is not None:
+                rqf = p.query_features(read)
+                views.append(View(read, rqf, p, *self._stage1(rqf, p, params, null)))
         order, evalues, _ = rescore_views(views, pitch_params, null_rows=null)
         return np.max([v.s1 for v in views], axis=0), evalues, order
 

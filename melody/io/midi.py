@@ -258,6 +258,9 @@ def load_midi(path: str, parts: str = "lead") -> list[Melody]:
         meta = {"track": voice["name"], "track_index": key[0], "channel": key[1]}
         if played[key]:
             meta["played"] = True        # read as played, without bars (`_line`): the search grades its rhythm
+            read = quantised(lines[key], envelope.beats())
+            if read is not lines[key]:   # and read against its local tempo: the search's second view
+                meta["read_onsets"] = [round(float(t), 6) for t in read["onset"]]
         if parts == "all":
             name = voice["name"].strip() or f"track {key[0]} channel {key[1] + 1} program {voice.get('program', 0)}"
             meta.update(program=voice.get("program", 0), **part_meta(index, name))
@@ -269,7 +272,14 @@ class _Envelope:
     """The onset envelope of every part's notes (ENVELOPE_HOP_S a frame), made on first use."""
 
     def __init__(self, voices, tmap):
-        self.voices, self.tmap, self.env = voices, tmap, None
+        self.voices, self.tmap, self.env, self.tracked = voices, tmap, None, None
+
+    def beats(self) -> np.ndarray:
+        """The beat tracked on the envelope (`melody.audio.rhythm.beat_times`; empty where none is)."""
+        if self.tracked is None:
+            from ..audio.rhythm import beat_times
+            self.tracked = beat_times(self(), ENVELOPE_HOP_S)
+        return self.tracked
 
     def __call__(self) -> np.ndarray | None:
         if self.env is None:
@@ -291,10 +301,9 @@ def _line(raw_notes, mid, ppq, tmap, envelope, played: bool) -> np.ndarray:
     on = _ticks_to_seconds(raw[:, 0], tmap)
     off = _ticks_to_seconds(raw[:, 1], tmap)
     if played:                               # a performance whose bar lines say nothing
-        from ..audio.rhythm import beat_times, snap_to_beats
+        from ..audio.rhythm import snap_to_beats
         line = lead_line(make_notes(on, off - on, raw[:, 2]), restruck_keys=True)
-        line = beats_from(line, snap_to_beats(line, envelope(), ENVELOPE_HOP_S)[0])
-        return quantised(line, beat_times(envelope(), ENVELOPE_HOP_S))
+        return beats_from(line, snap_to_beats(line, envelope(), ENVELOPE_HOP_S)[0])
     bar, beat = _bars(mid, ppq, raw[:, 0])
     return lead_line(make_notes(on, off - on, raw[:, 2], bar, beat), restruck_keys=True)
 

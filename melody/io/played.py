@@ -88,3 +88,17 @@ def quantised(line: np.ndarray, beats: np.ndarray) -> np.ndarray:
     out = line.copy()
     out["onset"] = new_onset
     return out
+
+
+def read_view(melody):
+    """The melody with its onsets as read against its local tempo (meta "read_onsets", set by the MIDI
+    reader on a part read as played), or None where it has none: `melody.catalog.Catalog.search` ranks a
+    played part both ways."""
+    from ..notes import Melody
+
+    onsets = melody.meta.get("read_onsets")
+    if onsets is None or len(onsets) != len(melody.notes):
+        return None
+    notes = melody.notes.copy()
+    notes["onset"] = np.asarray(onsets, dtype=notes["onset"].dtype)
+    return Melody(notes, melody.title, melody.composer, melody.source, melody.index, melody.meta)
