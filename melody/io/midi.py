@@ -33,7 +33,8 @@ GRID_SHARE = 0.5
 # are (`melody.audio.rhythm.snap_to_beats`): the beat is tracked on an onset envelope of every part's note
 # onsets (the band's drums and chords included), ENVELOPE_HOP_S a frame, each onset a decaying pulse
 # (ENVELOPE_DECAY per frame), where the part's onsets fit that beat's grid (`beats_from`; unknown where they
-# fit none).
+# fit none). Such a part is also read against its local tempo (`melody.io.played`: meta "read_onsets", a
+# second view for the search).
 ENVELOPE_HOP_S = 0.01
 ENVELOPE_DECAY = (1.0, 0.5, 0.25)
 ENVELOPE_MAX_S = 4 * 3600.0   # a file whose notes run longer is left without marks (no envelope of absurd length)

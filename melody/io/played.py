@@ -1,10 +1,10 @@
 """A played part read against its own local tempo: each onset as a simple fraction of the beat it falls in.
 
 A player's onsets wander 10-40 ms around the written ones, and the tempo itself drifts and broadens into a
-phrase end. Compared note by note with the written tune, the jitter puts one played length in five further
+phrase end. Compared note by note with the written tune, the jitter puts one played length in six further
 than DUR_FREE from the written one (BENCHMARKS.md, "Twenty-first session": the written onsets are worth
-5-50x in E). A score's onsets sit on a grid of simple fractions of the beat; a player's sit near it, at a
-tempo that changes slowly. So the part is read as a musician would transcribe it:
+up to 5-50x in E). A score's onsets sit on a grid of simple fractions of the beat; a player's sit near it,
+at a tempo that changes slowly. So the part is read as a musician would transcribe it:
 
 1. the tempo is the beat tracked over every part's onsets (`melody.audio.rhythm.beat_times`), smoothed
    (`local_beats`: each beat time fitted from its TEMPO_SPAN neighbours on either side) so that one
@@ -12,19 +12,27 @@ tempo that changes slowly. So the part is read as a musician would transcribe it
 2. each onset is placed in that beat (`beat_positions`) and read as the nearest quarter or third of it
    (the one subdivision that fits the part better, as `melody.audio.rhythm._grid_fit` chooses; the part's
    median lag behind the beats removed first);
-3. the onset is moved to that fraction of the smoothed beat, so the part keeps its own time line (a match's
-   span still points into the file) without the jitter.
+3. the onset is moved to that fraction of the smoothed beat, so the part keeps its own time line without
+   the jitter.
 
 Every onset goes to its nearest grid point: one half-way between two points is as far from its written
 place either way, as played or moved. A note the grid would put on the same point as the previous one (a
 grace note, a quick ornament: the reading would lose a note) is placed half a step after it instead.
 
-A part is read wherever a beat is tracked (a steady pulse in its own or the other parts' onsets). How close
-its onsets lie to the grid does not decide it: a phrase swung and jittered at once lies as far from either
-grid as onsets at random (a third of a step at the 75th percentile), yet its tracked beat is right, and read
-on it the played lengths come closer to the written ones (BENCHMARKS.md, "Twenty-second session"). Moved at
-most half a step, an onset of a free rhythm read on a beat it does not keep moves no further than a player's
-jitter would; a part without a tracked beat (no steady pulse, a tracker lost) is left as played.
+A part is read wherever a beat is tracked. How close its onsets lie to the grid does not decide it: a
+phrase swung and jittered at once lies as far from either grid as onsets at random (a third of a step at
+the 75th percentile), yet its tracked beat is right. Moved at most half a step, an onset of a free rhythm
+read on a beat it does not keep moves no further than a player's jitter would; a part without a tracked
+beat (no steady pulse, a tracker lost) is not read.
+
+The reading is a second view, not the notes: the MIDI reader keeps the notes as played and gives the read
+onsets in meta "read_onsets" (`melody.io.midi.load_midi`), and `melody.catalog.Catalog.search` ranks the
+part both ways (`read_view`), each reference keeping the better, corrected for taking the better of two
+(`melody.score.rescore.rescore_views`). Read in place of the played onsets, the lengths came closer to the
+written ones (past DUR_FREE: 17% of a timing phrase's steps → 8%), yet the true E-values moved both ways
+(median x1.0): where the reading errs (a triplet read as sixteenths, a ritardando's last notes past the
+tracked beats) it costs as much as the jitter did, and cleaner lengths lift chance partners too
+(BENCHMARKS.md, "Twenty-second session").
 """
 from __future__ import annotations
 
