@@ -38,9 +38,12 @@ from __future__ import annotations
 
 import numpy as np
 
-TEMPO_SPAN = 2        # beats either side of a beat in its smoothed time: a drift or a two-beat ritardando
-                      # is followed, one onset's jitter is averaged over five beats
-SUBDIVISIONS = (4, 3) # quarters of a beat (sixteenths in 2/4 and 4/4), or thirds (triplets, compound time)
+# Beats either side of a beat in its smoothed time: a drift is followed, one onset's jitter is averaged over
+# five beats. Set beforehand; on bench_accuracy's played phrases (seeds 0, 1) spans of 1 and 3 read the
+# lengths about as well (BENCHMARKS.md, "Twenty-second session"), and none follows a ritardando's last
+# notes where the tracker's beats stop before them (they go on at the last beat's period).
+TEMPO_SPAN = 2
+SUBDIVISIONS = (4, 3)   # quarters of a beat (sixteenths in 2/4 and 4/4), or thirds (triplets, compound time)
 
 
 def local_beats(beats: np.ndarray, span: int = TEMPO_SPAN) -> np.ndarray:
