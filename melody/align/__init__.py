@@ -244,8 +244,6 @@ DEFAULT_PITCH_PARAMS[P.P_DUR_FADE] = 0.0  # log2 past P_DUR_FREE over which a le
 DEFAULT_PITCH_PARAMS[P.P_RESUME] = 0.0    # > 0: the phrase resumed after notes the query inserted, at this cost
 DEFAULT_PITCH_PARAMS[P.P_RESUME_SPAN] = 2.0  # ... at most this many reference steps after the earlier alignment left it
 DEFAULT_PITCH_PARAMS[P.P_RESUME_BEAT] = 1.0  # ... only where the resumed pair keeps its place in the bar (0: anywhere)
-DEFAULT_PITCH_PARAMS[P.P_RESUME_GAP] = 8.0  # ... after at most this many notes the query inserted (a bar)
-DEFAULT_PITCH_PARAMS[P.P_RESUME_MIN] = 0.0  # ... only where the part before scored at least this
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],

@@ -112,8 +112,8 @@ from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
     P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_RESTATE, P_RESTATE_SPAN, \
-    P_DUR_FADE, P_RESUME, P_RESUME_SPAN, P_RESUME_BEAT, P_RESUME_GAP, P_RESUME_MIN = range(28)
-N_PITCH_PARAMS = 28
+    P_DUR_FADE, P_RESUME, P_RESUME_SPAN, P_RESUME_BEAT = range(26)
+N_PITCH_PARAMS = 26
 N_TRANSPOSITIONS = 12
 
 
@@ -256,20 +256,18 @@ def _graded_note(dev, tab, tabq):
 
 
 @njit(cache=True, error_model="numpy")
-def _restated(reach, Hprev, n, span, restate, T, row):
+def _restated(reach, Hprev, n, span, restate, T):
     """P_RESTATE: fold the previous query row's scores (Hprev, (>= n+1, 12)) into reach[0] (per reference
     step and transposition, the best score of an alignment ending there in the query's rows so far), and
     keep reach[1][j] = the best of reach[0] over reference steps j..j+span, less `restate`: a further
     statement starting after step j restates the same passage if an earlier one ended at most `span` steps
     after j. Only a new best above `restate` can raise a floor (floors are never below 0), so only those
-    update the span + 1 windows that hold them. reach[2][e] keeps the query row (`row`) where reach[0][e]'s
-    alignment ended (P_RESUME)."""
+    update the span + 1 windows that hold them."""
     for e in range(n + 1):
         for k in range(T):
             v = Hprev[e, k]
             if v > reach[0, e, k]:
                 reach[0, e, k] = v
-                reach[2, e, k] = row
                 if v > restate:
                     for lo in range(max(e - span, 0), e + 1):
                         reach[1, lo, k] = max(reach[1, lo, k], v - restate)
@@ -305,8 +303,6 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
     resume = p[P_RESUME] if span > 0 else 0.0
     rspan = int(p[P_RESUME_SPAN])
     beat = p[P_RESUME_BEAT] != 0.0
-    inserted = p[P_RESUME_GAP]
-    first = max(p[P_RESUME_MIN], resume)
     T = N_TRANSPOSITIONS
     for k in range(T):
         done[0, k] = 0.0
@@ -316,7 +312,6 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
         for k in range(T):
             reach[0, j, k] = 0.0
             reach[1, j, k] = K.NEG
-            reach[2, j, k] = K.NEG
     for r in range(3):
         for j in range(n + 1):
             for k in range(T):
@@ -334,7 +329,7 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 done[1, k] = 0.0
                 done[2, k] = max(floor, done[0, k] - chain)
         if span > 0 and i >= 2:      # P_RESTATE: lower floors where an earlier statement ended nearby
-            _restated(reach, H[b], n, span, restate, T, i - 1)
+            _restated(reach, H[b], n, span, restate, T)
         D2 = done[2]
         for k in range(T):
             Hc[0, k] = i * gap if qg else max(D2[k], reach[1, 0, k])
@@ -385,11 +380,9 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
             tb = tabq[row]
             d = min(max(qpi - rp[j] + off, T - 1), 2 * SPAN)
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj, Fj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j], reach[1, j]
-            # P_RESUME: the phrase goes on where an earlier alignment left the reference (at most
-            # P_RESUME_SPAN steps back), after at most P_RESUME_GAP notes the query inserted (the best
-            # alignment ending at that reference step so far, if it ended that near and scored at least
-            # P_RESUME_MIN: a phrase's first part, not a chance figure of a few notes); with P_RESUME_BEAT only
-            # where the pair that resumes it keeps its place in the bar
+            # P_RESUME: the phrase goes on where an earlier alignment of the query's rows before left the
+            # reference (at most P_RESUME_SPAN steps back), after notes the query inserted; with
+            # P_RESUME_BEAT only where the pair that resumes it keeps its place in the bar
             resumes = resume > 0.0 and i < m and j < n and (
                 not beat or (Q[K.MET, i] >= 0.0 and Q[K.MET, i] == R[K.MET, j]))
             for k in range(T):
@@ -397,8 +390,7 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
                 h = max(max(h, max(Hb0[k], Hc1[k]) + gap), max(D2[k], Fj[k]))
                 if resumes:
                     for e in range(max(j - rspan, 0), j + 1):
-                        if i - reach[2, e, k] <= inserted and reach[0, e, k] >= first:
-                            h = max(h, reach[0, e, k] - resume)
+                        h = max(h, reach[0, e, k] - resume)
                 Hcj[k] = h
                 done[1, k] = max(done[1, k], h)
                 if row_end and (not rg or j == n):
@@ -494,7 +486,7 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
     nq = _moving_steps(qp, m, qs)
     mode_buf = np.empty(longest + 1, dtype=np.int64)
     done = np.empty((3, N_TRANSPOSITIONS))
-    reach = np.empty((3, longest + 1, N_TRANSPOSITIONS))
+    reach = np.empty((2, longest + 1, N_TRANSPOSITIONS))
     qminor = estimate_key(qp)[1]
     for k in range(rows.shape[0]):
         r = rows[k]
