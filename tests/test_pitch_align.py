@@ -205,12 +205,6 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                     skip = p[PK.P_REPEAT] if rp[j - 1] in (rp[j], rp[j - 2]) else p[PK.P_SKIP]
                     h = max(h, H[i - 1, j - 2] + v + skip
                             + ref_rhythm(*step(ql, i - 1, False), *step(rl, j - 1, True), p))
-                span = int(p[PK.P_RESTATE_SPAN])
-                if (p[PK.P_RESUME] > 0 and p[PK.P_CHAIN] > 0 and not qg and 0 < p[PK.P_RESTATE] < p[PK.P_CHAIN]
-                        and span > 0 and i < m and j < n
-                        and (p[PK.P_RESUME_BEAT] == 0 or (qmet[i] >= 0 and qmet[i] == rmet[j]))):
-                    # the phrase resumed where an earlier alignment left the reference (RESUME)
-                    h = max(h, H[:i, max(j - int(p[PK.P_RESUME_SPAN]), 0):j + 1].max() - p[PK.P_RESUME])
                 H[i, j] = h
         best = max(best, float(H[m, n] if rg else H[m, 1:].max() if qg else H.max()))
     return best + p[PK.P_EXACT] * ref_exact_run(qp, rp, qf.weight, ql, rl, p)
@@ -315,18 +309,6 @@ def test_a_sung_note_between_two_semitones_matches_either_in_part():
 
     assert sung(64.3) == pytest.approx(sung(64), abs=1e-9)
     assert sung(65) < sung(64.8) < sung(64.6) < sung(64)
-
-
-@FAST
-@given(melodies(), st.lists(melodies(), min_size=1, max_size=3), st.sampled_from([0.0, 0.5, 3.0, 8.0]),
-       st.sampled_from([0, 1, 2, 5]), st.booleans(), st.sampled_from([1, 3, 24]))
-def test_pitch_kernel_with_a_resumed_phrase_matches_reference(qm, refs, resume, rspan, beat, span):
-    p = PP.copy()
-    p[PK.P_CHAIN], p[PK.P_RESTATE], p[PK.P_RESTATE_SPAN] = 8.0, 6.0, span
-    p[PK.P_RESUME], p[PK.P_RESUME_SPAN], p[PK.P_RESUME_BEAT] = resume, rspan, float(beat)
-    got = kernel_pitch_score(qm, refs, p)
-    want = [ref_pitch_score(qm, rm, p) for rm in refs]
-    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)   # log2 domain vs ratios
 
 
 @FAST
@@ -677,29 +659,3 @@ def test_a_passage_is_compared_with_the_catalogs_passages_whole_only(tmp_path):
     lam, log_k = rescore.fit_null(whole, np.ones(len(p)), (rescore.LAMBDA_WHOLE, rescore.K_WHOLE))
     np.testing.assert_allclose(ev, len(p) * -np.expm1(-np.exp(log_k - lam * whole)), rtol=1e-9)
     assert order[0] == 7
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_a_phrase_resumed_after_an_inserted_bar_counts_both_halves_and_only_in_order(seed):
-    # a reference phrase A B amid other material; the query sings A, six notes of its own, then B (an
-    # inserted bar): with P_RESUME the alignment resumes B where A left the reference, at that cost instead
-    # of six gaps; sung B then A (out of order) gains nothing
-    rng = np.random.default_rng(seed)
-    a, b = _random_tune(rng, 10), _random_tune(rng, 10)
-    ref = _joined([_random_tune(rng, 20), a, b, _random_tune(rng, 20)])
-    verse, inserted = _random_tune(rng, 16), _random_tune(rng, 6)
-    p = PP.copy()
-    p[PK.P_EXACT], p[PK.P_RESUME_BEAT] = 0.0, 0.0
-    resumed = p.copy()
-    resumed[PK.P_RESUME] = 5.0
-    halves = [kernel_pitch_score(_joined([x], 2), [ref], p)[0] for x in (a, b)]
-    song = _joined([verse, a, inserted, b, verse], 2)
-    with_resume = kernel_pitch_score(song, [ref], resumed)[0]
-    assert with_resume >= sum(halves) - resumed[PK.P_RESUME] - 1e-6
-    assert with_resume > kernel_pitch_score(song, [ref], p)[0] + 3.0
-    swapped = _joined([verse, b, inserted, a, verse], 2)
-    assert kernel_pitch_score(swapped, [ref], resumed)[0] == pytest.approx(kernel_pitch_score(swapped, [ref], p)[0])
-    # a query whose place in the bar is unknown resumes only where P_RESUME_BEAT is off
-    beat = resumed.copy()
-    beat[PK.P_RESUME_BEAT] = 1.0
-    assert kernel_pitch_score(song, [ref], beat)[0] == pytest.approx(kernel_pitch_score(song, [ref], p)[0])

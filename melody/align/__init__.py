@@ -241,9 +241,6 @@ DEFAULT_PITCH_PARAMS[P.P_CHAIN] = 25.0    # a further query-disjoint alignment (
 DEFAULT_PITCH_PARAMS[P.P_RESTATE] = 20.0  # ... less only this where it restates the passage an earlier one matched
 DEFAULT_PITCH_PARAMS[P.P_RESTATE_SPAN] = 24.0  # ... i.e. starts at most this many reference steps before its end
 DEFAULT_PITCH_PARAMS[P.P_DUR_FADE] = 0.0  # log2 past P_DUR_FREE over which a length ratio's credit fades to the penalty
-DEFAULT_PITCH_PARAMS[P.P_RESUME] = 0.0    # > 0: the phrase resumed after notes the query inserted, at this cost
-DEFAULT_PITCH_PARAMS[P.P_RESUME_SPAN] = 2.0  # ... at most this many reference steps after the earlier alignment left it
-DEFAULT_PITCH_PARAMS[P.P_RESUME_BEAT] = 1.0  # ... only where the resumed pair keeps its place in the bar (0: anywhere)
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],

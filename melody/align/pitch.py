@@ -112,8 +112,8 @@ from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
     P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_RESTATE, P_RESTATE_SPAN, \
-    P_DUR_FADE, P_RESUME, P_RESUME_SPAN, P_RESUME_BEAT = range(26)
-N_PITCH_PARAMS = 26
+    P_DUR_FADE = range(23)
+N_PITCH_PARAMS = 23
 N_TRANSPOSITIONS = 12
 
 
@@ -300,9 +300,6 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
     chain = p[P_CHAIN] if (p[P_CHAIN] > 0.0 and not (qg or rg)) else 0.0
     restate = p[P_RESTATE]
     span = int(p[P_RESTATE_SPAN]) if (chain > 0.0 and 0.0 < restate < chain) else 0
-    resume = p[P_RESUME] if span > 0 else 0.0
-    rspan = int(p[P_RESUME_SPAN])
-    beat = p[P_RESUME_BEAT] != 0.0
     T = N_TRANSPOSITIONS
     for k in range(T):
         done[0, k] = 0.0
@@ -380,17 +377,9 @@ def _pitch_local(qp, qdev, Q, m, rp, R, n, base, p, tab, H, qbits, qworth, tabq,
             tb = tabq[row]
             d = min(max(qpi - rp[j] + off, T - 1), 2 * SPAN)
             Hb1, Hb0, Ha1, Hb2, Hc1, Hcj, Fj = Hb[j - 1], Hb[j], Ha[j - 1], Hb[j2], Hc[j - 1], Hc[j], reach[1, j]
-            # P_RESUME: the phrase goes on where an earlier alignment of the query's rows before left the
-            # reference (at most P_RESUME_SPAN steps back), after notes the query inserted; with
-            # P_RESUME_BEAT only where the pair that resumes it keeps its place in the bar
-            resumes = resume > 0.0 and i < m and j < n and (
-                not beat or (Q[K.MET, i] >= 0.0 and Q[K.MET, i] == R[K.MET, j]))
             for k in range(T):
                 h = max(max(Hb1[k] + r11, Ha1[k] + r21), Hb2[k] + r12) + tb[d - k]
                 h = max(max(h, max(Hb0[k], Hc1[k]) + gap), max(D2[k], Fj[k]))
-                if resumes:
-                    for e in range(max(j - rspan, 0), j + 1):
-                        h = max(h, reach[0, e, k] - resume)
                 Hcj[k] = h
                 done[1, k] = max(done[1, k], h)
                 if row_end and (not rg or j == n):
