@@ -36,6 +36,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _evalue_threshold(text: str) -> float:
+    """--max-evalue E: a negative, zero or NaN threshold flagged nothing, silently; now a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0 (an E-value is), got {text}")
+    return value
+
+
 KINDS = "MIDI, MusicXML, .mxl, ABC, kern, or a wav/flac/ogg/mp3 recording"
 
 
@@ -89,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         _catalog_arg(p)
         _transcriber_arg(p)
         p.add_argument("--top", type=_positive_int, default=10, metavar="K", help="matches per file (default 10)")
-        p.add_argument("--max-evalue", type=float, default=None, metavar="E",
+        p.add_argument("--max-evalue", type=_evalue_threshold, default=None, metavar="E",
                        help="flag matches whose E-value is at most E (default 0.1, chosen for a false-positive rate <= 1%%)")
         p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any match is flagged")
         p.add_argument("--explain", action="store_true",
@@ -104,8 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("b", metavar="B", help="the song it may borrow from (same types)")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="a table for people (default) or JSON (each passage with its evidence)")
-    p.add_argument("--max-evalue", type=float, default=None, metavar="E",
-                   help="flag passages whose E-value (for this pair of tunes) is at most E (default 0.1)")
+    p.add_argument("--max-evalue", type=_evalue_threshold, default=None, metavar="E",
+                   help="flag passages whose E-value (counting every pair of tunes compared) is at most E "
+                        "(default 0.1)")
     p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any passage is flagged")
     _transcriber_arg(p)
 
@@ -201,15 +213,30 @@ def _max_evalue(args):
     return DEFAULT_MAX_EVALUE if args.max_evalue is None else args.max_evalue
 
 
+def _require_paths(paths):
+    """A file or folder named on the command line that is not there is a usage error (a typo), not one failed
+    file in a run that exits 0: `melody scan incomng/ --fail-on-match` in CI passed with nothing scanned."""
+    from .errors import MelodyError
+    missing = [os.fspath(p) for p in paths if not os.path.exists(p)]
+    if missing:
+        raise MelodyError(f"{', '.join(missing)}: no such file or folder")
+
+
 def cmd_index(args):
     from tqdm import tqdm
 
     from .catalog import Catalog, expand_paths
+    _require_paths(args.paths)
     cat = Catalog.open(args.catalog, create=True)
     total = len(expand_paths(args.paths))
     other = _other_files(args.paths, total)
-    with tqdm(total=total, unit="file", disable=args.quiet, file=sys.stderr, desc="indexing") as bar:
-        report = cat.index(args.paths, workers=args.workers, progress=bar.update)
+    try:
+        with tqdm(total=total, unit="file", disable=args.quiet, file=sys.stderr, desc="indexing") as bar:
+            report = cat.index(args.paths, workers=args.workers, progress=bar.update)
+    except KeyboardInterrupt:
+        print(f"melody: interrupted; the files finished so far are in {cat.path}: the same command continues "
+              "(files already indexed are skipped)", file=sys.stderr)
+        return 130
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
     print(f"added {report.added_files} files ({report.added_melodies} melodies){_reread(report)}, "
@@ -280,6 +307,7 @@ def _check_writable(path):
 
 
 def cmd_scan(args):
+    _require_paths(args.paths)
     if args.jsonl:
         _check_writable(args.jsonl)
     if args.out:

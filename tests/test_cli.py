@@ -171,7 +171,9 @@ def test_scan_fail_on_match(world, capsys):
 
 @pytest.mark.parametrize("argv", [[], ["query"], ["frobnicate"], ["query", "x.mid", "--top", "many"],
                                   ["query", "x.mid", "--format", "xml"], ["catalog"],
-                                  ["query", "x.mid", "--top", "0"], ["scan", "songs/", "--top", "-3"]])
+                                  ["query", "x.mid", "--top", "0"], ["scan", "songs/", "--top", "-3"],
+                                  ["query", "x.mid", "--max-evalue", "-1"], ["scan", "songs/", "--max-evalue", "0"],
+                                  ["compare", "a.mid", "b.mid", "--max-evalue", "nan"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -335,6 +337,19 @@ def test_missing_path_or_folder_is_named_as_such(world, capsys, tmp_path):
                            (tmp_path, "is a folder (`melody scan` searches folders)")):
         code, out, err = run(capsys, "query", path, "--catalog", world["catalog"], "--format", "json")
         assert code == 2 and json.loads(out)["error"] == f"{path}: {expected}"
+
+
+@pytest.mark.parametrize("command", [["scan"], ["scan", "--out", "RUN", "--workers", "1"], ["index"]])
+def test_scan_or_index_of_a_missing_path_is_a_usage_error(world, capsys, tmp_path, command):
+    """`melody scan incomng/ --fail-on-match` (a typo) exited 0 after "scanned 1 files: 0 flagged, 1 errors", so
+    a CI check passed with nothing scanned; `index` of a typo said "added 0 files" and exited 0."""
+    missing = tmp_path / "incomng"
+    command = [str(tmp_path / "run") if a == "RUN" else a for a in command]
+    catalog = world["catalog"] if command[0] == "scan" else tmp_path / "cat"
+    code, out, err = run(capsys, *command, world["queries"] / "original.mid", missing, "--catalog", catalog,
+                         "--quiet")
+    assert code == 2 and err.strip().splitlines() == [f"melody: error: {missing}: no such file or folder"]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cat").exists()
 
 
 def test_scan_and_index_say_what_they_skipped(world, capsys, tmp_path):
