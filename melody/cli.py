@@ -169,7 +169,7 @@ def print_result_table(result: dict, out=None):
     several = any(m.get("query_tune") for m in result["matches"])    # a file of several tunes (ABC)
     for k, m in enumerate(result["matches"], 1):
         flag = "!" if m["flagged"] else " "
-        print(f" {flag}{k:2d}. {m['title'][:40]:40s} score {m['score']:.3f}  E={m['evalue']:.2g}  "
+        print(f" {flag}{k:2d}. {m['title'][:40]:40s} score {m['score']:.3f}  E={m['evalue']:<7.2g} "
               f"{m['matched_notes']:3d} notes  query {_fmt_span(m['query_span'])} {_fmt_bars(m['query_bars'])}"
               f"  ref {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}  "
               f"transp {m['transposition']:+d} st  tempo x{m['tempo_ratio']:.2f}", file=out)
@@ -418,7 +418,7 @@ def cmd_compare(args):
           + (f" between {doc['tunes'][0]} x {doc['tunes'][1]} tunes" if several else ""))
     for k, m in enumerate(passages, 1):
         flag = "!" if m["flagged"] else " "
-        print(f" {flag}{k:2d}. E={m['evalue']:.2g} {m['matched_notes']:3d} notes  A {_fmt_span(m['query_span'])} "
+        print(f" {flag}{k:2d}. E={m['evalue']:<7.2g} {m['matched_notes']:3d} notes  A {_fmt_span(m['query_span'])} "
               f"{_fmt_bars(m['query_bars'])}  B {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}"
               f"  transp {m['transposition']:+d} st  tempo x{m['tempo_ratio']:.2f}")
         if several:

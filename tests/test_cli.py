@@ -352,6 +352,21 @@ def test_scan_or_index_of_a_missing_path_is_a_usage_error(world, capsys, tmp_pat
     assert not (tmp_path / "run").exists() and not (tmp_path / "cat").exists()
 
 
+def test_table_columns_line_up_whatever_the_evalue():
+    """"E=0.0027   17 notes" above "E=17    9 notes": the E-value's width moved every column after it."""
+    import io
+
+    from melody.cli import print_result_table
+    match = {"title": "T", "score": 0.5, "matched_notes": 12, "query_span": [1.0, 9.0], "reference_span": [0.0, 8.0],
+             "query_bars": [1, 4], "reference_bars": [1, 4], "transposition": 0, "tempo_ratio": 1.0, "flagged": False}
+    evalues = [1.3e-06, 0.0027, 17, 0.1]
+    out = io.StringIO()
+    print_result_table({"query": "q.mid", "status": "ok", "flagged": False,
+                        "matches": [dict(match, evalue=e) for e in evalues]}, out)
+    rows = [line for line in out.getvalue().splitlines() if " notes " in line]
+    assert len(rows) == len(evalues) and len({row.index(" notes ") for row in rows}) == 1
+
+
 def test_scan_and_index_say_what_they_skipped(world, capsys, tmp_path):
     folder = tmp_path / "notes"
     folder.mkdir()
