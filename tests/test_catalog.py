@@ -100,6 +100,15 @@ def test_index_commits_finished_files_as_time_passes(tmp_path, refs, monkeypatch
     assert seen == [0, 1, 2, 3, 4]      # the count before any file, then each file visible as it finishes
 
 
+def test_recordings_go_to_the_parsing_processes_one_at_a_time():
+    """Chunks of 8 gave a folder of 4 recordings (10-20 s each to transcribe) to one process of two."""
+    from melody.catalog import index_chunksize
+    assert index_chunksize([f"take{k}.wav" for k in range(4)], 2) == 1
+    assert index_chunksize(["a.mid", "b.mp3"] * 500, 2) == 1
+    assert index_chunksize([f"s{k}.mid" for k in range(13_000)], 2) == 8      # scores: few round trips
+    assert index_chunksize([f"s{k}.mid" for k in range(10)], 2) == 1          # a small folder still spreads
+
+
 def test_reindex_skips_unchanged_and_adds_changed(tmp_path, refs):
     folder, _ = refs
     cat = Catalog.create(tmp_path / "cat")
