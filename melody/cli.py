@@ -247,15 +247,18 @@ def cmd_index(args):
 
 def _announce_recordings(*paths):
     """A recording takes a while to transcribe (seconds per minute of audio): say so before the wait."""
+    from .audio.decode import _QuietStderr
     from .io import is_audio
     for path in paths:
         if is_audio(path) and os.path.isfile(path):
             try:
                 import soundfile
-                length = f" ({soundfile.info(path).duration:.0f} s of audio)"
-            except Exception:     # undecodable: the query itself reports it on one line
-                length = ""
-            print(f"melody: transcribing the melody of {path}{length}...", file=sys.stderr, flush=True)
+                with _QuietStderr():      # libmpg123 prints its resync notes for a file that is no mp3
+                    length = soundfile.info(path).duration
+            except Exception:     # undecodable: nothing will be transcribed; the query reports it on one line
+                continue
+            print(f"melody: transcribing the melody of {path} ({length:.0f} s of audio)...", file=sys.stderr,
+                  flush=True)
 
 
 SLOW_NOTICE_S = 15.0

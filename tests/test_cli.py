@@ -398,6 +398,16 @@ def test_query_of_a_recording_says_it_is_transcribing(world, capsys, tmp_path, m
     assert err.strip() == f"melody: transcribing the melody of {wav} (3 s of audio)..."
 
 
+def test_an_undecodable_recording_gives_its_one_line_and_nothing_else(world, capfd, tmp_path):
+    """A MIDI file named .mp3: libmpg123's "Note: Illegal Audio-MPEG-Header ..." lines and "transcribing the
+    melody of ..." reached the terminal (file descriptor 2) before the one-line error."""
+    fake = tmp_path / "song.mp3"
+    fake.write_bytes(open(world["queries"] / "original.mid", "rb").read())
+    code = main(["query", str(fake), "--catalog", world["catalog"]])
+    out, err = capfd.readouterr()
+    assert code == 2 and out.startswith(f"{fake}: ERROR ") and "rename it to .mid" in out and err == ""
+
+
 def test_app_server_accepts_the_uploads_the_app_promises():
     """The sidebar promises 200 MB per recording; Streamlit refused anything over 100 MB before the app saw it."""
     import tomllib
