@@ -125,12 +125,13 @@ def _parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     c = csub.add_parser("info", help="number of melodies, sources and size")
     _catalog_arg(c)
-    c.add_argument("--format", choices=("table", "json"), default="table")
+    c.add_argument("--format", choices=("table", "json"), default="table",
+                   help="a table for people (default) or JSON")
     c = csub.add_parser("build-default", help="build the default catalog: reference_tracks/ + music21's "
                         "public-domain corpus (once; later runs reuse it)")
     _catalog_arg(c)
-    c.add_argument("--workers", type=int, default=None)
-    c.add_argument("--quiet", action="store_true")
+    c.add_argument("--workers", type=int, default=None, metavar="N", help="parsing processes (default: all cores)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("app", help="start the Streamlit dashboard")
     return ap

@@ -408,6 +408,24 @@ def test_an_undecodable_recording_gives_its_one_line_and_nothing_else(world, cap
     assert code == 2 and out.startswith(f"{fake}: ERROR ") and "rename it to .mid" in out and err == ""
 
 
+def test_every_option_has_help():
+    """`melody catalog build-default --help` listed "--workers WORKERS" and "--quiet" with no word on them."""
+    import argparse
+
+    from melody.cli import _parser
+
+    def parsers(p, name="melody"):
+        yield name, p
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield from parsers(sub, f"{name} {sub_name}")
+
+    bare = [f"{name} {action.option_strings[0]}" for name, p in parsers(_parser()) for action in p._actions
+            if action.option_strings and not action.help]
+    assert not bare, bare
+
+
 def test_app_server_accepts_the_uploads_the_app_promises():
     """The sidebar promises 200 MB per recording; Streamlit refused anything over 100 MB before the app saw it."""
     import tomllib
