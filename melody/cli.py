@@ -36,6 +36,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _evalue_threshold(text: str) -> float:
+    """--max-evalue E: a negative, zero or NaN threshold flagged nothing, silently; now a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0 (an E-value is), got {text}")
+    return value
+
+
 KINDS = "MIDI, MusicXML, .mxl, ABC, kern, or a wav/flac/ogg/mp3 recording"
 
 
@@ -89,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         _catalog_arg(p)
         _transcriber_arg(p)
         p.add_argument("--top", type=_positive_int, default=10, metavar="K", help="matches per file (default 10)")
-        p.add_argument("--max-evalue", type=float, default=None, metavar="E",
+        p.add_argument("--max-evalue", type=_evalue_threshold, default=None, metavar="E",
                        help="flag matches whose E-value is at most E (default 0.1, chosen for a false-positive rate <= 1%%)")
         p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any match is flagged")
         p.add_argument("--explain", action="store_true",
@@ -104,8 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("b", metavar="B", help="the song it may borrow from (same types)")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="a table for people (default) or JSON (each passage with its evidence)")
-    p.add_argument("--max-evalue", type=float, default=None, metavar="E",
-                   help="flag passages whose E-value (for this pair of tunes) is at most E (default 0.1)")
+    p.add_argument("--max-evalue", type=_evalue_threshold, default=None, metavar="E",
+                   help="flag passages whose E-value (counting every pair of tunes compared) is at most E "
+                        "(default 0.1)")
     p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any passage is flagged")
     _transcriber_arg(p)
 
@@ -113,12 +125,13 @@ def _parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     c = csub.add_parser("info", help="number of melodies, sources and size")
     _catalog_arg(c)
-    c.add_argument("--format", choices=("table", "json"), default="table")
+    c.add_argument("--format", choices=("table", "json"), default="table",
+                   help="a table for people (default) or JSON")
     c = csub.add_parser("build-default", help="build the default catalog: reference_tracks/ + music21's "
                         "public-domain corpus (once; later runs reuse it)")
     _catalog_arg(c)
-    c.add_argument("--workers", type=int, default=None)
-    c.add_argument("--quiet", action="store_true")
+    c.add_argument("--workers", type=int, default=None, metavar="N", help="parsing processes (default: all cores)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("app", help="start the Streamlit dashboard")
     return ap
@@ -157,7 +170,7 @@ def print_result_table(result: dict, out=None):
     several = any(m.get("query_tune") for m in result["matches"])    # a file of several tunes (ABC)
     for k, m in enumerate(result["matches"], 1):
         flag = "!" if m["flagged"] else " "
-        print(f" {flag}{k:2d}. {m['title'][:40]:40s} score {m['score']:.3f}  E={m['evalue']:.2g}  "
+        print(f" {flag}{k:2d}. {m['title'][:40]:40s} score {m['score']:.3f}  E={m['evalue']:<7.2g} "
               f"{m['matched_notes']:3d} notes  query {_fmt_span(m['query_span'])} {_fmt_bars(m['query_bars'])}"
               f"  ref {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}  "
               f"transp {m['transposition']:+d} st  tempo x{m['tempo_ratio']:.2f}", file=out)
@@ -201,15 +214,30 @@ def _max_evalue(args):
     return DEFAULT_MAX_EVALUE if args.max_evalue is None else args.max_evalue
 
 
+def _require_paths(paths):
+    """A file or folder named on the command line that is not there is a usage error (a typo), not one failed
+    file in a run that exits 0: `melody scan incomng/ --fail-on-match` in CI passed with nothing scanned."""
+    from .errors import MelodyError
+    missing = [os.fspath(p) for p in paths if not os.path.exists(p)]
+    if missing:
+        raise MelodyError(f"{', '.join(missing)}: no such file or folder")
+
+
 def cmd_index(args):
     from tqdm import tqdm
 
     from .catalog import Catalog, expand_paths
+    _require_paths(args.paths)
     cat = Catalog.open(args.catalog, create=True)
     total = len(expand_paths(args.paths))
     other = _other_files(args.paths, total)
-    with tqdm(total=total, unit="file", disable=args.quiet, file=sys.stderr, desc="indexing") as bar:
-        report = cat.index(args.paths, workers=args.workers, progress=bar.update)
+    try:
+        with tqdm(total=total, unit="file", disable=args.quiet, file=sys.stderr, desc="indexing") as bar:
+            report = cat.index(args.paths, workers=args.workers, progress=bar.update)
+    except KeyboardInterrupt:
+        print(f"melody: interrupted; the files finished so far are in {cat.path}: the same command continues "
+              "(files already indexed are skipped)", file=sys.stderr)
+        return 130
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
     print(f"added {report.added_files} files ({report.added_melodies} melodies){_reread(report)}, "
@@ -220,15 +248,18 @@ def cmd_index(args):
 
 def _announce_recordings(*paths):
     """A recording takes a while to transcribe (seconds per minute of audio): say so before the wait."""
+    from .audio.decode import _QuietStderr
     from .io import is_audio
     for path in paths:
         if is_audio(path) and os.path.isfile(path):
             try:
                 import soundfile
-                length = f" ({soundfile.info(path).duration:.0f} s of audio)"
-            except Exception:     # undecodable: the query itself reports it on one line
-                length = ""
-            print(f"melody: transcribing the melody of {path}{length}...", file=sys.stderr, flush=True)
+                with _QuietStderr():      # libmpg123 prints its resync notes for a file that is no mp3
+                    length = soundfile.info(path).duration
+            except Exception:     # undecodable: nothing will be transcribed; the query reports it on one line
+                continue
+            print(f"melody: transcribing the melody of {path} ({length:.0f} s of audio)...", file=sys.stderr,
+                  flush=True)
 
 
 SLOW_NOTICE_S = 15.0
@@ -280,6 +311,7 @@ def _check_writable(path):
 
 
 def cmd_scan(args):
+    _require_paths(args.paths)
     if args.jsonl:
         _check_writable(args.jsonl)
     if args.out:
@@ -390,7 +422,7 @@ def cmd_compare(args):
           + (f" between {doc['tunes'][0]} x {doc['tunes'][1]} tunes" if several else ""))
     for k, m in enumerate(passages, 1):
         flag = "!" if m["flagged"] else " "
-        print(f" {flag}{k:2d}. E={m['evalue']:.2g} {m['matched_notes']:3d} notes  A {_fmt_span(m['query_span'])} "
+        print(f" {flag}{k:2d}. E={m['evalue']:<7.2g} {m['matched_notes']:3d} notes  A {_fmt_span(m['query_span'])} "
               f"{_fmt_bars(m['query_bars'])}  B {_fmt_span(m['reference_span'])} {_fmt_bars(m['reference_bars'])}"
               f"  transp {m['transposition']:+d} st  tempo x{m['tempo_ratio']:.2f}")
         if several:

@@ -68,6 +68,47 @@ def test_index_in_worker_processes(tmp_path, refs):
     assert report.added_files == 4 and report.added_melodies == 5 and not report.failed
 
 
+def test_interrupted_index_keeps_the_files_it_finished(tmp_path, refs):
+    """Ctrl-C during `melody index` lost every file of the unfinished 200-file batch (for recordings, an hour
+    of transcription); the files finished before the interrupt are now committed, and the next run skips them."""
+    folder, _ = refs
+    cat = Catalog.create(tmp_path / "cat")
+    done = []
+
+    def progress(n):
+        done.append(n)
+        if len(done) == 3:          # the skipped/failed count first, then one call per file: 2 files finished
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cat.index([folder], workers=1, progress=progress)
+    assert Catalog.open(tmp_path / "cat").info()["files"] == 2
+    report = Catalog.open(tmp_path / "cat").index([folder], workers=1)
+    assert len(report.skipped) == 2 and report.added_files == 2
+
+
+def test_index_commits_finished_files_as_time_passes(tmp_path, refs, monkeypatch):
+    """A slow index (recordings) commits what it finished every COMMIT_SECONDS, not only every 200 files, so
+    a reader (or a run after kill -9) sees them while the rest is still being read."""
+    import melody.catalog as catalog_module
+    monkeypatch.setattr(catalog_module, "COMMIT_SECONDS", 0.0, raising=False)
+    folder, _ = refs
+    cat = Catalog.create(tmp_path / "cat")
+    seen = []
+    cat.index([folder], workers=1,
+              progress=lambda n: seen.append(Catalog.open(tmp_path / "cat", read_only=True).info()["files"]))
+    assert seen == [0, 1, 2, 3, 4]      # the count before any file, then each file visible as it finishes
+
+
+def test_recordings_go_to_the_parsing_processes_one_at_a_time():
+    """Chunks of 8 gave a folder of 4 recordings (10-20 s each to transcribe) to one process of two."""
+    from melody.catalog import index_chunksize
+    assert index_chunksize([f"take{k}.wav" for k in range(4)], 2) == 1
+    assert index_chunksize(["a.mid", "b.mp3"] * 500, 2) == 1
+    assert index_chunksize([f"s{k}.mid" for k in range(13_000)], 2) == 8      # scores: few round trips
+    assert index_chunksize([f"s{k}.mid" for k in range(10)], 2) == 1          # a small folder still spreads
+
+
 def test_reindex_skips_unchanged_and_adds_changed(tmp_path, refs):
     folder, _ = refs
     cat = Catalog.create(tmp_path / "cat")

@@ -171,7 +171,9 @@ def test_scan_fail_on_match(world, capsys):
 
 @pytest.mark.parametrize("argv", [[], ["query"], ["frobnicate"], ["query", "x.mid", "--top", "many"],
                                   ["query", "x.mid", "--format", "xml"], ["catalog"],
-                                  ["query", "x.mid", "--top", "0"], ["scan", "songs/", "--top", "-3"]])
+                                  ["query", "x.mid", "--top", "0"], ["scan", "songs/", "--top", "-3"],
+                                  ["query", "x.mid", "--max-evalue", "-1"], ["scan", "songs/", "--max-evalue", "0"],
+                                  ["compare", "a.mid", "b.mid", "--max-evalue", "nan"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -337,6 +339,34 @@ def test_missing_path_or_folder_is_named_as_such(world, capsys, tmp_path):
         assert code == 2 and json.loads(out)["error"] == f"{path}: {expected}"
 
 
+@pytest.mark.parametrize("command", [["scan"], ["scan", "--out", "RUN", "--workers", "1"], ["index"]])
+def test_scan_or_index_of_a_missing_path_is_a_usage_error(world, capsys, tmp_path, command):
+    """`melody scan incomng/ --fail-on-match` (a typo) exited 0 after "scanned 1 files: 0 flagged, 1 errors", so
+    a CI check passed with nothing scanned; `index` of a typo said "added 0 files" and exited 0."""
+    missing = tmp_path / "incomng"
+    command = [str(tmp_path / "run") if a == "RUN" else a for a in command]
+    catalog = world["catalog"] if command[0] == "scan" else tmp_path / "cat"
+    code, out, err = run(capsys, *command, world["queries"] / "original.mid", missing, "--catalog", catalog,
+                         "--quiet")
+    assert code == 2 and err.strip().splitlines() == [f"melody: error: {missing}: no such file or folder"]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cat").exists()
+
+
+def test_table_columns_line_up_whatever_the_evalue():
+    """"E=0.0027   17 notes" above "E=17    9 notes": the E-value's width moved every column after it."""
+    import io
+
+    from melody.cli import print_result_table
+    match = {"title": "T", "score": 0.5, "matched_notes": 12, "query_span": [1.0, 9.0], "reference_span": [0.0, 8.0],
+             "query_bars": [1, 4], "reference_bars": [1, 4], "transposition": 0, "tempo_ratio": 1.0, "flagged": False}
+    evalues = [1.3e-06, 0.0027, 17, 0.1]
+    out = io.StringIO()
+    print_result_table({"query": "q.mid", "status": "ok", "flagged": False,
+                        "matches": [dict(match, evalue=e) for e in evalues]}, out)
+    rows = [line for line in out.getvalue().splitlines() if " notes " in line]
+    assert len(rows) == len(evalues) and len({row.index(" notes ") for row in rows}) == 1
+
+
 def test_scan_and_index_say_what_they_skipped(world, capsys, tmp_path):
     folder = tmp_path / "notes"
     folder.mkdir()
@@ -366,6 +396,34 @@ def test_query_of_a_recording_says_it_is_transcribing(world, capsys, tmp_path, m
     code, out, err = run(capsys, "query", wav, "--catalog", world["catalog"], "--format", "json")
     assert json.loads(out)["error"].endswith("stub")
     assert err.strip() == f"melody: transcribing the melody of {wav} (3 s of audio)..."
+
+
+def test_an_undecodable_recording_gives_its_one_line_and_nothing_else(world, capfd, tmp_path):
+    """A MIDI file named .mp3: libmpg123's "Note: Illegal Audio-MPEG-Header ..." lines and "transcribing the
+    melody of ..." reached the terminal (file descriptor 2) before the one-line error."""
+    fake = tmp_path / "song.mp3"
+    fake.write_bytes(open(world["queries"] / "original.mid", "rb").read())
+    code = main(["query", str(fake), "--catalog", world["catalog"]])
+    out, err = capfd.readouterr()
+    assert code == 2 and out.startswith(f"{fake}: ERROR ") and "rename it to .mid" in out and err == ""
+
+
+def test_every_option_has_help():
+    """`melody catalog build-default --help` listed "--workers WORKERS" and "--quiet" with no word on them."""
+    import argparse
+
+    from melody.cli import _parser
+
+    def parsers(p, name="melody"):
+        yield name, p
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield from parsers(sub, f"{name} {sub_name}")
+
+    bare = [f"{name} {action.option_strings[0]}" for name, p in parsers(_parser()) for action in p._actions
+            if action.option_strings and not action.help]
+    assert not bare, bare
 
 
 def test_app_server_accepts_the_uploads_the_app_promises():

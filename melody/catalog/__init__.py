@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -11,7 +12,7 @@ import numpy as np
 from .. import align
 from ..align import fast, sieve
 from ..errors import CatalogError, MelodyError
-from ..io import is_supported, load
+from ..io import is_audio, is_supported, load
 from ..io.played import read_view
 from ..meter import melody_with_guessed_beats
 from ..swing import straightened
@@ -33,6 +34,9 @@ SIEVE_MIN = 50_000      # catalogs at least this large are sieved before the fir
 SIEVE_SHARE = 0.02      # the share of rows, best by sieve score, that the first pass re-scores
 TAIL_SAMPLE = 1 << 16   # rows of a sieved catalog whose cheap scores fit the stage-1 E-values' tail
 TITLED_MAX = 5_000      # titles `Catalog.titled` ranks at most (the database's first by title)
+COMMIT_SECONDS = 30.0   # `Catalog.index` commits at least this often: a killed index of recordings (10-20 s
+                        # each to transcribe) loses half a minute, not a 200-file batch (an hour); scores
+                        # (hundreds a second) still commit 200 at a time, one segment file each
 
 
 def default_catalog_path() -> str:
@@ -89,6 +93,15 @@ def _load_one(path: str):
         return path, "", 0, [], f"{path}: cannot read ({exc.strerror or exc})"
     except Exception as exc:   # a parser bug must not stop a batch; report it on one line
         return path, "", 0, [], f"{path}: unexpected {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
+def index_chunksize(paths: list[str], workers: int) -> int:
+    """Files handed to a parsing process at a time. Scores parse in milliseconds, so 8 at a time saves the
+    round trips; a recording takes 10-20 s to transcribe, so chunks of 8 left all of a small folder's
+    recordings to one process (4 takes, 2 workers: one busy, one idle) and the progress bar still for minutes."""
+    if any(is_audio(p) for p in paths):
+        return 1
+    return max(1, min(8, len(paths) // (4 * workers)))
 
 
 class Catalog:
@@ -150,8 +163,9 @@ class Catalog:
         """Add every supported file under `paths`; files whose content is already indexed are skipped, unless
         an older version of melody's readers read them (``io.reader_tag``): those are read again.
 
-        Parsing runs in `workers` processes (default: all cores). Each batch of files is committed
-        atomically, so an interrupted run keeps what it finished and the next run continues.
+        Parsing runs in `workers` processes (default: all cores). Each batch of files (`batch_files`, or
+        what finished in `COMMIT_SECONDS`) is committed atomically, and an interrupted run (KeyboardInterrupt)
+        commits the files it finished before it stops, so the next run continues from there.
         ``progress`` is called with the number of files done after each file.
         """
         report = IndexReport()
@@ -179,9 +193,11 @@ class Catalog:
                 progress(len(report.skipped) + len(report.failed))
             workers = workers or os.cpu_count() or 1
             batch = []
+            committed = time.monotonic()
             pool = ProcessPoolExecutor(workers) if workers > 1 and len(pending) >= 4 else None
             try:
-                results = pool.map(_load_one, pending, chunksize=8) if pool else map(_load_one, pending)
+                results = pool.map(_load_one, pending, chunksize=index_chunksize(pending, workers)) if pool \
+                    else map(_load_one, pending)
                 for path, sha, size, melodies, error in results:
                     if error:
                         report.failed.append((path, error))
@@ -190,15 +206,16 @@ class Catalog:
                         report.added_files += 1
                         report.added_melodies += len(melodies)
                         report.reread += sha in stale
-                    if len(batch) >= batch_files:
-                        self.store.add_files(batch)
-                        batch = []
+                    if len(batch) >= batch_files or time.monotonic() - committed >= COMMIT_SECONDS:
+                        done, batch = batch, []      # handed over once: an interrupt cannot commit it twice
+                        self.store.add_files(done)
+                        committed = time.monotonic()
                     if progress:
                         progress(1)
             finally:
                 if pool:
                     pool.shutdown(cancel_futures=True)
-            self.store.add_files(batch)
+                self.store.add_files(batch)     # the files finished so far, also when interrupted (Ctrl-C)
         finally:
             self.store.unlock()
         self._packed = None
