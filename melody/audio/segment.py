@@ -14,7 +14,9 @@
    lead's recent struck notes, heard less surely than they were, while the lead is still heard above it: the
    lead's note held (``_hold_struck_lead``). Before both, a note whose octave above the network hears struck
    with it and sounding nearly as surely is moved to that octave: the lead the band doubles an octave down
-   (``_lift_octave_doubling``).
+   (``_lift_octave_doubling``). These rules read a band under the lead: a recording heard as one line, or as one
+   line and its octaves only (``fuse.octave_line``: an instrument whose octave partial the network hears as a
+   key), keeps every note.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from scipy.ndimage import median_filter
 
 from ..notes import make_notes
 from .extract import PitchTrack
-from .fuse import single_line
+from .fuse import octave_line, single_line
 from .neural import MIDI_LOW
 
 SMOOTH_FRAMES = 5
@@ -443,7 +445,8 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
         if single_line(tr.key_note):
             spans = _struck_alone(spans, tr, swing)
     spans = np.array([[s, e, held.get((s, p), p)] for s, e, p in spans], dtype="f8").reshape(-1, 3)
-    if tr.cand_midi is not None and tr.key_note is not None and not single_line(tr.key_note):
+    if (tr.cand_midi is not None and tr.key_note is not None and not single_line(tr.key_note)
+            and not octave_line(tr.key_note)):
         spans = _lift_octave_doubling(spans, tr, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
         spans = _drop_accompaniment(spans, tr.salience, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
         spans = _hold_struck_lead(spans, tr)
