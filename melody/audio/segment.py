@@ -161,6 +161,7 @@ HOLD_STRUCK, HOLD_NEAR_S, HOLD_RECENT, HOLD_HEARD, HOLD_BELOW, HOLD_ABOVE = 0.5,
 # the note kept before them (within 6: the same 2 and 3); the extra and octave notes it dropped or moved lie a
 # median 12 under it.
 HOLD_STEP = 5.0
+HOLD_PEAK = 0.6
 # The lead doubled an octave below (`_lift_octave_doubling`): a harmonic sum credits a pitch with the partials of
 # the note an octave above it (every partial of that note is an even partial of the lower one), and a band's
 # keyboard or bass often doubles the lead's note an octave down. Where the path took the lower octave and the
@@ -520,6 +521,8 @@ def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack) -> np.ndarray:
 
     struck = [struck_at(j, p) for j, p in enumerate(spans[:, 2])]
     heard = _span_activation(tr, spans)
+    attack = int(round(ACCOMP_ATTACK_S / tr.hop_s))
+    peak = np.array([tr.salience[a:max(min(int(b), a + attack), a + 1)].max() for a, b in zip(start, spans[:, 1])])
     keep = np.ones(n, dtype=bool)
     out = spans.copy()
     recent: list[int] = []
@@ -527,8 +530,9 @@ def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack) -> np.ndarray:
     for j in range(n):
         if len(recent) == HOLD_RECENT and (last < 0 or abs(out[j, 2] - out[last, 2]) > HOLD_STEP):
             floor = np.median(out[recent, 2]) - HOLD_BELOW
-            if (out[j, 2] <= floor and heard[j] < HOLD_HEARD * np.median(heard[recent])
-                    and _heard_above(tr, out[j], floor) >= HOLD_ABOVE):
+            weaker = (heard[j] < HOLD_HEARD * np.median(heard[recent])
+                      or peak[j] < HOLD_PEAK * np.median(peak[recent]))
+            if out[j, 2] <= floor and weaker and _heard_above(tr, out[j], floor) >= HOLD_ABOVE:
                 up = [o for o in (12.0, 24.0) if out[j, 2] + o > floor and struck_at(j, out[j, 2] + o)]
                 if up:
                     out[j, 2] += up[0]
