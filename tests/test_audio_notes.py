@@ -325,6 +325,16 @@ def test_a_leap_down_heard_as_surely_as_the_lead_is_kept():
     assert got["pitch"].round().tolist() == LINE
 
 
+def test_chord_tones_heard_as_surely_but_starting_far_weaker_than_the_lead_are_its_held_note():
+    """The same leap down, heard as surely as the lead (the band strikes its chord tones fresh while the lead's
+    note decays), but starting at 0.55 of the salience the lead's struck notes start with (over
+    `_drop_accompaniment`'s half): the lead's note held, not new notes."""
+    tr = _struck_line(LINE, [0.8] * len(LINE), above=HELD)
+    tr.salience[180:240] = 0.55
+    got = notes_from_track(tr)
+    assert got["pitch"].round().tolist() == [72, 76, 74, 72, 76, 74, 76, 74]
+
+
 def test_a_leap_down_with_nothing_heard_above_it_is_kept():
     """The same soft leap down with no key in the lead's register heard over it: nothing is held there, the line
     itself went down (a voice whose wide vibrato makes the network hear several keys, bench_nomelody's
