@@ -11,8 +11,8 @@
    semitones are needed).
 4. In an ensemble, a note that starts far weaker than the notes around it and lies under them is a chord
    tone of the accompaniment the path fell onto (``_drop_accompaniment``): dropped. So is a note far under the
-   lead's recent struck notes, heard less surely than they were, while the lead is still heard above it: the
-   lead's note held (``_hold_struck_lead``). Before both, a note whose octave above the network hears struck
+   lead's recent struck notes, heard less surely than they were or starting far weaker to the salience, while
+   the lead is still heard above it: the lead's note held (``_hold_struck_lead``). Before both, a note whose octave above the network hears struck
    with it and sounding nearly as surely is moved to that octave: the lead the band doubles an octave down
    (``_lift_octave_doubling``). These rules read a band under the lead: a recording heard as one line, or as one
    line and its octaves only (``fuse.octave_line``: an instrument whose octave partial the network hears as a
