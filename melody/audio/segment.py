@@ -12,9 +12,9 @@
 4. In an ensemble, a note that starts far weaker than the notes around it and lies under them is a chord
    tone of the accompaniment the path fell onto (``_drop_accompaniment``): dropped. So is a note far under the
    lead's recent struck notes, heard less surely than they were or starting far weaker to the salience, while
-   the lead is still heard above it: the lead's note held (``_hold_struck_lead``). Before both, a note whose octave above the network hears struck
-   with it and sounding nearly as surely is moved to that octave: the lead the band doubles an octave down
-   (``_lift_octave_doubling``). These rules read a band under the lead: a recording heard as one line, or as one
+   the lead is still heard above it: the lead's note held (``_hold_struck_lead``). Before both, a note whose
+   octave above the network hears struck with it and sounding nearly as surely is moved to that octave: the
+   lead the band doubles an octave down (``_lift_octave_doubling``). These rules read a band under the lead: a recording heard as one line, or as one
    line and its octaves only (``fuse.octave_line``: an instrument whose octave partial the network hears as a
    key), keeps every note.
 """
@@ -470,8 +470,7 @@ def _drop_accompaniment(spans: np.ndarray, salience: np.ndarray, attack: int) ->
     n = len(spans)
     if n < 3:
         return spans
-    start, stop = spans[:, 0].astype(np.int64), spans[:, 1].astype(np.int64)
-    peak = np.array([salience[a:max(min(b, a + attack), a + 1)].max() for a, b in zip(start, stop)])
+    peak = _start_peaks(spans, salience, attack)
     drop = np.zeros(n, dtype=bool)
     for j in range(n):
         around = [k for k in range(max(j - ACCOMP_NEIGHBOURS, 0), min(j + ACCOMP_NEIGHBOURS + 1, n)) if k != j]
@@ -485,6 +484,13 @@ def _drop_accompaniment(spans: np.ndarray, salience: np.ndarray, attack: int) ->
         if k >= 0 and out[j, 0] - out[k, 1] <= 1:
             out[k, 1] = out[j, 1]
     return out[~drop]
+
+
+def _start_peaks(spans: np.ndarray, salience: np.ndarray, attack: int) -> np.ndarray:
+    """Each span's (start frame, stop frame, ...) peak ``salience`` over its first ``attack`` frames (at least one):
+    how loud the note starts."""
+    start, stop = spans[:, 0].astype(np.int64), spans[:, 1].astype(np.int64)
+    return np.array([salience[a:max(min(b, a + attack), a + 1)].max() for a, b in zip(start, stop)])
 
 
 def _lift_octave_doubling(spans: np.ndarray, tr: PitchTrack, attack: int) -> np.ndarray:
@@ -530,8 +536,7 @@ def _hold_struck_lead(spans: np.ndarray, tr: PitchTrack) -> np.ndarray:
 
     struck = [struck_at(j, p) for j, p in enumerate(spans[:, 2])]
     heard = _span_activation(tr, spans)
-    attack = int(round(ACCOMP_ATTACK_S / tr.hop_s))
-    peak = np.array([tr.salience[a:max(min(int(b), a + attack), a + 1)].max() for a, b in zip(start, spans[:, 1])])
+    peak = _start_peaks(spans, tr.salience, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
     keep = np.ones(n, dtype=bool)
     out = spans.copy()
     recent: list[int] = []
