@@ -334,3 +334,16 @@ def test_single_line_is_what_heard_alone_is_gated_by():
     note[:70, [20, 27, 31]] = 0.6                              # mostly a chord under it: an ensemble
     assert not fuse.single_line(note)
     assert not fuse.single_line(np.zeros((50, 88), "f4"))     # nothing heard
+
+
+def test_octave_line_is_one_key_and_its_octaves_only():
+    note = np.zeros((100, 88), "f4")
+    note[:, 40] = 0.8
+    note[np.arange(100) % 4 != 0, 52] = 0.7                    # its octave partial in most frames
+    note[::4, 64] = 0.5                                        # the next octave in some
+    assert fuse.octave_line(note) and not fuse.single_line(note)
+    note[:60, 47] = 0.6                                        # a fifth over it in most frames: a band
+    assert not fuse.octave_line(note)
+    one = np.zeros((100, 88), "f4")
+    one[:, 40] = 0.8
+    assert not fuse.octave_line(one)                           # never several keys: nothing to say

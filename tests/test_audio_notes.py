@@ -325,6 +325,16 @@ def test_a_leap_down_heard_as_surely_as_the_lead_is_kept():
     assert got["pitch"].round().tolist() == LINE
 
 
+def test_chord_tones_heard_as_surely_but_starting_far_weaker_than_the_lead_are_its_held_note():
+    """The same leap down, heard as surely as the lead (the band strikes its chord tones fresh while the lead's
+    note decays), but starting at 0.55 of the salience the lead's struck notes start with (over
+    `_drop_accompaniment`'s half): the lead's note held, not new notes."""
+    tr = _struck_line(LINE, [0.8] * len(LINE), above=HELD)
+    tr.salience[180:240] = 0.55
+    got = notes_from_track(tr)
+    assert got["pitch"].round().tolist() == [72, 76, 74, 72, 76, 74, 76, 74]
+
+
 def test_a_leap_down_with_nothing_heard_above_it_is_kept():
     """The same soft leap down with no key in the lead's register heard over it: nothing is held there, the line
     itself went down (a voice whose wide vibrato makes the network hear several keys, bench_nomelody's
@@ -403,3 +413,29 @@ def test_a_note_moved_up_an_octave_holds_where_the_track_holds_the_octave_under_
     got = notes_from_track(tr)
     assert got["pitch"].round().tolist()[4] == 76
     assert note_steadiness(got, tr).tolist() == [1.0] * len(got)
+
+
+def _octave_partial_line(band: bool):
+    """A struck line with no band (unless ``band``) whose every note the network also hears an octave up,
+    struck with it and sounding at 0.7 or 0.5 against the note's 0.8 (an instrument's octave partial: a steel
+    pan's tuned octave), that octave among the tracker's candidates throughout."""
+    line = [64, 67, 69, 67, 64, 62, 64]
+    tr = _struck_line(line, [0.8] * len(line), onsets={i: [p + 12] for i, p in enumerate(line)},
+                      above={i: (p + 12, 0.7 if i % 2 else 0.5) for i, p in enumerate(line)}, ensemble=band)
+    tr.cand_midi = np.column_stack([tr.cand_midi[:, 0], tr.cand_midi[:, 0] + 12])
+    tr.cand_salience = np.column_stack([tr.cand_salience[:, 0], np.full(len(tr.midi), 0.9, "f4")])
+    return line, tr
+
+
+def test_an_instrument_heard_with_its_octave_partial_keeps_its_notes():
+    """Every note heard with its octave and nothing else: one instrument, not a band doubling its lead, so no
+    note moves up (on main every other note did, and the line's intervals broke)."""
+    line, tr = _octave_partial_line(band=False)
+    assert notes_from_track(tr)["pitch"].round().tolist() == line
+
+
+def test_the_same_line_over_a_band_is_lifted_where_the_octave_is_heard_as_surely():
+    """The same line with a band under it: the notes whose octave is heard at 0.7 of their own move up."""
+    line, tr = _octave_partial_line(band=True)
+    got = notes_from_track(tr)["pitch"].round().tolist()
+    assert got == [p + 12 if i % 2 else p for i, p in enumerate(line)]

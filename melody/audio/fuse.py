@@ -41,6 +41,16 @@ HEARD_NOTE = 0.3
 # extra notes from it, note F -0.003 on 50 songs). Measured: bench_audio mixes 0.03-0.20, its FluidSynth
 # solos 0.32-0.86 (sustained piano and guitar notes overlap), bench_sung takes 0.57-0.97: the middle of the gap.
 SINGLE_LINE = 0.4
+# One line doubled at the octave, not a band: an instrument whose octave partial the network hears as a key of
+# its own (a steel pan's tuned octave; plausibly an organ's 8' + 4' stops, a 12-string guitar's octave strings),
+# or a line doubled an octave away with nothing else playing, sounds as two keys an octave apart with every note,
+# so `single_line` counts it an ensemble. Where, of the frames in which the network hears several keys, at
+# least OCTAVE_LINE hear one key and its octaves and nothing else, no band plays under the line, and the rules
+# that read a band under a lead (``melody.audio.segment``: its doubling an octave below, its chord tones under
+# a held note) do not apply. A majority, not tuned: measured on bench_audio's seed-1 renders, the mixes heard as
+# ensembles 0.00-0.27 and the FluidSynth solos heard as ensembles 0.00-0.31, against bench_nomelody's
+# steel_drums_line 1.00 (BENCHMARKS.md, "Twenty-second session: the mixes that still lose rank 1").
+OCTAVE_LINE = 0.5
 # In a single line a frame counts as heard alone while at most HEARD_KEYS keys sound, one of them a candidate's:
 # a short sung note (60-100 ms, a singer's onset jitter) sounds while the network still hears the note before
 # it, and with one key only such a note stayed unvoiced (BENCHMARKS.md, "the short notes a singer's timing
@@ -99,6 +109,19 @@ def single_line(note: np.ndarray) -> bool:
     return one > 0 and one >= SINGLE_LINE * np.count_nonzero(count)
 
 
+def octave_line(note: np.ndarray) -> bool:
+    """Whether a recording is one line doubled at the octave (see ``OCTAVE_LINE``): of the activation frames
+    (``note``: frames x 88 keys) in which the network hears several keys sounding, at least ``OCTAVE_LINE``
+    hear one key and its octaves only."""
+    heard = note >= HEARD_NOTE
+    several = heard.sum(axis=1) >= 2
+    lowest = np.argmax(heard, axis=1)
+    other_class = (np.arange(heard.shape[1])[None, :] - lowest[:, None]) % 12 != 0
+    octaves = several & ~(heard & other_class).any(axis=1)
+    n = int(np.count_nonzero(several))
+    return n > 0 and np.count_nonzero(octaves) >= OCTAVE_LINE * n
+
+
 def heard_overtones(cand_note: np.ndarray, cand_midi: np.ndarray) -> np.ndarray:
     """(n_frames, K) True for a candidate whose key the network does not hear (``cand_note``, `key_evidence`'s
     note activation per candidate, below ``HEARD_NOTE``) lying ``OVERTONE_HARMONICS`` times above a candidate
@@ -134,4 +157,4 @@ def fused_track(path: str, stats: AudioStats, cand: tuple | None = None) -> Pitc
     return tr
 
 
-__all__ = ["fused_track", "heard_alone", "heard_overtones", "key_evidence", "single_line"]
+__all__ = ["fused_track", "heard_alone", "heard_overtones", "key_evidence", "octave_line", "single_line"]
