@@ -13,7 +13,8 @@ from ..errors import MelodyError, NoMelody
 from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import MIN_RMS, PitchTrack, candidates, pyin_track, track
-from .rhythm import snap_to_beats
+from .fuse import single_line
+from .rhythm import line_onset_envelope, snap_to_beats
 from .segment import note_activation, note_steadiness, notes_from_track
 
 MIN_SECONDS = 0.5
@@ -93,7 +94,12 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     verdict = refusal(voiced, len(notes), heard, steady, heard_time)
     rhythm = {"snapped": False}
     if snap:
-        notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s)
+        # a single line's beat is read off its own notes' onsets, not the flux (consonants, breaths, a room:
+        # `rhythm.LINE_PULSE_FRAMES`); an ensemble's accompaniment carries the beat in the flux
+        env = tr.onset_env
+        if env is not None and tr.key_note is not None and single_line(tr.key_note):
+            env = line_onset_envelope(notes["onset"], len(env), tr.hop_s)
+        notes, rhythm = snap_to_beats(notes, env, tr.hop_s)
     if verdict:
         raise NoMelody(_no_melody(path, len(notes), stats, heard,
                                   (steady, heard_time) if verdict == "speech-like" else None))

@@ -29,6 +29,13 @@ MIN_DOWNBEAT_CONTRAST = 0.15
 # accident, so the alternatives need ALTERNATIVE_MIN_NOTES onsets (a sung phrase of a dozen notes is left
 # at the tracked tempo)
 TEMPO_ALTERNATIVES, ALTERNATIVE_MIN_NOTES = (1.5, 2.0 / 3.0), 24
+# A single line's beat is tracked on its own notes' onsets (`line_onset_envelope`), each a Gaussian pulse of
+# LINE_PULSE_FRAMES frames' s.d.: the smoothing librosa's onset strength has (a few frames). The spectral
+# flux of a sung line also peaks at each consonant (30-80 ms before its vowel, on most sung notes) and at
+# every breath, and in a room at its reverb: on bench_sung's takes with a singer's effects the flux's beats
+# let 13-15 of 50 takes snap where the same notes hummed (no consonants) snap 32-34 and the clean voice 46
+# (BENCHMARKS.md, twenty-second session). The value is the one measured there, not tuned.
+LINE_PULSE_FRAMES = 2.0
 
 
 def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.ndarray:
@@ -66,6 +73,19 @@ def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.n
     if len(beats) > 1:
         beats = beats[np.concatenate([[True], np.diff(beats) > 0.1])]
     return beats if len(beats) >= MIN_BEATS else np.zeros(0)
+
+
+def line_onset_envelope(onset: np.ndarray, n_frames: int, hop_s: float) -> np.ndarray:
+    """An onset envelope of ``n_frames`` frames (``hop_s`` apart) made of the notes' own onsets: a unit
+    Gaussian pulse (s.d. LINE_PULSE_FRAMES frames) at each, the beat tracker's input for a single line."""
+    env = np.zeros(n_frames)
+    if n_frames == 0 or len(onset) == 0:
+        return env
+    frames = np.clip(np.round(np.asarray(onset, dtype="f8") / hop_s).astype(np.int64), 0, n_frames - 1)
+    np.add.at(env, frames, 1.0)
+    reach = int(np.ceil(3 * LINE_PULSE_FRAMES))
+    pulse = np.exp(-0.5 * (np.arange(-reach, reach + 1) / LINE_PULSE_FRAMES) ** 2)
+    return np.convolve(env, pulse, mode="same")
 
 
 def tempo(env: np.ndarray, sr: float) -> float | None:
