@@ -96,12 +96,13 @@ def note_errors(onset, end, sung, est) -> dict:
 
 
 def capture(queries, seed: int, reading: str, workdir: str) -> dict:
-    """qid -> (fused pitch track or None, the take's plan); the renders are kept beside it ("all" and
-    OTHER_TAKES are bench_sung.py's own renders, W/sung-SEED/QID-READING.wav), and the tracks are cached
-    (W/all_split/tracks-SEED-READING.pkl) per take's bytes and tracking code (`keyed.pitch_tracks`)."""
+    """qid -> (fused pitch track or None, the take's plan); the renders are kept beside it (any of
+    bench_sung.py's conditions, "all" and OTHER_TAKES among them, is its own render,
+    W/sung-SEED/QID-READING.wav), and the tracks are cached (W/all_split/tracks-SEED-READING.pkl) per take's
+    bytes and tracking code (`keyed.pitch_tracks`)."""
     plans, wavs = {}, {}
     for q in queries:
-        if reading in ("all",) + OTHER_TAKES:
+        if reading in bench_sung.CONDITIONS:
             wav_dir, without, condition = os.path.join(workdir, f"sung-{seed}"), None, reading
         else:
             wav_dir, without, condition = os.path.join(workdir, "all_split", f"sung-{seed}"), reading[3:], "all"
