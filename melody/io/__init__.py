@@ -25,14 +25,16 @@ SCORE_READER_VERSION = 3
 # `midi.on_beat_grid`, 2026-11-27). A MIDI file indexed before the split carries a "score-" tag and is read
 # once more.
 MIDI_READER_VERSION = 4
-TRANSCRIBER_VERSION = 5     # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
+TRANSCRIBER_VERSION = 6     # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
                             # weak note under the lead is the accompaniment's, `segment._drop_accompaniment`;
                             # 4: a note far under the lead's struck notes is the lead's note held,
                             # `segment._hold_struck_lead`, and inside a vibrato a harmonic growth alone is
                             # no re-attack, `segment._vibrato_growth`; 5: in an ensemble, the lead doubled an
                             # octave below is lifted, `segment._lift_octave_doubling`, and a line's own step
                             # under it is kept; in a single line, a key struck alone under a ringing note takes
-                            # the line, `segment._struck_alone`)
+                            # the line, `segment._struck_alone`; 6: a chord tone struck fresh under the lead's
+                            # decaying note is dropped by its salience too (`segment.HOLD_PEAK`), and a line
+                            # heard as one key and its octaves has no band rules, `fuse.octave_line`)
 
 
 def is_supported(path: str) -> bool:
