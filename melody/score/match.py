@@ -123,6 +123,34 @@ def explain(query: Melody, reference: Melody, pairs, transposition: int, evalue:
                              f"in a catalog of {n_catalog} melodies")}
 
 
+# How far a note's pitch may stray from the match's transposition and still count as the borrowed note read
+# differently rather than as another note: one or two semitones is a changed note (the other mode, a scale step,
+# a sung note off its intent), as in the pitch re-scoring's P_NEAR; an octave is the same note. Three or more is
+# unrelated: where an alignment's end holds more such notes than agreeing ones, the local alignment's maximum
+# took in a chance continuation (a common interval or a shared rhythm after the phrase ends) and the span stops
+# before it (`agreeing_ends`; BENCHMARKS.md, "Twenty-second session: where a match's span ends").
+NEAR_SEMITONES = 2
+
+
+def agreeing_ends(offsets: np.ndarray) -> tuple[int, int]:
+    """The first and last aligned pair (indices into `offsets`) that a match reports: the pairs' pitch offsets
+    from the transposition (semitones, query minus transposed reference) score +1 for the same pitch class,
+    0 within NEAR_SEMITONES, -1 farther; each end is trimmed back to where the running sum of what it drops
+    would be negative (the last pair kept is the latest maximum of the running sum from the first; the first
+    is the earliest maximum of the sum back from the last). Only the ends move: disagreement inside a
+    passage stays in it."""
+    d = np.abs(np.round(np.asarray(offsets, dtype="f8")))
+    d = np.minimum(d % 12, 12 - d % 12)
+    agree = np.where(d == 0, 1, np.where(d <= NEAR_SEMITONES, 0, -1))
+    if len(agree) == 0:
+        return 0, -1
+    rising = np.cumsum(agree)
+    last = len(agree) - 1 - int(np.argmax(rising[::-1]))
+    falling = np.cumsum(agree[:last + 1][::-1])[::-1]
+    first = int(np.argmax(falling))
+    return first, last
+
+
 def _bars(notes: np.ndarray, first: int, last: int):
     bars = notes["bar"][first:last + 1]
     bars = bars[bars >= 0]
@@ -137,6 +165,13 @@ def build_match(query: Melody, reference: Melody, alignment: Alignment, entry, e
     pairs = [(int(i), int(j)) for i, j in alignment.pairs]
     diffs = np.array([qn["pitch"][i] - rn["pitch"][j] for i, j in pairs]) if pairs else np.zeros(1)
     transposition = int(np.round(np.median(diffs)))
+    if pairs:    # the span and notes reported: without an end that strays from the transposition
+        first, last = agreeing_ends(diffs - transposition)
+        if first > 0:
+            q0, r0 = pairs[first]
+        if last < len(pairs) - 1:
+            q1, r1 = pairs[last]
+        pairs, diffs = pairs[first:last + 1], diffs[first:last + 1]
     exact = int(np.sum(np.abs(diffs - transposition) < 0.5))
     q_span = [float(qn["onset"][q0]), float(qn["onset"][q1] + qn["duration"][q1])]
     r_span = [float(rn["onset"][r0]), float(rn["onset"][r1] + rn["duration"][r1])]
