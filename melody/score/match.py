@@ -133,22 +133,26 @@ NEAR_SEMITONES = 2
 
 
 def agreeing_ends(offsets: np.ndarray) -> tuple[int, int]:
-    """The first and last aligned pair (indices into `offsets`) that a match reports: the pairs' pitch offsets
-    from the transposition (semitones, query minus transposed reference) score +1 for the same pitch class,
-    0 within NEAR_SEMITONES, -1 farther; each end is trimmed back to where the running sum of what it drops
-    would be negative (the last pair kept is the latest maximum of the running sum from the first; the first
-    is the earliest maximum of the sum back from the last). Only the ends move: disagreement inside a
-    passage stays in it."""
+    """The first and last aligned pair (indices into `offsets`) that a match reports.
+
+    Each pair's pitch offset from the transposition (semitones, query minus transposed reference) scores +1
+    for the same pitch class, 0 within NEAR_SEMITONES, -1 farther; the pairs kept are the stretch with the
+    greatest sum (the longest such stretch on ties), so an end is dropped only where its far-off pairs
+    outnumber its agreeing ones, and a difference inside a passage stays in it unless a whole side weighs
+    less than it.
+    """
     d = np.abs(np.round(np.asarray(offsets, dtype="f8")))
     d = np.minimum(d % 12, 12 - d % 12)
     agree = np.where(d == 0, 1, np.where(d <= NEAR_SEMITONES, 0, -1))
-    if len(agree) == 0:
-        return 0, -1
-    rising = np.cumsum(agree)
-    last = len(agree) - 1 - int(np.argmax(rising[::-1]))
-    falling = np.cumsum(agree[:last + 1][::-1])[::-1]
-    first = int(np.argmax(falling))
-    return first, last
+    best, span = None, (0, len(agree) - 1)
+    start, total = 0, 0
+    for k, a in enumerate(agree):
+        if total < 0:                   # a stretch that sums below zero never helps what follows it
+            start, total = k, 0
+        total += int(a)
+        if best is None or total > best or (total == best and k - start > span[1] - span[0]):
+            best, span = total, (start, k)
+    return span
 
 
 def _bars(notes: np.ndarray, first: int, last: int):
