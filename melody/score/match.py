@@ -123,6 +123,38 @@ def explain(query: Melody, reference: Melody, pairs, transposition: int, evalue:
                              f"in a catalog of {n_catalog} melodies")}
 
 
+# How far a note's pitch may stray from the match's transposition and still count as the borrowed note read
+# differently rather than as another note: one or two semitones is a changed note (the other mode, a scale step,
+# a sung note off its intent), as in the pitch re-scoring's P_NEAR; an octave is the same note. Three or more is
+# unrelated: where an alignment's end holds more such notes than agreeing ones, the local alignment's maximum
+# took in a chance continuation (a common interval or a shared rhythm after the phrase ends) and the span stops
+# before it (`agreeing_ends`; BENCHMARKS.md, "Twenty-second session: where a match's span ends").
+NEAR_SEMITONES = 2
+
+
+def agreeing_ends(offsets: np.ndarray) -> tuple[int, int]:
+    """The first and last aligned pair (indices into `offsets`) that a match reports.
+
+    Each pair's pitch offset from the transposition (semitones, query minus transposed reference) scores +1
+    for the same pitch class, 0 within NEAR_SEMITONES, -1 farther; the pairs kept are the stretch with the
+    greatest sum (the longest such stretch on ties), so an end is dropped only where its far-off pairs
+    outnumber its agreeing ones, and a difference inside a passage stays in it unless a whole side weighs
+    less than it.
+    """
+    d = np.abs(np.round(np.asarray(offsets, dtype="f8")))
+    d = np.minimum(d % 12, 12 - d % 12)
+    agree = np.where(d == 0, 1, np.where(d <= NEAR_SEMITONES, 0, -1))
+    best, span = None, (0, len(agree) - 1)
+    start, total = 0, 0
+    for k, a in enumerate(agree):
+        if total < 0:                   # a stretch that sums below zero never helps what follows it
+            start, total = k, 0
+        total += int(a)
+        if best is None or total > best or (total == best and k - start > span[1] - span[0]):
+            best, span = total, (start, k)
+    return span
+
+
 def _bars(notes: np.ndarray, first: int, last: int):
     bars = notes["bar"][first:last + 1]
     bars = bars[bars >= 0]
@@ -137,6 +169,13 @@ def build_match(query: Melody, reference: Melody, alignment: Alignment, entry, e
     pairs = [(int(i), int(j)) for i, j in alignment.pairs]
     diffs = np.array([qn["pitch"][i] - rn["pitch"][j] for i, j in pairs]) if pairs else np.zeros(1)
     transposition = int(np.round(np.median(diffs)))
+    if pairs:    # the span and notes reported: without an end that strays from the transposition
+        first, last = agreeing_ends(diffs - transposition)
+        if first > 0:
+            q0, r0 = pairs[first]
+        if last < len(pairs) - 1:
+            q1, r1 = pairs[last]
+        pairs, diffs = pairs[first:last + 1], diffs[first:last + 1]
     exact = int(np.sum(np.abs(diffs - transposition) < 0.5))
     q_span = [float(qn["onset"][q0]), float(qn["onset"][q1] + qn["duration"][q1])]
     r_span = [float(rn["onset"][r0]), float(rn["onset"][r1] + rn["duration"][r1])]
