@@ -24,7 +24,8 @@ See scripts/benchdata.py for how the data is made.
 Columns: R@1 / R@10 = the true reference (or a catalog tune holding the same phrase exactly) is ranked
 first / in the top 10; TPR = it is flagged; FPR = a negative has any flagged match; wrong = a positive has a
 flagged match that is not its reference; IoU-q / IoU-r = median overlap of the true match's query_span /
-reference_span with the truth (over positives whose reference is in the top 10); lead-r / lead-p = recall /
+reference_span with the truth (the query's best of a hook's or riff's statements; over positives whose
+reference is in the top 10); lead-r / lead-p = recall /
 precision of the loaded query notes against the lead that was written (lead extraction). "TPR at the
 empirical 1% cut" (printed below the table): the share of the 10-20 note positives whose true match has a
 smaller E-value than all but floor(1%) of the negatives' best matches (separation, independent of the flag's
@@ -120,7 +121,7 @@ def evaluate(query: benchdata.Query, matches, ids: list[str]) -> dict:
         if rank:
             m = matches[rank - 1]
             row.update(true_score=float(m.score), true_evalue=float(m.evalue),
-                       query_iou=iou(tuple(m.query_span), query.query_span),
+                       query_iou=max(iou(tuple(m.query_span), span) for span in [query.query_span, *query.restated_spans]),
                        ref_iou=iou(tuple(m.reference_span), query.ref_span),
                        query_span=list(m.query_span), reference_span=list(m.reference_span))
     return row

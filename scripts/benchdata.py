@@ -858,6 +858,8 @@ class Query:
     ref_source: str = ""
     alt_ref_indices: list = field(default_factory=list)   # other catalog tunes that contain the phrase exactly
     query_span: tuple = (0.0, 0.0)      # seconds in the query file
+    restated_spans: list = field(default_factory=list)   # seconds: the phrase stated again (a hook's, a riff's
+                                                         # later statements): a match there finds it too
     ref_span: tuple = (0.0, 0.0)        # seconds in the reference melody's own time
     transpose: int = 0
     tempo_factor: float = 1.0
@@ -904,13 +906,13 @@ def _end(seq) -> float:
     return max(n[1] + n[2] for n in seq) if seq else 0.0
 
 
-def _borrowed(q: Query, tune, ref_index: int, i: int, n: int, span: tuple, bpm: float) -> None:
-    """Mark song query `q` as borrowing notes i .. i+n-1 of catalog tune `tune` (index `ref_index`), first
-    stated at `span` (quarter notes) of the query at `bpm`."""
+def _borrowed(q: Query, tune, ref_index: int, i: int, n: int, spans: list, bpm: float) -> None:
+    """Mark song query `q` as borrowing notes i .. i+n-1 of catalog tune `tune` (index `ref_index`), stated
+    at `spans` (quarter notes) of the query at `bpm`: the first is its query_span, the others restated_spans."""
     notes = tune.melody.notes
     q.ref_index, q.ref_title = ref_index, tune.melody.title
     q.ref_source = f"{tune.melody.source}#{tune.melody.index}"
-    q.query_span = (span[0] * 60 / bpm, span[1] * 60 / bpm)
+    q.query_span, *q.restated_spans = [(a * 60 / bpm, b * 60 / bpm) for a, b in spans]
     q.ref_span = (float(notes["onset"][i]), float(notes["onset"][i + n - 1] + notes["duration"][i + n - 1]))
 
 
@@ -1223,7 +1225,7 @@ class Generator:
                   time_signature=_time_signature(st.bar_q), key_pc=key_pc, minor=st.minor,
                   context_notes=(len(lead) - 3 * len(hook), 0), phrase_notes=len(hook), transpose=T)
         if ref_index is not None:
-            _borrowed(q, tune, ref_index, i, n, spans[0], bpm)
+            _borrowed(q, tune, ref_index, i, n, spans, bpm)
         return self._finish(rng, q, _make_monophonic(lead))
 
     def riff_song(self, rng, qid: str, ref_index: int, kind: str) -> Query:
@@ -1258,7 +1260,7 @@ class Generator:
         q = Query(qid, True, f"{DISPUTE_CATEGORY}/riff-{kind}", "", tempo_factor=factor, bpm=bpm,
                   time_signature=_time_signature(st.bar_q), key_pc=key_pc, minor=st.minor,
                   context_notes=(len(lead) - len(spans) * len(riff), 0), phrase_notes=len(riff), transpose=T)
-        _borrowed(q, tune, ref_index, i, n, spans[0], bpm)
+        _borrowed(q, tune, ref_index, i, n, spans, bpm)
         return self._finish(rng, q, _make_monophonic(lead))
 
     def riffs(self, members: list[int], n: int = N_RIFF) -> list[Query]:

@@ -129,6 +129,8 @@ def test_dispute_mode_builds_whole_songs_hooks_and_negatives(split):
     assert {q.ref_index for q in whole} == set(members) == {q.ref_index for q in hooks}
     for q in hooks:
         assert len(q.lead) >= 3 * q.phrase_notes and q.context_notes[0] > 0
+        spans = [q.query_span, *q.restated_spans]      # the hook stated three times: a match on any finds it
+        assert len(spans) == 3 and all(a[0] < a[1] <= b[0] for a, b in zip(spans, spans[1:]))
 
 
 def test_excerpt_disputes_pair_each_short_excerpt_with_its_varied_self(split):
@@ -171,6 +173,7 @@ def test_riff_songs_restate_a_short_motif_of_a_dispute_tune_in_two_choruses(spli
         borrowed = sum(n[3] >= 0 for n in q.lead)
         assert borrowed >= 2 * benchdata.RIFF_REPEATS[0] * (benchdata.RIFF_NOTES[0] - 3)    # six statements or more
         assert q.context_notes[0] > 0
+        assert len(q.restated_spans) >= 2 * benchdata.RIFF_REPEATS[0] - 1
     again = benchdata.Generator(split, seed=7).riffs(members, 8)
     assert [q.lead for q in again] == [q.lead for q in riffs]
 
