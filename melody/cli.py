@@ -180,6 +180,11 @@ def print_result_table(result: dict, out=None):
             print(f"      in part {m['query_part']['index'] + 1} \"{m['query_part']['name']}\"", file=out)
 
 
+def _count(n: int, word: str, plural: str = "") -> str:
+    """"1 file", "2 files", "1 melody", "3 melodies": counts in the summary lines read as English."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def _duplicates(report) -> str:
     n = len(report.duplicates)
     return f", {n} duplicate{'s' if n != 1 else ''} of other files (same content)" if n else ""
@@ -240,7 +245,8 @@ def cmd_index(args):
         return 130
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
-    print(f"added {report.added_files} files ({report.added_melodies} melodies){_reread(report)}, "
+    print(f"added {_count(report.added_files, 'file')} ({_count(report.added_melodies, 'melody', 'melodies')})"
+          f"{_reread(report)}, "
           f"skipped {len(report.skipped) - len(report.duplicates)} unchanged{_duplicates(report)}, "
           f"{len(report.failed)} failed{other}; catalog: {cat.path}")
     return EXIT_OK
@@ -351,7 +357,8 @@ def cmd_scan(args):
         print(json.dumps(results, indent=2))
     elif not out and any_matches:
         print(LEGEND)
-    print(f"scanned {len(files)} files: {flagged} flagged, {errors} errors{_other_files(args.paths, len(files))}",
+    print(f"scanned {_count(len(files), 'file')}: {flagged} flagged, {_count(errors, 'error')}"
+          f"{_other_files(args.paths, len(files))}",
           file=sys.stderr)
     return EXIT_FLAGGED if args.fail_on_match and flagged else EXIT_OK
 
@@ -453,7 +460,8 @@ def cmd_catalog(args):
     report, path = build_default(args.catalog, workers=args.workers, progress=bar.update,
                                  set_total=lambda n: setattr(bar, "total", n))
     bar.close()
-    print(f"default catalog at {path}: added {report.added_files} files ({report.added_melodies} melodies)"
+    print(f"default catalog at {path}: added {_count(report.added_files, 'file')} "
+          f"({_count(report.added_melodies, 'melody', 'melodies')})"
           f"{_reread(report)}, "
           f"{len(report.skipped) - len(report.duplicates)} already there{_duplicates(report)}, "
           f"{len(report.failed)} failed")

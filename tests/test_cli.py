@@ -78,7 +78,7 @@ def test_index_reports_and_skips(world, capsys, tmp_path):
 def test_index_reports_failures_on_stderr(world, capsys, tmp_path):
     code, out, err = run(capsys, "index", world["queries"] / "broken.mid", world["queries"] / "original.mid",
                          "--catalog", tmp_path / "cat", "--quiet")
-    assert code == 0 and "added 1 files" in out and "1 failed" in out
+    assert code == 0 and "added 1 file (" in out and "1 failed" in out
     assert "broken.mid" in err
 
 
@@ -376,7 +376,7 @@ def test_scan_and_index_say_what_they_skipped(world, capsys, tmp_path):
     assert "no music files found" in err
     song(folder / "tune.mid", random_lead(np.random.default_rng(5), 20))
     code, out, err = run(capsys, "index", folder, "--catalog", str(tmp_path / "cat"), "--quiet", "--workers", "1")
-    assert code == 0 and "added 1 files" in out and "1 file of other types skipped" in out
+    assert code == 0 and "added 1 file (" in out and "1 file of other types skipped" in out
     assert "no music files" not in out
 
 
@@ -446,7 +446,7 @@ def test_index_tells_duplicates_from_unchanged_files(world, capsys, tmp_path):
     first = song(folder / "a.mid", random_lead(np.random.default_rng(6), 20))
     (folder / "b.mid").write_bytes(open(first, "rb").read())
     code, out, err = run(capsys, "index", folder, "--catalog", tmp_path / "cat", "--quiet", "--workers", "1")
-    assert code == 0 and "added 1 files" in out and "skipped 0 unchanged, 1 duplicate of other files" in out
+    assert code == 0 and "added 1 file (" in out and "skipped 0 unchanged, 1 duplicate of other files" in out
     code, out, err = run(capsys, "index", folder, "--catalog", tmp_path / "cat", "--quiet", "--workers", "1")
     assert "skipped 2 unchanged, 0 failed" in out and "of other files" not in out
 
