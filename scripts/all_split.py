@@ -137,6 +137,19 @@ def sung_melody(tr, plan):
     return snapped_query(make_notes(plan["onset"], plan["end"] - plan["onset"], plan["sung"]), tr)
 
 
+def songs_and_catalog(workdir: str, every: int):
+    """bench_sung's songs (every `every`-th query) and a fresh catalog of its 1000 tunes under
+    WORKDIR/all_split (one per process): (queries, catalog, ids in catalog order)."""
+    import melody
+
+    split, queries = benchdata.build(1000, 120, 1, workdir, n_variation=0, log=None)
+    os.makedirs(os.path.join(workdir, "all_split"), exist_ok=True)
+    cat_dir = os.path.join(workdir, "all_split", f"catalog-{os.getpid()}")
+    shutil.rmtree(cat_dir, ignore_errors=True)
+    cat = melody.Catalog.create(cat_dir)
+    return queries[::every], cat, bench_accuracy.add_in_order(cat, [t.melody for t in split.catalog])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", required=True, help="bench_sung.py's --workdir (songs, renders); tracks cached under it")
@@ -148,16 +161,9 @@ def main(argv=None) -> int:
                     help="search the notes as sung (`sung_melody`: a perfect transcriber) instead of the transcription")
     args = ap.parse_args(argv)
 
-    import melody
     from melody.errors import MelodyError
 
-    split, queries = benchdata.build(1000, 120, 1, args.workdir, n_variation=0, log=None)
-    queries = queries[::args.every]
-    os.makedirs(os.path.join(args.workdir, "all_split"), exist_ok=True)
-    cat_dir = os.path.join(args.workdir, "all_split", f"catalog-{os.getpid()}")
-    shutil.rmtree(cat_dir, ignore_errors=True)
-    cat = melody.Catalog.create(cat_dir)
-    ids = bench_accuracy.add_in_order(cat, [t.melody for t in split.catalog])
+    queries, cat, ids = songs_and_catalog(args.workdir, args.every)
     doc = {"config": vars(args), "results": {}}
     print(f"{'seed':<5}{'reading':<16}{'R@1':>7}{'R@10':>7}{'TPR':>7}{'FPR':>7}{'noteF':>7}"
           + "".join(f"{e:>12}" for e in ERRORS), flush=True)
@@ -188,7 +194,7 @@ def main(argv=None) -> int:
                   f"{np.mean(f1):>7.3f}" + "".join(f"{errors[e] / meant:>12.3f}" for e in ERRORS), flush=True)
             doc["results"][f"{seed}-{reading}"] = {"summary": s, "note_f": float(np.mean(f1)), "errors": errors,
                                                    "meant": meant, "rows": rows}
-    shutil.rmtree(cat_dir, ignore_errors=True)
+    shutil.rmtree(cat.path, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(doc, fh, indent=1, default=float)

@@ -55,16 +55,10 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="OUT", help="per query: rank, errors (indices) per kind and reading")
     args = ap.parse_args(argv)
 
-    import melody
     from melody.audio.segment import notes_from_track
     from melody.errors import MelodyError
 
-    split, queries = benchdata.build(1000, 120, 1, args.workdir, n_variation=0, log=None)
-    queries = queries[::args.every]
-    cat_dir = os.path.join(args.workdir, "all_split", f"catalog-{os.getpid()}")
-    shutil.rmtree(cat_dir, ignore_errors=True)
-    cat = melody.Catalog.create(cat_dir)
-    ids = bench_accuracy.add_in_order(cat, [t.melody for t in split.catalog])
+    queries, cat, ids = all_split.songs_and_catalog(args.workdir, args.every)
     doc = {"config": vars(args), "results": {}}
     for seed in args.seeds:
         for reading in args.readings:
@@ -108,7 +102,7 @@ def main(argv=None) -> int:
                 cell["repairs"][rep] = {"summary": s, "ranks": {r["qid"]: r.get("rank") for r in rows if r["positive"]}}
                 print(f"  {rep:<14} R@1 {s['recall_at_1']:.3f}  R@10 {s['recall_at_10']:.3f}  "
                       f"TPR {s['tpr']:.3f}  FPR {s['fpr']:.3f}", flush=True)
-    shutil.rmtree(cat_dir, ignore_errors=True)
+    shutil.rmtree(cat.path, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(doc, fh, indent=1, default=float)

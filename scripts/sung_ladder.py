@@ -124,16 +124,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="OUT", help="every query's rank and E-values per reading")
     args = ap.parse_args(argv)
 
-    import melody
     from melody.errors import MelodyError
 
-    split, queries = benchdata.build(1000, 120, 1, args.workdir, n_variation=0, log=None)
-    queries = queries[::args.every]
-    os.makedirs(os.path.join(args.workdir, "all_split"), exist_ok=True)
-    cat_dir = os.path.join(args.workdir, "all_split", f"catalog-{os.getpid()}")
-    shutil.rmtree(cat_dir, ignore_errors=True)
-    cat = melody.Catalog.create(cat_dir)
-    ids = bench_accuracy.add_in_order(cat, [t.melody for t in split.catalog])
+    queries, cat, ids = all_split.songs_and_catalog(args.workdir, args.every)
     doc = {"config": vars(args), "results": {}}
     for seed in args.seeds:
         for condition in args.conditions:
@@ -162,7 +155,7 @@ def main(argv=None) -> int:
             if args.json:
                 with open(args.json, "w") as fh:
                     json.dump(doc, fh, indent=1, default=float)
-    shutil.rmtree(cat_dir, ignore_errors=True)
+    shutil.rmtree(cat.path, ignore_errors=True)
     return 0
 
 
