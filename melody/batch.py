@@ -537,7 +537,7 @@ def run(paths, settings: Settings, run_dir: str, resume: bool = False, workers: 
                         settings.memory_mb, check_parts(settings.parts))
     if settings.top < 1:
         raise MelodyError(f"top must be at least 1, got {settings.top}")
-    if settings.timeout_s <= 0:
+    if not settings.timeout_s > 0:      # NaN too
         raise MelodyError(f"the time limit must be positive, got {settings.timeout_s}")
     generation = _catalog_generation(catalog)
     abs_paths = [os.path.abspath(os.fspath(p)) for p in paths]
@@ -567,7 +567,7 @@ def run(paths, settings: Settings, run_dir: str, resume: bool = False, workers: 
             if old is not None:
                 diff = [k for k in key if old.get(k) != key[k]]
                 if diff:
-                    raise BatchError(f"{run_dir}: this run was started with a different {', '.join(diff)}; "
+                    raise BatchError(f"{run_dir}: this run was started with other settings: {', '.join(diff)}; "
                                      "resume it with the same inputs, catalog and options, or use another --out")
         _write_json(info_path, key)
         report = _execute(abs_paths, settings, run_dir, workers, dask, progress)

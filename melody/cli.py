@@ -47,6 +47,17 @@ def _evalue_threshold(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    """--timeout S: a time limit must be a positive number of seconds (NaN was accepted and limited nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0 seconds, got {text}")
+    return value
+
+
 KINDS = "MIDI, MusicXML, .mxl, ABC, kern, or a wav/flac/ogg/mp3 recording"
 
 
@@ -93,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
             b.add_argument("--dask", nargs="?", const="local", default=None, metavar="ADDRESS",
                            help="run on a Dask cluster (tcp://SCHEDULER:8786); without an address, a local "
                                 "cluster of --workers processes")
-            b.add_argument("--timeout", type=float, default=None, metavar="S",
+            b.add_argument("--timeout", type=_seconds, default=None, metavar="S",
                            help="time limit per file in seconds (default 120); an overrunning worker is stopped")
             b.add_argument("--max-memory", type=int, default=None, metavar="MB",
                            help="address-space limit per worker in MB (default 4096; 0: none)")

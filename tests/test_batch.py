@@ -114,9 +114,9 @@ def test_run_folder_rules(world, tmp_path):
     batch.run([one], settings(world), run_dir)
     with pytest.raises(batch.BatchError, match="--resume"):
         batch.run([one], settings(world), run_dir)
-    with pytest.raises(batch.BatchError, match="different top"):
+    with pytest.raises(batch.BatchError, match="started with other settings: top;"):
         batch.run([one], settings(world, top=3), run_dir, resume=True)
-    with pytest.raises(batch.BatchError, match="different paths"):
+    with pytest.raises(batch.BatchError, match="started with other settings: paths;"):
         batch.run([world["queries"]], settings(world), run_dir, resume=True)
     import fcntl
     fd = os.open(os.path.join(run_dir, ".lock"), os.O_RDWR)

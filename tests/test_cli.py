@@ -173,7 +173,8 @@ def test_scan_fail_on_match(world, capsys):
                                   ["query", "x.mid", "--format", "xml"], ["catalog"],
                                   ["query", "x.mid", "--top", "0"], ["scan", "songs/", "--top", "-3"],
                                   ["query", "x.mid", "--max-evalue", "-1"], ["scan", "songs/", "--max-evalue", "0"],
-                                  ["compare", "a.mid", "b.mid", "--max-evalue", "nan"]])
+                                  ["compare", "a.mid", "b.mid", "--max-evalue", "nan"],
+                                  ["scan", "songs/", "--timeout", "nan"], ["scan", "songs/", "--timeout", "0"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
