@@ -36,26 +36,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _evalue_threshold(text: str) -> float:
-    """--max-evalue E: a negative, zero or NaN threshold flagged nothing, silently; now a usage error."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0 (an E-value is), got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    """--timeout S: a time limit must be a positive number of seconds (NaN was accepted and limited nothing)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0 seconds, got {text}")
-    return value
+def _above_zero(what: str):
+    """An argparse type for a number that must be above 0 (``what`` names it in the message): --max-evalue 0, -1
+    or NaN flagged nothing and --timeout nan limited nothing, silently; now each is a usage error."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:        # NaN too
+            raise argparse.ArgumentTypeError(f"must be above 0 ({what}), got {text}")
+        return value
+    return parse
 
 
 KINDS = "MIDI, MusicXML, .mxl, ABC, kern, or a wav/flac/ogg/mp3 recording"
@@ -104,14 +96,14 @@ def _parser() -> argparse.ArgumentParser:
             b.add_argument("--dask", nargs="?", const="local", default=None, metavar="ADDRESS",
                            help="run on a Dask cluster (tcp://SCHEDULER:8786); without an address, a local "
                                 "cluster of --workers processes")
-            b.add_argument("--timeout", type=_seconds, default=None, metavar="S",
+            b.add_argument("--timeout", type=_above_zero("seconds"), default=None, metavar="S",
                            help="time limit per file in seconds (default 120); an overrunning worker is stopped")
             b.add_argument("--max-memory", type=int, default=None, metavar="MB",
                            help="address-space limit per worker in MB (default 4096; 0: none)")
         _catalog_arg(p)
         _transcriber_arg(p)
         p.add_argument("--top", type=_positive_int, default=10, metavar="K", help="matches per file (default 10)")
-        p.add_argument("--max-evalue", type=_evalue_threshold, default=None, metavar="E",
+        p.add_argument("--max-evalue", type=_above_zero("an E-value"), default=None, metavar="E",
                        help="flag matches whose E-value is at most E (default 0.1, chosen for a false-positive rate <= 1%%)")
         p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any match is flagged")
         p.add_argument("--explain", action="store_true",
@@ -126,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("b", metavar="B", help="the song it may borrow from (same types)")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="a table for people (default) or JSON (each passage with its evidence)")
-    p.add_argument("--max-evalue", type=_evalue_threshold, default=None, metavar="E",
+    p.add_argument("--max-evalue", type=_above_zero("an E-value"), default=None, metavar="E",
                    help="flag passages whose E-value (counting every pair of tunes compared) is at most E "
                         "(default 0.1)")
     p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any passage is flagged")

@@ -449,13 +449,13 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     # drifts through is no new note); the note is reported at its held pitch (inserted notes keep theirs)
     held = {(span[0], span[2]): span[3] for span in spans}
     spans = [span[:3] for span in spans]
+    one_line = tr.key_note is not None and single_line(tr.key_note)
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
-        if single_line(tr.key_note):
+        if one_line:
             spans = _struck_alone(spans, tr, swing)
     spans = np.array([[s, e, held.get((s, p), p)] for s, e, p in spans], dtype="f8").reshape(-1, 3)
-    if (tr.cand_midi is not None and tr.key_note is not None and not single_line(tr.key_note)
-            and not octave_line(tr.key_note)):
+    if tr.cand_midi is not None and tr.key_note is not None and not one_line and not octave_line(tr.key_note):
         spans = _lift_octave_doubling(spans, tr, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
         spans = _drop_accompaniment(spans, tr.salience, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
         spans = _hold_struck_lead(spans, tr)
