@@ -172,8 +172,13 @@ def example_files() -> list[str]:
     return sorted(f for f in os.listdir(EXAMPLES) if f.endswith(SUPPORTED_EXTENSIONS))
 
 
+# Streamlit's uploader prints the server's ceiling ("200MB per file", the largest of our limits); the help says ours
+UPLOAD_LIMITS = (f"At most {MAX_FILE_BYTES // 2**20} MB per score (MIDI, MusicXML, ABC, kern), "
+                 f"{MAX_AUDIO_BYTES // 2**20} MB per recording.")
+
+
 def song_page(catalog: Catalog, catalog_path: str, top: int, max_evalue: float, parts: str = "lead"):
-    upload = st.file_uploader("Upload a song", type=SONG_TYPES, key="song_upload")
+    upload = st.file_uploader("Upload a song", type=SONG_TYPES, key="song_upload", help=UPLOAD_LIMITS)
     examples = example_files()
     example = st.selectbox("...or pick an example", ["(none)"] + examples)
     if upload is not None:
@@ -218,7 +223,7 @@ def batch_songs(uploads) -> tuple[list[tuple[str, str]], list[dict]]:
 
 def batch_page(catalog_path: str, top: int, max_evalue: float, parts: str = "lead"):
     uploads = st.file_uploader("Upload songs, or a zip of songs", type=SONG_TYPES + ["zip"],
-                               accept_multiple_files=True, key="batch_upload")
+                               accept_multiple_files=True, key="batch_upload", help=UPLOAD_LIMITS)
     if not uploads:
         st.info(f"Upload up to {MAX_BATCH_FILES} songs (MIDI, MusicXML, ABC, kern, or audio) or zip archives of them.")
         return
@@ -267,7 +272,7 @@ def run_compare(key_a: tuple, key_b: tuple, max_evalue: float, _tunes_a: list, _
 
 def pick_song(side: str, key: str) -> tuple[str, str] | None:
     """An uploaded song or an example: (path, label), or None when none is chosen yet."""
-    upload = st.file_uploader(f"Upload song {side}", type=SONG_TYPES, key=f"{key}_upload")
+    upload = st.file_uploader(f"Upload song {side}", type=SONG_TYPES, key=f"{key}_upload", help=UPLOAD_LIMITS)
     if upload is not None:
         label = os.path.basename(upload.name)
         try:
@@ -405,8 +410,7 @@ def main():
         "Search every part", key="parts",
         help="MIDI and MusicXML: search every pitched part (a borrowed riff, bass line or countermelody), not only "
              "the melody; each part counts as a search, so E-values are multiplied by the number of parts") else "lead"
-    st.sidebar.caption(f"Uploads: at most {MAX_FILE_BYTES // 2**20} MB per score, "
-                       f"{MAX_AUDIO_BYTES // 2**20} MB per recording.")
+    st.sidebar.caption(f"Uploads: {UPLOAD_LIMITS[0].lower()}{UPLOAD_LIMITS[1:]}")
     try:
         catalog = open_catalog(catalog_path)
     except Exception as exc:   # shown to the user, never a traceback

@@ -255,9 +255,20 @@ def test_free_text_after_a_blank_line_is_not_music():
     assert pitches("X:1\nK:C\nCDE|\n\nFGA|\nBcd\n") == [60, 62, 64, 65, 67, 69, 71, 72, 74]
 
 
-@pytest.mark.parametrize("text", ["", "just some words\n", "X:1\nT:nothing\nK:C\n", "%comment only\n"])
+@pytest.mark.parametrize("text", ["", "just some words\n", "%comment only\n"])
 def test_no_tunes_raises_corrupt_file(text):
     with pytest.raises(CorruptFile, match="bad.abc: no ABC tunes found"):
+        parse_abc(text, source="bad.abc")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("X:1\nT:nothing\nK:C\n", "1 ABC tune but no notes in it"),
+    ("X:1\nT:rests\nM:4/4\nL:1/4\nK:C\nz4|z4|\n", "1 ABC tune but no notes in it"),
+    ("X:1\nK:C\nz4|\nX:2\nK:G\nx2 z2|\n", "2 ABC tunes but no notes in any"),
+    ("T:bare\nK:C\nz4|\n", "1 ABC tune but no notes in it")])
+def test_tunes_without_notes_say_so(text, message):
+    """A tune of rests is a tune: the message says it has no notes, not that there is no tune."""
+    with pytest.raises(CorruptFile, match=f"bad.abc: {message}"):
         parse_abc(text, source="bad.abc")
 
 

@@ -25,6 +25,9 @@ def test_example_gives_matches_and_evidence(catalog_dir, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception
+    # Streamlit's own text says "200MB per file" (the server's ceiling); the uploader's help gives ours per kind
+    assert [u.proto.help for u in at.get("file_uploader")] == [
+        "At most 20 MB per score (MIDI, MusicXML, ABC, kern), 200 MB per recording."]
     at.selectbox[0].select("morning_commute.mid").run()
     assert not at.exception and not at.error
     assert len(at.dataframe) == 1

@@ -564,8 +564,12 @@ def parse_abc(text: str, source: str = "") -> list[Melody]:
         title, composer, cols = res
         out.append(Melody(make_notes(*cols), title=title, composer=composer, source=source,
                           index=index, meta={"x": x}))
+    if not out and blocks:
+        n = len(blocks)
+        raise CorruptFile(f"{source}: {n} ABC tune{'s' if n != 1 else ''} but no notes in "
+                          f"{'any' if n != 1 else 'it'} (only rests, headers or text)")
     if not out:
-        raise CorruptFile(f"{source}: no ABC tunes found")
+        raise CorruptFile(f"{source}: no ABC tunes found (no X: or K: line)")
     return out
 
 
