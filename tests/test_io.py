@@ -76,3 +76,12 @@ def test_mp3_decoding_prints_nothing(capfd):
     assert out == "" and err == ""
     os.write(2, b"still here\n")                  # stderr is given back
     assert capfd.readouterr().err == "still here\n"
+
+
+def test_a_pipe_named_like_music_is_refused_without_being_opened(tmp_path):
+    """A FIFO called song.mid would block a reader forever (and its size 0 said 'empty file'): refused by kind."""
+    import os
+    fifo = tmp_path / "song.mid"
+    os.mkfifo(fifo)
+    with pytest.raises(UnsupportedFile, match="song.mid: not a regular file"):
+        load(str(fifo))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from ..errors import CorruptFile, MelodyError, UnsupportedFile
 from ..notes import Melody
@@ -139,9 +140,12 @@ def _load(path: str, ext: str, parts: str = "lead") -> list[Melody]:
         raise UnsupportedFile(f"{path}: unsupported file type '{ext or '(none)'}' "
                               f"(supported: {', '.join(SUPPORTED_EXTENSIONS)})")
     try:
-        size = os.path.getsize(path)
+        st = os.stat(path)
     except OSError as exc:
         raise CorruptFile(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):     # a pipe or device: reading it could block forever
+        raise UnsupportedFile(f"{path}: not a regular file (a pipe, socket or device); save the music to a file")
+    size = st.st_size
     if size == 0:
         raise CorruptFile(f"{path}: empty file (0 bytes)")
     if ext in AUDIO_EXTENSIONS:
