@@ -9,6 +9,11 @@ so inter-onset ratios come out as clean as in a score, and notes on a beat are m
 onsets fit no grid of the tracked tempo, 3/2 and 2/3 of it are tried (``TEMPO_ALTERNATIVES``); where they
 fit none of these either (free rhythm, rubato singing, a tracker that lost the beat or found another wrong
 tempo) the notes are left as they were.
+
+A single line (a voice, one instrument: ``line=True``) has a second beat: the one tracked on its own notes'
+onsets (`line_onset_envelope`); both its beats are made steady (`steady_beats`: the tracker puts beats on
+the onsets it is given, and a line's flux is mostly its own onsets), and its notes snap to whichever of the
+two grids they lie closer to. Two onsets that round to one grid point stay two notes in a line (`unshared`).
 """
 from __future__ import annotations
 
@@ -29,16 +34,23 @@ MIN_DOWNBEAT_CONTRAST = 0.15
 # accident, so the alternatives need ALTERNATIVE_MIN_NOTES onsets (a sung phrase of a dozen notes is left
 # at the tracked tempo)
 TEMPO_ALTERNATIVES, ALTERNATIVE_MIN_NOTES = (1.5, 2.0 / 3.0), 24
-# A single line's beat is tracked on its own notes' onsets (`line_onset_envelope`), each a Gaussian pulse of
-# LINE_PULSE_FRAMES frames' s.d.: the smoothing librosa's onset strength has (a few frames). The spectral
+# A single line's beat is also tracked on its own notes' onsets (`line_onset_envelope`), each a Gaussian pulse
+# of LINE_PULSE_FRAMES frames' s.d.: the smoothing librosa's onset strength has (a few frames). The spectral
 # flux of a sung line also peaks at each consonant (30-80 ms before its vowel, on most sung notes) and at
 # every breath, and in a room at its reverb: on bench_sung's takes with a singer's effects the flux's beats
 # let 13-15 of 50 takes snap where the same notes hummed (no consonants) snap 32-34 and the clean voice 46
 # (BENCHMARKS.md, twenty-second session). The value is the one measured there, not tuned.
 LINE_PULSE_FRAMES = 2.0
-# scratch: beats tracked on the notes' own onsets are made steady over this many beats (0: left as tracked)
+# The tracker puts the beats of an envelope of onsets on those onsets (its tightness only bends them), so a
+# line fits the grid of its own onsets' beats whatever its rhythm: onsets at random snapped in 30 of 30
+# draws, against 2 of 30 on a click they ignore, and the snapping moved no jittered onset towards its written
+# time. A line's flux is much the same envelope (a clean instrument's flux is little else than its onsets).
+# So in a line both beats are made steady over LINE_BEAT_WIDTH beats (`steady_beats`: a local straight line,
+# the tempo curve kept, the beat-to-beat jitter gone) before the fit is judged: random onsets then fit 2 of
+# 30, and a sung line's onset jitter (s.d. 15-25 ms) is snapped out. At 4 beats a tempo curve of 5% bends the
+# grid off the notes (11 of 20 lines with 15 ms of jitter fit); at 1, random onsets fit 7 of 30
+# (BENCHMARKS.md, twenty-third session).
 LINE_BEAT_WIDTH = 2.0
-LINE_FLUX_WIDTH = 0.0
 
 
 def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.ndarray:
@@ -231,8 +243,9 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float,
     """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found.
 
     line : the notes are a single line (a voice, a solo instrument): its beat is also tracked on its own
-        notes' onsets (`line_onset_envelope`), and the notes snap to whichever grid (that of ``onset_env``
-        or that of their own onsets) they lie closer to (`_grid_fit`'s fit; ``info["beats_from"]``).
+        notes' onsets (`line_onset_envelope`), both beats are made steady (`steady_beats`), and the notes
+        snap to whichever grid (that of ``onset_env`` or that of their own onsets) they lie closer to
+        (`_grid_fit`'s fit; ``info["beats_from"]``); two onsets on one grid point stay two notes (`unshared`).
     """
     info = {"beats": 0, "tempo_bpm": None, "snapped": False}
     if len(notes) < 3:
@@ -241,9 +254,9 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float,
     envelopes = {"flux": onset_env}
     if line and onset_env is not None:
         envelopes["notes"] = line_onset_envelope(notes["onset"], len(onset_env), hop_s)
-    widths = {"flux": LINE_FLUX_WIDTH if line else 0.0, "notes": LINE_BEAT_WIDTH}
-    tracked = {name: _tracked_grid(notes["onset"], env, hop_s, factors, widths[name])
-               for name, env in envelopes.items()}
+    # a line's flux peaks at its own onsets too (a clean instrument's flux is little else): both beats steady
+    width = LINE_BEAT_WIDTH if line else 0.0
+    tracked = {name: _tracked_grid(notes["onset"], env, hop_s, factors, width) for name, env in envelopes.items()}
     fitting = [name for name, (_, found) in tracked.items() if found is not None]
     if not fitting:
         info.update(tracked["flux"][0])
@@ -257,10 +270,11 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float,
     if line:
         info["beats_from"] = source
     # an onset the grid does not explain stays put: further than MAX_MOVE_S from it, or than FAR_STEP of its
-    # step (a sixteenth between the points of a grid of eighths, a grace note), or on a point the onset
-    # before it holds (`unshared`)
+    # step (a sixteenth between the points of a grid of eighths, a grace note), or, in a line, on a point the
+    # onset before it holds (`unshared`; in a mix or a played MIDI part the second is merged, as it was)
     far = np.abs(pos - lag - grid) * period > min(MAX_MOVE_S, FAR_STEP * period / sub)
-    far = unshared(grid, far)
+    if line:
+        far = unshared(grid, far)
     info["subdivision"] = sub
     out = notes.copy()
     ends = notes["onset"] + notes["duration"]
