@@ -94,9 +94,9 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     verdict = refusal(voiced, len(notes), heard, steady, heard_time)
     rhythm = {"snapped": False}
     if snap:
-        # a single line's beat may be read better off its own notes' onsets than off the flux (a voice's
-        # consonants and breaths, a room: `rhythm.LINE_PULSE_FRAMES`); an ensemble's accompaniment carries
-        # the beat in the flux
+        # a single line's beat is also tracked on its own notes' onsets (a voice's flux peaks at its consonants
+        # and breaths too), both beats made steady (`rhythm.LINE_BEAT_WIDTH`); an ensemble's accompaniment
+        # carries the beat in the flux
         line = tr.key_note is not None and single_line(tr.key_note)
         notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line)
     if verdict:

@@ -281,7 +281,8 @@ def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float,
     # the grid keeps the notes' own phase: the tracker's beats sit wherever the flux peaks, which is not
     # where a note starts (a slow attack, a soft onset); only the spacing of the onsets is cleaned up
     snapped = np.where(far, notes["onset"], times_at(grid + lag, beats))
-    # an onset left in place that lies before the snapped one of the note before it: kept once, the first
+    # two onsets on one grid point (a mix's, a played part's), or an onset left in place before the snapped
+    # one of the note before it: the first is kept
     keep = np.concatenate([[True], np.diff(snapped) > 1e-6])
     out["onset"] = np.maximum(snapped, 0.0)
     out = out[keep]
