@@ -507,3 +507,81 @@ def test_silent_audio_is_refused_before_the_tracker_and_the_network(tmp_path, mo
     with pytest.raises(NoMelody) as early:
         transcribe(path, method=method)
     assert str(early.value) == str(err.value)
+
+
+def test_a_sung_line_snaps_to_the_beat_of_its_own_onsets_not_its_consonants():
+    """A singer's consonants peak in the flux 30-80 ms before most vowels, and breaths between: the flux's
+    beats fit no grid of the notes. A single line's beat is also tracked on its own onsets
+    (`rhythm.line_onset_envelope`), made steady, and the notes snap to it; a mix (line=False) keeps the flux."""
+    from melody.represent import metric_classes
+
+    hop, beat = 0.0116, 0.5
+    grid = np.array([0, 1, 1.5, 2, 3, 3.5, 4, 5, 6, 6.5, 7, 8, 9, 9.5, 10, 11, 12, 13, 13.5, 14, 15, 16]) * beat + 0.5
+    on_beat = np.isclose((grid - 0.5) / beat, np.round((grid - 0.5) / beat))
+    for seed in (0, 1, 5, 7):
+        rng = np.random.default_rng(seed)
+        onset = grid + rng.normal(0, 0.025, len(grid))              # a singer's onset jitter
+        notes = make_notes(onset, np.full(len(grid), 0.3), 60 + np.arange(len(grid)) % 5)
+        flux = np.zeros(int(10 / hop))
+        for t in onset:
+            flux[int(t / hop)] += 0.5                                 # the vowel
+            if rng.random() < 0.6:
+                flux[int((t - rng.uniform(0.03, 0.08)) / hop)] += 1.0    # a consonant before it
+        for t in rng.uniform(0, 9.5, 6):
+            flux[int(t / hop):int(t / hop) + 3] += 0.8                # breaths
+        assert not rhythm.snap_to_beats(notes, flux, hop)[1]["snapped"]
+        got, info = rhythm.snap_to_beats(notes, flux, hop, line=True)
+        assert info["snapped"] and info["beats_from"] == "notes" and info["tempo_bpm"] == pytest.approx(120, abs=3)
+        # the notes on a beat are marked as the score marks them, and the steady grid takes out most jitter
+        assert np.mean((metric_classes(got) >= 1) == on_beat) >= 0.9
+        err = np.abs(np.diff(got["onset"]) - np.diff(grid)).mean()
+        assert err < 0.75 * np.abs(np.diff(onset) - np.diff(grid)).mean()
+    env = rhythm.line_onset_envelope(notes["onset"], len(flux), hop)
+    assert env.max() == pytest.approx(1.0, abs=0.05) and np.argmax(env) in np.round(onset / hop).astype(int)
+    assert not np.any(rhythm.line_onset_envelope(np.zeros(0), 100, hop))
+
+
+def test_a_free_rhythm_line_is_left_alone_on_its_own_onsets_beat():
+    """The tracker puts the beats of a line's own onsets on those onsets, so any line fits that grid as
+    tracked, and a clean instrument's flux is little else: made steady (`rhythm.steady_beats`), onsets at
+    random fit neither beat of a line."""
+    hop = 0.0116
+    snapped = {"click": 0, "own": 0, "own, as a mix": 0}
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        onset = 0.5 + np.cumsum(rng.uniform(0.11, 0.53, 40))
+        notes = make_notes(onset, np.full(40, 0.1), np.full(40, 60.0))
+        click = np.zeros(int((onset[-1] + 2) / hop))
+        click[(np.arange(0, onset[-1] + 1, 0.5) / hop).astype(int)] = 1.0     # a beat the notes do not keep
+        own = rhythm.line_onset_envelope(onset, len(click), hop)               # a clean instrument's flux
+        snapped["click"] += rhythm.snap_to_beats(notes, click, hop, line=True)[1]["snapped"]
+        snapped["own"] += rhythm.snap_to_beats(notes, own, hop, line=True)[1]["snapped"]
+        snapped["own, as a mix"] += rhythm.snap_to_beats(notes, own, hop)[1]["snapped"]
+    assert snapped["click"] <= 1 and snapped["own"] <= 1
+    assert snapped["own, as a mix"] >= 10          # the beats as tracked: what a mix keeps
+    beats = 0.3 + 0.5 * np.arange(20)
+    assert np.allclose(rhythm.steady_beats(beats, 2.0), beats)       # a steady beat stays
+    wobbly = beats + np.where(np.arange(20) % 2, 0.03, -0.03)
+    assert np.abs(rhythm.steady_beats(wobbly, 2.0)[3:-3] - beats[3:-3]).max() < 0.01
+
+
+def test_two_onsets_on_one_grid_point_stay_two_notes():
+    """In a line, a second onset 25 ms after a note on the beat (a re-struck sung note, an ornament) falls on
+    the first's grid point: it keeps its own time and pitch, between beats, instead of being merged into the
+    note before."""
+    hop, beat = 0.01, 0.5
+    env = np.zeros(2000, dtype="f4")
+    env[(np.arange(0, 20, beat) / hop).astype(int)] = 1.0          # a click every half second
+    grid = np.array([0, 1, 1.5, 2, 3, 3.5, 4, 6, 7, 8, 9.5, 10, 12, 13, 14]) * beat + 1.0
+    onset = np.sort(np.concatenate([grid, [grid[4] + 0.025]]))
+    pitch = 60.0 + np.arange(len(onset))
+    notes = make_notes(onset, np.full(len(onset), 0.03) + np.diff(onset, append=onset[-1] + 0.5) - 0.03, pitch)
+    assert len(rhythm.snap_to_beats(notes, env, hop)[0]) == len(notes) - 1    # a mix's: merged, as it was
+    got, info = rhythm.snap_to_beats(notes, env, hop, line=True)
+    assert info["snapped"]
+    assert len(got) == len(notes) and np.array_equal(got["pitch"], notes["pitch"])
+    second = 5
+    assert got["onset"][second] == pytest.approx(onset[second]) and got["beat"][second] == 0.5
+    assert got["onset"][second - 1] == pytest.approx(grid[4], abs=0.015)
+    assert got["onset"][second - 1] + got["duration"][second - 1] <= got["onset"][second] + 1e-9
+    assert np.all(np.diff(got["onset"]) > 0)

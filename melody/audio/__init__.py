@@ -13,6 +13,7 @@ from ..errors import MelodyError, NoMelody
 from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import MIN_RMS, PitchTrack, candidates, pyin_track, track
+from .fuse import single_line
 from .rhythm import snap_to_beats
 from .segment import note_activation, note_steadiness, notes_from_track
 
@@ -93,7 +94,11 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     verdict = refusal(voiced, len(notes), heard, steady, heard_time)
     rhythm = {"snapped": False}
     if snap:
-        notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s)
+        # a single line's beat is also tracked on its own notes' onsets (a voice's flux peaks at its consonants
+        # and breaths too), both beats made steady (`rhythm.LINE_BEAT_WIDTH`); an ensemble's accompaniment
+        # carries the beat in the flux
+        line = tr.key_note is not None and single_line(tr.key_note)
+        notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line)
     if verdict:
         raise NoMelody(_no_melody(path, len(notes), stats, heard,
                                   (steady, heard_time) if verdict == "speech-like" else None))

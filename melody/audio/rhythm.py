@@ -9,6 +9,11 @@ so inter-onset ratios come out as clean as in a score, and notes on a beat are m
 onsets fit no grid of the tracked tempo, 3/2 and 2/3 of it are tried (``TEMPO_ALTERNATIVES``); where they
 fit none of these either (free rhythm, rubato singing, a tracker that lost the beat or found another wrong
 tempo) the notes are left as they were.
+
+A single line (a voice, one instrument: ``line=True``) has a second beat: the one tracked on its own notes'
+onsets (`line_onset_envelope`); both its beats are made steady (`steady_beats`: the tracker puts beats on
+the onsets it is given, and a line's flux is mostly its own onsets), and its notes snap to whichever of the
+two grids they lie closer to. Two onsets that round to one grid point stay two notes in a line (`unshared`).
 """
 from __future__ import annotations
 
@@ -29,6 +34,23 @@ MIN_DOWNBEAT_CONTRAST = 0.15
 # accident, so the alternatives need ALTERNATIVE_MIN_NOTES onsets (a sung phrase of a dozen notes is left
 # at the tracked tempo)
 TEMPO_ALTERNATIVES, ALTERNATIVE_MIN_NOTES = (1.5, 2.0 / 3.0), 24
+# A single line's beat is also tracked on its own notes' onsets (`line_onset_envelope`), each a Gaussian pulse
+# of LINE_PULSE_FRAMES frames' s.d.: the smoothing librosa's onset strength has (a few frames). The spectral
+# flux of a sung line also peaks at each consonant (30-80 ms before its vowel, on most sung notes) and at
+# every breath, and in a room at its reverb: on bench_sung's takes with a singer's effects the flux's beats
+# let 13-15 of 50 takes snap where the same notes hummed (no consonants) snap 32-34 and the clean voice 46
+# (BENCHMARKS.md, twenty-second session). The value is the one measured there, not tuned.
+LINE_PULSE_FRAMES = 2.0
+# The tracker puts the beats of an envelope of onsets on those onsets (its tightness only bends them), so a
+# line fits the grid of its own onsets' beats whatever its rhythm: onsets at random snapped in 30 of 30
+# draws, against 2 of 30 on a click they ignore, and the snapping moved no jittered onset towards its written
+# time. A line's flux is much the same envelope (a clean instrument's flux is little else than its onsets).
+# So in a line both beats are made steady over LINE_BEAT_WIDTH beats (`steady_beats`: a local straight line,
+# the tempo curve kept, the beat-to-beat jitter gone) before the fit is judged: random onsets then fit 2 of
+# 30, and a sung line's onset jitter (s.d. 15-25 ms) is snapped out. At 4 beats a tempo curve of 5% bends the
+# grid off the notes (11 of 20 lines with 15 ms of jitter fit); at 1, random onsets fit 7 of 30
+# (BENCHMARKS.md, twenty-third session).
+LINE_BEAT_WIDTH = 2.0
 
 
 def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.ndarray:
@@ -66,6 +88,38 @@ def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.n
     if len(beats) > 1:
         beats = beats[np.concatenate([[True], np.diff(beats) > 0.1])]
     return beats if len(beats) >= MIN_BEATS else np.zeros(0)
+
+
+def line_onset_envelope(onset: np.ndarray, n_frames: int, hop_s: float) -> np.ndarray:
+    """An onset envelope of ``n_frames`` frames (``hop_s`` apart) made of the notes' own onsets: a unit
+    Gaussian pulse (s.d. LINE_PULSE_FRAMES frames) at each, the beat tracker's input for a single line."""
+    env = np.zeros(n_frames)
+    if n_frames == 0 or len(onset) == 0:
+        return env
+    frames = np.clip(np.round(np.asarray(onset, dtype="f8") / hop_s).astype(np.int64), 0, n_frames - 1)
+    np.add.at(env, frames, 1.0)
+    reach = int(np.ceil(3 * LINE_PULSE_FRAMES))
+    pulse = np.exp(-0.5 * (np.arange(-reach, reach + 1) / LINE_PULSE_FRAMES) ** 2)
+    return np.convolve(env, pulse, mode="same")
+
+
+def steady_beats(beats: np.ndarray, width: float) -> np.ndarray:
+    """Each beat moved onto a straight line through its neighbours (least squares, Gaussian weights of s.d.
+    ``width`` beats): the beats' tempo curve without their beat-to-beat jitter; ``width`` 0 leaves them."""
+    if width <= 0 or len(beats) < 3:
+        return beats
+    reach = int(np.ceil(3 * width))
+    d = np.arange(-reach, reach + 1, dtype="f8")
+    w = np.exp(-0.5 * (d / width) ** 2)
+
+    def near(x, kernel):      # sum over the neighbours j of kernel(j - k) * x[j], for every beat k
+        return np.convolve(x, kernel[::-1], mode="same")
+
+    one = np.ones(len(beats))
+    sw, swd, swdd = near(one, w), near(one, w * d), near(one, w * d * d)
+    swb, swdb = near(beats, w), near(beats, w * d)
+    slope = (sw * swdb - swd * swb) / (sw * swdd - swd * swd)
+    return (swb - slope * swd) / sw
 
 
 def tempo(env: np.ndarray, sr: float) -> float | None:
@@ -134,8 +188,9 @@ def times_at(pos: np.ndarray, beats: np.ndarray) -> np.ndarray:
 
 
 def _grid_fit(onset: np.ndarray, beats: np.ndarray):
-    """(beat period, subdivision, grid position of each onset, lag, beat position of each onset) of the
-    finest grid the onsets fit, or None when they fit none (see the module docstring)."""
+    """(beat period, subdivision, grid position of each onset, lag, beat position of each onset, fit) of the
+    finest grid the onsets fit, or None when they fit none (see the module docstring). ``fit`` (s) is how
+    close the onsets lie to it: the 75th percentile of their distance after the lag."""
     period = float(np.median(np.diff(beats)))
     pos = beat_positions(onset, beats)
     fits = []
@@ -149,42 +204,86 @@ def _grid_fit(onset: np.ndarray, beats: np.ndarray):
     fit, sub, grid, lag = min(fits, key=lambda f: f[0])
     if fit > min(MAX_RESIDUAL_S, MAX_RESIDUAL_STEP * period / sub):
         return None
-    return period, sub, grid, lag, pos
+    return period, sub, grid, lag, pos, fit
 
 
-def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float) -> tuple[np.ndarray, dict]:
-    """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found."""
+def _tracked_grid(onset: np.ndarray, onset_env: np.ndarray | None, hop_s: float, factors,
+                  width: float = 0.0) -> tuple[dict, tuple]:
+    """What the beat tracker finds on one envelope ({"beats", "tempo_bpm"} at the tracked tempo) and the
+    (beats, `_grid_fit`) of the first tempo in ``factors`` whose grid the onsets fit, or (info, None); the
+    beats made steady over ``width`` beats first (`steady_beats`)."""
+    info = {"beats": 0, "tempo_bpm": None}
+    for factor in factors:
+        beats = steady_beats(beat_times(onset_env, hop_s, factor), width)
+        if len(beats) == 0:
+            if factor == 1.0:
+                return info, None
+            continue
+        if factor == 1.0:
+            info = {"beats": int(len(beats)), "tempo_bpm": round(60.0 / float(np.median(np.diff(beats))), 1)}
+        fitted = _grid_fit(onset, beats)
+        if fitted is not None:
+            return info, (beats, fitted)
+    return info, None
+
+
+def unshared(grid: np.ndarray, far: np.ndarray) -> np.ndarray:
+    """``far`` with every onset added whose grid point the snapped onset before it already holds: such an
+    onset keeps its own time (between beats) instead of being merged into the note before it. Two
+    transcribed onsets on one point are two notes (a sung note re-struck, a quick ornament, a glide's
+    second pitch); merging kept only the first, a note lost to the melody and to note F."""
+    out = far.copy()
+    snapped = np.flatnonzero(~far)
+    out[snapped[1:][np.diff(grid[snapped]) <= 0]] = True
+    return out
+
+
+def snap_to_beats(notes: np.ndarray, onset_env: np.ndarray | None, hop_s: float,
+                  line: bool = False) -> tuple[np.ndarray, dict]:
+    """Notes with onsets on the beat grid and on-beat marks, or unchanged; plus what was found.
+
+    line : the notes are a single line (a voice, a solo instrument): its beat is also tracked on its own
+        notes' onsets (`line_onset_envelope`), both beats are made steady (`steady_beats`), and the notes
+        snap to whichever grid (that of ``onset_env`` or that of their own onsets) they lie closer to
+        (`_grid_fit`'s fit; ``info["beats_from"]``); two onsets on one grid point stay two notes (`unshared`).
+    """
     info = {"beats": 0, "tempo_bpm": None, "snapped": False}
     if len(notes) < 3:
         return notes, info
     factors = (1.0, *TEMPO_ALTERNATIVES) if len(notes) >= ALTERNATIVE_MIN_NOTES else (1.0,)
-    for factor in factors:
-        beats = beat_times(onset_env, hop_s, factor)
-        if len(beats) == 0:
-            if factor == 1.0:
-                return notes, info
-            continue
-        if factor == 1.0:
-            info["beats"] = int(len(beats))
-            info["tempo_bpm"] = round(60.0 / float(np.median(np.diff(beats))), 1)
-        fitted = _grid_fit(notes["onset"], beats)
-        if fitted is not None:
-            break
-    else:
+    envelopes = {"flux": onset_env}
+    if line and onset_env is not None:
+        envelopes["notes"] = line_onset_envelope(notes["onset"], len(onset_env), hop_s)
+    # a line's flux peaks at its own onsets too (a clean instrument's flux is little else): both beats steady
+    width = LINE_BEAT_WIDTH if line else 0.0
+    tracked = {name: _tracked_grid(notes["onset"], env, hop_s, factors, width) for name, env in envelopes.items()}
+    fitting = [name for name, (_, found) in tracked.items() if found is not None]
+    if not fitting:
+        info.update(tracked["flux"][0])
         return notes, info
-    period, sub, grid, lag, pos = fitted
+    # the grid the onsets lie closer to; a tie goes to the flux (the first)
+    source = min(fitting, key=lambda name: tracked[name][1][1][5])
+    onset_env = envelopes[source]
+    beats, (period, sub, grid, lag, pos, _) = tracked[source][1]
     info["beats"] = int(len(beats))
     info["tempo_bpm"] = round(60.0 / period, 1)
+    if line:
+        info["beats_from"] = source
     # an onset the grid does not explain stays put: further than MAX_MOVE_S from it, or than FAR_STEP of its
-    # step (a sixteenth between the points of a grid of eighths, a grace note)
+    # step (a sixteenth between the points of a grid of eighths, a grace note), or, in a line, on a point the
+    # onset before it holds (`unshared`; in a mix or a played MIDI part the second is merged, as it was)
     far = np.abs(pos - lag - grid) * period > min(MAX_MOVE_S, FAR_STEP * period / sub)
+    if line:
+        far = unshared(grid, far)
     info["subdivision"] = sub
     out = notes.copy()
     ends = notes["onset"] + notes["duration"]
     # the grid keeps the notes' own phase: the tracker's beats sit wherever the flux peaks, which is not
     # where a note starts (a slow attack, a soft onset); only the spacing of the onsets is cleaned up
     snapped = np.where(far, notes["onset"], times_at(grid + lag, beats))
-    keep = np.concatenate([[True], np.diff(snapped) > 1e-6])   # two onsets on one grid point: keep the first
+    # two onsets on one grid point (a mix's, a played part's), or an onset left in place before the snapped
+    # one of the note before it: the first is kept
+    keep = np.concatenate([[True], np.diff(snapped) > 1e-6])
     out["onset"] = np.maximum(snapped, 0.0)
     out = out[keep]
     ends = ends[keep]
