@@ -122,3 +122,25 @@ def test_search_trusts_only_a_null_sample_drawn_from_the_querys_kind_more(monkey
     rescore.rescore_views([rescore.View(query, qf, packed, s1, np.full(n_refs, float(n_refs)))], sample=300)
     expect = rescore.STYLE_PRIOR_WEIGHT if want == "style" else rescore.PRIOR_WEIGHT
     assert seen and all(w == expect for w in seen)
+
+
+def test_rescore_views_reports_each_views_reduced_scores_behind_the_evalues():
+    """``detail`` holds, per re-scored row, each view's reduced score; the E-value is the best view's with the
+    factor for taking the best, and a row's best view is the one the census reads (scripts/rank_loss.py)."""
+    from melody import align
+    rng = np.random.default_rng(11)
+    n_refs = 400
+    packed = _catalog(rng, rng.integers(0, 2, n_refs))
+    views = []
+    for notes in (_stepwise_even(rng), _leaping_dotted(rng)):      # two readings that disagree
+        query = _as_melody(notes)
+        qf = features(query)
+        s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
+        views.append(rescore.View(query, qf, packed, s1, np.full(n_refs, float(n_refs))))
+    detail = {}
+    order, ev, _ = rescore.rescore_views(views, sample=300, detail=detail)
+    cand, z = detail["cand"], detail["z"]
+    assert z.shape == (2, len(cand)) and detail["whole"] == [False, False]
+    assert np.allclose(ev[cand], n_refs * -np.expm1(-detail["factor"] * np.exp(-z.max(axis=0))))
+    assert set(order[:len(cand)]) == set(cand)                     # re-scored rows rank first
+    assert (np.argmax(z, axis=0) == 0).any() and (np.argmax(z, axis=0) == 1).any()   # each view decides some

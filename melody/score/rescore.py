@@ -383,7 +383,7 @@ def views_factor(z: np.ndarray) -> float:
 
 
 def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, sample: int = NULL_SAMPLE,
-                  null_rows: np.ndarray | None = None):
+                  null_rows: np.ndarray | None = None, detail: dict | None = None):
     """`rescore` of a query read in several ways (a recording as transcribed and with repeated notes merged,
     `melody.catalog.Catalog._rank`): every view's RESCORE_TOP best stage-1 candidates are re-scored in every
     view, each view's combined scores get their own per-query null (`fit_null`, on the same null rows), and
@@ -395,7 +395,10 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     them (from the null rows every view scored; the number of views, as Bonferroni, when fewer than
     VIEWS_MIN_ROWS).
     Returns (order, E-value per row, best combined score per row (NaN where not re-scored)); rows not
-    re-scored follow in the order of their smallest stage-1 E-value.
+    re-scored follow in the order of their smallest stage-1 E-value. ``detail``, when given, receives what
+    decided each candidate's E-value, for censuses of lost ranks (``scripts/rank_loss.py``): "cand" (the rows
+    re-scored), "z" (views x candidates: each view's reduced score, -inf where a view does not score the row),
+    "factor" (per candidate) and "whole" (per view: the passage view).
     """
     first_view = views[0]
     n_refs = len(first_view.s1)
@@ -455,6 +458,8 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     for v in views[1:]:
         ev = np.minimum(ev, v.evalues1)
     ev[cand] = n_refs * -np.expm1(-factor * np.exp(-z.max(axis=0)))
+    if detail is not None:
+        detail.update(cand=cand, z=z, factor=factor, whole=[v.whole for v in views])
     first = cand[np.lexsort((-best[cand], ev[cand]))]
     later = np.ones(n_refs, dtype=bool)
     later[cand] = False
