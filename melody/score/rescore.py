@@ -398,7 +398,7 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     re-scored follow in the order of their smallest stage-1 E-value. ``detail``, when given, receives what
     decided each candidate's E-value, for censuses of lost ranks (``scripts/rank_loss.py``): "cand" (the rows
     re-scored), "z" (views x candidates: each view's reduced score, -inf where a view does not score the row),
-    "factor" (per candidate) and "whole" (per view: the passage view).
+    "z_null" (views x null rows, the same), "factor" (per candidate) and "whole" (per view: the passage view).
     """
     first_view = views[0]
     n_refs = len(first_view.s1)
@@ -459,7 +459,7 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
         ev = np.minimum(ev, v.evalues1)
     ev[cand] = n_refs * -np.expm1(-factor * np.exp(-z.max(axis=0)))
     if detail is not None:
-        detail.update(cand=cand, z=z, factor=factor, whole=[v.whole for v in views])
+        detail.update(cand=cand, z=z, z_null=z_null, factor=factor, whole=[v.whole for v in views])
     first = cand[np.lexsort((-best[cand], ev[cand]))]
     later = np.ones(n_refs, dtype=bool)
     later[cand] = False
