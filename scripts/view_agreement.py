@@ -7,8 +7,9 @@ reference keeps the better of its two reduced scores z, corrected for taking the
 (`rescore.rescore_views`, `views_factor`). A real relative matches both readings; a chance partner often matches
 one of them only. This script keeps every query's z of its stage-2 candidates and of its null rows
 (``detail`` of `rescore.rescore_views`) and ranks them again by ``(1 - a) max + a min`` over the plain views
-(`combine_views`; a = 0 is the search as it is). The passage view, where there is one, is still taken as a max.
-The E-value's factor is measured on the null rows as `views_factor` measures it for the max (`combined_factor`).
+(`rescore.combine_views`; a = 0 is the better reading alone, as the search was before `rescore.READINGS_AGREE`,
+which is the search's own a). The passage view, where there is one, is still taken as a max. The E-value's factor
+is measured on the null rows as `views_factor` measures it for the max (`rescore.agreement_factor`).
 Printed per a: rank 1 of the positives, true tunes flagged (E <= 0.1), negatives flagged, and the queries gained
 or lost at rank 1 against a = 0. Notes come from the cached pitch tracks (`solo_errors.capture`) with the code
 being measured, snapped as `transcribe` snaps them. BENCHMARKS.md, "Twenty-third session: the mixes that still
@@ -36,42 +37,21 @@ import solo_errors  # noqa: E402
 
 FLAG_E = 0.1     # significance.DEFAULT_MAX_EVALUE: a match is flagged at E <= this
 
-
-def combine_views(z: np.ndarray, a: float) -> np.ndarray:
-    """``(1 - a)`` times the best plus ``a`` times the worst of each column's views (z: views x rows): a = 0
-    is the better reading alone, a = 0.5 the mean of two."""
-    z = np.asarray(z, dtype="f8")
-    return (1.0 - a) * z.max(axis=0) + a * z.min(axis=0)
-
-
-def combined_factor(z_null: np.ndarray, a: float, tail: float | None = None) -> float:
-    """How much more often than one view the combination reaches a view's tail under the null: each view's
-    null z shifted by its own upper ``tail`` quantile, then the share of null rows whose combination
-    (`combine_views`) is at least 0, over ``tail``. At a = 0 this is `rescore.views_factor` (the share of rows
-    where any view reaches its own quantile); larger a gives a thinner tail (clipped at 1 / tail from below:
-    one row in the sample)."""
-    from melody.score.rescore import VIEWS_TAIL
-
-    tail = VIEWS_TAIL if tail is None else tail
-    z_null = np.asarray(z_null, dtype="f8")
-    if z_null.shape[0] < 2:
-        return 1.0
-    shifted = z_null - np.quantile(z_null, 1.0 - tail, axis=1, keepdims=True)
-    share = float(np.mean(combine_views(shifted, a) >= 0.0)) / tail
-    return float(np.clip(share, 1.0 / z_null.shape[1] / tail, z_null.shape[0]))
+from melody.score.rescore import agreement_factor, combine_views  # noqa: E402
 
 
 def rerank(detail: dict, a: float, n_refs: int) -> tuple[np.ndarray, np.ndarray]:
     """The candidates (``detail["cand"]``) in the order of their E-values under the combination, and those
     E-values. The plain views are combined; a passage view stays a view of its own (the max of the two). Each
     candidate's factor is the search's own (``detail["factor"]``) times the combination's over the max's
-    (`combined_factor`), so a = 0 gives the search's E-values."""
+    (`rescore.agreement_factor`), so a = 0 gives the E-values of a search that takes the better reading alone
+    (`rescore.READINGS_AGREE` 0)."""
     z, z_null = np.asarray(detail["z"]), np.asarray(detail["z_null"])
     plain = ~np.asarray(detail["whole"], dtype=bool)
     factor = np.asarray(detail["factor"], dtype="f8")
     if plain.sum() >= 2:
         stat = combine_views(z[plain], a)
-        factor = factor * combined_factor(z_null[plain], a) / combined_factor(z_null[plain], 0.0)
+        factor = factor * agreement_factor(z_null[plain], a) / agreement_factor(z_null[plain], 0.0)
         if (~plain).any():
             stat = np.maximum(stat, z[~plain].max(axis=0))
     else:

@@ -14,17 +14,9 @@ from melody.score import rescore  # noqa: E402
 
 def test_combine_views_weighs_the_best_and_the_worst_reading():
     z = np.array([[5.0, 1.0], [3.0, 4.0]])
-    assert np.allclose(view_agreement.combine_views(z, 0.0), [5.0, 4.0])
-    assert np.allclose(view_agreement.combine_views(z, 0.5), [4.0, 2.5])
-    assert np.allclose(view_agreement.combine_views(z, 0.25), [4.5, 3.25])
-
-
-def test_the_factor_of_the_max_is_views_factor_and_agreement_thins_the_tail(rng):
-    independent = rng.gumbel(size=(2, 20000))
-    assert view_agreement.combined_factor(independent, 0.0) == pytest.approx(rescore.views_factor(independent))
-    assert view_agreement.combined_factor(independent, 0.5) < 1.0 < view_agreement.combined_factor(independent, 0.0)
-    same = np.vstack([independent[0], independent[0]])
-    assert view_agreement.combined_factor(same, 0.5) == pytest.approx(1.0)   # readings that always agree
+    assert np.allclose(rescore.combine_views(z, 0.0), [5.0, 4.0])
+    assert np.allclose(rescore.combine_views(z, 0.5), [4.0, 2.5])
+    assert np.allclose(rescore.combine_views(z, 0.25), [4.5, 3.25])
 
 
 def test_a_reference_both_readings_match_overtakes_one_reading_s_chance_partner():

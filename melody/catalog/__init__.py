@@ -369,7 +369,7 @@ class Catalog:
             if merged is not None:
                 mp = self._merged_packed()
                 mqf = mp.query_features(merged)
-                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null)))
+                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null), reading=True))
         elif query.meta.get("kind") != "audio":
             straight = straightened(query)        # a score or MIDI file played swung: read straight as well
             if straight is not None:
