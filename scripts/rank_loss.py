@@ -99,9 +99,22 @@ def reading(name: str, raw: np.ndarray, snapped: np.ndarray, track, ref: np.ndar
     raise ValueError(f"unknown reading {name!r}")
 
 
+def view_scores(detail: dict, row: int) -> list[float]:
+    """Each view's reduced score z of catalog row ``row`` (`rescore.rescore_views`' ``detail``: the reading as
+    transcribed, with repeats merged, and for a passage the passage view); -inf for a row stage 2 did not
+    re-score, or a view that does not score it. The true tune and the winner compared view by view say
+    whether a reading's chance partner, not the true tune's weakness, took the rank (one view far above
+    the other for the winner: its match is one reading's accident)."""
+    hit = np.flatnonzero(np.asarray(detail["cand"]) == row)
+    if not len(hit):
+        return [-np.inf] * len(detail["z"])
+    return [float(v) for v in np.asarray(detail["z"])[:, hit[0]]]
+
+
 def trace(cat, query, true_rows: set) -> dict:
     """The true tune's place in a search: its stage-1 rank in each reading the search makes of the query,
-    whether stage 2 re-scores it, its final rank, E-value and best combined score, and the winner's."""
+    whether stage 2 re-scores it, its final rank, E-value and best combined score, and the winner's; each
+    view's reduced score of both (`view_scores`)."""
     from melody.catalog.packed import merged_reading
     from melody.meter import melody_with_guessed_beats
     from melody.score import rescore
@@ -120,13 +133,15 @@ def trace(cat, query, true_rows: set) -> dict:
         s1, e1 = cat._stage1(f, packed, None, null)
         order = rescore._stage1_order(s1, e1)
         stage1.append(min(int(np.flatnonzero(order == r)[0]) for r in true_rows) + 1)
-    _, evalues, order = cat._rank(sq, p, None, None)
+    detail = {}
+    _, evalues, order = cat._rank(sq, p, None, None, detail=detail)
     position = {int(r): k for k, r in enumerate(order)}
     true_row = min(true_rows, key=lambda r: position[r])
     top = int(order[0])
     return {"stage1_ranks": stage1, "in_stage2": min(stage1) <= rescore.RESCORE_TOP,
             "rank": position[true_row] + 1, "evalue": float(evalues[true_row]), "top_evalue": float(evalues[top]),
-            "top_is_true": top in true_rows}
+            "top_is_true": top in true_rows, "view_z": view_scores(detail, true_row),
+            "top_view_z": view_scores(detail, top)}
 
 
 def main(argv=None) -> int:
@@ -202,8 +217,9 @@ def main(argv=None) -> int:
             grid = f"grid 1/{row['subdivision']}" if row["snapped"] else "unsnapped"
             print(f"{kind:<6} {q.qid} rank {t['rank']:>4} (midi {midi_rank}, lead {lead_rank}) {grid:<9} "
                   f"stage 1 {t['stage1_ranks']} E {t['evalue']:.3g} top {t['top_evalue']:.3g} "
-                  f"lead {lead_t['evalue']:.3g} | "
-                  + " ".join(f"{k}:{v}" for k, v in ranks.items()) + " | " + ", ".join(row["mechanisms"])
+                  f"lead {lead_t['evalue']:.3g} | z by view "
+                  + "/".join(f"{v:.2f}" for v in t["view_z"]) + " top " + "/".join(f"{v:.2f}" for v in t["top_view_z"])
+                  + " | " + " ".join(f"{k}:{v}" for k, v in ranks.items()) + " | " + ", ".join(row["mechanisms"])
                   + " | phrase errors " + " ".join(f"{k} {v}" for k, v in row["phrase_errors"].items()), flush=True)
     print(f"rank 1 of {sum(q.positive for q in queries)} positives: " + ", ".join(f"{k} {v}" for k, v in at_one.items())
           + f" ({time.perf_counter() - t0:.0f} s)")

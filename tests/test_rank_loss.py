@@ -40,3 +40,10 @@ def test_ends_keeps_only_the_notes_inside_the_written_span():
     errors = solo_errors.classify(ref, heard)
     kept = rank_loss.reading("ends", heard, heard, None, ref, errors, None)
     assert list(kept["pitch"]) == [60, 62]
+
+
+def test_view_scores_read_one_rows_column_and_nothing_for_a_row_not_rescored():
+    detail = {"cand": np.array([3, 7, 9]), "z": np.array([[1.0, 2.0, 3.0], [0.5, -np.inf, 4.0]])}
+    assert rank_loss.view_scores(detail, 7) == [2.0, -np.inf]
+    assert rank_loss.view_scores(detail, 9) == [3.0, 4.0]
+    assert rank_loss.view_scores(detail, 5) == [-np.inf, -np.inf]

@@ -341,7 +341,8 @@ class Catalog:
                                        float(evalues[row]), max_evalue, len(p.entries)))
         return matches
 
-    def _rank(self, query: Melody, p: Packed, params, pitch_params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rank(self, query: Melody, p: Packed, params, pitch_params, detail: dict | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Stage-1 score, E-value and order (best first) of every row for the query.
 
         A recording cannot show a repeated note that is not re-articulated (legato winds and strings), and a
@@ -357,6 +358,7 @@ class Catalog:
         memory. The passage shown is still aligned note for note.
         A score or MIDI file (not a recording) whose eighths are played swung (`melody.swing`) is ranked both
         ways in the same way: as given and straightened, against the catalog as it is.
+        ``detail``: filled by `rescore.rescore_views` (each view's reduced scores of the candidates).
         """
         qf = p.query_features(query)
         null = style_sample(qf, p)      # stage 2's null sample; stage 1 gives these rows first-pass scores
@@ -367,7 +369,7 @@ class Catalog:
             if merged is not None:
                 mp = self._merged_packed()
                 mqf = mp.query_features(merged)
-                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null)))
+                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null), reading=True))
         elif query.meta.get("kind") != "audio":
             straight = straightened(query)        # a score or MIDI file played swung: read straight as well
             if straight is not None:
@@ -377,7 +379,7 @@ class Catalog:
             if read is not None:
                 rqf = p.query_features(read)
                 views.append(View(read, rqf, p, *self._stage1(rqf, p, params, null)))
-        order, evalues, _ = rescore_views(views, pitch_params, null_rows=null)
+        order, evalues, _ = rescore_views(views, pitch_params, null_rows=null, detail=detail)
         return np.max([v.s1 for v in views], axis=0), evalues, order
 
     def _stage1(self, qf: Features, p: Packed, params, null: np.ndarray | None = None

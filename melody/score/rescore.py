@@ -267,6 +267,7 @@ class View:
     s1: np.ndarray
     evalues1: np.ndarray
     whole: bool = False      # the passage view: a passage against the catalog's passages, aligned whole
+    reading: bool = False    # another reading of the first view's recording (repeats merged): see READINGS_AGREE
 
 
 def tuned_pitches(query) -> np.ndarray:
@@ -382,8 +383,41 @@ def views_factor(z: np.ndarray) -> float:
     return float(np.clip(share, 1.0, z.shape[0]))
 
 
+# A recording's readings (as transcribed, and with repeated notes merged on both sides: `Catalog._rank`) are two
+# readings of one performance. A real relative matches both; a chance partner often matches one only (the merged
+# reading of a reference rich in repeats, a run the transcription happened to hear). So a reference's statistic
+# is not the better reading's z alone but READINGS_AGREE of the worse one's with the rest of the better one's
+# (`combine_views`), with its null tail measured on the null rows as `views_factor` measures the max's
+# (`agreement_factor`). Measured on bench_audio's mixes by re-ranking the search's own z (scripts/view_agreement.py,
+# BENCHMARKS.md, "Twenty-third session: the mixes that still lose rank 1"): 0.25 ranked 1 / 2 more of 90 true
+# tunes first on seeds 1 / 2 (the gains 8-note copies), the same true tunes flagged, no negative flagged; 0.5
+# cost 3 / 2 flags. 0: the better reading alone.
+READINGS_AGREE = 0.25
+
+
+def combine_views(z: np.ndarray, a: float) -> np.ndarray:
+    """``(1 - a)`` times the best plus ``a`` times the worst of each column's views (z: views x rows): a = 0
+    is the better reading alone, a = 0.5 the mean of two."""
+    z = np.asarray(z, dtype="f8")
+    return (1.0 - a) * z.max(axis=0) + a * z.min(axis=0)
+
+
+def agreement_factor(z_null: np.ndarray, a: float, tail: float = VIEWS_TAIL) -> float:
+    """How much more often than one view the views' combination (`combine_views`) reaches a view's tail under
+    the null (z_null: views x null rows): each view's null z shifted by its own upper ``tail`` quantile, then
+    the share of rows whose combination is at least 0, over ``tail``. At a = 0 this is `views_factor` (the share
+    of rows where any view reaches its own quantile); a larger a gives a thinner tail (clipped from below at
+    one row of the sample, from above at the number of views)."""
+    z_null = np.asarray(z_null, dtype="f8")
+    if z_null.shape[0] < 2 or z_null.shape[1] == 0:
+        return 1.0
+    shifted = z_null - np.quantile(z_null, 1.0 - tail, axis=1, keepdims=True)
+    share = float(np.mean(combine_views(shifted, a) >= 0.0)) / tail
+    return float(np.clip(share, 1.0 / (tail * z_null.shape[1]), z_null.shape[0]))
+
+
 def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, sample: int = NULL_SAMPLE,
-                  null_rows: np.ndarray | None = None):
+                  null_rows: np.ndarray | None = None, detail: dict | None = None):
     """`rescore` of a query read in several ways (a recording as transcribed and with repeated notes merged,
     `melody.catalog.Catalog._rank`): every view's RESCORE_TOP best stage-1 candidates are re-scored in every
     view, each view's combined scores get their own per-query null (`fit_null`, on the same null rows), and
@@ -395,7 +429,12 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     them (from the null rows every view scored; the number of views, as Bonferroni, when fewer than
     VIEWS_MIN_ROWS).
     Returns (order, E-value per row, best combined score per row (NaN where not re-scored)); rows not
-    re-scored follow in the order of their smallest stage-1 E-value.
+    re-scored follow in the order of their smallest stage-1 E-value. ``detail``, when given, receives what
+    decided each candidate's E-value, for censuses of lost ranks (``scripts/rank_loss.py``): "cand" (the rows
+    re-scored), "z" (views x candidates: each view's reduced score, -inf where a view does not score the row),
+    "z_null" (views x null rows, the same), "factor" (per candidate: for taking the best view), "agree" (the
+    factor's change for combining a recording's readings, `_readings_statistic`) and "whole" (per view: the
+    passage view).
     """
     first_view = views[0]
     n_refs = len(first_view.s1)
@@ -450,14 +489,32 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     factor_plain = views_factor(z_null[plain])
     factor_all = views_factor(z_null[:, every]) if every.sum() >= VIEWS_MIN_ROWS else float(len(views))
     factor = np.where(np.isfinite(z).all(axis=0), factor_all, factor_plain)
+    stat, agree = _readings_statistic(views, z, z_null)
     best = combined.max(axis=0) if len(views) > 1 else combined[0]
     ev = np.array(first_view.evalues1, dtype="f8", copy=True)
     for v in views[1:]:
         ev = np.minimum(ev, v.evalues1)
-    ev[cand] = n_refs * -np.expm1(-factor * np.exp(-z.max(axis=0)))
+    ev[cand] = n_refs * -np.expm1(-factor * agree * np.exp(-stat))
+    if detail is not None:
+        detail.update(cand=cand, z=z, z_null=z_null, factor=factor, agree=agree, whole=[v.whole for v in views])
     first = cand[np.lexsort((-best[cand], ev[cand]))]
     later = np.ones(n_refs, dtype=bool)
     later[cand] = False
     rest = stage1[0] if len(views) == 1 else np.lexsort((-np.max([v.s1 for v in views], axis=0), ev))
     rest = rest[later[rest]]
     return np.concatenate([first, rest]).astype(np.int64), ev, best
+
+
+def _readings_statistic(views: list[View], z: np.ndarray, z_null: np.ndarray) -> tuple[np.ndarray, float]:
+    """Each candidate's statistic (z: views x candidates) and the factor's change for it: the best view's z,
+    except that a recording's readings (the first view and those marked ``reading``) count as their
+    READINGS_AGREE combination (`combine_views`), its tail against the max's measured on the null rows
+    (`agreement_factor`); other views (the passage view) still count as their max with it."""
+    group = np.array([k == 0 or v.reading for k, v in enumerate(views)]) & ~np.array([v.whole for v in views])
+    if group.sum() < 2 or READINGS_AGREE == 0.0:
+        return z.max(axis=0), 1.0
+    stat = combine_views(z[group], READINGS_AGREE)
+    if (~group).any():
+        stat = np.maximum(stat, z[~group].max(axis=0))
+    agree = agreement_factor(z_null[group], READINGS_AGREE) / agreement_factor(z_null[group], 0.0)
+    return stat, agree
