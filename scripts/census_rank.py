@@ -68,6 +68,16 @@ def cause(stage1_rank: int, true_score: float, winner_score: float, winner_insid
     return "weak"
 
 
+def group_of(category: str) -> str:
+    """The census's group of a bench_accuracy category: the 10-20-note phrases as one group, the others by kind
+    (dispute hooks and riffs by their own names)."""
+    if category in benchdata.POSITIVE_CATEGORIES:
+        return "10-20 notes"
+    if category.startswith(benchdata.DISPUTE_CATEGORY + "/"):
+        return category.split("-")[0]
+    return category.split("/")[0]
+
+
 def path(cat, query, row: int) -> tuple[tuple[float, float], int]:
     """Stage 1's reported path of the query against a catalog row: its span in the query (seconds) and how
     many note pairs it aligns."""
@@ -122,8 +132,7 @@ def main(argv=None) -> int:
         (true_span, true_pairs), (win_span, win_pairs) = path(cat, loaded, true_row), path(cat, loaded, winner)
         inside = share_inside(win_span, phrase)
         why = cause(t["stage1_rank"], t["true"][0], t["winner"][0], inside, true_pairs, win_pairs, RESCORE_TOP)
-        group = r["category"].split("/")[0] if not r["category"].startswith("dispute") else r["category"]
-        counts[group.split("-")[0], why] += 1
+        counts[group_of(r["category"]), why] += 1
         steps = np.diff(cat.packed.step_offsets)
         print(f"| {r['qid']} | {r['category']} | {why} | {t['stage1_rank']} | {t['stage2_rank']} "
               f"| {t['true'][0]:.1f} / {t['winner'][0]:.1f} | {t['true'][1]:.3g} / {t['winner'][1]:.3g} "

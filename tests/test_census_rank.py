@@ -33,3 +33,11 @@ def test_each_miss_gets_the_first_cause_that_holds():
 
 def test_causes_are_the_documented_ones():
     assert set(census.CAUSES) == {"stage 1", "length", "context", "loose", "weak"}
+
+
+def test_groups_of_categories():
+    assert census.group_of("pitch/s2") == "10-20 notes"
+    assert census.group_of("mixed/s3") == "10-20 notes"
+    assert census.group_of("extend/s2") == "extend"
+    assert census.group_of("dispute/hook-reset") == "dispute/hook"
+    assert census.group_of("perform/all") == "perform"
