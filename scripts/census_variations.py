@@ -128,7 +128,7 @@ def trace(cat, query, true_row: int) -> dict:
             "stage2_rank": int(np.flatnonzero(order == true_row)[0]) + 1,
             "true": (float(combined), float(ev[true_row]), passage(true_row), len(cat.melody(true_row).notes)),
             "winner": (float(best[winner]), float(ev[winner]), passage(winner), len(cat.melody(winner).notes)),
-            "winner_title": cat.melody(winner).title,
+            "winner_title": cat.melody(winner).title, "winner_row": winner,
             "exact_run": (float(run_term[0]), float(run_term[1])),
             "winner_pitch": cat.melody(winner).notes["pitch"]}
 
