@@ -21,7 +21,6 @@ accompaniment's notes in a mix's lead line".
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -154,11 +153,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workdir", required=True, help="a bench_audio.py --workdir with its renders")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--n-queries", type=int, default=120)
-    ap.add_argument("--n-catalog", type=int, default=1000)
+    ap = solo_errors.workdir_parser(__doc__)
     ap.add_argument("--json", metavar="OUT", help="every note's row")
     args = ap.parse_args(argv)
 

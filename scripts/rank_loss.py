@@ -24,7 +24,6 @@ true tune is outside stage 2's candidates in every reading. Reuses the renders a
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -145,11 +144,7 @@ def trace(cat, query, true_rows: set) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workdir", required=True, help="a bench_audio.py --workdir with its renders")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--n-queries", type=int, default=120)
-    ap.add_argument("--n-catalog", type=int, default=1000)
+    ap = solo_errors.workdir_parser(__doc__)
     ap.add_argument("--kinds", nargs="*", default=["solo", "mix"], help="solo, mix, room<S> (solo_errors.capture)")
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args(argv)

@@ -244,12 +244,19 @@ def as_query(notes, env, hop, marks: bool):
     return Melody(snapped, meta={"kind": "audio"})
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def workdir_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments of every script over a `bench_audio.py --workdir`'s renders: the workdir and bench_audio's
+    data (seed, queries, catalog size); ``doc``'s first paragraph is the description."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--workdir", required=True, help="a bench_audio.py --workdir with its renders")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--n-queries", type=int, default=120)
     ap.add_argument("--n-catalog", type=int, default=1000)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = workdir_parser(__doc__)
     ap.add_argument("--kind", default="solo", help="solo, mix, or room<S>: the solos in bench_audio's room of "
                     "seed S (bench_audio.py --room --room-seed S; rendered where missing)")
     ap.add_argument("--repairs", nargs="*", default=["none", *KINDS, "timing", "all"])

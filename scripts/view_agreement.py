@@ -19,7 +19,6 @@ lose rank 1".
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -62,11 +61,7 @@ def rerank(detail: dict, a: float, n_refs: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workdir", required=True, help="a bench_audio.py --workdir with its renders")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--n-queries", type=int, default=120)
-    ap.add_argument("--n-catalog", type=int, default=1000)
+    ap = solo_errors.workdir_parser(__doc__)
     ap.add_argument("--kind", default="mix", help="solo, mix or room<S> (solo_errors.capture)")
     ap.add_argument("--a", type=float, nargs="*", default=[0.0, 0.25, 0.5])
     args = ap.parse_args(argv)
