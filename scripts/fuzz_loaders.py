@@ -30,6 +30,11 @@ sys.path.insert(0, ROOT)
 def child() -> int:
     """Load each path read from stdin; answer one JSON line."""
     import resource
+
+    # what the loaders import on first need, imported before the limits: librosa's beat tracker (a played MIDI
+    # part's onsets are read against its tracked beat, `melody.io.played`) compiles Numba code on import, ~7-14 s
+    # and over 2 GiB of address space once per process; counted per input it was a "hang" and a MemoryError
+    import librosa.beat  # noqa: F401
     limit = 2 * 1024 ** 3
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     proto = os.fdopen(os.dup(1), "w")

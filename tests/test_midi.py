@@ -539,6 +539,16 @@ def test_a_chunk_longer_than_the_file_is_refused_before_reading_it(tmp_path):
     assert "huge.mid" in str(info.value) and "declares" in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_header_chunk_longer_than_the_file_is_refused_before_reading_it(tmp_path):
+    """The header chunk's own length field damaged (~1.9 GB): mido read it whole (a MemoryError under the
+    fuzzer's address-space limit, gigabytes without one)."""
+    path = tmp_path / "head.mid"
+    path.write_bytes(b"MThd" + (0x726B0000).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big")
+                     + (480).to_bytes(2, "big") + b"MTrk" + (4).to_bytes(4, "big") + b"\x00\xff\x2f\x00")
+    with pytest.raises(CorruptFile, match="head.mid: a chunk at byte 0 declares 1919614976 bytes"):
+        load(path)
+
+
 def test_an_invalid_key_signature_is_a_corrupt_file(tmp_path):
     path = tmp_path / "key.mid"
     track = b"\x00\xff\x59\x02\x0f\x00" + b"\x00\x90\x3c\x40\x60\x80\x3c\x40" + b"\x00\xff\x2f\x00"   # 15 sharps

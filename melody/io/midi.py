@@ -46,8 +46,8 @@ _DRUM_NAMES = re.compile(r"drum|perc|kit|beat|hat|snare|kick|cymbal", re.I)
 
 
 def _check_chunks(path: str) -> None:
-    """Walk the header and track chunk headers before mido does: a track that claims more bytes than the
-    file has (a damaged length field, often ~2 GB) would otherwise be read into memory whole. Bytes after
+    """Walk the header and track chunk headers before mido does: a chunk (the header's too) that claims more
+    bytes than the file has (a damaged length field, often ~2 GB) would otherwise be read into memory whole. Bytes after
     the last declared track are ignored, as mido does."""
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
@@ -55,17 +55,19 @@ def _check_chunks(path: str) -> None:
         if len(head) < 14 or head[:4] != b"MThd":
             return                       # not a standard MIDI file: mido gives the message
         tracks = int.from_bytes(head[10:12], "big")
-        pos = 8 + int.from_bytes(head[4:8], "big")
+        pos, header = 0, head[:8]
         found = 0
-        while found < tracks and pos + 8 <= size:
-            fh.seek(pos)
-            header = fh.read(8)
+        while True:                      # the header chunk (MThd), then the track chunks
             length = int.from_bytes(header[4:8], "big")
             if pos + 8 + length > size and length > 1 << 20:
                 raise CorruptFile(f"{path}: a chunk at byte {pos} declares {length} bytes but the file has only "
                                   f"{size - pos - 8} left: the file is truncated or corrupt")
             found += header[:4] == b"MTrk"
             pos += 8 + length
+            if found >= tracks or pos + 8 > size:
+                break
+            fh.seek(pos)
+            header = fh.read(8)
 
 
 def _read(path: str):
