@@ -565,6 +565,15 @@ def test_a_free_rhythm_line_is_left_alone_on_its_own_onsets_beat():
     assert np.abs(rhythm.steady_beats(wobbly, 2.0)[3:-3] - beats[3:-3]).max() < 0.01
 
 
+def test_a_short_line_keeps_one_steady_beat_per_tracked_beat():
+    """The tracker gives as few as MIN_BEATS beats; fewer than the smoothing kernel's 13 taps came back as 13
+    values (numpy's "same" convolution is as long as the longer input), a grid of beats that were never there."""
+    for n in (3, rhythm.MIN_BEATS, 12, 13):
+        beats = 0.3 + 0.5 * np.arange(n)
+        assert np.allclose(rhythm.steady_beats(beats, 2.0), beats)
+        assert np.allclose(rhythm.local_line(beats, np.ones(5)), beats)
+
+
 def test_two_onsets_on_one_grid_point_stay_two_notes():
     """In a line, a second onset 25 ms after a note on the beat (a re-struck sung note, an ornament) falls on
     the first's grid point: it keeps its own time and pitch, between beats, instead of being merged into the

@@ -103,23 +103,31 @@ def line_onset_envelope(onset: np.ndarray, n_frames: int, hop_s: float) -> np.nd
     return np.convolve(env, pulse, mode="same")
 
 
+def local_line(beats: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each beat's value on the straight line fitted (weighted least squares) to the beats around it: ``weights``
+    (odd length) weighs the neighbours at index offsets -r..r; at the ends only the beats there count."""
+    beats = np.asarray(beats, dtype="f8")
+    d = np.arange(len(weights), dtype="f8") - (len(weights) - 1) / 2
+
+    r = (len(weights) - 1) // 2
+
+    def near(x, kernel):      # sum over the neighbours j of kernel(j - k) * x[j], for every beat k
+        return np.convolve(x, kernel[::-1])[r:r + len(x)]    # ("same" is as long as the kernel when that is longer)
+
+    one = np.ones(len(beats))
+    sw, swd, swdd = near(one, weights), near(one, weights * d), near(one, weights * d * d)
+    swb, swdb = near(beats, weights), near(beats, weights * d)
+    slope = (sw * swdb - swd * swb) / (sw * swdd - swd * swd)
+    return (swb - slope * swd) / sw
+
+
 def steady_beats(beats: np.ndarray, width: float) -> np.ndarray:
-    """Each beat moved onto a straight line through its neighbours (least squares, Gaussian weights of s.d.
+    """Each beat moved onto a straight line through its neighbours (`local_line`, Gaussian weights of s.d.
     ``width`` beats): the beats' tempo curve without their beat-to-beat jitter; ``width`` 0 leaves them."""
     if width <= 0 or len(beats) < 3:
         return beats
     reach = int(np.ceil(3 * width))
-    d = np.arange(-reach, reach + 1, dtype="f8")
-    w = np.exp(-0.5 * (d / width) ** 2)
-
-    def near(x, kernel):      # sum over the neighbours j of kernel(j - k) * x[j], for every beat k
-        return np.convolve(x, kernel[::-1], mode="same")
-
-    one = np.ones(len(beats))
-    sw, swd, swdd = near(one, w), near(one, w * d), near(one, w * d * d)
-    swb, swdb = near(beats, w), near(beats, w * d)
-    slope = (sw * swdb - swd * swb) / (sw * swdd - swd * swd)
-    return (swb - slope * swd) / sw
+    return local_line(beats, np.exp(-0.5 * (np.arange(-reach, reach + 1) / width) ** 2))
 
 
 def tempo(env: np.ndarray, sr: float) -> float | None:
