@@ -50,17 +50,12 @@ def local_beats(beats: np.ndarray, span: int = TEMPO_SPAN) -> np.ndarray:
     """Each beat time replaced by the value at its index of a straight line fitted (least squares) to the
     beats within `span` indices of it: a tempo that changes over a few beats is kept, a beat the tracker
     placed on one early or late onset is pulled back. Fewer than three beats are returned as they are."""
+    from ..audio.rhythm import local_line
+
     beats = np.asarray(beats, dtype="f8")
-    n = len(beats)
-    if n < 3:
+    if len(beats) < 3:
         return beats.copy()
-    out = np.empty(n)
-    for k in range(n):
-        lo, hi = max(k - span, 0), min(k + span + 1, n)
-        idx = np.arange(lo, hi, dtype="f8")
-        slope, intercept = np.polyfit(idx, beats[lo:hi], 1)
-        out[k] = intercept + slope * k
-    return np.maximum.accumulate(out)
+    return np.maximum.accumulate(local_line(beats, np.ones(2 * span + 1)))   # equal weights within `span`
 
 
 def grid_reading(pos: np.ndarray) -> tuple[np.ndarray, int]:
