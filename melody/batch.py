@@ -89,7 +89,7 @@ def discover(paths, supported=None) -> list[Input]:
     for arg in paths:
         arg = os.path.abspath(os.fspath(arg))
         if not os.path.isdir(arg):
-            add(Input(arg))
+            out[arg] = Input(arg)       # named explicitly: an input even where a folder before it skipped it
             continue
         root = os.path.realpath(arg)
         for folder, dirs, names in os.walk(arg, followlinks=False, onerror=None):

@@ -333,16 +333,23 @@ def cmd_scan(args):
     from tqdm import tqdm
 
     from .api import query_file
-    from .catalog import expand_paths
     cat = _open_catalog(args.catalog)
-    files = expand_paths(args.paths)
+    inputs, skipped = _scan_inputs(args.paths)
     out = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
-    flagged = errors = 0
-    results, any_matches = [], False
+    flagged = errors = duplicates = 0
+    results, any_matches, by_path = [], False, {}
     try:
-        for path in tqdm(files, unit="file", disable=args.quiet, file=sys.stderr, desc="scanning"):
-            result = query_file(path, cat, top=args.top, max_evalue=_max_evalue(args), evidence=args.explain,
-                                parts=args.parts)
+        for item in tqdm(inputs, unit="file", disable=args.quiet, file=sys.stderr, desc="scanning"):
+            if item.error:
+                result = _batch_error(item)
+            elif item.skip:          # "duplicate of X": the same bytes give the same result, searched once
+                first = _shown(item.skip.removeprefix("duplicate of "))
+                result = dict(by_path[first], query=_shown(item.path), duplicate_of=first)
+                duplicates += 1
+            else:
+                result = query_file(_shown(item.path), cat, top=args.top, max_evalue=_max_evalue(args),
+                                    evidence=args.explain, parts=args.parts)
+            by_path[result["query"]] = result
             flagged += result["flagged"]
             any_matches |= bool(result["matches"])
             errors += result["status"] != "ok"
@@ -350,7 +357,10 @@ def cmd_scan(args):
                 out.write(json.dumps(result) + "\n")
                 out.flush()
             elif args.format == "table":
-                print_result_table(result)
+                if "duplicate_of" in result:
+                    print(f"{result['query']}: the same file as {result['duplicate_of']} (its result above)")
+                else:
+                    print_result_table(result)
             else:
                 results.append(result)
     finally:
@@ -360,10 +370,38 @@ def cmd_scan(args):
         print(json.dumps(results, indent=2))
     elif not out and any_matches:
         print(LEGEND)
-    print(f"scanned {_count(len(files), 'file')}: {flagged} flagged, {_count(errors, 'error')}"
-          f"{_other_files(args.paths, len(files))}",
-          file=sys.stderr)
+    for item in skipped:
+        print(f"skipped {_shown(item.path)}: {item.skip}", file=sys.stderr)
+    extra = (f", {_count(duplicates, 'duplicate')} (searched once)" if duplicates else "") + \
+        (f", {len(skipped)} skipped" if skipped else "")
+    print(f"scanned {_count(len(inputs), 'file')}: {flagged} flagged, {_count(errors, 'error')}{extra}"
+          f"{_other_files(args.paths, len(inputs) + len(skipped))}", file=sys.stderr)
     return EXIT_FLAGGED if args.fail_on_match and flagged else EXIT_OK
+
+
+def _scan_inputs(paths):
+    """The files a plain `scan` searches, as `scan --out` finds them (`batch.discover` + `fingerprint`): each
+    once, a duplicate or a symlink to a file already in the scan marked "duplicate of" its first copy (searched
+    once, its result repeated), and the inputs never searched (a symlinked folder, a symlink leading outside
+    the folder, a pipe or device) set apart with their reason. Unsupported types are counted by
+    `_other_files`. Returns (inputs to report, skipped)."""
+    from . import batch
+    found = [i for i in batch.discover(paths) if i.skip != "unsupported file type"]
+    batch.fingerprint(found)
+    inputs = [i for i in found if not i.skip or i.skip.startswith("duplicate of ")]
+    return inputs, [i for i in found if i.skip and not i.skip.startswith("duplicate of ")]
+
+
+def _batch_error(item):
+    from .batch import error_result
+    return error_result(_shown(item.path), item.error.replace(item.path, _shown(item.path)))
+
+
+def _shown(path: str) -> str:
+    """A path as the user would type it: relative to the working folder when inside it (`batch.discover`
+    gives absolute paths)."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith(os.pardir) else rel
 
 
 def cmd_batch(args):

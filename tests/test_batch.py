@@ -163,3 +163,14 @@ def test_cli_scan_usage_errors(world, tmp_path, capsys):
     assert code == 2 and "--resume" in capsys.readouterr().err
     code = main(["scan", world["queries"], "--catalog", world["catalog"], "--workers", "2"])
     assert code == 2 and "--out" in capsys.readouterr().err
+
+
+def test_a_file_named_explicitly_is_an_input_even_after_its_folder(tmp_path):
+    """`scan songs/ songs/readme.txt`: the folder skips readme.txt as an unsupported type, but a file named on
+    the command line is always an input (it fails with the loader's message); the folder came first and its
+    skip stood."""
+    (tmp_path / "readme.txt").write_text("not music")
+    found = {os.path.basename(i.path): i for i in batch.discover([tmp_path, tmp_path / "readme.txt"])}
+    assert found["readme.txt"].skip is None
+    found = {os.path.basename(i.path): i for i in batch.discover([tmp_path])}
+    assert found["readme.txt"].skip == "unsupported file type"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -506,3 +507,26 @@ def test_a_slow_query_says_it_is_still_working(world, capsys, monkeypatch):
     monkeypatch.setattr(melody.api, "query_file", slow)
     code, out, err = run(capsys, "query", path, "--catalog", world["catalog"], "--top", "1")
     assert code == 0 and err.count("melody: still working after 0 s (the first run") == 1
+
+
+def test_plain_scan_searches_a_duplicate_once_and_skips_what_scan_out_skips(world, capsys, tmp_path):
+    """A plain `scan` (no --out) searched a copy of a file or a symlink to it again and followed a symlink out
+    of the folder, where `scan --out` searches each content once and skips such links: both read a folder the
+    same way now, and the duplicate's line repeats its first copy's result."""
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    shutil.copy(world["queries"] / "borrower.mid", folder / "a.mid")
+    shutil.copy(world["queries"] / "borrower.mid", folder / "b_copy.mid")
+    os.symlink(folder / "a.mid", folder / "c_link.mid")
+    os.symlink(world["queries"] / "original.mid", folder / "d_outside.mid")
+    os.symlink(world["queries"], folder / "e_folder")
+    out_path = tmp_path / "r.jsonl"
+    code, out, err = run(capsys, "scan", folder, "--catalog", world["catalog"], "--jsonl", out_path, "--quiet")
+    results = {os.path.basename(r["query"]): r for r in map(json.loads, out_path.read_text().splitlines())}
+    assert code == 0 and sorted(results) == ["a.mid", "b_copy.mid", "c_link.mid"]
+    for name in ("b_copy.mid", "c_link.mid"):
+        assert results[name]["duplicate_of"].endswith("a.mid")
+        assert results[name]["matches"] == results["a.mid"]["matches"] and results[name]["flagged"]
+    assert "d_outside.mid: symlink leads outside the scanned folder" in err
+    assert "e_folder: symlinked folder (not followed)" in err
+    assert "scanned 3 files: 3 flagged, 0 errors, 2 duplicates (searched once), 2 skipped" in err
