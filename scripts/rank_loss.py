@@ -77,7 +77,7 @@ def score_marks(notes: np.ndarray, written_onsets: np.ndarray, score_notes: np.n
 
 def reading(name: str, raw: np.ndarray, snapped: np.ndarray, track, ref: np.ndarray, errors: dict, score) -> np.ndarray:
     """The recording's notes with one thing set right from the written lead (module docstring)."""
-    from melody.audio.rhythm import snap_to_beats
+    from melody.audio import snap_track_notes
 
     if name == "nomarks":
         out = snapped.copy()
@@ -90,7 +90,7 @@ def reading(name: str, raw: np.ndarray, snapped: np.ndarray, track, ref: np.ndar
         return out
     if name in ("timing", "notes"):
         kinds = ["timing"] if name == "timing" else list(solo_errors.KINDS)
-        return snap_to_beats(solo_errors.repair(ref, raw, errors, kinds), track.onset_env, track.hop_s)[0]
+        return snap_track_notes(solo_errors.repair(ref, raw, errors, kinds), track)[0]
     if name == "ends":
         lo = ref[0, 1] + errors["lag"] - ENDS_MARGIN_S
         hi = ref[-1, 1] + ref[-1, 2] + errors["lag"] + ENDS_MARGIN_S
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import melody
-    from melody.audio.rhythm import snap_to_beats
+    from melody.audio import snap_track_notes
     from melody.audio.segment import notes_from_track
     from melody.errors import MelodyError
     from melody.notes import Melody
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
             if tr is None:
                 continue
             raw = notes_from_track(tr)
-            snapped, info = snap_to_beats(raw, tr.onset_env, tr.hop_s)
+            snapped, info = snap_track_notes(raw, tr)
             query = Melody(snapped, meta={"kind": "audio", **info})
             t = trace(cat, query, true_rows)
             at_one[kind] += t["rank"] == 1
