@@ -115,10 +115,10 @@ def capture(queries, seed: int, reading: str, workdir: str) -> dict:
 
 def snapped_query(notes, tr):
     """Notes snapped to the beats tracked in the take, as `melody.audio.transcribe` snaps them: the query."""
-    from melody.audio import rhythm
+    from melody.audio import snap_track_notes
     from melody.notes import Melody
 
-    snapped, info = rhythm.snap_to_beats(notes, tr.onset_env, tr.hop_s)
+    snapped, info = snap_track_notes(notes, tr)
     return Melody(snapped, meta={"kind": "audio", **info})
 
 

@@ -4,8 +4,11 @@
 For every positive whose MIDI query or written lead (given as a recording) ranks the true tune first and
 whose recording (solo, mix, or solo in a room) does not, this reports: the true tune's stage-1 rank in each
 reading the search makes of the recording (as transcribed, repeats merged: `Catalog._rank`) and whether
-stage 2 re-scores it (RESCORE_TOP); its E-value against the winner's and the written lead's; the grid the
-notes were snapped to; the note errors inside the borrowed phrase (`solo_errors.classify`); and the rank the
+stage 2 re-scores it (RESCORE_TOP); its E-value against the winner's, the written lead's and the MIDI
+query's; whether the recording is heard as a single line (`fuse.single_line`, which decides how it snaps:
+`melody.audio.snap_track_notes`); the grid the notes were snapped to, its tempo over the written one and
+how many matched notes it marks on a beat where the score does (`marks_agree`); the note errors inside the
+borrowed phrase (`solo_errors.classify`); and the rank the
 recording gets when one thing is set right from the written lead (`READINGS`):
 
 - nomarks: the tracker's metric marks removed (the search reads beats off the notes, as for the lead);
@@ -75,9 +78,32 @@ def score_marks(notes: np.ndarray, written_onsets: np.ndarray, score_notes: np.n
     return out
 
 
+def marks_agree(snapped: np.ndarray, raw: np.ndarray, written_onsets: np.ndarray, score_notes: np.ndarray,
+                errors: dict) -> tuple[int, int]:
+    """(agreeing, compared): of the transcribed notes matched to a written note (`solo_errors.classify`'s ok,
+    octave, pitch and late pairs) whose score position is known, how many the snapped recording marks on a
+    beat exactly where the score does (`represent.metric_classes` >= 1 on both sides, or on neither). A grid at
+    the written tempo and phase agrees on nearly all; one on the off-beats, or at another beat level (a
+    compound grid of a duple tune), on few. ``raw``: the notes before the snap, which ``errors`` indexes."""
+    from melody.represent import metric_classes
+
+    on_beat = metric_classes(snapped) >= 1
+    written = metric_classes(score_notes) >= 1
+    agree = compared = 0
+    for kind in ("ok", "octave", "pitch", "late"):
+        for i, j in errors[kind]:
+            k = int(np.argmin(np.abs(score_notes["onset"] - written_onsets[i])))
+            if abs(score_notes["onset"][k] - written_onsets[i]) >= 0.02 or not np.isfinite(score_notes["beat"][k]):
+                continue
+            near = int(np.argmin(np.abs(snapped["onset"] - raw["onset"][j])))
+            compared += 1
+            agree += bool(on_beat[near] == written[k])
+    return agree, compared
+
+
 def reading(name: str, raw: np.ndarray, snapped: np.ndarray, track, ref: np.ndarray, errors: dict, score) -> np.ndarray:
     """The recording's notes with one thing set right from the written lead (module docstring)."""
-    from melody.audio.rhythm import snap_to_beats
+    from melody.audio import snap_track_notes
 
     if name == "nomarks":
         out = snapped.copy()
@@ -90,7 +116,7 @@ def reading(name: str, raw: np.ndarray, snapped: np.ndarray, track, ref: np.ndar
         return out
     if name in ("timing", "notes"):
         kinds = ["timing"] if name == "timing" else list(solo_errors.KINDS)
-        return snap_to_beats(solo_errors.repair(ref, raw, errors, kinds), track.onset_env, track.hop_s)[0]
+        return snap_track_notes(solo_errors.repair(ref, raw, errors, kinds), track)[0]
     if name == "ends":
         lo = ref[0, 1] + errors["lag"] - ENDS_MARGIN_S
         hi = ref[-1, 1] + ref[-1, 2] + errors["lag"] + ENDS_MARGIN_S
@@ -150,7 +176,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import melody
-    from melody.audio.rhythm import snap_to_beats
+    from melody.audio import snap_track_notes
+    from melody.audio.fuse import single_line
     from melody.audio.segment import notes_from_track
     from melody.errors import MelodyError
     from melody.notes import Melody
@@ -189,7 +216,7 @@ def main(argv=None) -> int:
             if tr is None:
                 continue
             raw = notes_from_track(tr)
-            snapped, info = snap_to_beats(raw, tr.onset_env, tr.hop_s)
+            snapped, info = snap_track_notes(raw, tr)
             query = Melody(snapped, meta={"kind": "audio", **info})
             t = trace(cat, query, true_rows)
             at_one[kind] += t["rank"] == 1
@@ -204,13 +231,21 @@ def main(argv=None) -> int:
             ranks = {name: rank(Melody(reading(name, raw, snapped, tr, ref, errors, score), meta={"kind": "audio"}), q)
                      for name in READINGS}
             lead_t = trace(cat, lead, true_rows)
+            agree, compared = marks_agree(snapped, raw, ref[:, 1], score.notes, errors)
             row = {"qid": q.qid, "midi_rank": midi_rank, "lead_rank": lead_rank, **t, "lead_evalue": lead_t["evalue"],
+                   "midi_evalue": trace(cat, score, true_rows)["evalue"],
+                   "line": bool(tr.key_note is not None and single_line(tr.key_note)),
+                   "beats_from": info.get("beats_from"), "tempo_ratio": (info["tempo_bpm"] / q.bpm
+                                                                         if info.get("tempo_bpm") else None),
+                   "marks_agree": [agree, compared],
                    "snapped": bool(info.get("snapped")), "subdivision": info.get("subdivision"),
                    "phrase_errors": {k: v for k, v in in_phrase.items() if v}, "readings": ranks,
                    "mechanisms": mechanisms(ranks, t["in_stage2"])}
             out[kind].append(row)
             grid = f"grid 1/{row['subdivision']}" if row["snapped"] else "unsnapped"
-            print(f"{kind:<6} {q.qid} rank {t['rank']:>4} (midi {midi_rank}, lead {lead_rank}) {grid:<9} "
+            tempo = "" if row["tempo_ratio"] is None else f" x{row['tempo_ratio']:.2f}"
+            print(f"{kind:<6} {q.qid} rank {t['rank']:>4} (midi {midi_rank} E {row['midi_evalue']:.3g}, lead "
+                  f"{lead_rank}) {'line' if row['line'] else 'ensemble'} {grid}{tempo} marks {agree}/{compared} "
                   f"stage 1 {t['stage1_ranks']} E {t['evalue']:.3g} top {t['top_evalue']:.3g} "
                   f"lead {lead_t['evalue']:.3g} | z by view "
                   + "/".join(f"{v:.2f}" for v in t["view_z"]) + " top " + "/".join(f"{v:.2f}" for v in t["top_view_z"])

@@ -137,7 +137,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import melody
-    from melody.audio.rhythm import snap_to_beats
+    from melody.audio import snap_track_notes
     from melody.audio.segment import notes_from_track
     from melody.errors import MelodyError
     from melody.notes import Melody
@@ -149,7 +149,7 @@ def main(argv=None) -> int:
     for qid, tr in tracks.items():
         if tr is not None:
             played = notes_from_track(tr)
-            snapped, info = snap_to_beats(played, tr.onset_env, tr.hop_s)
+            snapped, info = snap_track_notes(played, tr)
             unmarked = snapped.copy()
             if info.get("subdivision") == 3:      # the search then reads beats off the notes, if it can
                 unmarked["bar"], unmarked["beat"] = -1, np.nan

@@ -232,12 +232,13 @@ def _program(q) -> str:
     return bench_audio.PROGRAMS.get(program, str(program))
 
 
-def as_query(notes, env, hop, marks: bool):
-    """The notes snapped as `transcribe` snaps them, as a recording; without metric marks if not `marks`."""
-    from melody.audio.rhythm import snap_to_beats
+def as_query(notes, tr, marks: bool):
+    """The notes snapped as `transcribe` snaps them (`melody.audio.snap_track_notes`: a single line on its
+    steadied beats), as a recording; without metric marks if not `marks`."""
+    from melody.audio import snap_track_notes
     from melody.notes import Melody
 
-    snapped, _ = snap_to_beats(notes, env, hop)
+    snapped, _ = snap_track_notes(notes, tr)
     if not marks:
         snapped = snapped.copy()
         snapped["bar"], snapped["beat"] = -1, np.nan
@@ -273,7 +274,7 @@ def main(argv=None) -> int:
     hdir = os.path.join(args.workdir, "solo_errors")
     split, queries = benchdata.build(args.n_catalog, args.n_queries, args.seed, hdir, n_variation=0)
     tracks = capture(queries, args.workdir, args.kind)
-    cap = {qid: None if tr is None else (notes_from_track(tr), tr.onset_env, tr.hop_s) for qid, tr in tracks.items()}
+    cap = {qid: None if tr is None else (notes_from_track(tr), tr) for qid, tr in tracks.items()}
     cat_dir = os.path.join(hdir, "catalog")
     shutil.rmtree(cat_dir, ignore_errors=True)
     cat = melody.Catalog.create(cat_dir)
@@ -321,7 +322,7 @@ def main(argv=None) -> int:
                 try:
                     if notes is None:
                         raise MelodyError("no transcription")
-                    matches = cat.search(as_query(notes, c[1], c[2], marks == "marks"), top=10)
+                    matches = cat.search(as_query(notes, c[1], marks == "marks"), top=10)
                 except MelodyError:
                     matches = []
                 searched += 1

@@ -111,7 +111,7 @@ def capture(queries, seed: int, part: str, workdir: str) -> dict:
 
 def reading(q, tr, seed: int, oracle: str | None):
     """The query as `transcribe` makes it from the track, or with an oracle's beats or onsets."""
-    from melody.audio import rhythm
+    from melody.audio import rhythm, snap_track_notes
     from melody.audio.segment import notes_from_track
     from melody.notes import Melody
 
@@ -132,7 +132,7 @@ def reading(q, tr, seed: int, oracle: str | None):
             notes, ends = notes[order], ends[order]
             notes["duration"] = np.maximum(np.minimum(ends, np.r_[notes["onset"][1:], np.inf]) - notes["onset"], 1e-3)
     try:
-        snapped, info = rhythm.snap_to_beats(notes, tr.onset_env, tr.hop_s)
+        snapped, info = snap_track_notes(notes, tr)
     finally:
         rhythm.beat_times = beat_times
     return Melody(snapped, meta={"kind": "audio", **info})

@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         tr = tracks[q.qid]
         if tr is None:
             continue
-        query = solo_errors.as_query(notes_from_track(tr), tr.onset_env, tr.hop_s, marks=True)
+        query = solo_errors.as_query(notes_from_track(tr), tr, marks=True)
         detail = {}
         cat._rank(melody_with_guessed_beats(query), cat.packed, None, None, detail=detail)
         true_rows = {row_of[ids[k]] for k in [q.ref_index, *q.alt_ref_indices]} if q.positive else set()

@@ -47,3 +47,20 @@ def test_view_scores_read_one_rows_column_and_nothing_for_a_row_not_rescored():
     assert rank_loss.view_scores(detail, 7) == [2.0, -np.inf]
     assert rank_loss.view_scores(detail, 9) == [3.0, 4.0]
     assert rank_loss.view_scores(detail, 5) == [-np.inf, -np.inf]
+
+
+def test_marks_agree_counts_the_notes_a_grid_puts_on_the_written_beats():
+    """A grid at the written phase marks the written beats; the same notes on the off-beat phase (the
+    tracker following the off-beats) agree only where neither side marks a beat."""
+    # written: quarter, two eighths, quarter, two eighths (beats 0, 1, 1.5, 2, 3, 3.5 of a 4/4 bar)
+    beats = np.array([0, 1, 1.5, 2, 3, 3.5], dtype="f8")
+    ref = np.c_[np.full(6, 60.0) + np.arange(6), beats * 0.5, np.full(6, 0.25)]
+    score = make_notes(ref[:, 1], ref[:, 2], ref[:, 0], bar=[1] * 6, beat=beats)
+    heard = make_notes(ref[:, 1] + 0.02, ref[:, 2], ref[:, 0])
+    errors = solo_errors.classify(ref, heard)
+    right = heard.copy()
+    right["beat"] = beats.astype("f4")
+    assert rank_loss.marks_agree(right, heard, ref[:, 1], score, errors) == (6, 6)
+    shifted = heard.copy()
+    shifted["beat"] = (beats + 0.5).astype("f4")          # every note half a beat off: on-beat <-> off-beat
+    assert rank_loss.marks_agree(shifted, heard, ref[:, 1], score, errors) == (0, 6)

@@ -97,3 +97,40 @@ def test_sung_truth_is_judged_within_50_cents_of_the_pitch_sung():
     assert named == {"ok": [0, 3], "octave": [2], "pitch": [1]}
     got = solo_errors.repair(ref, est, e, ["pitch", "octave"], tune=0.0)
     assert np.allclose(got["pitch"], [60.45, 62.4, 64.1, 65.5])
+
+
+def _track(onset: np.ndarray, keys_per_frame: int):
+    """A pitch track whose flux is the notes' own onsets (a clean instrument's), and whose network hears
+    ``keys_per_frame`` keys in every frame: 1 a single line (`fuse.single_line`), 3 an ensemble."""
+    from melody.audio import rhythm
+    from melody.audio.extract import PitchTrack
+
+    hop = 0.0116
+    n = int((onset[-1] + 2) / hop)
+    key_note = np.zeros((n, 88), dtype="f4")
+    key_note[:, 40:40 + keys_per_frame] = 0.9
+    return PitchTrack(midi=np.full(n, 60.0), salience=np.ones(n), rms=np.ones(n), hop_s=hop,
+                      onset_env=rhythm.line_onset_envelope(onset, n, hop), key_note=key_note)
+
+
+def test_a_census_query_snaps_as_transcribe_snaps_a_single_line():
+    """The census scripts re-read cached pitch tracks and must snap as `transcribe` does: a single line on its
+    steadied beats (`melody.audio.snap_track_notes`), where onsets at random fit no grid; an ensemble on the
+    flux's beats as tracked, where a clean flux of the notes' own onsets snaps them. Snapped as an ensemble
+    (the scripts before the twenty-fourth session), a free-rhythm solo got a grid transcribe never gives it."""
+    import all_split
+
+    from melody.audio import snap_track_notes
+
+    snapped = {"line": 0, "ensemble": 0}
+    for seed in range(12):
+        onset = 0.5 + np.cumsum(np.random.default_rng(seed).uniform(0.11, 0.53, 40))
+        notes = make_notes(onset, np.full(40, 0.1), np.full(40, 60.0))
+        for name, keys in (("line", 1), ("ensemble", 3)):
+            tr = _track(onset, keys)
+            query = solo_errors.as_query(notes, tr, marks=True)
+            expected, info = snap_track_notes(notes, tr)
+            for got in (query.notes, all_split.snapped_query(notes, tr).notes):
+                assert all(np.array_equal(got[f], expected[f], equal_nan=f != "bar") for f in expected.dtype.names)
+            snapped[name] += info["snapped"]
+    assert snapped["line"] <= 1 and snapped["ensemble"] >= 10

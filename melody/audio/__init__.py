@@ -94,11 +94,7 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     verdict = refusal(voiced, len(notes), heard, steady, heard_time)
     rhythm = {"snapped": False}
     if snap:
-        # a single line's beat is also tracked on its own notes' onsets (a voice's flux peaks at its consonants
-        # and breaths too), both beats made steady (`rhythm.LINE_BEAT_WIDTH`); an ensemble's accompaniment
-        # carries the beat in the flux
-        line = tr.key_note is not None and single_line(tr.key_note)
-        notes, rhythm = snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line)
+        notes, rhythm = snap_track_notes(notes, tr)
     if verdict:
         raise NoMelody(_no_melody(path, len(notes), stats, heard,
                                   (steady, heard_time) if verdict == "speech-like" else None))
@@ -110,6 +106,17 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
             "tuning_cents": int(round(100 * tuning_offset(notes["pitch"], notes["duration"]))), "seconds": round(stats.seconds, 3), "sample_rate": stats.rate,
             "channels": stats.channels, "voiced_fraction": round(voiced, 3), "warnings": stats.warnings, **rhythm}
     return Melody(notes, title=title, source=path, meta=meta), tr
+
+
+def snap_track_notes(notes: np.ndarray, tr: PitchTrack) -> tuple[np.ndarray, dict]:
+    """A recording's notes (from its pitch track ``tr``) snapped to its beat grid as `transcribe` snaps them,
+    and what `rhythm.snap_to_beats` found. A single line (`fuse.single_line`: a voice, a solo instrument) has
+    its beat also tracked on its own notes' onsets (a voice's flux peaks at its consonants and breaths too),
+    both beats made steady (`rhythm.LINE_BEAT_WIDTH`); an ensemble's accompaniment carries the beat in the
+    flux. The one place that decides it, so that scripts which re-read cached pitch tracks (census and
+    benchmark harnesses) snap exactly as `transcribe` does."""
+    line = tr.key_note is not None and single_line(tr.key_note)
+    return snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line)
 
 
 def _pitch_track(path: str, stats: AudioStats, method: str) -> PitchTrack:
@@ -191,4 +198,4 @@ def load_audio(path: str | os.PathLike) -> list[Melody]:
     return [transcribe(path, method=load_method())[0]]
 
 
-__all__ = ["METHODS", "SR", "PitchTrack", "load_audio", "load_method", "transcribe"]
+__all__ = ["METHODS", "SR", "PitchTrack", "load_audio", "load_method", "snap_track_notes", "transcribe"]
