@@ -211,22 +211,6 @@ def lead_as_recording(q):
     return Melody(make_notes(lead[:, 1], lead[:, 2], lead[:, 0]), title=q.qid, meta={"kind": "audio"})
 
 
-def recall_where_midi_flagged(midi_rows: list[dict], rows: list[dict]) -> tuple[int, int]:
-    """(at rank 1, songs): of the positives whose MIDI query ranks the true tune first and flags it, how many
-    the same song's recording (``rows``, in the same order as ``midi_rows``) also ranks first: issue 4's audio /
-    MIDI ratio over those songs alone. Where the MIDI match is itself at chance level (not flagged; half of
-    bench_audio's are 8-note copies) one note the transcription gets wrong reorders tunes within a few points
-    of each other: this figure is what the transcription costs apart from those songs (BENCHMARKS.md,
-    "Twenty-fourth session: the solo recordings that lose rank 1": solo 57 of 59 on seed 1, 54 of 57 on
-    seed 2)."""
-    songs = hits = 0
-    for midi, row in zip(midi_rows, rows):
-        if midi["positive"] and midi.get("rank") == 1 and midi["true_flagged"]:
-            songs += 1
-            hits += row.get("rank") == 1
-    return hits, songs
-
-
 def retrieval(queries, renders, split, workdir, method: str = "fused", kinds=("mix", "solo"),
               known: dict | None = None) -> dict:
     """R@1/TPR/FPR of MIDI queries, of the same songs as audio mixes (and solos, and solos in a room), one
@@ -259,11 +243,7 @@ def retrieval(queries, renders, split, workdir, method: str = "fused", kinds=("m
             except MelodyError:
                 matches = []
             rows[kind].append(bench_accuracy.evaluate(q, matches, ids))
-    out = {kind: bench_accuracy.summarize(r) for kind, r in rows.items()}
-    for kind, r in rows.items():
-        hits, songs = recall_where_midi_flagged(rows["midi"], r)
-        out[kind].update(midi_flagged=songs, recall_at_1_midi_flagged=hits / songs if songs else None)
-    return out
+    return {kind: bench_accuracy.summarize(r) for kind, r in rows.items()}
 
 
 def real_recordings(method: str = "fused") -> dict:
@@ -401,9 +381,7 @@ def main(argv=None) -> int:
             for kind, s in ret.items():
                 print(f"{kind:<12}{s['recall_at_1']:>7.3f}{s['recall_at_10']:>7.3f}{s['tpr']:>7.3f}{s['fpr']:>7.3f}")
             for kind in (*kinds, "lead"):
-                print(f"audio {kind} R@1 / MIDI R@1 = {ret[kind]['recall_at_1'] / max(ret['midi']['recall_at_1'], 1e-9):.3f}"
-                      f"; over the {ret[kind]['midi_flagged']} songs whose MIDI query is first and flagged: "
-                      f"{ret[kind]['recall_at_1_midi_flagged'] or 0:.3f}")
+                print(f"audio {kind} R@1 / MIDI R@1 = {ret[kind]['recall_at_1'] / max(ret['midi']['recall_at_1'], 1e-9):.3f}")
         long_runs = [long_file_run(renders[0]["mix"], m, workdir, args.method) for m in args.long]
         for r in long_runs:
             print(f"{r['minutes']:g}-minute file: {r['transcribe_s']:.1f} s (RTF {r['rtf']:.3f}), "

@@ -50,16 +50,3 @@ def test_rooms_are_drawn_per_song_and_written_once(tmp_path):
     other = [{"solo": r["solo"]} for r in renders]
     bench_audio.render_rooms(queries, other, seed=1, log=None)
     assert not np.allclose(soundfile.read(other[0]["room"])[0], rooms[0])   # another seed, other rooms
-
-
-def test_the_ratio_over_flagged_midi_matches_counts_only_those_songs():
-    """A song counts where its MIDI query ranks the true tune first and flags it; negatives, songs whose MIDI
-    query is second, and songs matched at chance level (not flagged) are left out."""
-    midi = [{"positive": True, "rank": 1, "true_flagged": True},
-            {"positive": True, "rank": 1, "true_flagged": True},
-            {"positive": True, "rank": 1, "true_flagged": False},     # chance level: not counted
-            {"positive": True, "rank": 2, "true_flagged": True},      # MIDI not first: not counted
-            {"positive": False, "rank": None}]
-    audio = [{"rank": 1}, {"rank": 3}, {"rank": 1}, {"rank": 1}, {}]
-    assert bench_audio.recall_where_midi_flagged(midi, audio) == (1, 2)
-    assert bench_audio.recall_where_midi_flagged(midi, midi) == (2, 2)
