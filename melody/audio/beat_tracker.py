@@ -78,7 +78,8 @@ def track_beats(onset_env: np.ndarray, frame_rate: float, bpm: float, tightness:
     if period < 1:
         raise ValueError(f"bpm {bpm} is faster than one beat a frame at {frame_rate} frames/s")
     nearest_gap = int(np.round(period / 2))
-    local = _local_score(env / (env.std(ddof=1) + np.finfo(env.dtype).tiny), period)
+    with np.errstate(over="ignore"):    # a flat envelope's s.d. is 0: divided by `tiny`, as librosa's is
+        local = _local_score(env / (env.std(ddof=1) + np.finfo(env.dtype).tiny), period)
     backlink, cumulative = _cumulative_score(local, period, nearest_gap, float(np.float32(tightness)))
     beats = _backtrack(backlink, _last_beat(cumulative))
     return np.flatnonzero(_trimmed(local, beats, trim))
