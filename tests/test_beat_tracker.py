@@ -18,8 +18,8 @@ def librosa_beats():
     """librosa 0.11's tracker at a given tempo, in frames (the reference; importing it compiles ~7 s)."""
     beat = pytest.importorskip("librosa.beat")
 
-    def reference(env, frame_rate, bpm):
-        return beat.beat_track(onset_envelope=env, sr=frame_rate, hop_length=1, bpm=bpm, trim=True)[1]
+    def reference(env, frame_rate, bpm, trim=True):
+        return beat.beat_track(onset_envelope=env, sr=frame_rate, hop_length=1, bpm=bpm, trim=trim)[1]
 
     return reference
 
@@ -48,6 +48,8 @@ def _envelopes(rng):
 def test_the_beats_are_librosas_on_noise_onsets_lines_and_bands(rng, librosa_beats):
     for env, frame_rate, bpm in _envelopes(rng):
         assert np.array_equal(track_beats(env, frame_rate, bpm), librosa_beats(env, frame_rate, bpm))
+        assert np.array_equal(track_beats(env, frame_rate, bpm, trim=False),
+                              librosa_beats(env, frame_rate, bpm, trim=False))
 
 
 def test_edge_envelopes_give_librosas_beats(librosa_beats):
