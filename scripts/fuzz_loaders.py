@@ -31,10 +31,13 @@ def child() -> int:
     """Load each path read from stdin; answer one JSON line."""
     import resource
 
-    # what the loaders import on first need, imported before the limits: librosa's beat tracker (a played MIDI
-    # part's onsets are read against its tracked beat, `melody.io.played`) compiles Numba code on import, ~7-14 s
-    # and over 2 GiB of address space once per process; counted per input it was a "hang" and a MemoryError
-    import librosa.beat  # noqa: F401
+    # what the loaders use on first need, made ready before the limits: the beat tracker (a played MIDI part's
+    # onsets are read against its tracked beat, `melody.io.played`) imports melody.audio and loads its Numba
+    # kernels from Numba's cache on first call, ~1-4 s once per process (librosa.beat, used until the
+    # twenty-fourth session, compiled afresh for 7-14 s); counted against the first input it could be a "hang"
+    import numpy as np
+    from melody.audio.beat_tracker import track_beats
+    track_beats(np.array([0.0, 1.0, 0.0, 1.0]), 100.0, 120.0)
     limit = 2 * 1024 ** 3
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     proto = os.fdopen(os.dup(1), "w")

@@ -1,7 +1,8 @@
 """Beats for transcribed notes: snap onsets to the performance's own beat grid and mark on/off-beat notes.
 
 A score gives every note a metric position and exact durations; a transcription has neither, and its
-onsets wobble by 10-40 ms. Where the music has a steady beat (most songs and mixes), librosa's beat tracker
+onsets wobble by 10-40 ms. Where the music has a steady beat (most songs and mixes), a beat tracker
+(`melody.audio.beat_tracker`: Ellis's dynamic program, librosa's beats without importing librosa.beat)
 on the spectral flux gives beat times; each note onset is moved to the nearest quarter of its local beat
 (shifted by the notes' median lag behind the beats, so absolute onset times keep the notes' own phase),
 so inter-onset ratios come out as clean as in a score, and notes on a beat are marked as such
@@ -18,6 +19,8 @@ two grids they lie closer to. Two onsets that round to one grid point stay two n
 from __future__ import annotations
 
 import numpy as np
+
+from .beat_tracker import track_beats
 
 SUBDIVISIONS = (4, 3)      # snap to quarter-beats, or to thirds (compound meters, triplets) if they fit better
 MAX_RESIDUAL_S = 0.035     # the onsets fit the grid when three quarters of them are this close to it
@@ -58,11 +61,9 @@ def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.n
 
     factor : track beats at this multiple of the estimated tempo (`snap_to_beats` tries 3/2 and 2/3).
 
-    Tracked in windows of ``WINDOW_S`` (the tempo may drift over a long piece, and librosa's tempogram
-    grows with the signal: one window at a time keeps an hour-long file in bounded memory).
+    Tracked in windows of ``WINDOW_S`` (the tempo may drift over a long piece, and one window at a time
+    keeps an hour-long file in bounded memory).
     """
-    import librosa
-
     if onset_env is None or len(onset_env) < 4 / hop_s or not np.any(onset_env > 0):
         return np.zeros(0)
     sr = 1.0 / hop_s
@@ -80,9 +81,8 @@ def beat_times(onset_env: np.ndarray, hop_s: float, factor: float = 1.0) -> np.n
         if bpm is None:
             continue
         bpm *= factor
-        _, got = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=1, bpm=bpm, units="time",
-                                         trim=True)
-        got = np.asarray(got, dtype="f8") + lo * hop_s
+        # frames to seconds as librosa.frames_to_time does it (frame / rate), so the times keep their last bit
+        got = track_beats(env, sr, bpm) / sr + lo * hop_s
         beats.append(got[got >= start * hop_s])
     beats = np.concatenate(beats) if beats else np.zeros(0)
     if len(beats) > 1:
