@@ -47,6 +47,14 @@ CALM_STEP, GLIDE_STEP = 0.3, 1.0
 # REGISTER_CHUNK frames, then over +-REGISTER_S seconds; a candidate more than REGISTER_RANGE semitones from
 # it keeps exp(-excess / REGISTER_SCALE) of its emission.
 REGISTER_QUANTILE, REGISTER_RANGE, REGISTER_SCALE, REGISTER_S, REGISTER_CHUNK = 75.0, 15.0, 3.0, 5.0, 50
+# In an ensemble the first path can sit on the band for seconds (a piano lead over a band's chords: the chords'
+# summed partials outweigh the lead's), and a register read off it then charges the lead itself. The register
+# is read off the lead line too (``lead_line``: the highest candidate per frame whose key the network hears,
+# with at least LEAD_LINE_SHARE of the frame's strongest salience, where it holds its pitch within
+# LEAD_LINE_CENTS for LEAD_LINE_HOLD frames), and the higher of the two registers is kept: the lead sits
+# above the band, and a line the network hears holding a note is not a passing partial.
+LEAD_LINE_SHARE, LEAD_LINE_CENTS, LEAD_LINE_HOLD = 0.5, 50.0, 10
+LEAD_LINE_HARMONICS, LEAD_LINE_HARMONIC_CENTS, LEAD_LINE_OVERTONE = (2, 3, 4, 5, 6), 30.0, 0.7
 # Third harmonics (first pass only): a pitch with a candidate an octave and a fifth below it (frequency / 3)
 # of at least TWELFTH_RATIO of its salience is taken for that pitch's third harmonic and keeps TWELFTH_KEEP
 # of its emission. A candidate at f/3 with no partials of its own gets its salience only from the partials
@@ -177,7 +185,7 @@ OVERTONE_KEEP = 0.5
 
 
 def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None, cand_onset=None,
-          heard=None, overtone=None) -> PitchTrack:
+          heard=None, overtone=None, line=None) -> PitchTrack:
     """The melody path through the candidates, in two passes (see module docstring).
 
     cand_note, cand_onset : (n_frames, N_CAND) Basic Pitch's note and onset activation at each candidate's
@@ -185,7 +193,9 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None,
     heard : (n_frames,) bool, frames where the network hears one note, at a candidate's key
         (``fuse.heard_alone``): voiced at ``HEARD_UNVOICED`` of the usual salience; None: nowhere.
     overtone : (n_frames, N_CAND) bool, candidates taken for a heard note's overtone (``fuse.heard_overtones``):
-        they keep ``OVERTONE_KEEP`` of their emission (with ``cand_note`` only); None: none."""
+        they keep ``OVERTONE_KEEP`` of their emission (with ``cand_note`` only); None: none.
+    line : (n_frames,) MIDI of the lead line the network hears (`lead_line`), NaN where none: the register is
+        the higher of its and the first path's; None: the first path's alone."""
     n = len(cand_midi)
     midi = np.full(n, np.nan, dtype="f4")
     salience = np.zeros(n, dtype="f4")
@@ -216,6 +226,9 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None,
     ease = (att, EASE_ATTACK, EASE_SHARED_CENTS)
     kernels.viterbi_candidates(cents, first, unvoiced, PER_SEMITONE, CAP, SWITCH, *ease, path)
     centre = register(np.where(path >= 0, cand_midi[np.arange(n), np.maximum(path, 0)], np.nan))
+    above = None if line is None else register(line)
+    if above is not None:
+        centre = above if centre is None else np.fmax(centre, above)
     if centre is not None:
         emit = emit * register_weight(cand_midi, centre)
         kernels.viterbi_candidates(cents, emit, unvoiced, PER_SEMITONE, CAP, SWITCH, *ease, path)
@@ -276,6 +289,50 @@ def register(midi: np.ndarray) -> np.ndarray | None:
     centre[have] = np.nanpercentile(window[have], REGISTER_QUANTILE, axis=1)
     chunk = np.arange(n_chunks)
     return np.repeat(np.interp(chunk, chunk[have], centre[have]), REGISTER_CHUNK)[:n]
+
+
+def lead_line(cand_midi: np.ndarray, cand_sal: np.ndarray, cand_note: np.ndarray, heard_note: float) -> np.ndarray:
+    """(n_frames,) MIDI of the highest candidate of each frame whose key the network hears (``cand_note``, the
+    note activation at each candidate's key, at least ``heard_note``) with at least ``LEAD_LINE_SHARE`` of the
+    frame's strongest salience and not an overtone (`overtones`), kept where that pitch holds (within
+    ``LEAD_LINE_CENTS`` from frame to frame) for ``LEAD_LINE_HOLD`` frames; NaN elsewhere.
+
+    A steady line, not a passing partial or a drum's pitch: the register of the lead where the first path
+    sits on the band (see ``LEAD_LINE_SHARE``)."""
+    midi = np.asarray(cand_midi, dtype="f8")
+    sal = np.nan_to_num(np.asarray(cand_sal, dtype="f8"))
+    note = np.nan_to_num(np.asarray(cand_note, dtype="f8"))
+    n = len(midi)
+    if n == 0:
+        return np.zeros(0)
+    strong = (note >= heard_note) & np.isfinite(midi) & (sal >= LEAD_LINE_SHARE * sal.max(axis=1, keepdims=True))
+    top = np.where(strong & ~overtones(midi, note), midi, -np.inf).max(axis=1)
+    top[~np.isfinite(top)] = np.nan
+    with np.errstate(invalid="ignore"):
+        same = np.abs(np.diff(top)) * 100.0 <= LEAD_LINE_CENTS        # NaN steps break a run
+    starts = np.concatenate([[0], np.nonzero(~same)[0] + 1])          # runs of frames holding one pitch
+    lengths = np.diff(np.concatenate([starts, [n]]))
+    held = np.repeat(lengths >= LEAD_LINE_HOLD, lengths)
+    return np.where(held, top, np.nan)
+
+
+def overtones(cand_midi: np.ndarray, cand_note: np.ndarray) -> np.ndarray:
+    """(n_frames, K) True for a candidate lying ``LEAD_LINE_HARMONICS`` times above a candidate of its frame
+    (within ``LEAD_LINE_HARMONIC_CENTS``) whose key the network hears more strongly (``cand_note``): that
+    note's overtone. The network can hear a bright instrument's third partial as a key of its own, though
+    more weakly than the note itself; a lead above a band's chord tone is heard more strongly than the chord."""
+    cents = np.asarray(cand_midi, dtype="f8") * 100.0
+    note = np.nan_to_num(np.asarray(cand_note, dtype="f8"))
+    out = np.zeros(cents.shape, dtype=bool)
+    for a in range(0, len(cents), FRAMES_PER_BLOCK):     # (frames, K, K) temporaries: a block at a time
+        c, h = cents[a:a + FRAMES_PER_BLOCK], note[a:a + FRAMES_PER_BLOCK]
+        gap = c[:, :, None] - c[:, None, :]              # [t, j, i]: how far candidate j lies above candidate i
+        near = np.zeros(gap.shape, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            for k in LEAD_LINE_HARMONICS:
+                near |= np.abs(gap - 1200.0 * np.log2(k)) <= LEAD_LINE_HARMONIC_CENTS
+        out[a:a + FRAMES_PER_BLOCK] = np.any(near & (h[:, :, None] < LEAD_LINE_OVERTONE * h[:, None, :]), axis=2)
+    return out
 
 
 def register_weight(cand_midi: np.ndarray, centre: np.ndarray) -> np.ndarray:
