@@ -11,8 +11,9 @@ Salience-based, in the spirit of Salamon & Gomez's Melodia, written for this pro
    where the new pitch's harmonics attack) and has an unvoiced state that wins where no pitch is salient
    enough (rests, drums only, noise);
 5. two passes: the first path tells where the lead lives (its running upper-quartile pitch: accompaniment
-   that takes over sits mostly below the lead); the second path pays for candidates far out of that register
-   (the bass line, a chord an octave or more below, a harmonic an octave and a fifth above).
+   that takes over sits mostly below the lead), and in an ensemble so does the line the network hears struck
+   and held on top (`lead_line`), the higher of the two; the second path pays for candidates far out of that
+   register (the bass line, a chord an octave or more below, a harmonic an octave and a fifth above).
 """
 from __future__ import annotations
 
@@ -52,8 +53,17 @@ REGISTER_QUANTILE, REGISTER_RANGE, REGISTER_SCALE, REGISTER_S, REGISTER_CHUNK = 
 # is read off the lead line too (``lead_line``: the highest candidate per frame whose key the network hears,
 # with at least LEAD_LINE_SHARE of the frame's strongest salience, where it holds its pitch within
 # LEAD_LINE_CENTS for LEAD_LINE_HOLD frames), and the higher of the two registers is kept: the lead sits
-# above the band, and a line the network hears holding a note is not a passing partial.
+# above the band, and a line the network hears struck and held is not a passing partial or a pad.
 LEAD_LINE_SHARE, LEAD_LINE_CENTS, LEAD_LINE_HOLD = 0.5, 50.0, 10
+# A held run of the line counts where the network's onset activation at its key reaches LEAD_LINE_STRUCK in its
+# first LEAD_LINE_HOLD frames: a note struck as it starts. Measured over the held runs of bench_audio's seed-1
+# mixes, the onset at the start of the lead's runs: median 0.81, 70% >= 0.7; the band's: median 0.32, 25%;
+# bench_nomelody's pads (a held chord whose top key would otherwise be the line and voice it): median 0.45, 1%.
+LEAD_LINE_STRUCK = 0.7
+# A candidate at a partial's distance above one the network hears more surely (its note activation under
+# LEAD_LINE_OVERTONE times the lower key's) is that note's overtone, not a line above it (`overtones`): measured
+# on bench_audio's seed-1 mixes, a third partial heard as a key at 0.35-0.42 over its note's 0.69-0.78, a lead
+# over the band's chord tone at 0.66-0.86 over 0.27-0.65.
 LEAD_LINE_HARMONICS, LEAD_LINE_HARMONIC_CENTS, LEAD_LINE_OVERTONE = (2, 3, 4, 5, 6), 30.0, 0.7
 # Third harmonics (first pass only): a pitch with a candidate an octave and a fifth below it (frequency / 3)
 # of at least TWELFTH_RATIO of its salience is taken for that pitch's third harmonic and keeps TWELFTH_KEEP
@@ -291,14 +301,17 @@ def register(midi: np.ndarray) -> np.ndarray | None:
     return np.repeat(np.interp(chunk, chunk[have], centre[have]), REGISTER_CHUNK)[:n]
 
 
-def lead_line(cand_midi: np.ndarray, cand_sal: np.ndarray, cand_note: np.ndarray, heard_note: float) -> np.ndarray:
+def lead_line(cand_midi: np.ndarray, cand_sal: np.ndarray, cand_note: np.ndarray, cand_onset: np.ndarray,
+              heard_note: float) -> np.ndarray:
     """(n_frames,) MIDI of the highest candidate of each frame whose key the network hears (``cand_note``, the
     note activation at each candidate's key, at least ``heard_note``) with at least ``LEAD_LINE_SHARE`` of the
     frame's strongest salience and not an overtone (`overtones`), kept where that pitch holds (within
-    ``LEAD_LINE_CENTS`` from frame to frame) for ``LEAD_LINE_HOLD`` frames; NaN elsewhere.
+    ``LEAD_LINE_CENTS`` from frame to frame) for ``LEAD_LINE_HOLD`` frames and the network hears its key struck
+    (``cand_onset``, the onset activation at each candidate's key, at least ``LEAD_LINE_STRUCK`` in the run);
+    NaN elsewhere.
 
-    A steady line, not a passing partial or a drum's pitch: the register of the lead where the first path
-    sits on the band (see ``LEAD_LINE_SHARE``)."""
+    A line of notes, not a passing partial, a drum's pitch or a pad's held chord: the register of the lead where
+    the first path sits on the band (see ``LEAD_LINE_SHARE``)."""
     midi = np.asarray(cand_midi, dtype="f8")
     sal = np.nan_to_num(np.asarray(cand_sal, dtype="f8"))
     note = np.nan_to_num(np.asarray(cand_note, dtype="f8"))
@@ -306,14 +319,19 @@ def lead_line(cand_midi: np.ndarray, cand_sal: np.ndarray, cand_note: np.ndarray
     if n == 0:
         return np.zeros(0)
     strong = (note >= heard_note) & np.isfinite(midi) & (sal >= LEAD_LINE_SHARE * sal.max(axis=1, keepdims=True))
-    top = np.where(strong & ~overtones(midi, note), midi, -np.inf).max(axis=1)
-    top[~np.isfinite(top)] = np.nan
+    masked = np.where(strong & ~overtones(midi, note), midi, -np.inf)
+    column = np.argmax(masked, axis=1)
+    rows = np.arange(n)
+    top = np.where(np.isfinite(masked[rows, column]), midi[rows, column], np.nan)
     with np.errstate(invalid="ignore"):
         same = np.abs(np.diff(top)) * 100.0 <= LEAD_LINE_CENTS        # NaN steps break a run
     starts = np.concatenate([[0], np.nonzero(~same)[0] + 1])          # runs of frames holding one pitch
     lengths = np.diff(np.concatenate([starts, [n]]))
-    held = np.repeat(lengths >= LEAD_LINE_HOLD, lengths)
-    return np.where(held, top, np.nan)
+    onset = np.nan_to_num(np.asarray(cand_onset, dtype="f8"))[rows, column]
+    first = np.minimum(starts + LEAD_LINE_HOLD, n)                    # a note is struck as it starts
+    struck = np.array([onset[a:b].max() for a, b in zip(starts, first)]) if n else np.zeros(0)
+    keep = (lengths >= LEAD_LINE_HOLD) & (struck >= LEAD_LINE_STRUCK)
+    return np.where(np.repeat(keep, lengths), top, np.nan)
 
 
 def overtones(cand_midi: np.ndarray, cand_note: np.ndarray) -> np.ndarray:

@@ -188,7 +188,7 @@ def track_from(cand: tuple, act_note: np.ndarray, act_onset: np.ndarray, act_tim
     onset = key_evidence(act_onset, act_times, cand[0], ONSET_BEFORE_S, ONSET_AFTER_S)
     one_line = single_line(act_note)
     overtone = heard_overtones(note, cand[0]) if one_line else None
-    line = None if one_line else lead_line(cand[0], cand[1], note, HEARD_NOTE)
+    line = None if one_line else lead_line(cand[0], cand[1], note, onset, HEARD_NOTE)
     tr = track(*cand, cand_note=note, cand_onset=onset, heard=heard_alone(act_note, act_times, cand[0]),
                overtone=overtone, line=line)
     tr.key_onset, tr.key_onset_times, tr.key_note = act_onset, act_times, act_note
