@@ -329,7 +329,7 @@ def lead_line(cand_midi: np.ndarray, cand_sal: np.ndarray, cand_note: np.ndarray
     lengths = np.diff(np.concatenate([starts, [n]]))
     onset = np.nan_to_num(np.asarray(cand_onset, dtype="f8"))[rows, column]
     first = np.minimum(starts + LEAD_LINE_HOLD, n)                    # a note is struck as it starts
-    struck = np.array([onset[a:b].max() for a, b in zip(starts, first)]) if n else np.zeros(0)
+    struck = np.array([onset[a:b].max() for a, b in zip(starts, first)])
     keep = (lengths >= LEAD_LINE_HOLD) & (struck >= LEAD_LINE_STRUCK)
     return np.where(np.repeat(keep, lengths), top, np.nan)
 
@@ -343,14 +343,22 @@ def overtones(cand_midi: np.ndarray, cand_note: np.ndarray) -> np.ndarray:
     note = np.nan_to_num(np.asarray(cand_note, dtype="f8"))
     out = np.zeros(cents.shape, dtype=bool)
     for a in range(0, len(cents), FRAMES_PER_BLOCK):     # (frames, K, K) temporaries: a block at a time
-        c, h = cents[a:a + FRAMES_PER_BLOCK], note[a:a + FRAMES_PER_BLOCK]
-        gap = c[:, :, None] - c[:, None, :]              # [t, j, i]: how far candidate j lies above candidate i
-        near = np.zeros(gap.shape, dtype=bool)
-        with np.errstate(invalid="ignore"):
-            for k in LEAD_LINE_HARMONICS:
-                near |= np.abs(gap - 1200.0 * np.log2(k)) <= LEAD_LINE_HARMONIC_CENTS
+        h = note[a:a + FRAMES_PER_BLOCK]
+        near = partial_pairs(cents[a:a + FRAMES_PER_BLOCK], LEAD_LINE_HARMONICS, LEAD_LINE_HARMONIC_CENTS)
         out[a:a + FRAMES_PER_BLOCK] = np.any(near & (h[:, :, None] < LEAD_LINE_OVERTONE * h[:, None, :]), axis=2)
     return out
+
+
+def partial_pairs(cents: np.ndarray, harmonics, tolerance_cents: float) -> np.ndarray:
+    """(n_frames, K, K) [t, j, i]: True where candidate j of frame t lies one of ``harmonics`` times above
+    candidate i (within ``tolerance_cents``); ``cents``: (n_frames, K) candidates in cents, NaN for none.
+    Call it a block of frames at a time: the temporaries are K times the input."""
+    gap = cents[:, :, None] - cents[:, None, :]          # [t, j, i]: how far candidate j lies above candidate i
+    near = np.zeros(gap.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for k in harmonics:
+            near |= np.abs(gap - 1200.0 * np.log2(k)) <= tolerance_cents
+    return near
 
 
 def register_weight(cand_midi: np.ndarray, centre: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import kernels, neural
 from .decode import AudioStats, blocks
-from .extract import FRAMES_PER_BLOCK, HOP, SR, PitchTrack, candidates, lead_line, track
+from .extract import FRAMES_PER_BLOCK, HOP, SR, PitchTrack, candidates, lead_line, partial_pairs, track
 
 NOTE_BEFORE_S, NOTE_AFTER_S = 0.03, 0.06     # window of activation frames read per tracker frame
 ONSET_BEFORE_S, ONSET_AFTER_S = 0.03, 0.06
@@ -154,12 +154,8 @@ def heard_overtones(cand_note: np.ndarray, cand_midi: np.ndarray) -> np.ndarray:
     heard = np.nan_to_num(np.asarray(cand_note, dtype="f8")) >= HEARD_NOTE
     out = np.zeros(cents.shape, dtype=bool)
     for a in range(0, len(cents), FRAMES_PER_BLOCK):     # (frames, K, K) temporaries: a block at a time
-        c, h = cents[a:a + FRAMES_PER_BLOCK], heard[a:a + FRAMES_PER_BLOCK]
-        gap = c[:, :, None] - c[:, None, :]              # [t, j, i]: how far candidate j lies above candidate i
-        below = np.zeros(gap.shape, dtype=bool)
-        with np.errstate(invalid="ignore"):
-            for k in OVERTONE_HARMONICS:
-                below |= np.abs(gap - 1200.0 * np.log2(k)) <= OVERTONE_CENTS
+        h = heard[a:a + FRAMES_PER_BLOCK]
+        below = partial_pairs(cents[a:a + FRAMES_PER_BLOCK], OVERTONE_HARMONICS, OVERTONE_CENTS)
         out[a:a + FRAMES_PER_BLOCK] = ~h & np.any(below & h[:, None, :], axis=2)
     return out
 
@@ -171,10 +167,7 @@ def fused_track(path: str, stats: AudioStats, cand: tuple | None = None) -> Pitc
     if cand is None:
         cand = candidates(blocks(path, stats))
     act = neural.activations(blocks(path, sr=neural.SR), contour=False)
-    times = act.times()
-    note = key_evidence(act.note, times, cand[0], NOTE_BEFORE_S, NOTE_AFTER_S)
-    onset = key_evidence(act.onset, times, cand[0], ONSET_BEFORE_S, ONSET_AFTER_S)
-    return track_from(cand, act.note, act.onset, times)
+    return track_from(cand, act.note, act.onset, act.times())
 
 
 def track_from(cand: tuple, act_note: np.ndarray, act_onset: np.ndarray, act_times: np.ndarray) -> PitchTrack:
@@ -195,4 +188,5 @@ def track_from(cand: tuple, act_note: np.ndarray, act_onset: np.ndarray, act_tim
     return tr
 
 
-__all__ = ["fused_track", "heard_alone", "heard_overtones", "key_evidence", "octave_line", "single_line", "track_from", "under_line"]
+__all__ = ["fused_track", "heard_alone", "heard_overtones", "key_evidence", "octave_line", "single_line", "track_from",
+           "under_line"]
