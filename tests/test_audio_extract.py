@@ -203,3 +203,56 @@ def test_an_octave_above_the_ringing_note_gets_no_attack_discount():
     assert (_path(cents, emit, attack, extract.EASE_ATTACK)[30:37] == 0).all()
     cents, emit, attack = _ringing_then_short_note(8.0, short_cents=6000.0 + 1902.0)   # the twelfth
     assert (_path(cents, emit, attack, extract.EASE_ATTACK)[30:37] == 0).all()
+
+
+def _band_under_a_high_lead(n=600):
+    """A band's chord tone at 50, louder than a piano lead at 81 whose key the network hears more surely."""
+    cand_midi = np.tile(np.array([[50.0, 81.0]], "f4"), (n, 1))
+    cand_sal = np.tile(np.array([[1.0, 0.7]], "f4"), (n, 1))
+    note = np.tile(np.array([[0.5, 0.7]]), (n, 1))
+    onset = np.zeros((n, 2))
+    onset[::50, 1] = 0.9                                           # the lead strikes a note every half second
+    return cand_midi, cand_sal, note, onset
+
+
+def test_the_register_of_a_lead_above_the_band_comes_from_the_line_the_network_hears():
+    # the first path sits on the band's chord tone, so a register read off it charges the lead 31 semitones
+    # above; the lead line the network hears holding its note puts the register on the lead
+    cand_midi, cand_sal, note, onset = _band_under_a_high_lead()
+    rms = np.full(len(cand_midi), 0.1)
+    assert np.nanmedian(extract.track(cand_midi, cand_sal, rms, cand_note=note).midi) == 50.0
+    cand_midi[np.arange(len(cand_midi)) % 50 == 49, 1] = np.nan     # a gap between the lead's notes
+    line = extract.lead_line(cand_midi, cand_sal, note, onset, 0.3)
+    assert np.nanmin(line) == np.nanmax(line) == 81.0 and np.isfinite(line).mean() > 0.9
+    assert np.nanmedian(extract.track(cand_midi, cand_sal, rms, cand_note=note, line=line).midi) == 81.0
+
+
+def test_the_lead_line_skips_an_overtone_heard_more_weakly_than_its_note():
+    # a bright lead at 70 whose third partial (89) the network hears as a key too, more weakly: the line is 70;
+    # a key an octave above heard as surely as 70 is a line of its own
+    n = 50
+    cand_midi = np.tile(np.array([[70.0, 89.0, 82.0]], "f4"), (n, 1))
+    cand_sal = np.tile(np.array([[1.0, 0.9, 0.1]], "f4"), (n, 1))
+    struck = np.zeros((n, 3))
+    struck[0] = 0.9                                                # each key struck at the start
+    assert np.all(extract.lead_line(cand_midi, cand_sal, np.tile([[0.8, 0.4, 0.0]], (n, 1)), struck, 0.3) == 70.0)
+    cand_sal[:, 2] = 0.8
+    assert np.all(extract.lead_line(cand_midi, cand_sal, np.tile([[0.8, 0.4, 0.7]], (n, 1)), struck, 0.3) == 82.0)
+
+
+def test_the_lead_line_needs_a_held_pitch_salient_and_heard():
+    n = 60
+    flicker = np.where(np.arange(n) % 4 < 2, 72.0, 76.0)       # a new pitch every 2 frames: no note held
+    cand_midi = np.column_stack([np.full(n, 60.0), flicker]).astype("f4")
+    cand_sal = np.tile(np.array([[1.0, 0.9]], "f4"), (n, 1))
+    note = np.tile(np.array([[0.6, 0.6]]), (n, 1))
+    struck = np.full((n, 2), 0.9)
+    assert np.all(np.isnan(extract.lead_line(cand_midi, cand_sal, note, struck, 0.3)))   # the top flickers
+    cand_midi[:, 1] = 80.0
+    assert np.all(extract.lead_line(cand_midi, cand_sal, note, struck, 0.3) == 80.0)     # held, heard, salient
+    assert np.all(np.isnan(extract.lead_line(cand_midi, cand_sal, note * 0.2, struck, 0.3)))   # nothing heard
+    # a pad's held chord: its top key is heard and held, but never struck as a note starts
+    assert np.all(np.isnan(extract.lead_line(cand_midi, cand_sal, note, struck * 0.5, 0.3)))
+    cand_sal[:, 1] = 0.3                                          # heard, but far quieter than the frame's best
+    assert np.all(extract.lead_line(cand_midi, cand_sal, note, struck, 0.3) == 60.0)
+    assert len(extract.lead_line(cand_midi[:0], cand_sal[:0], note[:0], struck[:0], 0.3)) == 0

@@ -94,8 +94,8 @@ def test_heard_alone_needs_one_sounding_key_among_the_candidates():
     times = np.arange(40) / neural.FPS                       # activation frames, ~0.46 s
     note = np.zeros((40, 88), "f4")
     note[:, 67 - neural.MIDI_LOW] = 0.8                       # the candidate's key sounds throughout
-    note[20:, 48 - neural.MIDI_LOW] = 0.6                     # from frame 20 two more keys sound
-    note[20:, 52 - neural.MIDI_LOW] = 0.6
+    note[20:, 60 - neural.MIDI_LOW] = 0.6                     # from frame 20 two more keys sound
+    note[20:, 64 - neural.MIDI_LOW] = 0.6
     n = int(times[-1] / 0.01)
     cand = np.full((n, 2), np.nan)
     cand[:, 0] = 67.2
@@ -110,7 +110,7 @@ def test_heard_alone_needs_one_sounding_key_among_the_candidates():
     quiet[:, 67 - neural.MIDI_LOW] = fuse.HEARD_NOTE - 0.01   # below the network's frame threshold
     assert not fuse.heard_alone(quiet[:20], times[:20], cand[:15]).any()
     ensemble = note.copy()
-    ensemble[5:, 48 - neural.MIDI_LOW] = 0.6                  # two keys in 35 of 40 frames: not a single line
+    ensemble[5:, 60 - neural.MIDI_LOW] = 0.6                  # two keys in 35 of 40 frames: not a single line
     assert not fuse.heard_alone(ensemble, times, cand).any()
 
 
@@ -333,6 +333,28 @@ def test_single_line_is_what_heard_alone_is_gated_by():
     assert fuse.single_line(note)
     note[:70, [20, 27, 31]] = 0.6                              # mostly a chord under it: an ensemble
     assert not fuse.single_line(note)
+    note[:, [20, 27, 31]] = 0
+    note[::2, 40] = 0
+    note[::2, 43] = 0.7                                        # two keys at a time, a third apart, half the time
+    note[:, 40] = 0.7
+    assert fuse.single_line(note)
+    note[::4, 43] = 0
+    note[::4, 15] = 0.6                                        # a bass more than an octave under it, a quarter
+    assert not fuse.single_line(note)                          # of the time: a band, though half are one key
+    note[::4, 15] = 0
+    note[::4, 40 - 19] = 0.6                                   # a key at the line's third partial's distance
+    assert fuse.single_line(note)
+
+
+def test_under_line_is_a_key_more_than_an_octave_under_another_not_at_a_partials_distance():
+    heard = np.zeros((6, 88), dtype=bool)
+    heard[:, 50] = True
+    heard[1, 50 - 12] = True                                   # an octave: a doubling or a partial
+    heard[2, 50 - 13] = True
+    heard[3, 50 - 19] = True                                   # the 3rd partial's distance
+    heard[4, 50 - 26] = True
+    heard[5, [49, 51]] = True                                  # close keys: the line's own overlap
+    assert fuse.under_line(heard).tolist() == [False, False, True, False, True, False]
     assert not fuse.single_line(np.zeros((50, 88), "f4"))     # nothing heard
 
 

@@ -4,6 +4,7 @@ import sys
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
 import bench_audio  # noqa: E402
@@ -50,3 +51,17 @@ def test_rooms_are_drawn_per_song_and_written_once(tmp_path):
     other = [{"solo": r["solo"]} for r in renders]
     bench_audio.render_rooms(queries, other, seed=1, log=None)
     assert not np.allclose(soundfile.read(other[0]["room"])[0], rooms[0])   # another seed, other rooms
+
+
+def _row(qid, positive=True, rank=None, flagged=False):
+    return {"qid": qid, "positive": positive, "rank": rank, "true_flagged": flagged}
+
+
+def test_flagged_recall_counts_only_the_songs_whose_midi_query_flags_its_tune_first():
+    midi = [_row("a", rank=1, flagged=True), _row("b", rank=1, flagged=False), _row("c", rank=2, flagged=True),
+            _row("d", rank=1, flagged=True), _row("n", positive=False)]
+    audio = [_row("a", rank=1), _row("b", rank=1), _row("c", rank=1), _row("d", rank=3), _row("n", positive=False)]
+    assert bench_audio.flagged_recall(midi, audio) == {"n": 2, "at_1": 1, "recall_at_1": 0.5}
+    assert bench_audio.flagged_recall(midi[1:2], audio[1:2])["recall_at_1"] is None
+    with pytest.raises(ValueError):
+        bench_audio.flagged_recall(midi, audio[::-1])

@@ -11,8 +11,9 @@ Salience-based, in the spirit of Salamon & Gomez's Melodia, written for this pro
    where the new pitch's harmonics attack) and has an unvoiced state that wins where no pitch is salient
    enough (rests, drums only, noise);
 5. two passes: the first path tells where the lead lives (its running upper-quartile pitch: accompaniment
-   that takes over sits mostly below the lead); the second path pays for candidates far out of that register
-   (the bass line, a chord an octave or more below, a harmonic an octave and a fifth above).
+   that takes over sits mostly below the lead), and in an ensemble so does the line the network hears struck
+   and held on top (`lead_line`), the higher of the two; the second path pays for candidates far out of that
+   register (the bass line, a chord an octave or more below, a harmonic an octave and a fifth above).
 """
 from __future__ import annotations
 
@@ -47,6 +48,23 @@ CALM_STEP, GLIDE_STEP = 0.3, 1.0
 # REGISTER_CHUNK frames, then over +-REGISTER_S seconds; a candidate more than REGISTER_RANGE semitones from
 # it keeps exp(-excess / REGISTER_SCALE) of its emission.
 REGISTER_QUANTILE, REGISTER_RANGE, REGISTER_SCALE, REGISTER_S, REGISTER_CHUNK = 75.0, 15.0, 3.0, 5.0, 50
+# In an ensemble the first path can sit on the band for seconds (a piano lead over a band's chords: the chords'
+# summed partials outweigh the lead's), and a register read off it then charges the lead itself. The register
+# is read off the lead line too (``lead_line``: the highest candidate per frame whose key the network hears,
+# with at least LEAD_LINE_SHARE of the frame's strongest salience, where it holds its pitch within
+# LEAD_LINE_CENTS for LEAD_LINE_HOLD frames), and the higher of the two registers is kept: the lead sits
+# above the band, and a line the network hears struck and held is not a passing partial or a pad.
+LEAD_LINE_SHARE, LEAD_LINE_CENTS, LEAD_LINE_HOLD = 0.5, 50.0, 10
+# A held run of the line counts where the network's onset activation at its key reaches LEAD_LINE_STRUCK in its
+# first LEAD_LINE_HOLD frames: a note struck as it starts. Measured over the held runs of bench_audio's seed-1
+# mixes, the onset at the start of the lead's runs: median 0.81, 70% >= 0.7; the band's: median 0.32, 25%;
+# bench_nomelody's pads (a held chord whose top key would otherwise be the line and voice it): median 0.45, 1%.
+LEAD_LINE_STRUCK = 0.7
+# A candidate at a partial's distance above one the network hears more surely (its note activation under
+# LEAD_LINE_OVERTONE times the lower key's) is that note's overtone, not a line above it (`overtones`): measured
+# on bench_audio's seed-1 mixes, a third partial heard as a key at 0.35-0.42 over its note's 0.69-0.78, a lead
+# over the band's chord tone at 0.66-0.86 over 0.27-0.65.
+LEAD_LINE_HARMONICS, LEAD_LINE_HARMONIC_CENTS, LEAD_LINE_OVERTONE = (2, 3, 4, 5, 6), 30.0, 0.7
 # Third harmonics (first pass only): a pitch with a candidate an octave and a fifth below it (frequency / 3)
 # of at least TWELFTH_RATIO of its salience is taken for that pitch's third harmonic and keeps TWELFTH_KEEP
 # of its emission. A candidate at f/3 with no partials of its own gets its salience only from the partials
@@ -177,7 +195,7 @@ OVERTONE_KEEP = 0.5
 
 
 def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None, cand_onset=None,
-          heard=None, overtone=None) -> PitchTrack:
+          heard=None, overtone=None, line=None) -> PitchTrack:
     """The melody path through the candidates, in two passes (see module docstring).
 
     cand_note, cand_onset : (n_frames, N_CAND) Basic Pitch's note and onset activation at each candidate's
@@ -185,7 +203,9 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None,
     heard : (n_frames,) bool, frames where the network hears one note, at a candidate's key
         (``fuse.heard_alone``): voiced at ``HEARD_UNVOICED`` of the usual salience; None: nowhere.
     overtone : (n_frames, N_CAND) bool, candidates taken for a heard note's overtone (``fuse.heard_overtones``):
-        they keep ``OVERTONE_KEEP`` of their emission (with ``cand_note`` only); None: none."""
+        they keep ``OVERTONE_KEEP`` of their emission (with ``cand_note`` only); None: none.
+    line : (n_frames,) MIDI of the lead line the network hears (`lead_line`), NaN where none: the register is
+        the higher of its and the first path's; None: the first path's alone."""
     n = len(cand_midi)
     midi = np.full(n, np.nan, dtype="f4")
     salience = np.zeros(n, dtype="f4")
@@ -216,6 +236,9 @@ def track(cand_midi, cand_sal, rms, flux=None, cand_attack=None, cand_note=None,
     ease = (att, EASE_ATTACK, EASE_SHARED_CENTS)
     kernels.viterbi_candidates(cents, first, unvoiced, PER_SEMITONE, CAP, SWITCH, *ease, path)
     centre = register(np.where(path >= 0, cand_midi[np.arange(n), np.maximum(path, 0)], np.nan))
+    above = None if line is None else register(line)
+    if above is not None:
+        centre = above if centre is None else np.fmax(centre, above)
     if centre is not None:
         emit = emit * register_weight(cand_midi, centre)
         kernels.viterbi_candidates(cents, emit, unvoiced, PER_SEMITONE, CAP, SWITCH, *ease, path)
@@ -276,6 +299,66 @@ def register(midi: np.ndarray) -> np.ndarray | None:
     centre[have] = np.nanpercentile(window[have], REGISTER_QUANTILE, axis=1)
     chunk = np.arange(n_chunks)
     return np.repeat(np.interp(chunk, chunk[have], centre[have]), REGISTER_CHUNK)[:n]
+
+
+def lead_line(cand_midi: np.ndarray, cand_sal: np.ndarray, cand_note: np.ndarray, cand_onset: np.ndarray,
+              heard_note: float) -> np.ndarray:
+    """(n_frames,) MIDI of the highest candidate of each frame whose key the network hears (``cand_note``, the
+    note activation at each candidate's key, at least ``heard_note``) with at least ``LEAD_LINE_SHARE`` of the
+    frame's strongest salience and not an overtone (`overtones`), kept where that pitch holds (within
+    ``LEAD_LINE_CENTS`` from frame to frame) for ``LEAD_LINE_HOLD`` frames and the network hears its key struck
+    (``cand_onset``, the onset activation at each candidate's key, at least ``LEAD_LINE_STRUCK`` in the run);
+    NaN elsewhere.
+
+    A line of notes, not a passing partial, a drum's pitch or a pad's held chord: the register of the lead where
+    the first path sits on the band (see ``LEAD_LINE_SHARE``)."""
+    midi = np.asarray(cand_midi, dtype="f8")
+    sal = np.nan_to_num(np.asarray(cand_sal, dtype="f8"))
+    note = np.nan_to_num(np.asarray(cand_note, dtype="f8"))
+    n = len(midi)
+    if n == 0:
+        return np.zeros(0)
+    strong = (note >= heard_note) & np.isfinite(midi) & (sal >= LEAD_LINE_SHARE * sal.max(axis=1, keepdims=True))
+    masked = np.where(strong & ~overtones(midi, note), midi, -np.inf)
+    column = np.argmax(masked, axis=1)
+    rows = np.arange(n)
+    top = np.where(np.isfinite(masked[rows, column]), midi[rows, column], np.nan)
+    with np.errstate(invalid="ignore"):
+        same = np.abs(np.diff(top)) * 100.0 <= LEAD_LINE_CENTS        # NaN steps break a run
+    starts = np.concatenate([[0], np.nonzero(~same)[0] + 1])          # runs of frames holding one pitch
+    lengths = np.diff(np.concatenate([starts, [n]]))
+    onset = np.nan_to_num(np.asarray(cand_onset, dtype="f8"))[rows, column]
+    first = np.minimum(starts + LEAD_LINE_HOLD, n)                    # a note is struck as it starts
+    struck = np.array([onset[a:b].max() for a, b in zip(starts, first)])
+    keep = (lengths >= LEAD_LINE_HOLD) & (struck >= LEAD_LINE_STRUCK)
+    return np.where(np.repeat(keep, lengths), top, np.nan)
+
+
+def overtones(cand_midi: np.ndarray, cand_note: np.ndarray) -> np.ndarray:
+    """(n_frames, K) True for a candidate lying ``LEAD_LINE_HARMONICS`` times above a candidate of its frame
+    (within ``LEAD_LINE_HARMONIC_CENTS``) whose key the network hears more strongly (``cand_note``): that
+    note's overtone. The network can hear a bright instrument's third partial as a key of its own, though
+    more weakly than the note itself; a lead above a band's chord tone is heard more strongly than the chord."""
+    cents = np.asarray(cand_midi, dtype="f8") * 100.0
+    note = np.nan_to_num(np.asarray(cand_note, dtype="f8"))
+    out = np.zeros(cents.shape, dtype=bool)
+    for a in range(0, len(cents), FRAMES_PER_BLOCK):     # (frames, K, K) temporaries: a block at a time
+        h = note[a:a + FRAMES_PER_BLOCK]
+        near = partial_pairs(cents[a:a + FRAMES_PER_BLOCK], LEAD_LINE_HARMONICS, LEAD_LINE_HARMONIC_CENTS)
+        out[a:a + FRAMES_PER_BLOCK] = np.any(near & (h[:, :, None] < LEAD_LINE_OVERTONE * h[:, None, :]), axis=2)
+    return out
+
+
+def partial_pairs(cents: np.ndarray, harmonics, tolerance_cents: float) -> np.ndarray:
+    """(n_frames, K, K) [t, j, i]: True where candidate j of frame t lies one of ``harmonics`` times above
+    candidate i (within ``tolerance_cents``); ``cents``: (n_frames, K) candidates in cents, NaN for none.
+    Call it a block of frames at a time: the temporaries are K times the input."""
+    gap = cents[:, :, None] - cents[:, None, :]          # [t, j, i]: how far candidate j lies above candidate i
+    near = np.zeros(gap.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for k in harmonics:
+            near |= np.abs(gap - 1200.0 * np.log2(k)) <= tolerance_cents
+    return near
 
 
 def register_weight(cand_midi: np.ndarray, centre: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import kernels, neural
 from .decode import AudioStats, blocks
-from .extract import FRAMES_PER_BLOCK, HOP, SR, PitchTrack, candidates, track
+from .extract import FRAMES_PER_BLOCK, HOP, SR, PitchTrack, candidates, lead_line, partial_pairs, track
 
 NOTE_BEFORE_S, NOTE_AFTER_S = 0.03, 0.06     # window of activation frames read per tracker frame
 ONSET_BEFORE_S, ONSET_AFTER_S = 0.03, 0.06
@@ -41,6 +41,16 @@ HEARD_NOTE = 0.3
 # extra notes from it, note F -0.003 on 50 songs). Measured: bench_audio mixes 0.03-0.20, its FluidSynth
 # solos 0.32-0.86 (sustained piano and guitar notes overlap), bench_sung takes 0.57-0.97: the middle of the gap.
 SINGLE_LINE = 0.4
+# ... and where fewer than UNDER_LINE of those frames hear two keys more than an octave apart at a distance no
+# partial of the lower key lies at (UNDER_LINE_HARMONICS: the network can hear a bright note's 3rd or 4th partial
+# as a key): a bass or a chord under the line. A band whose lead the network hears alone half the time (a piano
+# lead over a sparse band: bench_audio's p0017, 0.497 of the frames with one key) still has its bass under the
+# lead. Measured (scratch, BENCHMARKS.md "Twenty-fourth session: a mix's lead in the wrong register"): every
+# bench_audio mix of seeds 1 and 2 0.19-0.99 (p0017 0.30), the FluidSynth solos heard as single lines 0-0.15,
+# bench_sung's 400 takes 0-0.03, vocadito and MASTmelody's takes 0-0.05 and its piano references 0-0.13,
+# bench_nomelody's recordings heard as single lines 0-0.09: a quarter, inside the gap.
+UNDER_LINE = 0.25
+UNDER_LINE_HARMONICS = (3, 4, 5, 6, 7, 8)
 # One line doubled at the octave, not a band: an instrument whose octave partial the network hears as a key of
 # its own (a steel pan's tuned octave; plausibly an organ's 8' + 4' stops, a 12-string guitar's octave strings),
 # or a line doubled an octave away with nothing else playing, sounds as two keys an octave apart with every note,
@@ -103,10 +113,24 @@ def heard_alone(note: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray) 
 
 def single_line(note: np.ndarray) -> bool:
     """Whether a recording is a single line: of the activation frames (``note``: frames x 88 keys) in which
-    the network hears any key sounding, at least ``SINGLE_LINE`` hear exactly one."""
-    count = (note >= HEARD_NOTE).sum(axis=1)
+    the network hears any key sounding, at least ``SINGLE_LINE`` hear exactly one, and fewer than
+    ``UNDER_LINE`` hear a key more than an octave under another (`under_line`)."""
+    heard = note >= HEARD_NOTE
+    count = heard.sum(axis=1)
+    n = np.count_nonzero(count)
     one = int(np.count_nonzero(count == 1))
-    return one > 0 and one >= SINGLE_LINE * np.count_nonzero(count)
+    return one > 0 and one >= SINGLE_LINE * n and np.count_nonzero(under_line(heard)) < UNDER_LINE * n
+
+
+def under_line(heard: np.ndarray) -> np.ndarray:
+    """(frames,) True where two heard keys (``heard``: frames x 88 bool) lie more than an octave apart, at a
+    distance that is not one of a note's partials (``UNDER_LINE_HARMONICS``): a bass or a chord under a line."""
+    partials = {int(round(12 * np.log2(k))) for k in UNDER_LINE_HARMONICS}
+    out = np.zeros(len(heard), dtype=bool)
+    for gap in range(13, heard.shape[1]):
+        if gap not in partials:
+            out |= (heard[:, :-gap] & heard[:, gap:]).any(axis=1)
+    return out
 
 
 def octave_line(note: np.ndarray) -> bool:
@@ -130,12 +154,8 @@ def heard_overtones(cand_note: np.ndarray, cand_midi: np.ndarray) -> np.ndarray:
     heard = np.nan_to_num(np.asarray(cand_note, dtype="f8")) >= HEARD_NOTE
     out = np.zeros(cents.shape, dtype=bool)
     for a in range(0, len(cents), FRAMES_PER_BLOCK):     # (frames, K, K) temporaries: a block at a time
-        c, h = cents[a:a + FRAMES_PER_BLOCK], heard[a:a + FRAMES_PER_BLOCK]
-        gap = c[:, :, None] - c[:, None, :]              # [t, j, i]: how far candidate j lies above candidate i
-        below = np.zeros(gap.shape, dtype=bool)
-        with np.errstate(invalid="ignore"):
-            for k in OVERTONE_HARMONICS:
-                below |= np.abs(gap - 1200.0 * np.log2(k)) <= OVERTONE_CENTS
+        h = heard[a:a + FRAMES_PER_BLOCK]
+        below = partial_pairs(cents[a:a + FRAMES_PER_BLOCK], OVERTONE_HARMONICS, OVERTONE_CENTS)
         out[a:a + FRAMES_PER_BLOCK] = ~h & np.any(below & h[:, None, :], axis=2)
     return out
 
@@ -147,14 +167,26 @@ def fused_track(path: str, stats: AudioStats, cand: tuple | None = None) -> Pitc
     if cand is None:
         cand = candidates(blocks(path, stats))
     act = neural.activations(blocks(path, sr=neural.SR), contour=False)
-    times = act.times()
-    note = key_evidence(act.note, times, cand[0], NOTE_BEFORE_S, NOTE_AFTER_S)
-    onset = key_evidence(act.onset, times, cand[0], ONSET_BEFORE_S, ONSET_AFTER_S)
-    overtone = heard_overtones(note, cand[0]) if single_line(act.note) else None
-    tr = track(*cand, cand_note=note, cand_onset=onset, heard=heard_alone(act.note, times, cand[0]),
-               overtone=overtone)
-    tr.key_onset, tr.key_onset_times, tr.key_note = act.onset, times, act.note
+    return track_from(cand, act.note, act.onset, act.times())
+
+
+def track_from(cand: tuple, act_note: np.ndarray, act_onset: np.ndarray, act_times: np.ndarray) -> PitchTrack:
+    """The fused pitch track from a file's `extract.candidates` (``cand``) and Basic Pitch's note and onset
+    activations (frames x 88 keys, at ``act_times`` seconds): `fused_track`'s second half.
+
+    A single line is one voice or instrument: a lone heard key voices a quiet frame and its unheard overtones
+    lose emission. An ensemble's register is also read off the lead line the network hears
+    (`extract.lead_line`): its first path can sit on the band."""
+    note = key_evidence(act_note, act_times, cand[0], NOTE_BEFORE_S, NOTE_AFTER_S)
+    onset = key_evidence(act_onset, act_times, cand[0], ONSET_BEFORE_S, ONSET_AFTER_S)
+    one_line = single_line(act_note)
+    overtone = heard_overtones(note, cand[0]) if one_line else None
+    line = None if one_line else lead_line(cand[0], cand[1], note, onset, HEARD_NOTE)
+    tr = track(*cand, cand_note=note, cand_onset=onset, heard=heard_alone(act_note, act_times, cand[0]),
+               overtone=overtone, line=line)
+    tr.key_onset, tr.key_onset_times, tr.key_note = act_onset, act_times, act_note
     return tr
 
 
-__all__ = ["fused_track", "heard_alone", "heard_overtones", "key_evidence", "octave_line", "single_line"]
+__all__ = ["fused_track", "heard_alone", "heard_overtones", "key_evidence", "octave_line", "single_line", "track_from",
+           "under_line"]
