@@ -77,13 +77,17 @@ from . import significance
 
 RESCORE_TOP = 100          # stage-1 candidates re-scored per query
 NULL_SAMPLE = 300          # catalog references scored for the null (all of a catalog this small or smaller)
-LAMBDA_RESCORE = 0.1003   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore; with P_RESTATE)
-K_RESCORE = 0.033261     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
+# Refitted whenever stage 2's pair scores change (for align.PAIR_COST; 0.1003 / 0.033261 before, which the same
+# command still gives for the old scores). The old prior with the new scores put the true tunes' E-values of
+# scripts/bench_accuracy.py a median 2.3x too high in its catalog of 1000 and 3.5-3.9x in its 40-tune dispute
+# catalog, whose null is the prior (BENCHMARKS.md, twenty-fourth session)
+LAMBDA_RESCORE = 0.1115   # Gumbel lambda of S_interval + S_pitch (scripts/calibrate.py --rescore; with P_RESTATE)
+K_RESCORE = 0.033078     # global K, the prior of the per-query fit (scripts/calibrate.py --rescore)
 PRIOR_WEIGHT = 500.0       # pseudo-observations of the global lambda and K in the per-query fit (BENCHMARKS.md)
 STYLE_PRIOR_WEIGHT = 150.0  # the same when the null sample is the query's own kind (`style_sample`)
 PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: two passages also read whole
-LAMBDA_WHOLE = 0.1126      # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
-K_WHOLE = 1.3788
+LAMBDA_WHOLE = 0.1131      # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
+K_WHOLE = 1.0156           # (with align.PAIR_COST; 0.1126 / 1.3788 before)
 # A played MIDI part's lengths (meta "played": `io.midi.on_beat_grid` found no beat of the file in its
 # onsets, so it has no bars) carry the player's jitter and rubato. Its rhythm terms, in both stages,
 # give full credit only to length ratios within PLAYED_DUR_FREE (~0.1 log2) and grade the credit down to the
