@@ -64,8 +64,12 @@ class BatchError(MelodyError):
 class Input:
     path: str                    # absolute
     skip: str | None = None      # reason it is skipped (never searched)
+    duplicate_of: str | None = None   # the earlier input with the same content (then skip says so too)
     sha256: str = ""
     error: str | None = None     # failure found before any worker saw it (cannot read)
+
+
+UNSUPPORTED = "unsupported file type"     # the skip reason of a file inside a folder that melody does not read
 
 
 def _within(path: str, root: str) -> bool:
@@ -101,7 +105,7 @@ def discover(paths, supported=None) -> list[Input]:
             for name in sorted(names):
                 full = os.path.join(folder, name)
                 if not supported(name):
-                    add(Input(full, skip="unsupported file type"))
+                    add(Input(full, skip=UNSUPPORTED))
                     continue
                 if os.path.islink(full):
                     try:
@@ -147,7 +151,8 @@ def fingerprint(inputs: list[Input]) -> None:
             continue
         key = (item.sha256, os.path.splitext(item.path)[1].lower())
         if key in first:
-            item.skip = f"duplicate of {first[key]}"
+            item.duplicate_of = first[key]
+            item.skip = f"duplicate of {item.duplicate_of}"
         else:
             first[key] = item.path
 

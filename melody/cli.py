@@ -342,8 +342,8 @@ def cmd_scan(args):
         for item in tqdm(inputs, unit="file", disable=args.quiet, file=sys.stderr, desc="scanning"):
             if item.error:
                 result = _batch_error(item)
-            elif item.skip:          # "duplicate of X": the same bytes give the same result, searched once
-                first = _shown(item.skip.removeprefix("duplicate of "))
+            elif item.duplicate_of:          # the same bytes give the same result: searched once
+                first = _shown(item.duplicate_of)
                 result = dict(by_path[first], query=_shown(item.path), duplicate_of=first)
                 duplicates += 1
             else:
@@ -386,10 +386,10 @@ def _scan_inputs(paths):
     the folder, a pipe or device) set apart with their reason. Unsupported types are counted by
     `_other_files`. Returns (inputs to report, skipped)."""
     from . import batch
-    found = [i for i in batch.discover(paths) if i.skip != "unsupported file type"]
+    found = [i for i in batch.discover(paths) if i.skip != batch.UNSUPPORTED]
     batch.fingerprint(found)
-    inputs = [i for i in found if not i.skip or i.skip.startswith("duplicate of ")]
-    return inputs, [i for i in found if i.skip and not i.skip.startswith("duplicate of ")]
+    inputs = [i for i in found if not i.skip or i.duplicate_of]
+    return inputs, [i for i in found if i.skip and not i.duplicate_of]
 
 
 def _batch_error(item):
