@@ -39,6 +39,31 @@ def test_a_null_sample_too_small_to_measure_its_tail_leaves_the_scores_as_they_a
     np.testing.assert_array_equal(rescore.tail_bound(z, _gumbel(rng, 40, scale=3.0)), z)
 
 
+def test_the_query_s_relatives_in_its_null_sample_do_not_bound_its_scores():
+    # a catalog with five versions of the query's tune (the default catalog's God Save the King for America):
+    # the style null sample holds all five at reduced scores 25-41; a match scores as it would without them
+    rng = np.random.default_rng(4)
+    chance = _gumbel(rng, 295)
+    with_relatives = np.concatenate([chance, [41.0, 39.0, 38.8, 38.8, 25.0]])
+    z = np.array([30.0, 40.0])
+    np.testing.assert_allclose(rescore.tail_bound(z, with_relatives), rescore.tail_bound(z, chance), atol=1.0)
+    assert rescore.tail_bound(z, with_relatives)[0] > 20.0
+
+
+def test_the_null_is_fitted_to_chance_partners_only():
+    # 300 chance scores drawn from the Gumbel law the fit assumes (lambda 0.11, K 0.033 over m n = 40 x 60),
+    # and five relatives that score like the query itself: the fit without them is the fit of the chance part
+    rng = np.random.default_rng(5)
+    lam, k, space = 0.11, 0.033, np.full(300, 40.0 * 60.0)
+    chance = (np.log(k * space) - np.log(-np.log(rng.uniform(size=300)))) / lam
+    scores = np.concatenate([chance, [400.0, 390.0, 385.0, 385.0, 300.0]])
+    spaces = np.concatenate([space, np.full(5, 40.0 * 60.0)])
+    assert rescore.chance_fit(scores, spaces) == pytest.approx(rescore.fit_null(chance, space), rel=1e-9)
+    plain = rescore.fit_null(scores, spaces)
+    assert plain[0] < rescore.chance_fit(scores, spaces)[0]      # left in, the relatives flatten lambda
+    assert rescore.chance_fit(chance, space) == rescore.fit_null(chance, space)
+
+
 def ref_restatement(pitch, window=8) -> float:
     """Plain-Python `rescore.restatement`: the mean over windows of `window` intervals of their count."""
     iv = [b - a for a, b in zip(pitch[:-1], pitch[1:])]

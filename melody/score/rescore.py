@@ -238,6 +238,18 @@ def fit_null(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float
     return lam, log_k(lam)
 
 
+def chance_fit(null_scores: np.ndarray, null_space: np.ndarray, prior: tuple[float, float] | None = None,
+               weight: float | None = None) -> tuple[float, float]:
+    """`fit_null` of the null sample's chance partners: fitted once, then again without the scores whose
+    reduced score under that fit reaches NULL_RELATIVE_Z (the query's relatives in the sample)."""
+    lam, log_k = fit_null(null_scores, null_space, prior, weight)
+    x, space = np.asarray(null_scores, dtype="f8"), np.asarray(null_space, dtype="f8")
+    chance = lam * x - log_k - np.log(space) < NULL_RELATIVE_Z
+    if chance.all():
+        return lam, log_k
+    return fit_null(x[chance], space[chance], prior, weight)
+
+
 def _stage1_order(s1: np.ndarray, evalues1: np.ndarray) -> np.ndarray:
     """Rows by stage-1 E-value, then score. In a large catalog searched through candidates most rows were
     never aligned (score 0, E = N): only the others are sorted; those follow in row order."""
@@ -292,6 +304,15 @@ def query_pitches(query) -> np.ndarray:
 # bench_accuracy figure of seeds 0 and 1 unchanged (BENCHMARKS.md, thirteenth session: long songs ...).
 NULL_TAIL_SHARE = 0.1   # the share of the null sample's reduced scores whose own tail bounds z (0: off)
 NULL_TAIL_SKIP = 3      # best null scores left out of that tail (they may be real relatives)
+# A null sample drawn from the query's own kind (`style_sample`) holds the query's relatives wherever the catalog
+# has several versions of its tune (the default catalog's God Save the King, HEIL DIR IM SIEGERKRANZ and The King's
+# Anthem for America; a label's studio, live and remastered takes of one song): their reduced scores under the
+# first fit are 25-41 where chance partners reach 6-9. Left in, they flatten the fitted lambda and the sample's own
+# tail (`tail_bound`), and an exact 41-note copy of God Save the King scored E 0.014 in the default catalog where a
+# catalog with one version gives 1e-19. A null score at or above NULL_RELATIVE_Z is a relative, not chance (under
+# the fitted law exp(-z) per reference, 3e-7: 1e-4 expected in a sample of 300, and a tail twice as heavy still
+# leaves it rare): the null is refitted without it and its tail skips it (`chance_fit`, `tail_bound`).
+NULL_RELATIVE_Z = 15.0
 NULL_TAIL_MIN = 10      # tail scores needed to measure it (a smaller sample: no bound)
 
 
@@ -310,14 +331,16 @@ def tail_bound(z: np.ndarray, z_null: np.ndarray) -> np.ndarray:
     or a tune's repeat, again and again) keeps too small E-values there. So the sample's own upper tail is
     measured as stage 1 measures it (`significance.tail_fit`): above its (1 - NULL_TAIL_SHARE) quantile t,
     P(z' >= z) = q exp(-beta (z - t)), beta the exponential fit of the excesses less the NULL_TAIL_SKIP best;
-    where that is larger than exp(-z), it counts. Monotone in z, so a query's ranking is unchanged.
+    where that is larger than exp(-z), it counts. Monotone in z, so a query's ranking is unchanged. Every
+    null score at or above NULL_RELATIVE_Z (a relative of the query) is skipped too.
     """
     x = z_null[np.isfinite(z_null)]
     if not _tail_measurable(len(x)):
         return z
-    t, beta = significance.tail_fit(x, NULL_TAIL_SHARE, NULL_TAIL_SKIP)
+    skip = max(NULL_TAIL_SKIP, int(np.sum(x >= NULL_RELATIVE_Z)))    # the sample's relatives, however many
+    t, beta = significance.tail_fit(x, NULL_TAIL_SHARE, skip)
     above = int(np.sum(x > t))
-    if above - NULL_TAIL_SKIP < NULL_TAIL_MIN:
+    if above - skip < NULL_TAIL_MIN:
         return z
     return np.minimum(z, beta * (z - t) - np.log(above / len(x)))
 
@@ -479,7 +502,7 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
         # a passage is one statement; a longer query's restatements widen its chance scores' tail
         scale = combined[k] if v.whole else restated(combined[k], combined[k, null_rows], restatement(np.rint(qp)))
         fitted = null_rows[np.isfinite(scale[null_rows])]
-        lam, log_k = fit_null(scale[fitted], space[fitted], prior, weight)
+        lam, log_k = chance_fit(scale[fitted], space[fitted], prior, weight)
         z[k] = lam * scale[cand] - log_k - np.log(space[cand])
         z_null[k] = lam * scale[null_rows] - log_k - np.log(space[null_rows])
         z[k], z_null[k] = tail_bound(z[k], z_null[k]), tail_bound(z_null[k], z_null[k])
