@@ -369,3 +369,35 @@ def test_octave_line_is_one_key_and_its_octaves_only():
     one = np.zeros((100, 88), "f4")
     one[:, 40] = 0.8
     assert not fuse.octave_line(one)                           # never several keys: nothing to say
+
+
+def _reference_octave_line(note) -> bool:
+    """Plain-Python `fuse.octave_line`: of the frames hearing several keys, the share hearing one pitch class."""
+    several = octaves = 0
+    for row in note:
+        keys = [k for k in range(len(row)) if row[k] >= fuse.HEARD_NOTE]
+        if len(keys) >= 2:
+            several += 1
+            octaves += all((k - keys[0]) % 12 == 0 for k in keys)
+    return several > 0 and octaves >= fuse.OCTAVE_LINE * several
+
+
+def test_octave_line_matches_a_plain_reference_and_keeps_a_byte_a_key_per_frame():
+    import tracemalloc
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        note = np.zeros((30, 88), "f4")
+        for t in range(30):
+            base = int(rng.integers(10, 50))
+            note[t, base] = 0.9
+            for k in rng.choice([base + 12, base + 24, base + 7, base + 4], size=int(rng.integers(0, 3))):
+                note[t, k] = rng.uniform(0.3, 1.0)
+        assert fuse.octave_line(note) == _reference_octave_line(note)
+    # an hour of activation frames (310,000 x 88) must not need an int64 a key: 0.2 GB here for 100,000 frames
+    note = np.zeros((100_000, 88), "f4")
+    note[:, 40], note[::2, 52] = 0.8, 0.7
+    tracemalloc.start()
+    assert fuse.octave_line(note)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * note.shape[0] * note.shape[1]        # a few bools a key per frame, not 8 bytes

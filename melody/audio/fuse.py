@@ -140,7 +140,10 @@ def octave_line(note: np.ndarray) -> bool:
     heard = note >= HEARD_NOTE
     several = heard.sum(axis=1) >= 2
     lowest = np.argmax(heard, axis=1)
-    other_class = (np.arange(heard.shape[1])[None, :] - lowest[:, None]) % 12 != 0
+    keys = np.arange(heard.shape[1])
+    # [lowest key, key]: another pitch class; indexed per frame, a bool a key (an int64 a key took 0.47 GB
+    # for an hour of audio)
+    other_class = ((keys[None, :] - keys[:, None]) % 12 != 0)[lowest]
     octaves = several & ~(heard & other_class).any(axis=1)
     n = int(np.count_nonzero(several))
     return n > 0 and np.count_nonzero(octaves) >= OCTAVE_LINE * n

@@ -118,8 +118,10 @@ def activations(blocks: Iterable[np.ndarray], contour: bool = True) -> Activatio
     if batch:
         flush()
     n_frames = int(np.floor(n_samples / HOP))
-    out = [np.concatenate(p)[:n_frames] if p else np.zeros((0, width), np.float32)
-           for p, width in zip(parts, (88, 88, 264))]
+    out = []
+    for p, width in zip(parts, (88, 88, 264)):    # one output at a time, its parts freed as it is joined
+        out.append(np.concatenate(p)[:n_frames] if p else np.zeros((0, width), np.float32))
+        p.clear()
     return Activations(out[0], out[1], out[2] if contour else None)
 
 
