@@ -78,11 +78,14 @@ def cause(stage1_rank: int, true_score: float, winner_score: float, winner_insid
     return "weak"
 
 
-def decided_by(true: dict, winner: dict) -> str:
-    """On which view the true tune loses to the winner (dicts of `score_parts`, one reference each): "length"
-    (its combined score is at least the winner's: lost on the null's charge for its longer reference),
-    "interval" (its pitch score is at least the winner's: lost on the interval score alone), "pitch" (its
-    interval score is at least the winner's), "both"."""
+def decided_by(true: dict, winner: dict, rescored: bool = True) -> str:
+    """On which view the true tune loses to the winner (dicts of `score_parts`, one reference each): "stage 1"
+    (not `rescored`: outside stage 2's candidates, whatever its scores), "length" (its combined score is at
+    least the winner's: lost on the null's charge for its longer reference), "interval" (its pitch score is at
+    least the winner's: lost on the interval score alone), "pitch" (its interval score is at least the
+    winner's), "both"."""
+    if not rescored:
+        return "stage 1"
     if true["interval"] + true["pitch"] >= winner["interval"] + winner["pitch"]:
         return "length"
     if true["pitch"] >= winner["pitch"]:
@@ -129,10 +132,10 @@ PARTS_HEADER = ("| query | group | decided by | interval true / winner | pitch |
                 "| whole | length | winner |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
-def parts_line(qid: str, group: str, true: dict, winner: dict, title: str) -> str:
+def parts_line(qid: str, group: str, true: dict, winner: dict, title: str, rescored: bool = True) -> str:
     """One row of the score-parts table: each column true / winner."""
     cols = ("interval", "pitch", "exact run", "rhythm", "metric", "chain", "whole", "length")
-    return (f"| {qid} | {group} | {decided_by(true, winner)} | "
+    return (f"| {qid} | {group} | {decided_by(true, winner, rescored)} | "
             + " | ".join(f"{true[c]:.1f} / {winner[c]:.1f}" for c in cols) + f" | {title[:28]} |")
 
 
@@ -215,7 +218,8 @@ def main(argv=None) -> int:
         sq = melody_with_guessed_beats(loaded)
         true, won = score_parts(cat, sq, cat.packed.query_features(sq), [true_row, winner],
                                 [t["true"][0], t["winner"][0]])
-        lines.append(parts_line(r["qid"], r["category"], true, won, t["winner_title"]))
+        lines.append(parts_line(r["qid"], r["category"], true, won, t["winner_title"],
+                                t["stage1_rank"] <= RESCORE_TOP))
     print("\n| group | " + " | ".join(CAUSES) + " |\n|---|" + "---|" * len(CAUSES))
     for group in sorted({g for g, _ in counts}):
         print(f"| {group} | " + " | ".join(str(counts[group, c]) for c in CAUSES) + " |")

@@ -55,6 +55,8 @@ def test_each_miss_is_decided_on_one_view():
     assert census.decided_by(parts(77.1, 78.8), parts(75.5, 82.7)) == "pitch"
     # seed 1's s0008 (8-note copy): the higher combined score, lost on its longer reference
     assert census.decided_by(parts(33.6, 54.6), parts(31.8, 46.7)) == "length"
+    # seed 0's v0004 (mode change): the higher combined score, but never re-scored (stage-1 rank 159)
+    assert census.decided_by(parts(20.0, 73.3), parts(33.7, 49.7), rescored=False) == "stage 1"
 
 
 def _tune(pitches) -> "Melody":
