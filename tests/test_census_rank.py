@@ -59,7 +59,8 @@ def test_each_miss_is_decided_on_one_view():
     assert census.decided_by(parts(20.0, 73.3), parts(33.7, 49.7), rescored=False) == "stage 1"
 
 
-def _tune(pitches) -> "Melody":
+def _tune(pitches):
+    """A melody of these pitches in even eighths, eight to a bar."""
     from melody.notes import Melody, make_notes
     n = len(pitches)
     onsets = 0.5 * np.arange(n)
@@ -68,6 +69,7 @@ def _tune(pitches) -> "Melody":
 
 
 def _walk(seed: int, n: int) -> np.ndarray:
+    """n pitches of a random walk, folded into the 14 semitones from middle C."""
     rng = np.random.default_rng(seed)
     return 60 + np.cumsum(rng.choice([-4, -2, -1, 1, 2, 3, 5], size=n)) % 14
 
