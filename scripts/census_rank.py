@@ -22,8 +22,18 @@ A played phrase is traced with one view and the default parameters (the search a
 or against its local tempo, `Catalog._rank`), so its figures are approximate. The phrase of a hook or riff song is stated several times, and the truth's span is its first statement
 only, so "context" there means "not the first statement" (read those by hand).
 
+Each miss is also taken apart score by score (`score_parts`, a second table): the true tune's and the winner's
+interval score (stage 1) and pitch score (stage 2), the pitch score's parts (the longest exact run, the rhythm
+terms, the metric bonus, the hook chain: each what the score loses with it switched off), the two melodies
+aligned whole from first note to last (the view a tune family shares), and the null's charge for the
+reference's search space (ln n / LAMBDA_RESCORE, in points). `decided_by` says on which view the true tune
+loses: "interval" (its pitch score is at least the winner's), "pitch" (its interval score is), "both", or
+"length". With --families the same for the MTC-ANN queries whose first-ranked melody is of another family
+(`bench_families.py`), against their own family's best member.
+
     .venv/bin/python scripts/bench_accuracy.py --json /tmp/acc0.json --workdir /tmp/acc0
     .venv/bin/python scripts/census_rank.py /tmp/acc0.json /tmp/acc0
+    .venv/bin/python scripts/census_rank.py --families
 """
 from __future__ import annotations
 
@@ -68,6 +78,67 @@ def cause(stage1_rank: int, true_score: float, winner_score: float, winner_insid
     return "weak"
 
 
+def decided_by(true: dict, winner: dict, rescored: bool = True) -> str:
+    """On which view the true tune loses to the winner (dicts of `score_parts`, one reference each): "stage 1"
+    (not `rescored`: outside stage 2's candidates, whatever its scores), "length" (its combined score is at
+    least the winner's: lost on the null's charge for its longer reference), "interval" (its pitch score is at
+    least the winner's: lost on the interval score alone), "pitch" (its interval score is at least the
+    winner's), "both"."""
+    if not rescored:
+        return "stage 1"
+    if true["interval"] + true["pitch"] >= winner["interval"] + winner["pitch"]:
+        return "length"
+    if true["pitch"] >= winner["pitch"]:
+        return "interval"
+    if true["interval"] >= winner["interval"]:
+        return "pitch"
+    return "both"
+
+
+# The pitch score's parts: the parameters that switch each off (melody.align.pitch); a part is what the score
+# loses without it. The rhythm terms are every term that reads lengths.
+PARTS_OFF = {"exact run": ("P_EXACT",), "rhythm": ("P_RHY_MATCH", "P_RHY_PEN", "P_RHY_INFO", "P_RUN", "P_SHIFT"),
+             "metric": ("P_METRIC",), "chain": ("P_CHAIN",)}
+WHOLE_STEPS = 10_000     # P_WHOLE beyond any melody's length: both melodies aligned whole, first note to last
+
+
+def score_parts(cat, query, qf, rows, combined) -> list[dict]:
+    """Each row's scores taken apart, for the query (as searched: beats guessed, `qf` its features; `combined`
+    each row's stage-2 score): "interval" (stage 1's), "pitch" (stage 2's pitch alignment), the pitch score's parts
+    (PARTS_OFF), "whole" (the pitch alignment of both melodies whole, P_WHOLE) and "length" (the null's charge
+    for the reference's search space, ln n / LAMBDA_RESCORE points)."""
+    from melody import align
+    from melody.score.rescore import LAMBDA_RESCORE, pitch_scores, pitches, query_pitches
+
+    rows = np.asarray(rows, dtype=np.int64)
+    p, qp = cat.packed, query_pitches(query)
+
+    def pitch(changes: dict) -> np.ndarray:
+        params = align.DEFAULT_PITCH_PARAMS.copy()
+        for name, value in changes.items():
+            params[getattr(align.pitch, name)] = value
+        return pitch_scores(qp, qf, p, pitches(p), rows, params)
+
+    full = pitch({})
+    parts = {name: full - pitch(dict.fromkeys(off, 0.0)) for name, off in PARTS_OFF.items()}
+    whole = pitch({"P_WHOLE": WHOLE_STEPS})
+    steps = np.diff(p.step_offsets)[rows]
+    return [{"interval": float(combined[k] - full[k]), "pitch": float(full[k]), **{n: float(v[k]) for n, v in parts.items()},
+             "whole": float(whole[k]), "length": float(np.log(max(steps[k], 1)) / LAMBDA_RESCORE)}
+            for k in range(len(rows))]
+
+
+PARTS_HEADER = ("| query | group | decided by | interval true / winner | pitch | exact run | rhythm | metric | chain "
+                "| whole | length | winner |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def parts_line(qid: str, group: str, true: dict, winner: dict, title: str, rescored: bool = True) -> str:
+    """One row of the score-parts table: each column true / winner."""
+    cols = ("interval", "pitch", "exact run", "rhythm", "metric", "chain", "whole", "length")
+    return (f"| {qid} | {group} | {decided_by(true, winner, rescored)} | "
+            + " | ".join(f"{true[c]:.1f} / {winner[c]:.1f}" for c in cols) + f" | {title[:28]} |")
+
+
 def group_of(category: str) -> str:
     """The census's group of a bench_accuracy category: the 10-20-note phrases as one group, the others by kind
     (dispute hooks and riffs by their own names)."""
@@ -95,13 +166,19 @@ def path(cat, query, row: int) -> tuple[tuple[float, float], int]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("result", help="bench_accuracy.py --json output")
-    ap.add_argument("workdir", help="its --workdir (catalogs and queries)")
+    ap.add_argument("result", nargs="?", help="bench_accuracy.py --json output")
+    ap.add_argument("workdir", nargs="?", help="its --workdir (catalogs and queries)")
+    ap.add_argument("--families", action="store_true", help="the MTC-ANN top-1 misses instead (bench_families.py)")
     args = ap.parse_args(argv)
+    if args.families:
+        return families()
+    if not (args.result and args.workdir):
+        ap.error("result and workdir are required without --families")
 
     import melody
     from census_variations import trace
     from melody.catalog import Catalog
+    from melody.meter import melody_with_guessed_beats
     from melody.score.rescore import RESCORE_TOP
 
     data = json.load(open(args.result))
@@ -114,7 +191,7 @@ def main(argv=None) -> int:
     big = Catalog.open(os.path.join(args.workdir, "catalog"), read_only=True)
     small_dir = os.path.join(args.workdir, "catalog-dispute")
     small = Catalog.open(small_dir, read_only=True) if os.path.isdir(small_dir) else None
-    counts = collections.Counter()
+    counts, lines = collections.Counter(), []
     print("| query | group | cause | stage-1 rank | rank | combined true / winner | E true / winner "
           "| aligned notes true / winner | winner's path inside the phrase | steps true / winner | winner |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -138,9 +215,47 @@ def main(argv=None) -> int:
               f"| {t['true'][0]:.1f} / {t['winner'][0]:.1f} | {t['true'][1]:.3g} / {t['winner'][1]:.3g} "
               f"| {true_pairs} / {win_pairs} | {inside:.2f} | {steps[true_row]} / {steps[winner]} "
               f"| {t['winner_title'][:28]} |", flush=True)
+        sq = melody_with_guessed_beats(loaded)
+        true, won = score_parts(cat, sq, cat.packed.query_features(sq), [true_row, winner],
+                                [t["true"][0], t["winner"][0]])
+        lines.append(parts_line(r["qid"], r["category"], true, won, t["winner_title"],
+                                t["stage1_rank"] <= RESCORE_TOP))
     print("\n| group | " + " | ".join(CAUSES) + " |\n|---|" + "---|" * len(CAUSES))
     for group in sorted({g for g, _ in counts}):
         print(f"| {group} | " + " | ".join(str(counts[group, c]) for c in CAUSES) + " |")
+    print("\n" + PARTS_HEADER)
+    print("\n".join(lines))
+    return 0
+
+
+def families() -> int:
+    """The score-parts table for the MTC-ANN queries whose first-ranked melody is of another family, against
+    their own family's best-ranked member (`bench_families.py`'s leave-one-out, the query's own row left out)."""
+    import bench_families
+    from melody.catalog import Catalog
+    from melody.meter import melody_with_guessed_beats
+    from melody.score.rescore import View, rescore_views, style_sample
+
+    melodies = bench_families.load_mtc(bench_families.DEFAULT_DATA)
+    print(PARTS_HEADER)
+    with tempfile.TemporaryDirectory() as tmp:
+        cat = Catalog.create(os.path.join(tmp, "families"))
+        rows = [cat.packed.entries.row_of(uid) for uid in cat.add(melodies)]
+        family = {row: m.meta["family"] for row, m in zip(rows, melodies)}
+        p = cat.packed
+        for row, m in zip(rows, melodies):
+            sq = melody_with_guessed_beats(m)
+            qf = p.query_features(sq)
+            null = style_sample(qf, p)
+            s1, e1 = cat._stage1(qf, p, None, null)
+            order, _, best = rescore_views([View(sq, qf, p, s1, e1)], null_rows=null)
+            order = [int(r) for r in order if r != row]
+            if family[order[0]] == family[row]:
+                continue
+            own = next(r for r in order if family[r] == family[row])
+            true, won = score_parts(cat, sq, qf, [own, order[0]], best[[own, order[0]]])
+            print(parts_line(m.title, f"{family[row]} (own best {order.index(own) + 1})", true, won,
+                             family[order[0]]), flush=True)
     return 0
 
 
