@@ -104,8 +104,20 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     title = os.path.splitext(os.path.basename(path))[0]
     meta = {"kind": "audio", "method": method,
             "tuning_cents": int(round(100 * tuning_offset(notes["pitch"], notes["duration"]))), "seconds": round(stats.seconds, 3), "sample_rate": stats.rate,
-            "channels": stats.channels, "voiced_fraction": round(voiced, 3), "warnings": stats.warnings, **rhythm}
+            "channels": stats.channels, "voiced_fraction": round(voiced, 3), "warnings": stats.warnings, **rhythm,
+            **timing_meta(rhythm)}
     return Melody(notes, title=title, source=path, meta=meta), tr
+
+
+def timing_meta(rhythm: dict) -> dict:
+    """What the search reads of a recording's timing from what `snap_track_notes` found (``rhythm``):
+    {"played": True} where its onsets were not put on a beat grid, else nothing.
+
+    Onsets that fit no grid of the recording's beat (rubato, a tempo that drifts or broadens into a phrase
+    end, a player's or singer's onset jitter; or no snapping asked for) keep the performer's timing, as a MIDI
+    part read as played does (`melody.io.midi`): the search grades their length ratios rather than matching
+    them yes or no (`melody.score.rescore.played_params`). Snapped onsets lie on the grid as a score's do."""
+    return {} if rhythm.get("snapped") else {"played": True}
 
 
 def snap_track_notes(notes: np.ndarray, tr: PitchTrack) -> tuple[np.ndarray, dict]:
@@ -198,4 +210,4 @@ def load_audio(path: str | os.PathLike) -> list[Melody]:
     return [transcribe(path, method=load_method())[0]]
 
 
-__all__ = ["METHODS", "SR", "PitchTrack", "load_audio", "load_method", "snap_track_notes", "transcribe"]
+__all__ = ["METHODS", "SR", "PitchTrack", "load_audio", "load_method", "snap_track_notes", "timing_meta", "transcribe"]
