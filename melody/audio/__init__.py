@@ -122,10 +122,10 @@ def timing_meta(rhythm: dict) -> dict:
 
 def snap_track_notes(notes: np.ndarray, tr: PitchTrack) -> tuple[np.ndarray, dict]:
     """A recording's notes (from its pitch track ``tr``) snapped to its beat grid as `transcribe` snaps them,
-    and what `rhythm.snap_to_beats` found, with `timing_meta` (the query's meta takes it all). A single line (`fuse.single_line`: a voice, a solo instrument) has
-    its beat also tracked on its own notes' onsets (a voice's flux peaks at its consonants and breaths too),
-    both beats made steady (`rhythm.LINE_BEAT_WIDTH`); an ensemble's accompaniment carries the beat in the
-    flux. The one place that decides it, so that scripts which re-read cached pitch tracks (census and
+    and what `rhythm.snap_to_beats` found, with `timing_meta` (the query's meta takes it all). A single line
+    (`fuse.single_line`: a voice, a solo instrument) has its beat also tracked on its own notes' onsets (a
+    voice's flux peaks at its consonants and breaths too), both beats made steady (`rhythm.LINE_BEAT_WIDTH`);
+    an ensemble's accompaniment carries the beat in the flux. The one place that decides it, so that scripts which re-read cached pitch tracks (census and
     benchmark harnesses) snap exactly as `transcribe` does."""
     line = tr.key_note is not None and single_line(tr.key_note)
     snapped, info = snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line)

@@ -90,8 +90,8 @@ LAMBDA_WHOLE = 0.1131      # Gumbel lambda and K of the passage view (scripts/ca
 K_WHOLE = 1.0156           # (with align.PAIR_COST; 0.1126 / 1.3788 before)
 # A played MIDI part's lengths (meta "played": `io.midi.on_beat_grid` found no beat of the file in its
 # onsets, so it has no bars) carry the player's jitter and rubato; so do a recording's whose onsets fit no
-# beat grid (`melody.audio.timing_meta`: a snapped recording's lie on its grid as a score's do). Its rhythm terms, in both stages,
-# give full credit only to length ratios within PLAYED_DUR_FREE (~0.1 log2) and grade the credit down to the
+# beat grid (`melody.audio.timing_meta`: a snapped recording's lie on its grid as a score's do). Its rhythm
+# terms, in both stages, give full credit only to length ratios within PLAYED_DUR_FREE (~0.1 log2) and grade the credit down to the
 # mismatch charge over PLAYED_DUR_FADE log2 units past it (`align.kernels._rhythm_score`,
 # `align.pitch._same_change`), the shape of the log-odds of a played phrase's ratio against its written tune
 # over a chance partner's (scripts/census_rhythm.py's bands on bench_accuracy's played phrases: +0.5-0.9 bits
