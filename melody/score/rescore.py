@@ -91,8 +91,8 @@ K_WHOLE = 1.0156           # (with align.PAIR_COST; 0.1126 / 1.3788 before)
 # A played MIDI part's lengths (meta "played": `io.midi.on_beat_grid` found no beat of the file in its
 # onsets, so it has no bars) carry the player's jitter and rubato; so do a recording's whose onsets fit no
 # beat grid (`melody.audio.timing_meta`: a snapped recording's lie on its grid as a score's do). Its rhythm
-# terms, in both stages, give full credit only to length ratios within PLAYED_DUR_FREE (~0.1 log2) and grade the credit down to the
-# mismatch charge over PLAYED_DUR_FADE log2 units past it (`align.kernels._rhythm_score`,
+# terms, in both stages, give full credit only to length ratios within PLAYED_DUR_FREE (~0.1 log2) and grade
+# the credit down to the mismatch charge over PLAYED_DUR_FADE log2 units past it (`align.kernels._rhythm_score`,
 # `align.pitch._same_change`), the shape of the log-odds of a played phrase's ratio against its written tune
 # over a chance partner's (scripts/census_rhythm.py's bands on bench_accuracy's played phrases: +0.5-0.9 bits
 # within 0.1, +0.1-0.3 to 0.3, below 0 from 0.3-0.45); the fade ends at 0.555 log2, short of a 3:2 ratio,
