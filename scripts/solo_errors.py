@@ -238,11 +238,11 @@ def as_query(notes, tr, marks: bool):
     from melody.audio import snap_track_notes
     from melody.notes import Melody
 
-    snapped, _ = snap_track_notes(notes, tr)
+    snapped, info = snap_track_notes(notes, tr)
     if not marks:
         snapped = snapped.copy()
         snapped["bar"], snapped["beat"] = -1, np.nan
-    return Melody(snapped, meta={"kind": "audio"})
+    return Melody(snapped, meta={"kind": "audio", **info})
 
 
 def workdir_parser(doc: str) -> argparse.ArgumentParser:

@@ -303,6 +303,26 @@ def test_free_rhythm_is_left_alone():
     assert got is notes
 
 
+def test_a_recording_off_any_beat_grid_is_searched_as_played(tmp_path):
+    """A recording whose onsets fit no beat grid keeps the performer's timing: it is marked "played", so the
+    search grades its length ratios as it does a MIDI part read as played; one snapped to its beat is not."""
+    rng = np.random.default_rng(5)
+    pitch = 60 + np.cumsum(rng.choice([-3, -2, 2, 3], 24))
+    free = make_notes(0.2 + np.cumsum(np.r_[0, rng.uniform(0.17, 0.55, 23)]), np.full(24, 0.15), pitch)
+    steady = make_notes(0.2 + 0.25 * np.arange(24), np.full(24, 0.2), pitch)
+    got = {}
+    for name, notes in (("free", free), ("steady", steady)):
+        path = tmp_path / f"{name}.wav"
+        soundfile.write(path, render(notes, SR), SR)
+        got[name] = transcribe(str(path))[0].meta
+    assert not got["free"]["snapped"] and got["free"]["played"] is True
+    assert got["steady"]["snapped"] and "played" not in got["steady"]
+    from melody.score.rescore import played_params
+    from melody.notes import Melody
+    stage1, stage2 = played_params(Melody(free, meta=got["free"]))
+    assert stage1 is not None and stage2 is not None       # graded, not the defaults
+
+
 # --------------------------------------------------------------------------------------- bad input
 
 def _raw(path, data: bytes):

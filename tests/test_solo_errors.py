@@ -130,7 +130,10 @@ def test_a_census_query_snaps_as_transcribe_snaps_a_single_line():
             tr = _track(onset, keys)
             query = solo_errors.as_query(notes, tr, marks=True)
             expected, info = snap_track_notes(notes, tr)
-            for got in (query.notes, all_split.snapped_query(notes, tr).notes):
-                assert all(np.array_equal(got[f], expected[f], equal_nan=f != "bar") for f in expected.dtype.names)
+            for got in (query, all_split.snapped_query(notes, tr)):
+                assert all(np.array_equal(got.notes[f], expected[f], equal_nan=f != "bar")
+                           for f in expected.dtype.names)
+                # and searched as transcribe's query is: onsets off any grid are read as played
+                assert got.meta.get("played", False) == (not info["snapped"])
             snapped[name] += info["snapped"]
     assert snapped["line"] <= 1 and snapped["ensemble"] >= 10

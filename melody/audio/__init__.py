@@ -104,19 +104,32 @@ def transcribe(path: str | os.PathLike, method: str = "fused", snap: bool = True
     title = os.path.splitext(os.path.basename(path))[0]
     meta = {"kind": "audio", "method": method,
             "tuning_cents": int(round(100 * tuning_offset(notes["pitch"], notes["duration"]))), "seconds": round(stats.seconds, 3), "sample_rate": stats.rate,
-            "channels": stats.channels, "voiced_fraction": round(voiced, 3), "warnings": stats.warnings, **rhythm}
+            "channels": stats.channels, "voiced_fraction": round(voiced, 3), "warnings": stats.warnings, **rhythm,
+            **timing_meta(rhythm)}
     return Melody(notes, title=title, source=path, meta=meta), tr
+
+
+def timing_meta(rhythm: dict) -> dict:
+    """What the search reads of a recording's timing from what `snap_track_notes` found (``rhythm``):
+    {"played": True} where its onsets were not put on a beat grid, else nothing.
+
+    Onsets that fit no grid of the recording's beat (rubato, a tempo that drifts or broadens into a phrase
+    end, a player's or singer's onset jitter; or no snapping asked for) keep the performer's timing, as a MIDI
+    part read as played does (`melody.io.midi`): the search grades their length ratios rather than matching
+    them yes or no (`melody.score.rescore.played_params`). Snapped onsets lie on the grid as a score's do."""
+    return {} if rhythm.get("snapped") else {"played": True}
 
 
 def snap_track_notes(notes: np.ndarray, tr: PitchTrack) -> tuple[np.ndarray, dict]:
     """A recording's notes (from its pitch track ``tr``) snapped to its beat grid as `transcribe` snaps them,
-    and what `rhythm.snap_to_beats` found. A single line (`fuse.single_line`: a voice, a solo instrument) has
-    its beat also tracked on its own notes' onsets (a voice's flux peaks at its consonants and breaths too),
-    both beats made steady (`rhythm.LINE_BEAT_WIDTH`); an ensemble's accompaniment carries the beat in the
-    flux. The one place that decides it, so that scripts which re-read cached pitch tracks (census and
+    and what `rhythm.snap_to_beats` found, with `timing_meta` (the query's meta takes it all). A single line
+    (`fuse.single_line`: a voice, a solo instrument) has its beat also tracked on its own notes' onsets (a
+    voice's flux peaks at its consonants and breaths too), both beats made steady (`rhythm.LINE_BEAT_WIDTH`);
+    an ensemble's accompaniment carries the beat in the flux. The one place that decides it, so that scripts which re-read cached pitch tracks (census and
     benchmark harnesses) snap exactly as `transcribe` does."""
     line = tr.key_note is not None and single_line(tr.key_note)
-    return snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line)
+    snapped, info = snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line)
+    return snapped, {**info, **timing_meta(info)}
 
 
 def _pitch_track(path: str, stats: AudioStats, method: str) -> PitchTrack:
@@ -198,4 +211,4 @@ def load_audio(path: str | os.PathLike) -> list[Melody]:
     return [transcribe(path, method=load_method())[0]]
 
 
-__all__ = ["METHODS", "SR", "PitchTrack", "load_audio", "load_method", "snap_track_notes", "transcribe"]
+__all__ = ["METHODS", "SR", "PitchTrack", "load_audio", "load_method", "snap_track_notes", "timing_meta", "transcribe"]

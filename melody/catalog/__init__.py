@@ -325,8 +325,8 @@ class Catalog:
             raise CatalogError(f"{self.path}: the catalog is empty; add references with `melody index`")
         # A melody without bars whose onsets keep a steady pulse gets its beats from the notes (melody.meter),
         # so a copied phrase earns the metric bonus as it would in a score; the match reports the query as given.
-        # A MIDI part read as played (its onsets keep no beat of the file) has its length ratios graded, not
-        # matched yes or no (`rescore.played_params`).
+        # A MIDI part read as played (its onsets keep no beat of the file), or a recording whose onsets fit no
+        # beat grid, has its length ratios graded, not matched yes or no (`rescore.played_params`).
         sq = melody_with_guessed_beats(query)
         qf = p.query_features(sq)
         params, pitch_params = played_params(sq, params, pitch_params)

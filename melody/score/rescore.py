@@ -89,9 +89,10 @@ PASSAGE_MAX = 24           # a melody of at most this many steps is a passage: t
 LAMBDA_WHOLE = 0.1131      # Gumbel lambda and K of the passage view (scripts/calibrate.py --rescore --whole)
 K_WHOLE = 1.0156           # (with align.PAIR_COST; 0.1126 / 1.3788 before)
 # A played MIDI part's lengths (meta "played": `io.midi.on_beat_grid` found no beat of the file in its
-# onsets, so it has no bars) carry the player's jitter and rubato. Its rhythm terms, in both stages,
-# give full credit only to length ratios within PLAYED_DUR_FREE (~0.1 log2) and grade the credit down to the
-# mismatch charge over PLAYED_DUR_FADE log2 units past it (`align.kernels._rhythm_score`,
+# onsets, so it has no bars) carry the player's jitter and rubato; so do a recording's whose onsets fit no
+# beat grid (`melody.audio.timing_meta`: a snapped recording's lie on its grid as a score's do). Its rhythm
+# terms, in both stages, give full credit only to length ratios within PLAYED_DUR_FREE (~0.1 log2) and grade
+# the credit down to the mismatch charge over PLAYED_DUR_FADE log2 units past it (`align.kernels._rhythm_score`,
 # `align.pitch._same_change`), the shape of the log-odds of a played phrase's ratio against its written tune
 # over a chance partner's (scripts/census_rhythm.py's bands on bench_accuracy's played phrases: +0.5-0.9 bits
 # within 0.1, +0.1-0.3 to 0.3, below 0 from 0.3-0.45); the fade ends at 0.555 log2, short of a 3:2 ratio,
@@ -126,8 +127,9 @@ def pitch_scores(query_pitch: np.ndarray, qf, packed, rp: np.ndarray, rows: np.n
 
 def played_params(query, params=None, pitch_params=None):
     """(stage 1's, stage 2's) alignment parameters for the query: as given (None: the defaults), except that
-    a melody the MIDI reader read as played (meta "played": its onsets keep no beat of the file, so it has
-    no bars) grades its length ratios (PLAYED_DUR_FREE, PLAYED_DUR_FADE) in each of the two not given."""
+    a melody read as played (meta "played": a MIDI part whose onsets keep no beat of the file, so it has no
+    bars; a recording whose onsets fit no beat grid, `melody.audio.timing_meta`) grades its length ratios
+    (PLAYED_DUR_FREE, PLAYED_DUR_FADE) in each of the two not given."""
     if not query.meta.get("played"):
         return params, pitch_params
     if params is None:
