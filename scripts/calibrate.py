@@ -87,9 +87,11 @@ def combined_scores(query, refs, pitch_params=None):
     qf = features(query)
     packed = pack_melodies(refs)
     s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
+    rows = np.arange(len(refs))
     s2 = rescore.pitch_scores(np.rint(query.notes["pitch"]).astype(np.int64), qf, packed,
-                              rescore.pitches(packed), np.arange(len(refs)), pitch_params)
-    return s1 + s2, np.diff(packed.step_offsets).astype("f8")
+                              rescore.pitches(packed), rows, pitch_params)
+    scatter = rescore.METRIC_SCATTER * rescore.metric_scatter(query, qf, packed, rows)
+    return s1 + s2 - scatter, np.diff(packed.step_offsets).astype("f8")
 
 
 def null_picker(refs, how: str, rng):
