@@ -114,6 +114,20 @@ REF_LENGTH_EXP = 1.0
 # the refit. 0: off.
 METRIC_SCATTER = 1.0
 BEAT_DECIMALS = 2          # beat offsets equal to this many decimals are one offset
+# A query without beats pays no charge, so its scores are those the prior before the charge was fitted on
+# (scripts/calibrate.py --rescore with METRIC_SCATTER 0): its local view keeps that prior, or its E-values
+# would be ~3x too small (a varied passage against a catalog of passages, tests/test_pitch_align.py)
+LAMBDA_UNBARRED = 0.1115
+K_UNBARRED = 0.033078
+
+
+def local_prior(query) -> tuple[float, float]:
+    """(lambda, K) of the local view's null prior for this query: LAMBDA_RESCORE / K_RESCORE, fitted on
+    scores that pay METRIC_SCATTER, or LAMBDA_UNBARRED / K_UNBARRED for a query whose notes have no beats
+    (no pair can be charged) or with the charge off."""
+    if METRIC_SCATTER and np.isfinite(query.notes["beat"]).any():
+        return LAMBDA_RESCORE, K_RESCORE
+    return LAMBDA_UNBARRED, K_UNBARRED
 
 
 def search_space(m: int, n_steps: np.ndarray) -> np.ndarray:
@@ -513,7 +527,7 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
             scored, space, prior = rows[n_steps[rows] <= PASSAGE_MAX], np.ones(n_refs), (LAMBDA_WHOLE, K_WHOLE)
             combined[k, rows] = -np.inf
         else:
-            params, scored, space, prior = pitch_params, rows, search_space(len(v.qf), n_steps), None
+            params, scored, space, prior = pitch_params, rows, search_space(len(v.qf), n_steps), local_prior(v.query)
         qp = tuned_pitches(v.query)
         combined[k, scored] = v.s1[scored] + pitch_scores(qp, v.qf, v.packed, pitches(v.packed), scored, params)
         if not v.whole and METRIC_SCATTER:     # a chance alignment's pairs scatter in the bar (METRIC_SCATTER)
