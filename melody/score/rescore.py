@@ -20,6 +20,12 @@ hook three times is not outscored by one long loose alignment through its own ve
 that restates the passage of the reference an earlier one matched costs less (P_RESTATE), since a chance
 partner's further pieces land anywhere in the reference.
 
+A borrowed phrase keeps its place in the bar, or is moved against the bar line as a whole; a chance
+alignment of stock material pairs notes at scattered places in the two bars. So in the local view every pair
+of stage 1's path whose beat offset is not the path's most common one costs METRIC_SCATTER (`metric_scatter`,
+`offset_scatter`): a displaced phrase keeps one offset and pays nothing. A query without beats pays nothing
+and keeps the prior fitted without the charge (`local_prior`).
+
 The null is a Gumbel law with length correction, ``P(S >= x) = 1 - exp(-K m n exp(-lambda x))``, fitted
 per query on its null sample (`fit_null`): lambda is the query's own estimate shrunk towards
 LAMBDA_RESCORE (the median of per-query fits over unrelated corpus melodies, `scripts/calibrate.py
