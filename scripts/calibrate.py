@@ -82,8 +82,8 @@ def length_exponents(samples):
 def combined_scores(query, refs, pitch_params=None):
     """Stage 2's combined scores (stage 1's interval score + the pitch alignment's, less the local view's charge
     for pairs that scatter in the bar, `rescore.METRIC_SCATTER`) of melody `query` against each melody of
-    `refs` packed as a catalog, and each reference's number of steps. With METRIC_SCATTER 0 the fit gives the
-    prior of a query without beats (`rescore.LAMBDA_UNBARRED`, `K_UNBARRED`)."""
+    `refs` packed as a catalog, and each reference's number of steps. With METRIC_SCATTER 0 it gives the
+    shipped LAMBDA_RESCORE / K_RESCORE, which are not refitted for the charge (rescore's comment)."""
     from melody.catalog.packed import pack_melodies
     from melody.score import rescore
     qf = features(query)

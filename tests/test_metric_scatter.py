@@ -4,7 +4,6 @@ notes at scattered places. Only the pairs off the path's most common beat offset
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from melody import align
 from melody.catalog.packed import pack_melodies
@@ -75,11 +74,3 @@ def test_the_local_views_combined_score_pays_the_charge(monkeypatch):
     assert pair.scatter_points(query, ref, fq, fr) == 0.0
     assert charged > pair.best_evalue(query, ref, fq, fr, 30.0)
 
-
-def test_a_query_without_beats_keeps_the_prior_fitted_without_the_charge(monkeypatch):
-    iois = [1.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 1.0] * 2
-    barred, unbarred = _tune(PHRASE, iois), _tune(PHRASE, iois, bars=False)
-    assert rescore.local_prior(barred) == (rescore.LAMBDA_RESCORE, rescore.K_RESCORE)
-    assert rescore.local_prior(unbarred) == (rescore.LAMBDA_UNBARRED, rescore.K_UNBARRED)
-    monkeypatch.setattr(rescore, "METRIC_SCATTER", 0.0)
-    assert rescore.local_prior(barred) == (rescore.LAMBDA_UNBARRED, rescore.K_UNBARRED)

@@ -69,23 +69,19 @@ def best_evalue(a: Melody, b: Melody, fa: Features, fb: Features, interval_score
     z, views = -np.inf, 0
     if not (passages and one_reading):
         local = interval_score + pitch_score(a, b, fa, fb) - scatter_points(a, b, fa, fb)
-        z, views = _reduced(local, len(fa), len(fb), rescore.local_prior(a)), 1
+        z, views = _reduced(local, len(fa), len(fb)), 1
     if passages:
         whole = interval_score + pitch_score(a, b, fa, fb, rescore.whole_params())
         z, views = max(z, rescore.LAMBDA_WHOLE * whole - np.log(rescore.K_WHOLE)), views + 1
     return float(-np.expm1(-views * np.exp(-z)))
 
 
-def _reduced(score: float, m: int, n: int, prior: tuple[float, float] | None = None) -> float:
-    """lambda S - ln(K m n) under stage 2's local null (standard Gumbel for unrelated melodies); prior: (lambda,
-    K) in place of LAMBDA_RESCORE / K_RESCORE (`rescore.local_prior`)."""
-    lam, k = (rescore.LAMBDA_RESCORE, rescore.K_RESCORE) if prior is None else prior
+def _reduced(score: float, m: int, n: int) -> float:
+    """lambda S - ln(K m n) under stage 2's local null (standard Gumbel for unrelated melodies)."""
     space = rescore.search_space(m, np.array([n]))[0]
-    return float(lam * score - np.log(k) - np.log(space))
+    return float(rescore.LAMBDA_RESCORE * score - np.log(rescore.K_RESCORE) - np.log(space))
 
 
 def combined_evalue(score: float, m: int, n: int) -> float:
-    """P(S >= score) for one pair of m and n steps under stage 2's calibrated null (the pair's E-value). The
-    score pays no METRIC_SCATTER charge (a further passage of `melody compare`), so it is judged under the
-    prior fitted without it (`rescore.LAMBDA_UNBARRED`, `K_UNBARRED`)."""
-    return float(-np.expm1(-np.exp(-_reduced(score, m, n, (rescore.LAMBDA_UNBARRED, rescore.K_UNBARRED)))))
+    """P(S >= score) for one pair of m and n steps under stage 2's calibrated null (the pair's E-value)."""
+    return float(-np.expm1(-np.exp(-_reduced(score, m, n))))
