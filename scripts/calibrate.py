@@ -80,16 +80,20 @@ def length_exponents(samples):
 
 
 def combined_scores(query, refs, pitch_params=None):
-    """Stage 2's combined scores (stage 1's interval score + the pitch alignment's) of melody `query`
-    against each melody of `refs` packed as a catalog, and each reference's number of steps."""
+    """Stage 2's combined scores (stage 1's interval score + the pitch alignment's, less the local view's charge
+    for pairs that scatter in the bar, `rescore.METRIC_SCATTER`) of melody `query` against each melody of
+    `refs` packed as a catalog, and each reference's number of steps. With METRIC_SCATTER 0 it gives the
+    shipped LAMBDA_RESCORE / K_RESCORE, which are not refitted for the charge (rescore's comment)."""
     from melody.catalog.packed import pack_melodies
     from melody.score import rescore
     qf = features(query)
     packed = pack_melodies(refs)
     s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
+    rows = np.arange(len(refs))
     s2 = rescore.pitch_scores(np.rint(query.notes["pitch"]).astype(np.int64), qf, packed,
-                              rescore.pitches(packed), np.arange(len(refs)), pitch_params)
-    return s1 + s2, np.diff(packed.step_offsets).astype("f8")
+                              rescore.pitches(packed), rows, pitch_params)
+    scatter = rescore.METRIC_SCATTER * rescore.metric_scatter(query, qf, packed, rows)
+    return s1 + s2 - scatter, np.diff(packed.step_offsets).astype("f8")
 
 
 def null_picker(refs, how: str, rng):

@@ -16,6 +16,15 @@ longest run of notes with identical intervals the two melodies share anywhere (t
 filter drops negatives sharing `benchdata.SHARED_RUN` intervals: a shorter run with a changed note between
 is how a tune-family relative slips through). BENCHMARKS.md, "Fourteenth session".
 
+With --alignment, a third table reads what the reported match's alignment (the interval path `Catalog.search`
+reports, `score.match.build_match`) found for every positive listed and for the negatives read: how the
+borrowed phrase's notes were paired (exact, another octave, a step off, far off, left unaligned), how many
+pairs run into the query's foreign context or past the reference passage, whether the transposition is the
+one the phrase was given, the share of pairs whose notes sit on the same beat of the bar and the share at the
+path's most common beat offset (a borrowed phrase keeps its place in the bar, or one shift against it; a
+chance partner's notes fall anywhere: `rescore.offset_scatter`). BENCHMARKS.md, "Twenty-fifth
+session: the positives below the 1% cut".
+
     .venv/bin/python scripts/bench_accuracy.py --json /tmp/acc0.json --workdir /tmp/acc0
     .venv/bin/python scripts/census_cut.py /tmp/acc0.json /tmp/acc0
 """
@@ -54,6 +63,74 @@ def longest_shared_run(a, b) -> int:
         best = max(best, int(cur.max(initial=0)))
         prev = cur
     return best + 1 if best else 0
+
+
+def pair_kinds(query_pitch, reference_pitch, pairs, transposition: int, phrase) -> dict:
+    """How an alignment pairs the notes of a borrowed phrase: for the query notes in `phrase` (indices), the
+    pairs whose pitches agree after `transposition` ("exact"), agree up to octaves ("octave"), lie one or two
+    semitones off ("near") or further ("far"), and the phrase's notes no pair holds ("unaligned"); "context":
+    pairs whose query note lies outside the phrase."""
+    phrase = set(int(i) for i in phrase)
+    out = dict.fromkeys(("exact", "octave", "near", "far", "unaligned", "context"), 0)
+    for i, j in pairs:
+        if int(i) not in phrase:
+            out["context"] += 1
+            continue
+        d = int(round(float(query_pitch[i]) - float(reference_pitch[j]) - transposition))
+        out["exact" if d == 0 else "octave" if d % 12 == 0 else "near" if abs(d) <= 2 else "far"] += 1
+    out["unaligned"] = len(phrase - {int(i) for i, _ in pairs})
+    return out
+
+
+def same_beat_share(pairs, query_beat, reference_beat) -> float:
+    """Share of the aligned pairs whose two notes sit on the same beat of their bars (NaN when no pair has a
+    known beat in both melodies)."""
+    known = [abs(float(query_beat[i]) - float(reference_beat[j])) < 1e-3 for i, j in pairs
+             if np.isfinite(query_beat[i]) and np.isfinite(reference_beat[j])]
+    return float(np.mean(known)) if known else float("nan")
+
+
+def step_kinds(pitch) -> tuple[int, int, int, int]:
+    """A passage's steps as (repeated notes, steps of 1-2 semitones, thirds of 3-4, larger leaps)."""
+    size = np.abs(np.diff(np.rint(np.asarray(pitch, dtype="f8"))))
+    return (int(np.sum(size == 0)), int(np.sum((size >= 1) & (size <= 2))), int(np.sum((size >= 3) & (size <= 4))),
+            int(np.sum(size > 4)))
+
+
+def notes_within(notes, span, eps: float = 1e-3) -> np.ndarray:
+    """Indices of the notes whose onset lies in span [start, end) seconds (the benchmark's truth spans)."""
+    onset = notes["onset"]
+    return np.flatnonzero((onset >= span[0] - eps) & (onset < span[1] - eps))
+
+
+def alignment_row(cat, loaded, r: dict, uid: str) -> str:
+    """One row of the --alignment table: the reported match of query `loaded` against catalog entry `uid`."""
+    from melody import align
+    from melody.meter import melody_with_guessed_beats
+    from melody.score import rescore
+    from melody.score.match import build_match
+    p = cat.packed
+    sq = melody_with_guessed_beats(loaded)
+    row = p.entries.row_of(uid)
+    ref = cat.melody(row)
+    found = build_match(loaded, ref, align.local_align(p.query_features(sq), cat.features(row)), p.entries[row],
+                        1.0, 0.1, len(p))
+    qn, rn = sq.notes, ref.notes
+    beats = same_beat_share(found.pairs, qn["beat"], rn["beat"])
+    known = sum(1 for i, j in found.pairs if np.isfinite(qn["beat"][i]) and np.isfinite(rn["beat"][j]))
+    one = 1.0 - rescore.offset_scatter(qn["beat"], rn["beat"], found.pairs) / known if known else float("nan")
+    beats = f"{beats:.2f} / {one:.2f}"
+    a, b = found.query_notes
+    if not r["positive"]:
+        kinds = step_kinds(qn["pitch"][a:b + 1])
+        return (f"| {r['qid']} ({r['category']}) | {found.title[:30]} | {found.matched_notes} / {found.exact_notes} | "
+                f"{beats} | {' / '.join(map(str, kinds))} | {a}-{b} of {len(qn)} |")
+    k = pair_kinds(qn["pitch"], rn["pitch"], found.pairs, found.transposition, notes_within(qn, r["query_span"]))
+    inside = set(notes_within(rn, r["ref_span"]).tolist())
+    past = sum(1 for _, j in found.pairs if j not in inside)
+    same_t = (found.transposition - r["transpose"]) % 12 == 0
+    return (f"| {r['qid']} | {r['category']} | {k['exact']} / {k['octave']} / {k['near']} / {k['far']} | {k['unaligned']} "
+            f"| {k['context']} | {past} | {'yes' if same_t else 'no'} | {beats} |")
 
 
 def evalue(score: float, lam: float, log_k: float, log_space: float, z_null: np.ndarray, n_refs: int) -> float:
@@ -113,6 +190,7 @@ def main(argv=None) -> int:
     ap.add_argument("result", help="bench_accuracy.py --json output")
     ap.add_argument("workdir", help="its --workdir (catalog and queries)")
     ap.add_argument("--negatives", type=int, default=5, help="most significant negatives read (default 5)")
+    ap.add_argument("--alignment", action="store_true", help="also the alignment table (module docstring)")
     args = ap.parse_args(argv)
 
     import melody
@@ -130,12 +208,14 @@ def main(argv=None) -> int:
     print("| query | variation | arr. | notes: phrase (context) | rank | E | S = S1 + S2 | null location / scale "
           "| reference steps (pts) | points short | E, prior only |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
+    listed = []
     for r in queries:
         if not r["positive"] or r["category"] not in benchdata.POSITIVE_CATEGORIES:
             continue
         e = r.get("true_evalue")         # absent when the true tune is not among the top 10
         if e is not None and e < cut and e <= 0.1:
             continue
+        listed.append(r)
         loaded = load(r["qid"])
         head = (f"| {r['qid']} | {r['category']} | {r['arrangement']} | {r['phrase_notes']} "
                 f"({r['context_notes'][0]}+{r['context_notes'][1]}) | {r.get('rank') or '>10'} | {'-' if e is None else f'{e:.2g}'} | ")
@@ -159,6 +239,16 @@ def main(argv=None) -> int:
         print(f"| {r['qid']} ({r['category']}) | {best.evalue:.3g} | {best.title[:40]} | {best.matched_notes} / "
               f"{best.exact_notes} | {longest_shared_run(qp, rp)} | `{' '.join(map(str, qp[a:b + 1]))}` | "
               f"`{' '.join(map(str, rp[x:y + 1]))}` |")
+    if args.alignment:
+        print("\n| query | variation | phrase notes paired exact / octave / near / far | unaligned | pairs in context "
+              "| pairs past the reference passage | transposition as given | same beat / one offset |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in listed:
+            print(alignment_row(cat, load(r["qid"]), r, r["true_id"]))
+        print("\n| negative | catalog tune | matched / exact | same beat / one offset | steps: repeated / 1-2 / 3-4 / leap | query notes |")
+        print("|---|---|---|---|---|---|")
+        for r in by_evalue[:args.negatives]:
+            print(alignment_row(cat, load(r["qid"]), r, r["top_id"]))
     return 0
 
 

@@ -63,3 +63,32 @@ def test_points_short_counts_the_tail_bound(rng):
     free = census.points_short(80.0, lam, log_k, log_space, np.array([]), n_refs, cut)
     bounded = census.points_short(80.0, lam, log_k, log_space, heavy, n_refs, cut)
     assert bounded > free > 0.0
+
+
+def test_pair_kinds_reads_how_the_phrase_was_paired():
+    # reference phrase 60 62 64 65 67, transposed +3 in the query at notes 2-6, with one note changed (68 for
+    # 67) and one far off (81 for 68); pairs 0-1 lie in the query's context
+    query = np.array([50, 52, 63, 65, 68, 81, 70])
+    ref = np.array([40, 49, 60, 62, 64, 65, 67])
+    pairs = [(0, 0), (1, 1), (2, 2), (3, 3), (4, 5), (6, 6)]
+    k = census.pair_kinds(query, ref, pairs, 3, range(2, 7))
+    assert k == {"exact": 4, "octave": 0, "near": 0, "far": 0, "unaligned": 1, "context": 2}   # 68 paired with 65
+    pairs = [(2, 2), (3, 3), (4, 4), (5, 5), (6, 6)]
+    k = census.pair_kinds(query, ref, pairs, 3, range(2, 7))
+    assert (k["exact"], k["near"], k["far"], k["unaligned"]) == (3, 1, 1, 0)   # 68 against 64 + 3: a step; 81 far
+    k = census.pair_kinds(query + np.array([0, 0, 12, 0, 0, 0, 0]), ref, pairs, 3, range(2, 7))
+    assert (k["exact"], k["octave"]) == (2, 1)
+
+
+def test_step_kinds_and_notes_within():
+    assert census.step_kinds([60, 60, 62, 65, 72, 71]) == (1, 2, 1, 1)
+    notes = np.zeros(4, dtype=[("onset", "f8")])
+    notes["onset"] = [0.0, 1.0, 2.0, 3.0]
+    assert census.notes_within(notes, [1.0, 3.0]).tolist() == [1, 2]
+
+
+def test_same_beat_share_skips_unknown_beats():
+    q = np.array([0.0, 1.0, np.nan, 3.0])
+    r = np.array([0.0, 2.0, 2.0, 3.0])
+    assert census.same_beat_share([(0, 0), (1, 1), (2, 2), (3, 3)], q, r) == pytest.approx(2 / 3)
+    assert np.isnan(census.same_beat_share([(2, 2)], q, r))

@@ -152,4 +152,6 @@ def test_a_hook_restated_in_a_song_still_ranks_its_source_first(random_catalog, 
     monkeypatch.setattr(rescore, "restatement", lambda pitch, window=8: 1.0)
     # the map is monotone in the score, but E also charges each reference's length: chance partners of
     # different lengths within a few percent of each other (E 12.9 and 13.1 of 400 here) may swap places
-    assert [m.title for m in cat.search(song, top=5)][:3] == [m.title for m in found][:3]
+    # (with rescore.METRIC_SCATTER, ranks 2 and 3 swap): the source stays first, the same three lead
+    again = [m.title for m in cat.search(song, top=5)][:3]
+    assert again[0] == "r7" and set(again) == {m.title for m in found[:3]}

@@ -35,6 +35,15 @@ def pitch_score(a: Melody, b: Melody, fa: Features, fb: Features, params=None) -
                                     np.array([0, len(fb)]), np.array([0]), params, workers=1)[0])
 
 
+def scatter_points(a: Melody, b: Melody, fa: Features, fb: Features) -> float:
+    """What a search's local view takes off the pair's combined score for the pairs of stage 1's path that
+    scatter in the bar (`rescore.METRIC_SCATTER`, `rescore.offset_scatter`)."""
+    if not rescore.METRIC_SCATTER or len(fa) == 0 or len(fb) == 0:
+        return 0.0
+    pairs = align.local_align(fa, fb).pairs
+    return rescore.METRIC_SCATTER * rescore.offset_scatter(a.notes["beat"], b.notes["beat"], pairs)
+
+
 def passage_pitch_score(a: Melody, b: Melody, query_notes, reference_notes, params=None) -> float:
     """Stage 2's pitch-alignment score of one passage: a's notes query_notes [first, last] against b's
     reference_notes [first, last] (a further Waterman-Eggert passage, whose cells the whole pair's pitch
@@ -59,7 +68,8 @@ def best_evalue(a: Melody, b: Melody, fa: Features, fb: Features, interval_score
     passages = 0 < len(fa) <= rescore.PASSAGE_MAX and 0 < len(fb) <= rescore.PASSAGE_MAX
     z, views = -np.inf, 0
     if not (passages and one_reading):
-        z, views = _reduced(interval_score + pitch_score(a, b, fa, fb), len(fa), len(fb)), 1
+        local = interval_score + pitch_score(a, b, fa, fb) - scatter_points(a, b, fa, fb)
+        z, views = _reduced(local, len(fa), len(fb)), 1
     if passages:
         whole = interval_score + pitch_score(a, b, fa, fb, rescore.whole_params())
         z, views = max(z, rescore.LAMBDA_WHOLE * whole - np.log(rescore.K_WHOLE)), views + 1
