@@ -74,3 +74,18 @@ def test_the_local_views_combined_score_pays_the_charge(monkeypatch):
     assert pair.scatter_points(query, ref, fq, fr) == 0.0
     assert charged > pair.best_evalue(query, ref, fq, fr, 30.0)
 
+
+
+def test_a_recordings_guessed_beats_are_never_charged():
+    # a recording's beats are tracked (`melody.audio.rhythm`), its grid often a subdivision off: its pairs may
+    # scatter though it copies the phrase; neither the search nor `melody compare` charges them
+    iois = [1.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 1.0] * 2
+    ref = _tune(PHRASE, iois)
+    packed = pack_melodies([ref])
+    take = _tune(PHRASE, iois)
+    take.notes["beat"] = np.random.default_rng(3).choice([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5], len(PHRASE))
+    assert rescore.metric_scatter(take, features(take), packed, np.array([0]))[0] > 0
+    take.meta["kind"] = "audio"
+    assert not rescore.scatter_charged(take)
+    assert rescore.metric_scatter(take, features(take), packed, np.array([0]))[0] == 0
+    assert pair.scatter_points(take, ref, features(take), features(ref)) == 0.0

@@ -139,13 +139,22 @@ def offset_scatter(query_beat: np.ndarray, reference_beat: np.ndarray, pairs) ->
     return len(offsets) - int(np.unique(offsets, return_counts=True)[1].max())
 
 
+def scatter_charged(query) -> bool:
+    """Whether a query's pairs pay METRIC_SCATTER: it has beats, and they are its own, not a recording's guess.
+    A recording's beat is tracked, its phase and grid often a subdivision off, so a true copy's pairs scatter
+    as a chance partner's do: charged, the merged tree's recordings lost flags (bench_audio seed 1, TPR mix
+    0.433 -> 0.389, solo 0.511 -> 0.467, room and lead -2 of 90; bench_sung clean seed 0 -2) for two solos and
+    a room take at rank 1 (BENCHMARKS.md, "Twenty-fifth session, merged")."""
+    return bool(np.isfinite(query.notes["beat"]).any()) and query.meta.get("kind") != "audio"
+
+
 def metric_scatter(query, qf, packed, rows: np.ndarray) -> np.ndarray:
     """Per row of `rows`: `offset_scatter` of stage 1's path of the query (melody `query`, features `qf`)
     against that reference of the packed catalog (see METRIC_SCATTER). 0 everywhere for a query without
-    beats."""
+    beats of its own (`scatter_charged`)."""
     query_beat = query.notes["beat"]
     out = np.zeros(len(rows))
-    if not np.isfinite(query_beat).any():
+    if not scatter_charged(query):
         return out
     for k, row in enumerate(rows):
         a, b = packed.step_offsets[row], packed.step_offsets[row + 1]
