@@ -89,3 +89,14 @@ def test_a_recordings_guessed_beats_are_never_charged():
     assert not rescore.scatter_charged(take)
     assert rescore.metric_scatter(take, features(take), packed, np.array([0]))[0] == 0
     assert pair.scatter_points(take, ref, features(take), features(ref)) == 0.0
+
+
+def test_a_swung_or_played_phrase_keeps_one_offset_and_an_eighth_apart_is_another():
+    beats = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5])
+    same = [(i, i) for i in range(8)]
+    swung = np.where(beats % 1 == 0.5, beats + 0.17, beats)          # off-beat eighths a triplet late
+    assert rescore.offset_scatter(swung, beats, same) == 0
+    played = beats + np.random.default_rng(4).uniform(-0.04, 0.04, 8)   # a player's jitter
+    assert rescore.offset_scatter(played, beats, same) == 0
+    halves = np.where(np.arange(8) < 5, beats, beats + 0.5)            # three pairs an eighth off the rest
+    assert rescore.offset_scatter(halves, beats, same) == 3

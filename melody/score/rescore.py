@@ -120,7 +120,11 @@ REF_LENGTH_EXP = 1.0
 # 0.80 / 0.83 of the pairs of the 10-20-note positives below the 1% cut (seeds 0 / 1), 0.26 / 0.49 of the ten
 # most significant negatives' best matches; 1.0 raised TPR at the cut 0.842 / 0.794 -> 0.879 / 0.824. 0: off.
 METRIC_SCATTER = 1.0
-BEAT_DECIMALS = 2          # beat offsets equal to this many decimals are one offset
+# Beat offsets within this many beats of one another are one offset: a swung eighth lands 0.17 beat late, a
+# player's onsets jitter by a few hundredths; an eighth (0.5) or a sixteenth (0.25) apart stays another offset.
+# Equality to two decimals charged the true pairs of performed phrases that keep their file's beat grid
+# (bench_accuracy perform/swing and perform/timing: E-values ~1.5x higher; BENCHMARKS.md, twenty-fifth session).
+OFFSET_TOLERANCE = 0.2
 
 
 def search_space(m: int, n_steps: np.ndarray) -> np.ndarray:
@@ -129,14 +133,16 @@ def search_space(m: int, n_steps: np.ndarray) -> np.ndarray:
 
 
 def offset_scatter(query_beat: np.ndarray, reference_beat: np.ndarray, pairs) -> int:
-    """Aligned (query note, reference note) pairs whose beat offset (query beat - reference beat, to
-    BEAT_DECIMALS) is not the most common one among the pairs; pairs without a known beat on both sides
-    (NaN) are not counted."""
-    offsets = [round(float(query_beat[i]) - float(reference_beat[j]), BEAT_DECIMALS) for i, j in pairs
-               if np.isfinite(query_beat[i]) and np.isfinite(reference_beat[j])]
-    if not offsets:
+    """Aligned (query note, reference note) pairs whose beat offset (query beat - reference beat) lies more than
+    OFFSET_TOLERANCE from the most common one (the offset with the most pairs within OFFSET_TOLERANCE of it);
+    pairs without a known beat on both sides (NaN) are not counted."""
+    offsets = np.sort([float(query_beat[i]) - float(reference_beat[j]) for i, j in pairs
+                       if np.isfinite(query_beat[i]) and np.isfinite(reference_beat[j])])
+    if not len(offsets):
         return 0
-    return len(offsets) - int(np.unique(offsets, return_counts=True)[1].max())
+    near = (np.searchsorted(offsets, offsets + OFFSET_TOLERANCE + 1e-9, side="right")
+            - np.searchsorted(offsets, offsets - OFFSET_TOLERANCE - 1e-9, side="left"))
+    return len(offsets) - int(near.max())
 
 
 def scatter_charged(query) -> bool:
