@@ -38,10 +38,9 @@ def pitch_score(a: Melody, b: Melody, fa: Features, fb: Features, params=None) -
 def scatter_points(a: Melody, b: Melody, fa: Features, fb: Features) -> float:
     """What a search's local view takes off the pair's combined score for the pairs of stage 1's path that
     scatter in the bar (`rescore.METRIC_SCATTER`, `rescore.offset_scatter`)."""
-    if not rescore.METRIC_SCATTER or len(fa) == 0 or len(fb) == 0 or not rescore.scatter_charged(a):
+    if not rescore.METRIC_SCATTER:
         return 0.0
-    pairs = align.local_align(fa, fb).pairs
-    return rescore.METRIC_SCATTER * rescore.offset_scatter(a.notes["beat"], b.notes["beat"], pairs)
+    return rescore.METRIC_SCATTER * rescore.path_scatter(a, fa, b.notes["beat"], fb)
 
 
 def passage_pitch_score(a: Melody, b: Melody, query_notes, reference_notes, params=None) -> float:

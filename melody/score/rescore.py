@@ -118,7 +118,8 @@ REF_LENGTH_EXP = 1.0
 # is not the path's most common one costs METRIC_SCATTER in the combined score of a local view
 # (`metric_scatter`). Census (BENCHMARKS.md, twenty-fifth session): the most common offset holds a median
 # 0.80 / 0.83 of the pairs of the 10-20-note positives below the 1% cut (seeds 0 / 1), 0.26 / 0.49 of the ten
-# most significant negatives' best matches; 1.0 raised TPR at the cut 0.842 / 0.794 -> 0.879 / 0.824. 0: off.
+# most significant negatives' best matches; 1.0 raised TPR at the cut 0.842 / 0.794 -> 0.879 / 0.824 (0.873 /
+# 0.830 with OFFSET_TOLERANCE; BENCHMARKS.md, "Twenty-fifth session, merged"). 0: off.
 METRIC_SCATTER = 1.0
 # Beat offsets within this many beats of one another are one offset: a swung eighth lands 0.17 beat late, a
 # player's onsets jitter by a few hundredths; an eighth (0.5) or a sixteenth (0.25) apart stays another offset.
@@ -136,8 +137,11 @@ def offset_scatter(query_beat: np.ndarray, reference_beat: np.ndarray, pairs) ->
     """Aligned (query note, reference note) pairs whose beat offset (query beat - reference beat) lies more than
     OFFSET_TOLERANCE from the most common one (the offset with the most pairs within OFFSET_TOLERANCE of it);
     pairs without a known beat on both sides (NaN) are not counted."""
-    offsets = np.sort([float(query_beat[i]) - float(reference_beat[j]) for i, j in pairs
-                       if np.isfinite(query_beat[i]) and np.isfinite(reference_beat[j])])
+    if not len(pairs):
+        return 0
+    i, j = np.asarray(pairs, dtype=np.int64).T
+    offsets = np.asarray(query_beat, dtype="f8")[i] - np.asarray(reference_beat, dtype="f8")[j]
+    offsets = np.sort(offsets[np.isfinite(offsets)])
     if not len(offsets):
         return 0
     near = (np.searchsorted(offsets, offsets + OFFSET_TOLERANCE + 1e-9, side="right")
@@ -154,11 +158,17 @@ def scatter_charged(query) -> bool:
     return bool(np.isfinite(query.notes["beat"]).any()) and query.meta.get("kind") != "audio"
 
 
+def path_scatter(query, qf, reference_beat: np.ndarray, reference: Features) -> int:
+    """`offset_scatter` of stage 1's path (`align.local_align`) of the query (melody `query`, features `qf`)
+    against one reference (its notes' beats and its features); 0 for a query `scatter_charged` spares."""
+    if not scatter_charged(query) or len(qf) == 0 or len(reference) == 0:
+        return 0
+    return offset_scatter(query.notes["beat"], reference_beat, align.local_align(qf, reference).pairs)
+
+
 def metric_scatter(query, qf, packed, rows: np.ndarray) -> np.ndarray:
-    """Per row of `rows`: `offset_scatter` of stage 1's path of the query (melody `query`, features `qf`)
-    against that reference of the packed catalog (see METRIC_SCATTER). 0 everywhere for a query without
-    beats of its own (`scatter_charged`)."""
-    query_beat = query.notes["beat"]
+    """Per row of `rows`: `path_scatter` of the query against that reference of the packed catalog (see
+    METRIC_SCATTER); 0 everywhere for a query without beats of its own (`scatter_charged`)."""
     out = np.zeros(len(rows))
     if not scatter_charged(query):
         return out
@@ -166,8 +176,8 @@ def metric_scatter(query, qf, packed, rows: np.ndarray) -> np.ndarray:
         a, b = packed.step_offsets[row], packed.step_offsets[row + 1]
         reference = Features(packed.interval[a:b], packed.length[a:b], packed.weight[a:b],
                              float(packed.tempo_unit[row]), packed.metric[a:b])
-        path = align.local_align(qf, reference).pairs
-        out[k] = offset_scatter(query_beat, packed.notes["beat"][packed.offsets[row]:packed.offsets[row + 1]], path)
+        out[k] = path_scatter(query, qf, packed.notes["beat"][packed.offsets[row]:packed.offsets[row + 1]],
+                              reference)
     return out
 
 
@@ -367,6 +377,7 @@ def query_pitches(query) -> np.ndarray:
 # bench_accuracy figure of seeds 0 and 1 unchanged (BENCHMARKS.md, thirteenth session: long songs ...).
 NULL_TAIL_SHARE = 0.1   # the share of the null sample's reduced scores whose own tail bounds z (0: off)
 NULL_TAIL_SKIP = 3      # best null scores left out of that tail (they may be real relatives)
+NULL_TAIL_MIN = 10      # tail scores needed to measure it (a smaller sample: no bound)
 # A null sample drawn from the query's own kind (`style_sample`) holds the query's relatives wherever the catalog
 # has several versions of its tune (the default catalog's God Save the King, HEIL DIR IM SIEGERKRANZ and The King's
 # Anthem for America; a label's studio, live and remastered takes of one song): their reduced scores under the
@@ -376,7 +387,6 @@ NULL_TAIL_SKIP = 3      # best null scores left out of that tail (they may be re
 # the fitted law exp(-z) per reference, 3e-7: 1e-4 expected in a sample of 300, and a tail twice as heavy still
 # leaves it rare): the null is refitted without it and its tail skips it (`chance_fit`, `tail_bound`).
 NULL_RELATIVE_Z = 15.0
-NULL_TAIL_MIN = 10      # tail scores needed to measure it (a smaller sample: no bound)
 
 
 def _tail_measurable(n_null: int) -> bool:
