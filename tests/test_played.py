@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 
 from melody.io import load
-from melody.io.played import grid_reading, local_beats, quantised, read_view
+from melody.io.played import grid_reading, local_beats, quantised, read_view, reading_meta
 from melody.notes import Melody, make_notes
 from melody.testing import Track, write_midi
 
 # a tune's rhythm in beats: quarters, eighths, a dotted figure, sixteenths, a half note
 RHYTHM = [1, 0.5, 0.5, 1, 0.75, 0.25, 1, 0.5, 0.5, 0.25, 0.25, 0.5, 2, 1, 0.5, 0.5, 1, 1, 0.5, 0.5, 2]
+PITCH = [62, 64, 66, 67, 69, 71, 69, 67, 66, 64, 62, 64, 66, 67, 69, 67, 66, 64, 62, 61, 62]
 
 
 def _played_seconds(beats, period=0.55, drift=0.08):
@@ -90,10 +91,9 @@ def _band_take(tmp_path, seed=5):
     (path, the lead's onsets as played, the written onsets at the played tempo)."""
     rng = np.random.default_rng(seed)
     onsets, lengths = _written()
-    pitch = [62, 64, 66, 67, 69, 71, 69, 67, 66, 64, 62, 64, 66, 67, 69, 67, 66, 64, 62, 61, 62]
     as_played = _played_seconds(onsets) + 0.2 + rng.normal(0, 0.025, len(onsets))
     lead = [(p, s / 0.5, 0.9 * (_played_seconds(o + d) - _played_seconds(o)) / 0.5)
-            for p, s, o, d in zip(pitch, as_played, onsets, lengths)]
+            for p, s, o, d in zip(PITCH, as_played, onsets, lengths)]
     beats = np.arange(0, onsets[-1] + lengths[-1])
     beat_s = _played_seconds(beats) + 0.2 + rng.normal(0, 0.01, len(beats))
     drums = Track("Drums", is_drum=True, notes=[(36 if b % 2 == 0 else 38, s / 0.5, 0.1) for b, s in zip(beats, beat_s)])
@@ -124,28 +124,33 @@ def test_read_view_only_where_the_reader_gave_one():
     assert np.allclose(read.notes["onset"], [0, 0.5, 1, 1.5, 2, 2.6]) and read.meta["played"] is True
 
 
-def test_a_played_take_finds_its_written_tune_more_surely_read_both_ways(tmp_path, monkeypatch):
+def _rhythm_catalog(tmp_path):
+    """The tune and 150 variants of its rhythm (two of its lengths swapped): only its rhythm tells it apart."""
     from melody.catalog import Catalog
+
+    rng = np.random.default_rng(6)
+    onsets, lengths = _written()
+    written = Melody(make_notes(onsets * 0.5, lengths * 0.5, PITCH), title="tune", source="tune")
+    others = []
+    for k in range(150):
+        rhythm = lengths.copy()
+        for i in rng.choice(np.flatnonzero(lengths[:-2] != lengths[1:-1]), 2, replace=False):
+            rhythm[i], rhythm[i + 1] = rhythm[i + 1], rhythm[i]
+        starts = np.concatenate([[0.0], np.cumsum(rhythm[:-1])])
+        others.append(Melody(make_notes(starts * 0.5, rhythm * 0.5, PITCH), title=f"other{k}", source=f"other{k}"))
+    cat = Catalog.create(str(tmp_path / "cat"))
+    cat.add([written] + others)
+    return cat
+
+
+def test_a_played_take_finds_its_written_tune_more_surely_read_both_ways(tmp_path, monkeypatch):
     import melody.catalog as catalog_module
     from melody.score import rescore
 
     # the catalog is the tune and 150 variants of its rhythm, its own null sample: how surely the take finds the
     # tune is how far it stands out from them, so they stay in the null (not left out as the query's relatives)
     monkeypatch.setattr(rescore, "NULL_RELATIVE_Z", np.inf)
-
-    rng = np.random.default_rng(6)
-    onsets, lengths = _written()
-    pitch = [62, 64, 66, 67, 69, 71, 69, 67, 66, 64, 62, 64, 66, 67, 69, 67, 66, 64, 62, 61, 62]
-    written = Melody(make_notes(onsets * 0.5, lengths * 0.5, pitch), title="tune", source="tune")
-    others = []
-    for k in range(150):       # the tune's pitches, two of its lengths swapped: only its rhythm tells it apart
-        rhythm = lengths.copy()
-        for i in rng.choice(np.flatnonzero(lengths[:-2] != lengths[1:-1]), 2, replace=False):
-            rhythm[i], rhythm[i + 1] = rhythm[i + 1], rhythm[i]
-        starts = np.concatenate([[0.0], np.cumsum(rhythm[:-1])])
-        others.append(Melody(make_notes(starts * 0.5, rhythm * 0.5, pitch), title=f"other{k}", source=f"other{k}"))
-    cat = Catalog.create(str(tmp_path / "cat"))
-    cat.add([written] + others)
+    cat = _rhythm_catalog(tmp_path)
     path, _, _ = _band_take(tmp_path)
     (query,) = load(path)
     both = {m.title: m.evalue for m in cat.search(query, top=5)}
@@ -157,3 +162,31 @@ def test_a_played_take_finds_its_written_tune_more_surely_read_both_ways(tmp_pat
         catalog_module.read_view = saved
     assert min(both, key=both.get) == "tune"
     assert both["tune"] < as_played.get("tune", np.inf) / 3      # 0.0019 against 0.017
+
+
+def test_a_recording_off_any_grid_is_searched_as_read_too(tmp_path, monkeypatch):
+    """A recording's notes that fit no beat grid carry their reading against the local tempo (`reading_meta`,
+    as `melody.audio` gives it) and the search ranks that reading as well, beside the recording's own two
+    (as transcribed, repeats merged): the written tune stands out more surely than from the notes as played."""
+    from melody.score import rescore
+
+    monkeypatch.setattr(rescore, "NULL_RELATIVE_Z", np.inf)        # as above: the variants stay in the null
+    cat = _rhythm_catalog(tmp_path)
+    rng = np.random.default_rng(5)
+    onsets, lengths = _written()
+    played = _played_seconds(onsets) + 0.2 + rng.normal(0, 0.025, len(onsets))
+    notes = make_notes(played, 0.9 * np.diff(np.append(played, played[-1] + 1.0)), PITCH)
+    beats = _played_seconds(np.arange(0, onsets[-1] + 3)) + 0.2 + rng.normal(0, 0.01, int(onsets[-1]) + 3)
+    timing = {"kind": "audio", "played": True}
+    read = Melody(notes, "take", meta={**timing, **reading_meta(notes, beats)})
+    assert "read_onsets" in read.meta
+    both = {m.title: m.evalue for m in cat.search(read, top=5)}
+    as_played = {m.title: m.evalue for m in cat.search(Melody(notes, "take", meta=timing), top=5)}
+    assert min(both, key=both.get) == "tune"
+    assert both["tune"] < as_played.get("tune", np.inf) / 3
+
+
+def test_reading_meta_only_where_a_beat_is_tracked():
+    notes = make_notes(0.5 * np.arange(8), np.full(8, 0.4), np.arange(60, 68))
+    assert reading_meta(notes, np.zeros(0)) == {} and reading_meta(notes[:2], 0.5 * np.arange(8)) == {}
+    assert np.allclose(reading_meta(notes, 0.5 * np.arange(10))["read_onsets"], notes["onset"])

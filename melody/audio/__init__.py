@@ -14,7 +14,8 @@ from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import MIN_RMS, PitchTrack, candidates, pyin_track, track
 from .fuse import single_line
-from .rhythm import snap_to_beats
+from ..io.played import reading_meta
+from .rhythm import beat_times, line_onset_envelope, snap_to_beats
 from .segment import note_activation, note_steadiness, notes_from_track
 
 MIN_SECONDS = 0.5
@@ -129,7 +130,26 @@ def snap_track_notes(notes: np.ndarray, tr: PitchTrack) -> tuple[np.ndarray, dic
     benchmark harnesses) snap exactly as `transcribe` does."""
     line = tr.key_note is not None and single_line(tr.key_note)
     snapped, info = snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line)
-    return snapped, {**info, **timing_meta(info)}
+    timing = timing_meta(info)
+    if timing.get("played"):      # off any grid: read against its local tempo too (the search's third view)
+        timing.update(played_reading(notes, tr, line))
+    return snapped, {**info, **timing}
+
+
+def played_reading(notes: np.ndarray, tr: PitchTrack, line: bool) -> dict:
+    """A recording's notes read against their local tempo (`melody.io.played.reading_meta`: meta
+    "read_onsets", which `melody.catalog.Catalog.search` ranks as a view of its own), or {} where no beat is
+    tracked. The beat is the one a played MIDI part is read on: tracked over the onsets that carry it, here a
+    single line's own notes (`rhythm.line_onset_envelope`) or an ensemble's spectral flux, and followed as it
+    drifts (`melody.io.played.local_beats`), not made steady over a grid the notes did not fit.
+
+    A recording whose onsets fit no beat grid (`rhythm.snap_to_beats`: a tempo curve, a ritardando, a
+    player's jitter past MAX_RESIDUAL_S) is searched as played, its lengths graded (`timing_meta`); this
+    reading gives the search the written lengths such a player most likely meant as well."""
+    if tr.onset_env is None:
+        return {}
+    env = line_onset_envelope(notes["onset"], len(tr.onset_env), tr.hop_s) if line else tr.onset_env
+    return reading_meta(notes, beat_times(env, tr.hop_s))
 
 
 def _pitch_track(path: str, stats: AudioStats, method: str) -> PitchTrack:

@@ -357,7 +357,9 @@ class Catalog:
         Not in catalogs of MERGED_MAX melodies or more: a merged copy of every melody would not fit in
         memory. The passage shown is still aligned note for note.
         A score or MIDI file (not a recording) whose eighths are played swung (`melody.swing`) is ranked both
-        ways in the same way: as given and straightened, against the catalog as it is.
+        ways in the same way: as given and straightened, against the catalog as it is. A MIDI part read as
+        played, or a recording whose onsets fit no beat grid, is also ranked as read against its local tempo
+        (`melody.io.played.read_view`: meta "read_onsets").
         ``detail``: filled by `rescore.rescore_views` (each view's reduced scores of the candidates).
         """
         qf = p.query_features(query)
@@ -375,10 +377,11 @@ class Catalog:
             if straight is not None:
                 sqf = p.query_features(straight)
                 views.append(View(straight, sqf, p, *self._stage1(sqf, p, params, null)))
-            read = read_view(query)               # a part played: read against its local tempo as well
-            if read is not None:
-                rqf = p.query_features(read)
-                views.append(View(read, rqf, p, *self._stage1(rqf, p, params, null)))
+        # a part played, or a recording off any beat grid: read against its local tempo as well
+        read = read_view(query)
+        if read is not None:
+            rqf = p.query_features(read)
+            views.append(View(read, rqf, p, *self._stage1(rqf, p, params, null)))
         order, evalues, _ = rescore_views(views, pitch_params, null_rows=null, detail=detail)
         return np.max([v.s1 for v in views], axis=0), evalues, order
 

@@ -13,7 +13,7 @@ from ..errors import CorruptFile, NoMelody
 from ..notes import Melody, make_notes
 from .lead import lead_line
 from .parts import check_parts, distinct_parts, part_meta
-from .played import quantised
+from .played import reading_meta
 
 MAX_EVENTS = 2_000_000          # a file with more events than this is treated as corrupt
 MAX_TRACKS = 1_000
@@ -261,9 +261,7 @@ def load_midi(path: str, parts: str = "lead") -> list[Melody]:
         meta = {"track": voice["name"], "track_index": key[0], "channel": key[1]}
         if played[key]:
             meta["played"] = True        # read as played, without bars (`_line`): the search grades its rhythm
-            read = quantised(lines[key], envelope.beats())
-            if read is not lines[key]:   # and read against its local tempo: the search's second view
-                meta["read_onsets"] = [round(float(t), 6) for t in read["onset"]]
+            meta.update(reading_meta(lines[key], envelope.beats()))   # and read against its local tempo
         if parts == "all":
             name = voice["name"].strip() or f"track {key[0]} channel {key[1] + 1} program {voice.get('program', 0)}"
             meta.update(program=voice.get("program", 0), **part_meta(index, name))
