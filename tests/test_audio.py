@@ -305,18 +305,24 @@ def test_free_rhythm_is_left_alone():
 
 def test_a_recording_off_any_beat_grid_is_searched_as_played(tmp_path):
     """A recording whose onsets fit no beat grid keeps the performer's timing: it is marked "played", so the
-    search grades its length ratios as it does a MIDI part read as played; one snapped to its beat is not."""
+    search grades its length ratios as it does a MIDI part read as played, and it carries its reading against
+    its local tempo (meta "read_onsets", `melody.io.played`: a view of its own in the search); one snapped to
+    its beat is neither."""
     rng = np.random.default_rng(5)
     pitch = 60 + np.cumsum(rng.choice([-3, -2, 2, 3], 24))
     free = make_notes(0.2 + np.cumsum(np.r_[0, rng.uniform(0.17, 0.55, 23)]), np.full(24, 0.15), pitch)
     steady = make_notes(0.2 + 0.25 * np.arange(24), np.full(24, 0.2), pitch)
-    got = {}
+    got, count = {}, {}
     for name, notes in (("free", free), ("steady", steady)):
         path = tmp_path / f"{name}.wav"
         soundfile.write(path, render(notes, SR), SR)
-        got[name] = transcribe(str(path))[0].meta
+        transcribed = transcribe(str(path))[0]
+        got[name], count[name] = transcribed.meta, len(transcribed.notes)
     assert not got["free"]["snapped"] and got["free"]["played"] is True
     assert got["steady"]["snapped"] and "played" not in got["steady"]
+    assert "read_onsets" not in got["steady"]
+    read = np.array(got["free"]["read_onsets"])        # one onset a transcribed note, in order
+    assert len(read) == count["free"] and np.all(np.diff(read) > 0)
     from melody.score.rescore import played_params
     from melody.notes import Melody
     stage1, stage2 = played_params(Melody(free, meta=got["free"]))
