@@ -131,25 +131,29 @@ def snap_track_notes(notes: np.ndarray, tr: PitchTrack) -> tuple[np.ndarray, dic
     line = tr.key_note is not None and single_line(tr.key_note)
     snapped, info = snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line)
     timing = timing_meta(info)
-    if timing.get("played"):      # off any grid: read against its local tempo too (the search's third view)
-        timing.update(played_reading(notes, tr, line))
+    if timing.get("played") and line:    # a line off any grid: read against its local tempo too (a third view)
+        timing.update(played_reading(notes, tr))
     return snapped, {**info, **timing}
 
 
-def played_reading(notes: np.ndarray, tr: PitchTrack, line: bool) -> dict:
-    """A recording's notes read against their local tempo (`melody.io.played.reading_meta`: meta
+def played_reading(notes: np.ndarray, tr: PitchTrack) -> dict:
+    """A single line's notes read against their local tempo (`melody.io.played.reading_meta`: meta
     "read_onsets", which `melody.catalog.Catalog.search` ranks as a view of its own), or {} where no beat is
-    tracked. The beat is the one a played MIDI part is read on: tracked over the onsets that carry it, here a
-    single line's own notes (`rhythm.line_onset_envelope`) or an ensemble's spectral flux, and followed as it
-    drifts (`melody.io.played.local_beats`), not made steady over a grid the notes did not fit.
+    tracked. The beat is the one a played MIDI part is read on: tracked over the line's own onsets
+    (`rhythm.line_onset_envelope`) and followed as it drifts (`melody.io.played.local_beats`), not made steady
+    over a grid the notes did not fit.
 
-    A recording whose onsets fit no beat grid (`rhythm.snap_to_beats`: a tempo curve, a ritardando, a
-    player's jitter past MAX_RESIDUAL_S) is searched as played, its lengths graded (`timing_meta`); this
-    reading gives the search the written lengths such a player most likely meant as well."""
+    A line whose onsets fit no beat grid (`rhythm.snap_to_beats`: a tempo curve, a ritardando, a player's or
+    singer's jitter past MAX_RESIDUAL_S) is searched as played, its lengths graded (`timing_meta`); this reading
+    gives the search the lengths such a player most likely meant as well. Only a line: the band of a mix
+    carries its beat, and where the lead still fits no grid of it, the transcription is the likelier cause
+    (accompaniment taken for the lead, notes lost): read on that beat, bench_audio's mixes (rendered in strict
+    time) ranked no true tune higher and lost one from the top 10 (BENCHMARKS.md, "Twenty-sixth session: a
+    recording off the grid read against its local tempo")."""
     if tr.onset_env is None:
         return {}
-    env = line_onset_envelope(notes["onset"], len(tr.onset_env), tr.hop_s) if line else tr.onset_env
-    return reading_meta(notes, beat_times(env, tr.hop_s))
+    envelope = line_onset_envelope(notes["onset"], len(tr.onset_env), tr.hop_s)
+    return reading_meta(notes, beat_times(envelope, tr.hop_s))
 
 
 def _pitch_track(path: str, stats: AudioStats, method: str) -> PitchTrack:
