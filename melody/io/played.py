@@ -33,6 +33,9 @@ written ones (past DUR_FREE: 17% of a timing phrase's steps → 8%), yet the tru
 (median x1.0): where the reading errs (a triplet read as sixteenths, a ritardando's last notes past the
 tracked beats) it costs as much as the jitter did, and cleaner lengths lift chance partners too
 (BENCHMARKS.md, "Twenty-second session").
+
+A recording of a single line whose onsets fit no beat grid is read the same way (`melody.audio.played_reading`,
+on the beat of its own onsets): a third view beside its own two (as transcribed, repeated notes merged).
 """
 from __future__ import annotations
 
