@@ -10,11 +10,11 @@ import os
 import numpy as np
 
 from ..errors import MelodyError, NoMelody
+from ..io.played import reading_meta
 from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import MIN_RMS, PitchTrack, candidates, pyin_track, track
 from .fuse import single_line
-from ..io.played import reading_meta
 from .rhythm import beat_times, line_onset_envelope, snap_to_beats
 from .segment import note_activation, note_steadiness, notes_from_track
 
@@ -235,4 +235,4 @@ def load_audio(path: str | os.PathLike) -> list[Melody]:
     return [transcribe(path, method=load_method())[0]]
 
 
-__all__ = ["METHODS", "SR", "PitchTrack", "load_audio", "load_method", "snap_track_notes", "timing_meta", "transcribe"]
+__all__ = ["METHODS", "SR", "PitchTrack", "load_audio", "load_method", "played_reading", "snap_track_notes", "timing_meta", "transcribe"]

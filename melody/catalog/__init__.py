@@ -358,7 +358,7 @@ class Catalog:
         memory. The passage shown is still aligned note for note.
         A score or MIDI file (not a recording) whose eighths are played swung (`melody.swing`) is ranked both
         ways in the same way: as given and straightened, against the catalog as it is. A MIDI part read as
-        played, or a recording whose onsets fit no beat grid, is also ranked as read against its local tempo
+        played, or a single line recorded off any beat grid, is also ranked as read against its local tempo
         (`melody.io.played.read_view`: meta "read_onsets").
         ``detail``: filled by `rescore.rescore_views` (each view's reduced scores of the candidates).
         """
@@ -377,7 +377,7 @@ class Catalog:
             if straight is not None:
                 sqf = p.query_features(straight)
                 views.append(View(straight, sqf, p, *self._stage1(sqf, p, params, null)))
-        # a part played, or a recording off any beat grid: read against its local tempo as well
+        # a part played, or a line recorded off any beat grid: read against its local tempo as well
         read = read_view(query)
         if read is not None:
             rqf = p.query_features(read)

@@ -102,7 +102,7 @@ def quantised(line: np.ndarray, beats: np.ndarray) -> np.ndarray:
 def reading_meta(line: np.ndarray, beats: np.ndarray) -> dict:
     """The meta that carries a line's reading against its local tempo (`quantised` on the tracked ``beats``):
     {"read_onsets": [...]}, or {} where the line is not read (fewer than three notes or four beats). Set by
-    the MIDI reader on a part read as played and by `melody.audio` on a recording off any beat grid; read
+    the MIDI reader on a part read as played and by `melody.audio` on a line recorded off any beat grid; read
     back by `read_view`."""
     read = quantised(line, beats)
     return {} if read is line else {"read_onsets": [round(float(t), 6) for t in read["onset"]]}
@@ -110,7 +110,7 @@ def reading_meta(line: np.ndarray, beats: np.ndarray) -> dict:
 
 def read_view(melody):
     """The melody with its onsets as read against its local tempo (meta "read_onsets", `reading_meta`: a
-    MIDI part read as played, a recording off any beat grid), or None where it has none:
+    MIDI part read as played, a single line recorded off any beat grid), or None where it has none:
     `melody.catalog.Catalog.search` ranks such a melody both ways."""
     from ..notes import Melody
 
