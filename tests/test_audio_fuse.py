@@ -293,6 +293,13 @@ def test_in_a_mix_a_key_struck_alone_over_the_band_starts_a_note():
     assert list(notes_from_track(tr)["pitch"]) == pytest.approx([66.7, 64.7], abs=0.01)
 
 
+def test_in_a_mix_the_held_notes_own_strike_just_before_is_no_chord():
+    # an ornament 40 ms after the held note is struck (again): the held key's onset is no other key struck with it
+    tr, i = _struck_over_band()
+    tr.key_onset[i - 4:i - 1, 67 - neural.MIDI_LOW] = [0.3, 0.9, 0.4]
+    assert list(np.round(notes_from_track(tr)["pitch"])) == [67, 67, 69]
+
+
 def test_in_a_mix_a_key_struck_with_others_or_softly_or_far_away_starts_no_note():
     tr, i = _struck_over_band(chord=55)                # the band's chord: another key struck with it
     assert len(notes_from_track(tr)) == 1

@@ -90,11 +90,13 @@ STRUCK_ALONE_S = 0.06
 # band strikes chords, several keys at once, on its beats, and a lead note struck between them is the one onset the
 # network hears then. Where the network's onset at a key peaks at OVER_BAND_ONSET or more inside a note (INSERT_MARGIN_S
 # from either end), more than CHANGE and at most INSERT_MAX_STEP semitones from it, and no other key's onset
-# activation reaches OVER_BAND_QUIET within STRUCK_ALONE_S, a note at that key starts there: the path held the
-# note before over a short lead note (an ornament, a run's quick note: its note activation often stays under
-# INSERT_NOTE) or over a lead note it missed. Measured on bench_audio's seed-1 mixes (BENCHMARKS.md, "Twenty-sixth
-# session: a lead note struck alone over the band"): of such peaks inside main's notes, 101 of 107 are written
-# lead onsets at that key (0.6 / 0.5; 0.7 / 0.7 gave 126 of 173, the band's chords leaking through).
+# activation reaches OVER_BAND_QUIET within STRUCK_ALONE_S (the held note's own key aside: its strike just before, an
+# ornament's 50-150 ms earlier, is no chord), a note at that key starts there: the path held the note before over a
+# short lead note (an ornament, a run's quick note: its note activation often stays under INSERT_NOTE), or reached
+# the struck note late. Measured on bench_audio's seed-1 mixes (BENCHMARKS.md, "Twenty-sixth session: a lead note
+# struck alone over the band"): of such peaks inside main's notes (the held key counted), 101 of 107 are written lead
+# onsets at that key (0.6 / 0.5; 0.7 / 0.7 gave 126 of 173, the band's chords leaking through); where main's notes
+# lack that key there, 23 of 29, and 31 of 44 with the held key aside.
 OVER_BAND_ONSET, OVER_BAND_QUIET = 0.6, 0.5
 # Vibrato: a voice swings around the pitch it means at 4-8 Hz, by up to +-1 semitone (Timmers & Desain 2000,
 # after Seashore and Sundberg: 5.5-8 Hz and 0.6-2 semitones crest to trough in trained singers; amateurs
@@ -900,15 +902,17 @@ def _struck_over_band(spans: list[list], tr: PitchTrack, swing: np.ndarray | Non
     out = [list(span) for span in spans]
     starts = [span[0] for span in out]
     for r, key, c in zip(rows, keys, frames):
-        window = on[max(r - near_rows, 0):r + near_rows + 1]
-        if np.delete(window, key, axis=1).max() >= OVER_BAND_QUIET:
-            continue                                  # another key struck with it: the band's chord
-        key = int(key) + MIDI_LOW
+        col = int(key)
+        key = col + MIDI_LOW
         j = bisect.bisect_right(starts, c) - 1
         if j < 0 or not out[j][0] + margin <= c <= out[j][1] - margin:
             continue
         start, stop, pitch = int(out[j][0]), int(out[j][1]), float(out[j][2])
         held = int(np.floor(pitch + 0.5))
+        window = on[max(r - near_rows, 0):r + near_rows + 1]
+        skip = [col] + ([held - MIDI_LOW] if 0 <= held - MIDI_LOW < on.shape[1] and held != key else [])
+        if np.delete(window, skip, axis=1).max() >= OVER_BAND_QUIET:
+            continue                                  # another key struck with it: the band's chord
         if abs(key - pitch) <= CHANGE or abs(key - held) > INSERT_MAX_STEP:
             continue
         if swing is not None and 0 <= c < len(swing) and abs(key - pitch) <= swing[c] + 0.5:
