@@ -175,7 +175,8 @@ def test_an_onset_at_another_key_that_then_sounds_alone_starts_a_note():
 
 def test_no_note_starts_where_the_network_hears_other_keys_or_no_note():
     tr, i = _skipped_note()
-    tr.key_note[i:, 48 - neural.MIDI_LOW] = 0.7        # a chord tone sounds with it: a mix, not the line
+    tr.key_note[i:, 48 - neural.MIDI_LOW] = 0.7        # a chord tone struck and sounding with it: a mix's chord
+    tr.key_onset[i - 1:i + 2, 48 - neural.MIDI_LOW] = [0.3, 0.8, 0.4]
     assert len(notes_from_track(tr)) == 1
     tr, i = _skipped_note()
     tr.key_note[i:, 69 - neural.MIDI_LOW] = 0.2        # an onset whose key does not then sound
@@ -197,6 +198,7 @@ def test_in_a_mix_a_new_key_above_the_held_note_that_the_salience_hears_starts_a
     for key, cand, expected in [(69, 0.6, [67, 69]), (69, 0.2, [67]), (65, 0.6, [67])]:
         tr, i = _skipped_note(key=key)
         tr.key_note[:, 55 - neural.MIDI_LOW] = 0.8
+        tr.key_onset[i - 1:i + 2, 55 - neural.MIDI_LOW] = [0.3, 0.8, 0.4]   # struck with it (not alone)
         n = len(tr.midi)
         tr.cand_midi = np.column_stack([np.full(n, 67.0), np.full(n, 55.0), np.full(n, float(key))]).astype("f4")
         tr.cand_salience = np.column_stack([np.full(n, 1.0), np.full(n, 0.7), np.full(n, cand)]).astype("f4")
@@ -258,10 +260,52 @@ def test_a_ringing_note_keeps_the_line_where_the_strike_is_not_a_lone_new_key():
     tr.key_note[:, 67 - neural.MIDI_LOW] = 0.0          # the held key was not sounding before: nothing rings (a
     assert len(notes_from_track(tr)) == 1               # singer's scoop starts on the key below the note)
     tr, i = _struck_under_ringing()
-    tr.key_note[:, 48 - neural.MIDI_LOW] = 0.8                          # a band under the line: not a single line
-    assert len(notes_from_track(tr)) == 1
+    tr.key_note[:, 48 - neural.MIDI_LOW] = 0.8                          # a band under the line: not a single line,
+    tr.key_onset[i - 1:i + 2, 48 - neural.MIDI_LOW] = [0.3, 0.8, 0.4]    # and it strikes with the key (not alone:
+    assert len(notes_from_track(tr)) == 1                               # `_struck_over_band`)
     tr, i = _struck_under_ringing()
     tr.key_note[i:i + 30, 72 - neural.MIDI_LOW] = 0.8                   # a key that starts sounding with it: a chord
+    assert len(notes_from_track(tr)) == 1
+
+
+def _struck_over_band(key=69, peak=0.9, chord=None):
+    """A held note at 67 (1 s) over a band whose chord tone at 48 sounds throughout (an ensemble), while the
+    network hears ``key`` struck at 0.52 s with an onset peak of ``peak`` and hardly hears it as a note after (a
+    short ornament); ``chord``: another key struck with it."""
+    tr, i = _skipped_note(key=key)
+    tr.key_note[i:, key - neural.MIDI_LOW] = 0.3
+    tr.key_note[:, 48 - neural.MIDI_LOW] = 0.8
+    tr.key_onset[i - 1:i + 2, key - neural.MIDI_LOW] = [0.3, peak, 0.4]
+    if chord is not None:
+        tr.key_onset[i - 1:i + 2, chord - neural.MIDI_LOW] = [0.3, 0.8, 0.4]
+    assert not fuse.single_line(tr.key_note)
+    return tr, i
+
+
+def test_in_a_mix_a_key_struck_alone_over_the_band_starts_a_note():
+    tr, i = _struck_over_band()
+    got = notes_from_track(tr)
+    assert list(np.round(got["pitch"])) == [67, 69]
+    assert got["onset"][1] == pytest.approx(tr.key_onset_times[i] - segment.KEY_ONSET_LAG_S, abs=0.011)
+    tr, i = _struck_over_band(key=65)                  # below the held note as well (a turn, a run down)
+    assert list(np.round(notes_from_track(tr)["pitch"])) == [67, 65]
+    tr.midi[:] = 66.7                                  # the performer's tuning stays
+    assert list(notes_from_track(tr)["pitch"]) == pytest.approx([66.7, 64.7], abs=0.01)
+
+
+def test_in_a_mix_the_held_notes_own_strike_just_before_is_no_chord():
+    # an ornament 40 ms after the held note is struck (again): the held key's onset is no other key struck with it
+    tr, i = _struck_over_band()
+    tr.key_onset[i - 4:i - 1, 67 - neural.MIDI_LOW] = [0.3, 0.9, 0.4]
+    assert list(np.round(notes_from_track(tr)["pitch"])) == [67, 67, 69]
+
+
+def test_in_a_mix_a_key_struck_with_others_or_softly_or_far_away_starts_no_note():
+    tr, i = _struck_over_band(chord=55)                # the band's chord: another key struck with it
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _struck_over_band(peak=0.5)                # under OVER_BAND_ONSET
+    assert len(notes_from_track(tr)) == 1
+    tr, i = _struck_over_band(key=79)                  # beyond INSERT_MAX_STEP
     assert len(notes_from_track(tr)) == 1
 
 

@@ -85,6 +85,19 @@ INSERT_SUPPORT, SUPPORT_S = 0.5, 0.06
 # scripts/bench_played.py (BENCHMARKS.md, "Twenty-first session: a key struck alone under a ringing note"):
 # with pedal and dynamics a soft piano note under a ringing louder one was held over.
 STRUCK_ALONE_S = 0.06
+# A key struck alone over the band (`_struck_over_band`): in an ensemble the band sounds and strikes keys all the
+# time, so `_struck_alone`'s tests (the held note rings on, nothing else starts to sound) never hold there; but the
+# band strikes chords, several keys at once, on its beats, and a lead note struck between them is the one onset the
+# network hears then. Where the network's onset at a key peaks at OVER_BAND_ONSET or more inside a note (INSERT_MARGIN_S
+# from either end), more than CHANGE and at most INSERT_MAX_STEP semitones from it, and no other key's onset
+# activation reaches OVER_BAND_QUIET within STRUCK_ALONE_S (the held note's own key aside: its strike just before, an
+# ornament's 50-150 ms earlier, is no chord), a note at that key starts there: the path held the note before over a
+# short lead note (an ornament, a run's quick note: its note activation often stays under INSERT_NOTE), or reached
+# the struck note late. Measured on bench_audio's seed-1 mixes (BENCHMARKS.md, "Twenty-sixth session: a lead note
+# struck alone over the band"): of such peaks inside main's notes (the held key counted), 101 of 107 are written lead
+# onsets at that key (0.6 / 0.5; 0.7 / 0.7 gave 126 of 173, the band's chords leaking through); where main's notes
+# lack that key there, 23 of 29, and 31 of 44 with the held key aside.
+OVER_BAND_ONSET, OVER_BAND_QUIET = 0.6, 0.5
 # Vibrato: a voice swings around the pitch it means at 4-8 Hz, by up to +-1 semitone (Timmers & Desain 2000,
 # after Seashore and Sundberg: 5.5-8 Hz and 0.6-2 semitones crest to trough in trained singers; amateurs
 # slower). A crest more than CHANGE from the note would start a note, and Basic Pitch hears each crest near the
@@ -452,8 +465,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     one_line = tr.key_note is not None and single_line(tr.key_note)
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
-        if one_line:
-            spans = _struck_alone(spans, tr, swing)
+        spans = _struck_alone(spans, tr, swing) if one_line else _struck_over_band(spans, tr, swing)
     spans = np.array([[s, e, held.get((s, p), p)] for s, e, p in spans], dtype="f8").reshape(-1, 3)
     if tr.cand_midi is not None and tr.key_note is not None and not one_line and not octave_line(tr.key_note):
         spans = _lift_octave_doubling(spans, tr, int(round(ACCOMP_ATTACK_S / tr.hop_s)))
@@ -868,6 +880,48 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
         else:
             out[j:j + 1] = [[start, int(c), pitch], [int(c), stop, new_pitch]]
             starts.insert(j + 1, int(c))
+    return out
+
+
+def _struck_over_band(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = None) -> list[list]:
+    """``spans`` ([start, stop, pitch] in tracker frames, in time order) with a note started wherever the network
+    hears one key struck inside a note of another while no other key's onset rises (see ``OVER_BAND_ONSET``). The
+    struck note keeps the performer's tuning and runs to the held note's end; where the path reaches that key
+    itself within INSERT_LATE_S, that note starts at the strike instead. ``swing``: half the vibrato's swing per
+    tracker frame; a key the held note's vibrato reaches is its crest."""
+    on, times = tr.key_onset, tr.key_onset_times
+    if len(on) < 3 or not spans:
+        return spans
+    rows, keys, frames = _struck_keys(tr, OVER_BAND_ONSET)
+    if not len(rows):
+        return spans
+    step = float(np.median(np.diff(times))) if len(times) > 1 else tr.hop_s
+    near_rows = max(int(round(STRUCK_ALONE_S / step)), 1)
+    margin = max(int(round(INSERT_MARGIN_S / tr.hop_s)), 1)
+    late = int(round(INSERT_LATE_S / tr.hop_s))
+    out = [list(span) for span in spans]
+    starts = [span[0] for span in out]
+    for r, key, c in zip(rows, keys, frames):
+        col = int(key)
+        key = col + MIDI_LOW
+        j = bisect.bisect_right(starts, c) - 1
+        if j < 0 or not out[j][0] + margin <= c <= out[j][1] - margin:
+            continue
+        start, stop, pitch = int(out[j][0]), int(out[j][1]), float(out[j][2])
+        held = int(np.floor(pitch + 0.5))
+        window = on[max(r - near_rows, 0):r + near_rows + 1]
+        skip = [col] + ([held - MIDI_LOW] if 0 <= held - MIDI_LOW < on.shape[1] and held != key else [])
+        if np.delete(window, skip, axis=1).max() >= OVER_BAND_QUIET:
+            continue                                  # another key struck with it: the band's chord
+        if abs(key - pitch) <= CHANGE or abs(key - held) > INSERT_MAX_STEP:
+            continue
+        if swing is not None and 0 <= c < len(swing) and abs(key - pitch) <= swing[c] + 0.5:
+            continue
+        if j + 1 < len(out) and int(np.floor(out[j + 1][2] + 0.5)) == key and out[j + 1][0] - c <= late:
+            out[j][1] = out[j + 1][0] = starts[j + 1] = int(c)      # the path found the struck note, late
+            continue
+        out[j:j + 1] = [[start, int(c), pitch], [int(c), stop, round(key + (pitch - held), 2)]]
+        starts.insert(j + 1, int(c))
     return out
 
 

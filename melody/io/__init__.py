@@ -26,7 +26,7 @@ SCORE_READER_VERSION = 3
 # `midi.on_beat_grid`, 2026-11-27). A MIDI file indexed before the split carries a "score-" tag and is read
 # once more.
 MIDI_READER_VERSION = 4
-TRANSCRIBER_VERSION = 9     # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
+TRANSCRIBER_VERSION = 10    # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
                             # weak note under the lead is the accompaniment's, `segment._drop_accompaniment`;
                             # 4: a note far under the lead's struck notes is the lead's note held,
                             # `segment._hold_struck_lead`, and inside a vibrato a harmonic growth alone is
@@ -40,7 +40,9 @@ TRANSCRIBER_VERSION = 9     # recordings (2: a soft sung note the network hears 
                             # onsets', and two onsets on one grid point stay two notes, `rhythm.snap_to_beats`;
                             # 8: a line of 8-12 tracked beats is no longer steadied onto 13, `rhythm.local_line`;
                             # 9: an ensemble's register also from the lead line the network hears,
-                            # `extract.lead_line`, and a bass under the line makes an ensemble, `fuse.under_line`)
+                            # `extract.lead_line`, and a bass under the line makes an ensemble, `fuse.under_line`;
+                            # 10: in an ensemble, a key struck alone inside a held note starts a note there,
+                            # `segment._struck_over_band`)
 
 
 def is_supported(path: str) -> bool:
