@@ -766,6 +766,19 @@ def _struck_keys(tr: PitchTrack, level: float) -> tuple[np.ndarray, np.ndarray, 
     return rows, keys, _onset_frames(tr, rows)
 
 
+
+def _strikes(tr: PitchTrack, spans: list[list], level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """`_struck_keys` at ``level`` and the network's frame step in seconds, or None where there is nothing to
+    split (no spans, under three activation rows, no onset peak that strong): what `_struck_alone` and
+    `_struck_over_band` start from."""
+    if len(tr.key_onset) < 3 or not spans:
+        return None
+    rows, keys, frames = _struck_keys(tr, level)
+    if not len(rows):
+        return None
+    times = tr.key_onset_times
+    return rows, keys, frames, float(np.median(np.diff(times))) if len(times) > 1 else tr.hop_s
+
 def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = None) -> list[list]:
     """``spans`` ([start, stop, pitch] in tracker frames, in time order) with a note started wherever the
     network says another key begins inside one and then sounds alone (see ``INSERT_ONSET``). The new note
@@ -822,13 +835,11 @@ def _struck_alone(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = 
     network hears struck alone while a note of another key is held (see ``STRUCK_ALONE_S``). The struck note
     keeps the performer's tuning and runs to the held note's end. ``swing``: half the vibrato's swing per
     tracker frame; a key the held note's vibrato reaches is its crest."""
-    on, note, times = tr.key_onset, tr.key_note, tr.key_onset_times
-    if len(on) < 3 or not spans:
+    strikes = _strikes(tr, spans, KEY_ONSET_SPLIT)
+    if strikes is None:
         return spans
-    rows, keys, frames = _struck_keys(tr, KEY_ONSET_SPLIT)
-    if not len(rows):
-        return spans
-    step = float(np.median(np.diff(times))) if len(times) > 1 else tr.hop_s
+    rows, keys, frames, step = strikes
+    on, note = tr.key_onset, tr.key_note
     width = max(int(round(MIN_NOTE_S / step)), 1)
     near_rows = max(int(round(STRUCK_ALONE_S / step)), 1)
     near = int(round(STRUCK_ALONE_S / tr.hop_s))
@@ -889,13 +900,11 @@ def _struck_over_band(spans: list[list], tr: PitchTrack, swing: np.ndarray | Non
     struck note keeps the performer's tuning and runs to the held note's end; where the path reaches that key
     itself within INSERT_LATE_S, that note starts at the strike instead. ``swing``: half the vibrato's swing per
     tracker frame; a key the held note's vibrato reaches is its crest."""
-    on, times = tr.key_onset, tr.key_onset_times
-    if len(on) < 3 or not spans:
+    strikes = _strikes(tr, spans, OVER_BAND_ONSET)
+    if strikes is None:
         return spans
-    rows, keys, frames = _struck_keys(tr, OVER_BAND_ONSET)
-    if not len(rows):
-        return spans
-    step = float(np.median(np.diff(times))) if len(times) > 1 else tr.hop_s
+    rows, keys, frames, step = strikes
+    on = tr.key_onset
     near_rows = max(int(round(STRUCK_ALONE_S / step)), 1)
     margin = max(int(round(INSERT_MARGIN_S / tr.hop_s)), 1)
     late = int(round(INSERT_LATE_S / tr.hop_s))
