@@ -769,8 +769,8 @@ def _struck_keys(tr: PitchTrack, level: float) -> tuple[np.ndarray, np.ndarray, 
 
 def _strikes(tr: PitchTrack, spans: list[list], level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
     """`_struck_keys` at ``level`` and the network's frame step in seconds, or None where there is nothing to
-    split (no spans, under three activation rows, no onset peak that strong): what `_struck_alone` and
-    `_struck_over_band` start from."""
+    split (no spans, under three activation rows, no onset peak that strong): what `_insert_key_onsets`,
+    `_struck_alone` and `_struck_over_band` start from."""
     if len(tr.key_onset) < 3 or not spans:
         return None
     rows, keys, frames = _struck_keys(tr, level)
@@ -779,18 +779,18 @@ def _strikes(tr: PitchTrack, spans: list[list], level: float) -> tuple[np.ndarra
     times = tr.key_onset_times
     return rows, keys, frames, float(np.median(np.diff(times))) if len(times) > 1 else tr.hop_s
 
+
 def _insert_key_onsets(spans: list[list], tr: PitchTrack, swing: np.ndarray | None = None) -> list[list]:
     """``spans`` ([start, stop, pitch] in tracker frames, in time order) with a note started wherever the
     network says another key begins inside one and then sounds alone (see ``INSERT_ONSET``). The new note
     keeps the performer's tuning (the held note's offset from its key) and runs to the held note's end.
     ``swing``: half the vibrato's swing per tracker frame; a key the held note's vibrato reaches is its crest."""
-    on, note, times = tr.key_onset, tr.key_note, tr.key_onset_times
-    if len(on) < 3 or not spans:
+    strikes = _strikes(tr, spans, INSERT_ONSET)
+    if strikes is None:
         return spans
-    rows, keys, frames = _struck_keys(tr, INSERT_ONSET)
-    if not len(rows):
-        return spans
-    width = max(int(round(MIN_NOTE_S / float(np.median(np.diff(times))))), 1) if len(times) > 1 else 1
+    rows, keys, frames, step = strikes
+    note = tr.key_note
+    width = max(int(round(MIN_NOTE_S / step)), 1)
     margin = max(int(round(INSERT_MARGIN_S / tr.hop_s)), 1)
     late = int(round(INSERT_LATE_S / tr.hop_s))
     support = max(int(round(SUPPORT_S / tr.hop_s)), 1)
