@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from ..errors import MelodyError, NoMelody
-from ..io.played import reading_meta
+from ..io.played import LINE_TEMPO_FACTORS, closest_reading_meta
 from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import MIN_RMS, PitchTrack, candidates, pyin_track, track
@@ -153,7 +153,7 @@ def played_reading(notes: np.ndarray, tr: PitchTrack) -> dict:
     if tr.onset_env is None:
         return {}
     envelope = line_onset_envelope(notes["onset"], len(tr.onset_env), tr.hop_s)
-    return reading_meta(notes, beat_times(envelope, tr.hop_s))
+    return closest_reading_meta(notes, [beat_times(envelope, tr.hop_s, factor) for factor in LINE_TEMPO_FACTORS])
 
 
 def _pitch_track(path: str, stats: AudioStats, method: str) -> PitchTrack:
