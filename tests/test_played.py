@@ -190,3 +190,36 @@ def test_reading_meta_only_where_a_beat_is_tracked():
     notes = make_notes(0.5 * np.arange(8), np.full(8, 0.4), np.arange(60, 68))
     assert reading_meta(notes, np.zeros(0)) == {} and reading_meta(notes[:2], 0.5 * np.arange(8)) == {}
     assert np.allclose(reading_meta(notes, 0.5 * np.arange(10))["read_onsets"], notes["onset"])
+
+
+def _jittered_eighths(seed, jitter=0.035, period=0.45):
+    """A line in eighths, quarters and dotted quarters (beats 0.5-1.5), played at `period` s a beat with onsets
+    jittered by `jitter` s (s.d.): (the line, its written onsets in seconds)."""
+    rng = np.random.default_rng(seed)
+    written = period * np.concatenate([[0.0], np.cumsum(rng.choice([0.5, 0.5, 0.5, 1.0, 1.5], 40))])
+    played = np.maximum.accumulate(0.3 + written + rng.normal(0, jitter, len(written)))
+    return make_notes(played, np.full(len(played), 0.15), 60 + np.arange(len(played)) % 5), 0.3 + written
+
+
+def _misread(onsets, written):
+    """The share of steps whose inter-onset ratio (one interval to the next) is more than 0.2 octave off the
+    written one: what the search compares."""
+    ratio = np.diff(np.log2(np.diff(onsets)))
+    return float(np.mean(np.abs(ratio - np.diff(np.log2(np.diff(written)))) > 0.2))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_recordings_line_is_read_on_the_grid_its_onsets_keep_to(seed):
+    """Eighths jittered by 35 ms (a sixth of an eighth at 133 BPM) lie as far from a grid of sixteenths as
+    onsets at random: a line read on the grid judged in its own steps (`closest_reading_meta`) reads them as
+    eighths, where the finest grid that fits in beats (`quantised`, the MIDI reader's) misreads some as
+    sixteenths. Tracked at the half note or at the quarter, the beat reads them alike."""
+    from melody.io.played import closest_reading_meta
+
+    line, written = _jittered_eighths(seed)
+    quarter = 0.3 + 0.45 * np.arange(-1, 50)
+    read = np.array(closest_reading_meta(line, [quarter])["read_onsets"])
+    assert _misread(read, written) <= 0.03 < _misread(quantised(line, quarter)["onset"], written)
+    assert _misread(line["onset"], written) > 0.25
+    from_half = np.array(closest_reading_meta(line, [quarter[::2]])["read_onsets"])
+    assert _misread(from_half, written) <= 0.03
