@@ -139,9 +139,9 @@ def snap_track_notes(notes: np.ndarray, tr: PitchTrack) -> tuple[np.ndarray, dic
 def played_reading(notes: np.ndarray, tr: PitchTrack) -> dict:
     """A single line's notes read against their local tempo (`melody.io.played.reading_meta`: meta
     "read_onsets", which `melody.catalog.Catalog.search` ranks as a view of its own), or {} where no beat is
-    tracked. The beat is the one a played MIDI part is read on: tracked over the line's own onsets
-    (`rhythm.line_onset_envelope`) and followed as it drifts (`melody.io.played.local_beats`), not made steady
-    over a grid the notes did not fit.
+    tracked. The beat is tracked over the line's own onsets (`rhythm.line_onset_envelope`), at its tempo and at
+    twice it, and followed as it drifts (`melody.io.played.local_beats`), not made steady over a grid the notes
+    did not fit; the line is read on the grid its onsets keep to best (`melody.io.played.closest_reading_meta`).
 
     A line whose onsets fit no beat grid (`rhythm.snap_to_beats`: a tempo curve, a ritardando, a player's or
     singer's jitter past MAX_RESIDUAL_S) is searched as played, its lengths graded (`timing_meta`); this reading

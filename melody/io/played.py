@@ -34,8 +34,10 @@ written ones (past DUR_FREE: 17% of a timing phrase's steps → 8%), yet the tru
 tracked beats) it costs as much as the jitter did, and cleaner lengths lift chance partners too
 (BENCHMARKS.md, "Twenty-second session").
 
-A recording of a single line whose onsets fit no beat grid is read the same way (`melody.audio.played_reading`,
-on the beat of its own onsets): a third view beside its own two (as transcribed, repeated notes merged).
+A recording of a single line whose onsets fit no beat grid is read likewise (`melody.audio.played_reading`, on
+the beat of its own onsets), a third view beside its own two (as transcribed, repeated notes merged), but on the
+grid its onsets keep to best in that grid's own steps, at the tracked tempo or twice it (`closest_reading_meta`,
+LINE_SUBDIVISIONS): a transcription's onsets jitter more than a MIDI player's.
 """
 from __future__ import annotations
 
@@ -48,13 +50,13 @@ import numpy as np
 TEMPO_SPAN = 2
 SUBDIVISIONS = (4, 3)   # quarters of a beat (sixteenths in 2/4 and 4/4), or thirds (triplets, compound time)
 # A recording's line (`closest_reading_meta`) is read on halves, thirds or quarters of its beat, at the tracked
-# tempo or twice it, whichever grid its onsets keep to best counted in grid steps: onsets at random lie as many
-# steps off any grid, so a finer grid wins only where the onsets keep to it, and a beat tracked at the half
-# note reads its eighths as quarters of it, not its thirds. On bench_played's timing plans of real tunes (the
-# played onsets, 10 ms of transcription noise; scratch /tmp/solo27/t_read.py) the share of inter-onset ratios
-# read more than 0.2 octave off the written ones falls from 0.21 to 0.16 (40 tunes better, 16 worse of 75),
-# and from 0.42 to 0.33 with 20 ms more jitter; tracked at twice the tempo, main's reading rose to 0.32 where
-# this one stays at 0.19 (BENCHMARKS.md, "Twenty-seventh session: a line read on the grid it keeps to").
+# tempo or twice it, whichever grid its onsets keep to best counted in steps of that grid. Onsets at random lie as
+# many steps off any grid, so a finer grid wins only where the onsets keep to it, and the beat level the tracker
+# found does not choose the grid (counted in beats, the finest grid always lies closer: eighths jittered by a sixth
+# of their length were read as sixteenths). On the read lines of bench_audio's seed-1 solos the share of
+# inter-onset ratios read more than 0.2 octave off the written ones falls from 0.375 to 0.214 (0.330 -> 0.144 on
+# the seed-2 solos); at the tracked tempo alone, or on quarters and thirds alone, it reads worse than before
+# (0.451, 0.403): BENCHMARKS.md, "Twenty-seventh session: a line read on the grid it keeps to".
 LINE_SUBDIVISIONS = (2, 3, 4)
 LINE_TEMPO_FACTORS = (1.0, 2.0)
 
@@ -134,7 +136,8 @@ def reading_meta(line: np.ndarray, beats: np.ndarray) -> dict:
 def closest_reading_meta(line: np.ndarray, beat_sets) -> dict:
     """`reading_meta` for a recording's line, tracked on several beats (``beat_sets``: the line's beat at
     LINE_TEMPO_FACTORS of its tempo): each read on LINE_SUBDIVISIONS, judged in grid steps, and the reading
-    whose onsets lie closest kept (a tie goes to the first). {} where none is read."""
+    whose onsets lie closest kept (a tie goes to the first). {} where none is read. A short line whose tracked
+    tempo gives too few beats (`melody.audio.rhythm.MIN_BEATS`) can still be read at twice it."""
     best, spread = line, np.inf
     for beats in beat_sets:
         read, s = _reading(line, beats, LINE_SUBDIVISIONS, in_steps=True)
