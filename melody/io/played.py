@@ -135,15 +135,18 @@ def reading_meta(line: np.ndarray, beats: np.ndarray) -> dict:
 
 def closest_reading_meta(line: np.ndarray, beat_sets) -> dict:
     """`reading_meta` for a recording's line, tracked on several beats (``beat_sets``: the line's beat at
-    LINE_TEMPO_FACTORS of its tempo): each read on LINE_SUBDIVISIONS, judged in grid steps, and the reading
-    whose onsets lie closest kept (a tie goes to the first). {} where none is read. A short line whose tracked
-    tempo gives too few beats (`melody.audio.rhythm.MIN_BEATS`) can still be read at twice it."""
+    LINE_TEMPO_FACTORS of its tempo, the tracked tempo first): each read on LINE_SUBDIVISIONS, judged in grid
+    steps, and the reading whose onsets lie closest kept (a tie goes to the first). {} where the first is not
+    read: a line whose tracked tempo gives too few beats (`melody.audio.rhythm.MIN_BEATS`: a short phrase) has
+    no beat to read it on, and twice that tempo would only give the same guess more beats."""
     best, spread = line, np.inf
-    for beats in beat_sets:
+    for k, beats in enumerate(beat_sets):
         read, s = _reading(line, beats, LINE_SUBDIVISIONS, in_steps=True)
+        if k == 0 and read is line:
+            return {}
         if s < spread:
             best, spread = read, s
-    return {} if best is line else {"read_onsets": [round(float(t), 6) for t in best["onset"]]}
+    return {"read_onsets": [round(float(t), 6) for t in best["onset"]]}
 
 
 def read_view(melody):
