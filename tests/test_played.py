@@ -192,6 +192,17 @@ def test_reading_meta_only_where_a_beat_is_tracked():
     assert np.allclose(reading_meta(notes, 0.5 * np.arange(10))["read_onsets"], notes["onset"])
 
 
+def test_a_recordings_line_is_read_only_where_its_tracked_tempo_gives_a_beat():
+    """Twice the tempo is another grid for a line that has a beat, not a beat for one that has none."""
+    from melody.io.played import closest_reading_meta
+
+    notes = make_notes(0.5 * np.arange(8), np.full(8, 0.4), np.arange(60, 68))
+    assert closest_reading_meta(notes, [np.zeros(0), 0.25 * np.arange(20)]) == {}
+    assert closest_reading_meta(notes[:2], [0.5 * np.arange(8)]) == {}
+    assert np.allclose(closest_reading_meta(notes, [0.5 * np.arange(10), 0.25 * np.arange(20)])["read_onsets"],
+                       notes["onset"])
+
+
 def _jittered_eighths(seed, jitter=0.035, period=0.45):
     """A line in eighths, quarters and dotted quarters (beats 0.5-1.5), played at `period` s a beat with onsets
     jittered by `jitter` s (s.d.): (the line, its written onsets in seconds)."""
