@@ -54,9 +54,9 @@ SUBDIVISIONS = (4, 3)   # quarters of a beat (sixteenths in 2/4 and 4/4), or thi
 # many steps off any grid, so a finer grid wins only where the onsets keep to it, and the beat level the tracker
 # found does not choose the grid (counted in beats, the finest grid always lies closer: eighths jittered by a sixth
 # of their length were read as sixteenths). On the read lines of bench_audio's seed-1 solos the share of
-# inter-onset ratios read more than 0.2 octave off the written ones falls from 0.375 to 0.214 (0.330 -> 0.144 on
+# inter-onset ratios read more than 0.2 octave off the written ones falls from 0.385 to 0.224 (0.260 -> 0.072 on
 # the seed-2 solos); at the tracked tempo alone, or on quarters and thirds alone, it reads worse than before
-# (0.451, 0.403): BENCHMARKS.md, "Twenty-seventh session: a line read on the grid it keeps to".
+# (0.451, 0.423): BENCHMARKS.md, "Twenty-seventh session: a line read on the grid it keeps to".
 LINE_SUBDIVISIONS = (2, 3, 4)
 LINE_TEMPO_FACTORS = (1.0, 2.0)
 
