@@ -198,7 +198,7 @@ def test_a_recordings_line_is_read_only_where_its_tracked_tempo_gives_a_beat():
 
     notes = make_notes(0.5 * np.arange(8), np.full(8, 0.4), np.arange(60, 68))
     assert closest_reading_meta(notes, [np.zeros(0), 0.25 * np.arange(20)]) == {}
-    assert closest_reading_meta(notes[:2], [0.5 * np.arange(8)]) == {}
+    assert closest_reading_meta(notes[:2], [0.5 * np.arange(8)]) == {} and closest_reading_meta(notes, []) == {}
     assert np.allclose(closest_reading_meta(notes, [0.5 * np.arange(10), 0.25 * np.arange(20)])["read_onsets"],
                        notes["onset"])
 

@@ -73,17 +73,18 @@ def local_beats(beats: np.ndarray, span: int = TEMPO_SPAN) -> np.ndarray:
     return np.maximum.accumulate(local_line(beats, np.ones(2 * span + 1)))   # equal weights within `span`
 
 
-def grid_reading(pos: np.ndarray, subdivisions=SUBDIVISIONS, in_steps: bool = False) -> tuple[np.ndarray, int]:
+def grid_reading(pos: np.ndarray) -> tuple[np.ndarray, int]:
     """(grid position of each onset in beats, subdivision) for onsets at fractional beat positions `pos`.
     The part's median lag behind the beat is removed first; the subdivision is the one whose onsets lie
-    closer to it (75th percentile of the distance, in beats; or, ``in_steps``, in steps of each grid, which
-    does not favour the finer grid: see LINE_SUBDIVISIONS)."""
-    grid, sub, _ = _closest_grid(pos, subdivisions, in_steps)
+    closer to it (75th percentile of the distance, in beats)."""
+    grid, sub, _ = _closest_grid(pos, SUBDIVISIONS, in_steps=False)
     return grid, sub
 
 
 def _closest_grid(pos: np.ndarray, subdivisions, in_steps: bool) -> tuple[np.ndarray, int, float]:
-    """`grid_reading`'s (grid, subdivision) and the spread it was chosen by; a tie goes to the first."""
+    """`grid_reading` over ``subdivisions``, with the spread each was judged by (in beats, or ``in_steps`` in
+    steps of its own grid, which does not favour the finer grid: see LINE_SUBDIVISIONS): (grid, subdivision,
+    spread) of the closest; a tie goes to the first."""
     best = None
     for sub in subdivisions:
         raw = pos - np.round(pos * sub) / sub
@@ -146,7 +147,7 @@ def closest_reading_meta(line: np.ndarray, beat_sets) -> dict:
             return {}
         if s < spread:
             best, spread = read, s
-    return {"read_onsets": [round(float(t), 6) for t in best["onset"]]}
+    return {} if best is line else {"read_onsets": [round(float(t), 6) for t in best["onset"]]}
 
 
 def read_view(melody):
