@@ -37,6 +37,17 @@ def test_a_key_and_its_octaves_fold_into_one_pitch_class():
     assert got[1, 7] == 1.0 and got[1].sum() == 1.0
 
 
+def test_the_lead_and_what_sounds_above_it_are_left_out_of_the_bands_harmony():
+    """With the melody's pitch per frame, only keys more than LEAD_MARGIN under it count; where there is no
+    melody (NaN), every key does."""
+    act = np.zeros((2, 88))
+    for key in (48, 52, 55, 71, 72, 84):
+        act[:, key - LOWEST_KEY] = 1.0
+    got = rhythm.pitch_class_profile(act, LOWEST_KEY, np.array([72.0, np.nan]))
+    assert np.array_equal(np.flatnonzero(got[0]), [0, 4, 7]) and got[0].sum() == 3.0   # C E G under the lead
+    assert got[1].sum() == 6.0
+
+
 def test_the_change_is_where_the_chord_changes_and_nothing_where_it_is_held():
     beats = np.arange(8) * 0.5 + 0.25
     times, act = band(beats, lambda k: C_MAJOR if k < 4 else F_MAJOR)

@@ -128,12 +128,14 @@ def snap_track_notes(notes: np.ndarray, tr: PitchTrack) -> tuple[np.ndarray, dic
     (`fuse.single_line`: a voice, a solo instrument) has its beat also tracked on its own notes' onsets (a
     voice's flux peaks at its consonants and breaths too), both beats made steady (`rhythm.LINE_BEAT_WIDTH`);
     an ensemble's accompaniment carries the beat in the flux, and its chord changes help place the bar
-    (`rhythm.harmonic_change`, from the network's note activation). The one place that decides it, so that
+    (`rhythm.harmonic_change`, from the network's note activation under the path's pitch). The one place that decides it, so that
     scripts which re-read cached pitch tracks (census and benchmark harnesses) snap exactly as `transcribe` does."""
     line = tr.key_note is not None and single_line(tr.key_note)
     harmony = None
     if tr.key_note is not None and tr.key_onset_times is not None and not line:
-        harmony = (tr.key_onset_times, pitch_class_profile(tr.key_note, MIDI_LOW))
+        frames = np.clip(np.round(tr.key_onset_times / tr.hop_s).astype(np.int64), 0, max(len(tr.midi) - 1, 0))
+        lead = tr.midi[frames] if len(tr.midi) else None      # the path's pitch at each of the network's frames
+        harmony = (tr.key_onset_times, pitch_class_profile(tr.key_note, MIDI_LOW, lead))
     snapped, info = snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line, harmony=harmony)
     timing = timing_meta(info)
     if timing.get("played") and line:    # a line off any grid: read against its local tempo too (a third view)
