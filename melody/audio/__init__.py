@@ -128,8 +128,9 @@ def snap_track_notes(notes: np.ndarray, tr: PitchTrack) -> tuple[np.ndarray, dic
     (`fuse.single_line`: a voice, a solo instrument) has its beat also tracked on its own notes' onsets (a
     voice's flux peaks at its consonants and breaths too), both beats made steady (`rhythm.LINE_BEAT_WIDTH`);
     an ensemble's accompaniment carries the beat in the flux, and its chord changes help place the bar
-    (`rhythm.harmonic_change`, from the network's note activation under the path's pitch). The one place that decides it, so that
-    scripts which re-read cached pitch tracks (census and benchmark harnesses) snap exactly as `transcribe` does."""
+    (`rhythm.harmonic_change`, from the network's note activation under the path's pitch). The one place that
+    decides it, so that scripts which re-read cached pitch tracks (census and benchmark harnesses) snap exactly
+    as `transcribe` does."""
     line = tr.key_note is not None and single_line(tr.key_note)
     harmony = None
     if tr.key_note is not None and tr.key_onset_times is not None and not line:

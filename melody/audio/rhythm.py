@@ -36,11 +36,12 @@ MIN_DOWNBEAT_CONTRAST = 0.15
 # before and the beat after it (`harmonic_change`); an unchanged chord gives 0, a new one up to 1. A single line's
 # "harmony" is its own notes, so lines keep the two cues. Measured on bench_audio's seed-1 mixes (BENCHMARKS.md,
 # "Twenty-seventh session: where a mix's bar starts"): of 120 snapped mixes, the guessed downbeats agree with the
-# score's bars on 39 (16 wrong, 30 unmarked) with two cues and 87 (11 wrong) with three. The profile leaves out
-# the lead (the path's pitch) and whatever sounds above it or within LEAD_MARGIN under it (its tuning and
-# glides): the melody changes pitch within the bar, the band's chord does not (all keys: 84 right, 12 wrong;
-# the lead's key alone: 50 and 23). The benchmark's band changes chord once a bar by construction, so these
-# figures are an upper bound for real music.
+# score's bars on 39 (16 wrong, 30 unmarked) with two cues and 86 (11 wrong, 2 unmarked) with three; seed 2: 41
+# (25 wrong) and 92 (11 wrong) of 126. The profile leaves out the lead (the path's pitch) and whatever sounds
+# above it or within LEAD_MARGIN under it (its tuning and glides: 1 semitone, not tuned): the melody changes
+# pitch within the bar, the band's chord does not (all keys: 82 right, 12 wrong; the lead's pitch class alone:
+# 50 and 23). The benchmark's band changes chord once a bar by construction, so these figures are an upper
+# bound for real music.
 LEAD_MARGIN = 1.0
 # when the notes fit no grid of the tracked tempo, these multiples of it are tried: a melody moving in
 # eighths correlates about as well at two, three and four eighths, and the tracker's prior around 120 BPM
@@ -181,7 +182,8 @@ def downbeats(beat_no, on_beat, dur_beats, onset_env, beats, hop_s,
     Two cues, each as a contrast (best phase against the average of the phases): melody notes that start
     on a downbeat tend to be longer and present, and the accompaniment's onsets (kick, bass, chord
     changes) are strongest there. ``harmony`` (an ensemble's `harmonic_change` per beat, or None) adds a
-    third: the band's chord changes there (the note on the harmony cue at ``MIN_DOWNBEAT_CONTRAST``). Meters of 4 (or 2) and 3 beats are tried.
+    third: the band's chord changes there (the note on the harmony cue at ``MIN_DOWNBEAT_CONTRAST``). Meters
+    of 4 (or 2) and 3 beats are tried.
     """
     beat_frames = np.clip(np.round(beats / hop_s).astype(np.int64), 0, len(onset_env) - 1)
     strength = np.array([onset_env[max(f - 2, 0):f + 3].max() for f in beat_frames], dtype="f8")
@@ -218,8 +220,9 @@ def pitch_class_profile(activation: np.ndarray, lowest_key: int, lead: np.ndarra
 
 def harmonic_change(times: np.ndarray, profile: np.ndarray, beats: np.ndarray) -> np.ndarray:
     """Per beat: how far the harmony changes there, 1 - the cosine of the mean pitch-class ``profile`` (frames at
-    ``times`` s, 12 columns) over the beat before it and over the beat after it (the last beat: the one before
-    its end). 0 where either side is silent or empty, and at the first beat (the note on the harmony cue at ``MIN_DOWNBEAT_CONTRAST``)."""
+    ``times`` s, 12 columns) over the beat before it and over the beat after it (after the last beat: one more
+    beat period). 0 where either side is silent or holds no frame, and at the first beat (the note on the harmony
+    cue at ``MIN_DOWNBEAT_CONTRAST``)."""
     beats = np.asarray(beats, dtype="f8")
     out = np.zeros(len(beats))
     if len(beats) < 2 or len(times) == 0:
