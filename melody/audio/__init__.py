@@ -15,7 +15,8 @@ from ..notes import Melody, tuning_offset
 from .decode import SR, AudioStats, blocks
 from .extract import MIN_RMS, PitchTrack, candidates, pyin_track, track
 from .fuse import single_line
-from .rhythm import beat_times, line_onset_envelope, snap_to_beats
+from .neural import MIDI_LOW
+from .rhythm import beat_times, line_onset_envelope, pitch_class_profile, snap_to_beats
 from .segment import note_activation, note_steadiness, notes_from_track
 
 MIN_SECONDS = 0.5
@@ -126,10 +127,17 @@ def snap_track_notes(notes: np.ndarray, tr: PitchTrack) -> tuple[np.ndarray, dic
     and what `rhythm.snap_to_beats` found, with `timing_meta` (the query's meta takes it all). A single line
     (`fuse.single_line`: a voice, a solo instrument) has its beat also tracked on its own notes' onsets (a
     voice's flux peaks at its consonants and breaths too), both beats made steady (`rhythm.LINE_BEAT_WIDTH`);
-    an ensemble's accompaniment carries the beat in the flux. The one place that decides it, so that scripts which re-read cached pitch tracks (census and
-    benchmark harnesses) snap exactly as `transcribe` does."""
+    an ensemble's accompaniment carries the beat in the flux, and its chord changes help place the bar
+    (`rhythm.harmonic_change`, from the network's note activation under the path's pitch). The one place that
+    decides it, so that scripts which re-read cached pitch tracks (census and benchmark harnesses) snap exactly
+    as `transcribe` does."""
     line = tr.key_note is not None and single_line(tr.key_note)
-    snapped, info = snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line)
+    harmony = None
+    if tr.key_note is not None and tr.key_onset_times is not None and not line:
+        frames = np.clip(np.round(tr.key_onset_times / tr.hop_s).astype(np.int64), 0, max(len(tr.midi) - 1, 0))
+        lead = tr.midi[frames] if len(tr.midi) else None      # the path's pitch at each of the network's frames
+        harmony = (tr.key_onset_times, pitch_class_profile(tr.key_note, MIDI_LOW, lead))
+    snapped, info = snap_to_beats(notes, tr.onset_env, tr.hop_s, line=line, harmony=harmony)
     timing = timing_meta(info)
     if timing.get("played") and line:    # a line off any grid: read against its local tempo too (a third view)
         timing.update(played_reading(notes, tr))
