@@ -558,7 +558,6 @@ def test_a_varied_passage_against_a_catalog_of_passages_is_found_and_significant
     seeds = range(16)
     first, flagged, false = _passage_disputes(tmp_path, seeds)
     monkeypatch.setattr(rescore, "PASSAGE_MAX", 0)               # local alignments only
-    monkeypatch.setattr(rescore, "SONG_RATIO", 0.0)              # (no song view for the then longer queries)
     first0, flagged0, false0 = _passage_disputes(tmp_path, seeds)
     assert first == first0 == 16
     assert flagged >= 8 and flagged >= flagged0 + 4              # 10 against 4 of 16 when written
@@ -581,7 +580,6 @@ def test_the_passage_view_leaves_long_references_alone(tmp_path, monkeypatch):
     assert len(qf) <= rescore.PASSAGE_MAX < np.diff(p.step_offsets).min()
     one = rescore.rescore_views([rescore.View(query, qf, p, s1, ev1)])      # the view is added, scores nothing
     monkeypatch.setattr(rescore, "PASSAGE_MAX", 0)
-    monkeypatch.setattr(rescore, "SONG_RATIO", 0.0)
     plain = rescore.rescore_views([rescore.View(query, qf, p, s1, ev1)])
     np.testing.assert_array_equal(one[0], plain[0])
     np.testing.assert_allclose(one[1], plain[1])

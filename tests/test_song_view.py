@@ -1,5 +1,6 @@
 """The song view of stage 2 (`rescore.song_view`): a song aligned whole against references of its length, its
-null the retrograde decoys of its null sample, one more view beside the local one."""
+null the retrograde decoys of its null sample; asked for (`variants`), its evidence is added to the local
+view's as one statistic (`rescore.song_evidence`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -69,25 +70,50 @@ def songs(tmp_path_factory):
     return cat, refs
 
 
-def test_a_variant_of_a_whole_song_is_more_significant_with_the_song_view(songs, monkeypatch):
+def test_a_variant_of_a_whole_song_is_more_significant_when_variants_are_asked_for(songs):
     cat, refs = songs
     rng = np.random.default_rng(5)
-    with_view, without = [], []
     for k in range(6):
         query = Melody(_varied(rng, refs[k].notes), title="variant")
-        with_view.append(cat.search(query, top=1)[0])
-        monkeypatch.setattr(rescore, "SONG_RATIO", 0.0)         # no reference of a song's length: no view
-        without.append(cat.search(query, top=1)[0])
-        monkeypatch.undo()
-    assert all(m.title == f"r{k}" for k, m in enumerate(with_view))
-    assert all(a.evalue < b.evalue for a, b in zip(with_view, without))
+        asked, plain = cat.search(query, top=1, variants=True)[0], cat.search(query, top=1)[0]
+        assert asked.title == f"r{k}"
+        assert asked.evalue < plain.evalue
 
 
 def test_a_chance_song_gains_no_significance_from_the_song_view(songs):
     cat, _ = songs
     for k in range(8):
         query = Melody(_random_tune(np.random.default_rng(900 + k), 44), title="chance")
-        assert cat.search(query, top=1)[0].evalue > 0.1
+        assert cat.search(query, top=1, variants=True)[0].evalue > 0.1
+
+
+def test_a_search_that_does_not_ask_for_variants_has_no_song_view(songs):
+    cat, refs = songs
+    query = Melody(_varied(np.random.default_rng(7), refs[2].notes), title="variant")
+    detail = {}
+    cat._rank(query, cat.packed, None, None, detail=detail)
+    assert detail["song"] is None
+    cat._rank(query, cat.packed, None, None, detail=detail, variants=True)
+    assert detail["song"] is not None and detail["z"].shape[0] == 1      # added to the local view, not a view
+
+
+def test_two_views_summed_have_the_law_of_a_sum_of_independent_gumbel_variables(rng):
+    z1, z2 = _gumbel(rng, 1_000_000), _gumbel(rng, 1_000_000)
+    for s in (1.0, 4.0, 8.0):
+        got = -np.expm1(-np.exp(-rescore.gumbel_sum_z(np.array([s]))[0]))
+        assert got == pytest.approx(np.mean(z1 + z2 >= s), rel=0.05)
+    # adding a second view's evidence costs about ln(s) against one view alone, never more than the sum
+    z = rescore.gumbel_sum_z(np.array([10.0, 30.0, -np.inf]))
+    assert 10.0 - np.log(10.0) - 0.5 < z[0] < 10.0 - np.log(10.0) + 0.5 and z[1] < 30.0 and z[2] == -np.inf
+
+
+def test_song_evidence_adds_only_where_the_song_view_scores():
+    local = np.array([3.0, 3.0, 7.0])
+    song = np.array([np.nan, 3.0, -1.0])
+    got = rescore.song_evidence(local, song)
+    assert got[0] == 3.0                                   # not of the query's length: the local view alone
+    assert got[1] > 3.0                                    # moderate evidence in both views adds up
+    assert got[2] < 7.0                                    # a weak whole alignment costs a strong local one
 
 
 def test_a_passage_gets_no_song_view_and_a_song_is_scored_against_references_of_its_length(songs):
@@ -101,3 +127,4 @@ def test_a_passage_gets_no_song_view_and_a_song_is_scored_against_references_of_
     steps = np.diff(p.step_offsets)
     assert np.all(np.isfinite(got) == rescore.song_band(len(p.query_features(long)), steps))
     assert np.nanargmax(got) == 3
+

@@ -234,15 +234,24 @@ def whole_params(pitch_params=None, longest: int = PASSAGE_MAX) -> np.ndarray:
 # in the bulk other families score higher than decoys (median z 0.63 against 0.37), so the location is the
 # higher of the decoys' and the median of the catalog's own null rows of that length (its few relatives hardly
 # move a median), the scale the decoys' alone (relatives would widen it).
-# It is one more view beside the local one (the better counts, `views_factor` corrects for the choice), so a
-# borrowed phrase, whose whole alignment with its source is charged for its foreign context, keeps its local
-# evidence. The two views' evidence summed (their reduced scores' sum, whose tail under independence is
-# 1 - 2 sqrt(t) K1(2 sqrt(t)), t = exp(-sum)) ranked more families right but flagged 2 of 165 bench_accuracy
-# negatives and lost 5 first ranks on seed 0: a chance partner's moderate local and moderate whole evidence
-# add up (BENCHMARKS.md, twenty-sixth session).
+# Whether a query is a variant of a whole tune is another question than whether it borrows a passage, and a
+# search answers it only when asked (`rescore_views`' and `Catalog.search`'s `variants`; scripts/bench_families.py
+# --variants). Then, for a reference of the query's length, the local and the song view's reduced scores are
+# summed into one statistic with its own law (`song_evidence`, `gumbel_sum_z`), so there is no choice between
+# views and no factor for one (fam26's separate view paid 1.3-1.75 on every reference of similar length), and
+# moderate evidence in both views adds up, as a variant varied a little everywhere has it. The sum's law is the
+# two views' as independent: on real unrelated pairs of similar length (MTC-ANN's other families; bench_accuracy's
+# null samples) its tail is the law's (z >= 6: 0.0020 / 0.0015 of pairs, the law 0.0025; z >= 8: 0.0004 / 0.0004,
+# the law 0.0003), though the views agree in the bulk (Spearman 0.36-0.5): a dependent law fitted to the bulk
+# (logistic, theta from Kendall's tau) made the tail ten times too thin. Decoys scored in both views are no joint
+# null: the query's own relatives reversed still match it locally, and other tunes' decoys match locally far less
+# than real tunes do. Not the default: in bench_accuracy, where a borrowed phrase sits in foreign context of a
+# song's length, the sum flagged 2 of 165 negatives (seed 0) and cut the 1% cut 0.873 -> 0.788, where the local
+# view alone is conservative (BENCHMARKS.md, twenty-seventh session).
 SONG_RATIO = 1.5      # a reference of n steps has a query of m steps' length when m / r <= n <= r m (top25: 1.25-1.5)
 SONG_MIN_DECOYS = 20  # decoys needed to fit the song view's null by quartiles (fewer: no song view)
 GUMBEL_MEDIAN = -np.log(np.log(2.0))    # the standard Gumbel law's median (0.3665)
+EULER_GAMMA = 0.5772156649015329
 
 
 def song_band(m: int, n_steps: np.ndarray) -> np.ndarray:
@@ -282,6 +291,31 @@ def quartile_gumbel(x: np.ndarray) -> tuple[float, float] | None:
         return None
     lam = (np.log(np.log(4.0)) - np.log(np.log(4.0 / 3.0))) / (q75 - q25)    # 1.5725 / IQR
     return float(lam), float(q50 - GUMBEL_MEDIAN / lam)
+
+
+def gumbel_sum_z(total: np.ndarray) -> np.ndarray:
+    """The reduced score (``P = 1 - exp(-exp(-z))``) of `total`, a sum of two independent standard Gumbel
+    reduced scores: its tail is P = 1 - x K1(x), x = 2 sqrt(exp(-total)) (the product of two unit exponentials
+    below exp(-total)); about exp(-s) (s + 1 - 2 gamma) for a large sum s, so adding two views' evidence costs
+    ln(s) against either alone. -inf where `total` is."""
+    from scipy.special import k1
+    s = np.asarray(total, dtype="f8")
+    out = np.full(s.shape, -np.inf)
+    ok = np.isfinite(s)
+    t = np.exp(-np.minimum(s[ok], 700.0))
+    x = 2.0 * np.sqrt(t)
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        p = np.where(t < 1e-6, t * (s[ok] + 1.0 - 2.0 * EULER_GAMMA), 1.0 - x * k1(x))
+        out[ok] = -np.log(-np.log1p(-np.clip(p, 0.0, 1.0 - 1e-16)))
+    return out
+
+
+def song_evidence(local: np.ndarray, song: np.ndarray) -> np.ndarray:
+    """Reduced scores of the local view (`local`), with the song view's (`song`; NaN: a reference not of the
+    query's length) added where it scores, as one statistic with its own law (`gumbel_sum_z`): no choice
+    between two views, so no factor for one."""
+    scored = np.isfinite(song)
+    return np.where(scored, gumbel_sum_z(local + np.where(scored, song, 0.0)), local)
 
 
 def song_view(query, qf, packed, rows: np.ndarray, null_rows: np.ndarray, pitch_params=None) -> np.ndarray | None:
@@ -616,7 +650,7 @@ def agreement_factor(z_null: np.ndarray, a: float, tail: float = VIEWS_TAIL) -> 
 
 
 def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, sample: int = NULL_SAMPLE,
-                  null_rows: np.ndarray | None = None, detail: dict | None = None):
+                  null_rows: np.ndarray | None = None, detail: dict | None = None, variants: bool = False):
     """`rescore` of a query read in several ways (a recording as transcribed and with repeated notes merged,
     `melody.catalog.Catalog._rank`): every view's RESCORE_TOP best stage-1 candidates are re-scored in every
     view, each view's combined scores get their own per-query null (`fit_null`, on the same null rows), and
@@ -632,10 +666,11 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     decided each candidate's E-value, for censuses of lost ranks (``scripts/rank_loss.py``): "cand" (the rows
     re-scored), "z" (views x candidates: each view's reduced score, -inf where a view does not score the row),
     "z_null" (views x null rows, the same), "factor" (per candidate: for taking the best view), "agree" (the
-    factor's change for combining a recording's readings, `_readings_statistic`) and "whole" (per view: the
-    passage view, or the song view, which is the last row of "z" when it was taken).
-    A score's query longer than a passage, read one way, gets the song view too (`song_view`, SONG_RATIO):
-    against references of its length, aligned whole, its null the decoys of its null rows.
+    factor's change for combining a recording's readings, `_readings_statistic`), "whole" (per view: the
+    passage view) and "song" (the song view's reduced score per row when it was added, else None).
+    ``variants``: whether the query is a variant of a whole tune is asked too: a score's query longer than a
+    passage, read one way, has the song view's evidence (`song_view`, SONG_RATIO: references of its length,
+    aligned whole, the null the decoys of its null rows) added to the local view's (`song_evidence`).
     """
     first_view = views[0]
     n_refs = len(first_view.s1)
@@ -685,21 +720,18 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
         if not v.whole:
             z[k, whole_only[cand]] = -np.inf
             z_null[k, whole_only[null_rows]] = -np.inf
-    plain = [not v.whole for v in views]
-    # a score's song, read one way, against references of its length: the song view (SONG_RATIO), one more
-    # view, the better counting (the factor for the choice measured on the null rows as for every view)
+    # a score's song, read one way, against references of its length: the song view's evidence is added to
+    # the local view's for those references (`song_evidence`), one statistic, so no choice between views
     song = song_view(first_view.query, first_view.qf, first_view.packed, rows, null_rows, pitch_params) \
-        if len(views) == 1 and first_view.query.meta.get("kind") != "audio" else None
+        if variants and len(views) == 1 and first_view.query.meta.get("kind") != "audio" else None
     if song is not None:
-        z = np.vstack([z, np.where(np.isfinite(song[cand]), song[cand], -np.inf)])
-        z_null = np.vstack([z_null, np.where(np.isfinite(song[null_rows]), song[null_rows], -np.inf)])
-        plain.append(False)
+        z[0], z_null[0] = song_evidence(z[0], song[cand]), song_evidence(z_null[0], song[null_rows])
     # the correction for taking the best of several views, where several were taken: over the null rows
     # every view scored (all views' factor), and the views that score every row (the others)
-    plain = np.array(plain)
+    plain = np.array([not v.whole for v in views])
     every = np.isfinite(z_null).all(axis=0)
     factor_plain = views_factor(z_null[plain])
-    factor_all = views_factor(z_null[:, every]) if every.sum() >= VIEWS_MIN_ROWS else float(z.shape[0])
+    factor_all = views_factor(z_null[:, every]) if every.sum() >= VIEWS_MIN_ROWS else float(len(views))
     factor = np.where(np.isfinite(z).all(axis=0), factor_all, factor_plain)
     stat, agree = _readings_statistic(views, z, z_null)
     best = combined.max(axis=0) if len(views) > 1 else combined[0]
@@ -708,7 +740,8 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
         ev = np.minimum(ev, v.evalues1)
     ev[cand] = n_refs * -np.expm1(-factor * agree * np.exp(-stat))
     if detail is not None:
-        detail.update(cand=cand, z=z, z_null=z_null, factor=factor, agree=agree, whole=[not k for k in plain])
+        detail.update(cand=cand, z=z, z_null=z_null, factor=factor, agree=agree, whole=[v.whole for v in views],
+                      song=song)
     first = cand[np.lexsort((-best[cand], ev[cand]))]
     later = np.ones(n_refs, dtype=bool)
     later[cand] = False
