@@ -240,14 +240,15 @@ def whole_params(pitch_params=None, longest: int = PASSAGE_MAX) -> np.ndarray:
 # summed into one statistic with its own law (`song_evidence`, `gumbel_sum_z`), so there is no choice between
 # views and no factor for one (fam26's separate view paid 1.3-1.75 on every reference of similar length), and
 # moderate evidence in both views adds up, as a variant varied a little everywhere has it. The sum's law is the
-# two views' as independent: on real unrelated pairs of similar length (MTC-ANN's other families; bench_accuracy's
-# null samples) its tail is the law's (z >= 6: 0.0020 / 0.0015 of pairs, the law 0.0025; z >= 8: 0.0004 / 0.0004,
-# the law 0.0003), though the views agree in the bulk (Spearman 0.36-0.5): a dependent law fitted to the bulk
-# (logistic, theta from Kendall's tau) made the tail ten times too thin. Decoys scored in both views are no joint
-# null: the query's own relatives reversed still match it locally, and other tunes' decoys match locally far less
-# than real tunes do. Not the default: in bench_accuracy, where a borrowed phrase sits in foreign context of a
-# song's length, the sum flagged 2 of 165 negatives (seed 0) and cut the 1% cut 0.873 -> 0.788, where the local
-# view alone is conservative (BENCHMARKS.md, twenty-seventh session).
+# two views' as independent. The views are not: on real unrelated pairs of similar length (MTC-ANN's other
+# families) Kendall's tau is 0.32, and 16% of the top 1% in one view are in the top 1% of the other. But each
+# view alone is conservative there (z >= 6: 0.0012 / 0.0004 of pairs, the law 0.0025), and the sum ends near the
+# law: z >= 6 0.0033, z >= 8 0.0006 (the law 0.0003); bench_accuracy's null samples 0.0015 / 0.0004. A dependent
+# law fitted to the bulk (logistic, theta from Kendall's tau) made that tail ten times too thin. Decoys scored
+# in both views are no joint null: the query's own relatives reversed still match it locally, and other tunes'
+# decoys match locally far less than real tunes do. Not the default: in bench_accuracy, where a borrowed phrase
+# sits in foreign context of a song's length, the sum flagged 2 of 165 negatives (seed 0) and cut the 1% cut
+# 0.873 -> 0.788, where the local view alone is conservative (BENCHMARKS.md, twenty-seventh session).
 SONG_RATIO = 1.5      # a reference of n steps has a query of m steps' length when m / r <= n <= r m (top25: 1.25-1.5)
 SONG_MIN_DECOYS = 20  # decoys needed to fit the song view's null by quartiles (fewer: no song view)
 GUMBEL_MEDIAN = -np.log(np.log(2.0))    # the standard Gumbel law's median (0.3665)
