@@ -252,7 +252,7 @@ def whole_params(pitch_params=None, longest: int = PASSAGE_MAX) -> np.ndarray:
 SONG_RATIO = 1.5      # a reference of n steps has a query of m steps' length when m / r <= n <= r m (top25: 1.25-1.5)
 SONG_MIN_DECOYS = 20  # decoys needed to fit the song view's null by quartiles (fewer: no song view)
 GUMBEL_MEDIAN = -np.log(np.log(2.0))    # the standard Gumbel law's median (0.3665)
-EULER_GAMMA = 0.5772156649015329
+EULER_GAMMA = 0.5772156649015329      # in `gumbel_sum_z`'s far tail
 
 
 def song_band(m: int, n_steps: np.ndarray) -> np.ndarray:
