@@ -23,7 +23,7 @@ from .score.match import build_match
 
 def query_file(path: str, catalog: Catalog, top: int = 10,
                max_evalue: float = significance.DEFAULT_MAX_EVALUE, evidence: bool = False,
-               melodies: list[Melody] | None = None, parts: str = "lead") -> dict:
+               melodies: list[Melody] | None = None, parts: str = "lead", variants: bool = False) -> dict:
     """Search every melody of one file against a catalog; never raises for a bad file.
 
     Returns the output contract: ``{"query", "status", "error", "flagged", "matches": [...]}`` with
@@ -35,6 +35,7 @@ def query_file(path: str, catalog: Catalog, top: int = 10,
     file (`melody.io.load`), each match naming its part (``query_part``: index and name). Searching k parts
     of a tune is k tries: their E-values are multiplied by k (`parts_evalue`) before flagging, so a file's
     chance of a false flag stays what `max_evalue` promises.
+    variants: also ask whether each tune is a variant of a whole tune (`Catalog.search`'s ``variants``).
     """
     result = {"query": os.fspath(path), "status": "ok", "error": None, "flagged": False, "matches": []}
     try:
@@ -47,7 +48,7 @@ def query_file(path: str, catalog: Catalog, top: int = 10,
         matches = []
         for melody in searched:
             k = tries[melody.index]
-            for m in catalog.search(melody, top=top, max_evalue=max_evalue):
+            for m in catalog.search(melody, top=top, max_evalue=max_evalue, variants=variants):
                 d = m.to_dict(evidence=evidence)
                 if k > 1:
                     evalue = parts_evalue(d["evalue"], k)

@@ -78,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("file", metavar="FILE", help=f"the song to search for ({KINDS})")
             p.add_argument("--format", choices=("table", "json"), default="table",
                            help="a table for people (default) or the JSON output contract")
+            p.add_argument("--variants", action="store_true",
+                           help="also ask whether it is a variant of a whole tune of the catalog (a folk tune's "
+                                "versions, varied a little throughout): whole-song evidence is added to the "
+                                "shared passage's for references of its length")
         else:
             p.add_argument("paths", nargs="+", metavar="PATH", help="files and folders (searched recursively; "
                            "files of other types in a folder are skipped)")
@@ -298,7 +302,7 @@ def cmd_query(args):
     _announce_recordings(args.file)
     with _SlowNotice():
         result = query_file(args.file, _open_catalog(args.catalog), top=args.top, max_evalue=_max_evalue(args),
-                            evidence=args.explain, parts=args.parts)
+                            evidence=args.explain, parts=args.parts, variants=args.variants)
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:

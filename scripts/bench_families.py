@@ -3,9 +3,10 @@
 Leave-one-out: every melody queries a catalog of all 159 (itself excluded from its ranking) through the
 same `Catalog.search` the CLI uses; reports mean average precision (MAP) and top-1 family accuracy. The JSON
 output also lists every query (its AP, where its own family's best member ranks, which family ranks first),
-worst first: the queries to study.
+worst first: the queries to study. --variants asks the search whether each melody is a variant of a whole
+tune as well (`Catalog.search`'s ``variants``: the whole-song evidence added to the shared passage's).
 
-    .venv/bin/python scripts/bench_families.py [--data ../shared/data/mtc-ann-dev.jsonl.gz] [--json OUT]
+    .venv/bin/python scripts/bench_families.py [--data ../shared/data/mtc-ann-dev.jsonl.gz] [--json OUT] [--variants]
 """
 from __future__ import annotations
 
@@ -51,14 +52,14 @@ def average_precision(relevant: np.ndarray) -> float:
     return float(np.sum(relevant * hits / np.arange(1, len(relevant) + 1)) / hits[-1])
 
 
-def evaluate(melodies, workdir: str) -> dict:
+def evaluate(melodies, workdir: str, variants: bool = False) -> dict:
     cat = Catalog.create(os.path.join(workdir, "families"))
     ids = cat.add(melodies)
     family = {uid: m.meta["family"] for uid, m in zip(ids, melodies)}
     aps, top1, times, per_query = [], [], [], []
     for uid, m in zip(ids, melodies):
         t = time.perf_counter()
-        matches = cat.search(m, top=len(melodies), max_evalue=0.01)
+        matches = cat.search(m, top=len(melodies), max_evalue=0.01, variants=variants)
         times.append(time.perf_counter() - t)
         ranked = [x.id for x in matches if x.id != uid]
         ranked += [u for u in ids if u != uid and u not in set(ranked)]   # unmatched ones rank last
@@ -77,10 +78,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--variants", action="store_true", help="search for variants of the whole tune too")
     args = ap.parse_args()
     melodies = load_mtc(args.data)
     with tempfile.TemporaryDirectory() as d:
-        res = evaluate(melodies, d)
+        res = evaluate(melodies, d, args.variants)
     print(f"MTC-ANN families: {res['melodies']} melodies, {res['families']} families: "
           f"MAP {res['MAP']:.3f}, top-1 {res['top1']:.3f}, median query {res['median_query_s'] * 1e3:.1f} ms")
     if args.json:

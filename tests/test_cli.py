@@ -530,3 +530,21 @@ def test_plain_scan_searches_a_duplicate_once_and_skips_what_scan_out_skips(worl
     assert "d_outside.mid: symlink leads outside the scanned folder" in err
     assert "e_folder: symlinked folder (not followed)" in err
     assert "scanned 3 files: 3 flagged, 0 errors, 2 duplicates (searched once), 2 skipped" in err
+
+
+def test_query_asks_for_variants_of_a_whole_tune_only_when_told(world, capsys, monkeypatch):
+    from melody import Catalog
+    asked = []
+    search = Catalog.search
+
+    def recording(self, *args, **kwargs):
+        asked.append(kwargs.get("variants", False))
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(Catalog, "search", recording)
+    path = world["queries"] / "borrower.mid"
+    code, out, _ = run(capsys, "query", path, "--catalog", world["catalog"], "--format", "json", "--variants")
+    assert code == 0 and json.loads(out)["status"] == "ok" and asked and all(asked)
+    asked.clear()
+    run(capsys, "query", path, "--catalog", world["catalog"], "--format", "json")
+    assert asked and not any(asked)

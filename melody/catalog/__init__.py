@@ -307,7 +307,7 @@ class Catalog:
         return Features(p.interval[a:b], p.length[a:b], p.weight[a:b], float(p.tempo_unit[row]), p.metric[a:b])
 
     def search(self, query: Melody, top: int = 10, max_evalue: float = significance.DEFAULT_MAX_EVALUE,
-               params=None, pitch_params=None) -> list[Match]:
+               params=None, pitch_params=None, variants: bool = False) -> list[Match]:
         """Rank the catalog's melodies by how significantly they share a passage with `query`.
 
         Two stages: every reference is scored by interval alignment (`melody.align.search`; in a catalog of
@@ -316,6 +316,12 @@ class Catalog:
         score's null (`melody.score.rescore`). Returns up to `top` matches, best (smallest E-value) first,
         each with the matched passage in both melodies (seconds, notes, bars), transposition, tempo ratio
         and significance.
+
+        ``variants``: also ask whether the query is a variant of a whole tune (a folk tune's versions, varied a
+        little throughout, share no single passage strongly): a score's song is aligned whole against the
+        references of its length too, and that evidence is added to the shared passage's
+        (`rescore.song_evidence`). Off by default: a borrowed passage amid a song of similar length is
+        charged for the rest of the song (BENCHMARKS.md, twenty-seventh session).
         """
         if top < 1:
             raise MelodyError(f"top must be at least 1, got {top}")
@@ -330,7 +336,7 @@ class Catalog:
         sq = melody_with_guessed_beats(query)
         qf = p.query_features(sq)
         params, pitch_params = played_params(sq, params, pitch_params)
-        scores, evalues, order = self._rank(sq, p, params, pitch_params)
+        scores, evalues, order = self._rank(sq, p, params, pitch_params, variants=variants)
         order = order[:top]
         matches = []
         for row in order:
@@ -341,8 +347,8 @@ class Catalog:
                                        float(evalues[row]), max_evalue, len(p.entries)))
         return matches
 
-    def _rank(self, query: Melody, p: Packed, params, pitch_params, detail: dict | None = None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rank(self, query: Melody, p: Packed, params, pitch_params, detail: dict | None = None,
+              variants: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Stage-1 score, E-value and order (best first) of every row for the query.
 
         A recording cannot show a repeated note that is not re-articulated (legato winds and strings), and a
@@ -361,6 +367,7 @@ class Catalog:
         played, or a single line recorded off any beat grid, is also ranked as read against its local tempo
         (`melody.io.played.read_view`: meta "read_onsets").
         ``detail``: filled by `rescore.rescore_views` (each view's reduced scores of the candidates).
+        ``variants``: see `search`.
         """
         qf = p.query_features(query)
         null = style_sample(qf, p)      # stage 2's null sample; stage 1 gives these rows first-pass scores
@@ -382,7 +389,7 @@ class Catalog:
         if read is not None:
             rqf = p.query_features(read)
             views.append(View(read, rqf, p, *self._stage1(rqf, p, params, null)))
-        order, evalues, _ = rescore_views(views, pitch_params, null_rows=null, detail=detail)
+        order, evalues, _ = rescore_views(views, pitch_params, null_rows=null, detail=detail, variants=variants)
         return np.max([v.s1 for v in views], axis=0), evalues, order
 
     def _stage1(self, qf: Features, p: Packed, params, null: np.ndarray | None = None
