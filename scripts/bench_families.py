@@ -3,10 +3,11 @@
 Leave-one-out: every melody queries a catalog of all 159 (itself excluded from its ranking) through the
 same `Catalog.search` the CLI uses; reports mean average precision (MAP) and top-1 family accuracy. The JSON
 output also lists every query (its AP, where its own family's best member ranks, which family ranks first),
-worst first: the queries to study. --variants asks the search whether each melody is a variant of a whole
-tune as well (`Catalog.search`'s ``variants``: the whole-song evidence added to the shared passage's).
+worst first: the queries to study. The search is asked the question a tune family asks, whether each melody
+is a variant of a whole tune as well (`Catalog.search`'s ``variants``: the whole-song evidence added to the
+shared passage's); --no-variants gives the default search's figures (a borrowed passage alone).
 
-    .venv/bin/python scripts/bench_families.py [--data ../shared/data/mtc-ann-dev.jsonl.gz] [--json OUT] [--variants]
+    .venv/bin/python scripts/bench_families.py [--data ../shared/data/mtc-ann-dev.jsonl.gz] [--json OUT] [--no-variants]
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def average_precision(relevant: np.ndarray) -> float:
     return float(np.sum(relevant * hits / np.arange(1, len(relevant) + 1)) / hits[-1])
 
 
-def evaluate(melodies, workdir: str, variants: bool = False) -> dict:
+def evaluate(melodies, workdir: str, variants: bool = True) -> dict:
     cat = Catalog.create(os.path.join(workdir, "families"))
     ids = cat.add(melodies)
     family = {uid: m.meta["family"] for uid, m in zip(ids, melodies)}
@@ -71,19 +72,22 @@ def evaluate(melodies, workdir: str, variants: bool = False) -> dict:
                           "first_family": family[ranked[0]], "notes": len(m.notes)})
     per_query.sort(key=lambda r: r["AP"])
     return {"melodies": len(melodies), "families": len(set(family.values())), "MAP": float(np.mean(aps)),
-            "top1": float(np.mean(top1)), "median_query_s": float(np.median(times)), "queries": per_query}
+            "top1": float(np.mean(top1)), "median_query_s": float(np.median(times)), "variants": variants,
+            "queries": per_query}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--json", help="write the figures here")
-    ap.add_argument("--variants", action="store_true", help="search for variants of the whole tune too")
+    ap.add_argument("--variants", action=argparse.BooleanOptionalAction, default=True,
+                    help="search for variants of the whole tune too (the default; --no-variants: shared passages only)")
     args = ap.parse_args()
     melodies = load_mtc(args.data)
     with tempfile.TemporaryDirectory() as d:
         res = evaluate(melodies, d, args.variants)
-    print(f"MTC-ANN families: {res['melodies']} melodies, {res['families']} families: "
+    print(f"MTC-ANN families ({'variants' if args.variants else 'passages only'}): "
+          f"{res['melodies']} melodies, {res['families']} families: "
           f"MAP {res['MAP']:.3f}, top-1 {res['top1']:.3f}, median query {res['median_query_s'] * 1e3:.1f} ms")
     if args.json:
         with open(args.json, "w") as fh:
