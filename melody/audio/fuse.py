@@ -55,6 +55,10 @@ LINE_PARTIALS = (2, 3, 4, 5, 6, 7, 8)
 # over the next note's start: 0.14 s (12 activation frames) is a short note's length at a quick tempo, shorter
 # than any chord a band holds under a lead note. 0.09 and 0.19 s were measured too (the section above).
 HANDOVER_S = 0.14
+# A key at a partial's distance is the note's own where it starts to sound within PARTIAL_ONSET_S of the note's
+# key (the network's onset of a weak partial lags its note's by a frame or a few); a band's bass or chord, a
+# twelfth or two octaves under the lead, starts on its own beat. 0.1 s, about a sixteenth at a quick tempo.
+PARTIAL_ONSET_S = 0.1
 # ... and where fewer than UNDER_LINE of those frames hear two keys more than an octave apart at a distance no
 # partial of the lower key lies at (UNDER_LINE_HARMONICS: the network can hear a bright note's 3rd or 4th partial
 # as a key): a bass or a chord under the line. A band whose lead the network hears alone half the time (a piano
@@ -138,11 +142,24 @@ def single_line(note: np.ndarray) -> bool:
 
 def own_partials(heard: np.ndarray) -> np.ndarray:
     """(frames, keys) ``heard`` (frames x 88 bool) less every key lying a partial's distance (``LINE_PARTIALS``)
-    above another heard key: what is left are the notes' own keys."""
+    above another heard key and starting to sound with it (within ``PARTIAL_ONSET_S``): what is left are the
+    notes' own keys. A note's partials start with it; a band's keys start on their own."""
+    started = sounding_since(heard)
+    near = PARTIAL_ONSET_S * neural.SR / neural.HOP
     out = heard.copy()
     for gap in sorted({int(round(12 * np.log2(k))) for k in LINE_PARTIALS}):
-        out[:, gap:] &= ~heard[:, :-gap]
+        with_it = np.abs(started[:, gap:] - started[:, :-gap]) <= near
+        out[:, gap:] &= ~(heard[:, :-gap] & with_it)
     return out
+
+
+def sounding_since(heard: np.ndarray) -> np.ndarray:
+    """(frames, keys) the frame at which each key's current run of heard frames (``heard``: frames x keys bool)
+    began; meaningful where ``heard``."""
+    begins = heard.copy()
+    begins[1:] &= ~heard[:-1]
+    frame = np.where(begins, np.arange(len(heard))[:, None], 0)
+    return np.maximum.accumulate(frame, axis=0) if len(heard) else frame
 
 
 def run_lengths(mask: np.ndarray) -> np.ndarray:
@@ -234,4 +251,4 @@ def track_from(cand: tuple, act_note: np.ndarray, act_onset: np.ndarray, act_tim
 
 
 __all__ = ["fused_track", "heard_alone", "heard_overtones", "key_evidence", "octave_line", "one_line_frames",
-           "own_partials", "run_lengths", "single_line", "track_from", "under_line"]
+           "own_partials", "run_lengths", "single_line", "sounding_since", "track_from", "under_line"]
