@@ -420,6 +420,17 @@ def test_a_band_holding_chords_under_a_line_with_partials_is_not_a_single_line()
     assert not fuse.single_line(note)
 
 
+def test_a_key_at_a_partials_distance_is_the_notes_own_only_where_it_starts_with_the_note():
+    heard = np.zeros((60, 88), dtype=bool)
+    heard[:, 40] = True
+    heard[2:, 40 + 19] = True                                  # starts with the note, a frame or two late: its 3rd
+    assert not fuse.own_partials(heard)[:, 40 + 19].any()
+    heard[:, 40 + 19] = False
+    heard[30:, 40 + 19] = True                                 # starts on its own, the note held: another part
+    assert fuse.own_partials(heard)[30:, 40 + 19].all()
+    assert fuse.sounding_since(heard)[45, [40, 40 + 19]].tolist() == [0, 30]
+
+
 def test_several_keys_count_as_one_line_only_while_a_handover_lasts():
     heard = np.zeros((60, 88), dtype=bool)
     heard[:30, 40] = heard[26:, 42] = True                     # a release 4 frames into the next note
