@@ -431,6 +431,22 @@ def test_a_key_at_a_partials_distance_is_the_notes_own_only_where_it_starts_with
     assert fuse.sounding_since(heard)[45, [40, 40 + 19]].tolist() == [0, 30]
 
 
+def test_every_recording_heard_as_one_key_at_a_time_often_enough_is_still_a_single_line(rng):
+    # the partials and handovers only add frames to a line's count: what one key alone made a line stays one
+    for _ in range(40):
+        note = np.zeros((120, 88), "f4")
+        keys = rng.integers(30, 60, size=120)
+        note[np.arange(120), keys] = 0.8
+        extra = rng.random(120) < rng.uniform(0.2, 0.7)
+        note[np.flatnonzero(extra), np.clip(keys[extra] + rng.integers(-30, 31, extra.sum()), 0, 87)] = 0.6
+        heard = note >= fuse.HEARD_NOTE
+        count = heard.sum(axis=1)
+        one_key_line = (np.mean(count[count > 0] == 1) >= fuse.SINGLE_LINE
+                        and np.mean(fuse.under_line(heard)[count > 0]) < fuse.UNDER_LINE)
+        assert fuse.single_line(note) or not one_key_line
+        assert fuse.one_line_frames(heard)[count == 1].all()
+
+
 def test_several_keys_count_as_one_line_only_while_a_handover_lasts():
     heard = np.zeros((60, 88), dtype=bool)
     heard[:30, 40] = heard[26:, 42] = True                     # a release 4 frames into the next note
