@@ -42,14 +42,15 @@ HEARD_NOTE = 0.3
 # solos 0.32-0.86 (sustained piano and guitar notes overlap), bench_sung takes 0.57-0.97: the middle of the gap.
 SINGLE_LINE = 0.4
 # ... counting as one key a frame whose other keys are the line's own: a key at a partial's distance above a heard
-# key (LINE_PARTIALS: a clarinet's 3rd and 5th partials, a synth voice's or a bright pipe's octave, which the
-# network hears as keys of their own in most of a note), and two or more keys that overlap for no longer than
-# HANDOVER_S (a note's release still sounding as the next starts, a legato slur). A band's keys sound together
-# for longer: its chord under the lead lasts a lead note or more. Measured on bench_audio's seed-1 renders
-# (BENCHMARKS.md, "Twenty-seventh session: a solo instrument judged a single line"): the 24 FluidSynth solos
-# judged ensembles had 0.10-0.40 of their frames with one key; with their own partials and handovers counted,
-# 15 of them reach 0.41-0.90, while the mixes' under-line share (`UNDER_LINE`) still holds all but one. The
-# 2nd-8th partials are the ones the network was seen to hear (+12, +19, +24, +28, +31, +34, +36 semitones).
+# key that started with it (LINE_PARTIALS, PARTIAL_ONSET_S: a clarinet's 3rd and 5th partials, which the network
+# hears as keys of their own in most of a note), and two or more keys that overlap for no longer than HANDOVER_S
+# (a note's release still sounding as the next starts, a legato slur). A band's keys start on their own and
+# sound together for longer: its chord under the lead lasts a lead note or more. Measured on bench_audio's seed-1
+# renders (BENCHMARKS.md, "Twenty-seventh session: a solo instrument judged a single line"): 24 FluidSynth solos
+# (all 8 clarinets) were judged ensembles with 0.10-0.40 of their frames on one key; 10 of them (7 clarinets)
+# reach 0.40-0.79 with their own partials and handovers, while one mix of 150 (a negative) passes both this
+# and `UNDER_LINE`; on seed 2, 10 solos and no mix. The 2nd-8th partials are the ones the network was seen to
+# hear (+12, +19, +24, +28, +31, +34, +36 semitones).
 LINE_PARTIALS = (2, 3, 4, 5, 6, 7, 8)
 # Basic Pitch's note activation outlasts a release by a few frames, and a legato or a reverberant release rings
 # over the next note's start: 0.14 s (12 activation frames) is a short note's length at a quick tempo, shorter
