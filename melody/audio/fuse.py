@@ -54,7 +54,7 @@ SINGLE_LINE = 0.4
 LINE_PARTIALS = (2, 3, 4, 5, 6, 7, 8)
 # Basic Pitch's note activation outlasts a release by a few frames, and a legato or a reverberant release rings
 # over the next note's start: 0.14 s (12 activation frames) is a short note's length at a quick tempo, shorter
-# than any chord a band holds under a lead note. 0.09 and 0.19 s were measured too (the section above).
+# than any chord a band holds under a lead note. 0.09 and 0.19 s were measured too (the same section).
 HANDOVER_S = 0.14
 # A key at a partial's distance is the note's own where it starts to sound within PARTIAL_ONSET_S of the note's
 # key (the network's onset of a weak partial lags its note's by a frame or a few); a band's bass or chord, a
