@@ -269,12 +269,13 @@ def test_a_ringing_note_keeps_the_line_where_the_strike_is_not_a_lone_new_key():
 
 
 def _struck_over_band(key=69, peak=0.9, chord=None):
-    """A held note at 67 (1 s) over a band whose chord tone at 48 sounds throughout (an ensemble), while the
+    """A held note at 67 (1 s) over a band whose chord tone at 47 sounds throughout (an ensemble), while the
     network hears ``key`` struck at 0.52 s with an onset peak of ``peak`` and hardly hears it as a note after (a
     short ornament); ``chord``: another key struck with it."""
     tr, i = _skipped_note(key=key)
     tr.key_note[i:, key - neural.MIDI_LOW] = 0.3
-    tr.key_note[:, 48 - neural.MIDI_LOW] = 0.8
+    tr.key_note[:, 47 - neural.MIDI_LOW] = 0.8      # not a twelfth (48) under the note, which started with it:
+                                                     # that is the note's own 3rd partial (`fuse.own_partials`)
     tr.key_onset[i - 1:i + 2, key - neural.MIDI_LOW] = [0.3, peak, 0.4]
     if chord is not None:
         tr.key_onset[i - 1:i + 2, chord - neural.MIDI_LOW] = [0.3, 0.8, 0.4]
@@ -390,6 +391,72 @@ def test_single_line_is_what_heard_alone_is_gated_by():
     assert fuse.single_line(note)
 
 
+def _line_with_partials_and_handovers(steps=(0, 2, 4, 5, 7, 5, 4, 2), note_frames=30, ring=6):
+    """A line of ``steps`` over key 40, each note ``note_frames`` long, heard with its 3rd and 5th partials as keys
+    (a clarinet's, to the network) and its release ringing ``ring`` frames into the next note."""
+    note = np.zeros((len(steps) * note_frames + ring, 88), "f4")
+    for i, step in enumerate(steps):
+        a, key = i * note_frames, 40 + step
+        note[a:a + note_frames + ring, key] = 0.8
+        note[a + 3:a + note_frames, [key + 19, key + 28]] = 0.5
+    return note
+
+
+def test_a_line_whose_partials_and_releases_the_network_hears_is_a_single_line():
+    note = _line_with_partials_and_handovers()
+    assert np.mean((note >= fuse.HEARD_NOTE).sum(axis=1) == 1) < fuse.SINGLE_LINE    # one key in few frames
+    assert fuse.single_line(note)
+    own = fuse.own_partials(note >= fuse.HEARD_NOTE)
+    assert not own[:, 40 + 19].any() and (own[:, 40] == (note[:, 40] >= fuse.HEARD_NOTE)).all()   # partials set aside
+    assert fuse.one_line_frames(note >= fuse.HEARD_NOTE).all()
+
+
+def test_a_band_holding_chords_under_a_line_with_partials_is_not_a_single_line():
+    note = _line_with_partials_and_handovers()
+    note[:, [28, 32, 35]] = 0.6                                # a chord held under every note: a band
+    assert not fuse.single_line(note)
+    note[:, [28, 32, 35]] = 0
+    note[:, 35] = 0.6                                          # one accompanying key held throughout: a band too
+    assert not fuse.single_line(note)
+
+
+def test_a_key_at_a_partials_distance_is_the_notes_own_only_where_it_starts_with_the_note():
+    heard = np.zeros((60, 88), dtype=bool)
+    heard[:, 40] = True
+    heard[2:, 40 + 19] = True                                  # starts with the note, a frame or two late: its 3rd
+    assert not fuse.own_partials(heard)[:, 40 + 19].any()
+    heard[:, 40 + 19] = False
+    heard[30:, 40 + 19] = True                                 # starts on its own, the note held: another part
+    assert fuse.own_partials(heard)[30:, 40 + 19].all()
+    assert fuse.sounding_since(heard)[45, [40, 40 + 19]].tolist() == [0, 30]
+
+
+def test_every_recording_heard_as_one_key_at_a_time_often_enough_is_still_a_single_line(rng):
+    # the partials and handovers only add frames to a line's count: what one key alone made a line stays one
+    for _ in range(40):
+        note = np.zeros((120, 88), "f4")
+        keys = rng.integers(30, 60, size=120)
+        note[np.arange(120), keys] = 0.8
+        extra = rng.random(120) < rng.uniform(0.2, 0.7)
+        note[np.flatnonzero(extra), np.clip(keys[extra] + rng.integers(-30, 31, extra.sum()), 0, 87)] = 0.6
+        heard = note >= fuse.HEARD_NOTE
+        count = heard.sum(axis=1)
+        one_key_line = (np.mean(count[count > 0] == 1) >= fuse.SINGLE_LINE
+                        and np.mean(fuse.under_line(heard)[count > 0]) < fuse.UNDER_LINE)
+        assert fuse.single_line(note) or not one_key_line
+        assert fuse.one_line_frames(heard)[count == 1].all()
+
+
+def test_several_keys_count_as_one_line_only_while_a_handover_lasts():
+    heard = np.zeros((60, 88), dtype=bool)
+    heard[:30, 40] = heard[26:, 42] = True                     # a release 4 frames into the next note
+    assert fuse.one_line_frames(heard).all()
+    heard[:, 45] = True                                        # a key held through both notes
+    assert not fuse.one_line_frames(heard).any()
+    assert fuse.run_lengths(np.array([1, 1, 0, 1, 0, 0, 1, 1, 1], bool)).tolist() == [2, 2, 0, 1, 0, 0, 3, 3, 3]
+    assert fuse.run_lengths(np.zeros(0, bool)).tolist() == []
+
+
 def test_under_line_is_a_key_more_than_an_octave_under_another_not_at_a_partials_distance():
     heard = np.zeros((6, 88), dtype=bool)
     heard[:, 50] = True
@@ -407,7 +474,7 @@ def test_octave_line_is_one_key_and_its_octaves_only():
     note[:, 40] = 0.8
     note[np.arange(100) % 4 != 0, 52] = 0.7                    # its octave partial in most frames
     note[::4, 64] = 0.5                                        # the next octave in some
-    assert fuse.octave_line(note) and not fuse.single_line(note)
+    assert fuse.octave_line(note) and not fuse.single_line(note)   # octaves that come and go are no partials
     note[:60, 47] = 0.6                                        # a fifth over it in most frames: a band
     assert not fuse.octave_line(note)
     one = np.zeros((100, 88), "f4")

@@ -41,6 +41,25 @@ HEARD_NOTE = 0.3
 # extra notes from it, note F -0.003 on 50 songs). Measured: bench_audio mixes 0.03-0.20, its FluidSynth
 # solos 0.32-0.86 (sustained piano and guitar notes overlap), bench_sung takes 0.57-0.97: the middle of the gap.
 SINGLE_LINE = 0.4
+# ... counting as one key a frame whose other keys are the line's own: a key at a partial's distance above a heard
+# key that started with it (LINE_PARTIALS, PARTIAL_ONSET_S: a clarinet's 3rd and 5th partials, which the network
+# hears as keys of their own in most of a note), and two or more keys that overlap for no longer than HANDOVER_S
+# (a note's release still sounding as the next starts, a legato slur). A band's keys start on their own and
+# sound together for longer: its chord under the lead lasts a lead note or more. Measured on bench_audio's seed-1
+# renders (BENCHMARKS.md, "Twenty-seventh session: a solo instrument judged a single line"): 24 FluidSynth solos
+# (all 8 clarinets) were judged ensembles with 0.10-0.40 of their frames on one key; 10 of them (7 clarinets)
+# reach 0.40-0.79 with their own partials and handovers, while one mix of 150 (a negative) passes both this
+# and `UNDER_LINE`; on seed 2, 10 solos and no mix. The 2nd-8th partials are the ones the network was seen to
+# hear (+12, +19, +24, +28, +31, +34, +36 semitones).
+LINE_PARTIALS = (2, 3, 4, 5, 6, 7, 8)
+# Basic Pitch's note activation outlasts a release by a few frames, and a legato or a reverberant release rings
+# over the next note's start: 0.14 s (12 activation frames) is a short note's length at a quick tempo, shorter
+# than any chord a band holds under a lead note. 0.09 and 0.19 s were measured too (the same section).
+HANDOVER_S = 0.14
+# A key at a partial's distance is the note's own where it starts to sound within PARTIAL_ONSET_S of the note's
+# key (the network's onset of a weak partial lags its note's by a frame or a few); a band's bass or chord, a
+# twelfth or two octaves under the lead, starts on its own beat. 0.1 s, about a sixteenth at a quick tempo.
+PARTIAL_ONSET_S = 0.1
 # ... and where fewer than UNDER_LINE of those frames hear two keys more than an octave apart at a distance no
 # partial of the lower key lies at (UNDER_LINE_HARMONICS: the network can hear a bright note's 3rd or 4th partial
 # as a key): a bass or a chord under the line. A band whose lead the network hears alone half the time (a piano
@@ -113,13 +132,57 @@ def heard_alone(note: np.ndarray, act_times: np.ndarray, cand_midi: np.ndarray) 
 
 def single_line(note: np.ndarray) -> bool:
     """Whether a recording is a single line: of the activation frames (``note``: frames x 88 keys) in which
-    the network hears any key sounding, at least ``SINGLE_LINE`` hear exactly one, and fewer than
-    ``UNDER_LINE`` hear a key more than an octave under another (`under_line`)."""
+    the network hears any key sounding, at least ``SINGLE_LINE`` hear one line (`one_line_frames`: one key,
+    with its own partials and a note's handover to the next), and fewer than ``UNDER_LINE`` hear a key more than
+    an octave under another (`under_line`)."""
     heard = note >= HEARD_NOTE
-    count = heard.sum(axis=1)
-    n = np.count_nonzero(count)
-    one = int(np.count_nonzero(count == 1))
+    n = np.count_nonzero(heard.any(axis=1))
+    one = int(np.count_nonzero(one_line_frames(heard)))
     return one > 0 and one >= SINGLE_LINE * n and np.count_nonzero(under_line(heard)) < UNDER_LINE * n
+
+
+def own_partials(heard: np.ndarray) -> np.ndarray:
+    """(frames, keys) ``heard`` (frames x 88 bool) less every key lying a partial's distance (``LINE_PARTIALS``)
+    above another heard key and starting to sound with it (within ``PARTIAL_ONSET_S``): what is left are the
+    notes' own keys. A note's partials start with it; a band's keys start on their own."""
+    near = PARTIAL_ONSET_S * neural.SR / neural.HOP
+    keys = np.flatnonzero(heard.any(axis=0))            # run starts of the keys heard at all: an hour of
+    started = dict(zip(keys, sounding_since(heard[:, keys]).T))   # activations is 0.3 M frames
+    out = heard.copy()
+    for gap in sorted({int(round(12 * np.log2(k))) for k in LINE_PARTIALS}):
+        for low in keys:
+            if low + gap in started:
+                with_it = np.abs(started[low + gap] - started[low]) <= near
+                out[:, low + gap] &= ~(heard[:, low] & with_it)
+    return out
+
+
+def sounding_since(heard: np.ndarray) -> np.ndarray:
+    """(frames, keys) the frame at which each key's current run of heard frames (``heard``: frames x keys bool)
+    began; meaningful where ``heard``."""
+    begins = heard.copy()
+    begins[1:] &= ~heard[:-1]
+    frame = np.where(begins, np.arange(len(heard), dtype=np.int32)[:, None], np.int32(0))
+    return np.maximum.accumulate(frame, axis=0) if len(heard) else frame
+
+
+def run_lengths(mask: np.ndarray) -> np.ndarray:
+    """(n,) the length of the run of True values each element of ``mask`` lies in; 0 where False."""
+    edges = np.diff(np.concatenate([[0], np.asarray(mask, dtype=np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    out = np.zeros(len(edges) - 1, dtype=np.int64)
+    out[np.asarray(mask, dtype=bool)] = np.repeat(ends - starts, ends - starts)
+    return out
+
+
+def one_line_frames(heard: np.ndarray) -> np.ndarray:
+    """(frames,) True where the heard keys (``heard``: frames x 88 bool) are one line's: one key once its own
+    partials are set aside (`own_partials`), or several for no longer than ``HANDOVER_S`` (a release ringing
+    into the next note)."""
+    keys = own_partials(heard).sum(axis=1)
+    several = keys >= 2
+    handover = several & (run_lengths(several) <= HANDOVER_S * neural.SR / neural.HOP)
+    return (keys == 1) | handover
 
 
 def under_line(heard: np.ndarray) -> np.ndarray:
@@ -191,5 +254,5 @@ def track_from(cand: tuple, act_note: np.ndarray, act_onset: np.ndarray, act_tim
     return tr
 
 
-__all__ = ["fused_track", "heard_alone", "heard_overtones", "key_evidence", "octave_line", "single_line", "track_from",
-           "under_line"]
+__all__ = ["fused_track", "heard_alone", "heard_overtones", "key_evidence", "octave_line", "one_line_frames",
+           "own_partials", "run_lengths", "single_line", "sounding_since", "track_from", "under_line"]
