@@ -26,7 +26,7 @@ SCORE_READER_VERSION = 3
 # `midi.on_beat_grid`, 2026-11-27). A MIDI file indexed before the split carries a "score-" tag and is read
 # once more.
 MIDI_READER_VERSION = 4
-TRANSCRIBER_VERSION = 11    # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
+TRANSCRIBER_VERSION = 12    # recordings (2: a soft sung note the network hears is voiced; 3: in an ensemble, a
                             # weak note under the lead is the accompaniment's, `segment._drop_accompaniment`;
                             # 4: a note far under the lead's struck notes is the lead's note held,
                             # `segment._hold_struck_lead`, and inside a vibrato a harmonic growth alone is
@@ -43,7 +43,8 @@ TRANSCRIBER_VERSION = 11    # recordings (2: a soft sung note the network hears 
                             # `extract.lead_line`, and a bass under the line makes an ensemble, `fuse.under_line`;
                             # 10: in an ensemble, a key struck alone inside a held note starts a note there,
                             # `segment._struck_over_band`; 11: an ensemble's bar also from where its band's
-                            # chords change, `rhythm.harmonic_change`: the notes' beat field)
+                            # chords change, `rhythm.harmonic_change`: the notes' beat field; 12: a line heard
+                            # with its own partials and ringing releases is a single line, `fuse.one_line_frames`)
 
 
 def is_supported(path: str) -> bool:
