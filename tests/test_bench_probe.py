@@ -93,3 +93,39 @@ def test_probe_groups_leave_every_other_group_as_it_was():
     assert [q.category for q in probes] == [c for c in benchdata.PROBE_CATEGORIES for _ in range(2)]
     assert [q.lead for q in benchdata.Generator(split, seed=7).variations(2)] == before
     assert all(0 <= q.query_span[0] < q.query_span[1] <= q.duration + 1e-9 for q in probes)
+
+
+def _melody(pitches, lengths=None):
+    from melody.notes import NOTE_DTYPE, Melody
+    lengths = lengths or [0.5] * len(pitches)
+    notes = np.zeros(len(pitches), dtype=NOTE_DTYPE)
+    notes["pitch"] = pitches
+    notes["onset"] = np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
+    notes["duration"] = lengths
+    return Melody(notes, title="t")
+
+
+TUNE = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71, 69, 67, 65, 64, 62, 60, 59, 60, 64, 62, 60]
+
+
+def test_a_re_struck_passage_is_told_from_a_melody_with_a_few_repeats():
+    from melody.catalog.packed import restruck
+    struck = [p for p in TUNE[:10] for _ in range(2)]
+    assert restruck(_melody(TUNE[:4] + struck + TUNE[10:]).notes)
+    folk = TUNE[:6] + [65, 65] + TUNE[6:12] + [72, 72, 72] + TUNE[12:]      # a few repeated notes, as tunes have
+    assert not restruck(_melody(folk).notes)
+
+
+def test_a_phrase_re_struck_for_more_syllables_still_finds_its_tune(tmp_path):
+    import melody
+    rng = np.random.default_rng(5)
+    others = [list(60 + np.cumsum(rng.choice([-4, -3, -2, -1, 1, 2, 3, 4], size=40)).clip(-20, 20))
+              for _ in range(30)]
+    cat = melody.Catalog.create(str(tmp_path / "cat"))
+    ids = cat.add([_melody(p) for p in others] + [_melody(TUNE)])
+    struck = [p for p in TUNE[2:20] for _ in range(int(rng.choice(STRIKES_IN_TEST)))]
+    matches = cat.search(_melody(others[0][:6] + struck, [0.5] * 6 + [0.25] * len(struck)), top=3)
+    assert matches and matches[0].id == ids[-1]
+
+
+STRIKES_IN_TEST = (2, 3)
