@@ -373,7 +373,9 @@ class Catalog:
             if merged is not None:
                 mp = self._merged_packed()
                 mqf = mp.query_features(merged)
-                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null), reading=True))
+                # a recording's two readings of one performance must agree (rescore.READINGS_AGREE); a score
+                # re-struck on purpose is another way to read it, its better view counting (as a swing's)
+                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null), reading=recorded))
         if query.meta.get("kind") != "audio" and not (recorded and len(p) < MERGED_MAX):
             straight = straightened(query)        # a score or MIDI file played swung: read straight as well
             if straight is not None:
