@@ -128,7 +128,8 @@ def merge_repeats(notes: np.ndarray, offsets: np.ndarray | None = None) -> tuple
 # A written melody re-set to many more syllables strikes each note two or three times (text underlay, a
 # rap-like delivery: BENCHMARKS.md, twenty-seventh session); its notes are then compared with repeated notes
 # merged as well. RESTRUCK_WINDOW consecutive notes with at least RESTRUCK_SHARE of them repeats mark it: on
-# bench_accuracy's seed-0 queries 18 of 20 such re-settings and 28 of 445 other queries (7 of 165 negatives).
+# seed 0, 18 of 20 such re-settings (scripts/bench_probe.py) and 46 of bench_accuracy's 465 other queries (20 of
+# its 165 negatives), at E x ~1.6 for those; a window of 12 admits about twice as many others.
 RESTRUCK_WINDOW = 16
 RESTRUCK_SHARE = 0.5
 
