@@ -9,7 +9,7 @@ import numpy as np
 
 from . import align
 from .catalog import Catalog, expand_paths
-from .catalog.packed import merged_reading
+from .catalog.packed import merged_reading, restruck
 from .catalog.store import Entry
 from .errors import MelodyError
 from .io import load
@@ -103,9 +103,10 @@ def compare(a: Melody, b: Melody, max_passages: int = 10, max_evalue: float = si
     that borrows one phrase and a verse that borrows another both appear. E-values are for this pair, from
     the model `Catalog.search` flags with (`_passages`): a search's E-value for b in a catalog of N
     melodies is about N times compare's. A melody without bars gets its beats from a steady pulse, as in
-    `Catalog.search`; a recording is also read with repeated notes merged, as a search reads it.
+    `Catalog.search`; a recording, or a query `a` re-struck for more syllables, is also read with repeated
+    notes merged, as a search reads it.
     """
-    merged = _recording(a, b)
+    merged = _read_twice(a, b)
     return _passages(_prepared(a, merged), _prepared(b, merged), max_passages, max_evalue, min_notes)
 
 
@@ -122,6 +123,13 @@ def _prepared(melody: Melody, merged: bool = False) -> tuple:
 def _recording(*melodies: Melody) -> bool:
     """Whether any of the melodies was transcribed from a recording (compared in two readings)."""
     return any(m.meta.get("kind") == "audio" for m in melodies)
+
+
+def _read_twice(a: Melody, b: Melody) -> bool:
+    """Whether the pair is compared in two readings (as given, and with repeated notes merged), as
+    `Catalog.search` ranks query a against reference b: either is a recording, or a's notes are re-struck
+    for more syllables (`melody.catalog.packed.restruck`, the query side only, as a search gates it)."""
+    return _recording(a, b) or restruck(a.notes)
 
 
 def readings_evalue(evalues) -> float:
@@ -165,7 +173,7 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
         mask[aln.query_steps[0] + 1:aln.query_steps[1] + 1, aln.reference_steps[0] + 1:aln.reference_steps[1] + 1] = True
         ev1 = float(significance.evalues(np.array([aln.score]), len(fa), np.array([len(fb)]))[0][0])
         if best is None:
-            best = ev = pair.best_evalue(ga, gb, fa, fb, aln.score, one_reading=not _recording(a, b))
+            best = ev = pair.best_evalue(ga, gb, fa, fb, aln.score, one_reading=not _read_twice(a, b))
             if ra is not None and rb is not None and \
                     len(ra[0].notes) + len(rb[0].notes) < len(ga.notes) + len(gb.notes):   # merging changes one
                 (ma, mfa), (mb, mfb) = ra, rb
@@ -226,7 +234,7 @@ def compare_collections(tunes_a: list[Melody], tunes_b: list[Melody], max_passag
     """Every shared passage of every melody of `tunes_a` with every melody of `tunes_b` (`compare_files`
     without the files): ``{"flagged", "tunes", "passages"}``, passages best first, E-values counting every
     pair of tunes compared (`collection_evalue`)."""
-    merged = _recording(*tunes_a, *tunes_b)
+    merged = _recording(*tunes_a, *tunes_b) or any(restruck(m.notes) for m in tunes_a)
     tunes = [[_prepared(m, merged) for m in side] for side in (tunes_a, tunes_b)]
     lengths_a, lengths_b = ([len(f) for _, _, f, _ in side] for side in tunes)
     one_pair = len(lengths_a) * len(lengths_b) == 1

@@ -784,12 +784,115 @@ TRANSFORMS = {"mode": op_mode, "meter": op_meter, "reset": op_reset, "embellish"
               "extend": op_extend, "fragment": op_fragment, "sequence": op_sequence}
 
 
+# ----------------------------------------------- probe variations (twenty-seventh session, scripts/bench_probe.py)
+# Kinds of borrowing the groups above never make, measured apart from them (`Generator.probes`, own seeds):
+# each changes the whole phrase in one way real songwriters, arrangers and performers do.
+
+BLUE_P = 0.6                 # share of the blue-able degrees bent: a singer bends some statements, not all
+STRIKES = (2, 3)             # a re-set note is struck this many times (text underlay, a rap-like re-setting)
+STRIKE_MIN_Q = 0.5           # only notes of an eighth or longer are re-struck (shorter ones stay one syllable)
+
+
+def _degree_shift(seq, st: Setting, steps: int) -> bool:
+    """Every note moved `steps` scale degrees within the key: the contour stays, some intervals change by
+    a semitone (a third becomes major or minor as the scale has it)."""
+    for n in seq:
+        n[0] = _scale_pitch(n[0], steps, st.key_pc, st.minor)
+        n[3] = -2
+    return bool(seq)
+
+
+def op_thirds(seq, rng, st: Setting) -> bool:
+    """The melody harmonised in parallel thirds above (one query in four: sixths above): a top-line lead
+    extractor takes the harmony, the melody a diatonic third (sixth) lower."""
+    return _degree_shift(seq, st, 5 if rng.random() < 0.25 else 2)
+
+
+def op_diatonic(seq, rng, st: Setting) -> bool:
+    """A diatonic transposition: the phrase restated on another degree of the same key (1-4 degrees up or
+    down), as sequences and answers do; the context stays in the key."""
+    return _degree_shift(seq, st, int(rng.choice([-4, -3, -2, -1, 1, 2, 3, 4])))
+
+
+def _time_scale(seq, st: Setting, factor: float) -> bool:
+    for n in seq:
+        n[1] *= factor
+        n[2] *= factor
+    return bool(seq)
+
+
+def op_halftime(seq, rng, st: Setting) -> bool:
+    """Augmentation of the borrowed phrase only: every length doubled (a half-time feel) inside a song whose
+    context keeps its own tempo."""
+    return _time_scale(seq, st, 2.0)
+
+
+def op_doubletime(seq, rng, st: Setting) -> bool:
+    """Diminution of the borrowed phrase only: every length halved (double time) inside an unchanged song."""
+    return _time_scale(seq, st, 0.5)
+
+
+def _blue_moves(minor: bool) -> dict:
+    """Semitone moves (pitch class above the key -> change) of the blue notes: in major the third and the
+    seventh bent down to b3 and b7; in minor, whose third and seventh are already flat, the fifth to b5."""
+    return {7: -1} if minor else {4: -1, 11: -1}
+
+
+def op_blue(seq, rng, st: Setting) -> bool:
+    """Blue notes: each third and seventh (minor: fifth) flattened a semitone with probability BLUE_P."""
+    moves, changed = _blue_moves(st.minor), 0
+    for n in seq:
+        d = moves.get((n[0] - st.key_pc) % 12, 0)
+        if d and rng.random() < BLUE_P:
+            n[0] += d
+            n[3] = -2
+            changed += 1
+    return changed > 0
+
+
+def _pentatonic_moves(minor: bool) -> dict:
+    """The two degrees a pentatonic re-setting leaves out, moved to their nearest pentatonic neighbour:
+    major 4 -> 3 and 7 -> 8 (the tonic); minor 2 -> 1 and b6 -> 5."""
+    return {2: -2, 8: -1} if minor else {5: -1, 11: 1}
+
+
+def op_pentatonic(seq, rng, st: Setting) -> bool:
+    """Pentatonic smoothing: every note on the two non-pentatonic degrees moved to its pentatonic neighbour."""
+    moves, changed = _pentatonic_moves(st.minor), 0
+    for n in seq:
+        d = moves.get((n[0] - st.key_pc) % 12, 0)
+        if d:
+            n[0] += d
+            n[3] = -2
+            changed += 1
+    return changed > 0
+
+
+def op_strike(seq, rng, st: Setting) -> bool:
+    """Text underlay: every note of an eighth or longer struck two or three times (equal parts), as a
+    re-setting to many more syllables (a rap-like delivery) does; pitches and contour stay."""
+    out = []
+    for p, s, d, o in seq:
+        k = int(rng.choice(STRIKES)) if d >= STRIKE_MIN_Q - 1e-9 else 1
+        out += [[p, s + j * d / k, d / k, o if j == 0 else -1] for j in range(k)]
+    changed = len(out) > len(seq)
+    seq[:] = out
+    return changed
+
+
+PROBE_TRANSFORMS = {"thirds": op_thirds, "diatonic": op_diatonic, "halftime": op_halftime,
+                    "doubletime": op_doubletime, "blue": op_blue, "pentatonic": op_pentatonic,
+                    "strike": op_strike}
+PROBE_CATEGORIES = {f"probe/{kind}": kind for kind in PROBE_TRANSFORMS}
+N_PROBE = 20                 # queries per probe group
+
+
 def transform(seq, kinds, rng, st: Setting) -> tuple[list[list], bool]:
     """Apply whole-phrase variations in order (meter first, so that the others see the new bar); returns
     the phrase and whether every variation could be made."""
     ok = True
     for kind in sorted(kinds, key=lambda k: k != "meter"):
-        ok = TRANSFORMS[kind](seq, rng, st) and ok
+        ok = (TRANSFORMS.get(kind) or PROBE_TRANSFORMS[kind])(seq, rng, st) and ok
     return (_make_monophonic(_relative(seq)) if seq else seq), ok
 
 
@@ -1088,6 +1191,19 @@ class Generator:
                 out.append(self.positive(np.random.default_rng([self.seed, 20 + g, 1, k]),
                                          f"v{g}{k:03d}", category, int(ref), notes=notes, kinds=(kind,),
                                          plan=plan))
+        return out
+
+    def probes(self, n_each: int = N_PROBE, kinds=tuple(PROBE_TRANSFORMS)) -> list[Query]:
+        """n_each queries of every probe kind (PROBE_TRANSFORMS; scripts/bench_probe.py), each kind with its
+        own seeds, so no other group's query changes; a 10-20 note phrase between held-out context, varied by
+        the kind alone."""
+        out = []
+        for kind in kinds:
+            g = list(PROBE_TRANSFORMS).index(kind)
+            refs = np.random.default_rng([self.seed, 60 + g, 0]).choice(len(self.split.catalog), size=n_each)
+            for k, ref in enumerate(refs):
+                out.append(self.positive(np.random.default_rng([self.seed, 60 + g, 1, k]), f"x{g}{k:03d}",
+                                         f"probe/{kind}", int(ref), kinds=(kind,), plan={}))
         return out
 
     def disputes(self, n: int) -> tuple[list[int], list[Query]]:

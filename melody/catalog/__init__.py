@@ -22,7 +22,7 @@ from ..score import significance
 from ..score.match import Match, build_match
 from ..score.rescore import View, played_params, rescore_views, style_sample
 from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
-                     merge_repeats, merged_reading, pack, read_cache, write_cache)
+                     merge_repeats, merged_reading, pack, read_cache, restruck, write_cache)
 from .store import MEMORY_READER, Entries, Entry, Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
@@ -359,7 +359,8 @@ class Catalog:
         significances, corrected for taking the better of two (`rescore.rescore_views`, `views_factor`).
         The same holds with the roles swapped: in a catalog that holds recordings, a score's query is ranked
         both ways too, since a recorded reference shows the same errors (BENCHMARKS.md, fourteenth session:
-        a catalog of recordings).
+        a catalog of recordings). So is a score whose notes are re-struck for more syllables (`restruck`: a
+        rap-like re-setting strikes each note of the melody two or three times; twenty-seventh session).
         Not in catalogs of MERGED_MAX melodies or more: a merged copy of every melody would not fit in
         memory. The passage shown is still aligned note for note.
         A score or MIDI file (not a recording) whose eighths are played swung (`melody.swing`) is ranked both
@@ -373,13 +374,16 @@ class Catalog:
         null = style_sample(qf, p)      # stage 2's null sample; stage 1 gives these rows first-pass scores
         scores, evalues = self._stage1(qf, p, params, null)
         views = [View(query, qf, p, scores, evalues)]
-        if (query.meta.get("kind") == "audio" or self._holds_recordings()) and len(p) < MERGED_MAX:
+        recorded = query.meta.get("kind") == "audio" or self._holds_recordings()
+        if (recorded or restruck(query.notes)) and len(p) < MERGED_MAX:
             merged = merged_reading(query)
             if merged is not None:
                 mp = self._merged_packed()
                 mqf = mp.query_features(merged)
-                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null), reading=True))
-        elif query.meta.get("kind") != "audio":
+                # a recording's two readings of one performance must agree (rescore.READINGS_AGREE); a score
+                # re-struck on purpose is another way to read it, its better view counting (as a swing's)
+                views.append(View(merged, mqf, mp, *self._stage1(mqf, mp, params, null), reading=recorded))
+        if query.meta.get("kind") != "audio" and not (recorded and len(p) < MERGED_MAX):
             straight = straightened(query)        # a score or MIDI file played swung: read straight as well
             if straight is not None:
                 sqf = p.query_features(straight)

@@ -125,6 +125,26 @@ def merge_repeats(notes: np.ndarray, offsets: np.ndarray | None = None) -> tuple
     return out, new_offsets
 
 
+# A written melody re-set to many more syllables strikes each note two or three times (text underlay, a
+# rap-like delivery: BENCHMARKS.md, twenty-seventh session); its notes are then compared with repeated notes
+# merged as well. RESTRUCK_WINDOW consecutive notes with at least RESTRUCK_SHARE of them repeats mark it: on
+# seed 0, 18 of 20 such re-settings (scripts/bench_probe.py) and 46 of bench_accuracy's 465 other queries (20 of
+# its 165 negatives), at E x ~1.6 for those; a window of 12 admits about twice as many others.
+RESTRUCK_WINDOW = 16
+RESTRUCK_SHARE = 0.5
+
+
+def restruck(notes: np.ndarray) -> bool:
+    """Whether some RESTRUCK_WINDOW consecutive notes hold at least RESTRUCK_SHARE repeated notes (a
+    note striking its predecessor's pitch again): a passage re-set to more syllables than the melody has
+    notes, which an alignment note for note reads as a different melody."""
+    rep = repeats(notes).astype(np.int64)
+    if len(rep) < RESTRUCK_WINDOW:
+        return False
+    in_window = np.convolve(rep, np.ones(RESTRUCK_WINDOW, dtype=np.int64), "valid")
+    return bool(in_window.max() >= RESTRUCK_SHARE * RESTRUCK_WINDOW)
+
+
 def merged_reading(melody: Melody) -> Melody | None:
     """The melody with its repeated notes merged (`merge_repeats`): the second reading a recording is
     compared in (a transcriber hears some repeated notes that are not re-articulated and misses others),
