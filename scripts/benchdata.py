@@ -567,15 +567,23 @@ def op_mode(seq, rng, st: Setting) -> bool:
         moves = {3: 1, 8: 1} | ({10: 1} if seventh else {})
     else:
         moves = {4: -1, 9: -1} | ({11: -1} if seventh else {})
+    changed = _move_degrees(seq, moves, st.key_pc)
+    st.minor = not st.minor
+    return changed > 0
+
+
+def _move_degrees(seq, moves: dict, key_pc: int, take=None) -> int:
+    """Move each note on a scale degree of ``moves`` (semitones above the tonic -> semitones to move), marked
+    as changed; ``take`` (called only for such a note, or None: all) says whether this one moves. Returns how
+    many moved."""
     changed = 0
     for n in seq:
-        d = moves.get((n[0] - st.key_pc) % 12, 0)
-        if d:
+        d = moves.get((n[0] - key_pc) % 12, 0)
+        if d and (take is None or take()):
             n[0] += d
             n[3] = -2
             changed += 1
-    st.minor = not st.minor
-    return changed > 0
+    return changed
 
 
 def _meter_warp(bar_q: float, rng) -> tuple[float, float, float, float, float]:
@@ -840,14 +848,7 @@ def _blue_moves(minor: bool) -> dict:
 
 def op_blue(seq, rng, st: Setting) -> bool:
     """Blue notes: each third and seventh (minor: fifth) flattened a semitone with probability BLUE_P."""
-    moves, changed = _blue_moves(st.minor), 0
-    for n in seq:
-        d = moves.get((n[0] - st.key_pc) % 12, 0)
-        if d and rng.random() < BLUE_P:
-            n[0] += d
-            n[3] = -2
-            changed += 1
-    return changed > 0
+    return _move_degrees(seq, _blue_moves(st.minor), st.key_pc, lambda: rng.random() < BLUE_P) > 0
 
 
 def _pentatonic_moves(minor: bool) -> dict:
@@ -858,14 +859,7 @@ def _pentatonic_moves(minor: bool) -> dict:
 
 def op_pentatonic(seq, rng, st: Setting) -> bool:
     """Pentatonic smoothing: every note on the two non-pentatonic degrees moved to its pentatonic neighbour."""
-    moves, changed = _pentatonic_moves(st.minor), 0
-    for n in seq:
-        d = moves.get((n[0] - st.key_pc) % 12, 0)
-        if d:
-            n[0] += d
-            n[3] = -2
-            changed += 1
-    return changed > 0
+    return _move_degrees(seq, _pentatonic_moves(st.minor), st.key_pc) > 0
 
 
 def op_strike(seq, rng, st: Setting) -> bool:
