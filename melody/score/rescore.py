@@ -721,10 +721,14 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
         if not v.whole:
             z[k, whole_only[cand]] = -np.inf
             z_null[k, whole_only[null_rows]] = -np.inf
-    # a score's song, read one way, against references of its length: the song view's evidence is added to
-    # the local view's for those references (`song_evidence`), one statistic, so no choice between views
+    # a score's song against references of its length: the song view's evidence is added to the local view's of
+    # the score as written (the first view) for those references (`song_evidence`), one statistic, so no choice
+    # between the two; other ways of reading a score (re-struck notes merged, swing straightened, a part read
+    # as played) keep their local view, and the better view counts as before. Not for a recording, nor beside a
+    # recording's reading (READINGS_AGREE asks two readings of one performance to agree view for view).
     song = song_view(first_view.query, first_view.qf, first_view.packed, rows, null_rows, pitch_params) \
-        if variants and len(views) == 1 and first_view.query.meta.get("kind") != "audio" else None
+        if variants and not any(v.reading for v in views) and first_view.query.meta.get("kind") != "audio" \
+        else None
     if song is not None:
         z[0], z_null[0] = song_evidence(z[0], song[cand]), song_evidence(z_null[0], song[null_rows])
     # the correction for taking the best of several views, where several were taken: over the null rows
