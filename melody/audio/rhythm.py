@@ -43,6 +43,7 @@ MIN_DOWNBEAT_CONTRAST = 0.15
 # 50 and 23). The benchmark's band changes chord once a bar by construction, so these figures are an upper
 # bound for real music.
 LEAD_MARGIN = 1.0
+PROFILE_BLOCK = 8192   # network frames per block of `pitch_class_profile` (95 s; bounds its memory)
 # when the notes fit no grid of the tracked tempo, these multiples of it are tried: a melody moving in
 # eighths correlates about as well at two, three and four eighths, and the tracker's prior around 120 BPM
 # then takes three eighths for the beat of a fast duple tune (180 BPM tracked at 120), or two for a
@@ -208,13 +209,14 @@ def pitch_class_profile(activation: np.ndarray, lowest_key: int, lead: np.ndarra
     """(frames, 12): a key activation (frames, keys from MIDI ``lowest_key``) summed over each pitch class.
     ``lead``: the melody's pitch per frame (NaN where none), or None; where given, only the keys more than
     ``LEAD_MARGIN`` semitones under it count (the band's harmony without its melody)."""
-    activation = np.asarray(activation, dtype="f8")
-    keys = np.arange(activation.shape[1]) + lowest_key
-    if lead is not None:
-        lead = np.asarray(lead, dtype="f8")[:, None]
-        activation = np.where(np.isfinite(lead) & (keys[None, :] >= lead - LEAD_MARGIN), 0.0, activation)
-    out = np.zeros((activation.shape[0], 12))
-    np.add.at(out.T, keys % 12, activation.T)
+    keys = np.arange(np.shape(activation)[1]) + lowest_key
+    out = np.zeros((len(activation), 12))
+    for a in range(0, len(activation), PROFILE_BLOCK):     # in blocks: frames x keys in f8 is 0.2 GB an hour
+        block = np.asarray(activation[a:a + PROFILE_BLOCK], dtype="f8")
+        if lead is not None:
+            under = np.asarray(lead[a:a + PROFILE_BLOCK], dtype="f8")[:, None]
+            block = np.where(np.isfinite(under) & (keys[None, :] >= under - LEAD_MARGIN), 0.0, block)
+        np.add.at(out[a:a + PROFILE_BLOCK].T, keys % 12, block.T)
     return out
 
 
