@@ -161,7 +161,8 @@ def played_reading(notes: np.ndarray, tr: PitchTrack) -> dict:
     if tr.onset_env is None:
         return {}
     envelope = line_onset_envelope(notes["onset"], len(tr.onset_env), tr.hop_s)
-    return closest_reading_meta(notes, [beat_times(envelope, tr.hop_s, factor) for factor in LINE_TEMPO_FACTORS])
+    # a generator: the beat at twice the tempo is tracked only where the line is read at its own
+    return closest_reading_meta(notes, (beat_times(envelope, tr.hop_s, factor) for factor in LINE_TEMPO_FACTORS))
 
 
 def _pitch_track(path: str, stats: AudioStats, method: str) -> PitchTrack:
