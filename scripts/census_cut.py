@@ -25,6 +25,17 @@ path's most common beat offset (a borrowed phrase keeps its place in the bar, or
 chance partner's notes fall anywhere: `rescore.offset_scatter`). BENCHMARKS.md, "Twenty-fifth
 session: the positives below the 1% cut".
 
+With --corrections, every positive and negative of the run is searched again (`Catalog._rank` with
+`rescore.rescore_views`' detail) and what each correction of stage 2's E-value did is read off (`corrections`):
+the factor for taking the best of several views (`rescore.views_factor`: a re-struck, swung or played query's
+second reading), the best view's gain over the score as written, the restatement map (`rescore.restated`), the
+query's own null fit against the prior alone (`rescore.chance_fit` against LAMBDA_RESCORE / K_RESCORE), the null
+sample's own tail (`rescore.tail_bound`) and the scatter charge (METRIC_SCATTER), each as the factor it
+multiplies the E-value by; for the positives below the cut and the negatives read; then the TPR at the 1% cut
+with each correction taken off every query at once (`what_if`: the negatives' best over every re-scored
+candidate, so a negative that a correction held back can set the cut). BENCHMARKS.md, "Twenty-eighth session:
+the positives below the 1% cut, correction by correction".
+
     .venv/bin/python scripts/bench_accuracy.py --json /tmp/acc0.json --workdir /tmp/acc0
     .venv/bin/python scripts/census_cut.py /tmp/acc0.json /tmp/acc0
 """
@@ -133,6 +144,116 @@ def alignment_row(cat, loaded, r: dict, uid: str) -> str:
             f"| {k['context']} | {past} | {'yes' if same_t else 'no'} | {beats} |")
 
 
+CORRECTIONS = ("views", "view_gain", "restatement", "fit", "tail", "scatter")
+WHAT_IF = ("main", "no views factor", "as written only", "no restatement", "prior only", "no tail bound")
+
+
+def view_z(detail: dict, k: int, restate: bool = True, fit: bool = True, tail: bool = True) -> np.ndarray:
+    """View k's reduced scores of the candidates (`rescore.rescore_views`' detail) as main computes them, or
+    with the restatement map undone (``restate=False``; the fit kept), the prior alone in place of the query's
+    own fit (``fit=False``) or the null sample's tail bound left off (``tail=False``)."""
+    from melody.score import rescore
+    lam, log_k = detail["fit"][k]
+    scores, log_space = np.asarray(detail["scores"][k], dtype="f8"), np.asarray(detail["log_space"][k], dtype="f8")
+    untailed = np.asarray(detail["untailed"][k], dtype="f8")
+    if restate and fit and tail:
+        return np.asarray(detail["z"][k], dtype="f8")
+    scale = (untailed + log_k + log_space) / lam if restate else scores       # the (restated) combined score
+    if not fit:
+        lam0, k0 = (rescore.LAMBDA_WHOLE, rescore.K_WHOLE) if detail["whole"][k] else \
+            (rescore.LAMBDA_RESCORE, rescore.K_RESCORE)
+        lam, log_k = lam0, float(np.log(k0))
+    scored = np.isfinite(detail["z"][k])          # -inf: a row this view does not score
+    z = np.full(len(scale), -np.inf)
+    z[scored] = lam * scale[scored] - log_k - log_space[scored]
+    if tail:        # the bound main applied, kept as the same shift
+        z[scored] += np.asarray(detail["z"][k], dtype="f8")[scored] - untailed[scored]
+    return z
+
+
+def evalues_if(detail: dict, n_refs: int, setting: str = "main") -> np.ndarray:
+    """The candidates' E-values (`rescore.rescore_views`' detail) with one correction taken off every view
+    (a WHAT_IF setting): the factor for the best of several views set to 1, the score as written alone (the
+    first view, factor 1), the restatement map undone, the prior alone for the null, the tail bound off."""
+    n_views = len(detail["z"])
+    z = np.array([view_z(detail, k, restate=setting != "no restatement", fit=setting != "prior only",
+                         tail=setting != "no tail bound") for k in range(n_views)])
+    factor = np.asarray(detail["factor"], dtype="f8") * detail["agree"]
+    if setting == "as written only":
+        z = z[:1]
+    if setting in ("no views factor", "as written only"):
+        factor = np.ones_like(factor)
+    return n_refs * -np.expm1(-factor * np.exp(-z.max(axis=0)))
+
+
+def corrections(detail: dict, c: int) -> dict:
+    """What each correction of stage 2's E-value did to candidate column c (`rescore.rescore_views`' detail),
+    as the factor it multiplies the E-value by (> 1: it raised it): "views" (the factor for taking the best of
+    several views), "view_gain" (the best view against the score as written, <= 1), "restatement", "fit" (the
+    query's own null fit against the prior alone), "tail" (the null sample's own tail) and "scatter" (the scatter
+    charge), each taken on the first view; "view" is the index of the view that counted."""
+    z = np.asarray(detail["z"], dtype="f8")[:, c]
+    first = {name: view_z(detail, 0, **{name: False})[c] for name in ("restate", "fit", "tail")}
+    lam = detail["fit"][0][0]
+    with np.errstate(invalid="ignore"):         # a row only the passage view scores: -inf in the first view
+        return {"view": int(np.argmax(z)), "views": float(np.asarray(detail["factor"])[c] * detail["agree"]),
+                "view_gain": float(np.exp(z[0] - z.max())), "restatement": float(np.exp(first["restate"] - z[0])),
+                "fit": float(np.exp(first["fit"] - z[0])), "tail": float(np.exp(first["tail"] - z[0])),
+                "scatter": float(np.exp(lam * np.asarray(detail["scatter"], dtype="f8")[0, c]))}
+
+
+def searched(cat, loaded) -> tuple[np.ndarray, dict]:
+    """Stage 2's E-value of every row for a query and `rescore_views`' detail, as `Catalog.search` ranks."""
+    from melody.meter import melody_with_guessed_beats
+    from melody.score import rescore
+    sq = melody_with_guessed_beats(loaded)
+    params, pitch_params = rescore.played_params(sq)
+    detail: dict = {}
+    _, evalues, _ = cat._rank(sq, cat.packed, params, pitch_params, detail=detail)
+    return evalues, detail
+
+
+def correction_census(cat, queries: list, load, negatives: int) -> None:
+    """The --corrections tables (module docstring)."""
+    n_refs = len(cat.packed)
+    rows = []
+    for r in queries:
+        evalues, detail = searched(cat, load(r["qid"]))
+        cand = np.asarray(detail["cand"])
+        uid = r["true_id"] if r["positive"] else None
+        if uid is not None:
+            hit = np.flatnonzero(cand == cat.packed.entries.row_of(uid))
+            col = int(hit[0]) if len(hit) else None
+        else:
+            col = int(np.argmin(evalues[cand]))
+        e_if = {s: evalues_if(detail, n_refs, s) for s in WHAT_IF}
+        rows.append({"r": r, "E": {s: (float(e[col]) if col is not None else np.inf) if uid else float(e.min())
+                                   for s, e in e_if.items()},
+                     "parts": corrections(detail, col) if col is not None else None, "n_views": len(detail["z"])})
+    neg = [x for x in rows if not x["r"]["positive"]]
+    pos = [x for x in rows if x["r"]["positive"]]
+    cut = cut_of([x["E"]["main"] for x in neg])
+    print(f"\ncorrections (factor on E; > 1 raised it), cut {cut:.3g}\n")
+    print("| query | E | view counted (of) | views factor | best view's gain | restatement | own fit vs prior | tail | scatter |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    listed = sorted([x for x in pos if not x["E"]["main"] < cut], key=lambda x: x["E"]["main"]) + \
+        sorted(neg, key=lambda x: x["E"]["main"])[:negatives]
+    for x in listed:
+        p = x["parts"]
+        if p is None:
+            print(f"| {x['r']['qid']} | not re-scored | | | | | | | |")
+            continue
+        print(f"| {x['r']['qid']} | {x['E']['main']:.3g} | {p['view']} ({x['n_views']}) | {p['views']:.2f} | "
+              f"{p['view_gain']:.2g} | {p['restatement']:.2f} | {p['fit']:.2g} | {p['tail']:.2f} | {p['scatter']:.2f} |")
+    print("\n| setting | cut | TPR at the cut | positives at E <= 0.1 | negatives at E <= 0.1 |")
+    print("|---|---|---|---|---|")
+    for s in WHAT_IF:
+        c = cut_of([x["E"][s] for x in neg])
+        pe = np.array([x["E"][s] for x in pos])
+        ne = np.array([x["E"][s] for x in neg])
+        print(f"| {s} | {c:.3g} | {np.mean(pe < c):.3f} | {np.mean(pe <= 0.1):.3f} | {int(np.sum(ne <= 0.1))} |")
+
+
 def evalue(score: float, lam: float, log_k: float, log_space: float, z_null: np.ndarray, n_refs: int) -> float:
     """Stage 2's E-value of one reference's combined score (one view): the reduced score, bounded by the
     null sample's own tail (`rescore.tail_bound`), in a catalog of n_refs."""
@@ -191,6 +312,8 @@ def main(argv=None) -> int:
     ap.add_argument("workdir", help="its --workdir (catalog and queries)")
     ap.add_argument("--negatives", type=int, default=5, help="most significant negatives read (default 5)")
     ap.add_argument("--alignment", action="store_true", help="also the alignment table (module docstring)")
+    ap.add_argument("--corrections", action="store_true",
+                    help="only the corrections census: every positive and negative searched again (module docstring)")
     args = ap.parse_args(argv)
 
     import melody
@@ -204,6 +327,11 @@ def main(argv=None) -> int:
     def load(qid):
         return max(melody.load(os.path.join(args.workdir, "queries", qid + ".mid")), key=len)
 
+    if args.corrections:
+        correction_census(cat, [r for r in queries if r["category"] in benchdata.NEGATIVE_CATEGORIES
+                                or (r["positive"] and r["category"] in benchdata.POSITIVE_CATEGORIES)],
+                          load, args.negatives)
+        return 0
     print(f"cut (E of the negative at 1%): {cut:.3g}\n")
     print("| query | variation | arr. | notes: phrase (context) | rank | E | S = S1 + S2 | null location / scale "
           "| reference steps (pts) | points short | E, prior only |")

@@ -92,3 +92,36 @@ def test_same_beat_share_skips_unknown_beats():
     r = np.array([0.0, 2.0, 2.0, 3.0])
     assert census.same_beat_share([(0, 0), (1, 1), (2, 2), (3, 3)], q, r) == pytest.approx(2 / 3)
     assert np.isnan(census.same_beat_share([(2, 2)], q, r))
+
+
+def _detail():
+    """A hand-made `rescore_views` detail of one candidate read two ways: view 0's restated combined score 95
+    (100 before the restatement map), its null fit lambda 0.1 / log K -3, search space e^7, 2 scatter points,
+    the tail bound taking 0.5 off its z; view 1 scores z 6 and counts, with the factor 1.5 for the better of two."""
+    return {"cand": np.array([7]), "z": np.array([[5.0], [6.0]]), "untailed": np.array([[5.5], [6.0]]),
+            "scores": np.array([[100.0], [110.0]]), "log_space": np.array([[7.0], [7.0]]),
+            "scatter": np.array([[2.0], [0.0]]), "statements": np.array([1.25, 1.0]),
+            "fit": [(0.1, -3.0), (0.1, -2.0)], "factor": np.array([1.5]), "agree": 1.0, "whole": [False, False]}
+
+
+def test_corrections_are_each_correction_as_a_factor_on_the_evalue():
+    from melody.score import rescore
+    parts = census.corrections(_detail(), 0)
+    assert parts["view"] == 1 and parts["views"] == pytest.approx(1.5)
+    assert parts["view_gain"] == pytest.approx(np.exp(-1.0))
+    assert parts["restatement"] == pytest.approx(np.exp(0.5))     # 100 -> 95 at lambda 0.1
+    assert parts["tail"] == pytest.approx(np.exp(0.5))
+    assert parts["scatter"] == pytest.approx(np.exp(0.2))
+    prior_z = rescore.LAMBDA_RESCORE * 95.0 - np.log(rescore.K_RESCORE) - 7.0 - 0.5
+    assert parts["fit"] == pytest.approx(np.exp(prior_z - 5.0))
+
+
+def test_evalues_if_takes_one_correction_off():
+    detail, n = _detail(), 1000
+    assert census.evalues_if(detail, n)[0] == pytest.approx(n * -np.expm1(-1.5 * np.exp(-6.0)))
+    assert census.evalues_if(detail, n, "no views factor")[0] == pytest.approx(n * -np.expm1(-np.exp(-6.0)))
+    assert census.evalues_if(detail, n, "as written only")[0] == pytest.approx(n * -np.expm1(-np.exp(-5.0)))
+    # view 0 without its restatement (z 5.5) or tail bound (5.5) still loses to view 1's 6.0
+    assert census.evalues_if(detail, n, "no restatement")[0] == pytest.approx(census.evalues_if(detail, n)[0])
+    detail["z"][1] = detail["untailed"][1] = 4.0      # view 0 counts: untailed (5.5) without the bound
+    assert census.evalues_if(detail, n, "no tail bound")[0] == pytest.approx(n * -np.expm1(-1.5 * np.exp(-5.5)))

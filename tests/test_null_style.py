@@ -174,3 +174,41 @@ def test_agreement_factor_is_views_factor_for_the_max_and_smaller_for_agreement(
     assert rescore.agreement_factor(independent, 0.5) < 1.0 < rescore.agreement_factor(independent, 0.0)
     same = np.vstack([independent[0], independent[0]])
     assert rescore.agreement_factor(same, 0.5) == pytest.approx(1.0)      # readings that always agree
+
+
+def test_rescore_views_detail_holds_what_each_correction_did():
+    """The detail's per-view parts (scores after the scatter charge, statements, the fit, the search space, z
+    before the tail bound) give back the reduced scores search ranked by; scripts/census_cut.py --corrections
+    reads each correction off them, and with none taken off gets the search's own E-values."""
+    import os
+    import sys
+    from melody import align
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+    import census_cut
+    rng = np.random.default_rng(11)
+    n_refs = 400
+    packed = _catalog(rng, rng.integers(0, 2, n_refs))
+    views = []
+    for notes in (_stepwise_even(rng), _leaping_dotted(rng)):
+        query = _as_melody(notes)
+        qf = features(query)
+        s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
+        views.append(rescore.View(query, qf, packed, s1, np.full(n_refs, float(n_refs))))
+    detail = {}
+    _, ev, _ = rescore.rescore_views(views, sample=300, detail=detail)
+    cand = detail["cand"]
+    for k in range(2):
+        lam, log_k = detail["fit"][k]
+        assert detail["statements"][k] >= 1.0
+        assert np.allclose(detail["scores"][k], _combined(views[k], packed, cand) - detail["scatter"][k])
+        assert np.all(detail["untailed"][k] >= detail["z"][k] - 1e-9)      # the tail bound only lowers z
+        if detail["statements"][k] == 1.0:
+            assert np.allclose(detail["untailed"][k], lam * detail["scores"][k] - log_k - detail["log_space"][k])
+    assert np.allclose(census_cut.evalues_if(detail, n_refs), ev[cand])
+    assert np.all(census_cut.evalues_if(detail, n_refs, "no views factor") <= ev[cand] + 1e-12)
+
+
+def _combined(view, packed, rows):
+    """S_interval + S_pitch of the rows, as stage 2 scores them before any correction."""
+    qp = rescore.tuned_pitches(view.query)
+    return view.s1[rows] + rescore.pitch_scores(qp, view.qf, packed, rescore.pitches(packed), rows)

@@ -668,7 +668,11 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     re-scored), "z" (views x candidates: each view's reduced score, -inf where a view does not score the row),
     "z_null" (views x null rows, the same), "factor" (per candidate: for taking the best view), "agree" (the
     factor's change for combining a recording's readings, `_readings_statistic`), "whole" (per view: the
-    passage view) and "song" (the song view's reduced score per row when it was added, else None).
+    passage view), "song" (the song view's reduced score per row when it was added, else None) and, per view,
+    what each correction did to the candidates' reduced scores (views x candidates; for censuses of
+    the positives below the 1% cut, ``scripts/census_cut.py --corrections``): "scores" (the combined score after
+    the scatter charge), "scatter" (METRIC_SCATTER's points), "statements" (`restatement`, per view), "fit"
+    ((lambda, log K) per view), "log_space" (the null's search space) and "untailed" (z before `tail_bound`).
     ``variants``: whether the query is a variant of a whole tune is asked too: a score's query longer than a
     passage, read one way, has the song view's evidence (`song_view`, SONG_RATIO: references of its length,
     aligned whole, the null the decoys of its null rows) added to the local view's (`song_evidence`).
@@ -699,6 +703,8 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     combined = np.full((len(views), n_refs), np.nan)
     z = np.empty((len(views), len(cand)))
     z_null = np.empty((len(views), len(null_rows)))
+    parts = {"scores": np.empty_like(z), "scatter": np.zeros_like(z), "untailed": np.empty_like(z),
+             "log_space": np.empty_like(z), "statements": np.ones(len(views)), "fit": []}
     for k, v in enumerate(views):
         n_steps = np.diff(v.packed.step_offsets)
         if v.whole:          # the passage view: passages of the catalog only, each pair aligned whole
@@ -710,13 +716,20 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
         qp = tuned_pitches(v.query)
         combined[k, scored] = v.s1[scored] + pitch_scores(qp, v.qf, v.packed, pitches(v.packed), scored, params)
         if not v.whole and METRIC_SCATTER:     # a chance alignment's pairs scatter in the bar (METRIC_SCATTER)
-            combined[k, scored] -= METRIC_SCATTER * metric_scatter(v.query, v.qf, v.packed, scored)
+            charge = np.zeros(n_refs)
+            charge[scored] = METRIC_SCATTER * metric_scatter(v.query, v.qf, v.packed, scored)
+            combined[k] -= charge
+            parts["scatter"][k] = charge[cand]
         # a passage is one statement; a longer query's restatements widen its chance scores' tail
-        scale = combined[k] if v.whole else restated(combined[k], combined[k, null_rows], restatement(np.rint(qp)))
+        if not v.whole:
+            parts["statements"][k] = restatement(np.rint(qp))
+        scale = restated(combined[k], combined[k, null_rows], parts["statements"][k])
         fitted = null_rows[np.isfinite(scale[null_rows])]
         lam, log_k = chance_fit(scale[fitted], space[fitted], prior, weight)
         z[k] = lam * scale[cand] - log_k - np.log(space[cand])
         z_null[k] = lam * scale[null_rows] - log_k - np.log(space[null_rows])
+        parts["scores"][k], parts["untailed"][k], parts["log_space"][k] = combined[k, cand], z[k], np.log(space[cand])
+        parts["fit"].append((lam, log_k))
         z[k], z_null[k] = tail_bound(z[k], z_null[k]), tail_bound(z_null[k], z_null[k])
         if not v.whole:
             z[k, whole_only[cand]] = -np.inf
@@ -746,7 +759,7 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
     ev[cand] = n_refs * -np.expm1(-factor * agree * np.exp(-stat))
     if detail is not None:
         detail.update(cand=cand, z=z, z_null=z_null, factor=factor, agree=agree, whole=[v.whole for v in views],
-                      song=song)
+                      song=song, **parts)
     first = cand[np.lexsort((-best[cand], ev[cand]))]
     later = np.ones(n_refs, dtype=bool)
     later[cand] = False
