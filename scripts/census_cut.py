@@ -243,8 +243,10 @@ def correction_census(cat, queries: list, load, negatives: int) -> None:
         if p is None:
             print(f"| {x['r']['qid']} | not re-scored | | | | | | | |")
             continue
-        print(f"| {x['r']['qid']} | {x['E']['main']:.3g} | {p['view']} ({x['n_views']}) | {p['views']:.2f} | "
-              f"{p['view_gain']:.2g} | {p['restatement']:.2f} | {p['fit']:.2g} | {p['tail']:.2f} | {p['scatter']:.2f} |")
+        f = {k: "-" if not np.isfinite(v) else f"{v:.2g}" if k in ("view_gain", "fit") else f"{v:.2f}"
+             for k, v in p.items()}        # "-": a row the first view does not score (the passage view's only)
+        print(f"| {x['r']['qid']} | {x['E']['main']:.3g} | {p['view']} ({x['n_views']}) | {f['views']} | "
+              f"{f['view_gain']} | {f['restatement']} | {f['fit']} | {f['tail']} | {f['scatter']} |")
     print("\n| setting | cut | TPR at the cut | positives at E <= 0.1 | negatives at E <= 0.1 |")
     print("|---|---|---|---|---|")
     for s in WHAT_IF:
