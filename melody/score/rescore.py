@@ -716,10 +716,9 @@ def rescore_views(views: list[View], pitch_params=None, top: int = RESCORE_TOP, 
         qp = tuned_pitches(v.query)
         combined[k, scored] = v.s1[scored] + pitch_scores(qp, v.qf, v.packed, pitches(v.packed), scored, params)
         if not v.whole and METRIC_SCATTER:     # a chance alignment's pairs scatter in the bar (METRIC_SCATTER)
-            charge = np.zeros(n_refs)
-            charge[scored] = METRIC_SCATTER * metric_scatter(v.query, v.qf, v.packed, scored)
-            combined[k] -= charge
-            parts["scatter"][k] = charge[cand]
+            charge = METRIC_SCATTER * metric_scatter(v.query, v.qf, v.packed, scored)
+            combined[k, scored] -= charge
+            parts["scatter"][k] = charge[np.searchsorted(scored, cand)]     # scored: every row, sorted
         # a passage is one statement; a longer query's restatements widen its chance scores' tail
         if not v.whole:
             parts["statements"][k] = restatement(np.rint(qp))
