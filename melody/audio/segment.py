@@ -56,15 +56,6 @@ MAX_ATTACK_S = 0.08
 # peak of KEY_ONSET_SPLIT inside the note starts a repeated note there (a re-played note whose attack the
 # salience misses). The network's onset peaks lie KEY_ONSET_LAG_S after the onset (median, benchmark renders).
 KEY_ONSET_SPLIT, KEY_ONSET_LAG_S = 0.7, 0.009
-# In a single line a weaker peak, of KEY_ONSET_CONFIRMED, starts a repeated note where the whole spectrum's flux
-# confirms the re-strike: within FLUX_REPEAT_REACH_S of it the flux reaches FLUX_REPEAT times its median over
-# the note. A room's reverb fills the gap before a repeat with the note's own tail, so the network hears the
-# re-strike weakly. At the 382 repeats merged in bench_audio's seed-1 room lines its peak has a median of 0.44,
-# and 8 reach KEY_ONSET_SPLIT. The re-strike's broadband attack still stands out of the tail: a peak of 0.4 with
-# the flux doubled marks 102 of the 382, against 3 of 6,006 peaks inside notes where nothing is written (solos:
-# 58 of 278 against 29 of 4,516). BENCHMARKS.md, "Twenty-eighth session: single lines in a room". Only lines: a
-# mix's flux is its band's.
-KEY_ONSET_CONFIRMED, FLUX_REPEAT, FLUX_REPEAT_REACH_S = 0.4, 2.0, 0.03
 # A short note the path skips (it stays on the still-sounding previous note): where the network's onset at
 # another key peaks >= INSERT_ONSET inside a note and that key's note activation then averages >= INSERT_NOTE
 # over MIN_NOTE_S, a note at that key starts there if the key is the line's next note, by either test:
@@ -445,8 +436,6 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     glide_len = int(round(GLIDE_MAX_S / tr.hop_s))
     spans = []   # [start, stop, pitch] in frames
     swing = np.zeros(len(tr.midi))      # half the vibrato's swing per frame (0 outside vibrato)
-    one_line = tr.key_note is not None and single_line(tr.key_note)
-    confirm = one_line and tr.onset_env is not None        # weaker re-strikes confirmed by the flux (lines only)
     for a, b, seg, smooth in _smoothed_runs(tr):
         if b - a < min_len:
             continue
@@ -456,13 +445,8 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
             inner = _split_repeats(a + s, a + e, logsal, tr.attack, min_len, tr.onset_env, swing)
             if tr.key_onset is not None:
                 pitch = float(np.median(seg[s:e]))
-                t0, t1 = (a + s + min_len) * tr.hop_s, (a + e - min_len) * tr.hop_s
-                struck = _key_onsets(tr, pitch, t0, t1, KEY_ONSET_SPLIT)
-                if confirm:
-                    weak = [c for c in _key_onsets(tr, pitch, t0, t1, KEY_ONSET_CONFIRMED) if c not in struck]
-                    struck = sorted(struck + flux_confirmed(tr.onset_env, weak, a + s + min_len, a + e - min_len,
-                                                            tr.hop_s))
-                for c in struck:
+                for c in _key_onsets(tr, pitch, (a + s + min_len) * tr.hop_s, (a + e - min_len) * tr.hop_s,
+                                     KEY_ONSET_SPLIT):
                     # the network hears a vibrato's return to the note's own key as a new onset
                     if swing[c] == 0 and all(abs(c - x) >= max(min_len, NEIGHBOURHOOD) for x in inner):
                         inner.append(c)
@@ -478,6 +462,7 @@ def notes_from_track(tr: PitchTrack) -> np.ndarray:
     # drifts through is no new note); the note is reported at its held pitch (inserted notes keep theirs)
     held = {(span[0], span[2]): span[3] for span in spans}
     spans = [span[:3] for span in spans]
+    one_line = tr.key_note is not None and single_line(tr.key_note)
     if tr.key_onset is not None and tr.key_note is not None:
         spans = _insert_key_onsets(spans, tr, swing)
         spans = _struck_alone(spans, tr, swing) if one_line else _struck_over_band(spans, tr, swing)
@@ -727,18 +712,6 @@ def _glide_onsets(spans: list[list], tr: PitchTrack, min_len: int) -> None:
             span[0] = t
             if k and spans[k - 1][1] > t:
                 spans[k - 1][1] = t
-
-
-def flux_confirmed(flux: np.ndarray, frames: list[int], start: int, stop: int, hop_s: float) -> list[int]:
-    """The ``frames`` (a note's candidate re-strikes, tracker frames) where the spectral ``flux`` within
-    FLUX_REPEAT_REACH_S reaches FLUX_REPEAT times its median over the note's frames [start, stop): a broadband
-    attack that stands out of the note's own sound and its room's tail (see KEY_ONSET_CONFIRMED)."""
-    if not frames or stop <= start:
-        return []
-    flux = np.asarray(flux, dtype="f8")
-    floor = FLUX_REPEAT * max(float(np.median(flux[start:stop])), 1e-9)
-    reach = int(round(FLUX_REPEAT_REACH_S / hop_s))
-    return [c for c in frames if 0 <= c < len(flux) and flux[max(c - reach, 0):c + reach + 1].max() >= floor]
 
 
 def _sharp_attack(attack: np.ndarray | None, start: int) -> bool:
