@@ -429,6 +429,7 @@ def cmd_batch(args):
         timeout_s=batch.DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout,
         memory_mb=batch.DEFAULT_MEMORY_MB if args.max_memory is None else (args.max_memory or None),
         parts=args.parts)
+    _open_catalog(args.catalog)     # says so when an older reader read some of its files, as a plain scan does
     bar = None
 
     def progress(done, total, initial):
