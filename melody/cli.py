@@ -177,7 +177,9 @@ def print_result_table(result: dict, out=None):
     out = out or sys.stdout   # looked up per call: a default of sys.stdout would pin the stream at import
     name = result["query"]
     if result["status"] != "ok":
-        print(f"{name}: ERROR {result['error']}", file=out)
+        error = result["error"] or ""
+        # the error names its file for JSON readers; the line already starts with it ("x.mid: ERROR x.mid: ...")
+        print(f"{name}: ERROR {error.removeprefix(f'{name}: ')}", file=out)
         return
     verdict = "FLAGGED" if result["flagged"] else "nothing flagged"
     print(f"{name}: {verdict}", file=out)

@@ -569,3 +569,14 @@ def test_every_command_says_what_it_does_in_its_own_help():
     silent = [name for name, sub in found.items() if not sub.description]
     assert not silent, silent
     assert "dashboard" in found["melody app"].format_help() and "compare two songs" in found["melody app"].format_help()
+
+
+def test_an_error_line_names_its_file_once(tmp_path, capfd, world):
+    """The table printed "empty.mid: ERROR empty.mid: empty file (0 bytes)"; the JSON keeps the error that
+    names the file (the output contract), the table names it once (qa28)."""
+    empty = tmp_path / "empty.mid"
+    empty.write_bytes(b"")
+    assert main(["query", str(empty), "--catalog", world["catalog"]]) == 2
+    assert capfd.readouterr().out.strip() == f"{empty}: ERROR empty file (0 bytes)"
+    assert main(["query", str(empty), "--catalog", world["catalog"], "--format", "json"]) == 2
+    assert json.loads(capfd.readouterr().out)["error"] == f"{empty}: empty file (0 bytes)"
