@@ -159,13 +159,15 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
     has a repeated note, the best passage's E-value is that of the better of two readings, as transcribed
     and with repeated notes merged in both melodies, as `Catalog.search` ranks a recording
     (`readings_evalue`); the passages shown are aligned note for note as transcribed, as a search shows
-    them.
+    them. When the merged reading gives that E-value, ``evidence["merged_notes"]`` is its passage's length
+    and the significance sentence names that reading (`passage_significance`).
     """
     (a, ga, fa, ra), (b, gb, fb, rb) = pa, pb     # `_prepared`
     mask = np.zeros((len(fa) + 1, len(fb) + 1), dtype=bool)
     entry = Entry(-1, b.meta.get("id", os.path.basename(b.source)), b.title, b.composer, b.source)
     passages = []
     best = None
+    merged_notes = None     # the merged reading's passage length, when that reading gave the best E-value
     for _ in range(max_passages):
         aln = align.local_align(fa, fb, mask=mask)
         if aln.score <= 0 or len(aln.pairs) < min_notes:
@@ -177,16 +179,36 @@ def _passages(pa: tuple, pb: tuple, max_passages: int, max_evalue: float, min_no
             if ra is not None and rb is not None and \
                     len(ra[0].notes) + len(rb[0].notes) < len(ga.notes) + len(gb.notes):   # merging changes one
                 (ma, mfa), (mb, mfb) = ra, rb
-                merged = align.local_align(mfa, mfb).score
-                if merged > 0:
-                    best = ev = readings_evalue([ev, pair.best_evalue(ma, mb, mfa, mfb, merged, one_reading=False)])
+                merged = align.local_align(mfa, mfb)
+                if merged.score > 0:
+                    merged_ev = pair.best_evalue(ma, mb, mfa, mfb, merged.score, one_reading=False)
+                    merged_notes = len(merged.pairs) if merged_ev < ev else None
+                    best = ev = readings_evalue([ev, merged_ev])
         else:
             combined = aln.score + pair.passage_pitch_score(ga, gb, aln.query_notes, aln.reference_notes)
             ev = max(pair.combined_evalue(combined, len(fa), len(fb)), best)
         d = build_match(a, b, aln, entry, ev, max_evalue).to_dict(evidence=True)
         d["interval_evalue"] = ev1
+        if merged_notes and len(passages) == 0:
+            d["evidence"]["merged_notes"] = merged_notes
+        d["evidence"]["significance"] = passage_significance(d, ev, "these two melodies")
         passages.append(d)
     return passages
+
+
+def passage_significance(passage: dict, evalue: float, between: str) -> str:
+    """The sentence that says how often a passage this close arises by chance `between` the melodies
+    compared. When the E-value is the reading with repeated notes merged (``evidence["merged_notes"]``: a
+    recording, or a melody re-struck for more syllables), the sentence names that reading and its length:
+    the passage shown is aligned note for note as written, and is often far shorter (a song against itself
+    re-struck showed "a 7-note passage" at E 1.5e-22, the whole 53-note song matching once merged)."""
+    merged = passage["evidence"].get("merged_notes")
+    notes = passage["matched_notes"]
+    sentence = f"a {merged or notes}-note passage this close is expected by chance {evalue:.2g} times between {between}"
+    if not merged:
+        return sentence
+    return (f"read with repeated notes merged, {sentence} (the {notes} notes shown are the passage aligned note "
+            "for note as written)")
 
 
 def collection_evalue(pair_evalue: float, m: int, n: int, lengths_a, lengths_b) -> float:
@@ -246,8 +268,7 @@ def compare_collections(tunes_a: list[Melody], tunes_b: list[Melody], max_passag
                 evalue = collection_evalue(p["evalue"], len(fa), len(fb), lengths_a, lengths_b)
                 between = "these two melodies" if one_pair else \
                     f"any of the {len(lengths_a)} x {len(lengths_b)} pairs of tunes compared"
-                p["evidence"]["significance"] = (f"a {p['matched_notes']}-note passage this close is expected by "
-                                                 f"chance {evalue:.2g} times between {between}")
+                p["evidence"]["significance"] = passage_significance(p, evalue, between)
                 p.update(pair_evalue=p["evalue"], evalue=evalue, score=float(np.exp(-evalue)),
                          flagged=evalue <= max_evalue, query_tune=a.index, query_title=a.title,
                          reference_tune=b.index, reference_title=b.title)

@@ -53,6 +53,12 @@ def _above_zero(what: str):
 KINDS = "MIDI, MusicXML, .mxl, ABC, kern, or a wav/flac/ogg/mp3 recording"
 
 
+def _command(sub, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose own --help opens with what it does (argparse shows a subparser's `help` only in
+    its parent's list: `melody query --help` gave usage and options without a word on the command)."""
+    return sub.add_parser(name, help=help, description=description or help)
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="melody", description="Find borrowed melodies: which reference melodies does a song (MIDI, MusicXML, "
@@ -63,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("index", help="add files and folders (recursively) to a catalog; unchanged files are skipped")
+    p = _command(sub, "index", help="add files and folders (recursively) to a catalog; unchanged files are skipped")
     p.add_argument("paths", nargs="+", metavar="PATH", help=f"files and folders to add ({KINDS})")
     _catalog_arg(p)
     p.add_argument("--workers", type=int, default=None, metavar="N", help="parsing processes (default: all cores)")
@@ -73,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, helptext in (("query", "search one file's melody (a score, or a recording: its lead melody is "
                                      "transcribed) against the catalog"),
                            ("scan", "search many files (folders recursively); one result per file")):
-        p = sub.add_parser(name, help=helptext)
+        p = _command(sub, name, help=helptext)
         if name == "query":
             p.add_argument("file", metavar="FILE", help=f"the song to search for ({KINDS})")
             p.add_argument("--format", choices=("table", "json"), default="table",
@@ -117,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
                             "all (every pitched part but drums, e.g. a borrowed riff, bass line or countermelody; "
                             "each match names its part, and E-values are multiplied by the number of parts)")
 
-    p = sub.add_parser("compare", help="every shared passage of two files' melodies")
+    p = _command(sub, "compare", help="every shared passage of two files' melodies")
     p.add_argument("a", metavar="A", help=f"the song that may borrow ({KINDS}); every tune of a collection")
     p.add_argument("b", metavar="B", help="the song it may borrow from (same types)")
     p.add_argument("--format", choices=("table", "json"), default="table",
@@ -128,19 +134,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any passage is flagged")
     _transcriber_arg(p)
 
-    p = sub.add_parser("catalog", help="catalog information and the default catalog")
+    p = _command(sub, "catalog", help="catalog information and the default catalog")
     csub = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
-    c = csub.add_parser("info", help="number of melodies, sources and size")
+    c = _command(csub, "info", help="number of melodies, sources and size")
     _catalog_arg(c)
     c.add_argument("--format", choices=("table", "json"), default="table",
                    help="a table for people (default) or JSON")
-    c = csub.add_parser("build-default", help="build the default catalog: reference_tracks/ + music21's "
-                        "public-domain corpus (once; later runs reuse it)")
+    c = _command(csub, "build-default", help="build the default catalog: reference_tracks/ + music21's "
+                 "public-domain corpus (once; later runs reuse it)")
     _catalog_arg(c)
     c.add_argument("--workers", type=int, default=None, metavar="N", help="parsing processes (default: all cores)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    sub.add_parser("app", help="start the Streamlit dashboard")
+    _command(sub, "app", help="start the Streamlit dashboard",
+             description="start the Streamlit dashboard (app.py) and open it in a browser: one song's matches "
+             "and their evidence, compare two songs, a batch of files (the catalog folder is chosen in its sidebar; "
+             "default: $MELODY_CATALOG or ~/.cache/melody/default-catalog)")
     return ap
 
 
@@ -168,7 +177,9 @@ def print_result_table(result: dict, out=None):
     out = out or sys.stdout   # looked up per call: a default of sys.stdout would pin the stream at import
     name = result["query"]
     if result["status"] != "ok":
-        print(f"{name}: ERROR {result['error']}", file=out)
+        error = result["error"] or ""
+        # the error names its file for JSON readers; the line already starts with it ("x.mid: ERROR x.mid: ...")
+        print(f"{name}: ERROR {error.removeprefix(f'{name}: ')}", file=out)
         return
     verdict = "FLAGGED" if result["flagged"] else "nothing flagged"
     print(f"{name}: {verdict}", file=out)
@@ -420,6 +431,7 @@ def cmd_batch(args):
         timeout_s=batch.DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout,
         memory_mb=batch.DEFAULT_MEMORY_MB if args.max_memory is None else (args.max_memory or None),
         parts=args.parts)
+    _open_catalog(args.catalog)     # says so when an older reader read some of its files, as a plain scan does
     bar = None
 
     def progress(done, total, initial):

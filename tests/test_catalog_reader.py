@@ -110,3 +110,13 @@ def test_each_kind_of_reader_has_its_own_version(tmp_path, monkeypatch):
     assert (report.added_files, report.reread) == (1, 1)            # now the ABC tune only
     assert melody.io.reader_tag("a.MID").startswith("midi-") and melody.io.reader_tag("a.krn").startswith("score-")
     assert melody.io.reader_tag("a.flac").startswith("audio-")
+
+
+def test_a_journaled_scan_says_so_too(catalog, monkeypatch, capsys, tmp_path):
+    """`melody scan --out RUN` (thousands of files, the workers opening the catalog) said nothing of a stale
+    catalog, where a plain scan and query print the note (qa28)."""
+    cat, folder = catalog
+    monkeypatch.setattr(melody.io, "SCORE_READER_VERSION", melody.io.SCORE_READER_VERSION + 1)
+    run = str(tmp_path / "run")
+    assert cli.main(["scan", str(folder), "--catalog", cat.path, "--out", run, "--workers", "1", "--quiet"]) == 0
+    assert "read by an older version of melody's readers" in capsys.readouterr().err

@@ -548,3 +548,35 @@ def test_query_asks_for_variants_of_a_whole_tune_only_when_told(world, capsys, m
     asked.clear()
     run(capsys, "query", path, "--catalog", world["catalog"], "--format", "json")
     assert asked and not any(asked)
+
+
+def test_every_command_says_what_it_does_in_its_own_help():
+    """`melody query --help` (and every other command's) gave usage and options without a word on what the
+    command does; `melody app --help` was a bare usage line (qa28)."""
+    import argparse
+
+    from melody.cli import _parser
+
+    def commands(p, name="melody"):
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield f"{name} {sub_name}", sub
+                    yield from commands(sub, f"{name} {sub_name}")
+
+    found = dict(commands(_parser()))
+    assert {"melody query", "melody app", "melody catalog info"} <= set(found)
+    silent = [name for name, sub in found.items() if not sub.description]
+    assert not silent, silent
+    assert "dashboard" in found["melody app"].format_help() and "compare two songs" in found["melody app"].format_help()
+
+
+def test_an_error_line_names_its_file_once(tmp_path, capfd, world):
+    """The table printed "empty.mid: ERROR empty.mid: empty file (0 bytes)"; the JSON keeps the error that
+    names the file (the output contract), the table names it once (qa28)."""
+    empty = tmp_path / "empty.mid"
+    empty.write_bytes(b"")
+    assert main(["query", str(empty), "--catalog", world["catalog"]]) == 2
+    assert capfd.readouterr().out.strip() == f"{empty}: ERROR empty file (0 bytes)"
+    assert main(["query", str(empty), "--catalog", world["catalog"], "--format", "json"]) == 2
+    assert json.loads(capfd.readouterr().out)["error"] == f"{empty}: empty file (0 bytes)"

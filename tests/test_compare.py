@@ -177,3 +177,28 @@ def test_two_score_passages_are_judged_whole_only_as_a_search_judges_them():
     whole = align.local_align(fa, fb).score + pair.pitch_score(ga, gb, fa, fb, rescore.whole_params())
     want = -np.expm1(-np.exp(np.log(rescore.K_WHOLE) - rescore.LAMBDA_WHOLE * whole))
     assert compare(a, b)[0]["evalue"] == pytest.approx(want, rel=1e-9)
+
+
+def _restruck(melody: Melody) -> Melody:
+    """Every note struck twice, each half its length: the melody re-set to twice the syllables."""
+    n = melody.notes
+    half = n["duration"] / 2
+    onset = np.stack([n["onset"], n["onset"] + half], axis=1).ravel()
+    return Melody(make_notes(onset, np.repeat(half, 2), np.repeat(n["pitch"], 2)), melody.title + " re-struck",
+                  source=melody.source)
+
+
+def test_a_passage_judged_in_the_merged_reading_says_so():
+    """A song against itself re-struck (each note twice, as a text underlay does) is judged, as a search
+    judges it, with repeated notes merged: the whole song matches there, while the passage aligned note for
+    note as written is a few notes. The significance sentence gives the merged reading's length and says so
+    (qa28: "a 7-note passage this close is expected by chance 1.5e-22 times", the whole 53-note song
+    matching once merged); a pair read once keeps the plain sentence."""
+    song = load(os.path.join(REFERENCES, "ode_to_joy.abc"))[0]
+    best = compare_collections([_restruck(song)], [song])["passages"][0]
+    merged = best["evidence"]["merged_notes"]
+    assert merged > best["matched_notes"]
+    assert best["evidence"]["significance"].startswith(f"read with repeated notes merged, a {merged}-note passage")
+    plain = compare_collections([song], [song])["passages"][0]
+    assert "merged_notes" not in plain["evidence"]
+    assert plain["evidence"]["significance"].startswith(f"a {plain['matched_notes']}-note passage")
