@@ -225,6 +225,7 @@ class Settings:
     timeout_s: float = DEFAULT_TIMEOUT_S
     memory_mb: int | None = DEFAULT_MEMORY_MB
     parts: str = "lead"                 # melody.api.query_file's parts: "lead" or "all"
+    variants: bool = False              # melody.api.query_file's variants: a tune family's search
 
 
 class _Lines:
@@ -264,7 +265,8 @@ class Sandbox:
         env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         config = json.dumps({"catalog": s.catalog, "top": s.top, "max_evalue": s.max_evalue,
-                             "evidence": s.evidence, "memory_mb": s.memory_mb, "parts": s.parts})
+                             "evidence": s.evidence, "memory_mb": s.memory_mb, "parts": s.parts,
+                             "variants": s.variants})
         self.proc = subprocess.Popen([sys.executable, "-m", "melody.batch", "--worker", config],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log if self.log is not None else subprocess.DEVNULL,
@@ -465,7 +467,8 @@ def _worker(config_text: str) -> int:
         try:
             _fault(path)
             result = query_file(path, catalog, top=config["top"], max_evalue=max_evalue,
-                                evidence=config["evidence"], parts=config.get("parts", "lead"))
+                                evidence=config["evidence"], parts=config.get("parts", "lead"),
+                                variants=config.get("variants", False))
         except MemoryError:
             result = error_result(path, f"{path}: over the memory limit ({config.get('memory_mb')} MB)")
         if result["status"] == "error" and result["error"]:
@@ -504,7 +507,9 @@ def _settings_key(settings: Settings, generation: str, paths) -> dict:
     return {"version": RUN_VERSION, "paths": list(paths), "catalog": settings.catalog,
             "catalog_generation": generation, "top": settings.top, "max_evalue": settings.max_evalue,
             "evidence": settings.evidence,
-            **({"parts": settings.parts} if settings.parts != "lead" else {})}   # runs journaled before stay resumable
+            # runs journaled before either option existed stay resumable
+            **({"parts": settings.parts} if settings.parts != "lead" else {}),
+            **({"variants": True} if settings.variants else {})}
 
 
 def _catalog_generation(path: str) -> str:
@@ -539,7 +544,7 @@ def run(paths, settings: Settings, run_dir: str, resume: bool = False, workers: 
     t0 = time.monotonic()
     catalog = os.path.abspath(settings.catalog or default_catalog_path())
     settings = Settings(catalog, settings.top, settings.max_evalue, settings.evidence, settings.timeout_s,
-                        settings.memory_mb, check_parts(settings.parts))
+                        settings.memory_mb, check_parts(settings.parts), bool(settings.variants))
     if settings.top < 1:
         raise MelodyError(f"top must be at least 1, got {settings.top}")
     if not settings.timeout_s > 0:      # NaN too

@@ -84,10 +84,6 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("file", metavar="FILE", help=f"the song to search for ({KINDS})")
             p.add_argument("--format", choices=("table", "json"), default="table",
                            help="a table for people (default) or the JSON output contract")
-            p.add_argument("--variants", action="store_true",
-                           help="also ask whether it is a variant of a whole tune of the catalog (a folk tune's "
-                                "versions, varied a little throughout): whole-song evidence is added to the "
-                                "shared passage's for references of its length")
         else:
             p.add_argument("paths", nargs="+", metavar="PATH", help="files and folders (searched recursively; "
                            "files of other types in a folder are skipped)")
@@ -116,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--max-evalue", type=_above_zero("an E-value"), default=None, metavar="E",
                        help="flag matches whose E-value is at most E (default 0.1, chosen for a false-positive rate <= 1%%)")
         p.add_argument("--fail-on-match", action="store_true", help="exit 1 when any match is flagged")
+        p.add_argument("--variants", action="store_true",
+                       help="also ask whether it is a variant of a whole tune of the catalog (a folk tune's "
+                            "versions, varied a little throughout): whole-song evidence is added to the "
+                            "shared passage's for references of its length")
         p.add_argument("--explain", action="store_true",
                        help="JSON: add each match's evidence (aligned notes, differences, rare/common shapes)")
         p.add_argument("--parts", choices=("lead", "all"), default="lead",
@@ -363,7 +363,7 @@ def cmd_scan(args):
                 duplicates += 1
             else:
                 result = query_file(_shown(item.path), cat, top=args.top, max_evalue=_max_evalue(args),
-                                    evidence=args.explain, parts=args.parts)
+                                    evidence=args.explain, parts=args.parts, variants=args.variants)
             by_path[result["query"]] = result
             flagged += result["flagged"]
             any_matches |= bool(result["matches"])
@@ -430,7 +430,7 @@ def cmd_batch(args):
         catalog=args.catalog, top=args.top, max_evalue=args.max_evalue, evidence=args.explain,
         timeout_s=batch.DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout,
         memory_mb=batch.DEFAULT_MEMORY_MB if args.max_memory is None else (args.max_memory or None),
-        parts=args.parts)
+        parts=args.parts, variants=args.variants)
     _open_catalog(args.catalog)     # says so when an older reader read some of its files, as a plain scan does
     bar = None
 

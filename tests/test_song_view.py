@@ -143,3 +143,33 @@ def test_a_passage_gets_no_song_view_and_a_song_is_scored_against_references_of_
     assert np.all(np.isfinite(got) == rescore.song_band(len(p.query_features(long)), steps))
     assert np.nanargmax(got) == 3
 
+
+
+def test_scan_asks_for_variants_as_query_does(tmp_path, capsys):
+    """`--variants` reaches every file of a scan, plain and journaled, as it reaches `melody query`."""
+    import json
+
+    from melody import Catalog, batch
+    from melody.cli import main
+    from melody.testing import Track, write_midi
+    rng = np.random.default_rng(27)
+    refs = [Melody(_random_tune(rng, int(rng.integers(36, 52))), title=f"r{k}", source=f"mem/{k}")
+            for k in range(120)]
+    Catalog.create(str(tmp_path / "c")).add(refs)
+    tune = _varied(rng, refs[3].notes)
+    song = str(write_midi(tmp_path / "v.mid", [Track("Lead", 0, [(int(n["pitch"]), float(n["onset"]),
+                                                                    float(n["duration"]), 90) for n in tune])],
+                          bpm=60.0))
+    found = {}
+    for flags in ((), ("--variants",)):
+        assert main(["query", song, "--catalog", str(tmp_path / "c"), "--format", "json", *flags]) == 0
+        found["query", flags] = json.loads(capsys.readouterr().out)["matches"][0]["evalue"]
+        assert main(["scan", song, "--catalog", str(tmp_path / "c"), "--format", "json", "--quiet", *flags]) == 0
+        found["scan", flags] = json.loads(capsys.readouterr().out)[0]["matches"][0]["evalue"]
+    settings = batch.Settings(str(tmp_path / "c"), variants=True)
+    batch.run([song], settings, str(tmp_path / "run"), workers=1)
+    with open(tmp_path / "run" / "results.jsonl") as fh:
+        journaled = json.loads(fh.readline())["matches"][0]["evalue"]
+    assert found["query", ("--variants",)] < found["query", ()]
+    assert found["scan", ("--variants",)] == found["query", ("--variants",)] == journaled
+    assert found["scan", ()] == found["query", ()]
