@@ -254,6 +254,7 @@ DEFAULT_PITCH_PARAMS[P.P_CHAIN] = 25.0    # a further query-disjoint alignment (
 DEFAULT_PITCH_PARAMS[P.P_RESTATE] = 20.0  # ... less only this where it restates the passage an earlier one matched
 DEFAULT_PITCH_PARAMS[P.P_RESTATE_SPAN] = 24.0  # ... i.e. starts at most this many reference steps before its end
 DEFAULT_PITCH_PARAMS[P.P_DUR_FADE] = 0.0  # log2 past P_DUR_FREE over which a length ratio's credit fades to the penalty
+DEFAULT_PITCH_PARAMS[P.P_DEGREE] = 0.0    # > 0: both melodies in scale degrees of their keys too, at this cost (0: off)
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],
