@@ -52,6 +52,16 @@ kept, as minor melodies often keep the leading note; in a minor key the third, s
 semitone higher) and the better score, less P_MODE, counts. On scripts/bench_accuracy.py (group mode/s1)
 this ranked 3 / 2 more of 15 mode-changed phrases first (seeds 0 / 1), the other groups unchanged.
 
+A phrase restated on another degree of its key (a diatonic sequence, a borrowed line moved up a third; a
+melody harmonised in parallel thirds or sixths whose harmony a top-line extractor takes as the lead) keeps
+its contour in scale degrees, while its semitones change by one at some steps and not at others: under one
+transposition about half its notes are near misses. With P_DEGREE > 0 both melodies are also aligned in
+scale degrees of their own estimated keys (`scale_degrees`: 7 per octave from the tonic, a note off the scale
+counted as the degree it is altered from; `degree_tables`: a multiple of 7 is an octave, one degree off a
+near miss; the query's notes keep their chromatic worth, no P_OCT_REL), and the better score, less
+P_DEGREE, counts. The null rows get the same alternative, so the per-query null sees how often chance
+partners share a contour in degrees (BENCHMARKS.md, twenty-eighth session: a melody moved within its key).
+
 The query's own make-up weighs its notes (composition-based scoring, as BLAST adjusts for a sequence's
 residue make-up): an exact pitch match earns P_PC_INFO per bit of the query note's pitch class above the
 query's mean (`pc_worth`: -log2 of the pitch class's share among the query's notes). A tune keeps
