@@ -46,6 +46,7 @@ VARIANTS = {
     "re-scoring without the longest exact run (P_EXACT 0)": {"P_EXACT": 0.0},
     "re-scoring without the pitch-class worth (every exact match the same, P_PC_INFO 0)": {"P_PC_INFO": 0.0},
     "re-scoring with every match's octave from the melodies' medians (P_OCT_REL 0)": {"P_OCT_REL": 0.0},
+    "re-scoring without the scale-degree reading (P_DEGREE 0)": {"P_DEGREE": 0.0},
     "no commonness weights (every step weighs the mean, 2.5 bits)": {"flat": True},
     "with the exact-run bonus (1.5; off by default)": {"RUN_BONUS": 1.5},
     "no metric-position bonus": {"METRIC_MATCH": 0.0},

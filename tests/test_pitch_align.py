@@ -121,8 +121,31 @@ def ref_change_mode(pitch) -> np.ndarray:
     return np.array([q + moves.get((q - tonic) % 12, 0) for q in pitch])
 
 
-def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
-    if p[PK.P_MODE] > 0 and ref_key(np.rint(qm.notes["pitch"]).astype(int))[1] != ref_key(
+MAJOR_DEGREES, MINOR_DEGREES = [0, 2, 4, 5, 7, 9, 11], [0, 2, 3, 5, 7, 8, 10]
+
+
+def ref_scale_degrees(pitch) -> np.ndarray:
+    """Each note as a degree of the melody's key, 7 per octave from the tonic; a note off the scale counts as
+    the scale degree just below it."""
+    tonic, minor = ref_key(pitch)
+    scale = MINOR_DEGREES if minor else MAJOR_DEGREES
+    return np.array([7 * ((q - tonic) // 12) + max(d for d in range(7) if scale[d] <= (q - tonic) % 12)
+                     for q in pitch])
+
+
+def ref_pitch_score(qm: Melody, rm: Melody, p=PP, degrees=None) -> float:
+    """degrees: None, or (query pitches, reference pitches, query worth) in scale degrees (P_DEGREE: a pair
+    matches at e = 0, is an octave at a multiple of 7, near at one degree off; the query's notes keep their
+    chromatic worth; no OCT_REL)."""
+    if p[PK.P_DEGREE] > 0 and degrees is None:
+        qp, rp = np.rint(qm.notes["pitch"]).astype(int), np.rint(rm.notes["pitch"]).astype(int)
+        q = p.copy()
+        q[PK.P_DEGREE] = 0.0
+        alt = q.copy()
+        alt[PK.P_OCT_REL] = 0.0
+        return max(ref_pitch_score(qm, rm, q), ref_pitch_score(
+            qm, rm, alt, (ref_scale_degrees(qp), ref_scale_degrees(rp), ref_pc_worth(qp))) - p[PK.P_DEGREE])
+    if p[PK.P_MODE] > 0 and degrees is None and ref_key(np.rint(qm.notes["pitch"]).astype(int))[1] != ref_key(
             np.rint(rm.notes["pitch"]).astype(int))[1]:
         other = Melody(rm.notes.copy())
         other.notes["pitch"] = ref_change_mode(np.rint(rm.notes["pitch"]).astype(int))
@@ -132,6 +155,10 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
     qp, rp = np.rint(qm.notes["pitch"]).astype(int), np.rint(rm.notes["pitch"]).astype(int)
     dev = qm.notes["pitch"].astype("f8") - qp
     worth = ref_pc_worth(qp)
+    octave, near = 12, 2
+    if degrees is not None:
+        qp, rp, worth = degrees
+        dev, octave, near = np.zeros(len(qp)), 7, 1
     qf, rf = features(qm), features(rm)
     ql, rl = [float(x) for x in qf.length], [float(x) for x in rf.length]
     qmet, rmet = qf.metric_or_unknown(), rf.metric_or_unknown()
@@ -165,8 +192,8 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                     H[i, 0] = starts[0]
             for j in range(1, n + 1):
                 e = qp[i] - rp[j] - T
-                v = (p[PK.P_MATCH] + p[PK.P_PC_INFO] * worth[i] if e == 0 else p[PK.P_OCTAVE] if e % 12 == 0
-                     else p[PK.P_NEAR] if abs(e) <= 2 else p[PK.P_MISMATCH])
+                v = (p[PK.P_MATCH] + p[PK.P_PC_INFO] * worth[i] if e == 0 else p[PK.P_OCTAVE] if e % octave == 0
+                     else p[PK.P_NEAR] if abs(e) <= near else p[PK.P_MISMATCH])
 
                 def kept(di, dj):      # pair (i - di, j - dj) has the same pitch offset as this one
                     return qp[i] - qp[i - di] == rp[j] - rp[j - dj]
@@ -174,7 +201,7 @@ def ref_pitch_score(qm: Melody, rm: Melody, p=PP) -> float:
                         (kept(1, 1) or (i >= 2 and kept(2, 1)) or (j >= 2 and kept(1, 2))):
                     # an octave pair in a passage that keeps its own octave: a match (OCT_REL)
                     v += max(p[PK.P_MATCH] - p[PK.P_OCTAVE] + p[PK.P_PC_INFO] * worth[i], 0.0)
-                if e % 12 == 0 and qmet[i - 1] >= 0 and qmet[i - 1] == rmet[j - 1]:
+                if e % octave == 0 and qmet[i - 1] >= 0 and qmet[i - 1] == rmet[j - 1]:
                     v += p[PK.P_METRIC]
                 exact = p[PK.P_MATCH] + p[PK.P_PC_INFO] * worth[i] + (
                     p[PK.P_METRIC] if qmet[i - 1] >= 0 and qmet[i - 1] == rmet[j - 1] else 0.0)
@@ -303,9 +330,11 @@ def test_a_sung_note_between_two_semitones_matches_either_in_part():
     leans back towards E and matches it with g(0.6) = 0.75 or g(0.8) = 0.25 of a match: more than the F
     written as a whole semitone (a score's wrong note, and what the rounded recording scored before)."""
     tune = [60, 62, 64, 67, 69, 67, 64, 62]
+    chromatic = PP.copy()
+    chromatic[PK.P_DEGREE] = 0.0      # the semitones' grading alone (the degree reading reads the rounded note)
 
     def sung(third):
-        return kernel_pitch_score(mel(tune[:2] + [third] + tune[3:], [1.0] * 8), [mel(tune, [1.0] * 8)])[0]
+        return kernel_pitch_score(mel(tune[:2] + [third] + tune[3:], [1.0] * 8), [mel(tune, [1.0] * 8)], chromatic)[0]
 
     assert sung(64.3) == pytest.approx(sung(64), abs=1e-9)
     assert sung(65) < sung(64.8) < sung(64.6) < sung(64)
@@ -351,7 +380,7 @@ def test_a_tune_sung_in_the_other_mode_scores_near_its_copy_with_the_mode_change
     minor = np.where(np.isin(major % 12, (9, 2)), major - 1, major)
     assert PK.estimate_key(major) == (5, 0) and PK.estimate_key(minor) == (5, 1)
     p = PP.copy()
-    p[PK.P_MODE] = 0.0
+    p[PK.P_MODE] = p[PK.P_DEGREE] = 0.0      # the mode change alone (in scale degrees the two modes agree)
     copy = kernel_pitch_score(mel(minor + 2, iois), [mel(minor, iois)], p)[0]     # the same mode
     off = kernel_pitch_score(mel(minor + 2, iois), [mel(major, iois)], p)[0]
     p[PK.P_MODE] = 4.0
@@ -359,8 +388,10 @@ def test_a_tune_sung_in_the_other_mode_scores_near_its_copy_with_the_mode_change
     assert on == pytest.approx(copy - 4.0)      # the reference in minor is the query's tune: only the cost
     assert off < on - 40                        # without it, six notes are "near" misses and runs break
     # a melody in the same mode as the reference is scored as before
+    chromatic = PP.copy()
+    chromatic[PK.P_DEGREE] = 0.0
     assert kernel_pitch_score(mel(major + 2, iois), [mel(major, iois)], p)[0] == pytest.approx(
-        kernel_pitch_score(mel(major + 2, iois), [mel(major, iois)], PP)[0])
+        kernel_pitch_score(mel(major + 2, iois), [mel(major, iois)], chromatic)[0])
 
 
 def test_transposition_invariant_and_one_wrong_note_costs_one_note():

@@ -254,6 +254,10 @@ DEFAULT_PITCH_PARAMS[P.P_CHAIN] = 25.0    # a further query-disjoint alignment (
 DEFAULT_PITCH_PARAMS[P.P_RESTATE] = 20.0  # ... less only this where it restates the passage an earlier one matched
 DEFAULT_PITCH_PARAMS[P.P_RESTATE_SPAN] = 24.0  # ... i.e. starts at most this many reference steps before its end
 DEFAULT_PITCH_PARAMS[P.P_DUR_FADE] = 0.0  # log2 past P_DUR_FREE over which a length ratio's credit fades to the penalty
+# Both melodies also in scale degrees of their keys (a phrase restated on another degree, a harmony line in
+# thirds), at this cost (0: off). On bench_probe seed 1, 4 and 6 gave the same thirds / diatonic gains; 6 cost the
+# 10-20 note positives 1 flag of 165 where 4 cost 2 and exact8 1 of 15 (BENCHMARKS.md, twenty-eighth session)
+DEFAULT_PITCH_PARAMS[P.P_DEGREE] = 6.0
 
 
 def pitch_search(query_pitch: np.ndarray, query: Features, notes_and_steps: tuple[np.ndarray, ...],

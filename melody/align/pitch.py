@@ -52,6 +52,16 @@ kept, as minor melodies often keep the leading note; in a minor key the third, s
 semitone higher) and the better score, less P_MODE, counts. On scripts/bench_accuracy.py (group mode/s1)
 this ranked 3 / 2 more of 15 mode-changed phrases first (seeds 0 / 1), the other groups unchanged.
 
+A phrase restated on another degree of its key (a diatonic sequence, a borrowed line moved up a third; a
+melody harmonised in parallel thirds or sixths whose harmony a top-line extractor takes as the lead) keeps
+its contour in scale degrees, while its semitones change by one at some steps and not at others: under one
+transposition about half its notes are near misses. With P_DEGREE > 0 both melodies are also aligned in
+scale degrees of their own estimated keys (`scale_degrees`: 7 per octave from the tonic, a note off the scale
+counted as the degree it is altered from; `degree_tables`: a multiple of 7 is an octave, one degree off a
+near miss; the query's notes keep their chromatic worth, no P_OCT_REL), and the better score, less
+P_DEGREE, counts. The null rows get the same alternative, so the per-query null sees how often chance
+partners share a contour in degrees (BENCHMARKS.md, twenty-eighth session: a melody moved within its key).
+
 The query's own make-up weighs its notes (composition-based scoring, as BLAST adjusts for a sequence's
 residue make-up): an exact pitch match earns P_PC_INFO per bit of the query note's pitch class above the
 query's mean (`pc_worth`: -log2 of the pitch class's share among the query's notes). A tune keeps
@@ -112,8 +122,8 @@ from . import kernels as K
 
 P_MATCH, P_OCTAVE, P_NEAR, P_MISMATCH, P_GAP, P_SKIP, P_RHY_MATCH, P_RHY_PEN, P_DUR_FREE, P_METRIC, P_RHY_INFO, \
     P_RUN, P_SHIFT, P_REPEAT, P_EXACT, P_PC_INFO, P_OCT_REL, P_MODE, P_WHOLE, P_CHAIN, P_RESTATE, P_RESTATE_SPAN, \
-    P_DUR_FADE = range(23)
-N_PITCH_PARAMS = 23
+    P_DUR_FADE, P_DEGREE = range(24)
+N_PITCH_PARAMS = 24
 N_TRANSPOSITIONS = 12
 
 
@@ -133,6 +143,12 @@ KEY_PROFILES = np.array([[6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 
 # semitone higher: major has a leading note). A major tune's seventh stays: minor melodies often keep it.
 MODE_SHIFT = np.array([[0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0],
                        [0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0]])
+# P_DEGREE: the seven degrees (semitones above the tonic) of a major and a (natural) minor key, and for each
+# pitch class above the tonic the degree it is or is altered from (the degree at or just below it): a note
+# off the scale (a raised leading note in minor, a chromatic passing note) counts as that degree.
+SCALE_DEGREES = np.array([[0, 2, 4, 5, 7, 9, 11], [0, 2, 3, 5, 7, 8, 10]])
+DEGREE_OF = np.array([[int(np.searchsorted(SCALE_DEGREES[mode], r, side="right")) - 1 for r in range(12)]
+                      for mode in range(2)])
 
 
 @njit(cache=True, error_model="numpy")
@@ -160,6 +176,39 @@ def change_mode(pitch, tonic, minor, out):
     """out = the melody in key (tonic, minor) sung in the other mode (MODE_SHIFT on its degrees)."""
     for i in range(pitch.shape[0]):
         out[i] = pitch[i] + MODE_SHIFT[minor, (pitch[i] - tonic) % 12]
+
+
+@njit(cache=True, error_model="numpy")
+def scale_degrees(pitch, tonic, minor, out):
+    """out = each note as a scale degree of the key (tonic, minor), counted on from the tonic at 7 per octave
+    (`DEGREE_OF`: a note off the scale counts as the degree it is altered from). A melody restated on another
+    degree of its key (a diatonic sequence, a harmony line in parallel thirds or sixths) differs from it by one
+    constant in these numbers, where its semitones change by one at some steps and not at others."""
+    for i in range(pitch.shape[0]):
+        above = pitch[i] - tonic
+        octave = above // 12
+        out[i] = 7 * octave + DEGREE_OF[minor, above - 12 * octave]
+
+
+@njit(cache=True, error_model="numpy")
+def degree_tables(p):
+    """`pitch_tables` for melodies in scale degrees (`scale_degrees`): a pair whose degrees differ from the
+    transposition by e scores P_MATCH at 0, P_OCTAVE at a multiple of 7 (an octave), P_NEAR one degree off
+    (a changed note), P_MISMATCH otherwise; the metric bonus as there."""
+    tab = np.empty((2, 2 * SPAN + 1))
+    for idx in range(2 * SPAN + 1):
+        e = idx - SPAN
+        if e == 0:
+            v = p[P_MATCH]
+        elif e % 7 == 0:
+            v = p[P_OCTAVE]
+        elif -1 <= e <= 1:
+            v = p[P_NEAR]
+        else:
+            v = p[P_MISMATCH]
+        tab[0, idx] = v
+        tab[1, idx] = v + (p[P_METRIC] if e % 7 == 0 else 0.0)
+    return tab
 
 
 @njit(cache=True, error_model="numpy")
@@ -476,7 +525,18 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
     mode_buf = np.empty(longest + 1, dtype=np.int64)
     done = np.empty((3, N_TRANSPOSITIONS))
     reach = np.empty((2, longest + 1, N_TRANSPOSITIONS))
-    qminor = estimate_key(qp)[1]
+    qtonic, qminor = estimate_key(qp)
+    # P_DEGREE: the query in scale degrees of its key, aligned with its own table and without P_OCT_REL and
+    # P_MODE (their octaves and semitones are a chromatic reading's); its notes keep their chromatic worth
+    qd = np.empty(qp.shape[0], dtype=np.int64)
+    scale_degrees(qp, qtonic, qminor, qd)
+    qd_dev = np.zeros(qp.shape[0])
+    qd_med = np.median(qd.astype(np.float64))
+    qds = np.empty(max(m, 1), dtype=np.int64)
+    nqd = _moving_steps(qd, m, qds)
+    pd = p.copy()
+    pd[P_OCT_REL] = 0.0
+    dtab = degree_tables(p)
     for k in range(rows.shape[0]):
         r = rows[k]
         a, b = step_offsets[r], step_offsets[r + 1]
@@ -491,13 +551,19 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
                             tabq, qs, nq, rs, run, ends, done, reach)
         if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
             tonic, rminor = estimate_key(rpr)
-            if rminor == qminor:
-                continue
-            rpm = mode_buf[:nb - na]
-            change_mode(rpr, tonic, rminor, rpm)
-            alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth,
-                             tabq, qs, nq, rs, run, ends, done, reach)
-            out[k] = max(out[k], alt - p[P_MODE])
+            if rminor != qminor:
+                rpm = mode_buf[:nb - na]
+                change_mode(rpr, tonic, rminor, rpm)
+                alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth,
+                                 tabq, qs, nq, rs, run, ends, done, reach)
+                out[k] = max(out[k], alt - p[P_MODE])
+        if p[P_DEGREE] > 0.0:      # both melodies in scale degrees of their keys, at a cost (`scale_degrees`)
+            tonic, rminor = estimate_key(rpr)
+            rd = mode_buf[:nb - na]
+            scale_degrees(rpr, tonic, rminor, rd)
+            alt = _one_score(qd, qd_dev, Q, m, rd, R, b - a, qd_med, pd, dtab, H, qbits, qworth,
+                             tabq, qds, nqd, rs, run, ends, done, reach)
+            out[k] = max(out[k], alt - p[P_DEGREE])
 
 
 @njit(cache=True, error_model="numpy")
