@@ -238,3 +238,112 @@ def test_a_cache_without_the_sieve_layout_reads_and_gains_it(tmp_path, monkeypat
     assert isinstance(rw.packed.layout["sieve8"], np.memmap)
     assert np.array_equal(rw.packed.layout["sieve8"], whole)
     assert os.path.exists(os.path.join(path, SIEVE8 + ".npy"))
+
+
+# ---- the merged copy (repeated notes merged: a recording's second reading, a re-struck score's) ------------
+
+def _restruck(melody, start=0, n=24):
+    """`n` notes of the melody from `start`, each struck twice in its own time (what `packed.restruck` admits)."""
+    notes = np.repeat(np.array(melody.notes[start:start + n]), 2)
+    notes["duration"] /= 2
+    notes["onset"][1::2] += notes["duration"][1::2]
+    return Melody(notes, title="re-struck")
+
+
+def _merged_folder(cat):
+    from melody.catalog.packed import MERGED_DIR
+    return os.path.join(cache_dir(cat.path, cat.store.generation()[1]), MERGED_DIR)
+
+
+def _ranked(matches):
+    return [(m.id, m.evalue, m.score, m.query_span, m.reference_span) for m in matches]
+
+
+@pytest.fixture
+def first_pass(monkeypatch):
+    """Search small catalogs as the default catalog is searched (first pass, then the full kernel on some)."""
+    monkeypatch.setattr(catalog_module, "PREFILTER_MIN", 20)
+    monkeypatch.setattr(catalog_module, "FIRST_PASS_KEEP", 20)
+
+
+def test_the_merged_copy_is_kept_beside_the_packed_arrays_and_ranks_as_one_built_in_memory(tmp_path, first_pass):
+    from melody.catalog.packed import merge_repeats, pack, restruck
+    cat = _catalog(tmp_path / "c", 60, seed=3)
+    query = _restruck(cat.melody(41))
+    assert restruck(query.notes)
+    cat.packed
+    ro = Catalog.open(cat.path, read_only=True)          # a read-only catalog builds it in memory, writes nothing
+    in_memory = _ranked(ro.search(query, top=5))
+    assert not os.path.exists(_merged_folder(cat)) and not isinstance(ro._merged_packed().notes, np.memmap)
+    writer = Catalog.open(cat.path)
+    assert _ranked(writer.search(query, top=5)) == in_memory
+    assert in_memory[0][0] == writer.packed.entries[41].uid
+    folder = _merged_folder(cat)
+    assert os.path.isdir(folder) and not [n for n in os.listdir(os.path.dirname(folder)) if ".tmp" in n]
+    stamp = os.path.getmtime(os.path.join(folder, "fast_steps.npy"))
+    reader = Catalog.open(cat.path)
+    assert _ranked(reader.search(query, top=5)) == in_memory
+    assert os.path.getmtime(os.path.join(folder, "fast_steps.npy")) == stamp       # read, not written again
+    merged = reader._merged_packed()
+    assert isinstance(merged.notes, np.memmap) and isinstance(merged.layout["steps"], np.memmap)
+    expected = pack(None, *merge_repeats(np.asarray(reader.packed.notes), np.asarray(reader.packed.offsets)))
+    for key in ("notes", "offsets", "interval", "length", "weight", "metric", "step_offsets", "tempo_unit"):
+        assert np.asarray(getattr(merged, key)).tobytes() == getattr(expected, key).tobytes(), key
+
+
+def test_a_changed_catalog_never_reads_an_older_merged_copy(tmp_path, first_pass):
+    import shutil
+    cat = _catalog(tmp_path / "c", 40, seed=4)
+    cat.search(_restruck(cat.melody(7)), top=1)
+    shutil.copytree(_merged_folder(cat), tmp_path / "forty")
+    new = to_melody(random_lead(np.random.default_rng(21), 50), title="added", source="added")
+    cat.add([new])                       # the packed cache is extended in place; the copy of 40 rows goes
+    assert not os.path.exists(_merged_folder(cat))
+    assert cat.search(_restruck(new, start=10), top=1)[0].title == "added"
+    assert len(cat._merged_packed()) == 41
+    # a copy of other rows found in the folder (say a removal that failed) is not read but made again
+    shutil.rmtree(_merged_folder(cat))
+    shutil.copytree(tmp_path / "forty", _merged_folder(cat))
+    again = Catalog.open(cat.path)
+    assert len(again._merged_packed()) == 41 and again.search(_restruck(new, start=10), top=1)[0].title == "added"
+    assert len(np.load(os.path.join(_merged_folder(cat), "ids.npy"))) == 41
+
+
+def test_an_interrupted_write_of_the_merged_copy_leaves_what_was_there(tmp_path, first_pass, monkeypatch):
+    import melody.catalog.packed as packed_module
+    cat = _catalog(tmp_path / "c", 30, seed=5)
+    query = _restruck(cat.melody(12))
+    cat.packed
+    expected = _ranked(Catalog.open(cat.path, read_only=True).search(query, top=3))
+    folder = _merged_folder(cat)
+    save = np.save
+
+    def saving_until(stop):
+        calls = []
+
+        def save_or_stop(path, arr, **kw):
+            calls.append(path)
+            if len(calls) == 3:
+                raise stop
+            save(path, arr, **kw)
+        return save_or_stop
+
+    def left_over():
+        return [n for n in os.listdir(os.path.dirname(folder)) if n.startswith(os.path.basename(folder))]
+
+    monkeypatch.setattr(packed_module.np, "save", saving_until(OSError("disk full")))
+    assert _ranked(Catalog.open(cat.path).search(query, top=3)) == expected      # built in memory instead
+    assert left_over() == []
+    monkeypatch.setattr(packed_module.np, "save", saving_until(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        Catalog.open(cat.path).search(query, top=3)
+    assert left_over() == []
+    monkeypatch.setattr(packed_module.np, "save", save)
+    assert _ranked(Catalog.open(cat.path).search(query, top=3)) == expected
+    before = {name: open(os.path.join(folder, name), "rb").read() for name in os.listdir(folder)}
+    monkeypatch.setattr(packed_module.np, "save", saving_until(OSError("disk full")))
+    again = Catalog.open(cat.path)
+    assert not packed_module.write_merged(folder, packed_module.merged_arrays(again.packed, again.packed.derived["ids"]))
+    monkeypatch.setattr(packed_module.np, "save", save)
+    assert left_over() == [os.path.basename(folder)]
+    assert {name: open(os.path.join(folder, name), "rb").read() for name in os.listdir(folder)} == before

@@ -21,8 +21,9 @@ from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
 from ..score.rescore import View, played_params, rescore_views, style_sample
-from .packed import (SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache, from_arrays,
-                     merge_repeats, merged_reading, pack, read_cache, restruck, write_cache)
+from .packed import (MERGED_DIR, SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache,
+                     from_arrays, merge_repeats, merged_arrays, merged_reading, pack, read_cache, read_merged,
+                     restruck, write_cache, write_merged)
 from .store import MEMORY_READER, Entries, Entry, Store
 
 __all__ = ["Catalog", "IndexReport", "Match", "default_catalog_path"]
@@ -117,6 +118,7 @@ class Catalog:
     def __init__(self, store: Store):
         self.store = store
         self._packed: Packed | None = None
+        self._cache_path: str | None = None     # the packed cache's folder when memory-mapped from one
         self.last_search: dict = {}     # how many rows the last search scored with the full kernel
 
     @classmethod
@@ -234,6 +236,7 @@ class Catalog:
                 if arrays is None and count and not self.store.read_only:
                     if extend_cache(self.store, path) or write_cache(self.store, path):
                         arrays = read_cache(path)
+                self._cache_path = path if arrays is not None else None
                 if arrays is None:
                     arrays = build_arrays(self.store)
                 elif SIEVE8 not in arrays and count >= SIEVE_MIN:     # a cache written before the 8-bit sieve
@@ -264,17 +267,30 @@ class Catalog:
         return p.derived["recordings"]
 
     def _merged_packed(self) -> Packed:
-        """The catalog's step arrays with repeated notes merged (for recordings), built once per process
-        (with the first pass's layout when the catalog is large enough to use it)."""
+        """The catalog's step arrays with repeated notes merged (for recordings and re-struck scores), once per
+        process. A catalog of PREFILTER_MIN melodies or more (searched with the first pass's layout) reads
+        them from its packed cache's folder (`packed.read_merged`), where the first such query of a writable
+        catalog leaves them (`packed.write_merged`); a smaller one builds them in memory (milliseconds)."""
         p = self.packed
         if "merged" not in p.derived:
-            notes, offsets = merge_repeats(p.notes, p.offsets)
-            merged = pack(p.entries, notes, offsets)
-            if len(merged) >= PREFILTER_MIN:
-                merged.layout = fast.build_layout(merged.interval, merged.length, merged.weight, merged.metric,
-                                                  merged.step_offsets)
-            p.derived["merged"] = merged
+            if len(p) < PREFILTER_MIN:
+                p.derived["merged"] = pack(p.entries, *merge_repeats(p.notes, p.offsets))
+            else:
+                p.derived["merged"] = from_arrays(p.entries, self._merged_arrays())
         return p.derived["merged"]
+
+    def _merged_arrays(self) -> dict[str, np.ndarray]:
+        """`packed.merged_arrays` of this catalog: memory-mapped from the packed cache's folder when it holds
+        them for these rows, else built, and written there when the catalog may be written."""
+        ids = self.packed.derived["ids"]
+        folder = os.path.join(self._cache_path, MERGED_DIR) if self._cache_path else None
+        arrays = read_merged(folder, ids) if folder else None
+        if arrays is None:
+            arrays = merged_arrays(self.packed, ids)
+            if folder and not self.store.read_only and write_merged(folder, arrays):
+                written = read_merged(folder, ids)
+                arrays = arrays if written is None else written
+        return arrays
 
     def melody(self, row: int) -> Melody:
         """The catalog melody at a row (as stored: notes, title, composer, source)."""
