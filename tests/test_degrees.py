@@ -97,3 +97,27 @@ def test_a_tune_sung_in_the_other_mode_keeps_its_degrees():
     copy = kernel_pitch_score(melody_of(minor, lengths), [melody_of(minor, lengths)], p)[0]
     changed = kernel_pitch_score(melody_of(minor, lengths), [melody_of(major, lengths)], p)[0]
     assert changed >= copy - 6.0 - 1e-9
+
+
+def test_a_recording_is_scored_without_the_degree_reading_a_score_with_it():
+    """A transcription's semitone errors are not a restated phrase: a recording's stage 2 reads no degrees
+    (`rescore.recording_params`, through `played_params`, which search and compare both take), a score's does,
+    and a recording read as played keeps its graded lengths."""
+    from melody.score import pair, rescore
+    from melody.represent import features
+    score = melody_of(TUNE, TUNE_LENGTHS)
+    take = Melody(score.notes.copy(), meta={"kind": "audio"})
+    played = Melody(score.notes.copy(), meta={"kind": "audio", "played": True})
+    assert rescore.played_params(score) == (None, None)
+    assert rescore.played_params(take)[1][PK.P_DEGREE] == 0.0
+    params, pitch_params = rescore.played_params(played)
+    assert pitch_params[PK.P_DEGREE] == 0.0 and pitch_params[PK.P_DUR_FREE] == rescore.PLAYED_DUR_FREE
+    assert params[align.K.DUR_FREE] == rescore.PLAYED_DUR_FREE
+    # a phrase restated two degrees up: the score gains from the degree reading, the recording does not
+    up = melody_of([moved(p, 2) for p in TUNE], TUNE_LENGTHS)
+    as_take = Melody(up.notes.copy(), meta={"kind": "audio"})
+    off = np.array(align.DEFAULT_PITCH_PARAMS)
+    off[PK.P_DEGREE] = 0.0
+    fs, fr = features(up), features(score)
+    assert pair.pitch_score(up, score, fs, fr) > pair.pitch_score(up, score, fs, fr, off)
+    assert pair.pitch_score(as_take, score, fs, fr) == pair.pitch_score(up, score, fs, fr, off)
