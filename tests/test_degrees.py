@@ -121,3 +121,6 @@ def test_a_recording_is_scored_without_the_degree_reading_a_score_with_it():
     fs, fr = features(up), features(score)
     assert pair.pitch_score(up, score, fs, fr) > pair.pitch_score(up, score, fs, fr, off)
     assert pair.pitch_score(as_take, score, fs, fr) == pair.pitch_score(up, score, fs, fr, off)
+    recorded_ref = Melody(score.notes.copy(), meta={"kind": "audio"})   # a score compared with a recording
+    assert pair.pitch_score(up, recorded_ref, fs, fr) == pair.pitch_score(up, score, fs, fr, off)
+    assert rescore.recording_params(up, recorded=True)[PK.P_DEGREE] == 0.0      # a catalog holding recordings

@@ -83,8 +83,10 @@ def test_only_a_melody_read_as_played_gets_graded_rhythm():
     both, p_both = [K.DUR_FREE, K.DUR_FADE], [PK.P_DUR_FREE, PK.P_DUR_FADE]
     assert np.array_equal(np.delete(params, both), np.delete(align.DEFAULT_PARAMS, both))
     assert np.array_equal(np.delete(pitch_params, p_both), np.delete(align.DEFAULT_PITCH_PARAMS, p_both))
-    recording = Melody(played.notes, meta={"kind": "audio"})
-    assert rescore.played_params(recording) == (None, None)
+    recording = Melody(played.notes, meta={"kind": "audio"})      # not read as played: no graded lengths
+    params, pitch_params = rescore.played_params(recording)
+    assert params is None and np.array_equal(np.delete(pitch_params, PK.P_DEGREE),
+                                             np.delete(align.DEFAULT_PITCH_PARAMS, PK.P_DEGREE))
     unbarred = Melody(played.notes)          # a melody without bars that no reader read as played
     assert rescore.played_params(unbarred) == (None, None)
     given = align.DEFAULT_PITCH_PARAMS.copy()

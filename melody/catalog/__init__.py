@@ -20,7 +20,7 @@ from ..notes import MIN_NOTES, Melody
 from ..represent import Features
 from ..score import significance
 from ..score.match import Match, build_match
-from ..score.rescore import View, played_params, rescore_views, style_sample
+from ..score.rescore import View, played_params, recording_params, rescore_views, style_sample
 from .packed import (MERGED_DIR, SIEVE8, Packed, add_sieve_layout, build_arrays, cache_dir, extend_cache,
                      from_arrays, merge_repeats, merged_arrays, merged_reading, pack, read_cache, read_merged,
                      restruck, write_cache, write_merged)
@@ -352,6 +352,7 @@ class Catalog:
         sq = melody_with_guessed_beats(query)
         qf = p.query_features(sq)
         params, pitch_params = played_params(sq, params, pitch_params)
+        pitch_params = recording_params(sq, pitch_params, recorded=self._holds_recordings())
         scores, evalues, order = self._rank(sq, p, params, pitch_params, variants=variants)
         order = order[:top]
         matches = []

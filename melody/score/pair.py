@@ -27,11 +27,11 @@ from . import rescore
 
 
 def pitch_score(a: Melody, b: Melody, fa: Features, fb: Features, params=None) -> float:
-    """Stage 2's pitch-alignment score of melody a (features fa) against melody b (features fb); a recording's
-    without the scale-degree reading, as a search scores it (`rescore.recording_params`)."""
+    """Stage 2's pitch-alignment score of melody a (features fa) against melody b (features fb); without the
+    scale-degree reading where either is a recording, as a search scores it (`rescore.recording_params`)."""
     if len(fa) == 0 or len(fb) == 0:
         return 0.0
-    params = rescore.recording_params(a, params)
+    params = rescore.recording_params(a, params, recorded=b.meta.get("kind") == "audio")
     steps = (rescore.query_pitches(b), fb.interval, fb.length, fb.weight, fb.metric_or_unknown())
     return float(align.pitch_search(rescore.tuned_pitches(a), fa, steps, np.array([0, len(b.notes)]),
                                     np.array([0, len(fb)]), np.array([0]), params, workers=1)[0])
@@ -50,7 +50,7 @@ def passage_pitch_score(a: Melody, b: Melody, query_notes, reference_notes, para
     reference_notes [first, last] (a further Waterman-Eggert passage, whose cells the whole pair's pitch
     alignment cannot be kept off). `a` and `b` as aligned (beats guessed where there were none)."""
     sub_a = Melody(a.notes[query_notes[0]:query_notes[1] + 1], a.title, source=a.source, meta=a.meta)
-    sub_b = Melody(b.notes[reference_notes[0]:reference_notes[1] + 1], b.title, source=b.source)
+    sub_b = Melody(b.notes[reference_notes[0]:reference_notes[1] + 1], b.title, source=b.source, meta=b.meta)
     if len(sub_a.notes) < 2 or len(sub_b.notes) < 2:
         return 0.0
     return pitch_score(sub_a, sub_b, features(sub_a), features(sub_b), params)

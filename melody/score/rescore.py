@@ -212,14 +212,15 @@ def played_params(query, params=None, pitch_params=None):
     return params, recording_params(query, pitch_params)
 
 
-def recording_params(query, pitch_params=None):
+def recording_params(query, pitch_params=None, recorded: bool = False):
     """Stage 2's pitch parameters for the query: as given (None: the defaults), with the scale-degree reading
-    off (`align.pitch.P_DEGREE` 0) for a recording. A transcription's wrong notes are a semitone off here and
-    there, which the degree reading takes for a phrase restated on another degree, so chance partners gain
-    with the true tune: on the merged twenty-eighth session's code it cost bench_audio seed 1 a mix and a
-    solo at rank 1 and bench_sung seed 0 hum R@1 -1, TPR all / room -1 each (BENCHMARKS.md, "Twenty-eighth
-    session, merged"). A score keeps it, whatever its catalog holds."""
-    if query.meta.get("kind") != "audio":
+    off (`align.pitch.P_DEGREE` 0) for a recording, or for any query where the references are recordings
+    (`recorded`: a catalog that holds recordings, a compared recording), whose stored notes carry the same
+    errors. A transcription's wrong notes are a semitone off here and there, which the degree reading takes
+    for a phrase restated on another degree, so chance partners gain with the true tune: on the merged
+    twenty-eighth session's code it cost bench_audio seed 1 a mix and a solo at rank 1 and bench_sung seed 0
+    hum R@1 -1, TPR all / room -1 each (BENCHMARKS.md, "Twenty-eighth session, merged")."""
+    if query.meta.get("kind") != "audio" and not recorded:
         return pitch_params
     params = np.array(align.DEFAULT_PITCH_PARAMS if pitch_params is None else pitch_params, dtype="f8")
     params[align.pitch.P_DEGREE] = 0.0
