@@ -191,44 +191,37 @@ def scale_degrees(pitch, tonic, minor, out):
 
 
 @njit(cache=True, error_model="numpy")
-def degree_tables(p):
-    """`pitch_tables` for melodies in scale degrees (`scale_degrees`): a pair whose degrees differ from the
-    transposition by e scores P_MATCH at 0, P_OCTAVE at a multiple of 7 (an octave), P_NEAR one degree off
-    (a changed note), P_MISMATCH otherwise; the metric bonus as there."""
+def _pair_tables(p, octave, near):
+    """Score of a note pair whose pitches differ by e steps from the transposition (index e + SPAN), without
+    and with the metric bonus (the bonus only for pitch matches, octaves included): P_MATCH at 0, P_OCTAVE at
+    a multiple of `octave` steps, P_NEAR within `near` steps, P_MISMATCH otherwise."""
     tab = np.empty((2, 2 * SPAN + 1))
     for idx in range(2 * SPAN + 1):
         e = idx - SPAN
         if e == 0:
             v = p[P_MATCH]
-        elif e % 7 == 0:
+        elif e % octave == 0:
             v = p[P_OCTAVE]
-        elif -1 <= e <= 1:
+        elif -near <= e <= near:
             v = p[P_NEAR]
         else:
             v = p[P_MISMATCH]
         tab[0, idx] = v
-        tab[1, idx] = v + (p[P_METRIC] if e % 7 == 0 else 0.0)
+        tab[1, idx] = v + (p[P_METRIC] if e % octave == 0 else 0.0)
     return tab
 
 
 @njit(cache=True, error_model="numpy")
+def degree_tables(p):
+    """`_pair_tables` for melodies in scale degrees (`scale_degrees`): 7 degrees an octave, one degree off a
+    near miss (a changed note)."""
+    return _pair_tables(p, 7, 1)
+
+
+@njit(cache=True, error_model="numpy")
 def pitch_tables(p):
-    """Score of a note pair whose pitches differ by e semitones from the transposition (index e + SPAN),
-    without and with the metric bonus (the bonus only for pitch matches, octaves included)."""
-    tab = np.empty((2, 2 * SPAN + 1))
-    for idx in range(2 * SPAN + 1):
-        e = idx - SPAN
-        if e == 0:
-            v = p[P_MATCH]
-        elif e % 12 == 0:
-            v = p[P_OCTAVE]
-        elif -2 <= e <= 2:
-            v = p[P_NEAR]
-        else:
-            v = p[P_MISMATCH]
-        tab[0, idx] = v
-        tab[1, idx] = v + (p[P_METRIC] if e % 12 == 0 else 0.0)
-    return tab
+    """`_pair_tables` in semitones: 12 an octave, up to two semitones off a near miss."""
+    return _pair_tables(p, 12, 2)
 
 
 @njit(cache=True, error_model="numpy")
