@@ -124,19 +124,26 @@ def test_search_trusts_only_a_null_sample_drawn_from_the_querys_kind_more(monkey
     assert seen and all(w == expect for w in seen)
 
 
-def test_rescore_views_reports_each_views_reduced_scores_behind_the_evalues():
-    """``detail`` holds, per re-scored row, each view's reduced score; the E-value is the best view's with the
-    factor for taking the best, and a row's best view is the one the census reads (scripts/rank_loss.py)."""
+def _two_views(n_refs=400):
+    """Two readings of one query that disagree (stepwise even, leaping dotted), each with its stage-1 scores
+    against a catalog of n_refs random tunes: what `rescore_views` ranks."""
     from melody import align
     rng = np.random.default_rng(11)
-    n_refs = 400
     packed = _catalog(rng, rng.integers(0, 2, n_refs))
     views = []
-    for notes in (_stepwise_even(rng), _leaping_dotted(rng)):      # two readings that disagree
+    for notes in (_stepwise_even(rng), _leaping_dotted(rng)):
         query = _as_melody(notes)
         qf = features(query)
         s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
         views.append(rescore.View(query, qf, packed, s1, np.full(n_refs, float(n_refs))))
+    return views
+
+
+def test_rescore_views_reports_each_views_reduced_scores_behind_the_evalues():
+    """``detail`` holds, per re-scored row, each view's reduced score; the E-value is the best view's with the
+    factor for taking the best, and a row's best view is the one the census reads (scripts/rank_loss.py)."""
+    n_refs = 400
+    views = _two_views(n_refs)
     detail = {}
     order, ev, _ = rescore.rescore_views(views, sample=300, detail=detail)
     cand, z = detail["cand"], detail["z"]
@@ -182,25 +189,17 @@ def test_rescore_views_detail_holds_what_each_correction_did():
     reads each correction off them, and with none taken off gets the search's own E-values."""
     import os
     import sys
-    from melody import align
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
     import census_cut
-    rng = np.random.default_rng(11)
     n_refs = 400
-    packed = _catalog(rng, rng.integers(0, 2, n_refs))
-    views = []
-    for notes in (_stepwise_even(rng), _leaping_dotted(rng)):
-        query = _as_melody(notes)
-        qf = features(query)
-        s1 = align.search(qf, (packed.interval, packed.length, packed.weight, packed.metric), packed.step_offsets)
-        views.append(rescore.View(query, qf, packed, s1, np.full(n_refs, float(n_refs))))
+    views = _two_views(n_refs)
     detail = {}
     _, ev, _ = rescore.rescore_views(views, sample=300, detail=detail)
     cand = detail["cand"]
     for k in range(2):
         lam, log_k = detail["fit"][k]
         assert detail["statements"][k] >= 1.0
-        assert np.allclose(detail["scores"][k], _combined(views[k], packed, cand) - detail["scatter"][k])
+        assert np.allclose(detail["scores"][k], _combined(views[k], views[k].packed, cand) - detail["scatter"][k])
         assert np.all(detail["untailed"][k] >= detail["z"][k] - 1e-9)      # the tail bound only lowers z
         if detail["statements"][k] == 1.0:
             assert np.allclose(detail["untailed"][k], lam * detail["scores"][k] - log_k - detail["log_space"][k])
