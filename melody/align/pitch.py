@@ -542,16 +542,16 @@ def pitch_scores(qp, qdev, qi, ql, qw, qm, rp, ri, rl, rw, rm, note_offsets, ste
         ends = passage_ends(m, b - a, p[P_WHOLE])
         out[k] = _one_score(qp, qdev, Q, m, rpr, R, b - a, qmed, p, tab, H, qbits, qworth,
                             tabq, qs, nq, rs, run, ends, done, reach)
-        if p[P_MODE] > 0.0:        # keys in different modes: the reference sung in the other mode, at a cost
-            tonic, rminor = estimate_key(rpr)
-            if rminor != qminor:
-                rpm = mode_buf[:nb - na]
-                change_mode(rpr, tonic, rminor, rpm)
-                alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth,
-                                 tabq, qs, nq, rs, run, ends, done, reach)
-                out[k] = max(out[k], alt - p[P_MODE])
+        if p[P_MODE] <= 0.0 and p[P_DEGREE] <= 0.0:
+            continue
+        tonic, rminor = estimate_key(rpr)      # the reference's key, for the two readings below
+        if p[P_MODE] > 0.0 and rminor != qminor:   # the reference sung in the other mode, at a cost
+            rpm = mode_buf[:nb - na]
+            change_mode(rpr, tonic, rminor, rpm)
+            alt = _one_score(qp, qdev, Q, m, rpm, R, b - a, qmed, p, tab, H, qbits, qworth,
+                             tabq, qs, nq, rs, run, ends, done, reach)
+            out[k] = max(out[k], alt - p[P_MODE])
         if p[P_DEGREE] > 0.0:      # both melodies in scale degrees of their keys, at a cost (`scale_degrees`)
-            tonic, rminor = estimate_key(rpr)
             rd = mode_buf[:nb - na]
             scale_degrees(rpr, tonic, rminor, rd)
             alt = _one_score(qd, qd_dev, Q, m, rd, R, b - a, qd_med, pd, dtab, H, qbits, qworth,
